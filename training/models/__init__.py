@@ -1,0 +1,1 @@
+"""Model families (torch ``nn.Module``s), one algorithm per file."""
