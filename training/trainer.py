@@ -87,6 +87,29 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
+@torch.no_grad()
+def refresh_batchnorm(model: nn.Module, images: np.ndarray, device: torch.device, max_samples: int = 2048,
+                      batch_size: int = 256) -> None:
+    """Recompute BatchNorm running statistics for ``model``'s own weights (EMA weights would otherwise be
+    paired with the live model's statistics). Cumulative averages over up to ``max_samples`` training sprites
+    (a fixed, evenly spaced subset); no-op for models without BatchNorm. Leaves ``model`` in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    idx = np.linspace(0, len(images) - 1, min(max_samples, len(images))).astype(np.int64)
+    for s in range(0, len(idx), batch_size):
+        x = to_model_range(torch.from_numpy(images[idx[s:s + batch_size]]).to(device))
+        model(x)
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.eval()
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
@@ -178,6 +201,7 @@ class Trainer:
             epoch += 1
             train_logs = all_reduce_mean({f"train_{k}": v / max(1, i + 1) for k, v in sums.items()}, rt)
             if rt.is_main:
+                refresh_batchnorm(ema, train_images, rt.device)
                 val_logs = self.validate(ema, objective, val_images, val_labels, step)
                 row = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "elapsed_s": round(elapsed, 2),
                        **{k: round(v, 6) for k, v in {**train_logs, **val_logs}.items()}}
