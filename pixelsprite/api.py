@@ -1,0 +1,633 @@
+"""The request layer: the one entry point every transport (CLI, websocket server, watch folder, Python) calls.
+
+A transport builds a frozen request dataclass (construction validates it and raises
+:class:`~pixelsprite.errors.InvalidRequest` naming the field and the limit), then calls :func:`handle`, or
+calls the keyword-friendly functions :func:`generate`, :func:`variations`, ... which do both. Results are
+frozen dataclasses holding uint8 RGBA sprites ``(N, H, W, 4)`` with hard alpha, per-sprite seeds, the model
+name and the elapsed seconds.
+
+Limits (module constants, also named in error messages):
+
+=================  =====================  ==================================================
+field              limit                  note
+=================  =====================  ==================================================
+count              1 .. 1024              sprites per generate / variations request
+images, latents    1 .. 1024              items per encode / decode request
+steps              2 .. 64                interpolation frames, endpoints included
+rows, cols         2 .. 16                grid size
+strength           0.0 .. 2.0             variation noise scale (latent standard deviations)
+seed               0 .. 2**53 - 1         JSON-safe; ``seed + count - 1`` must fit as well
+max_colors         0 .. 256               None: the manifest's default; 0: no colour reduction
+method             "lerp" | "slerp"
+=================  =====================  ==================================================
+
+Seeds: sprite ``i`` of a seeded request gets seed ``seed + i``; ``seed=None`` draws a base seed from
+``os.urandom`` and reports it. Generating with ``seed=s, count=1`` reproduces that sprite byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import latent as latent_ops
+from .errors import ImageError, InvalidRequest, PixelspriteError
+from .imageio import read_image
+from .postprocess import hard_alpha
+from .registry import Registry
+from .vae import FAMILY as VAE_FAMILY
+from .vae import VaeModel
+
+__all__ = [
+    "MAX_COUNT", "MIN_STEPS", "MAX_STEPS", "MIN_GRID", "MAX_GRID", "MAX_STRENGTH", "MAX_SEED", "MAX_COLORS",
+    "METHODS", "ImageInput", "Endpoint",
+    "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
+    "InterpolateRequest", "GridRequest", "Request",
+    "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult", "Result",
+    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid",
+    "default_registry", "random_seed",
+]  # fmt: skip
+
+MAX_COUNT = 1024
+MIN_STEPS, MAX_STEPS = 2, 64
+MIN_GRID, MAX_GRID = 2, 16
+MAX_STRENGTH = 2.0
+MAX_SEED = 2**53 - 1
+MAX_COLORS = 256
+METHODS = ("lerp", "slerp")
+
+ImageInput = np.ndarray | str | os.PathLike | bytes
+"""An image: uint8 ``(H, W, 4)`` array, a file path, or encoded file bytes (PNG, ...)."""
+Endpoint = int | np.ndarray | str | os.PathLike | bytes
+"""An interpolation endpoint or grid corner: an int seed, or an :data:`ImageInput` (encoded to its mean)."""
+
+
+# ------------------------------------------------------------------------------------------- validation
+def _int(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidRequest(f"{field} must be an integer between {lo} and {hi}, got {value!r}", field=field)
+    if not lo <= int(value) <= hi:
+        raise InvalidRequest(f"{field} must be between {lo} and {hi}, got {value}", field=field)
+    return int(value)
+
+
+def _float(value: Any, field: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise InvalidRequest(f"{field} must be a number between {lo} and {hi}, got {value!r}", field=field)
+    if not (math.isfinite(float(value)) and lo <= float(value) <= hi):
+        raise InvalidRequest(f"{field} must be between {lo} and {hi}, got {value}", field=field)
+    return float(value)
+
+
+def _model(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidRequest(f"model must be a non-empty string or null, got {value!r}", field="model")
+
+
+def _seed(value: Any, count: int, field: str = "seed") -> None:
+    if value is not None:
+        _int(value, field, 0, MAX_SEED - count + 1)
+
+
+def _max_colors(value: Any) -> None:
+    if value is not None:
+        _int(value, "max_colors", 0, MAX_COLORS)
+
+
+def _method(value: Any) -> None:
+    if value not in METHODS:
+        raise InvalidRequest(f"method must be one of {', '.join(METHODS)}, got {value!r}", field="method")
+
+
+def _image_input(value: Any, field: str) -> None:
+    if isinstance(value, np.ndarray):
+        if value.dtype != np.uint8 or value.ndim != 3 or value.shape[-1] != 4:
+            raise ImageError(
+                f"{field} must be a uint8 (H, W, 4) RGBA array, got {value.dtype} {value.shape}", field=field
+            )
+    elif not isinstance(value, (str, os.PathLike, bytes)):
+        raise InvalidRequest(
+            f"{field} must be an image (path, PNG bytes or RGBA array), got {type(value).__name__}",
+            field=field,
+        )
+
+
+def _endpoint(value: Any, field: str) -> None:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        _int(value, field, 0, MAX_SEED)
+    else:
+        _image_input(value, field)
+
+
+# ---------------------------------------------------------------------------------------------- requests
+@dataclass(frozen=True)
+class ModelsRequest:
+    """List the registered bundles."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """``count`` new sprites from the prior; sprite ``i`` uses seed ``seed + i``."""
+
+    model: str | None = None
+    count: int = 16
+    seed: int | None = None
+    max_colors: int | None = None
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        _int(self.count, "count", 1, MAX_COUNT)
+        _seed(self.seed, self.count)
+        _max_colors(self.max_colors)
+
+
+@dataclass(frozen=True, eq=False)
+class EncodeRequest:
+    """Encode images to their posterior means."""
+
+    model: str | None
+    images: tuple[ImageInput, ...]
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        object.__setattr__(self, "images", tuple(self.images))
+        _int(len(self.images), "images (the number of images)", 1, MAX_COUNT)
+        for i, im in enumerate(self.images):
+            _image_input(im, f"images[{i}]")
+
+
+@dataclass(frozen=True, eq=False)
+class DecodeRequest:
+    """Decode latents float ``(N, *latent_shape)`` to sprites."""
+
+    model: str | None
+    latents: np.ndarray
+    max_colors: int | None = None
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        z = np.asarray(self.latents)
+        if z.ndim < 2 or not np.issubdtype(z.dtype, np.number):
+            raise InvalidRequest(
+                f"latents must be a numeric (N, *latent_shape) array, got {z.dtype} {z.shape}",
+                field="latents",
+            )
+        _int(z.shape[0], "latents (the number of latents)", 1, MAX_COUNT)
+        if not np.isfinite(z).all():
+            raise InvalidRequest("latents must be finite (no NaN or inf)", field="latents")
+        object.__setattr__(self, "latents", z.astype(np.float32))
+        _max_colors(self.max_colors)
+
+
+@dataclass(frozen=True, eq=False)
+class VariationsRequest:
+    """``count`` variations of one image: latent mean + ``strength`` * N(0, I), noise seeded per variation."""
+
+    model: str | None
+    image: ImageInput
+    count: int = 8
+    strength: float = 0.5
+    seed: int | None = None
+    max_colors: int | None = None
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        _image_input(self.image, "image")
+        _int(self.count, "count", 1, MAX_COUNT)
+        _float(self.strength, "strength", 0.0, MAX_STRENGTH)
+        _seed(self.seed, self.count)
+        _max_colors(self.max_colors)
+
+
+@dataclass(frozen=True, eq=False)
+class InterpolateRequest:
+    """``steps`` sprites from endpoint ``a`` to ``b`` (each a seed or an image), endpoints included."""
+
+    model: str | None
+    a: Endpoint
+    b: Endpoint
+    steps: int = 8
+    method: str = "slerp"
+    max_colors: int | None = None
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        _endpoint(self.a, "a")
+        _endpoint(self.b, "b")
+        _int(self.steps, "steps", MIN_STEPS, MAX_STEPS)
+        _method(self.method)
+        _max_colors(self.max_colors)
+
+
+@dataclass(frozen=True, eq=False)
+class GridRequest:
+    """A ``rows x cols`` grid spanned by four corners (top-left, top-right, bottom-left, bottom-right)."""
+
+    model: str | None
+    corners: tuple[Endpoint, Endpoint, Endpoint, Endpoint]
+    rows: int = 4
+    cols: int = 4
+    method: str = "slerp"
+    max_colors: int | None = None
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        if not isinstance(self.corners, (tuple, list)) or len(self.corners) != 4:
+            raise InvalidRequest(
+                "corners must be a list of exactly 4 seeds or images (tl, tr, bl, br)", field="corners"
+            )
+        object.__setattr__(self, "corners", tuple(self.corners))
+        for i, c in enumerate(self.corners):
+            _endpoint(c, f"corners[{i}]")
+        _int(self.rows, "rows", MIN_GRID, MAX_GRID)
+        _int(self.cols, "cols", MIN_GRID, MAX_GRID)
+        _method(self.method)
+        _max_colors(self.max_colors)
+
+
+Request = (
+    ModelsRequest
+    | GenerateRequest
+    | EncodeRequest
+    | DecodeRequest
+    | VariationsRequest
+    | InterpolateRequest
+    | GridRequest
+)
+
+
+# ----------------------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Sprite:
+    """One sprite: uint8 ``(H, W, 4)`` with hard alpha, and its seed (None when it was not seeded)."""
+
+    rgba: np.ndarray
+    seed: int | None
+
+
+@dataclass(frozen=True, eq=False)
+class SpriteResult:
+    """Sprites made by one request.
+
+    Attributes:
+        op: the operation ("generate", "variations", "decode", "interpolate", "grid").
+        model: the model name used.
+        sprites: uint8 ``(N, H, W, 4)``, alpha in {0, 255}, transparent pixels ``(0, 0, 0, 0)``.
+        seeds: per-sprite seeds, None for sprites that are not seeded (decode, interpolate, grid).
+        base_seed: the request's seed, or the random one drawn for it; None for unseeded ops.
+        elapsed_s: wall-clock seconds spent in the request layer.
+        layout: ``(rows, cols)`` for a sheet: ``(1, N)`` strips for interpolate, the grid for grid,
+            ``(0, 0)`` when the layout is free.
+    """
+
+    op: str
+    model: str
+    sprites: np.ndarray
+    seeds: tuple[int | None, ...]
+    base_seed: int | None
+    elapsed_s: float
+    layout: tuple[int, int] = (0, 0)
+
+    def __len__(self) -> int:
+        return int(self.sprites.shape[0])
+
+    def __iter__(self) -> Iterator[Sprite]:
+        for rgba, seed in zip(self.sprites, self.seeds, strict=True):
+            yield Sprite(rgba, seed)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary without pixels."""
+        return {
+            "op": self.op,
+            "model": self.model,
+            "count": len(self),
+            "size": [int(self.sprites.shape[2]), int(self.sprites.shape[1])],
+            "base_seed": self.base_seed,
+            "seeds": list(self.seeds),
+            "seconds": round(self.elapsed_s, 4),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class LatentResult:
+    """Latent means float32 ``(N, *latent_shape)`` of encoded images."""
+
+    op: str
+    model: str
+    latents: np.ndarray
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One registered bundle, as listed by :func:`models`."""
+
+    name: str
+    family: str
+    width: int
+    height: int
+    labels: tuple[str, ...]
+    description: str
+    latent_shape: tuple[int, ...] | None
+    builtin: bool
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "size": [self.width, self.height],
+            "labels": list(self.labels),
+            "description": self.description,
+            "latent_shape": list(self.latent_shape) if self.latent_shape is not None else None,
+            "builtin": self.builtin,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class ModelsResult:
+    """The registered bundles, sorted by name, and problems met while scanning (skipped bundles)."""
+
+    models: tuple[ModelInfo, ...]
+    default: str | None
+    problems: tuple[str, ...]
+    elapsed_s: float
+
+
+Result = SpriteResult | LatentResult | ModelsResult
+
+
+# ------------------------------------------------------------------------------------------- operations
+_default_registry: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry (built-ins + ``$PIXELSPRITE_MODELS``), created on first use."""
+    global _default_registry
+    with _default_lock:
+        if _default_registry is None:
+            _default_registry = Registry()
+        return _default_registry
+
+
+def random_seed() -> int:
+    """A fresh base seed from ``os.urandom``: 0 .. 2**32 - 1."""
+    return int.from_bytes(os.urandom(4), "little")
+
+
+def _vae(registry: Registry, name: str | None, op: str) -> VaeModel:
+    name = name or registry.default_model()
+    bundle = registry.load(name)
+    if bundle.manifest.family != VAE_FAMILY:
+        raise InvalidRequest(
+            f"model {name!r} is a {bundle.manifest.family!r} model; {op} supports the families: {VAE_FAMILY}",
+            field="model",
+        )
+    return VaeModel(bundle)
+
+
+def _image(model: VaeModel, value: ImageInput, field: str) -> np.ndarray:
+    """An image input -> uint8 (H, W, 4) with hard alpha at the model's size; ImageError naming ``field``."""
+    w, h = model.size
+    if isinstance(value, np.ndarray):
+        if value.shape != (h, w, 4):
+            raise ImageError(
+                f"{field} is {value.shape[1]}x{value.shape[0]} pixels, "
+                f"expected {w}x{h} for model {model.name!r}",
+                field=field,
+            )
+        return hard_alpha(value)
+    try:
+        name = field if isinstance(value, bytes) else str(Path(value))
+        return read_image(value, size=(w, h), name=name)
+    except ImageError as e:
+        raise ImageError(
+            f"{e.message} for model {model.name!r}" if "expected" in e.message else e.message, field=field
+        ) from None
+
+
+def _need_encoder(model: VaeModel, field: str) -> None:
+    if not model.has_encoder:
+        raise InvalidRequest(
+            f"model {model.name!r} has no encoder, so {field} cannot be an image", field=field
+        )
+
+
+def _endpoint_latent(model: VaeModel, value: Endpoint, field: str) -> np.ndarray:
+    if isinstance(value, (int, np.integer)):
+        return model.prior(int(value))  # bools were rejected when the request was built
+    _need_encoder(model, field)
+    return model.encode(_image(model, value, field)[None])[0]
+
+
+def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
+    t0 = time.perf_counter()
+    infos = []
+    for b in registry.bundles():
+        m = b.manifest
+        infos.append(
+            ModelInfo(
+                name=b.name,
+                family=m.family,
+                width=m.image.width,
+                height=m.image.height,
+                labels=m.labels,
+                description=m.description,
+                latent_shape=m.latent.shape if m.latent is not None else None,
+                builtin=b.builtin,
+                path=str(b.path),
+            )
+        )
+    try:
+        default: str | None = registry.default_model()
+    except PixelspriteError:
+        default = None
+    return ModelsResult(tuple(infos), default, registry.problems, time.perf_counter() - t0)
+
+
+def _generate(req: GenerateRequest, registry: Registry) -> SpriteResult:
+    t0 = time.perf_counter()
+    model = _vae(registry, req.model, "generate")
+    base = req.seed if req.seed is not None else random_seed()
+    seeds = tuple(range(base, base + req.count))
+    z = np.stack([model.prior(s) for s in seeds])
+    sprites = model.decode(z, req.max_colors)
+    return SpriteResult("generate", model.name, sprites, seeds, base, time.perf_counter() - t0)
+
+
+def _encode(req: EncodeRequest, registry: Registry) -> LatentResult:
+    t0 = time.perf_counter()
+    model = _vae(registry, req.model, "encode")
+    _need_encoder(model, "images")
+    images = np.stack([_image(model, im, f"images[{i}]") for i, im in enumerate(req.images)])
+    return LatentResult("encode", model.name, model.encode(images), time.perf_counter() - t0)
+
+
+def _decode(req: DecodeRequest, registry: Registry) -> SpriteResult:
+    t0 = time.perf_counter()
+    model = _vae(registry, req.model, "decode")
+    if req.latents.shape[1:] != model.latent_shape:
+        raise InvalidRequest(
+            f"latents must have shape (N, {', '.join(map(str, model.latent_shape))}) "
+            f"for model {model.name!r}, "
+            f"got {req.latents.shape}",
+            field="latents",
+        )
+    sprites = model.decode(req.latents, req.max_colors)
+    n = len(sprites)
+    return SpriteResult("decode", model.name, sprites, (None,) * n, None, time.perf_counter() - t0)
+
+
+def _variations(req: VariationsRequest, registry: Registry) -> SpriteResult:
+    t0 = time.perf_counter()
+    model = _vae(registry, req.model, "variations")
+    _need_encoder(model, "image")
+    mean = model.encode(_image(model, req.image, "image")[None])[0]
+    base = req.seed if req.seed is not None else random_seed()
+    seeds = tuple(range(base, base + req.count))
+    strength = np.float32(req.strength)
+    z = np.stack([mean + strength * model.noise(s) for s in seeds])
+    sprites = model.decode(z, req.max_colors)
+    return SpriteResult("variations", model.name, sprites, seeds, base, time.perf_counter() - t0)
+
+
+def _interpolate(req: InterpolateRequest, registry: Registry) -> SpriteResult:
+    t0 = time.perf_counter()
+    model = _vae(registry, req.model, "interpolate")
+    za = _endpoint_latent(model, req.a, "a")
+    zb = _endpoint_latent(model, req.b, "b")
+    z = latent_ops.interpolate(za, zb, req.steps, req.method)
+    sprites = model.decode(z, req.max_colors)
+    return SpriteResult(
+        "interpolate",
+        model.name,
+        sprites,
+        (None,) * req.steps,
+        None,
+        time.perf_counter() - t0,
+        (1, req.steps),
+    )
+
+
+def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
+    t0 = time.perf_counter()
+    model = _vae(registry, req.model, "grid")
+    corners = np.stack([_endpoint_latent(model, c, f"corners[{i}]") for i, c in enumerate(req.corners)])
+    z = latent_ops.bilinear_grid(corners, req.rows, req.cols, req.method)
+    z = z.reshape((req.rows * req.cols, *model.latent_shape))
+    sprites = model.decode(z, req.max_colors)
+    n = len(sprites)
+    return SpriteResult(
+        "grid", model.name, sprites, (None,) * n, None, time.perf_counter() - t0, (req.rows, req.cols)
+    )
+
+
+_HANDLERS: dict[type, Callable[[Any, Registry], Any]] = {
+    ModelsRequest: _models,
+    GenerateRequest: _generate,
+    EncodeRequest: _encode,
+    DecodeRequest: _decode,
+    VariationsRequest: _variations,
+    InterpolateRequest: _interpolate,
+    GridRequest: _grid,
+}
+
+
+def handle(request: Request, *, registry: Registry | None = None) -> Result:
+    """Run one request. Transports call this (off their event loop: it blocks on onnxruntime).
+
+    Raises:
+        PixelspriteError subclasses only, for anything a caller can cause.
+    """
+    fn = _HANDLERS.get(type(request))
+    if fn is None:
+        raise InvalidRequest(f"unsupported request type {type(request).__name__}", field="op")
+    result: Result = fn(request, registry or default_registry())
+    return result
+
+
+# ------------------------------------------------------------------------------- keyword-friendly wrappers
+def models(*, registry: Registry | None = None) -> ModelsResult:
+    """List bundles: name, family, size, labels, ..."""
+    return _models(ModelsRequest(), registry or default_registry())
+
+
+def generate(
+    model: str | None = None,
+    count: int = 16,
+    seed: int | None = None,
+    *,
+    max_colors: int | None = None,
+    registry: Registry | None = None,
+) -> SpriteResult:
+    """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``."""
+    return _generate(GenerateRequest(model, count, seed, max_colors), registry or default_registry())
+
+
+def encode(
+    model: str | None, images: Sequence[ImageInput], *, registry: Registry | None = None
+) -> LatentResult:
+    """Posterior means float32 ``(N, *latent_shape)`` of images (RGBA arrays, paths or PNG bytes)."""
+    return _encode(EncodeRequest(model, tuple(images)), registry or default_registry())
+
+
+def decode(
+    model: str | None, latents: np.ndarray, *, max_colors: int | None = None, registry: Registry | None = None
+) -> SpriteResult:
+    """Sprites from latents float ``(N, *latent_shape)``."""
+    return _decode(DecodeRequest(model, latents, max_colors), registry or default_registry())
+
+
+def variations(
+    model: str | None,
+    image: ImageInput,
+    count: int = 8,
+    strength: float = 0.5,
+    seed: int | None = None,
+    *,
+    max_colors: int | None = None,
+    registry: Registry | None = None,
+) -> SpriteResult:
+    """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``."""
+    req = VariationsRequest(model, image, count, strength, seed, max_colors)
+    return _variations(req, registry or default_registry())
+
+
+def interpolate(
+    model: str | None,
+    a: Endpoint,
+    b: Endpoint,
+    steps: int = 8,
+    method: str = "slerp",
+    *,
+    max_colors: int | None = None,
+    registry: Registry | None = None,
+) -> SpriteResult:
+    """``steps`` sprites from ``a`` to ``b`` (seeds or images), endpoints included."""
+    req = InterpolateRequest(model, a, b, steps, method, max_colors)
+    return _interpolate(req, registry or default_registry())
+
+
+def grid(
+    model: str | None,
+    corners: Sequence[Endpoint],
+    rows: int = 4,
+    cols: int = 4,
+    method: str = "slerp",
+    *,
+    max_colors: int | None = None,
+    registry: Registry | None = None,
+) -> SpriteResult:
+    """A ``rows x cols`` grid spanned by four corners (tl, tr, bl, br; seeds or images), row-major."""
+    req = GridRequest(model, tuple(corners), rows, cols, method, max_colors)  # type: ignore[arg-type]
+    return _grid(req, registry or default_registry())

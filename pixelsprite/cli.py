@@ -1,0 +1,216 @@
+"""The ``pixelsprite`` command line: a thin transport over :mod:`pixelsprite.api`.
+
+Usage::
+
+    pixelsprite [--models-dir DIR]... models [--json]
+    pixelsprite generate [--model M] [-n 64] [--seed 7] [-o sheet.png] [--separate] [--scale K] [--columns C]
+    pixelsprite variations SPRITE.png [-n 8] [--strength 0.5] [--seed 1] [-o out.png]
+    pixelsprite interpolate A.png B.png [--steps 8] [--method slerp] [-o strip.png]
+    pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
+    pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
+
+Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
+into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
+and print a one-line JSON summary to stdout. Errors print ``error: <message>`` to stderr and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import api
+from .errors import InvalidRequest, PixelspriteError
+from .imageio import compose_sheet, upscale, write_png
+from .registry import Registry
+
+__all__ = ["main", "build_parser"]
+
+MAX_SCALE = 32
+EXIT_OK, EXIT_IO, EXIT_ERROR = 0, 1, 2
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", help="model name (default: vae16 if present, else the first built-in)")
+    p.add_argument(
+        "--max-colors", type=int, default=None, help="per-sprite colour cap (default: the model's; 0: off)"
+    )
+    p.add_argument(
+        "-o", "--output", help="sheet PNG path, or folder with --separate (default: <command>.png)"
+    )
+    p.add_argument("--separate", action="store_true", help="write one PNG per sprite into the -o folder")
+    p.add_argument(
+        "--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)"
+    )
+    p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixelsprite", description="Pixel-art sprites from small ONNX models."
+    )
+    parser.add_argument(
+        "--models-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="extra folder of model bundles (repeatable; overrides built-ins and $PIXELSPRITE_MODELS)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the model bundles")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("generate", help="new sprites from random seeds")
+    p.add_argument(
+        "-n", "--count", type=int, default=16, help=f"number of sprites, 1..{api.MAX_COUNT} (default 16)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="base seed; sprite i gets seed+i (default: random)")
+    _add_output(p)
+
+    p = sub.add_parser("variations", help="variations of one sprite")
+    p.add_argument("sprite", help="the sprite PNG (the model's size)")
+    p.add_argument("-n", "--count", type=int, default=8, help="number of variations (default 8)")
+    p.add_argument(
+        "--strength", type=float, default=0.5, help=f"noise scale 0..{api.MAX_STRENGTH} (default 0.5)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="base seed; variation i gets seed+i (default: random)"
+    )
+    _add_output(p)
+
+    p = sub.add_parser("interpolate", help="a strip from sprite/seed A to sprite/seed B")
+    p.add_argument("a", nargs="?", help="first endpoint: a PNG or seed:N")
+    p.add_argument("b", nargs="?", help="last endpoint: a PNG or seed:N")
+    p.add_argument("--seed-a", type=int, default=None, help="use this seed as endpoint A")
+    p.add_argument("--seed-b", type=int, default=None, help="use this seed as endpoint B")
+    p.add_argument(
+        "--steps", type=int, default=8, help=f"frames incl. endpoints, {api.MIN_STEPS}..{api.MAX_STEPS}"
+    )
+    p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
+    _add_output(p)
+
+    p = sub.add_parser("grid", help="a grid spanned by four corner sprites/seeds")
+    p.add_argument("corners", nargs=4, metavar="CORNER", help="top-left top-right bottom-left bottom-right")
+    p.add_argument(
+        "--rows", type=int, default=4, help=f"grid rows, {api.MIN_GRID}..{api.MAX_GRID} (default 4)"
+    )
+    p.add_argument(
+        "--cols", type=int, default=4, help=f"grid columns, {api.MIN_GRID}..{api.MAX_GRID} (default 4)"
+    )
+    p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
+    _add_output(p)
+    return parser
+
+
+def _endpoint(text: str | None, seed: int | None, field: str) -> api.Endpoint:
+    if text is not None and seed is not None:
+        raise InvalidRequest(f"give endpoint {field} as a file or as --seed-{field}, not both", field=field)
+    if seed is not None:
+        return seed
+    if text is None:
+        raise InvalidRequest(
+            f"endpoint {field} is missing: give a PNG, seed:N, or --seed-{field}", field=field
+        )
+    if text.startswith("seed:"):
+        try:
+            return int(text[5:])
+        except ValueError:
+            raise InvalidRequest(f"{field} must be a PNG path or seed:N, got {text!r}", field=field) from None
+    return text
+
+
+def _write(result: api.SpriteResult, args: argparse.Namespace) -> dict[str, object]:
+    if not 1 <= args.scale <= MAX_SCALE:
+        raise InvalidRequest(f"scale must be between 1 and {MAX_SCALE}, got {args.scale}", field="scale")
+    if args.columns is not None and args.columns < 1:
+        raise InvalidRequest(f"columns must be at least 1, got {args.columns}", field="columns")
+    if args.separate:
+        folder = Path(args.output or result.op)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        for i, sprite in enumerate(result):
+            stem = (
+                f"{result.model}-{sprite.seed}"
+                if sprite.seed is not None
+                else f"{result.model}-{result.op}-{i:03d}"
+            )
+            files.append(write_png(folder / f"{stem}.png", upscale(sprite.rgba, args.scale)).name)
+        return {"path": str(folder), "files": files}
+    path = Path(args.output or f"{result.op}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = args.columns or (result.layout[1] if result.layout != (0, 0) else None)
+    sheet = compose_sheet(result.sprites, columns=columns, scale=args.scale)
+    write_png(path, sheet)
+    return {"path": str(path), "sheet_size": [int(sheet.shape[1]), int(sheet.shape[0])]}
+
+
+def _models(registry: Registry, as_json: bool) -> None:
+    res = api.models(registry=registry)
+    for problem in res.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if as_json:
+        doc = {
+            "default": res.default,
+            "models": [m.to_dict() for m in res.models],
+            "problems": list(res.problems),
+        }
+        print(json.dumps(doc))
+        return
+    if not res.models:
+        print("no model bundles found (search path: " + ", ".join(map(str, registry.search_path)) + ")")
+        return
+    rows = [("NAME", "FAMILY", "SIZE", "SOURCE", "LABELS", "DESCRIPTION")]
+    for m in res.models:
+        name = m.name + (" *" if m.name == res.default else "")
+        source = "built-in" if m.builtin else m.path
+        rows.append((name, m.family, f"{m.width}x{m.height}", source, ",".join(m.labels), m.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+
+
+def _run(args: argparse.Namespace) -> int:
+    registry = Registry(args.models_dir)
+    if args.command == "models":
+        _models(registry, args.json)
+        return EXIT_OK
+    common = {"max_colors": args.max_colors, "registry": registry}
+    result: api.SpriteResult
+    if args.command == "generate":
+        result = api.generate(args.model, args.count, args.seed, **common)
+    elif args.command == "variations":
+        result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed, **common)
+    elif args.command == "interpolate":
+        a = _endpoint(args.a, args.seed_a, "a")
+        b = _endpoint(args.b, args.seed_b, "b")
+        result = api.interpolate(args.model, a, b, args.steps, args.method, **common)
+    elif args.command == "grid":
+        corners = [_endpoint(c, None, f"corners[{i}]") for i, c in enumerate(args.corners)]
+        result = api.grid(args.model, corners, args.rows, args.cols, args.method, **common)
+    else:  # pragma: no cover - argparse rejects unknown commands
+        raise InvalidRequest(f"unknown command {args.command!r}", field="command")
+    summary = result.summary()
+    summary.update(_write(result, args))
+    print(json.dumps(summary))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 file-system error, 2 bad request/model/usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return e.code if isinstance(e.code, int) else EXIT_ERROR
+    try:
+        return _run(args)
+    except PixelspriteError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as e:
+        print(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_IO

@@ -1,0 +1,149 @@
+"""The "vae" model family: prior sampling, encoding and decoding with a loaded bundle.
+
+Graphs (see ``docs/bundle-format.md``):
+    * ``decoder`` (required): ``z`` float32 ``(batch, *latent.shape)`` -> image float32 ``(batch, 4, H, W)``
+      in ``image.value_range``;
+    * ``encoder`` (optional; needed by encode/variations and image endpoints): image float32
+      ``(batch, 4, H, W)`` -> ``(mean, logvar)``, each ``(batch, *latent.shape)``; the first output is the
+      posterior mean.
+
+Sampling: the latent of a sprite with seed ``s`` is
+``np.random.default_rng(s).standard_normal(latent.shape, dtype=np.float32)``, so one seed reproduces one
+sprite exactly, whatever batch it was generated in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import BundleError
+from .imageio import to_model
+from .manifest import Manifest, TensorSpec
+from .postprocess import hard_alpha_from_model, reduce_colors
+from .registry import Bundle
+
+__all__ = ["FAMILY", "CHUNK", "VaeModel", "check_manifest"]
+
+FAMILY = "vae"
+CHUNK = 256
+"""Sprites per onnxruntime call; bounds peak memory for large counts."""
+
+
+def _dims_match(spec: TensorSpec, want: tuple[int, ...]) -> bool:
+    rest = spec.shape[1:]
+    return len(rest) == len(want) and all(
+        isinstance(d, int) and d == w for d, w in zip(rest, want, strict=True)
+    )
+
+
+def check_manifest(m: Manifest, where: str) -> None:
+    """Check that a manifest describes a usable VAE; BundleError naming ``where`` (the bundle path) if not."""
+    if m.latent is None:
+        raise BundleError(f"{where}: a 'vae' bundle needs a 'latent' section in its manifest")
+    if m.latent.prior != "standard_normal":
+        raise BundleError(
+            f"{where}: latent.prior {m.latent.prior!r} is not supported (use 'standard_normal')"
+        )
+    if "decoder" not in m.graphs:
+        raise BundleError(
+            f"{where}: a 'vae' bundle needs a 'decoder' graph (it has: {', '.join(sorted(m.graphs))})"
+        )
+    image = m.image.nchw
+    latent = ", ".join(map(str, m.latent.shape))
+    dec = m.graphs["decoder"]
+    if len(dec.inputs) != 1 or not _dims_match(dec.inputs[0], m.latent.shape):
+        raise BundleError(f"{where}: the decoder must take one input of shape [batch, {latent}]")
+    if not _dims_match(dec.outputs[0], image):
+        raise BundleError(
+            f"{where}: the decoder's first output must have shape [batch, {', '.join(map(str, image))}]"
+        )
+    enc = m.graphs.get("encoder")
+    if enc is not None:
+        if len(enc.inputs) != 1 or not _dims_match(enc.inputs[0], image):
+            raise BundleError(
+                f"{where}: the encoder must take one input of shape [batch, {', '.join(map(str, image))}]"
+            )
+        if not _dims_match(enc.outputs[0], m.latent.shape):
+            raise BundleError(
+                f"{where}: the encoder's first output (the mean) must have shape [batch, {latent}]"
+            )
+
+
+@dataclass(frozen=True)
+class VaeModel:
+    """A loaded VAE bundle with numpy-in, numpy-out operations. Stateless; safe to share between threads."""
+
+    bundle: Bundle
+
+    def __post_init__(self) -> None:
+        check_manifest(self.bundle.manifest, str(self.bundle.info.path))
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.bundle.manifest
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        assert self.manifest.latent is not None  # checked in __post_init__
+        return self.manifest.latent.shape
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of a sprite."""
+        return (self.manifest.image.width, self.manifest.image.height)
+
+    @property
+    def has_encoder(self) -> bool:
+        return "encoder" in self.manifest.graphs
+
+    def prior(self, seed: int) -> np.ndarray:
+        """The latent for ``seed``: float32 ``latent_shape`` drawn from N(0, I)."""
+        return np.random.default_rng(seed).standard_normal(self.latent_shape, dtype=np.float32)
+
+    def noise(self, seed: int) -> np.ndarray:
+        """Same draw as :meth:`prior`; named for its use as a perturbation."""
+        return self.prior(seed)
+
+    def encode(self, rgba: npt.ArrayLike) -> np.ndarray:
+        """uint8 ``(N, H, W, 4)`` with hard alpha -> posterior means float32 ``(N, *latent_shape)``."""
+        spec = self.manifest.graph("encoder")
+        arr = np.asarray(rgba)
+        out = []
+        for i in range(0, arr.shape[0], CHUNK):
+            x = to_model(arr[i : i + CHUNK], self.manifest.image.value_range)
+            res = self.bundle.run("encoder", {spec.inputs[0].name: x})
+            out.append(res[spec.outputs[0].name].astype(np.float32, copy=False))
+        return np.concatenate(out)
+
+    def decode_raw(self, z: npt.ArrayLike) -> np.ndarray:
+        """Latents float32 ``(N, *latent_shape)`` -> raw decoder output float32 ``(N, 4, H, W)``."""
+        spec = self.manifest.graph("decoder")
+        zz = np.asarray(z, dtype=np.float32)
+        out = []
+        for i in range(0, zz.shape[0], CHUNK):
+            res = self.bundle.run("decoder", {spec.inputs[0].name: np.ascontiguousarray(zz[i : i + CHUNK])})
+            out.append(res[spec.outputs[0].name].astype(np.float32, copy=False))
+        return np.concatenate(out)
+
+    def decode(self, z: npt.ArrayLike, max_colors: int | None = None) -> np.ndarray:
+        """Latents ``(N, *latent_shape)`` -> sprites uint8 ``(N, H, W, 4)``.
+
+        Decoder -> uint8 -> hard alpha (``postprocess.alpha_threshold``) -> :func:`reduce_colors` with
+        ``max_colors`` (None: the manifest's ``postprocess.max_colors``; 0: off). Chunked by :data:`CHUNK`.
+        """
+        pp = self.manifest.postprocess
+        k = pp.max_colors if max_colors is None else max_colors
+        zz = np.asarray(z, dtype=np.float32)
+        out = []
+        for i in range(0, zz.shape[0], CHUNK):
+            x = self.decode_raw(zz[i : i + CHUNK])
+            sprites = hard_alpha_from_model(x, self.manifest.image.value_range, pp.alpha_threshold)
+            out.append(reduce_colors(sprites, k))
+        return np.concatenate(out)
