@@ -71,11 +71,12 @@ Endpoint = int | np.ndarray | str | os.PathLike | bytes
 
 
 # ------------------------------------------------------------------------------------------- validation
-def _int(value: Any, field: str, lo: int, hi: int) -> int:
+def _int(value: Any, field: str, lo: int, hi: int, label: str | None = None) -> int:
+    label = label or field
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidRequest(f"{field} must be an integer between {lo} and {hi}, got {value!r}", field=field)
+        raise InvalidRequest(f"{label} must be an integer between {lo} and {hi}, got {value!r}", field=field)
     if not lo <= int(value) <= hi:
-        raise InvalidRequest(f"{field} must be between {lo} and {hi}, got {value}", field=field)
+        raise InvalidRequest(f"{label} must be between {lo} and {hi}, got {value}", field=field)
     return int(value)
 
 
@@ -159,7 +160,7 @@ class EncodeRequest:
     def __post_init__(self) -> None:
         _model(self.model)
         object.__setattr__(self, "images", tuple(self.images))
-        _int(len(self.images), "images (the number of images)", 1, MAX_COUNT)
+        _int(len(self.images), "images", 1, MAX_COUNT, "the number of images")
         for i, im in enumerate(self.images):
             _image_input(im, f"images[{i}]")
 
@@ -180,7 +181,7 @@ class DecodeRequest:
                 f"latents must be a numeric (N, *latent_shape) array, got {z.dtype} {z.shape}",
                 field="latents",
             )
-        _int(z.shape[0], "latents (the number of latents)", 1, MAX_COUNT)
+        _int(z.shape[0], "latents", 1, MAX_COUNT, "the number of latents")
         if not np.isfinite(z).all():
             raise InvalidRequest("latents must be finite (no NaN or inf)", field="latents")
         object.__setattr__(self, "latents", z.astype(np.float32))
