@@ -11,7 +11,8 @@ Usage::
 
 Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
 into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
-and print a one-line JSON summary to stdout. Errors print ``error: <message>`` to stderr and exit with 2.
+and print a one-line JSON summary to stdout (op, model, count, size, base_seed,
+seed_range ``[first, last]``, seconds, path). Errors print ``error: <message>`` to stderr and exit with 2.
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
     else:  # pragma: no cover - argparse rejects unknown commands
         raise InvalidRequest(f"unknown command {args.command!r}", field="command")
     summary = result.summary()
+    seeds = summary.pop("seeds")  # contiguous: sprite i has seed base_seed + i
+    summary["seed_range"] = [seeds[0], seeds[-1]] if result.base_seed is not None else None
     summary.update(_write(result, args))
     print(json.dumps(summary))
     return EXIT_OK

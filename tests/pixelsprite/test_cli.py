@@ -44,7 +44,7 @@ def test_generate_sheet(capsys: pytest.CaptureFixture[str], models_dir: Path, tm
     )
     assert code == 0, err
     summary = json.loads(out)
-    assert summary["seeds"] == [7, 8, 9, 10, 11, 12] and summary["path"] == str(out_png)
+    assert summary["seed_range"] == [7, 12] and summary["base_seed"] == 7 and summary["path"] == str(out_png)
     assert summary["model"] == "tiny" and "seconds" in summary
     assert _size(out_png) == (((SIZE + 1) * 3 - 1) * 2, ((SIZE + 1) * 2 - 1) * 2)  # 3 columns x 2 rows
     assert len(out.strip().splitlines()) == 1
@@ -99,7 +99,7 @@ def test_variations_interpolate_grid(
         str(tmp_path / "v.png"),
     )
     assert code == 0, err
-    assert json.loads(out)["seeds"] == [1, 2, 3, 4]
+    assert json.loads(out)["seed_range"] == [1, 4]
 
     strip = tmp_path / "strip.png"
     code, out, err = run(
