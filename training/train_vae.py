@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from . import distributed
 from .config_cli import add_dataclass_args, from_args
-from .data.builders import build
+from .data.builders import load_dataset
 from .models.vae import VAE, VAEConfig
 from .objectives_vae import VAELossConfig, VAEObjective
 from .trainer import Trainer, TrainerConfig
@@ -22,7 +22,7 @@ from .trainer import Trainer, TrainerConfig
 
 @dataclass(frozen=True)
 class RunConfig:
-    dataset: str = "sprites16"
+    dataset: str = "sprites16"  # a builder name (training.data.builders.BUILDERS) or "folder:PATH"
     data: str = "../shared/datasets"
     out: str = "runs/vae16"
     cache: str = ".cache/datasets"
@@ -42,7 +42,7 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, VAEConfig, VAELossC
 def main(argv: list[str] | None = None) -> None:
     run, model_cfg, loss_cfg, trainer_cfg = parse(argv)
     rt = distributed.setup()
-    data = build(run.dataset, run.data, run.cache or None)
+    data = load_dataset(run.dataset, run.data, model_cfg.image_size, run.cache)
     if data.size != model_cfg.image_size:
         raise SystemExit(f"dataset {run.dataset} is {data.size}x{data.size} but --image-size is {model_cfg.image_size}")
     train, val = data.train(), data.val()

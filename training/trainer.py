@@ -203,8 +203,9 @@ class Trainer:
             if rt.is_main:
                 refresh_batchnorm(ema, train_images, rt.device)
                 val_logs = self.validate(ema, objective, val_images, val_labels, step)
-                row = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg), "elapsed_s": round(elapsed, 2),
-                       **{k: round(v, 6) for k, v in {**train_logs, **val_logs}.items()}}
+                logs = {k: round(v, 6) for k, v in {**train_logs, **val_logs}.items()}
+                row = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg),
+                       "elapsed_s": round(elapsed, 2), **logs}
                 new = not metrics_path.exists()
                 with metrics_path.open("a", newline="") as f:
                     w = csv.DictWriter(f, fieldnames=list(row))
@@ -212,7 +213,8 @@ class Trainer:
                         w.writeheader()
                     w.writerow(row)
                 self._log(" ".join(f"{k}={v}" for k, v in row.items()))
-                sprites = objective.samples(ema, cfg.sample_count, torch.Generator(rt.device).manual_seed(1234))
+                sample_gen = torch.Generator(rt.device).manual_seed(1234)
+                sprites = objective.samples(ema, cfg.sample_count, sample_gen)
                 save_sheet(sprites.numpy(), self.out / "samples" / f"epoch_{epoch:04d}.png")
                 save_checkpoint(ckpt_path, {
                     "family": family, "model_config": model_config, "trainer_config": asdict(cfg),

@@ -213,3 +213,12 @@ def load_npz(path: Path) -> SpriteSet:
         meta = json.loads(str(z["meta"]))
         return SpriteSet(meta["name"], z["images"], z["labels"], tuple(meta["label_names"]), tuple(meta["paths"]),
                          z["held_out"], tuple(meta["credits"]))
+
+
+def load_dataset(spec: str, data_root: str | Path, size: int, cache_dir: str | Path | None = ".cache/datasets"
+                 ) -> SpriteSet:
+    """``spec`` is a builder name (see :data:`BUILDERS`) or ``folder:PATH`` for any folder of sprites at ``size``
+    (labels from subfolders)."""
+    if spec.startswith("folder:"):
+        return folder_dataset(spec.removeprefix("folder:"), size)
+    return build(spec, data_root, cache_dir or None)
