@@ -461,8 +461,7 @@ def _generate(req: GenerateRequest, registry: Registry) -> SpriteResult:
     model = _vae(registry, req.model, "generate")
     base = req.seed if req.seed is not None else random_seed()
     seeds = tuple(range(base, base + req.count))
-    z = np.stack([model.prior(s) for s in seeds])
-    sprites = model.decode(z, req.max_colors)
+    sprites = model.decode(model.sample_latents(seeds), req.max_colors)
     return SpriteResult("generate", model.name, sprites, seeds, base, time.perf_counter() - t0)
 
 

@@ -282,29 +282,54 @@ class LatentSpec:
 
     Attributes:
         shape: per-sprite latent shape, without the batch dim (e.g. ``(8, 4, 4)``).
-        prior: the prior samples are drawn from; ``"standard_normal"`` for the VAE family.
+        prior: the distribution new sprites are drawn from: ``"standard_normal"`` (N(0, I)) or
+            ``"gaussian_mixture"`` (a fitted mixture, sampled through the bundle's ``prior`` graph).
+        mixture_weights: the mixture's component weights (K,), summing to 1; only with
+            ``prior="gaussian_mixture"``, and only then written by :meth:`to_dict`.
     """
 
     shape: tuple[int, ...]
     prior: str = "standard_normal"
+    mixture_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(self.shape))
+        if self.mixture_weights is not None:
+            object.__setattr__(self, "mixture_weights", tuple(float(w) for w in self.mixture_weights))
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "latent", src: str = "<dict>") -> LatentSpec:
         d = _obj(d, where, src)
-        _keys(d, where, src, ("shape", "prior"), ())
+        _keys(d, where, src, ("shape", "prior"), ("mixture_weights",))
         shape = _list(d["shape"], f"{where}.shape", src)
         if not shape:
             raise BundleError(f"{src}: manifest key '{where}.shape' must not be empty")
+        prior = _str(d["prior"], f"{where}.prior", src)
+        weights: tuple[float, ...] | None = None
+        key = f"{where}.mixture_weights"
+        if prior == "gaussian_mixture":
+            if "mixture_weights" not in d:
+                raise BundleError(
+                    f"{src}: manifest key {key!r} is missing (needed by prior 'gaussian_mixture')"
+                )
+            weights = tuple(
+                _float(w, f"{key}[{i}]", src) for i, w in enumerate(_list(d["mixture_weights"], key, src))
+            )
+            if not weights or min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-4:
+                raise BundleError(f"{src}: manifest key {key!r} must be non-negative weights summing to 1")
+        elif "mixture_weights" in d:
+            raise BundleError(f"{src}: manifest key {key!r} is only allowed with prior 'gaussian_mixture'")
         return cls(
             shape=tuple(_int(s, f"{where}.shape[{i}]", src, minimum=1) for i, s in enumerate(shape)),
-            prior=_str(d["prior"], f"{where}.prior", src),
+            prior=prior,
+            mixture_weights=weights,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "prior": self.prior}
+        out: dict[str, Any] = {"shape": list(self.shape), "prior": self.prior}
+        if self.mixture_weights is not None:
+            out["mixture_weights"] = list(self.mixture_weights)
+        return out
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Tiny VAE bundles built inside the tests (torch -> ONNX in a temp dir), for fast runtime tests.
 
 ``tiny``: 8x8 RGBA sprites, latent (4, 2, 2), encoder + decoder, max_colors 6; ``tiny-dec``: the same decoder
-without an encoder. Both are a few thousand parameters and load in milliseconds.
+without an encoder; ``tiny-gmm``: ``tiny`` plus a 2-component Gaussian-mixture ``prior`` graph
+(``GMM_MEANS``, ``GMM_CHOL``, ``GMM_WEIGHTS``). All are a few thousand parameters and load in milliseconds.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from pixelsprite.registry import Registry
 SIZE = 8
 LATENT = (4, 2, 2)
 MAX_COLORS = 6
+GMM_D = 16
+GMM_WEIGHTS = (0.25, 0.75)
+GMM_MEANS = np.stack([np.full(GMM_D, -2.0), np.linspace(0.0, 1.5, GMM_D)]).astype(np.float32)  # (K, D)
+GMM_CHOL = np.stack([0.5 * np.eye(GMM_D), np.tril(np.full((GMM_D, GMM_D), 0.1))]).astype(np.float32)  # (K, D, D)
 
 BundleWriter = Callable[..., Path]
 
@@ -65,6 +70,16 @@ def _export_tiny_vae(out: Path) -> dict[str, Path]:
         def forward(self, z: Any) -> Any:
             return self.net(z)
 
+    class MixturePrior(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("means", torch.from_numpy(GMM_MEANS))
+            self.register_buffer("chol", torch.from_numpy(GMM_CHOL))
+
+        def forward(self, eps: Any, component: Any) -> Any:
+            z = self.means[component] + torch.bmm(self.chol[component], eps.unsqueeze(-1)).squeeze(-1)
+            return z.reshape(-1, *LATENT)
+
     files = {}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is what the brief asks for
@@ -84,12 +99,23 @@ def _export_tiny_vae(out: Path) -> dict[str, Path]:
                 dynamic_axes={name: {0: "batch"} for name in ins + outs},
             )
             files[role] = path
+        path = out / "prior.onnx"
+        example = (torch.zeros(2, GMM_D), torch.zeros(2, dtype=torch.int64))
+        torch.onnx.export(
+            MixturePrior().eval(),
+            example,
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["eps", "component"],
+            output_names=["z"],
+            dynamic_axes={"eps": {0: "batch"}, "component": {0: "batch"}, "z": {0: "batch"}},
+        )
+        files["prior"] = path
     return files
 
 
-def tiny_manifest(
-    name: str, files: dict[str, Path], roles: tuple[str, ...] = ("encoder", "decoder")
-) -> Manifest:
+def tiny_manifest(name: str, files: dict[str, Path], roles: tuple[str, ...] = ("encoder", "decoder")) -> Manifest:
     img = TensorSpec("image", "float32", ("batch", 4, SIZE, SIZE))
     lat = ("batch", *LATENT)
     graphs = {}
@@ -108,12 +134,21 @@ def tiny_manifest(
         inputs=[TensorSpec("z", "float32", lat)],
         outputs=[img],
     )
+    latent = LatentSpec(LATENT)
+    if "prior" in roles:
+        latent = LatentSpec(LATENT, "gaussian_mixture", GMM_WEIGHTS)
+        graphs["prior"] = GraphSpec(
+            file="prior.onnx",
+            sha256=sha256_file(files["prior"]),
+            inputs=[TensorSpec("eps", "float32", ("batch", GMM_D)), TensorSpec("component", "int64", ("batch",))],
+            outputs=[TensorSpec("z", "float32", lat)],
+        )
     return Manifest(
         name=name,
         family="vae",
         description="tiny test VAE",
         image=ImageSpec(SIZE, SIZE),
-        latent=LatentSpec(LATENT),
+        latent=latent,
         labels=["a", "b"],
         postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=MAX_COLORS),
         graphs=graphs,
@@ -158,11 +193,18 @@ def bundle_writer(onnx_files: dict[str, Path]) -> BundleWriter:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory, bundle_writer: BundleWriter) -> Path:
-    """A models folder holding the ``tiny`` and ``tiny-dec`` bundles."""
+    """A models folder holding the ``tiny``, ``tiny-dec`` and ``tiny-gmm`` bundles."""
     root = tmp_path_factory.mktemp("models")
     bundle_writer(root, "tiny")
     bundle_writer(root, "tiny-dec", roles=("decoder",))
+    bundle_writer(root, "tiny-gmm", roles=("encoder", "decoder", "prior"))
     return root
+
+
+@pytest.fixture(scope="session")
+def gmm() -> dict[str, Any]:
+    """The ``tiny-gmm`` mixture: ``weights`` (K,), ``means`` (K, D), ``chol`` (K, D, D)."""
+    return {"weights": np.array(GMM_WEIGHTS), "means": GMM_MEANS, "chol": GMM_CHOL}
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def test_default_model_and_handle(registry: Registry, tmp_path: Path, bundle_wri
     assert isinstance(r, api.SpriteResult) and r.model == "tiny"
     listing = api.handle(api.ModelsRequest(), registry=registry)
     assert isinstance(listing, api.ModelsResult)
-    assert [m.name for m in listing.models] == ["tiny", "tiny-dec"]
+    assert [m.name for m in listing.models] == ["tiny", "tiny-dec", "tiny-gmm"]
     m = listing.models[0]
     assert (m.family, m.width, m.height, m.labels, m.latent_shape) == ("vae", SIZE, SIZE, ("a", "b"), LATENT)
     assert m.to_dict()["size"] == [SIZE, SIZE]
@@ -203,7 +203,7 @@ def test_invalid_requests(make: object, field: str, message: str) -> None:
 def test_unknown_model(registry: Registry) -> None:
     with pytest.raises(UnknownModel) as e:
         api.generate("nope", 1, registry=registry)
-    assert e.value.field == "model" and "tiny, tiny-dec" in e.value.message
+    assert e.value.field == "model" and "tiny, tiny-dec, tiny-gmm" in e.value.message
 
 
 def test_wrong_image_size(registry: Registry, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def test_models_json_and_table(capsys: pytest.CaptureFixture[str], models_dir: P
     code, out, _ = run(capsys, models_dir, "models", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert [m["name"] for m in doc["models"]] == ["tiny", "tiny-dec"]
+    assert [m["name"] for m in doc["models"]] == ["tiny", "tiny-dec", "tiny-gmm"]
     assert doc["models"][0]["size"] == [SIZE, SIZE] and doc["models"][0]["labels"] == ["a", "b"]
     code, out, _ = run(capsys, models_dir, "models")
     assert code == 0 and out.splitlines()[0].startswith("NAME") and "tiny *" in out
@@ -39,9 +39,7 @@ def test_models_json_and_table(capsys: pytest.CaptureFixture[str], models_dir: P
 
 def test_generate_sheet(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path) -> None:
     out_png = tmp_path / "sheet.png"
-    code, out, err = run(
-        capsys, models_dir, "generate", "-n", "6", "--seed", "7", "-o", str(out_png), "--scale", "2"
-    )
+    code, out, err = run(capsys, models_dir, "generate", "-n", "6", "--seed", "7", "-o", str(out_png), "--scale", "2")
     assert code == 0, err
     summary = json.loads(out)
     assert summary["seed_range"] == [7, 12] and summary["base_seed"] == 7 and summary["path"] == str(out_png)
@@ -50,9 +48,7 @@ def test_generate_sheet(capsys: pytest.CaptureFixture[str], models_dir: Path, tm
     assert len(out.strip().splitlines()) == 1
 
 
-def test_generate_separate_matches_sheet(
-    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
-) -> None:
+def test_generate_separate_matches_sheet(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path) -> None:
     folder = tmp_path / "sprites"
     code, out, _ = run(
         capsys,
@@ -71,17 +67,12 @@ def test_generate_separate_matches_sheet(
     assert code == 0
     assert json.loads(out)["files"] == ["tiny-5.png", "tiny-6.png", "tiny-7.png"]
     single = tmp_path / "one.png"
-    assert (
-        run(capsys, models_dir, "generate", "-n", "1", "--seed", "6", "--columns", "1", "-o", str(single))[0]
-        == 0
-    )
+    assert run(capsys, models_dir, "generate", "-n", "1", "--seed", "6", "--columns", "1", "-o", str(single))[0] == 0
     with Image.open(folder / "tiny-6.png") as a, Image.open(single) as b:
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_variations_interpolate_grid(
-    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
-) -> None:
+def test_variations_interpolate_grid(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "src.png"
     write_png(src, np.full((SIZE, SIZE, 4), 200, np.uint8))
     code, out, err = run(
@@ -119,9 +110,7 @@ def test_variations_interpolate_grid(
     )
     assert code == 0, err
     assert _size(strip) == ((SIZE + 1) * 5 - 1, SIZE)  # one row
-    code, _, err = run(
-        capsys, models_dir, "interpolate", str(src), "seed:3", "--steps", "3", "-o", str(strip)
-    )
+    code, _, err = run(capsys, models_dir, "interpolate", str(src), "seed:3", "--steps", "3", "-o", str(strip))
     assert code == 0, err
 
     g = tmp_path / "grid.png"
@@ -149,7 +138,7 @@ def test_variations_interpolate_grid(
     [
         (["generate", "-n", "0"], "error: count must be between 1 and 1024, got 0"),
         (["generate", "-n", "2000"], "error: count must be between 1 and 1024, got 2000"),
-        (["generate", "--model", "nope"], "error: unknown model 'nope'; available models: tiny, tiny-dec"),
+        (["generate", "--model", "nope"], "error: unknown model 'nope'; available models: tiny, tiny-dec, tiny-gmm"),
         (["generate", "--scale", "0"], "error: scale must be between 1 and 32, got 0"),
         (["interpolate", "--seed-a", "1"], "error: endpoint b is missing"),
         (["interpolate", "--steps", "1", "seed:1", "seed:2"], "error: steps must be between 2 and 64, got 1"),

@@ -16,7 +16,7 @@ from pixelsprite.registry import Registry
 
 def test_lists_bundles_without_loading(registry: Registry, models_dir: Path) -> None:
     fresh = Registry([models_dir], builtin=False, env=False)
-    assert fresh.names() == ["tiny", "tiny-dec"]
+    assert fresh.names() == ["tiny", "tiny-dec", "tiny-gmm"]
     info = fresh.info("tiny")
     assert info.path == models_dir / "tiny"
     assert info.family == "vae"
@@ -42,7 +42,7 @@ def test_lazy_load_is_cached_and_thread_safe(models_dir: Path) -> None:
 def test_unknown_model_lists_available(registry: Registry) -> None:
     with pytest.raises(UnknownModel) as e:
         registry.load("nope")
-    assert "tiny, tiny-dec" in e.value.message
+    assert "tiny, tiny-dec, tiny-gmm" in e.value.message
     assert e.value.field == "model"
 
 
