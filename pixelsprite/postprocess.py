@@ -56,13 +56,14 @@ def hard_alpha_from_model(
     Returns:
         uint8 ``(N, H, W, 4)``; opaque pixels have alpha 255, the others are ``(0, 0, 0, 0)``.
     """
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 4 or x.shape[1] != 4:
-        raise ValueError(f"x must be (N, 4, H, W), got {x.shape}")
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim != 4 or arr.shape[1] != 4:
+        raise ValueError(f"x must be (N, 4, H, W), got {arr.shape}")
     lo, hi = value_range
-    opaque = x[:, 3] > alpha_threshold  # (N, H, W)
-    rgb = np.clip(np.rint((x[:, :3] - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
-    out = np.zeros((x.shape[0], x.shape[2], x.shape[3], 4), dtype=np.uint8)
+    arr = np.nan_to_num(arr, nan=lo, posinf=hi, neginf=lo)  # a NaN pixel comes out transparent
+    opaque = arr[:, 3] > alpha_threshold  # (N, H, W)
+    rgb = np.clip(np.rint((arr[:, :3] - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+    out = np.zeros((arr.shape[0], arr.shape[2], arr.shape[3], 4), dtype=np.uint8)
     out[..., :3] = np.moveaxis(rgb, 1, -1)
     out[..., 3] = 255
     out[~opaque] = 0
