@@ -64,7 +64,7 @@ def calibrate_max_colors(registry: Registry, name: str, real: dict[str, float]) 
     """
     rows = []
     for k in COLOR_LADDER:
-        stats = pixel_art_stats(api.generate(name, EVAL_COUNT, seed=10_000, max_colors=k, registry=registry).rgba)
+        stats = pixel_art_stats(api.generate(name, EVAL_COUNT, seed=10_000, max_colors=k, registry=registry).sprites)
         gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
         rows.append({"max_colors": k, "gap": round(gap, 4), **{k2: round(v, 4) for k2, v in stats.items()}})
     best = min(rows, key=lambda r: r["gap"])
@@ -133,8 +133,8 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     # 3. evaluation on the held-out split, through the runtime, at default settings
     real = pixel_art_stats(val.images)
     gen = api.generate(name, EVAL_COUNT, seed=0, registry=registry)
-    generated = pixel_art_stats(gen.rgba)
-    raw = pixel_art_stats(api.generate(name, EVAL_COUNT, seed=0, max_colors=0, registry=registry).rgba)
+    generated = pixel_art_stats(gen.sprites)
+    raw = pixel_art_stats(api.generate(name, EVAL_COUNT, seed=0, max_colors=0, registry=registry).sprites)
     recon = api.decode(name, api.encode(name, list(val.images), registry=registry).latents, registry=registry)
     t_dec = []
     zs = np.random.default_rng(0).standard_normal((256, *cfg.latent_shape)).astype(np.float32)
@@ -148,8 +148,8 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
         "generated_without_color_cap": raw,
         "gaps_vs_held_out": {k: round(relative_gap(generated, real, k), 4)
                              for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
-        "reconstruction_held_out": reconstruction_error(val.images, recon.rgba),
-        "memorization_rate": memorization_rate(gen.rgba, train.images),
+        "reconstruction_held_out": reconstruction_error(val.images, recon.sprites),
+        "memorization_rate": memorization_rate(gen.sprites, train.images),
         "color_cap_calibration": ladder,
         "parity_max_abs_diff": {"encoder": enc.parity_max_abs_diff, "decoder": dec.parity_max_abs_diff,
                                 "prior": pri.parity_max_abs_diff, "tolerance": PARITY_ATOL},
@@ -159,13 +159,14 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     manifest = replace(manifest, metrics=metrics)
 
     # 4. pictures and the card
-    save_sheet(api.generate(name, 64, seed=0, registry=registry).rgba, out / "samples.png", columns=8,
+    save_sheet(api.generate(name, 64, seed=0, registry=registry).sprites, out / "samples.png", columns=8,
                scale=4 if cfg.image_size <= 16 else 2)
-    strips = [api.interpolate(name, a, b, steps=10, method="slerp", registry=registry).rgba
+    strips = [api.interpolate(name, a, b, steps=10, method="slerp", registry=registry).sprites
               for a, b in ((1, 2), (3, 4), (5, 6), (7, 8))]
     save_sheet(np.concatenate(strips), out / "interpolation.png", columns=10,
                scale=4 if cfg.image_size <= 16 else 2)
-    pairs = np.stack([val.images[:32], recon.rgba[:32]], 1).reshape(64, *val.images.shape[1:])
+    n_pairs = min(32, len(val.images))
+    pairs = np.stack([val.images[:n_pairs], recon.sprites[:n_pairs]], 1).reshape(-1, *val.images.shape[1:])
     save_sheet(pairs, out / "reconstructions.png", columns=16, scale=4 if cfg.image_size <= 16 else 2)
     save_manifest(manifest, out / "manifest.json")
     write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
