@@ -339,22 +339,40 @@ class PostprocessSpec:
     Attributes:
         alpha_threshold: a pixel is opaque iff its alpha (in ``value_range`` units) is greater than this.
         max_colors: per-sprite colour cap applied when decoding; 0 turns colour reduction off.
+        color_tolerance: with a cap, each sprite gets the fewest colours whose mean OKLab error stays within
+            this (0: every sprite gets exactly the cap); see :func:`pixelsprite.postprocess.reduce_colors_adaptive`.
+        despeckle: OKLab distance under which a lone pixel merges into its closest neighbour's colour after
+            colour reduction (0: off); see :func:`pixelsprite.postprocess.despeckle`.
     """
 
     alpha_threshold: float = 0.0
     max_colors: int = 0
+    color_tolerance: float = 0.0
+    despeckle: float = 0.0
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "postprocess", src: str = "<dict>") -> PostprocessSpec:
         d = _obj(d, where, src)
-        _keys(d, where, src, ("alpha_threshold", "max_colors"), ())
+        _keys(d, where, src, ("alpha_threshold", "max_colors"), ("color_tolerance", "despeckle"))
+        tolerance = _float(d.get("color_tolerance", 0.0), f"{where}.color_tolerance", src)
+        distance = _float(d.get("despeckle", 0.0), f"{where}.despeckle", src)
+        for key, value in (("color_tolerance", tolerance), ("despeckle", distance)):
+            if value < 0:
+                raise BundleError(f"{src}: manifest key '{where}.{key}' must be >= 0, got {value}")
         return cls(
             alpha_threshold=_float(d["alpha_threshold"], f"{where}.alpha_threshold", src),
             max_colors=_int(d["max_colors"], f"{where}.max_colors", src, minimum=0),
+            color_tolerance=tolerance,
+            despeckle=distance,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"alpha_threshold": self.alpha_threshold, "max_colors": self.max_colors}
+        return {
+            "alpha_threshold": self.alpha_threshold,
+            "max_colors": self.max_colors,
+            "color_tolerance": self.color_tolerance,
+            "despeckle": self.despeckle,
+        }
 
 
 _TOP_KEYS = (

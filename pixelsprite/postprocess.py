@@ -1,7 +1,13 @@
-"""Pixel-art post-processing of decoded sprites: hard alpha and a per-sprite colour cap.
+"""Pixel-art post-processing of decoded sprites: hard alpha, colour reduction and selective despeckling.
 
 Sprites are uint8 RGBA arrays ``(N, H, W, 4)`` (or one sprite ``(H, W, 4)``). After :func:`hard_alpha` every
 pixel is either opaque (alpha 255) or fully transparent (RGBA ``(0, 0, 0, 0)``).
+
+A decoder that averages (a VAE) paints dozens of in-between colours, and quantizing those gradients leaves stray
+single pixels. :func:`finish` is the decoding policy the manifest's ``postprocess`` section configures:
+hard alpha -> :func:`reduce_colors_adaptive` (the fewest colours, up to ``max_colors``, that stay within
+``color_tolerance`` of the decoded colours) -> :func:`despeckle` (a lone pixel takes its nearest neighbour's colour
+when the two are within ``despeckle`` in OKLab; contrasting highlights stay).
 """
 
 from __future__ import annotations
@@ -11,7 +17,13 @@ import numpy.typing as npt
 
 from .colorspace import oklab_to_srgb, srgb_to_oklab
 
-__all__ = ["hard_alpha", "hard_alpha_from_model", "reduce_colors"]
+__all__ = [
+    "COLOR_LADDER", "hard_alpha", "hard_alpha_from_model", "reduce_colors", "quantization_error",
+    "reduce_colors_adaptive", "despeckle", "finish",
+]  # fmt: skip
+
+COLOR_LADDER = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+"""Colour counts tried, in order, by :func:`reduce_colors_adaptive`."""
 
 
 def _as_batch(rgba: npt.ArrayLike, name: str = "rgba") -> tuple[np.ndarray, bool]:
@@ -174,3 +186,95 @@ def reduce_colors(rgba: npt.ArrayLike, max_colors: int, *, iterations: int = 10)
     uniq_rgb[sel_idx] = palette[rows, labels[rows, pos]]
     out[..., :3][opaque] = uniq_rgb[inverse.reshape(-1)]
     return out[0] if single else out
+
+
+def quantization_error(before: npt.ArrayLike, after: npt.ArrayLike) -> np.ndarray:
+    """Mean OKLab distance between two versions of each sprite over its opaque pixels; float64 ``(N,)``.
+
+    Both uint8 ``(N, H, W, 4)`` with the same alpha; a sprite without opaque pixels scores 0.
+    """
+    a, _ = _as_batch(before, "before")
+    b, _ = _as_batch(after, "after")
+    opaque = a[..., 3] > 0
+    d = np.linalg.norm(srgb_to_oklab(a[..., :3]) - srgb_to_oklab(b[..., :3]), axis=-1) * opaque
+    return d.sum((1, 2)) / np.maximum(opaque.sum((1, 2)), 1)
+
+
+def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: float) -> np.ndarray:
+    """Give each sprite the fewest colours that keep it within ``tolerance`` of itself, at most ``max_colors``.
+
+    For k in :data:`COLOR_LADDER` (ascending, up to ``max_colors``), sprites not yet settled are reduced with
+    :func:`reduce_colors` and settle at the first k whose :func:`quantization_error` is ``<= tolerance``; the rest
+    get ``max_colors``. A flat icon keeps its 2-3 colours, a textured floor keeps dozens. ``tolerance <= 0`` is a
+    plain cap (:func:`reduce_colors`); ``max_colors <= 0`` disables reduction. Deterministic.
+    """
+    arr, single = _as_batch(rgba)
+    if max_colors <= 0 or tolerance <= 0 or arr.shape[0] == 0:
+        out = reduce_colors(arr, max_colors)
+        return out[0] if single else out
+    out = reduce_colors(arr, max_colors)
+    todo = np.arange(arr.shape[0])
+    for k in (k for k in COLOR_LADDER if k < max_colors):
+        reduced = reduce_colors(arr[todo], k)
+        ok = quantization_error(arr[todo], reduced) <= tolerance
+        out[todo[ok]] = reduced[ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            break
+    return out[0] if single else out
+
+
+def despeckle(rgba: npt.ArrayLike, max_distance: float) -> np.ndarray:
+    """Merge stray single pixels into a similar neighbour; one simultaneous pass, alpha untouched.
+
+    An opaque pixel none of whose 4-neighbours has its exact colour takes the colour of its closest opaque
+    4-neighbour (OKLab distance; ties: up, down, left, right) when that distance is below ``max_distance``.
+    Deliberate highlights and dithering, which contrast with their surroundings, are kept. ``<= 0``: no-op.
+    """
+    arr, single = _as_batch(rgba)
+    out = arr.copy()
+    if max_distance <= 0:
+        return out[0] if single else out
+    n, h, w, _ = arr.shape
+    lab = srgb_to_oklab(arr[..., :3])
+    opaque = arr[..., 3] > 0
+    packed = np.ascontiguousarray(arr).view(np.uint32)[..., 0]
+    pad = ((0, 0), (1, 1), (1, 1))
+    p_packed = np.pad(packed, pad)
+    p_lab = np.pad(lab, (*pad, (0, 0)))
+    p_op = np.pad(opaque, pad)
+    p_rgba = np.pad(arr, (*pad, (0, 0)))
+    same = np.zeros((n, h, w), bool)
+    best_d = np.full((n, h, w), np.inf)
+    best = np.zeros_like(arr)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ys, xs = slice(1 + dy, 1 + dy + h), slice(1 + dx, 1 + dx + w)
+        nb_op = p_op[:, ys, xs]
+        same |= nb_op & (p_packed[:, ys, xs] == packed)
+        d = np.where(nb_op, np.linalg.norm(p_lab[:, ys, xs] - lab, axis=-1), np.inf)
+        closer = d < best_d
+        best_d = np.where(closer, d, best_d)
+        best = np.where(closer[..., None], p_rgba[:, ys, xs], best)
+    fix = opaque & ~same & (best_d < max_distance)
+    out[fix] = best[fix]
+    return out[0] if single else out
+
+
+def finish(
+    x: npt.ArrayLike,
+    value_range: tuple[float, float],
+    *,
+    alpha_threshold: float,
+    max_colors: int,
+    color_tolerance: float = 0.0,
+    despeckle_distance: float = 0.0,
+) -> np.ndarray:
+    """The decoding policy: model output float ``(N, 4, H, W)`` -> finished uint8 sprites ``(N, H, W, 4)``.
+
+    Hard alpha, then :func:`reduce_colors_adaptive` (``max_colors`` 0: no reduction), then :func:`despeckle`
+    (only when colours were reduced: raw decoder output is left raw).
+    """
+    sprites = hard_alpha_from_model(x, value_range, alpha_threshold)
+    if max_colors <= 0:
+        return sprites
+    return despeckle(reduce_colors_adaptive(sprites, max_colors, color_tolerance), despeckle_distance)

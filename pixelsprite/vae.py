@@ -31,7 +31,7 @@ import numpy.typing as npt
 from .errors import BundleError
 from .imageio import to_model
 from .manifest import Manifest, TensorSpec
-from .postprocess import hard_alpha_from_model, reduce_colors
+from .postprocess import finish
 from .registry import Bundle
 
 __all__ = ["FAMILY", "CHUNK", "PRIORS", "VaeModel", "check_manifest"]
@@ -193,8 +193,9 @@ class VaeModel:
     def decode(self, z: npt.ArrayLike, max_colors: int | None = None) -> np.ndarray:
         """Latents ``(N, *latent_shape)`` -> sprites uint8 ``(N, H, W, 4)``.
 
-        Decoder -> uint8 -> hard alpha (``postprocess.alpha_threshold``) -> :func:`reduce_colors` with
-        ``max_colors`` (None: the manifest's ``postprocess.max_colors``; 0: off). Chunked by :data:`CHUNK`.
+        Decoder -> :func:`~pixelsprite.postprocess.finish` with the manifest's ``postprocess`` settings: hard
+        alpha, the fewest colours within ``color_tolerance`` up to ``max_colors`` (None: the manifest's cap;
+        0: no colour reduction), then despeckling. Chunked by :data:`CHUNK`.
         """
         pp = self.manifest.postprocess
         k = pp.max_colors if max_colors is None else max_colors
@@ -202,6 +203,6 @@ class VaeModel:
         out = []
         for i in range(0, zz.shape[0], CHUNK):
             x = self.decode_raw(zz[i : i + CHUNK])
-            sprites = hard_alpha_from_model(x, self.manifest.image.value_range, pp.alpha_threshold)
-            out.append(reduce_colors(sprites, k))
+            out.append(finish(x, self.manifest.image.value_range, alpha_threshold=pp.alpha_threshold,
+                              max_colors=k, color_tolerance=pp.color_tolerance, despeckle_distance=pp.despeckle))
         return np.concatenate(out)

@@ -39,7 +39,7 @@ EXAMPLE: dict[str, Any] = {
     },
     "latent": {"shape": [8, 4, 4], "prior": "standard_normal"},
     "labels": ["dngn", "item", "mon"],
-    "postprocess": {"alpha_threshold": 0.0, "max_colors": 12},
+    "postprocess": {"alpha_threshold": 0.0, "max_colors": 12, "color_tolerance": 0.01, "despeckle": 0.1},
     "graphs": {
         "encoder": {
             "file": "encoder.onnx",
@@ -85,7 +85,7 @@ def test_parsed_values() -> None:
     assert m.image.value_range == (-1.0, 1.0)
     assert m.latent == LatentSpec((8, 4, 4))
     assert m.labels == ("dngn", "item", "mon")
-    assert m.postprocess == PostprocessSpec(0.0, 12)
+    assert m.postprocess == PostprocessSpec(0.0, 12, 0.01, 0.1)
     assert m.graph("decoder").inputs[0] == TensorSpec("z", "float32", ("batch", 8, 4, 4))
 
 
@@ -98,7 +98,7 @@ def test_construct_from_python_with_lists() -> None:
         image=ImageSpec(16, 16),
         latent=LatentSpec([8, 4, 4]),
         labels=["dngn", "item", "mon"],
-        postprocess=PostprocessSpec(0.0, 12),
+        postprocess=PostprocessSpec(0.0, 12, 0.01, 0.1),
         graphs={
             "encoder": GraphSpec(
                 "encoder.onnx",
@@ -163,6 +163,7 @@ _DELETE = object()
         ("graphs.decoder.inputs", [], "'graphs.decoder.inputs'"),
         ("graphs.decoder.opset", "17", "'graphs.decoder.opset'"),
         ("postprocess.max_colors", -1, "'postprocess.max_colors'"),
+        ("postprocess.despeckle", -0.5, "'postprocess.despeckle'"),
         ("graphs", {}, "'graphs'"),
     ],
 )

@@ -91,3 +91,56 @@ def test_batch_equals_per_sprite_and_is_deterministic() -> None:
 def test_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="uint8"):
         reduce_colors(np.zeros((2, 2, 4), np.float32), 3)
+
+
+# ------------------------------------------------------------------ adaptive colours, despeckle, finish
+def _two_tone_with_shades() -> np.ndarray:
+    """A 4x4 sprite: left half near-red (two shades 1 apart), right half blue; one transparent corner."""
+    s = np.zeros((4, 4, 4), np.uint8)
+    s[:, :2] = [200, 30, 30, 255]
+    s[0, 0] = [201, 30, 30, 255]
+    s[:, 2:] = [30, 30, 200, 255]
+    s[3, 3] = 0
+    return s
+
+
+def test_adaptive_reduction_keeps_the_fewest_colours_within_tolerance() -> None:
+    from pixelsprite.postprocess import quantization_error, reduce_colors_adaptive
+
+    s = _two_tone_with_shades()[None]
+    loose = reduce_colors_adaptive(s, 64, tolerance=0.01)
+    assert len({tuple(p) for p in loose[0][loose[0, ..., 3] > 0][:, :3]}) == 2  # the two reds merge
+    assert quantization_error(s, loose)[0] <= 0.01
+    strict = reduce_colors_adaptive(s, 64, tolerance=1e-9)
+    assert np.array_equal(strict, s)  # nothing within tolerance below 3 colours: unchanged
+    assert np.array_equal(reduce_colors_adaptive(s, 2, tolerance=1e-9), reduce_colors(s, 2))  # the cap wins
+    assert np.array_equal(loose[..., 3], s[..., 3])
+
+
+def test_despeckle_merges_similar_lone_pixels_and_keeps_highlights() -> None:
+    from pixelsprite.postprocess import despeckle
+
+    s = np.zeros((1, 3, 3, 4), np.uint8)
+    s[0, :, :] = [100, 100, 100, 255]
+    s[0, 1, 1] = [104, 100, 100, 255]  # a near-duplicate lone pixel -> merged
+    out = despeckle(s, 0.05)
+    assert (out[0, 1, 1] == [100, 100, 100, 255]).all()
+    s[0, 1, 1] = [255, 255, 255, 255]  # a highlight -> kept
+    assert np.array_equal(despeckle(s, 0.05), s)
+    assert np.array_equal(despeckle(s, 0.0), s)
+    t = np.zeros((1, 1, 3, 4), np.uint8)  # a lone pixel with only transparent neighbours stays
+    t[0, 0, 1] = [10, 20, 30, 255]
+    assert np.array_equal(despeckle(t, 1.0), t)
+
+
+def test_finish_applies_the_whole_policy() -> None:
+    from pixelsprite.postprocess import finish
+
+    x = np.full((1, 4, 2, 2), -1.0, np.float32)
+    x[0, :, 0, 0] = [0.5, -0.5, 0.0, 0.9]
+    x[0, :, 1, 1] = [0.5, -0.5, 0.01, 0.2]
+    out = finish(x, (-1.0, 1.0), alpha_threshold=0.0, max_colors=4, color_tolerance=0.05, despeckle_distance=0.0)
+    assert out.shape == (1, 2, 2, 4) and set(np.unique(out[..., 3])) == {0, 255}
+    assert (out[0, 0, 0] == out[0, 1, 1]).all()  # two nearly equal colours became one
+    raw = finish(x, (-1.0, 1.0), alpha_threshold=0.0, max_colors=0)
+    assert not (raw[0, 0, 0] == raw[0, 1, 1]).all()
