@@ -22,7 +22,7 @@ __all__ = [
     "reduce_colors_adaptive", "despeckle", "finish",
 ]  # fmt: skip
 
-COLOR_LADDER = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+COLOR_LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 """Colour counts tried, in order, by :func:`reduce_colors_adaptive`."""
 
 
