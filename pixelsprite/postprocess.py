@@ -212,7 +212,7 @@ def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: floa
     if max_colors <= 0 or tolerance <= 0 or arr.shape[0] == 0:
         out = reduce_colors(arr, max_colors)
         return out[0] if single else out
-    out = reduce_colors(arr, max_colors)
+    out = arr.copy()
     todo = np.arange(arr.shape[0])
     for k in (k for k in COLOR_LADDER if k < max_colors):
         reduced = reduce_colors(arr[todo], k)
@@ -221,6 +221,8 @@ def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: floa
         todo = todo[~ok]
         if todo.size == 0:
             break
+    if todo.size:
+        out[todo] = reduce_colors(arr[todo], max_colors)
     return out[0] if single else out
 
 

@@ -37,9 +37,11 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "nearest-neighbour upsampling, tanh on all four channels (alpha trained as a Bernoulli logit). "
         "Samples come from a Gaussian mixture fitted to the training latents (graph `prior`), not from N(0, I): "
         "unit-Gaussian samples of a small VAE land in holes of its latent space and decode to mush. "
-        f"Decoding snaps alpha to 0/255 and caps each sprite at {m.postprocess.max_colors} colours "
-        "(deterministic k-means in OKLab), a cap chosen on the training split so that colours per sprite and "
-        "isolated-pixel rate match real sprites.",
+        "Decoding fights the VAE's blur: alpha snaps to 0/255; each sprite gets the fewest colours "
+        f"(deterministic k-means in OKLab, at most {m.postprocess.max_colors}) that stay within a mean OKLab error "
+        f"of {m.postprocess.color_tolerance:g} of the decoded colours; then lone pixels within OKLab distance "
+        f"{m.postprocess.despeckle:g} of a neighbour join it (contrasting highlights stay). Both numbers were "
+        "chosen on the training split so that colours per sprite and isolated-pixel rate match real sprites.",
         "",
         "## Data",
         credits,
@@ -60,7 +62,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"{x['eval_count']} generated sprites (seeds 0–{x['eval_count'] - 1}) against the {real['count']} "
         "held-out real sprites.",
         "",
-        "| statistic | held-out real | generated (default) | generated, no colour cap |",
+        "| statistic | held-out real | generated (default) | generated, raw decoder colours |",
         "|---|---|---|---|",
         _row("colours per sprite (mean)", real, gen, raw, "colors_per_sprite", ".1f"),
         _row("colours per sprite (median)", real, gen, raw, "colors_per_sprite_median", ".1f"),
@@ -94,7 +96,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         "## Limits",
         "- Unconditional: the labels above describe the training data; this model does not take a label.",
-        "- A VAE averages: fine texture (floors, fur) comes out smoother than the originals; the colour cap "
-        "hides some of this, not all of it.",
+        "- A VAE averages: fine texture (floors, fur) comes out smoother than the originals; the decoding "
+        "policy hides some of this, not all of it.",
     ]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -25,7 +25,9 @@ import torch
 
 from pixelsprite import api
 from pixelsprite.manifest import ImageSpec, LatentSpec, Manifest, PostprocessSpec, save_manifest
+from pixelsprite.postprocess import despeckle, hard_alpha_from_model, reduce_colors_adaptive
 from pixelsprite.registry import Registry
+from pixelsprite.vae import VaeModel
 
 from .augment import to_model_range
 from .card_vae import write_card
@@ -38,7 +40,9 @@ from .sheets import save_sheet
 from .trainer import load_checkpoint, refresh_batchnorm
 
 EVAL_COUNT = 512  # generated sprites per evaluation
-COLOR_LADDER = (4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64)
+COLOR_CAP = 128  # hard upper bound on colours per sprite; the tolerance decides below it
+TOLERANCES = (0.004, 0.006, 0.008, 0.01, 0.012, 0.015, 0.02, 0.03)  # mean OKLab error allowed by colour reduction
+DESPECKLE = (0.0, 0.05, 0.1, 0.15, 0.2)  # OKLab distance under which a lone pixel joins its neighbour
 
 
 def load_vae(checkpoint: str | Path, train_images: np.ndarray) -> tuple[VAE, dict]:
@@ -57,18 +61,24 @@ def latent_means(model: VAE, images: np.ndarray) -> np.ndarray:
     return torch.cat([model.encoder(x[i:i + 512])[0] for i in range(0, len(x), 512)]).flatten(1).numpy()
 
 
-def calibrate_max_colors(registry: Registry, name: str, real: dict[str, float]) -> tuple[int, list[dict]]:
-    """Pick the per-sprite colour cap whose generated statistics sit closest to the real ones.
+def calibrate_postprocess(model: VaeModel, real: dict[str, float]) -> tuple[PostprocessSpec, list[dict]]:
+    """Pick the decoding policy (colour tolerance and despeckle distance, under :data:`COLOR_CAP`) whose
+    generated statistics sit closest to ``real`` (computed on the training split).
 
     Score = the larger of the relative gaps in mean colours per sprite and isolated-pixel rate.
     """
+    x = model.decode_raw(model.sample_latents(range(10_000, 10_000 + EVAL_COUNT)))
+    sprites = hard_alpha_from_model(x, model.manifest.image.value_range, 0.0)
     rows = []
-    for k in COLOR_LADDER:
-        stats = pixel_art_stats(api.generate(name, EVAL_COUNT, seed=10_000, max_colors=k, registry=registry).sprites)
-        gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
-        rows.append({"max_colors": k, "gap": round(gap, 4), **{k2: round(v, 4) for k2, v in stats.items()}})
+    for tolerance in TOLERANCES:
+        reduced = reduce_colors_adaptive(sprites, COLOR_CAP, tolerance)
+        for distance in DESPECKLE:
+            stats = pixel_art_stats(despeckle(reduced, distance))
+            gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
+            rows.append({"color_tolerance": tolerance, "despeckle": distance, "gap": round(gap, 4),
+                         **{k: round(v, 4) for k, v in stats.items()}})
     best = min(rows, key=lambda r: r["gap"])
-    return int(best["max_colors"]), rows
+    return PostprocessSpec(0.0, COLOR_CAP, best["color_tolerance"], best["despeckle"]), rows
 
 
 def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str,
@@ -123,10 +133,9 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     save_manifest(manifest, out / "manifest.json")
     registry = Registry([work], builtin=False, env=False)
 
-    # 2. colour policy, calibrated against the training split (never the held-out one)
-    real_train = pixel_art_stats(train.images)
-    max_colors, ladder = calibrate_max_colors(registry, name, real_train)
-    manifest = replace(manifest, postprocess=PostprocessSpec(0.0, max_colors))
+    # 2. decoding policy, calibrated against the training split (never the held-out one)
+    postprocess, ladder = calibrate_postprocess(VaeModel(registry.load(name)), pixel_art_stats(train.images))
+    manifest = replace(manifest, postprocess=postprocess)
     save_manifest(manifest, out / "manifest.json")
     registry = Registry([work], builtin=False, env=False)
 
@@ -150,7 +159,7 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
                              for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
         "reconstruction_held_out": reconstruction_error(val.images, recon.sprites),
         "memorization_rate": memorization_rate(gen.sprites, train.images),
-        "color_cap_calibration": ladder,
+        "postprocess_calibration": ladder,
         "parity_max_abs_diff": {"encoder": enc.parity_max_abs_diff, "decoder": dec.parity_max_abs_diff,
                                 "prior": pri.parity_max_abs_diff, "tolerance": PARITY_ATOL},
         "decode_sprites_per_s_batch256": round(256 / float(np.median(t_dec)), 1),
