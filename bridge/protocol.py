@@ -1,0 +1,593 @@
+"""Protocol v1 of the pixelsprite bridge, as pure functions (Sans-I/O): decode, validate, encode.
+
+Nothing here touches a socket, a thread or the clock; the server (:mod:`bridge.server`) only moves frames and
+calls these. The contract is ``docs/protocol.md``; in short:
+
+* a text frame is JSON, a binary frame is msgpack; an answer uses the encoding of its request;
+* a request is an object ``{"id": <string>, "op": <name>, ...parameters}``; answers are
+  ``{"id", "type": "progress" | "result" | "error", ...}``;
+* byte strings (PNG files, raw RGBA, latent data) are msgpack ``bin`` or, in JSON, base64 strings;
+* unknown parameters are rejected (``invalid_request`` naming the field); parameters of the protocol that the
+  chosen model cannot honour are rejected with ``unsupported_parameter`` naming the field; operations of the
+  protocol that are not available yet answer ``unsupported_operation``;
+* clients never send file paths: every image arrives as bytes and is handed to the request layer as bytes or
+  an array, never as a string.
+
+Validation is :func:`parse_request` against a :class:`Catalog` (model name -> family, size, ...; pure data the
+server builds from the registry), producing a :class:`Call` that holds a frozen :mod:`pixelsprite.api` request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgpack
+import numpy as np
+
+from pixelsprite import api
+from pixelsprite.errors import ImageError, InvalidRequest, PixelspriteError, UnknownModel
+from pixelsprite.imageio import encode_png
+
+from .errors import MalformedFrame, UnknownOperation, UnsupportedOperation, UnsupportedParameter
+
+__all__ = [
+    "PROTOCOL_VERSION", "DEFAULT_PORT", "Encoding", "Limits", "ModelCaps", "Catalog", "Call",
+    "OPERATIONS", "COMING_OPERATIONS", "GENERATION_PARAMETERS", "IMAGE_FORMATS", "MAX_ID_LENGTH", "MAX_IMAGE_SIDE",
+    "decode_frame", "encode_frame", "request_id", "parse_request",
+    "result_message", "error_message", "progress_message", "hello_message", "models_message", "cancel_message",
+]  # fmt: skip
+
+PROTOCOL_VERSION = 1
+DEFAULT_PORT = 8737
+MAX_ID_LENGTH = 128
+MAX_IMAGE_SIDE = 512
+"""Largest width or height of an input image; checked from the PNG header before anything is decoded."""
+MAX_LATENT_VALUES = api.MAX_COUNT * 4096
+IMAGE_FORMATS = ("png", "rgba")
+
+Encoding = Literal["json", "msgpack"]
+
+GENERATION_PARAMETERS = ("model", "count", "seed", "label", "steps", "solver", "guidance", "candidates", "palette",
+                         "image_format")
+"""Parameter spellings shared by the protocol, the CLI and job files."""
+
+_FUTURE = ("label", "steps", "solver", "guidance", "candidates", "palette")
+_SPRITES = ("model", "max_colors", "image_format", *_FUTURE)
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "hello": ("client", "version", "protocol"),
+    "models": (),
+    "cancel": ("target",),
+    "generate": ("count", "seed", *_SPRITES),
+    "variations": ("image", "count", "strength", "seed", *_SPRITES),
+    "interpolate": ("a", "b", "count", "method", *_SPRITES),
+    "grid": ("corners", "rows", "cols", "method", *_SPRITES),
+    "encode": ("model", "images"),
+    "decode": ("latents", "model", "max_colors", "image_format", "palette"),
+}
+"""Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
+COMING_OPERATIONS: dict[str, str] = {
+    "palette": "palette extraction and palette-constrained generation",
+    "score": "scoring sprites with a teacher model",
+    "similar": "nearest sprites by a teacher model's embedding",
+}
+"""Operations of the protocol that answer ``unsupported_operation`` until their feature lands."""
+
+_FAMILY_PARAMETERS: dict[str, frozenset[str]] = {"vae": frozenset()}
+"""The optional generation parameters (of ``_FUTURE``) each model family honours."""
+_WHY_NOT = {
+    "label": "it is unconditional; label needs a conditional model",
+    "steps": "it samples in one pass; steps needs a diffusion or flow model",
+    "solver": "it samples in one pass; solver needs a diffusion or flow model",
+    "guidance": "it is unconditional; guidance needs a conditional diffusion or flow model",
+    "candidates": "candidates needs a teacher model to rank them (coming)",
+    "palette": "palette-constrained output is coming in a later version",
+}
+
+
+# ------------------------------------------------------------------------------------------- data types
+@dataclass(frozen=True)
+class Limits:
+    """The server's limits, announced by ``hello``.
+
+    Attributes:
+        max_message_bytes: largest frame the server reads; a larger one closes the connection with 1009.
+        max_inflight: requests one connection may have queued or running at once; more answer ``busy``.
+        max_queue: requests waiting for a worker, all connections together; more answer ``busy``.
+        max_count: sprites per request.
+    """
+
+    max_message_bytes: int = 4 * 2**20
+    max_inflight: int = 8
+    max_queue: int = 64
+    max_count: int = api.MAX_COUNT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_message_bytes": self.max_message_bytes,
+            "max_inflight": self.max_inflight,
+            "max_queue": self.max_queue,
+            "max_count": self.max_count,
+            "max_id_length": MAX_ID_LENGTH,
+            "max_image_side": MAX_IMAGE_SIDE,
+            "steps": [api.MIN_STEPS, api.MAX_STEPS],
+            "grid": [api.MIN_GRID, api.MAX_GRID],
+            "max_strength": api.MAX_STRENGTH,
+            "max_seed": api.MAX_SEED,
+            "max_colors": api.MAX_COLORS,
+        }
+
+
+@dataclass(frozen=True)
+class ModelCaps:
+    """What the protocol needs to know about one model (from its manifest; nothing loaded)."""
+
+    name: str
+    family: str
+    width: int
+    height: int
+    labels: tuple[str, ...] = ()
+    description: str = ""
+    has_encoder: bool = False
+    latent_shape: tuple[int, ...] | None = None
+    max_colors: int | None = None
+    builtin: bool = False
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        return _FAMILY_PARAMETERS.get(self.family, frozenset())
+
+    def operations(self) -> list[str]:
+        if self.family != "vae":
+            return []
+        ops = ["generate", "interpolate", "grid", "decode"]
+        return ops + (["variations", "encode"] if self.has_encoder else [])
+
+    def to_dict(self, *, loaded: bool = False) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "size": [self.width, self.height],
+            "labels": list(self.labels),
+            "description": self.description,
+            "operations": self.operations(),
+            "parameters": sorted(self.parameters),
+            "solvers": [],
+            "steps": None,
+            "defaults": {"count": 16, "max_colors": self.max_colors, "image_format": "png"},
+            "latent_shape": list(self.latent_shape) if self.latent_shape is not None else None,
+            "builtin": self.builtin,
+            "loaded": loaded,
+        }
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The models a server offers: name -> :class:`ModelCaps`, the default name, and scan problems."""
+
+    models: Mapping[str, ModelCaps] = field(default_factory=dict)
+    default: str | None = None
+    problems: tuple[str, ...] = ()
+
+    def resolve(self, name: Any) -> ModelCaps:
+        if name is None:
+            if self.default is None:
+                raise UnknownModel("(default)", self.models)
+            return self.models[self.default]
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"model must be a non-empty string or null, got {_show(name)}", field="model")
+        if name not in self.models:
+            raise UnknownModel(name, self.models)
+        return self.models[name]
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """A validated request.
+
+    Attributes:
+        id: the client's request id.
+        op: the operation.
+        encoding: the encoding of the request frame, used for every answer to it.
+        request: the request-layer request for sprite / latent operations, else None.
+        image_format: how sprites come back: ``"png"`` or ``"rgba"``.
+        params: the parameters of ``hello`` and ``cancel``.
+        model: the resolved model for model operations, else None.
+    """
+
+    id: str
+    op: str
+    encoding: Encoding
+    request: api.Request | None = None
+    image_format: str = "png"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    model: ModelCaps | None = None
+
+    @property
+    def batch_key(self) -> tuple[Any, ...] | None:
+        """Requests with equal keys can share one model call (micro-batching); None: never batched."""
+        req = self.request
+        if isinstance(req, api.GenerateRequest):
+            return ("generate", req.model, req.max_colors)
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ frames
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _reject_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code} is not used by this protocol")
+
+
+def decode_frame(data: str | bytes | bytearray | memoryview) -> tuple[dict[str, Any], Encoding]:
+    """A frame -> (the request object, its encoding): text frames are JSON, binary frames msgpack.
+
+    Raises:
+        MalformedFrame: undecodable, or not an object (map).
+    """
+    encoding: Encoding
+    try:
+        if isinstance(data, str):
+            encoding = "json"
+            obj = json.loads(data, parse_constant=_reject_constant)
+        else:
+            encoding = "msgpack"
+            obj = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True, ext_hook=_reject_ext,
+                                  use_list=True)
+    except RecursionError:
+        raise MalformedFrame("the frame is nested too deeply") from None
+    except Exception as e:  # json and msgpack raise a zoo of ValueError/TypeError/ExtraData/StackError/...
+        kind = "JSON" if isinstance(data, str) else "msgpack"
+        raise MalformedFrame(f"the frame is not valid {kind} ({type(e).__name__}: {_clip(str(e))})") from None
+    if not isinstance(obj, dict):
+        raise MalformedFrame(f"a request must be an object (map), got {type(obj).__name__}")
+    return obj, encoding
+
+
+def request_id(obj: Any) -> str | None:
+    """The request's id if it is a valid one, else None (used to address error answers)."""
+    if isinstance(obj, dict):
+        rid = obj.get("id")
+        if isinstance(rid, str) and 1 <= len(rid) <= MAX_ID_LENGTH:
+            return rid
+    return None
+
+
+def _wire_json(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {k: _wire_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wire_json(v) for v in value]
+    return value
+
+
+def encode_frame(message: Mapping[str, Any], encoding: Encoding) -> str | bytes:
+    """A message -> a frame: JSON text (bytes as base64 strings) or msgpack binary (bytes as ``bin``)."""
+    if encoding == "json":
+        return json.dumps(_wire_json(message), separators=(",", ":"), allow_nan=False)
+    packed: bytes = msgpack.packb(message, use_bin_type=True)
+    return packed
+
+
+# ------------------------------------------------------------------------------------------ validation
+def _clip(text: str, n: int = 120) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (dict, list)):
+        return f"a {'map' if isinstance(value, dict) else 'list'}"
+    return _clip(repr(value), 60)
+
+
+def _int(value: Any, name: str, default: int | None = None) -> Any:
+    """An integer parameter, type-checked only (the request layer checks the range and names the limit)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{name} must be an integer, got {_show(value)}", field=name)
+    return value
+
+
+def _number(value: Any, name: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequest(f"{name} must be a number, got {_show(value)}", field=name)
+    if isinstance(value, int) and abs(value) > 2**53:
+        raise InvalidRequest(f"{name} is out of range, got {value}", field=name)
+    return float(value)
+
+
+def _str(value: Any, name: str, default: str | None = None, max_len: int = 200) -> Any:
+    if value is None:
+        return default
+    if not isinstance(value, str) or len(value) > max_len:
+        raise InvalidRequest(f"{name} must be a string of at most {max_len} characters, got {_show(value)}",
+                             field=name)
+    return value
+
+
+def _bytes(value: Any, name: str) -> bytes:
+    """bytes from msgpack ``bin`` or a base64 string (JSON)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest(f"{name} must be base64 (JSON) or bin (msgpack) bytes; it is not valid base64",
+                                 field=name) from None
+    raise InvalidRequest(f"{name} must be bytes (base64 in JSON, bin in msgpack), got {_show(value)}", field=name)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(data: bytes, name: str) -> bytes:
+    """Check the PNG signature and header size (no decoding): the request layer decodes it later."""
+    if len(data) < 24 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ImageError(f"{name} is not a PNG file (images travel as PNG or raw RGBA bytes)", field=name)
+    w, h = struct.unpack(">II", data[16:24])
+    if not (1 <= w <= MAX_IMAGE_SIDE and 1 <= h <= MAX_IMAGE_SIDE):
+        raise ImageError(f"{name} is {w}x{h} pixels; images may be at most {MAX_IMAGE_SIDE} on a side", field=name)
+    return data
+
+
+def _image(value: Any, name: str) -> bytes | np.ndarray:
+    """An image parameter -> PNG bytes or a uint8 (H, W, 4) array; never a string (no file paths)."""
+    if isinstance(value, dict):
+        keys = set(value)
+        if keys == {"png"}:
+            return _png(_bytes(value["png"], f"{name}.png"), name)
+        if keys == {"rgba", "width", "height"}:
+            w = _int(value["width"], f"{name}.width")
+            h = _int(value["height"], f"{name}.height")
+            for side, n in ((w, "width"), (h, "height")):
+                if not 1 <= side <= MAX_IMAGE_SIDE:
+                    raise ImageError(f"{name}.{n} must be between 1 and {MAX_IMAGE_SIDE}, got {side}",
+                                     field=f"{name}.{n}")
+            data = _bytes(value["rgba"], f"{name}.rgba")
+            if len(data) != w * h * 4:
+                raise ImageError(f"{name}.rgba has {len(data)} bytes; {w}x{h} RGBA needs {w * h * 4}",
+                                 field=f"{name}.rgba")
+            return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 4).copy()
+        raise InvalidRequest(
+            f"{name} must be PNG bytes, {{\"png\": bytes}} or {{\"rgba\": bytes, \"width\": w, \"height\": h}}; "
+            f"got a map with keys {sorted(map(str, keys))[:6]}",
+            field=name,
+        )
+    if isinstance(value, (bytes, bytearray, str)):
+        return _png(_bytes(value, name), name)
+    raise InvalidRequest(f"{name} must be an image (PNG bytes or an RGBA object), got {_show(value)}", field=name)
+
+
+def _endpoint(value: Any, name: str) -> int | bytes | np.ndarray:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _image(value, name)
+
+
+def _latents(value: Any) -> np.ndarray:
+    name = "latents"
+    if isinstance(value, dict):
+        if set(value) != {"shape", "dtype", "data"}:
+            raise InvalidRequest('latents must be {"shape": [...], "dtype": "float32", "data": bytes}', field=name)
+        if value["dtype"] != "float32":
+            raise InvalidRequest(f"latents.dtype must be 'float32', got {_show(value['dtype'])}",
+                                 field="latents.dtype")
+        shape = value["shape"]
+        if (not isinstance(shape, list) or not 2 <= len(shape) <= 8
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_LATENT_VALUES
+                           for d in shape)
+                or math.prod(shape) > MAX_LATENT_VALUES):
+            raise InvalidRequest(f"latents.shape must be [N, ...] of positive ints with at most {MAX_LATENT_VALUES} "
+                                 "values in all", field="latents.shape")
+        data = _bytes(value["data"], "latents.data")
+        if len(data) != 4 * math.prod(shape):
+            raise InvalidRequest(f"latents.data has {len(data)} bytes; float32 {shape} needs {4 * math.prod(shape)}",
+                                 field="latents.data")
+        return np.frombuffer(data, dtype="<f4").reshape(shape).astype(np.float32)
+    if isinstance(value, list):
+        try:
+            arr = np.asarray(value, dtype=np.float32)
+        except (ValueError, TypeError, OverflowError):
+            raise InvalidRequest("latents must be a rectangular nested list of numbers", field=name) from None
+        if arr.size > MAX_LATENT_VALUES:
+            raise InvalidRequest(f"latents may hold at most {MAX_LATENT_VALUES} values", field=name)
+        return arr
+    raise InvalidRequest(f"latents must be a tensor object or a nested list, got {_show(value)}", field=name)
+
+
+def _check_parameters(obj: Mapping[str, Any], op: str, model: ModelCaps | None) -> None:
+    allowed = OPERATIONS[op]
+    for key in obj:
+        if key not in ("id", "op") and key not in allowed:
+            hint = f" ({op} does not take it)" if key in GENERATION_PARAMETERS else ""
+            raise InvalidRequest(
+                f"unknown parameter {_clip(str(key), 40)!r} for {op}{hint}; it takes: {', '.join(allowed) or 'none'}",
+                field=_clip(str(key), MAX_ID_LENGTH),
+            )
+    if model is None:
+        return
+    for key in _FUTURE:
+        if obj.get(key) is not None and key not in model.parameters:
+            raise UnsupportedParameter(
+                f"model {model.name!r} ({model.family}) does not support {key!r}: {_WHY_NOT[key]}"
+                + ("; the number of frames is 'count'" if (op, key) == ("interpolate", "steps") else ""),
+                field=key,
+            )
+
+
+def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) -> Call:
+    """Validate a decoded request against the catalog and build a :class:`Call`.
+
+    Raises:
+        PixelspriteError subclasses naming the field: InvalidRequest, UnknownOperation, UnsupportedOperation,
+        UnsupportedParameter, UnknownModel, ImageError.
+    """
+    rid = obj.get("id")
+    if not isinstance(rid, str) or not 1 <= len(rid) <= MAX_ID_LENGTH:
+        raise InvalidRequest(f"id must be a string of 1 to {MAX_ID_LENGTH} characters, got {_show(rid)}", field="id")
+    op = obj.get("op")
+    if not isinstance(op, str):
+        raise InvalidRequest(f"op must be a string, got {_show(op)}", field="op")
+    if op in COMING_OPERATIONS:
+        raise UnsupportedOperation(f"{op} ({COMING_OPERATIONS[op]}) is not available in this server yet; "
+                                   "it is coming in a later version", field="op")
+    if op not in OPERATIONS:
+        raise UnknownOperation(f"unknown operation {_clip(op, 40)!r}; operations: {', '.join(OPERATIONS)}",
+                               field="op")
+    if op in ("hello", "models", "cancel"):
+        _check_parameters(obj, op, None)
+        return _parse_control(rid, op, encoding, obj)
+    model = catalog.resolve(obj.get("model"))
+    _check_parameters(obj, op, model)
+    if op not in model.operations():
+        raise UnsupportedParameter(
+            f"model {model.name!r} ({model.family}) does not support {op}; it supports: "
+            f"{', '.join(model.operations()) or 'nothing (unknown family)'}", field="model")
+    image_format = _str(obj.get("image_format"), "image_format", "png")
+    if image_format not in IMAGE_FORMATS:
+        raise InvalidRequest(f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {_show(image_format)}",
+                             field="image_format")
+    name = model.name
+    max_colors = _int(obj.get("max_colors"), "max_colors")
+    req: api.Request
+    if op == "generate":
+        req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
+                                  max_colors)
+    elif op == "variations":
+        if "image" not in obj:
+            raise InvalidRequest("variations needs an image", field="image")
+        req = api.VariationsRequest(name, _image(obj["image"], "image"), _int(obj.get("count"), "count", 8),
+                                    _number(obj.get("strength"), "strength", 0.5), _int(obj.get("seed"), "seed"),
+                                    max_colors)
+    elif op == "interpolate":
+        for end in ("a", "b"):
+            if end not in obj:
+                raise InvalidRequest(f"interpolate needs endpoint {end} (a seed or an image)", field=end)
+        req = api.InterpolateRequest(name, _endpoint(obj["a"], "a"), _endpoint(obj["b"], "b"),
+                                     _int(obj.get("count"), "count", 8), _str(obj.get("method"), "method", "slerp"),
+                                     max_colors)
+    elif op == "grid":
+        corners = obj.get("corners")
+        if not isinstance(corners, list) or len(corners) != 4:
+            raise InvalidRequest("corners must be a list of 4 seeds or images (tl, tr, bl, br)", field="corners")
+        ends = tuple(_endpoint(c, f"corners[{i}]") for i, c in enumerate(corners))
+        req = api.GridRequest(name, ends, _int(obj.get("rows"), "rows", 4),  # type: ignore[arg-type]
+                              _int(obj.get("cols"), "cols", 4), _str(obj.get("method"), "method", "slerp"),
+                              max_colors)
+    elif op == "encode":
+        images = obj.get("images")
+        if not isinstance(images, list) or not 1 <= len(images) <= api.MAX_COUNT:
+            raise InvalidRequest(f"images must be a list of 1 to {api.MAX_COUNT} images", field="images")
+        req = api.EncodeRequest(name, tuple(_image(im, f"images[{i}]") for i, im in enumerate(images)))
+    else:  # decode
+        if "latents" not in obj:
+            raise InvalidRequest("decode needs latents", field="latents")
+        req = api.DecodeRequest(name, _latents(obj["latents"]), max_colors)
+    return Call(rid, op, encoding, req, image_format, {}, model)
+
+
+def _parse_control(rid: str, op: str, encoding: Encoding, obj: Mapping[str, Any]) -> Call:
+    params: dict[str, Any] = {}
+    if op == "hello":
+        params["client"] = _str(obj.get("client"), "client", "")
+        params["version"] = _str(obj.get("version"), "version", "")
+        params["protocol"] = _int(obj.get("protocol"), "protocol", PROTOCOL_VERSION)
+    elif op == "cancel":
+        target = obj.get("target")
+        if not isinstance(target, str) or not 1 <= len(target) <= MAX_ID_LENGTH:
+            raise InvalidRequest(f"target must be the id of a request, got {_show(target)}", field="target")
+        params["target"] = target
+    return Call(rid, op, encoding, None, "png", params)
+
+
+# ------------------------------------------------------------------------------------------------ answers
+def error_message(rid: str | None, error: PixelspriteError) -> dict[str, Any]:
+    """``{"id", "type": "error", "code", "message", "field"}``."""
+    return {"id": rid, "type": "error", **error.to_dict()}
+
+
+def progress_message(rid: str, done: int, total: int, unit: str = "sprites") -> dict[str, Any]:
+    """``{"id", "type": "progress", "done", "total", "unit"}``."""
+    return {"id": rid, "type": "progress", "done": done, "total": total, "unit": unit}
+
+
+def _images(sprites: np.ndarray, image_format: str) -> list[bytes]:
+    if image_format == "rgba":
+        return [np.ascontiguousarray(s).tobytes() for s in sprites]
+    return [encode_png(s) for s in sprites]
+
+
+def result_message(call: Call, result: api.Result, *, timing: Mapping[str, float] | None = None,
+                   batch: int = 1) -> dict[str, Any]:
+    """The result answer for a sprite or latent operation (images encoded as the call asks)."""
+    msg: dict[str, Any] = {"id": call.id, "type": "result", "op": call.op}
+    if isinstance(result, api.SpriteResult):
+        n, h, w = (int(d) for d in result.sprites.shape[:3])
+        msg.update({
+            "model": result.model,
+            "count": n,
+            "size": [w, h],
+            "image_format": call.image_format,
+            "images": _images(result.sprites, call.image_format),
+            "seeds": list(result.seeds),
+            "base_seed": result.base_seed,
+            "layout": list(result.layout),
+        })
+    elif isinstance(result, api.LatentResult):
+        z = np.ascontiguousarray(result.latents, dtype="<f4")
+        msg.update({"model": result.model, "count": int(z.shape[0]),
+                    "latents": {"shape": list(z.shape), "dtype": "float32", "data": z.tobytes()}})
+    else:
+        raise TypeError(f"no wire form for {type(result).__name__}")
+    if timing is not None:
+        msg["timing"] = {k: round(v, 3) for k, v in timing.items()}
+    msg["batch"] = batch
+    return msg
+
+
+def hello_message(call: Call, catalog: Catalog, limits: Limits, server_version: str) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "result",
+        "op": "hello",
+        "server": "pixelsprite",
+        "version": server_version,
+        "protocol": PROTOCOL_VERSION,
+        "limits": limits.to_dict(),
+        "operations": list(OPERATIONS),
+        "coming": list(COMING_OPERATIONS),
+        "image_formats": list(IMAGE_FORMATS),
+        "models": sorted(catalog.models),
+        "default_model": catalog.default,
+    }
+
+
+def models_message(call: Call, catalog: Catalog, loaded: Mapping[str, bool]) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "result",
+        "op": "models",
+        "default": catalog.default,
+        "models": [catalog.models[n].to_dict(loaded=loaded.get(n, False)) for n in sorted(catalog.models)],
+        "problems": list(catalog.problems),
+    }
+
+
+def cancel_message(call: Call, cancelled: bool) -> dict[str, Any]:
+    return {"id": call.id, "type": "result", "op": "cancel", "target": call.params["target"], "cancelled": cancelled}
