@@ -1,0 +1,601 @@
+"""The websocket server: moves frames between clients and :mod:`pixelsprite.api`; protocol in :mod:`bridge.protocol`.
+
+    server = Server(registry=Registry(), port=8737)
+    asyncio.run(server.run())              # until SIGINT / SIGTERM, then an orderly shutdown
+
+The event loop only decodes, validates and routes frames (frames over 64 KiB are parsed on a helper thread);
+inference and PNG encoding run on a pool of ``workers`` threads fed by a bounded queue:
+
+* **micro-batching**: a worker that takes a ``generate`` job also takes every queued job with the same batch key
+  (model, colour cap) up to ``max_batch_sprites`` sprites, and runs them as one decoder call;
+* **limits**: at most ``limits.max_inflight`` requests per connection and ``limits.max_queue`` queued requests in
+  all; beyond either, the request is answered ``busy`` at once. Frames over ``limits.max_message_bytes`` close the
+  connection with 1009 (the websocket "message too big" code);
+* **cancel**: ``{"op": "cancel", "target": id}`` drops a queued job, or stops a running generate between chunks of
+  ``chunk_sprites`` sprites; the target is answered ``cancelled`` at once;
+* **security**: binds 127.0.0.1 by default; the handshake is refused (403) when it carries an ``Origin`` header not
+  in ``allow_origins`` (browsers always send one; editors and scripts send none), and (401) without the right
+  token when ``token`` is set (``?token=T`` in the URL, or ``Authorization: Bearer T``);
+* **shutdown** (:meth:`Server.stop`): stop accepting, refuse new requests (``shutting_down``), let in-flight work
+  finish for ``grace_s`` seconds, cancel the rest, close every connection (1001), stop the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hmac
+import itertools
+import logging
+import os
+import signal
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server as WsServer
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Origin
+
+import pixelsprite
+from pixelsprite import api
+from pixelsprite.errors import PixelspriteError, UnknownModel
+from pixelsprite.registry import Registry
+
+from . import protocol as proto
+from .batching import generate_chunked, generate_many
+from .errors import Busy, Cancelled, ShuttingDown
+from .logs import LOGGER_NAME, log_event
+
+__all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers"]
+
+LARGE_FRAME = 64 * 1024
+"""Frames larger than this are decoded and validated on a helper thread, not on the event loop."""
+
+
+def default_workers() -> int:
+    """Inference threads: 2 on small machines (one long job cannot hold up everyone), up to 4."""
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+def build_catalog(registry: Registry) -> proto.Catalog:
+    """The protocol's view of the registry's bundles (reads manifests; loads nothing)."""
+    models = {}
+    for b in registry.bundles():
+        m = b.manifest
+        models[b.name] = proto.ModelCaps(
+            name=b.name, family=m.family, width=m.image.width, height=m.image.height, labels=tuple(m.labels),
+            description=m.description, has_encoder="encoder" in m.graphs,
+            latent_shape=tuple(m.latent.shape) if m.latent is not None else None,
+            max_colors=m.postprocess.max_colors, builtin=b.builtin)
+    try:
+        default: str | None = registry.default_model()
+    except UnknownModel:
+        default = None
+    return proto.Catalog(models, default, registry.problems)
+
+
+# ----------------------------------------------------------------------------------------------------- jobs
+@dataclass(eq=False)
+class _Job:
+    call: proto.Call
+    conn: _Connection
+    received: float
+    loop: asyncio.AbstractEventLoop
+    cancel: threading.Event = field(default_factory=threading.Event)
+    events: asyncio.Queue[tuple[bool, str | bytes]] = field(default_factory=asyncio.Queue)
+    finished: bool = False
+    outcome: str = ""
+
+    @property
+    def sprites(self) -> int:
+        req = self.call.request
+        return int(getattr(req, "count", 1))
+
+    def finish(self, frame: str | bytes, outcome: str) -> None:
+        """Queue the final answer (loop thread only); later calls are ignored (first answer wins)."""
+        if not self.finished:
+            self.finished, self.outcome = True, outcome
+            self.events.put_nowait((True, frame))
+
+    def progress(self, done: int, total: int) -> None:
+        """Queue a progress answer; called from a worker thread."""
+        frame = proto.encode_frame(proto.progress_message(self.call.id, done, total), self.call.encoding)
+        self.loop.call_soon_threadsafe(self._put_progress, frame)
+
+    def _put_progress(self, frame: str | bytes) -> None:
+        if not self.finished:
+            self.events.put_nowait((False, frame))
+
+
+@dataclass(eq=False)
+class _Connection:
+    ws: ServerConnection
+    number: int
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def _error_frame(rid: str | None, error: PixelspriteError, encoding: proto.Encoding) -> str | bytes:
+    return proto.encode_frame(proto.error_message(rid, error), encoding)
+
+
+# --------------------------------------------------------------------------------------------------- server
+class Server:
+    """The bridge's websocket server. All options are keyword-only and default to the safe choice.
+
+    Args:
+        registry: where models come from (default: :func:`pixelsprite.api.default_registry`).
+        host: interface to bind; loopback unless told otherwise.
+        port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        token: if set, clients must present it (``?token=`` or ``Authorization: Bearer``).
+        allow_origins: browser origins allowed to connect (e.g. ``"http://localhost:5173"``); clients that send
+            no ``Origin`` header (editors, scripts) are always allowed.
+        limits: message size, per-connection and queue limits.
+        workers: inference threads (default :func:`default_workers`).
+        batching: merge compatible queued generate requests into one model call.
+        max_batch_sprites: the most sprites one merged call makes.
+        chunk_sprites: a generate larger than this runs in chunks, with progress and cancel between them.
+        grace_s: how long shutdown waits for in-flight work before cancelling it.
+        warm: load the default model (and run one sprite) in the background after listening.
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: Registry | None = None,
+        host: str = "127.0.0.1",
+        port: int = proto.DEFAULT_PORT,
+        token: str | None = None,
+        allow_origins: Iterable[str] = (),
+        limits: proto.Limits = proto.Limits(),  # noqa: B008 - frozen
+        workers: int | None = None,
+        batching: bool = True,
+        max_batch_sprites: int = 256,
+        chunk_sprites: int = 128,
+        grace_s: float = 5.0,
+        warm: bool = False,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else api.default_registry()
+        self.host, self.port = host, port
+        self.token = token
+        self.allow_origins = tuple(allow_origins)
+        self.limits = limits
+        self.workers = workers or default_workers()
+        self.batching = batching
+        self.max_batch_sprites = max_batch_sprites
+        self.chunk_sprites = chunk_sprites
+        self.grace_s = grace_s
+        self.warm = warm
+        self.log = logger or logging.getLogger(LOGGER_NAME)
+        self._pool: ThreadPoolExecutor | None = None
+        self._ws: WsServer | None = None
+        self._catalog: proto.Catalog | None = None
+        self._catalog_lock: asyncio.Lock | None = None
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._running: set[_Job] = set()
+        self._cond: asyncio.Condition | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._conns: set[_Connection] = set()
+        self._numbers = itertools.count(1)
+        self._stopping = False
+        self._stopped: asyncio.Event | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self.stats = {"requests": 0, "batches": 0, "batched_requests": 0, "busy": 0, "errors": 0}
+
+    # -------------------------------------------------------------------------------------------- lifecycle
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    async def start(self) -> None:
+        """Start listening (returns once the socket is bound) and start the workers."""
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pixelsprite-worker")
+        self._cond = asyncio.Condition()
+        self._catalog_lock = asyncio.Lock()
+        self._stopped = asyncio.Event()
+        self._workers = [asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)]
+        self._ws = await serve(
+            self._handle, self.host, self.port,
+            origins=[None, *(Origin(o) for o in self.allow_origins)],
+            process_request=self._process_request,
+            max_size=self.limits.max_message_bytes,
+            max_queue=4,
+            compression=None,
+            logger=logging.getLogger(LOGGER_NAME + ".ws"),
+        )
+        sockets = list(self._ws.sockets)
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        loopback = self.host in ("127.0.0.1", "::1", "localhost")
+        log_event(self.log, logging.INFO, "listening", url=self.url, workers=self.workers, batching=self.batching,
+                  token=self.token is not None, allow_origins=list(self.allow_origins))
+        if not loopback and self.token is None:
+            log_event(self.log, logging.WARNING, "exposed", host=self.host,
+                      advice="listening beyond loopback without a token: anyone on the network can connect")
+        if self.warm:
+            asyncio.get_running_loop().create_task(self._warm())
+
+    async def _warm(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            catalog = await self.catalog()
+            if catalog.default is not None:
+                req = api.GenerateRequest(catalog.default, 1, 0)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._pool, lambda: api.handle(req, registry=self.registry))
+            log_event(self.log, logging.INFO, "warm", model=catalog.default,
+                      ms=round(1000 * (time.perf_counter() - t0), 1))
+        except PixelspriteError as e:
+            log_event(self.log, logging.WARNING, "warm_failed", code=e.code, message=e.message)
+
+    async def stop(self) -> None:
+        """Orderly shutdown: stop accepting, finish in-flight work (up to ``grace_s``), cancel the rest, close."""
+        if self._stopping or self._ws is None or self._stopped is None or self._cond is None:
+            return
+        self._stopping = True
+        log_event(self.log, logging.INFO, "stopping", queued=len(self._pending), running=len(self._running),
+                  connections=len(self._conns))
+        self._ws.close(close_connections=False)  # stop accepting; keep connections for the answers
+        deadline = time.monotonic() + self.grace_s
+        while (self._pending or self._running or any(c.jobs for c in self._conns)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for conn in list(self._conns):
+            for job in list(conn.jobs.values()):
+                self._cancel_job(job, ShuttingDown("the server is shutting down; the request was cancelled"))
+        self._pending.clear()
+        async with self._cond:
+            self._cond.notify_all()
+        await asyncio.sleep(0.05)  # let the answer tasks flush the cancellations
+        # close() is idempotent in websockets, so the connections are closed here, each with 1001 (going away)
+        await asyncio.gather(*(c.ws.close(1001, "server shutting down") for c in list(self._conns)),
+                             return_exceptions=True)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._ws.wait_closed(), timeout=5.0)
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        log_event(self.log, logging.INFO, "stopped", **self.stats)
+        self._stopped.set()
+
+    async def run(self, *, install_signal_handlers: bool = True, ready: Any = None) -> None:
+        """Start, serve until SIGINT/SIGTERM (or :meth:`stop`), then shut down in order."""
+        await self.start()
+        assert self._stopped is not None
+        if ready is not None:
+            ready(self)
+        loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
+        if install_signal_handlers:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows / not the main thread
+                    loop.add_signal_handler(sig, self.request_stop)
+        waiters = [asyncio.create_task(self._stop_requested.wait()), asyncio.create_task(self._stopped.wait())]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+        await self.stop()
+        if install_signal_handlers:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to shut down (loop thread; from another thread use ``loop.call_soon_threadsafe``)."""
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def catalog(self) -> proto.Catalog:
+        """The models on offer, scanned once (manifests only) on a helper thread."""
+        if self._catalog is None:
+            assert self._catalog_lock is not None
+            async with self._catalog_lock:
+                if self._catalog is None:
+                    self._catalog = await asyncio.get_running_loop().run_in_executor(None, build_catalog,
+                                                                                     self.registry)
+        return self._catalog
+
+    # -------------------------------------------------------------------------------------------- handshake
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.token is None:
+            return None
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
+        offered = query.get("token", [""])[0]
+        auth = _header(request.headers, "Authorization")
+        if auth.startswith("Bearer "):
+            offered = offered or auth[7:]
+        if hmac.compare_digest(offered.encode(), self.token.encode()):
+            return None
+        log_event(self.log, logging.WARNING, "unauthorized", peer=str(connection.remote_address))
+        return connection.respond(HTTPStatus.UNAUTHORIZED, "a valid token is required (?token=...)\n")
+
+    # ------------------------------------------------------------------------------------------- connection
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = _Connection(ws, next(self._numbers))
+        self._conns.add(conn)
+        origin = _header(ws.request.headers, "Origin") if ws.request is not None else ""
+        log_event(self.log, logging.INFO, "connect", conn=conn.number, peer=str(ws.remote_address), origin=origin)
+        try:
+            async for frame in ws:
+                await self._on_frame(conn, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            for job in list(conn.jobs.values()):
+                job.cancel.set()
+                self._discard(job)
+            for task in list(conn.tasks):
+                task.cancel()
+            self._conns.discard(conn)
+            log_event(self.log, logging.INFO, "disconnect", conn=conn.number, code=ws.close_code)
+
+    async def _send(self, conn: _Connection, frame: str | bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await conn.ws.send(frame)
+
+    async def _on_frame(self, conn: _Connection, frame: str | bytes) -> None:
+        received = time.perf_counter()
+        self.stats["requests"] += 1
+        encoding: proto.Encoding = "json" if isinstance(frame, str) else "msgpack"
+        rid: str | None = None
+        try:
+            if len(frame) > LARGE_FRAME:
+                obj, encoding, call = await asyncio.get_running_loop().run_in_executor(
+                    None, self._parse, frame, await self.catalog())
+            else:
+                obj, encoding, call = self._parse(frame, await self.catalog())
+            rid = call.id
+            await self._dispatch(conn, call, received)
+        except _Rejected as r:
+            self.stats["errors"] += 1
+            log_event(self.log, logging.INFO, "rejected", conn=conn.number, id=r.rid, code=r.error.code,
+                      field=r.error.field)
+            await self._send(conn, _error_frame(r.rid, r.error, r.encoding))
+        except PixelspriteError as e:
+            self.stats["errors"] += 1
+            if isinstance(e, Busy):
+                self.stats["busy"] += 1
+            log_event(self.log, logging.INFO, "rejected", conn=conn.number, id=rid, code=e.code, field=e.field)
+            await self._send(conn, _error_frame(rid, e, encoding))
+
+    @staticmethod
+    def _parse(frame: str | bytes, catalog: proto.Catalog) -> tuple[Any, proto.Encoding, proto.Call]:
+        encoding: proto.Encoding = "json" if isinstance(frame, str) else "msgpack"
+        obj: Any = None
+        try:
+            obj, encoding = proto.decode_frame(frame)
+            return obj, encoding, proto.parse_request(obj, encoding, catalog)
+        except PixelspriteError as e:
+            raise _Rejected(proto.request_id(obj), e, encoding) from None
+
+    async def _dispatch(self, conn: _Connection, call: proto.Call, received: float) -> None:
+        if call.op == "hello":
+            catalog = await self.catalog()
+            msg = proto.hello_message(call, catalog, self.limits, pixelsprite.__version__)
+            await self._send(conn, proto.encode_frame(msg, call.encoding))
+            return
+        if call.op == "models":
+            catalog = await self.catalog()
+            loaded = {n: self.registry.is_loaded(n) for n in catalog.models}
+            await self._send(conn, proto.encode_frame(proto.models_message(call, catalog, loaded), call.encoding))
+            return
+        if call.op == "cancel":
+            target = conn.jobs.get(call.params["target"])
+            found = target is not None and not target.finished
+            if target is not None and found:
+                self._cancel_job(target, Cancelled(f"request {target.call.id!r} was cancelled", field="id"))
+            await self._send(conn, proto.encode_frame(proto.cancel_message(call, found), call.encoding))
+            return
+        if self._stopping:
+            raise ShuttingDown("the server is shutting down and takes no new requests")
+        if call.id in conn.jobs:
+            raise proto.InvalidRequest(f"a request with id {call.id!r} is already in flight on this connection",
+                                       field="id")
+        if len(conn.jobs) >= self.limits.max_inflight:
+            raise Busy(f"this connection has {len(conn.jobs)} requests in flight, the limit; wait for an answer")
+        if len(self._pending) >= self.limits.max_queue:
+            raise Busy(f"the server is busy ({len(self._pending)} requests queued, the limit); retry shortly")
+        assert self._cond is not None
+        job = _Job(call, conn, received, asyncio.get_running_loop())
+        conn.jobs[call.id] = job
+        task = asyncio.create_task(self._answer(job))
+        conn.tasks.add(task)
+        task.add_done_callback(conn.tasks.discard)
+        async with self._cond:
+            self._pending.append(job)
+            self._cond.notify()
+
+    async def _answer(self, job: _Job) -> None:
+        """Send the job's progress and final answer, in order."""
+        conn = job.conn
+        try:
+            while True:
+                final, frame = await job.events.get()
+                await conn.ws.send(frame)
+                if final:
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            if conn.jobs.get(job.call.id) is job:
+                del conn.jobs[job.call.id]
+            log_event(self.log, logging.INFO, "request", conn=conn.number, id=job.call.id, op=job.call.op,
+                      outcome=job.outcome or "dropped", ms=round(1000 * (time.perf_counter() - job.received), 2))
+
+    def _cancel_job(self, job: _Job, error: PixelspriteError) -> None:
+        job.cancel.set()
+        self._discard(job)
+        job.finish(_error_frame(job.call.id, error, job.call.encoding), error.code)
+
+    def _discard(self, job: _Job) -> None:
+        with contextlib.suppress(ValueError):
+            self._pending.remove(job)
+
+    # ----------------------------------------------------------------------------------------------- workers
+    def _take_batch(self) -> list[_Job]:
+        job = self._pending.popleft()
+        batch = [job]
+        key = job.call.batch_key
+        if not (self.batching and key is not None and job.sprites <= self.chunk_sprites):
+            return batch
+        total = job.sprites
+        for other in list(self._pending):
+            if other.call.batch_key == key and total + other.sprites <= self.max_batch_sprites:
+                self._pending.remove(other)
+                batch.append(other)
+                total += other.sprites
+        return batch
+
+    async def _worker(self) -> None:
+        assert self._cond is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            async with self._cond:
+                await self._cond.wait_for(lambda: bool(self._pending) or self._stopping)
+                if not self._pending:
+                    if self._stopping:
+                        return
+                    continue
+                batch = [j for j in self._take_batch() if not j.cancel.is_set()]
+            if not batch:
+                continue
+            self._running.update(batch)
+            started = time.perf_counter()
+            try:
+                frames = await loop.run_in_executor(self._pool, self._work, batch, started)
+            except RuntimeError:  # the pool was shut down under us
+                frames = [(_error_frame(j.call.id, ShuttingDown("the server is shutting down"), j.call.encoding),
+                           "shutting_down") for j in batch]
+            finally:
+                self._running.difference_update(batch)
+            if len(batch) > 1:
+                self.stats["batches"] += 1
+                self.stats["batched_requests"] += len(batch)
+            for job, (frame, outcome) in zip(batch, frames):
+                job.finish(frame, outcome)
+
+    def _work(self, batch: Sequence[_Job], started: float) -> list[tuple[str | bytes, str]]:
+        """Run a job or a micro-batch on a worker thread; returns each job's encoded final frame and outcome."""
+        results: list[api.Result | PixelspriteError]
+        try:
+            if len(batch) > 1:
+                reqs = [j.call.request for j in batch]
+                results = list(generate_many(reqs, self.registry))  # type: ignore[arg-type]
+            else:
+                results = [self._run_one(batch[0])]
+        except PixelspriteError as e:
+            results = [e] * len(batch)
+        except Exception as e:  # a bug or an onnxruntime failure: answer "internal", keep serving
+            self.log.exception("internal error in %s", [j.call.id for j in batch])
+            results = [PixelspriteError(f"internal error: {type(e).__name__}: {e}")] * len(batch)
+        finished = time.perf_counter()
+        out: list[tuple[str | bytes, str]] = []
+        for job, res in zip(batch, results):
+            if isinstance(res, PixelspriteError):
+                out.append((_error_frame(job.call.id, res, job.call.encoding), res.code))
+                continue
+            timing = {"queue_ms": 1000 * (started - job.received), "run_ms": 1000 * (finished - started),
+                      "total_ms": 1000 * (time.perf_counter() - job.received)}
+            msg = proto.result_message(job.call, res, timing=timing, batch=len(batch))
+            out.append((proto.encode_frame(msg, job.call.encoding), "result"))
+        return out
+
+    def _run_one(self, job: _Job) -> api.Result:
+        req = job.call.request
+        assert req is not None
+        if isinstance(req, api.GenerateRequest):
+            return generate_chunked(req, self.registry, chunk=self.chunk_sprites, cancel=job.cancel,
+                                    progress=job.progress)
+        return api.handle(req, registry=self.registry)
+
+
+class _Rejected(Exception):
+    """A frame that failed decoding or validation, with what is needed to address the error answer."""
+
+    def __init__(self, rid: str | None, error: PixelspriteError, encoding: proto.Encoding) -> None:
+        super().__init__(error.message)
+        self.rid, self.error, self.encoding = rid, error, encoding
+
+
+def _header(headers: Headers, name: str) -> str:
+    try:
+        return headers.get(name) or ""
+    except Exception:  # MultipleValuesError: treat as absent here; the library rejects a duplicate Origin itself
+        return ""
+
+
+# -------------------------------------------------------------------------------------------- in a thread
+class BackgroundServer:
+    """A :class:`Server` on its own event loop in a daemon thread, for tests, benchmarks and notebooks.
+
+        with BackgroundServer(registry=reg, port=0) as server:
+            print(server.url)
+    """
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("port", 0)
+        self._options = options
+        self.server: Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def start(self) -> BackgroundServer:
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                self.server = Server(**self._options)
+                loop.run_until_complete(self.server.run(install_signal_handlers=False,
+                                                        ready=lambda _: self._ready.set()))
+            except BaseException as e:  # surfaced by start()
+                self._error = e
+                self._ready.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="pixelsprite-bridge", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down in order and wait for its thread."""
+        if self._loop is not None and self.server is not None and self._thread is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                self._loop.call_soon_threadsafe(self.server.request_stop)
+            self._thread.join(timeout=60)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
