@@ -8,6 +8,7 @@ Usage::
     pixelsprite interpolate A.png B.png [--steps 8] [--method slerp] [-o strip.png]
     pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
+    pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]...
 
 Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
 into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
+
+    p = sub.add_parser("serve", help="run the websocket bridge for editors (see docs/protocol.md)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8737, help="TCP port (default 8737; 0 picks a free one)")
+    p.add_argument("--token", default=os.environ.get("PIXELSPRITE_TOKEN"),
+                   help="require this shared token (default: $PIXELSPRITE_TOKEN, else none)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="browser origin allowed to connect, e.g. http://localhost:5173 (repeatable)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
     return parser
 
 
@@ -179,6 +190,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "models":
         _models(registry, args.json)
         return EXIT_OK
+    if args.command == "serve":
+        from bridge.server import serve_forever  # the bridge imports pixelsprite; import it only when serving
+
+        return serve_forever(registry=registry, host=args.host, port=args.port, token=args.token,
+                             allow_origins=args.allow_origin, log_format=args.log_format)
     common = {"max_colors": args.max_colors, "registry": registry}
     result: api.SpriteResult
     if args.command == "generate":
