@@ -56,7 +56,7 @@ from .batching import generate_chunked, generate_many
 from .errors import Busy, Cancelled, ShuttingDown
 from .logs import LOGGER_NAME, log_event
 
-__all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers"]
+__all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers", "serve_forever"]
 
 LARGE_FRAME = 64 * 1024
 """Frames larger than this are decoded and validated on a helper thread, not on the event loop."""
@@ -599,3 +599,29 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ------------------------------------------------------------------------------------------------- the CLI
+def serve_forever(*, registry: Registry, host: str = "127.0.0.1", port: int = proto.DEFAULT_PORT,
+                  token: str | None = None, allow_origins: Sequence[str] = (), log_format: str = "text",
+                  **options: Any) -> int:
+    """``pixelsprite serve``: listen, print ``{"url": ..., "protocol": 1}`` on stdout, warm the default model in
+    the background, serve until SIGINT/SIGTERM, shut down in order. Returns the exit code."""
+    import json
+    import sys
+
+    from .logs import configure_logging
+
+    configure_logging(log_format)
+    server = Server(registry=registry, host=host, port=port, token=token, allow_origins=allow_origins, warm=True,
+                    **options)
+
+    def ready(s: Server) -> None:
+        print(json.dumps({"url": s.url, "protocol": proto.PROTOCOL_VERSION}), flush=True)
+
+    try:
+        asyncio.run(server.run(ready=ready))
+    except OSError as e:  # the port is taken, the host is not ours, ...
+        print(f"error: cannot listen on {host}:{port}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    return 0
