@@ -13,6 +13,7 @@ InvalidRequest      ``invalid_request``  a request field is missing, of the wron
 UnknownModel        ``unknown_model``    the requested model name is not in the registry
 ImageError          ``invalid_image``    an input is not a readable image, or has the wrong size
 BundleError         ``bundle_error``     a model bundle is missing, corrupt, or disagrees with its manifest
+Cancelled           ``cancelled``        the caller's cancel hook asked an iterative sampler to stop
 ==================  ===================  ==========================================================
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-__all__ = ["PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError"]
+__all__ = ["PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError", "Cancelled"]
 
 
 class PixelspriteError(Exception):
@@ -72,3 +73,9 @@ class BundleError(PixelspriteError):
     """A model bundle is missing, corrupt, or its ONNX graphs disagree with its manifest."""
 
     code: ClassVar[str] = "bundle_error"
+
+
+class Cancelled(PixelspriteError):
+    """A request was cancelled: its ``cancel`` hook returned True between two sampler steps (nothing is returned)."""
+
+    code: ClassVar[str] = "cancelled"
