@@ -8,6 +8,8 @@ Shipped recipes (the data path is always an argument):
 - ``dcss16``: the 32x32 DCSS tiles reduced 2x by :func:`training.data.reduce.reduce_2x`.
 - ``icons16``: Nikoichu's 1-bit icons at their native 16x16; label = file-name theme prefix.
 - ``sprites16``: ``dcss16`` + ``icons16`` (icons get the single label ``icon``).
+- ``dcss16fine`` / ``dcss40fine``: the DCSS monsters and items only, sized as ``dcss16`` / ``dcss40``, with the
+  class labels of :func:`fine_label` (monster, weapon, armour, potion, scroll, ...) for conditional generators.
 """
 
 from __future__ import annotations
@@ -127,6 +129,54 @@ def _icons16(root: Path) -> SpriteSet:
     return _assemble("icons16", items, (ICONS_CREDIT,))
 
 
+FINE_MERGE = {"gold": "misc", "rod": "wand"}  # item folders too small for a label of their own
+
+
+def fine_label(relative: str) -> str | None:
+    """The class label of a DCSS tile for the conditional generators, or None when it gets none.
+
+    ``mon/**`` -> ``monster``; ``item/<sub>/**`` -> ``<sub>`` (amulet, armour, book, food, misc, potion, ring,
+    scroll, staff, wand, weapon), with :data:`FINE_MERGE` folding ``gold`` into ``misc`` and ``rod`` into
+    ``wand``. Everything else (floors, walls, effects, GUI, player doll parts, loose item tiles) is left out.
+    """
+    parts = relative.split("/")
+    if parts[0] == "mon":
+        return "monster"
+    if parts[0] == "item" and len(parts) > 2:
+        return FINE_MERGE.get(parts[1], parts[1])
+    return None
+
+
+def _dcss_fine(root: Path, size: int) -> SpriteSet:
+    items = []
+    for f in _dcss_files(root):
+        label = fine_label(f.relative)
+        if label is None:
+            continue
+        rgba = read_sprite(f.path)
+        if size == 16:
+            img = reduce_2x(rgba) if rgba.shape[:2] == (32, 32) else None
+        else:
+            img = center_on_canvas(rgba, size) if rgba.shape[0] <= size and rgba.shape[1] <= size else None
+        if img is not None and img[..., 3].any():
+            items.append((f.relative, label, img))
+    return _assemble(f"dcss{size}fine", items, (DCSS_CREDIT,))
+
+
+def _dcss16fine(root: Path) -> SpriteSet:
+    return _dcss_fine(root, 16)
+
+
+def _dcss40fine(root: Path) -> SpriteSet:
+    return _dcss_fine(root, 40)
+
+
+def label_counts(ds: SpriteSet) -> dict[str, int]:
+    """Sprites per label name (all splits)."""
+    counts = np.bincount(ds.labels, minlength=len(ds.label_names))
+    return {name: int(c) for name, c in zip(ds.label_names, counts)}
+
+
 def _sprites16(roots: dict[str, Path]) -> SpriteSet:
     dcss = _dcss16(roots["dcss"])
     icons = _icons16(roots["icons"])
@@ -164,6 +214,8 @@ BUILDERS: dict[str, tuple[Callable[..., SpriteSet], tuple[str, ...]]] = {
     "dcss16": (_dcss16, ("dcss",)),
     "icons16": (_icons16, ("icons",)),
     "sprites16": (_sprites16, ("dcss", "icons")),
+    "dcss16fine": (_dcss16fine, ("dcss",)),
+    "dcss40fine": (_dcss40fine, ("dcss",)),
 }
 DEFAULT_SUBDIRS = {"dcss": "dcss-tiles", "icons": "onebit-icons-16"}
 

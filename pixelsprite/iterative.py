@@ -1,0 +1,426 @@
+"""What the iterative families (``diffusion``, ``flow``) share: the manifest's ``sampling`` section, the network
+call with classifier-free guidance, labels, seeded noise, the image <-> model-space maps and decoding.
+
+A family module (:mod:`pixelsprite.diffusion`, :mod:`pixelsprite.flow`) subclasses :class:`IterativeModel` with
+its sampler dispatch (``_sample``, ``_invert``, ``_partial``). Everything here is numpy around onnxruntime.
+
+Seeds: the starting noise of the sprite with seed ``s`` is
+``rng = numpy.random.default_rng(s); x_start = rng.standard_normal(sampling.shape, dtype=float32)``; a
+stochastic solver (``ddpm``) then keeps drawing that sprite's step noise from the same ``rng``. So a sprite
+depends on its seed (and label, solver, steps, guidance) only, never on the batch it was generated in.
+
+Model space: with ``sampling.space == "pixel"`` the network works on RGBA images in ``image.value_range``; with
+``"latent"`` it works on normalised latents of a VAE first stage: ``x = (z - latent.mean) / latent.std`` per
+channel, ``z`` the VAE encoder mean; sprites are decoded by the bundle's ``decoder`` graph from
+``z = x * std + mean``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from . import latent as latent_ops
+from .errors import BundleError, Cancelled, InvalidRequest
+from .imageio import to_model
+from .manifest import Manifest, TensorSpec
+from .postprocess import finish
+from .registry import Bundle
+from .samplers import StepHook
+from .samplers.guidance import guided
+
+__all__ = [
+    "CHUNK", "MAX_GUIDANCE", "SPACES", "Progress", "CancelCheck", "SamplingSpec", "IterativeModel", "make_hook",
+    "dims_match",
+]  # fmt: skip
+
+CHUNK = 256
+"""Rows per onnxruntime call (a guided step of B sprites is 2B rows)."""
+MAX_GUIDANCE = 20.0
+SPACES = ("pixel", "latent")
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called after every network step of a request (total = all steps of the request)."""
+CancelCheck = Callable[[], bool]
+"""``cancel()``: checked before sampling and after every step; returning True raises :class:`Cancelled`."""
+
+
+def dims_match(spec: TensorSpec, want: tuple[int, ...]) -> bool:
+    rest = spec.shape[1:]
+    return len(rest) == len(want) and all(isinstance(d, int) and d == w for d, w in zip(rest, want, strict=True))
+
+
+def make_hook(progress: Progress | None, cancel: CancelCheck | None, total: int) -> Callable[[int], StepHook]:
+    """A factory of per-phase step hooks reporting one running count ``(done, total)`` over a request's phases.
+
+    ``factory(offset)`` returns the hook for a phase starting after ``offset`` steps. Cancellation is checked
+    once here (before any work) and after every step.
+    """
+    if cancel is not None and cancel():
+        raise Cancelled("the request was cancelled before sampling started")
+
+    def factory(offset: int) -> StepHook:
+        def hook(done: int, _phase_total: int) -> None:
+            if progress is not None:
+                progress(offset + done, total)
+            if cancel is not None and cancel():
+                raise Cancelled(f"the request was cancelled after step {offset + done} of {total}")
+
+        return hook
+
+    return factory
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+def _err(where: str, key: str, msg: str) -> BundleError:
+    return BundleError(f"{where}: manifest key 'sampling.{key}' {msg}")
+
+
+def _get(d: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in d:
+        raise _err(where, key, "is missing")
+    return d[key]
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """The manifest's ``sampling`` section (see ``docs/diffusion-and-flow.md``), parsed and checked.
+
+    Attributes:
+        space: ``"pixel"`` or ``"latent"``.
+        shape: per-sprite shape the network denoises (C, H, W).
+        prediction: what the network outputs: ``eps`` or ``v`` (diffusion), ``velocity`` (flow).
+        time_input: the network's ``t`` input: ``"index"`` (the integer timestep 0..T-1 as float) or ``"t"``
+            (flow time in [0, 1]).
+        clip_denoised: x̂_0 is clipped to [-c, c] during diffusion sampling, or None.
+        null_label: the label index meaning "no label" (= number of labels), None for unconditional models.
+        solvers: solver names this bundle supports.
+        default_solver, default_steps, default_guidance: used when a request leaves them out.
+        max_steps: the largest step count a request may ask for.
+        latent_mean, latent_std: per-channel normalisation of the first-stage latents (``space == "latent"``).
+        raw: the section as written (schedule/path parameters are read by the family).
+    """
+
+    space: str
+    shape: tuple[int, ...]
+    prediction: str
+    time_input: str
+    clip_denoised: float | None
+    null_label: int | None
+    solvers: tuple[str, ...]
+    default_solver: str
+    default_steps: int
+    default_guidance: float
+    max_steps: int
+    latent_mean: tuple[float, ...] | None
+    latent_std: tuple[float, ...] | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, m: Manifest, where: str, known_solvers: Sequence[str], predictions: Sequence[str]) -> SamplingSpec:
+        d = m.extra.get("sampling")
+        if not isinstance(d, Mapping):
+            raise BundleError(f"{where}: a {m.family!r} bundle needs a 'sampling' object in its manifest")
+        space = _get(d, "space", where)
+        if space not in SPACES:
+            raise _err(where, "space", f"must be one of {SPACES}, got {space!r}")
+        shape = _get(d, "shape", where)
+        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(s, int) and s > 0 for s in shape)):
+            raise _err(where, "shape", f"must be [C, H, W] positive integers, got {shape!r}")
+        prediction = _get(d, "prediction", where)
+        if prediction not in predictions:
+            raise _err(where, "prediction", f"must be one of {tuple(predictions)}, got {prediction!r}")
+        time_input = _get(d, "time_input", where)
+        if time_input not in ("index", "t"):
+            raise _err(where, "time_input", f"must be 'index' or 't', got {time_input!r}")
+        clip = d.get("clip_denoised")
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0):
+            raise _err(where, "clip_denoised", f"must be a positive number or null, got {clip!r}")
+        cond = d.get("conditioning", {})
+        null = cond.get("null_label") if isinstance(cond, Mapping) else None
+        if m.labels and null != len(m.labels):
+            raise _err(where, "conditioning.null_label", f"must equal the number of labels ({len(m.labels)}), "
+                       f"got {null!r}")
+        if not m.labels and null is not None:
+            raise _err(where, "conditioning.null_label", "must be null for a model without labels")
+        solvers = _get(d, "solvers", where)
+        if not (isinstance(solvers, list) and solvers and all(s in known_solvers for s in solvers)):
+            raise _err(where, "solvers", f"must be a non-empty list of {tuple(known_solvers)}, got {solvers!r}")
+        max_steps = _get(d, "max_steps", where)
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise _err(where, "max_steps", f"must be a positive integer, got {max_steps!r}")
+        defaults = _get(d, "defaults", where)
+        if not isinstance(defaults, Mapping):
+            raise _err(where, "defaults", "must be an object {solver, steps, guidance}")
+        solver = defaults.get("solver")
+        if solver not in solvers:
+            raise _err(where, "defaults.solver", f"must be one of {solvers}, got {solver!r}")
+        steps = defaults.get("steps")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max_steps:
+            raise _err(where, "defaults.steps", f"must be an integer in 1..{max_steps}, got {steps!r}")
+        guidance = defaults.get("guidance")
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= MAX_GUIDANCE:
+            raise _err(where, "defaults.guidance", f"must be a number in 0..{MAX_GUIDANCE:g}, got {guidance!r}")
+        mean = std = None
+        if space == "latent":
+            lat = _get(d, "latent", where)
+            if not isinstance(lat, Mapping):
+                raise _err(where, "latent", "must be an object {mean, std}")
+            mean, std = lat.get("mean"), lat.get("std")
+            for key, v in (("mean", mean), ("std", std)):
+                if not (isinstance(v, list) and len(v) == shape[0]
+                        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+                    raise _err(where, f"latent.{key}", f"must be {shape[0]} numbers, got {v!r}")
+            if min(std) <= 0:  # type: ignore[arg-type]
+                raise _err(where, "latent.std", "must be positive")
+            mean, std = tuple(float(x) for x in mean), tuple(float(x) for x in std)  # type: ignore[union-attr]
+        return cls(space, tuple(shape), prediction, time_input, None if clip is None else float(clip), null,
+                   tuple(solvers), str(solver), steps, float(guidance), max_steps, mean, std, d)
+
+    def check_graph(self, m: Manifest, role: str, where: str) -> None:
+        """The network graph takes (x, t, label) and returns one tensor of the sampling shape."""
+        if role not in m.graphs:
+            raise BundleError(f"{where}: a {m.family!r} bundle needs a {role!r} graph "
+                              f"(it has: {', '.join(sorted(m.graphs))})")
+        g = m.graphs[role]
+        shape = ", ".join(map(str, self.shape))
+        ok = (len(g.inputs) == 3 and dims_match(g.inputs[0], self.shape) and g.inputs[0].dtype == "float32"
+              and len(g.inputs[1].shape) == 1 and g.inputs[1].dtype == "float32"
+              and len(g.inputs[2].shape) == 1 and g.inputs[2].dtype == "int64")
+        if not ok:
+            raise BundleError(f"{where}: the {role!r} graph must take x float32 [batch, {shape}], t float32 [batch] "
+                              "and label int64 [batch]")
+        if not dims_match(g.outputs[0], self.shape):
+            raise BundleError(f"{where}: the {role!r} graph's first output must have shape [batch, {shape}]")
+        if self.space == "pixel":
+            if self.shape != m.image.nchw:
+                raise BundleError(f"{where}: sampling.shape {list(self.shape)} must equal the image's "
+                                  f"{list(m.image.nchw)} in pixel space")
+            return
+        if "decoder" not in m.graphs:
+            raise BundleError(f"{where}: sampling.space 'latent' needs a 'decoder' graph (the first stage)")
+        dec = m.graphs["decoder"]
+        if not dims_match(dec.inputs[0], self.shape) or not dims_match(dec.outputs[0], m.image.nchw):
+            raise BundleError(f"{where}: the decoder must map [batch, {shape}] to "
+                              f"[batch, {', '.join(map(str, m.image.nchw))}]")
+        enc = m.graphs.get("encoder")
+        if enc is not None and (not dims_match(enc.inputs[0], m.image.nchw) or not dims_match(enc.outputs[0],
+                                                                                               self.shape)):
+            raise BundleError(f"{where}: the encoder must map images to [batch, {shape}] (its first output)")
+
+
+# ------------------------------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class Settings:
+    """A request's resolved sampler settings."""
+
+    solver: str
+    steps: int
+    guidance: float
+    label: int  # the label index; null_label (or -1 for unconditional models) for "no label"
+
+
+@dataclass(frozen=True)
+class IterativeModel:
+    """A loaded diffusion or flow bundle. Stateless; safe to share between threads.
+
+    Subclasses set ``FAMILY``, ``ROLE`` (the network graph), ``SOLVERS``, ``PREDICTIONS``, ``DETERMINISTIC``
+    (solvers usable for inversion/interpolation) and implement the three sampler hooks.
+    """
+
+    bundle: Bundle
+    spec: SamplingSpec = field(init=False, repr=False)
+
+    FAMILY: ClassVar[str] = ""
+    ROLE: ClassVar[str] = ""
+    SOLVERS: ClassVar[tuple[str, ...]] = ()
+    PREDICTIONS: ClassVar[tuple[str, ...]] = ()
+    DETERMINISTIC: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        where = str(self.bundle.info.path)
+        spec = SamplingSpec.parse(self.manifest, where, self.SOLVERS, self.PREDICTIONS)
+        spec.check_graph(self.manifest, self.ROLE, where)
+        object.__setattr__(self, "spec", spec)
+        self._check_family(spec, where)
+
+    def _check_family(self, spec: SamplingSpec, where: str) -> None:
+        """Family-specific manifest checks (schedule, path)."""
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.bundle.manifest
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.manifest.image.width, self.manifest.image.height)
+
+    @property
+    def has_encoder(self) -> bool:
+        return self.spec.space == "pixel" or "encoder" in self.manifest.graphs
+
+    # ----------------------------------------------------------------------------------- request settings
+    def settings(self, label: str | None, solver: str | None, steps: int | None, guidance: float | None,
+                 *, steps_field: str = "steps", deterministic: bool = False) -> Settings:
+        """Resolve a request's options against this model; InvalidRequest naming the field when one does not fit."""
+        spec = self.spec
+        if label is None:
+            index = spec.null_label if spec.null_label is not None else -1
+        elif spec.null_label is None:
+            raise InvalidRequest(f"model {self.name!r} is unconditional: it takes no label", field="label")
+        elif label not in self.manifest.labels:
+            raise InvalidRequest(f"unknown label {label!r} for model {self.name!r}; valid labels: "
+                                 f"{', '.join(self.manifest.labels)}", field="label")
+        else:
+            index = self.manifest.labels.index(label)
+        if solver is None:
+            solver = spec.default_solver
+            if deterministic and solver not in self.DETERMINISTIC:
+                solver = next(s for s in spec.solvers if s in self.DETERMINISTIC) if any(
+                    s in self.DETERMINISTIC for s in spec.solvers) else solver
+        if solver not in spec.solvers:
+            raise InvalidRequest(f"model {self.name!r} ({self.FAMILY}) does not support solver {solver!r}; "
+                                 f"supported: {', '.join(spec.solvers)}", field="solver")
+        if deterministic and solver not in self.DETERMINISTIC:
+            raise InvalidRequest(f"solver {solver!r} is stochastic; this operation needs a deterministic solver "
+                                 f"({', '.join(s for s in spec.solvers if s in self.DETERMINISTIC)})", field="solver")
+        steps = spec.default_steps if steps is None else steps
+        if not 1 <= steps <= spec.max_steps:
+            raise InvalidRequest(f"{steps_field} must be between 1 and {spec.max_steps} for model {self.name!r}, "
+                                 f"got {steps}", field=steps_field)
+        g = spec.default_guidance if guidance is None else float(guidance)
+        return Settings(solver, steps, g, index)
+
+    # ---------------------------------------------------------------------------------------- the network
+    def network(self, x: np.ndarray, t: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """The raw network on (x (B, *shape), t (B,), label (B,)) in chunks of :data:`CHUNK` rows."""
+        g = self.manifest.graphs[self.ROLE]
+        names = [s.name for s in g.inputs]
+        out = []
+        for i in range(0, x.shape[0], CHUNK):
+            feeds: dict[str, np.ndarray] = {names[0]: np.ascontiguousarray(x[i:i + CHUNK], dtype=np.float32),
+                     names[1]: np.ascontiguousarray(t[i:i + CHUNK], dtype=np.float32),
+                     names[2]: np.ascontiguousarray(label[i:i + CHUNK], dtype=np.int64)}
+            out.append(self.bundle.run(self.ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
+        return np.concatenate(out)
+
+    def predictor(self, s: Settings, n: int) -> Callable[[np.ndarray, float], np.ndarray]:
+        """The guided prediction ``(x, t) -> f̂`` for n sprites of label ``s.label``; t in model-time units."""
+        labels = np.full(n, max(s.label, 0), np.int64)
+        null = self.spec.null_label if self.spec.null_label is not None else 0
+        scale = s.guidance if self.spec.null_label is not None else 1.0
+        return guided(self.network, labels, null, scale)
+
+    # ------------------------------------------------------------------------------------ spaces and noise
+    def start_noise(self, seeds: Sequence[int]) -> tuple[np.ndarray, list[np.random.Generator]]:
+        """Per-sprite generators and starting noise float32 ``(N, *shape)`` (the first draw of each)."""
+        rngs = [np.random.default_rng(int(s)) for s in seeds]
+        x = np.stack([r.standard_normal(self.spec.shape, dtype=np.float32) for r in rngs])
+        return x, rngs
+
+    def to_space(self, rgba: npt.ArrayLike) -> np.ndarray:
+        """uint8 ``(N, H, W, 4)`` -> model-space float32 ``(N, *shape)`` (the clean x the sampler ends at)."""
+        x = to_model(np.asarray(rgba), self.manifest.image.value_range)
+        if self.spec.space == "pixel":
+            return x
+        if "encoder" not in self.manifest.graphs:
+            raise InvalidRequest(f"model {self.name!r} has no encoder, so it cannot take images", field="image")
+        spec = self.manifest.graphs["encoder"]
+        zs = [self.bundle.run("encoder", {spec.inputs[0].name: x[i:i + CHUNK]})[spec.outputs[0].name]
+              for i in range(0, len(x), CHUNK)]
+        z = np.concatenate(zs).astype(np.float32)
+        mean, std = self._latent_stats()
+        return ((z - mean) / std).astype(np.float32)
+
+    def _latent_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self.spec.latent_mean is not None and self.spec.latent_std is not None
+        shape = (1, -1) + (1,) * (len(self.spec.shape) - 1)
+        return (np.asarray(self.spec.latent_mean, np.float32).reshape(shape),
+                np.asarray(self.spec.latent_std, np.float32).reshape(shape))
+
+    def decode_raw(self, x: np.ndarray) -> np.ndarray:
+        """Model-space ``(N, *shape)`` -> raw image float32 ``(N, 4, H, W)`` in ``image.value_range``."""
+        if self.spec.space == "pixel":
+            return np.asarray(x, np.float32)
+        mean, std = self._latent_stats()
+        z = (np.asarray(x, np.float32) * std + mean).astype(np.float32)
+        spec = self.manifest.graphs["decoder"]
+        out = [self.bundle.run("decoder", {spec.inputs[0].name: z[i:i + CHUNK]})[spec.outputs[0].name]
+               for i in range(0, len(z), CHUNK)]
+        return np.concatenate(out).astype(np.float32)
+
+    def finish(self, x: np.ndarray, max_colors: int | None) -> np.ndarray:
+        """Model-space ``(N, *shape)`` -> finished uint8 sprites (the manifest's decoding policy)."""
+        pp = self.manifest.postprocess
+        k = pp.max_colors if max_colors is None else max_colors
+        return finish(self.decode_raw(x), self.manifest.image.value_range, alpha_threshold=pp.alpha_threshold,
+                      max_colors=k, color_tolerance=pp.color_tolerance, despeckle_distance=pp.despeckle)
+
+    # -------------------------------------------------------------------------------------- family hooks
+    def phase_steps(self, s: Settings, strength: float = 1.0) -> int:
+        """Steps a (partial, for strength < 1) sampling run takes: ceil(steps * strength), at least 1."""
+        return max(1, math.ceil(s.steps * strength - 1e-9)) if strength > 0 else 0
+
+    def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
+                hook: StepHook) -> np.ndarray:
+        """Sample from x at noise level ``strength`` (1: pure noise) to clean model-space x."""
+        raise NotImplementedError
+
+    def _noised(self, x0: np.ndarray, noise: np.ndarray, s: Settings, strength: float) -> np.ndarray:
+        """x_0 taken to noise level ``strength`` with the given noise (the forward process / path)."""
+        raise NotImplementedError
+
+    def _invert(self, x0: np.ndarray, s: Settings, hook: StepHook) -> np.ndarray:
+        """Clean x -> starting noise with the deterministic solver run backwards."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------ operations
+    def generate(self, seeds: Sequence[int], s: Settings, max_colors: int | None = None, *,
+                 progress: Progress | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
+        """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only."""
+        hooks = make_hook(progress, cancel, s.steps)
+        x, rngs = self.start_noise(seeds)
+        return self.finish(self._sample(x, s, rngs, 1.0, hooks(0)), max_colors)
+
+    def variations(self, rgba: np.ndarray, seeds: Sequence[int], strength: float, s: Settings,
+                   max_colors: int | None = None, *, progress: Progress | None = None,
+                   cancel: CancelCheck | None = None) -> np.ndarray:
+        """SDEdit (Meng et al. 2022): noise the sprite to level ``strength`` in (0, 1] with each seed's noise,
+        then sample back. strength 1 ignores the sprite; 0 returns it (through the decoding policy)."""
+        hooks = make_hook(progress, cancel, self.phase_steps(s, strength))
+        x0 = self.to_space(np.asarray(rgba)[None])
+        noise, rngs = self.start_noise(seeds)
+        if strength <= 0:
+            return self.finish(np.repeat(x0, len(seeds), axis=0), max_colors)
+        x = self._noised(np.repeat(x0, len(seeds), axis=0), noise, s, strength)
+        return self.finish(self._sample(x, s, rngs, strength, hooks(0)), max_colors)
+
+    def endpoint_noise(self, value: int | np.ndarray, s: Settings, hook: StepHook) -> np.ndarray:
+        """A seed's starting noise, or an image's noise by inverting the deterministic sampler: ``shape``."""
+        if isinstance(value, (int, np.integer)):
+            return self.start_noise([int(value)])[0][0]
+        return self._invert(self.to_space(np.asarray(value)[None]), s, hook)[0]
+
+    def interpolate(self, a: int | np.ndarray, b: int | np.ndarray, frames: int, method: str, s: Settings,
+                    max_colors: int | None = None, *, progress: Progress | None = None,
+                    cancel: CancelCheck | None = None) -> np.ndarray:
+        """``frames`` sprites between endpoints (seeds or uint8 images) by interpolating the starting noise
+        (slerp keeps its norm, Song et al. 2021 §5.3) and sampling deterministically."""
+        inversions = sum(not isinstance(v, (int, np.integer)) for v in (a, b))
+        hooks = make_hook(progress, cancel, s.steps * (1 + inversions))
+        done = 0
+        ends = []
+        for v in (a, b):
+            ends.append(self.endpoint_noise(v, s, hooks(done)))
+            done += 0 if isinstance(v, (int, np.integer)) else s.steps
+        x = latent_ops.interpolate(ends[0], ends[1], frames, method)
+        return self.finish(self._sample(x, s, [], 1.0, hooks(done)), max_colors)

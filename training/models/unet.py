@@ -1,0 +1,181 @@
+"""A small class-conditional residual U-Net for diffusion and flow matching (after Ho et al. 2020, appendix B,
+and Dhariwal & Nichol 2021's adaptive group norm), for NCHW inputs: RGBA images in [-1, 1] or VAE latents.
+
+    emb   = MLP(sinusoid(t · time_scale)) + Embedding(label)           label == num_labels is "no label" (CFG)
+    stem  = conv3x3(x)
+    down  : per level: blocks_per_level × ResBlock(emb) [+ self-attention], then a stride-2 conv (not on the last)
+    mid   : ResBlock(emb), self-attention, ResBlock(emb)
+    up    : per level, mirrored: (blocks_per_level + 1) × ResBlock(emb) on [h, skip] [+ attention], nearest 2x up
+    out   = conv3x3(SiLU(GroupNorm(h)))  (zero-initialised, so training starts from a zero prediction)
+
+ResBlock: h = conv(SiLU(GN(x))); h = GN(h) · (1 + scale) + shift with (scale, shift) = Linear(SiLU(emb));
+h = conv(dropout(SiLU(h))); return skip(x) + h. GroupNorm, not BatchNorm: no batch statistics to refresh for the
+EMA weights, and one sprite's output never depends on the others in its batch (a seed reproduces a sprite).
+
+Forward: ``(x (B, C, S, S) float32, t (B,) float32, label (B,) int64) -> (B, C, S, S)``, the three ONNX inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Constructor arguments of :class:`UNet`; stored in every checkpoint next to the weights.
+
+    ``widths[i]`` is the channel count at resolution ``image_size / 2**i``; ``attention[i]`` (0/1) adds
+    self-attention after every block of level i. ``time_scale`` multiplies t before the sinusoid: 1 for integer
+    diffusion timesteps, 1000 for flow times in [0, 1]. ``num_labels`` is set from the data at train time.
+    """
+
+    in_channels: int = 4
+    image_size: int = 16
+    widths: tuple[int, ...] = (64, 128, 128)
+    blocks_per_level: int = 2
+    attention: tuple[int, ...] = (0, 0, 1)
+    num_labels: int = 0
+    time_scale: float = 1.0
+    emb_dim: int = 256
+    groups: int = 8
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(self.attention) != len(self.widths):
+            raise ValueError(f"attention {self.attention} needs one 0/1 per level of widths {self.widths}")
+        if self.image_size % 2 ** (len(self.widths) - 1):
+            raise ValueError(f"image_size {self.image_size} is not divisible by 2**{len(self.widths) - 1}")
+        bad = [w for w in self.widths if w % self.groups]
+        if bad:
+            raise ValueError(f"widths {bad} are not divisible by groups={self.groups}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> UNetConfig:
+        return cls(**{**d, "widths": tuple(d["widths"]), "attention": tuple(d["attention"])})
+
+
+def sinusoid(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transformer-style sinusoidal embedding of (B,) float times -> (B, dim) (Vaswani et al. 2017, §3.5)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, 2 * c_out)
+        self.norm2 = nn.GroupNorm(groups, c_out)
+        self.drop = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.emb(F.silu(emb))[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.drop(F.silu(h)))
+        return self.skip(x) + h
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the pixels of a feature map (heads of 32 channels), residual."""
+
+    def __init__(self, channels: int, groups: int) -> None:
+        super().__init__()
+        self.heads = max(1, channels // 32)
+        self.norm = nn.GroupNorm(groups, channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        att = torch.softmax(torch.einsum("bhcn,bhcm->bhnm", q, k) / math.sqrt(c // self.heads), dim=-1)
+        out = torch.einsum("bhnm,bhcm->bhcn", att, v).reshape(b, c, h, w)
+        return x + self.proj(out)
+
+
+class Level(nn.Module):
+    """ResBlocks (each optionally followed by attention) of one resolution."""
+
+    def __init__(self, chans: list[tuple[int, int]], emb_dim: int, groups: int, dropout: float, attention: bool
+                 ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([ResBlock(a, b, emb_dim, groups, dropout) for a, b in chans])
+        self.attn = nn.ModuleList([Attention(b, groups) if attention else nn.Identity() for _, b in chans])
+
+
+class UNet(nn.Module):
+    def __init__(self, cfg: UNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w, e, g, p = cfg.widths, cfg.emb_dim, cfg.groups, cfg.dropout
+        self.time_mlp = nn.Sequential(nn.Linear(w[0], e), nn.SiLU(), nn.Linear(e, e))
+        self.label_emb = nn.Embedding(cfg.num_labels + 1, e)  # index num_labels: no label
+        self.stem = nn.Conv2d(cfg.in_channels, w[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skips = [w[0]]
+        ch = w[0]
+        for i, width in enumerate(w):
+            chans = []
+            for _ in range(cfg.blocks_per_level):
+                chans.append((ch, width))
+                ch = width
+                skips.append(ch)
+            self.down.append(Level(chans, e, g, p, bool(cfg.attention[i])))
+            if i + 1 < len(w):
+                self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+                skips.append(ch)
+        self.mid1 = ResBlock(ch, ch, e, g, p)
+        self.mid_attn = Attention(ch, g)
+        self.mid2 = ResBlock(ch, ch, e, g, p)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for i, width in reversed(list(enumerate(w))):
+            chans = []
+            for _ in range(cfg.blocks_per_level + 1):
+                chans.append((ch + skips.pop(), width))
+                ch = width
+            self.up.append(Level(chans, e, g, p, bool(cfg.attention[i])))
+            if i > 0:
+                self.upsample.append(nn.Conv2d(ch, ch, 3, padding=1))
+        self.out_norm = nn.GroupNorm(g, ch)
+        self.out = nn.Conv2d(ch, cfg.in_channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        emb = self.time_mlp(sinusoid(t * self.cfg.time_scale, self.cfg.widths[0])) + self.label_emb(label)
+        h = self.stem(x)
+        hs = [h]
+        for i, level in enumerate(self.down):
+            for block, attn in zip(level.blocks, level.attn):
+                h = attn(block(h, emb))
+                hs.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)
+                hs.append(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
+        for i, level in enumerate(self.up):
+            for block, attn in zip(level.blocks, level.attn):
+                h = attn(block(torch.cat([h, hs.pop()], dim=1), emb))
+            if i < len(self.upsample):
+                h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return self.out(F.silu(self.out_norm(h)))
