@@ -41,11 +41,11 @@ def sample(predict: Predict, x_T: np.ndarray, schedule: DiffusionSchedule, times
         # 2. σ from η (eq. 16)
         sigma = eta * math.sqrt((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)) if s >= 0 else 0.0
         # 3. eq. 12: predicted x_0, direction pointing to x_t, random noise
-        x = math.sqrt(ab_s) * x0 + math.sqrt(max(1 - ab_s - sigma**2, 0.0)) * eps
+        x_s = math.sqrt(ab_s) * x0 + math.sqrt(max(1 - ab_s - sigma**2, 0.0)) * eps
         if sigma > 0:
             assert rngs is not None, "eta > 0 needs per-sprite generators"
-            x = x + sigma * per_sprite_normal(rngs, x.shape[1:])
-        x = x.astype(np.float32)
+            x_s = x_s + sigma * per_sprite_normal(rngs, x.shape[1:])
+        x = np.asarray(x_s, dtype=np.float32)
         call_hook(hook, i + 1, total)
     return x
 

@@ -1,0 +1,82 @@
+"""``card.md`` for a diffusion or flow bundle, written from its manifest so every number is the manifest's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixelsprite.manifest import Manifest
+
+
+def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
+    t, x, s = m.training, m.metrics, m.extra["sampling"]
+    real, gen, raw = x["held_out_real"], x["generated"], x["generated_without_color_cap"]
+    gaps, d, ref, speed = x["gaps_vs_held_out"], x["defaults"], x["reference"], x["sprites_per_s_batch64"]
+    ds, recipe = t["dataset"], t["recipe"]
+    size = f"{m.image.width}x{m.image.height}"
+    what = (f"schedule `{s['schedule']}`, {s['prediction']}-prediction" if m.family == "diffusion"
+            else f"`{s['path']}` path, velocity prediction")
+    credits = "\n".join(f"- **{c['name']}** — licence {c['license']}; source: {c['source']}" for c in t["data"])
+    lines = [
+        f"# {m.name} — {m.description}",
+        "",
+        "![samples](samples.png)  ",
+        f"*8 sprites per label ({', '.join(m.labels)}), row by row; default settings. One sheet per label: "
+        "`label_<name>.png`.*",
+        "",
+        "## What it is",
+        f"A class-conditional residual U-Net ({m.family}: {what}) in {s['space']} space, {size} RGBA, "
+        f"labels with classifier-free guidance (label dropout {s['conditioning']['label_dropout']}). "
+        f"Defaults chosen by measurement: solver `{d['solver']}`, {d['steps']} steps, guidance {d['guidance']:g}. "
+        "Decoding: hard alpha, then the calibrated colour policy "
+        f"(tolerance {m.postprocess.color_tolerance:g}, despeckle {m.postprocess.despeckle:g}).",
+        "",
+        "## Data",
+        credits,
+        "",
+        f"Dataset `{ds['builder']}`: {ds['train']} training and {ds['held_out']} held-out sprites "
+        f"(split: {ds['split']}). Sprites per label: "
+        + ", ".join(f"{k} {v}" for k, v in ds["label_counts"].items()) + ".",
+        "",
+        "## Recipe",
+        f"- model: `{recipe['model']}`",
+        f"- loss: `{recipe['loss']}`",
+        f"- trainer: `{recipe['trainer']}`",
+        f"- first stage: `{recipe['first_stage']}`",
+        f"- trained {t['epochs']} epochs ({t['steps']} steps) in {t['seconds'] / 60:.1f} min on {t['hardware']} "
+        f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
+        "",
+        "## Quality versus steps (held-out split, raw colours)",
+        f"Interim Fréchet distance `fd_pixels8` ({x['fd_pixels8']['feature']}) on {x['reference_count']} "
+        "sprites with the held-out label mix; sprites/s at batch 64 with guidance.",
+        "",
+        "| solver | steps | network evals | fd_pixels8 | colours/sprite | isolated-pixel rate | sprites/s |",
+        "|---|---|---|---|---|---|---|",
+        f"| {ref['solver']} (reference) | {ref['steps']} | {ref['nfe']} | {ref['fd']:.3f} | "
+        f"{ref['colors_per_sprite']:.1f} | {ref['isolated_pixel_rate']:.3f} | {ref['sprites_per_s']:.2f} |",
+        *(f"| {r['solver']} | {r['steps']} | {r['nfe']} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
+          f"{r['isolated_pixel_rate']:.3f} | {r['sprites_per_s']:.1f} |" for r in x["quality_vs_steps"]),
+        "",
+        "## Evaluation at the defaults (held-out split, through the runtime)",
+        "| statistic | held-out real | generated (default) | generated, raw colours |",
+        "|---|---|---|---|",
+        *(f"| {k} | {real[k]:.3f} | {gen[k]:.3f} | {raw[k]:.3f} |"
+          for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate", "non_binary_alpha_share",
+                    "opaque_coverage")),
+        "",
+        f"- relative gap, colours per sprite: **{gaps['colors_per_sprite']:.1%}**; isolated-pixel rate: "
+        f"**{gaps['isolated_pixel_rate']:.1%}** (target: within 25%).",
+        f"- fd_pixels8: default {x['fd_pixels8']['default']:.3f}, reference {x['fd_pixels8']['reference']:.3f}.",
+        f"- speed at batch 64: {speed['default']:.1f} sprites/s at the defaults, {speed['reference']:.3f} for the "
+        f"reference ({speed['speedup']:.0f}x).",
+        f"- memorization rate: {x['memorization_rate']:.2%}.",
+        "",
+        "| label | real colours | generated colours | real isolated | generated isolated |",
+        "|---|---|---|---|---|",
+        *(f"| {lab} | {v['real']['colors_per_sprite']:.1f} | {v['generated']['colors_per_sprite']:.1f} | "
+          f"{v['real']['isolated_pixel_rate']:.3f} | {v['generated']['isolated_pixel_rate']:.3f} |"
+          for lab, v in x["per_label"].items()),
+        "",
+        "## Reproduce",
+        "See `docs/diffusion-and-flow.md` (recipes) for the exact training and export commands.",
+    ]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

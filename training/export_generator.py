@@ -1,0 +1,297 @@
+"""Turn a trained diffusion or flow checkpoint into a bundle, evaluated through the runtime a user runs.
+
+    python -m training.export_generator runs/diffusion16/last.pt --dataset dcss16fine --data ../shared/datasets \
+        --bundle pixelsprite/models/diffusion16 --name diffusion16
+
+Story: checkpoint -> EMA U-Net -> ONNX network graph (parity-checked; plus the first stage's VAE graphs in
+latent space) -> a first manifest -> **quality-versus-steps sweep** on the held-out split (raw colours,
+interim Fréchet distance ``fd_pixels8``, sprites/s at batch 64) -> the default solver/steps = the cheapest
+setting within 10% of the reference's fd (diffusion: ``ddpm`` with all T steps; flow: the most expensive
+setting swept) -> decoding policy calibrated on the *training* split at those defaults -> evaluation at the
+defaults (pixel-art statistics per label and overall, memorization, speed) -> per-label sample sheets and
+``card.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pixelsprite import api
+from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, load_manifest, save_manifest
+from pixelsprite.postprocess import despeckle, reduce_colors_adaptive
+from pixelsprite.registry import Registry
+
+from .card_generator import write_card
+from .data.builders import SpriteSet, label_counts, load_dataset
+from .evaluate import memorization_rate, pixel_art_stats, relative_gap
+from .evaluate_generator import choose_default, fd_pixels8
+from .export import PARITY_ATOL, export_graph
+from .export_vae import COLOR_CAP, DESPECKLE, TOLERANCES
+from .models.unet import UNet, UNetConfig
+from .sheets import save_sheet
+from .trainer import load_checkpoint
+
+ROLES = {"diffusion": "denoiser", "flow": "velocity"}
+SOLVERS = {"diffusion": ["ddpm", "ddim"], "flow": ["euler", "midpoint", "heun"]}
+NFE = {"ddpm": 1, "ddim": 1, "euler": 1, "midpoint": 2, "heun": 2}
+SWEEP = {  # (solver, steps) measured on the held-out split
+    "diffusion": [("ddim", s) for s in (4, 8, 12, 16, 25, 50, 100)],
+    "flow": [(sol, s) for sol in ("euler", "midpoint", "heun") for s in (2, 4, 6, 8, 12, 16, 25, 50)],
+}
+FLOW_REFERENCE = ("heun", 100)
+SPEED_BATCH = 64
+
+
+def load_generator(checkpoint: str | Path) -> tuple[UNet, dict]:
+    state = load_checkpoint(checkpoint)
+    model = UNet(UNetConfig.from_dict(state["model_config"]["unet"]))
+    model.load_state_dict(state["ema"])
+    return model.eval(), state
+
+
+def sampling_section(family: str, state: dict, defaults: dict) -> dict:
+    mc = state["model_config"]
+    loss, unet, fs = mc["loss"], mc["unet"], mc["first_stage"]
+    labels = mc["labels"]
+    section: dict = {
+        "space": "latent" if fs else "pixel",
+        "shape": [unet["in_channels"], unet["image_size"], unet["image_size"]],
+        "prediction": loss["prediction"] if family == "diffusion" else "velocity",
+        "time_input": "index" if family == "diffusion" else "t",
+        "conditioning": {"null_label": len(labels), "label_dropout": loss["label_dropout"],
+                         "label_counts": mc["label_counts"]},
+        "solvers": SOLVERS[family],
+        "defaults": defaults,
+    }
+    if family == "diffusion":
+        section["schedule"] = ({"type": "linear", "T": loss["T"], "beta_start": loss["beta_start"],
+                                "beta_end": loss["beta_end"]} if loss["schedule"] == "linear"
+                               else {"type": loss["schedule"], "T": loss["T"], "s": 0.008, "max_beta": 0.999})
+        section["max_steps"] = loss["T"]
+        section["clip_denoised"] = loss["clip_denoised"] if loss["clip_denoised"] > 0 and not fs else None
+    else:
+        section["path"] = loss["path"]
+        section["max_steps"] = 1000
+        section["clip_denoised"] = None
+    if fs:
+        section["latent"] = {"mean": fs["mean"], "std": fs["std"], "first_stage": fs["name"]}
+    return section
+
+
+def _labels_like(val: SpriteSet, n: int) -> list[tuple[str, int]]:
+    """(label, count) summing to n, proportional to the held-out labels (largest remainders)."""
+    counts = np.bincount(val.labels, minlength=len(val.label_names)).astype(np.float64)
+    want = counts / counts.sum() * n
+    got = np.floor(want).astype(int)
+    for i in np.argsort(-(want - got))[: n - got.sum()]:
+        got[i] += 1
+    return [(val.label_names[i], int(c)) for i, c in enumerate(got) if c > 0]
+
+
+def _generate(name: str, reg: Registry, plan: list[tuple[str, int]], seed: int, **kw: object) -> np.ndarray:
+    out, s = [], seed
+    for label, count in plan:
+        out.append(api.generate(name, count, s, label=label, registry=reg, **kw).sprites)  # type: ignore[arg-type]
+        s += count
+    return np.concatenate(out)
+
+
+def _speed(name: str, reg: Registry, solver: str, steps: int, guidance: float | None = None) -> float:
+    """Sprites/s at batch 64 (median of 3) with raw colours at these settings."""
+    label = reg.load(name).manifest.labels[0] if reg.load(name).manifest.labels else None
+    times = []
+    for r in range(3):
+        t = time.perf_counter()
+        api.generate(name, SPEED_BATCH, 10_000 + r, label=label, solver=solver, steps=steps, guidance=guidance,
+                     max_colors=0, registry=reg)
+        times.append(time.perf_counter() - t)
+    return SPEED_BATCH / float(np.median(times))
+
+
+def calibrate(raw: np.ndarray, real: dict[str, float]) -> tuple[PostprocessSpec, list[dict]]:
+    """The decoding policy whose statistics on ``raw`` (uint8, hard alpha) sit closest to ``real``."""
+    rows = []
+    for tolerance in TOLERANCES:
+        reduced = reduce_colors_adaptive(raw, COLOR_CAP, tolerance)
+        for distance in DESPECKLE:
+            stats = pixel_art_stats(despeckle(reduced, distance))
+            gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
+            rows.append({"color_tolerance": tolerance, "despeckle": distance, "gap": round(gap, 4),
+                         **{k: round(v, 4) for k, v in stats.items()}})
+    best = min(rows, key=lambda r: r["gap"])
+    return PostprocessSpec(0.0, COLOR_CAP, best["color_tolerance"], best["despeckle"]), rows
+
+
+def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
+                            eval_count: int = 512, reference_count: int = 256, guidance: float = 2.0,
+                            sweep: list[tuple[str, int]] | None = None) -> Manifest:
+    t0 = time.perf_counter()
+    bundle = Path(bundle)
+    train, val = data.train(), data.val()
+    model, state = load_generator(checkpoint)
+    family = state["family"]
+    mc = state["model_config"]
+    cfg = model.cfg
+    if tuple(mc["labels"]) != data.label_names:
+        raise ValueError(f"checkpoint labels {mc['labels']} differ from the dataset's {data.label_names}")
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    out = work / name
+    out.mkdir()
+
+    # 1. the network graph, parity-checked against torch; the first stage's graphs in latent space
+    g = torch.Generator().manual_seed(0)
+    n_ex = 6
+    x = torch.randn(n_ex, cfg.in_channels, cfg.image_size, cfg.image_size, generator=g)
+    t = (torch.tensor([0, 1, 7, 100, 250, 499], dtype=torch.float32).clamp(max=mc["loss"].get("T", 500) - 1)
+         if family == "diffusion" else torch.rand(n_ex, generator=g))
+    label = torch.arange(n_ex) % (cfg.num_labels + 1)
+    role = ROLES[family]
+    output = mc["loss"]["prediction"] if family == "diffusion" else "velocity"
+    net = export_graph(model, {"x": x, "t": t, "label": label}, [output], out / f"{role}.onnx")
+    graphs = {role: net.graph}
+    fs = mc["first_stage"]
+    if fs:
+        vae = load_manifest(fs["bundle"])
+        for r in ("encoder", "decoder"):
+            shutil.copyfile(Path(fs["bundle"]) / vae.graphs[r].file, out / vae.graphs[r].file)
+            graphs[r] = vae.graphs[r]
+    print(f"exported {role}: parity {net.parity_max_abs_diff:.2e}", flush=True)
+
+    # 2. a first manifest (defaults provisional) and the quality-versus-steps sweep on raw colours
+    first_default = {"solver": "ddim", "steps": 25} if family == "diffusion" else {"solver": "heun", "steps": 8}
+    defaults = {**first_default, "guidance": guidance}
+    run_cfg, trainer_cfg = mc["run"], state["trainer_config"]
+    manifest = Manifest(
+        name=name, family=family,
+        description=(f"Class-conditional {'DDPM' if family == 'diffusion' else 'flow-matching'} U-Net, "
+                     f"{data.size}x{data.size} RGBA ({data.name}{', VAE latent space' if fs else ''})"),
+        image=ImageSpec(data.size, data.size), labels=data.label_names,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0), graphs=graphs,
+        training={
+            "data": list(data.credits),
+            "dataset": {"name": data.name, "builder": run_cfg["dataset"], "train": len(train.images),
+                        "held_out": len(val.images), "split": "sha1(relative path) < 10%",
+                        "label_counts": label_counts(data)},
+            "recipe": {"model": cfg.to_dict(), "loss": mc["loss"], "trainer": trainer_cfg, "first_stage": fs},
+            "seconds": round(float(state["elapsed_s"]), 1), "epochs": int(state["epoch"]),
+            "steps": int(state["step"]), "framework": f"torch {torch.__version__}",
+            "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
+        },
+        card="card.md", samples="samples.png", extra={"sampling": sampling_section(family, state, defaults)},
+    )
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+    real_val = val.images
+    plan = _labels_like(val, eval_count)
+    ref_plan = _labels_like(val, reference_count)
+    if family == "diffusion":
+        ref_solver, ref_steps = "ddpm", int(mc["loss"]["T"])
+    else:
+        ref_solver, ref_steps = FLOW_REFERENCE
+    ref = _generate(name, reg, ref_plan, 0, solver=ref_solver, steps=ref_steps, max_colors=0)
+    reference = {"solver": ref_solver, "steps": ref_steps, "nfe": NFE[ref_solver] * ref_steps,
+                 "count": reference_count, "fd": round(fd_pixels8(ref, real_val), 4),
+                 **{k: round(v, 4) for k, v in pixel_art_stats(ref).items()}}
+    # the reference's speed: per-step cost is constant, so time 10 steps of it and scale to all of them
+    reference["sprites_per_s"] = round(_speed(name, reg, ref_solver, 10) * 10 / ref_steps, 3)
+    rows = []
+    for solver, steps in sweep or SWEEP[family]:
+        gen = _generate(name, reg, ref_plan, 0, solver=solver, steps=steps, max_colors=0)
+        rows.append({"solver": solver, "steps": steps, "nfe": NFE[solver] * steps,
+                     "fd": round(fd_pixels8(gen, real_val), 4), "sprites_per_s": round(_speed(name, reg, solver,
+                                                                                                  steps), 2),
+                     **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}})
+        print(f"sweep {rows[-1]}", flush=True)
+    best = choose_default(rows, reference["fd"])
+    defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": guidance}
+    manifest = replace(manifest, extra={"sampling": sampling_section(family, state, defaults)})
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+
+    # 3. decoding policy at the defaults, calibrated against the training split
+    raw = _generate(name, reg, _labels_like(train, eval_count), 20_000, max_colors=0)
+    postprocess, ladder = calibrate(raw, pixel_art_stats(train.images))
+    manifest = replace(manifest, postprocess=postprocess)
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+
+    # 4. evaluation at the defaults on the held-out split, through the runtime
+    gen = _generate(name, reg, plan, 0)
+    real = pixel_art_stats(real_val)
+    generated = pixel_art_stats(gen)
+    per_label = {}
+    s = 0
+    for lab, count in plan:
+        idx = val.labels == val.label_names.index(lab)
+        per_label[lab] = {"real": pixel_art_stats(val.images[idx]), "generated": pixel_art_stats(gen[s:s + count])}
+        s += count
+    speed = _speed(name, reg, defaults["solver"], defaults["steps"])
+    metrics = {
+        "held_out_real": real, "generated": generated,
+        "generated_without_color_cap": pixel_art_stats(_generate(name, reg, plan, 0, max_colors=0)),
+        "gaps_vs_held_out": {k: round(relative_gap(generated, real, k), 4)
+                             for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
+        "per_label": per_label,
+        "fd_pixels8": {"default": round(fd_pixels8(gen, real_val), 4), "reference": reference["fd"],
+                       "feature": "8x8 block means of premultiplied RGBA (interim, training.evaluate_generator)"},
+        "quality_vs_steps": rows, "reference": reference, "defaults": defaults,
+        "sprites_per_s_batch64": {"default": round(speed, 2), "reference": reference["sprites_per_s"],
+                                  "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},
+        "memorization_rate": memorization_rate(gen, train.images),
+        "postprocess_calibration": ladder,
+        "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        "eval_count": eval_count, "reference_count": reference_count,
+    }
+    manifest = replace(manifest, metrics=metrics)
+
+    # 5. pictures and the card
+    scale = 4 if data.size <= 16 else 2
+    save_sheet(_generate(name, reg, [(lab, 8) for lab in data.label_names], 0), out / "samples.png", columns=8,
+               scale=scale)
+    for lab in data.label_names:
+        save_sheet(api.generate(name, 32, 0, label=lab, registry=reg).sprites, out / f"label_{lab}.png",
+                   columns=8, scale=scale)
+    save_manifest(manifest, out / "manifest.json")
+    write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
+    if bundle.exists():
+        shutil.rmtree(bundle)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(out, bundle)
+    shutil.rmtree(work)
+    print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd_pixels8",
+                                              "defaults", "sprites_per_s_batch64")}, indent=1))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default="dcss16fine")
+    p.add_argument("--data", default="../shared/datasets")
+    p.add_argument("--cache", default=".cache/datasets")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--sprite-size", type=int, default=16, help="sprite size, for folder:PATH datasets")
+    p.add_argument("--eval-count", type=int, default=512)
+    p.add_argument("--reference-count", type=int, default=256)
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    data = load_dataset(a.dataset, a.data, a.sprite_size, a.cache)
+    export_generator_bundle(a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count,
+                            reference_count=a.reference_count, guidance=a.guidance)
+
+
+if __name__ == "__main__":
+    main()
