@@ -458,9 +458,13 @@ class Server:
         key = job.call.batch_key
         if not (self.batching and key is not None and job.sprites <= self.chunk_sprites):
             return batch
+        compatible = [o for o in self._pending if o.call.batch_key == key]
+        # share the queued work between the workers rather than piling it all onto this one
+        share = -(-(job.sprites + sum(o.sprites for o in compatible)) // self.workers)
+        limit = max(job.sprites, min(self.max_batch_sprites, share))
         total = job.sprites
-        for other in list(self._pending):
-            if other.call.batch_key == key and total + other.sprites <= self.max_batch_sprites:
+        for other in compatible:
+            if total + other.sprites <= limit:
                 self._pending.remove(other)
                 batch.append(other)
                 total += other.sprites
