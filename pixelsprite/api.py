@@ -19,7 +19,18 @@ strength           0.0 .. 2.0             variation noise scale (latent standard
 seed               0 .. 2**53 - 1         JSON-safe; ``seed + count - 1`` must fit as well
 max_colors         0 .. 256               None: the manifest's default; 0: no colour reduction
 method             "lerp" | "slerp"
+label              a name of the model's  diffusion/flow only; None: unconditional (the null label)
+steps (sampling)   1 .. 1000              diffusion/flow sampler steps (generate, variations; ``sample_steps`` on
+                                          interpolate, whose ``steps`` counts frames); also <= the model's max
+solver             the model's solvers    diffusion: ``ddpm``, ``ddim``; flow: ``euler``, ``midpoint``, ``heun``
+guidance           0.0 .. 20.0            classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger
+strength           0.0 .. 1.0             diffusion/flow variations: the noise level the sprite is taken to
 =================  =====================  ==================================================
+
+None for steps, solver or guidance means the bundle's measured default (``sampling.defaults`` in its
+manifest). VAE models take none of label, steps, solver or guidance: giving one is an InvalidRequest naming it.
+Diffusion and flow requests accept ``progress(done, total)`` and ``cancel() -> bool`` hooks through
+:func:`handle` (and the keyword functions); ``cancel`` returning True raises :class:`~pixelsprite.errors.Cancelled`.
 
 Seeds: sprite ``i`` of a seeded request gets seed ``seed + i``; ``seed=None`` draws a base seed from
 ``os.urandom`` and reports it. Generating with ``seed=s, count=1`` reproduces that sprite byte for byte.
@@ -39,8 +50,11 @@ from typing import Any
 import numpy as np
 
 from . import latent as latent_ops
+from .diffusion import DiffusionModel
 from .errors import ImageError, InvalidRequest, PixelspriteError
+from .flow import FlowModel
 from .imageio import read_image
+from .iterative import MAX_GUIDANCE, CancelCheck, IterativeModel, Progress
 from .postprocess import hard_alpha
 from .registry import Registry
 from .vae import FAMILY as VAE_FAMILY
@@ -63,6 +77,8 @@ MAX_STRENGTH = 2.0
 MAX_SEED = 2**53 - 1
 MAX_COLORS = 256
 METHODS = ("lerp", "slerp")
+MAX_SAMPLE_STEPS = 1000
+ITERATIVE_FAMILIES: dict[str, type[IterativeModel]] = {"diffusion": DiffusionModel, "flow": FlowModel}
 
 ImageInput = np.ndarray | str | os.PathLike | bytes
 """An image: uint8 ``(H, W, 4)`` array, a file path, or encoded file bytes (PNG, ...)."""
@@ -108,6 +124,18 @@ def _method(value: Any) -> None:
         raise InvalidRequest(f"method must be one of {', '.join(METHODS)}, got {value!r}", field="method")
 
 
+def _sampler_options(label: Any, steps: Any, solver: Any, guidance: Any, steps_field: str = "steps") -> None:
+    """Model-independent checks of the diffusion/flow options; the model checks the rest when it runs."""
+    if label is not None and (not isinstance(label, str) or not label):
+        raise InvalidRequest(f"label must be a non-empty string or null, got {label!r}", field="label")
+    if steps is not None:
+        _int(steps, steps_field, 1, MAX_SAMPLE_STEPS)
+    if solver is not None and (not isinstance(solver, str) or not solver):
+        raise InvalidRequest(f"solver must be a non-empty string or null, got {solver!r}", field="solver")
+    if guidance is not None:
+        _float(guidance, "guidance", 0.0, MAX_GUIDANCE)
+
+
 def _image_input(value: Any, field: str) -> None:
     if isinstance(value, np.ndarray):
         if value.dtype != np.uint8 or value.ndim != 3 or value.shape[-1] != 4:
@@ -142,12 +170,17 @@ class GenerateRequest:
     count: int = 16
     seed: int | None = None
     max_colors: int | None = None
+    label: str | None = None
+    steps: int | None = None
+    solver: str | None = None
+    guidance: float | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
         _int(self.count, "count", 1, MAX_COUNT)
         _seed(self.seed, self.count)
         _max_colors(self.max_colors)
+        _sampler_options(self.label, self.steps, self.solver, self.guidance)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +231,10 @@ class VariationsRequest:
     strength: float = 0.5
     seed: int | None = None
     max_colors: int | None = None
+    label: str | None = None
+    steps: int | None = None
+    solver: str | None = None
+    guidance: float | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -206,6 +243,7 @@ class VariationsRequest:
         _float(self.strength, "strength", 0.0, MAX_STRENGTH)
         _seed(self.seed, self.count)
         _max_colors(self.max_colors)
+        _sampler_options(self.label, self.steps, self.solver, self.guidance)
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +256,10 @@ class InterpolateRequest:
     steps: int = 8
     method: str = "slerp"
     max_colors: int | None = None
+    label: str | None = None
+    sample_steps: int | None = None
+    solver: str | None = None
+    guidance: float | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -226,6 +268,7 @@ class InterpolateRequest:
         _int(self.steps, "steps", MIN_STEPS, MAX_STEPS)
         _method(self.method)
         _max_colors(self.max_colors)
+        _sampler_options(self.label, self.sample_steps, self.solver, self.guidance, "sample_steps")
 
 
 @dataclass(frozen=True, eq=False)
@@ -397,7 +440,23 @@ def _vae(registry: Registry, name: str | None, op: str) -> VaeModel:
     return VaeModel(bundle)
 
 
-def _image(model: VaeModel, value: ImageInput, field: str) -> np.ndarray:
+def _iterative(registry: Registry, name: str | None) -> IterativeModel | None:
+    """The diffusion/flow model ``name`` (default: the registry's default), or None for other families."""
+    bundle = registry.load(name or registry.default_model())
+    cls = ITERATIVE_FAMILIES.get(bundle.manifest.family)
+    return cls(bundle) if cls is not None else None
+
+
+def _no_sampler_options(model: VaeModel, req: Any, steps_field: str = "steps") -> None:
+    """A VAE takes no label and has no sampler: reject those options, naming the field."""
+    for field, value in (("label", req.label), (steps_field, getattr(req, steps_field)), ("solver", req.solver),
+                         ("guidance", req.guidance)):
+        if value is not None:
+            what = "takes no label (it is unconditional)" if field == "label" else f"has no sampler ({field})"
+            raise InvalidRequest(f"model {model.name!r} is a {VAE_FAMILY!r} model: it {what}", field=field)
+
+
+def _image(model: VaeModel | IterativeModel, value: ImageInput, field: str) -> np.ndarray:
     """An image input -> uint8 (H, W, 4) with hard alpha at the model's size; ImageError naming ``field``."""
     w, h = model.size
     if isinstance(value, np.ndarray):
@@ -456,9 +515,18 @@ def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
     return ModelsResult(tuple(infos), default, registry.problems, time.perf_counter() - t0)
 
 
-def _generate(req: GenerateRequest, registry: Registry) -> SpriteResult:
+def _generate(req: GenerateRequest, registry: Registry, progress: Progress | None = None,
+              cancel: CancelCheck | None = None) -> SpriteResult:
     t0 = time.perf_counter()
+    it = _iterative(registry, req.model)
+    if it is not None:
+        settings = it.settings(req.label, req.solver, req.steps, req.guidance)
+        base = req.seed if req.seed is not None else random_seed()
+        seeds = tuple(range(base, base + req.count))
+        sprites = it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel)
+        return SpriteResult("generate", it.name, sprites, seeds, base, time.perf_counter() - t0)
     model = _vae(registry, req.model, "generate")
+    _no_sampler_options(model, req)
     base = req.seed if req.seed is not None else random_seed()
     seeds = tuple(range(base, base + req.count))
     sprites = model.decode(model.sample_latents(seeds), req.max_colors)
@@ -488,9 +556,25 @@ def _decode(req: DecodeRequest, registry: Registry) -> SpriteResult:
     return SpriteResult("decode", model.name, sprites, (None,) * n, None, time.perf_counter() - t0)
 
 
-def _variations(req: VariationsRequest, registry: Registry) -> SpriteResult:
+def _variations(req: VariationsRequest, registry: Registry, progress: Progress | None = None,
+                cancel: CancelCheck | None = None) -> SpriteResult:
     t0 = time.perf_counter()
+    it = _iterative(registry, req.model)
+    if it is not None:
+        if req.strength > 1.0:
+            raise InvalidRequest(f"strength must be between 0 and 1 for {it.FAMILY} model {it.name!r} (the noise "
+                                 f"level the sprite is taken to), got {req.strength}", field="strength")
+        settings = it.settings(req.label, req.solver, req.steps, req.guidance)
+        if not it.has_encoder:
+            raise InvalidRequest(f"model {it.name!r} has no encoder, so image cannot be an image", field="image")
+        image = _image(it, req.image, "image")
+        base = req.seed if req.seed is not None else random_seed()
+        seeds = tuple(range(base, base + req.count))
+        sprites = it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
+                                cancel=cancel)
+        return SpriteResult("variations", it.name, sprites, seeds, base, time.perf_counter() - t0)
     model = _vae(registry, req.model, "variations")
+    _no_sampler_options(model, req)
     _need_encoder(model, "image")
     mean = model.encode(_image(model, req.image, "image")[None])[0]
     base = req.seed if req.seed is not None else random_seed()
@@ -501,9 +585,27 @@ def _variations(req: VariationsRequest, registry: Registry) -> SpriteResult:
     return SpriteResult("variations", model.name, sprites, seeds, base, time.perf_counter() - t0)
 
 
-def _interpolate(req: InterpolateRequest, registry: Registry) -> SpriteResult:
+def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress | None = None,
+                 cancel: CancelCheck | None = None) -> SpriteResult:
     t0 = time.perf_counter()
+    it = _iterative(registry, req.model)
+    if it is not None:
+        settings = it.settings(req.label, req.solver, req.sample_steps, req.guidance, steps_field="sample_steps",
+                               deterministic=True)
+        ends: list[int | np.ndarray] = []
+        for field, value in (("a", req.a), ("b", req.b)):
+            if isinstance(value, (int, np.integer)):
+                ends.append(int(value))
+            elif not it.has_encoder:
+                raise InvalidRequest(f"model {it.name!r} has no encoder, so {field} cannot be an image", field=field)
+            else:
+                ends.append(_image(it, value, field))
+        sprites = it.interpolate(ends[0], ends[1], req.steps, req.method, settings, req.max_colors,
+                                 progress=progress, cancel=cancel)
+        return SpriteResult("interpolate", it.name, sprites, (None,) * req.steps, None, time.perf_counter() - t0,
+                            (1, req.steps))
     model = _vae(registry, req.model, "interpolate")
+    _no_sampler_options(model, req, "sample_steps")
     za = _endpoint_latent(model, req.a, "a")
     zb = _endpoint_latent(model, req.b, "b")
     z = latent_ops.interpolate(za, zb, req.steps, req.method)
@@ -532,7 +634,7 @@ def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
     )
 
 
-_HANDLERS: dict[type, Callable[[Any, Registry], Any]] = {
+_HANDLERS: dict[type, Callable[..., Any]] = {
     ModelsRequest: _models,
     GenerateRequest: _generate,
     EncodeRequest: _encode,
@@ -541,18 +643,24 @@ _HANDLERS: dict[type, Callable[[Any, Registry], Any]] = {
     InterpolateRequest: _interpolate,
     GridRequest: _grid,
 }
+_HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest)  # handlers taking progress= and cancel=
 
 
-def handle(request: Request, *, registry: Registry | None = None) -> Result:
+def handle(request: Request, *, registry: Registry | None = None, progress: Progress | None = None,
+           cancel: CancelCheck | None = None) -> Result:
     """Run one request. Transports call this (off their event loop: it blocks on onnxruntime).
 
+    ``progress(done, total)`` is called after every sampler step and ``cancel()`` checked between steps
+    (diffusion/flow generate, variations and interpolate; other requests ignore both).
+
     Raises:
-        PixelspriteError subclasses only, for anything a caller can cause.
+        PixelspriteError subclasses only, for anything a caller can cause (Cancelled when ``cancel`` says so).
     """
     fn = _HANDLERS.get(type(request))
     if fn is None:
         raise InvalidRequest(f"unsupported request type {type(request).__name__}", field="op")
-    result: Result = fn(request, registry or default_registry())
+    hooks = {"progress": progress, "cancel": cancel} if type(request) in _HOOKED else {}
+    result: Result = fn(request, registry or default_registry(), **hooks)
     return result
 
 
@@ -568,10 +676,20 @@ def generate(
     seed: int | None = None,
     *,
     max_colors: int | None = None,
+    label: str | None = None,
+    steps: int | None = None,
+    solver: str | None = None,
+    guidance: float | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
     registry: Registry | None = None,
 ) -> SpriteResult:
-    """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``."""
-    return _generate(GenerateRequest(model, count, seed, max_colors), registry or default_registry())
+    """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``.
+
+    ``label``, ``steps``, ``solver``, ``guidance``, ``progress`` and ``cancel``: diffusion and flow models only.
+    """
+    req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance)
+    return _generate(req, registry or default_registry(), progress, cancel)
 
 
 def encode(
@@ -596,11 +714,21 @@ def variations(
     seed: int | None = None,
     *,
     max_colors: int | None = None,
+    label: str | None = None,
+    steps: int | None = None,
+    solver: str | None = None,
+    guidance: float | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
     registry: Registry | None = None,
 ) -> SpriteResult:
-    """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``."""
-    req = VariationsRequest(model, image, count, strength, seed, max_colors)
-    return _variations(req, registry or default_registry())
+    """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``.
+
+    Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back.
+    """
+    req = VariationsRequest(model, image, count, strength, seed, max_colors, label=label, steps=steps, solver=solver,
+                            guidance=guidance)
+    return _variations(req, registry or default_registry(), progress, cancel)
 
 
 def interpolate(
@@ -611,11 +739,22 @@ def interpolate(
     method: str = "slerp",
     *,
     max_colors: int | None = None,
+    label: str | None = None,
+    sample_steps: int | None = None,
+    solver: str | None = None,
+    guidance: float | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
     registry: Registry | None = None,
 ) -> SpriteResult:
-    """``steps`` sprites from ``a`` to ``b`` (seeds or images), endpoints included."""
-    req = InterpolateRequest(model, a, b, steps, method, max_colors)
-    return _interpolate(req, registry or default_registry())
+    """``steps`` sprites from ``a`` to ``b`` (seeds or images), endpoints included.
+
+    Diffusion/flow: slerp/lerp of the starting noise (an image's noise by inverting the deterministic sampler),
+    sampled deterministically with ``sample_steps`` steps.
+    """
+    req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, sample_steps=sample_steps,
+                             solver=solver, guidance=guidance)
+    return _interpolate(req, registry or default_registry(), progress, cancel)
 
 
 def grid(
