@@ -4,6 +4,7 @@ Usage::
 
     pixelsprite [--models-dir DIR]... models [--json]
     pixelsprite generate [--model M] [-n 64] [--seed 7] [-o sheet.png] [--separate] [--scale K] [--columns C]
+    pixelsprite generate --model diffusion16 --label potion [--steps 8] [--solver ddim] [--guidance 2]
     pixelsprite variations SPRITE.png [-n 8] [--strength 0.5] [--seed 1] [-o out.png]
     pixelsprite interpolate A.png B.png [--steps 8] [--method slerp] [-o strip.png]
     pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
@@ -51,6 +52,16 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
 
 
+def _add_sampler(p: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
+    """Diffusion/flow options; None leaves the model's measured default (a VAE model rejects them)."""
+    p.add_argument("--label", default=None, help="class label (diffusion/flow; see `pixelsprite models`)")
+    p.add_argument(steps_flag, type=int, default=None, dest="sample_steps",
+                   help=f"sampler steps, 1..{api.MAX_SAMPLE_STEPS} (default: the model's)")
+    p.add_argument("--solver", default=None, help="ddpm|ddim (diffusion), euler|midpoint|heun (flow)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance: 0 unconditional, 1 conditional, >1 stronger (default: model's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixelsprite", description="Pixel-art sprites from small ONNX models."
@@ -73,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=None, help="base seed; sprite i gets seed+i (default: random)")
     _add_output(p)
+    _add_sampler(p)
 
     p = sub.add_parser("variations", help="variations of one sprite")
     p.add_argument("sprite", help="the sprite PNG (the model's size)")
@@ -84,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=None, help="base seed; variation i gets seed+i (default: random)"
     )
     _add_output(p)
+    _add_sampler(p)
 
     p = sub.add_parser("interpolate", help="a strip from sprite/seed A to sprite/seed B")
     p.add_argument("a", nargs="?", help="first endpoint: a PNG or seed:N")
@@ -95,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
+    _add_sampler(p, "--sample-steps")
 
     p = sub.add_parser("grid", help="a grid spanned by four corner sprites/seeds")
     p.add_argument("corners", nargs=4, metavar="CORNER", help="top-left top-right bottom-left bottom-right")
@@ -197,14 +211,18 @@ def _run(args: argparse.Namespace) -> int:
                              allow_origins=args.allow_origin, log_format=args.log_format)
     common = {"max_colors": args.max_colors, "registry": registry}
     result: api.SpriteResult
+    sampler = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
+               "guidance": getattr(args, "guidance", None)}
     if args.command == "generate":
-        result = api.generate(args.model, args.count, args.seed, **common)
+        result = api.generate(args.model, args.count, args.seed, steps=args.sample_steps, **sampler, **common)
     elif args.command == "variations":
-        result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed, **common)
+        result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
+                                steps=args.sample_steps, **sampler, **common)
     elif args.command == "interpolate":
         a = _endpoint(args.a, args.seed_a, "a")
         b = _endpoint(args.b, args.seed_b, "b")
-        result = api.interpolate(args.model, a, b, args.steps, args.method, **common)
+        result = api.interpolate(args.model, a, b, args.steps, args.method, sample_steps=args.sample_steps,
+                                 **sampler, **common)
     elif args.command == "grid":
         corners = [_endpoint(c, None, f"corners[{i}]") for i, c in enumerate(args.corners)]
         result = api.grid(args.model, corners, args.rows, args.cols, args.method, **common)
