@@ -211,3 +211,14 @@ def gmm() -> dict[str, Any]:
 def registry(models_dir: Path) -> Registry:
     """A registry of the tiny bundles only (no built-ins, no environment), shared by the session."""
     return Registry([models_dir], builtin=False, env=False)
+
+
+@pytest.fixture(scope="session")
+def iterative_registry(tmp_path_factory: pytest.TempPathFactory, onnx_files: dict[str, Path]) -> Registry:
+    """The tiny diffusion and flow bundles of ``iterative_bundles.py`` (tdiff, tdiff-v, tdiff-u, tflow, tflow-lat)
+    next to the tiny VAEs, in one registry."""
+    from .iterative_bundles import write_iterative_models
+
+    root = tmp_path_factory.mktemp("iterative")
+    write_iterative_models(root, onnx_files)
+    return Registry([root], builtin=False, env=False)
