@@ -10,7 +10,7 @@ from pixelsprite.manifest import Manifest
 def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
     t, x, s = m.training, m.metrics, m.extra["sampling"]
     real, gen, raw = x["held_out_real"], x["generated"], x["generated_without_color_cap"]
-    gaps, d, ref, speed = x["gaps_vs_held_out"], x["defaults"], x["reference"], x["sprites_per_s_batch64"]
+    gaps, d, ref, speed = x["gaps_vs_held_out"], x["defaults"], x["reference"], x["sprites_per_s"]
     ds, recipe = t["dataset"], t["recipe"]
     size = f"{m.image.width}x{m.image.height}"
     what = (f"schedule `{s['schedule']}`, {s['prediction']}-prediction" if m.family == "diffusion"
@@ -66,8 +66,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"- relative gap, colours per sprite: **{gaps['colors_per_sprite']:.1%}**; isolated-pixel rate: "
         f"**{gaps['isolated_pixel_rate']:.1%}** (target: within 25%).",
         f"- fd_pixels8: default {x['fd_pixels8']['default']:.3f}, reference {x['fd_pixels8']['reference']:.3f}.",
-        f"- speed at batch 64: {speed['default']:.1f} sprites/s at the defaults, {speed['reference']:.3f} for the "
-        f"reference ({speed['speedup']:.0f}x).",
+        f"- speed at batch {speed['batch']}: {speed['default']:.1f} sprites/s at the defaults, "
+        f"{speed['reference']:.3f} for the reference ({speed['speedup']:.0f}x).",
         f"- memorization rate: {x['memorization_rate']:.2%}.",
         "",
         "| label | real colours | generated colours | real isolated | generated isolated |",

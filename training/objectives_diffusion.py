@@ -76,7 +76,7 @@ class DiffusionObjective:
         target = eps if self.cfg.prediction == "eps" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
         out = model(x_t, t.float(), c).float()
         loss = (out - target).pow(2).mean()
-        return loss, {"loss": float(loss)}
+        return loss, {"loss": float(loss.detach())}
 
     @torch.no_grad()
     def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -81,7 +81,7 @@ class FlowObjective:
         # 3. regress the conditional velocity
         target = da * x1 + ds * x0
         loss = (model(x_t, t, c).float() - target).pow(2).mean()
-        return loss, {"loss": float(loss)}
+        return loss, {"loss": float(loss.detach())}
 
     @torch.no_grad()
     def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,89 @@
+"""Training side of the flow family: the objective against the runtime's paths, and a tiny train -> export ->
+generate run in the latent space of a VAE bundle (the first-stage switch)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pixelsprite import api
+from pixelsprite.manifest import ImageSpec, LatentSpec, Manifest, PostprocessSpec, load_manifest, save_manifest
+from pixelsprite.registry import Registry
+from pixelsprite.samplers.paths import FlowPath
+from training.data.builders import load_dataset
+from training.export import export_graph
+from training.export_generator import export_generator_bundle
+from training.first_stage import FirstStage
+from training.models.vae import VAE, VAEConfig
+from training.objectives_flow import FlowLossConfig, FlowObjective
+
+from .test_diffusion_training import TINY_FLAGS, Recorder, write_folder
+
+
+@pytest.mark.parametrize(("path", "time_sampling"), [("linear", "uniform"), ("cosine", "logit_normal")])
+def test_objective_uses_the_runtime_path(path: str, time_sampling: str) -> None:
+    obj = FlowObjective(FlowLossConfig(path=path, time_sampling=time_sampling, label_dropout=0.0), num_labels=2)
+    p = FlowPath(path)
+    model = Recorder()
+    torch.manual_seed(0)
+    x1 = torch.rand(6, 4, 8, 8) * 2 - 1
+    loss, _ = obj.loss(model, x1, torch.zeros(6, dtype=torch.int64), step=0)
+    x_t, t, _ = (v.numpy() for v in model.seen)
+    assert ((t > 0) & (t < 1)).all()
+    want = []
+    for i in range(6):
+        a, s = p.alpha_sigma(float(t[i]))
+        x0 = (x_t[i] - a * x1[i].numpy()) / s
+        want.append(p.velocity(x1[i].numpy(), x0, float(t[i])))
+    assert float(loss.detach()) == pytest.approx(float(np.mean(np.square(want))), rel=1e-4)
+    for ti in (0.0, 0.3, 1.0):  # the torch coefficients are the runtime's
+        got = [float(c) for c in obj._coefficients(torch.tensor(ti))]
+        assert np.allclose(got, [*p.alpha_sigma(ti), *p.d_alpha_sigma(ti)], atol=1e-6)
+    assert math.isfinite(float(loss.detach()))
+
+
+def _vae_bundle(root: Path) -> Path:
+    """An untrained 16x16 VAE bundle (encoder + decoder, standard-normal prior) for the first-stage switch."""
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(image_size=16, widths=(8, 8, 8), blocks_per_level=1, latent_channels=2)).eval()
+    folder = root / "tvae"
+    folder.mkdir(parents=True)
+    enc = export_graph(vae.encoder, {"image": torch.rand(2, 4, 16, 16) * 2 - 1}, ["mean", "logvar"],
+                       folder / "encoder.onnx")
+    dec = export_graph(vae.decoder, {"z": torch.randn(2, 2, 4, 4)}, ["image"], folder / "decoder.onnx")
+    save_manifest(Manifest(name="tvae", family="vae", image=ImageSpec(16, 16), latent=LatentSpec((2, 4, 4)),
+                           postprocess=PostprocessSpec(0.0, 0), graphs={"encoder": enc.graph, "decoder": dec.graph}),
+                  folder / "manifest.json")
+    return folder
+
+
+def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
+    from training import train_flow
+
+    vae = _vae_bundle(tmp_path / "vaes")
+    fs = FirstStage.load(vae, tiny_set.images)
+    z = fs.encode(torch.from_numpy(tiny_set.images[:32]).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    assert z.shape == (32, 2, 4, 4) and abs(float(z.mean())) < 0.5
+    data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
+    out = tmp_path / "run"
+    flags = [f if f != "0" else "1" for f in TINY_FLAGS]  # attention on both levels of the 4x4 latent
+    train_flow.main(["--dataset", f"folder:{data_dir}", "--out", str(out), "--name", "tflow",
+                     "--first-stage", str(vae), *flags])
+    data = load_dataset(f"folder:{data_dir}", "", 16)
+    bundle = tmp_path / "models" / "tflow"
+    export_generator_bundle(out / "last.pt", data, bundle, "tflow", eval_count=16, reference_count=8,
+                            sweep=[("euler", 2), ("heun", 2)], reference=("heun", 8), speed_batch=8)
+    m = load_manifest(bundle)
+    s = m.extra["sampling"]
+    assert m.family == "flow" and s["space"] == "latent" and s["shape"] == [2, 4, 4]
+    assert s["path"] == "linear" and s["time_input"] == "t" and len(s["latent"]["mean"]) == 2
+    assert set(m.graphs) == {"velocity", "encoder", "decoder"}
+    reg = Registry([tmp_path / "models"], builtin=False, env=False)
+    a = api.generate("tflow", 3, seed=5, label="diamond", registry=reg).sprites
+    assert a.shape == (3, 16, 16, 4) and set(np.unique(a[..., 3])) <= {0, 255}
+    v = api.variations("tflow", tiny_set.images[0], 2, strength=0.3, seed=0, registry=reg)
+    assert v.sprites.shape == (2, 16, 16, 4)
