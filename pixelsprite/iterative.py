@@ -282,17 +282,15 @@ class IterativeModel:
                                  f"{', '.join(self.manifest.labels)}", field="label")
         else:
             index = self.manifest.labels.index(label)
-        if solver is None:
-            solver = spec.default_solver
-            if deterministic and solver not in self.DETERMINISTIC:
-                solver = next(s for s in spec.solvers if s in self.DETERMINISTIC) if any(
-                    s in self.DETERMINISTIC for s in spec.solvers) else solver
+        usable = [s for s in spec.solvers if s in self.DETERMINISTIC] if deterministic else list(spec.solvers)
+        if solver is None:  # the default, or (for inversion/interpolation) the first deterministic one
+            solver = spec.default_solver if spec.default_solver in usable or not usable else usable[0]
         if solver not in spec.solvers:
             raise InvalidRequest(f"model {self.name!r} ({self.FAMILY}) does not support solver {solver!r}; "
                                  f"supported: {', '.join(spec.solvers)}", field="solver")
-        if deterministic and solver not in self.DETERMINISTIC:
+        if solver not in usable:
             raise InvalidRequest(f"solver {solver!r} is stochastic; this operation needs a deterministic solver "
-                                 f"({', '.join(s for s in spec.solvers if s in self.DETERMINISTIC)})", field="solver")
+                                 f"({', '.join(usable) or 'this model has none'})", field="solver")
         steps = spec.default_steps if steps is None else steps
         if not 1 <= steps <= spec.max_steps:
             raise InvalidRequest(f"{steps_field} must be between 1 and {spec.max_steps} for model {self.name!r}, "

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pixelsprite.manifest import Manifest
+from pixelsprite.manifest import load_manifest
 from pixelsprite.registry import Bundle, Registry
 
 from .augment import to_model_range
@@ -32,7 +32,7 @@ class FirstStage:
              mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None) -> FirstStage:
         """The VAE bundle in ``folder``; normalisation from ``train_images`` (uint8 NHWC) or given mean/std."""
         folder = Path(folder).resolve()
-        name = Manifest.from_dict(__import__("json").loads((folder / "manifest.json").read_text())).name
+        name = load_manifest(folder).name
         bundle = Registry([folder.parent], builtin=False, env=False).load(name)
         if bundle.manifest.family != "vae" or "encoder" not in bundle.manifest.graphs:
             raise ValueError(f"{folder}: a first stage must be a 'vae' bundle with an encoder")
