@@ -14,6 +14,8 @@ UnknownModel        ``unknown_model``    the requested model name is not in the 
 ImageError          ``invalid_image``    an input is not a readable image, or has the wrong size
 BundleError         ``bundle_error``     a model bundle is missing, corrupt, or disagrees with its manifest
 Cancelled           ``cancelled``        the caller's cancel hook asked an iterative sampler to stop
+PaletteError        ``invalid_palette``  a palette file is malformed (the message names the line or byte) or a palette
+                                         has no colours / too many colours
 ==================  ===================  ==========================================================
 """
 
@@ -22,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-__all__ = ["PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError", "Cancelled"]
+__all__ = [
+    "PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError", "Cancelled", "PaletteError",
+]  # fmt: skip
 
 
 class PixelspriteError(Exception):
@@ -79,3 +83,20 @@ class Cancelled(PixelspriteError):
     """A request was cancelled: its ``cancel`` hook returned True between two sampler steps (nothing is returned)."""
 
     code: ClassVar[str] = "cancelled"
+
+
+class PaletteError(PixelspriteError):
+    """A palette file is malformed, or a palette is empty or too large.
+
+    ``path``, ``line`` (1-based) and ``byte`` (0-based offset) locate the fault when there is one; the message
+    names them too, e.g. ``"pal.gpl line 7: expected 'R G B [name]', got 'x 0 0'"``.
+    """
+
+    code: ClassVar[str] = "invalid_palette"
+
+    def __init__(self, message: str, *, field: str | None = None, path: str | None = None,
+                 line: int | None = None, byte: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.path = path
+        self.line = line
+        self.byte = byte
