@@ -21,6 +21,8 @@ from .api import (
     ModelInfo,
     ModelsRequest,
     ModelsResult,
+    PaletteRequest,
+    PaletteResult,
     Sprite,
     SpriteResult,
     VariationsRequest,
@@ -32,11 +34,13 @@ from .api import (
     handle,
     interpolate,
     models,
+    palette,
     variations,
 )
-from .errors import BundleError, ImageError, InvalidRequest, PixelspriteError, UnknownModel
+from .errors import BundleError, ImageError, InvalidRequest, PaletteError, PixelspriteError, UnknownModel
 from .imageio import compose_sheet, read_image, upscale, write_png
 from .manifest import GraphSpec, ImageSpec, LatentSpec, Manifest, PostprocessSpec, TensorSpec, load_manifest
+from .palettes import Palette, builtin_names, read_palette, write_palette
 from .registry import Bundle, BundleInfo, Registry
 
 try:
@@ -48,13 +52,15 @@ __all__ = [
     "__version__",
     # requests and results
     "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
-    "InterpolateRequest", "GridRequest",
-    "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult",
+    "InterpolateRequest", "GridRequest", "PaletteRequest",
+    "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult", "PaletteResult",
     # operations
-    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid",
+    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette",
     "default_registry",
+    # palettes
+    "Palette", "builtin_names", "read_palette", "write_palette",
     # errors
-    "PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError",
+    "PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError", "PaletteError",
     # bundles
     "Manifest", "TensorSpec", "GraphSpec", "ImageSpec", "LatentSpec", "PostprocessSpec", "load_manifest",
     "Registry", "Bundle", "BundleInfo",

@@ -25,12 +25,24 @@ steps (sampling)   1 .. 1000              diffusion/flow sampler steps (generate
 solver             the model's solvers    diffusion: ``ddpm``, ``ddim``; flow: ``euler``, ``midpoint``, ``heun``
 guidance           0.0 .. 20.0            classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger
 strength           0.0 .. 1.0             diffusion/flow variations: the noise level the sprite is taken to
+palette            built-in name, colour  generate, variations, interpolate, grid, decode: map the sprites onto it
+                   list or palette file   (see :mod:`pixelsprite.palettes` and docs/palettes.md)
+dither             "none" | "bayer2" |    ordered dithering while mapping onto ``palette`` (needs a palette)
+                   "bayer4"
+colors             1 .. 256               palette op: colours in the proposed palette
+format             gpl hex pal act png    palette op: the file format returned with the proposal
+                   tres
 =================  =====================  ==================================================
 
 None for steps, solver or guidance means the bundle's measured default (``sampling.defaults`` in its
 manifest). VAE models take none of label, steps, solver or guidance: giving one is an InvalidRequest naming it.
 Diffusion and flow requests accept ``progress(done, total)`` and ``cancel() -> bool`` hooks through
 :func:`handle` (and the keyword functions); ``cancel`` returning True raises :class:`~pixelsprite.errors.Cancelled`.
+
+Palettes: ``palette`` is applied after the model's own clean-up (hard alpha, ``max_colors``, despeckle) with
+:func:`pixelsprite.palettes.enforce`: nearest colour in OKLab, optional Bayer dithering, outlines kept dark; alpha
+never changes. The ``palette`` operation (:class:`PaletteRequest`, :func:`palette`) proposes a palette from a
+model's samples or from given sprites.
 
 Seeds: sprite ``i`` of a seeded request gets seed ``seed + i``; ``seed=None`` draws a base seed from
 ``os.urandom`` and reports it. Generating with ``seed=s, count=1`` reproduces that sprite byte for byte.
@@ -55,6 +67,19 @@ from .errors import ImageError, InvalidRequest, PixelspriteError
 from .flow import FlowModel
 from .imageio import read_image
 from .iterative import MAX_GUIDANCE, CancelCheck, IterativeModel, Progress
+from .palettes import (
+    DITHERS,
+    FORMATS,
+    MAX_PALETTE_COLORS,
+    Palette,
+    PaletteSpec,
+    encode_palette,
+    enforce,
+    extract,
+    resolve_palette,
+    swatch_png,
+)
+from .palettes import METHODS as PALETTE_METHODS
 from .postprocess import hard_alpha
 from .registry import Registry
 from .vae import FAMILY as VAE_FAMILY
@@ -64,9 +89,9 @@ __all__ = [
     "MAX_COUNT", "MIN_STEPS", "MAX_STEPS", "MIN_GRID", "MAX_GRID", "MAX_STRENGTH", "MAX_SEED", "MAX_COLORS",
     "METHODS", "ImageInput", "Endpoint",
     "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
-    "InterpolateRequest", "GridRequest", "Request",
-    "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult", "Result",
-    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid",
+    "InterpolateRequest", "GridRequest", "PaletteRequest", "Request", "DITHERS", "PALETTE_METHODS", "FORMATS",
+    "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult", "PaletteResult", "Result",
+    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette",
     "default_registry", "random_seed",
 ]  # fmt: skip
 
@@ -136,6 +161,16 @@ def _sampler_options(label: Any, steps: Any, solver: Any, guidance: Any, steps_f
         _float(guidance, "guidance", 0.0, MAX_GUIDANCE)
 
 
+def _palette_options(req: Any) -> None:
+    """Resolve ``req.palette`` (name, colour list, file path or Palette) to a Palette and check ``dither``."""
+    if req.palette is not None:
+        object.__setattr__(req, "palette", resolve_palette(req.palette, field="palette"))
+    if req.dither not in DITHERS:
+        raise InvalidRequest(f"dither must be one of {', '.join(DITHERS)}, got {req.dither!r}", field="dither")
+    if req.dither != "none" and req.palette is None:
+        raise InvalidRequest(f"dither {req.dither!r} needs a palette to dither between", field="dither")
+
+
 def _image_input(value: Any, field: str) -> None:
     if isinstance(value, np.ndarray):
         if value.dtype != np.uint8 or value.ndim != 3 or value.shape[-1] != 4:
@@ -174,6 +209,8 @@ class GenerateRequest:
     steps: int | None = None
     solver: str | None = None
     guidance: float | None = None
+    palette: PaletteSpec | None = None
+    dither: str = "none"
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -181,6 +218,7 @@ class GenerateRequest:
         _seed(self.seed, self.count)
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
+        _palette_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +243,8 @@ class DecodeRequest:
     model: str | None
     latents: np.ndarray
     max_colors: int | None = None
+    palette: PaletteSpec | None = None
+    dither: str = "none"
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -219,6 +259,7 @@ class DecodeRequest:
             raise InvalidRequest("latents must be finite (no NaN or inf)", field="latents")
         object.__setattr__(self, "latents", z.astype(np.float32))
         _max_colors(self.max_colors)
+        _palette_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,6 +276,8 @@ class VariationsRequest:
     steps: int | None = None
     solver: str | None = None
     guidance: float | None = None
+    palette: PaletteSpec | None = None
+    dither: str = "none"
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -244,6 +287,7 @@ class VariationsRequest:
         _seed(self.seed, self.count)
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
+        _palette_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,6 +304,8 @@ class InterpolateRequest:
     sample_steps: int | None = None
     solver: str | None = None
     guidance: float | None = None
+    palette: PaletteSpec | None = None
+    dither: str = "none"
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -269,6 +315,7 @@ class InterpolateRequest:
         _method(self.method)
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.sample_steps, self.solver, self.guidance, "sample_steps")
+        _palette_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,6 +328,8 @@ class GridRequest:
     cols: int = 4
     method: str = "slerp"
     max_colors: int | None = None
+    palette: PaletteSpec | None = None
+    dither: str = "none"
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -295,6 +344,54 @@ class GridRequest:
         _int(self.cols, "cols", MIN_GRID, MAX_GRID)
         _method(self.method)
         _max_colors(self.max_colors)
+        _palette_options(self)
+
+
+@dataclass(frozen=True, eq=False)
+class PaletteRequest:
+    """Propose a ``colors``-colour palette from ``count`` samples of a model, or from given ``sprites``.
+
+    With ``sprites`` (images of any size: paths, PNG bytes or RGBA arrays) the model is not used and ``model``,
+    ``seed`` and ``label`` must be left unset. ``method``: ``"kmeans"`` or ``"median_cut"``; ``format``: the palette
+    file format returned next to the colours and the swatch PNG.
+    """
+
+    model: str | None = None
+    count: int = 64
+    seed: int | None = None
+    colors: int = 16
+    method: str = "kmeans"
+    sprites: tuple[ImageInput, ...] | None = None
+    label: str | None = None
+    format: str = "gpl"
+    name: str = "proposed"
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        _int(self.count, "count", 1, MAX_COUNT)
+        _seed(self.seed, self.count)
+        _int(self.colors, "colors", 1, MAX_PALETTE_COLORS)
+        if self.method not in PALETTE_METHODS:
+            raise InvalidRequest(f"method must be one of {', '.join(PALETTE_METHODS)}, got {self.method!r}",
+                                 field="method")
+        if not isinstance(self.format, str) or self.format.lower().lstrip(".") not in FORMATS:
+            raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}", field="format")
+        object.__setattr__(self, "format", self.format.lower().lstrip("."))
+        if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 64:
+            raise InvalidRequest(f"name must be a non-empty string of at most 64 characters, got {self.name!r}",
+                                 field="name")
+        _sampler_options(self.label, None, None, None)
+        if self.sprites is not None:
+            if not isinstance(self.sprites, (tuple, list)):
+                raise InvalidRequest("sprites must be a list of images", field="sprites")
+            object.__setattr__(self, "sprites", tuple(self.sprites))
+            _int(len(self.sprites), "sprites", 1, MAX_COUNT, "the number of sprites")
+            for i, im in enumerate(self.sprites):
+                _image_input(im, f"sprites[{i}]")
+            for field, value in (("model", self.model), ("seed", self.seed), ("label", self.label)):
+                if value is not None:
+                    raise InvalidRequest(f"give sprites or a model to sample, not both ({field} is set)",
+                                         field=field)
 
 
 Request = (
@@ -305,6 +402,7 @@ Request = (
     | VariationsRequest
     | InterpolateRequest
     | GridRequest
+    | PaletteRequest
 )
 
 
@@ -407,7 +505,53 @@ class ModelsResult:
     elapsed_s: float
 
 
-Result = SpriteResult | LatentResult | ModelsResult
+@dataclass(frozen=True, eq=False)
+class PaletteResult:
+    """A proposed palette.
+
+    Attributes:
+        op: ``"palette"``.
+        model: the model sampled, or None when the colours came from given sprites.
+        palette: the proposal, ordered as ramps (greys, then hues, dark to light).
+        swatch_png: PNG bytes of a swatch (8x8-pixel cells, 16 per row).
+        format: the palette file format of ``file``.
+        file: the palette as that file's bytes (text formats are UTF-8).
+        base_seed: the seed of the first sample (None for given sprites).
+        sample_count: sprites the colours were taken from.
+        elapsed_s: wall-clock seconds spent in the request layer.
+    """
+
+    op: str
+    model: str | None
+    palette: Palette
+    swatch_png: bytes
+    format: str
+    file: bytes
+    base_seed: int | None
+    sample_count: int
+    elapsed_s: float
+
+    @property
+    def colors(self) -> np.ndarray:
+        """uint8 ``(K, 3)``."""
+        return self.palette.colors
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (colours as ``#rrggbb``; no swatch or file bytes)."""
+        return {
+            "op": self.op,
+            "model": self.model,
+            "name": self.palette.name,
+            "size": len(self.palette),
+            "colors": list(self.palette.hex),
+            "format": self.format,
+            "base_seed": self.base_seed,
+            "samples": self.sample_count,
+            "seconds": round(self.elapsed_s, 4),
+        }
+
+
+Result = SpriteResult | LatentResult | ModelsResult | PaletteResult
 
 
 # ------------------------------------------------------------------------------------------- operations
@@ -490,6 +634,13 @@ def _endpoint_latent(model: VaeModel, value: Endpoint, field: str) -> np.ndarray
     return model.encode(_image(model, value, field)[None])[0]
 
 
+def _paletted(sprites: np.ndarray, req: Any) -> np.ndarray:
+    """The request's palette step, after the model's own clean-up; alpha is never changed."""
+    if req.palette is None:
+        return sprites
+    return enforce(sprites, req.palette, dither=req.dither)
+
+
 def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
     t0 = time.perf_counter()
     infos = []
@@ -523,13 +674,13 @@ def _generate(req: GenerateRequest, registry: Registry, progress: Progress | Non
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count))
-        sprites = it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel)
+        sprites = _paletted(it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel), req)
         return SpriteResult("generate", it.name, sprites, seeds, base, time.perf_counter() - t0)
     model = _vae(registry, req.model, "generate")
     _no_sampler_options(model, req)
     base = req.seed if req.seed is not None else random_seed()
     seeds = tuple(range(base, base + req.count))
-    sprites = model.decode(model.sample_latents(seeds), req.max_colors)
+    sprites = _paletted(model.decode(model.sample_latents(seeds), req.max_colors), req)
     return SpriteResult("generate", model.name, sprites, seeds, base, time.perf_counter() - t0)
 
 
@@ -551,7 +702,7 @@ def _decode(req: DecodeRequest, registry: Registry) -> SpriteResult:
             f"got {req.latents.shape}",
             field="latents",
         )
-    sprites = model.decode(req.latents, req.max_colors)
+    sprites = _paletted(model.decode(req.latents, req.max_colors), req)
     n = len(sprites)
     return SpriteResult("decode", model.name, sprites, (None,) * n, None, time.perf_counter() - t0)
 
@@ -570,8 +721,8 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
         image = _image(it, req.image, "image")
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count))
-        sprites = it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
-                                cancel=cancel)
+        sprites = _paletted(it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
+                                          cancel=cancel), req)
         return SpriteResult("variations", it.name, sprites, seeds, base, time.perf_counter() - t0)
     model = _vae(registry, req.model, "variations")
     _no_sampler_options(model, req)
@@ -581,7 +732,7 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
     seeds = tuple(range(base, base + req.count))
     strength = np.float32(req.strength)
     z = np.stack([mean + strength * model.noise(s) for s in seeds])
-    sprites = model.decode(z, req.max_colors)
+    sprites = _paletted(model.decode(z, req.max_colors), req)
     return SpriteResult("variations", model.name, sprites, seeds, base, time.perf_counter() - t0)
 
 
@@ -600,8 +751,8 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
                 raise InvalidRequest(f"model {it.name!r} has no encoder, so {field} cannot be an image", field=field)
             else:
                 ends.append(_image(it, value, field))
-        sprites = it.interpolate(ends[0], ends[1], req.steps, req.method, settings, req.max_colors,
-                                 progress=progress, cancel=cancel)
+        sprites = _paletted(it.interpolate(ends[0], ends[1], req.steps, req.method, settings, req.max_colors,
+                                           progress=progress, cancel=cancel), req)
         return SpriteResult("interpolate", it.name, sprites, (None,) * req.steps, None, time.perf_counter() - t0,
                             (1, req.steps))
     model = _vae(registry, req.model, "interpolate")
@@ -609,7 +760,7 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
     za = _endpoint_latent(model, req.a, "a")
     zb = _endpoint_latent(model, req.b, "b")
     z = latent_ops.interpolate(za, zb, req.steps, req.method)
-    sprites = model.decode(z, req.max_colors)
+    sprites = _paletted(model.decode(z, req.max_colors), req)
     return SpriteResult(
         "interpolate",
         model.name,
@@ -627,11 +778,40 @@ def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
     corners = np.stack([_endpoint_latent(model, c, f"corners[{i}]") for i, c in enumerate(req.corners)])
     z = latent_ops.bilinear_grid(corners, req.rows, req.cols, req.method)
     z = z.reshape((req.rows * req.cols, *model.latent_shape))
-    sprites = model.decode(z, req.max_colors)
+    sprites = _paletted(model.decode(z, req.max_colors), req)
     n = len(sprites)
     return SpriteResult(
         "grid", model.name, sprites, (None,) * n, None, time.perf_counter() - t0, (req.rows, req.cols)
     )
+
+
+def _sprite(value: ImageInput, field: str) -> np.ndarray:
+    """An image input of any size -> uint8 (H, W, 4) with hard alpha; ImageError naming ``field``."""
+    if isinstance(value, np.ndarray):
+        return hard_alpha(value)
+    try:
+        return read_image(value, name=field if isinstance(value, bytes) else str(Path(value)))
+    except ImageError as e:
+        raise ImageError(e.message, field=field) from None
+
+
+def _palette(req: PaletteRequest, registry: Registry) -> PaletteResult:
+    t0 = time.perf_counter()
+    model: str | None = None
+    base: int | None = None
+    if req.sprites is not None:
+        sprites: list[np.ndarray] | np.ndarray = [_sprite(im, f"sprites[{i}]") for i, im in enumerate(req.sprites)]
+    else:
+        res = _generate(GenerateRequest(req.model, req.count, req.seed, label=req.label), registry)
+        sprites, model, base = res.sprites, res.model, res.base_seed
+    where = f"{req.count} samples of model {model!r} from seed {base}" if model else f"{len(sprites)} sprites"
+    try:
+        pal = extract(sprites, req.colors, method=req.method, name=req.name)
+    except InvalidRequest as e:
+        raise InvalidRequest(f"{e.message} ({where})", field=e.field) from None
+    pal = pal.renamed(req.name, f"proposed by pixelsprite: {req.method} over {where}")
+    return PaletteResult("palette", model, pal, swatch_png(pal), req.format, encode_palette(pal, req.format), base,
+                         len(sprites), time.perf_counter() - t0)
 
 
 _HANDLERS: dict[type, Callable[..., Any]] = {
@@ -642,6 +822,7 @@ _HANDLERS: dict[type, Callable[..., Any]] = {
     VariationsRequest: _variations,
     InterpolateRequest: _interpolate,
     GridRequest: _grid,
+    PaletteRequest: _palette,
 }
 _HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest)  # handlers taking progress= and cancel=
 
@@ -680,6 +861,8 @@ def generate(
     steps: int | None = None,
     solver: str | None = None,
     guidance: float | None = None,
+    palette: PaletteSpec | None = None,
+    dither: str = "none",
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -687,8 +870,10 @@ def generate(
     """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``.
 
     ``label``, ``steps``, ``solver``, ``guidance``, ``progress`` and ``cancel``: diffusion and flow models only.
+    ``palette`` (a built-in name, a colour list or a palette file) and ``dither``: map the sprites onto a palette.
     """
-    req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance)
+    req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance,
+                          palette=palette, dither=dither)
     return _generate(req, registry or default_registry(), progress, cancel)
 
 
@@ -700,10 +885,17 @@ def encode(
 
 
 def decode(
-    model: str | None, latents: np.ndarray, *, max_colors: int | None = None, registry: Registry | None = None
+    model: str | None,
+    latents: np.ndarray,
+    *,
+    max_colors: int | None = None,
+    palette: PaletteSpec | None = None,
+    dither: str = "none",
+    registry: Registry | None = None,
 ) -> SpriteResult:
     """Sprites from latents float ``(N, *latent_shape)``."""
-    return _decode(DecodeRequest(model, latents, max_colors), registry or default_registry())
+    req = DecodeRequest(model, latents, max_colors, palette=palette, dither=dither)
+    return _decode(req, registry or default_registry())
 
 
 def variations(
@@ -718,6 +910,8 @@ def variations(
     steps: int | None = None,
     solver: str | None = None,
     guidance: float | None = None,
+    palette: PaletteSpec | None = None,
+    dither: str = "none",
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -727,7 +921,7 @@ def variations(
     Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back.
     """
     req = VariationsRequest(model, image, count, strength, seed, max_colors, label=label, steps=steps, solver=solver,
-                            guidance=guidance)
+                            guidance=guidance, palette=palette, dither=dither)
     return _variations(req, registry or default_registry(), progress, cancel)
 
 
@@ -743,6 +937,8 @@ def interpolate(
     sample_steps: int | None = None,
     solver: str | None = None,
     guidance: float | None = None,
+    palette: PaletteSpec | None = None,
+    dither: str = "none",
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -753,7 +949,7 @@ def interpolate(
     sampled deterministically with ``sample_steps`` steps.
     """
     req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, sample_steps=sample_steps,
-                             solver=solver, guidance=guidance)
+                             solver=solver, guidance=guidance, palette=palette, dither=dither)
     return _interpolate(req, registry or default_registry(), progress, cancel)
 
 
@@ -765,8 +961,34 @@ def grid(
     method: str = "slerp",
     *,
     max_colors: int | None = None,
+    palette: PaletteSpec | None = None,
+    dither: str = "none",
     registry: Registry | None = None,
 ) -> SpriteResult:
     """A ``rows x cols`` grid spanned by four corners (tl, tr, bl, br; seeds or images), row-major."""
-    req = GridRequest(model, tuple(corners), rows, cols, method, max_colors)  # type: ignore[arg-type]
+    req = GridRequest(model, tuple(corners), rows, cols, method, max_colors,  # type: ignore[arg-type]
+                      palette=palette, dither=dither)
     return _grid(req, registry or default_registry())
+
+
+def palette(
+    model: str | None = None,
+    count: int = 64,
+    seed: int | None = None,
+    *,
+    colors: int = 16,
+    method: str = "kmeans",
+    sprites: Sequence[ImageInput] | None = None,
+    label: str | None = None,
+    format: str = "gpl",
+    name: str = "proposed",
+    registry: Registry | None = None,
+) -> PaletteResult:
+    """Propose a ``colors``-colour palette from ``count`` samples of ``model`` (seeded), or from ``sprites``.
+
+    Returns the colours (ramp-ordered), a swatch PNG and the palette as a ``format`` file
+    (``gpl``, ``hex``, ``pal``, ``act``, ``png`` or ``tres``).
+    """
+    req = PaletteRequest(model, count, seed, colors, method, tuple(sprites) if sprites is not None else None, label,
+                         format, name)
+    return _palette(req, registry or default_registry())

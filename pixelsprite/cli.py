@@ -9,12 +9,21 @@ Usage::
     pixelsprite interpolate A.png B.png [--steps 8] [--method slerp] [-o strip.png]
     pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
+    pixelsprite generate --palette db32|FILE.gpl|'#1a1c2c,#5d275d,...' [--dither none|bayer2|bayer4]
+    pixelsprite palette [--model vae16] [-n 64] [--seed 0] [--colors 16] [--method kmeans] [-o pal.gpl]
+    pixelsprite palette --from a.png b.png ... [--colors 16] [-o pal.hex] [--swatch swatch.png]
+    pixelsprite palettes [--json]                  # the built-in palettes
+    pixelsprite palettes NAME|FILE [-o out.tres]   # show one palette's colours; -o converts it (format by extension)
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]...
 
 Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
 into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
 and print a one-line JSON summary to stdout (op, model, count, size, base_seed,
-seed_range ``[first, last]``, seconds, path). Errors print ``error: <message>`` to stderr and exit with 2.
+seed_range ``[first, last]``, seconds, path, and ``palette`` when one was applied). ``--palette`` takes a built-in
+name, a palette file (.gpl .hex .pal .act .png .tres) or comma-separated ``#rrggbb`` colours; it works on every
+sprite command (generate, variations, interpolate, grid). ``palette`` writes the proposed palette in the format named
+by the ``-o`` extension and prints a JSON summary (colours as ``#rrggbb``). Errors print ``error: <message>`` to
+stderr and exit with 2.
 """
 
 from __future__ import annotations
@@ -25,10 +34,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import api
 from .errors import InvalidRequest, PixelspriteError
 from .imageio import compose_sheet, upscale, write_png
+from .palettes import BUILTIN, DITHERS, FORMATS, METHODS, format_for_path, resolve_palette, write_palette
 from .registry import Registry
 
 __all__ = ["main", "build_parser"]
@@ -50,6 +61,15 @@ def _add_output(p: argparse.ArgumentParser) -> None:
         "--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)"
     )
     p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
+    _add_palette(p)
+
+
+def _add_palette(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--palette", default=None, metavar="NAME|FILE|#hex,#hex...",
+                   help="map the sprites onto a palette: a built-in name (see `pixelsprite palettes`), a palette "
+                        "file (" + " ".join("." + f for f in FORMATS) + ") or comma-separated #rrggbb colours")
+    p.add_argument("--dither", choices=DITHERS, default="none",
+                   help="ordered dithering while mapping onto --palette (default none)")
 
 
 def _add_sampler(p: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
@@ -120,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
+
+    p = sub.add_parser("palette", help="propose a palette from a model's samples or from sprites")
+    p.add_argument("--from", dest="sprites", nargs="+", metavar="SPRITE", default=None,
+                   help="take the colours from these images instead of sampling a model")
+    p.add_argument("--model", "-m", help="model to sample (default: the default model)")
+    p.add_argument("-n", "--count", type=int, default=64, help=f"samples, 1..{api.MAX_COUNT} (default 64)")
+    p.add_argument("--seed", type=int, default=None, help="base seed of the samples (default: random)")
+    p.add_argument("--label", default=None, help="class label to sample (diffusion/flow)")
+    p.add_argument("--colors", "-k", type=int, default=16, help="colours in the palette, 1..256 (default 16)")
+    p.add_argument("--method", choices=METHODS, default="kmeans", help="extraction (default kmeans)")
+    p.add_argument("--name", default=None, help="palette name (default: the output file's stem)")
+    p.add_argument("-o", "--output", default="palette.gpl",
+                   help="palette file; the format comes from the extension (default palette.gpl)")
+    p.add_argument("--swatch", default=None, metavar="PNG", help="also write a swatch PNG here")
+
+    p = sub.add_parser("palettes", help="list the built-in palettes, or show/convert one palette")
+    p.add_argument("palette", nargs="?", default=None, metavar="NAME|FILE",
+                   help="show this palette's colours (a built-in name, a palette file or #hex,#hex...)")
+    p.add_argument("-o", "--output", default=None, help="write the shown palette to this file (format by extension)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("serve", help="run the websocket bridge for editors (see docs/protocol.md)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
@@ -199,19 +239,66 @@ def _models(registry: Registry, as_json: bool) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
 
 
+def _palettes(args: argparse.Namespace) -> None:
+    if args.palette is None:
+        if args.output:
+            raise InvalidRequest("-o needs a palette to write: pixelsprite palettes NAME|FILE -o OUT", field="output")
+        if args.json:
+            print(json.dumps({"palettes": [p.to_dict() for p in BUILTIN.values()]}))
+            return
+        rows = [("NAME", "SIZE", "SOURCE")] + [(p.name, str(len(p)), p.source) for p in BUILTIN.values()]
+        widths = [max(len(r[i]) for r in rows) for i in range(2)]
+        for r in rows:
+            print(f"{r[0].ljust(widths[0])}  {r[1].rjust(widths[1])}  {r[2]}")
+        return
+    pal = resolve_palette(args.palette, field="palette")
+    doc: dict[str, Any] = pal.to_dict()
+    if args.output:
+        format_for_path(args.output)
+        doc["path"] = str(write_palette(pal, args.output))
+    if args.json or args.output:
+        print(json.dumps(doc))
+    else:
+        print(f"{pal.name}: {len(pal)} colours ({pal.source})")
+        print(" ".join(pal.hex))
+
+
+def _palette(args: argparse.Namespace, registry: Registry) -> None:
+    out = Path(args.output)
+    fmt = format_for_path(out)
+    res = api.palette(args.model, args.count, args.seed, colors=args.colors, method=args.method,
+                      sprites=args.sprites, label=args.label, format=fmt, name=args.name or out.stem,
+                      registry=registry)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_palette(res.palette, out)
+    summary = res.summary()
+    summary["path"] = str(out)
+    if args.swatch:
+        Path(args.swatch).write_bytes(res.swatch_png)
+        summary["swatch"] = args.swatch
+    print(json.dumps(summary))
+
+
 def _run(args: argparse.Namespace) -> int:
     registry = Registry(args.models_dir)
     if args.command == "models":
         _models(registry, args.json)
+        return EXIT_OK
+    if args.command == "palettes":
+        _palettes(args)
+        return EXIT_OK
+    if args.command == "palette":
+        _palette(args, registry)
         return EXIT_OK
     if args.command == "serve":
         from bridge.server import serve_forever  # the bridge imports pixelsprite; import it only when serving
 
         return serve_forever(registry=registry, host=args.host, port=args.port, token=args.token,
                              allow_origins=args.allow_origin, log_format=args.log_format)
-    common = {"max_colors": args.max_colors, "registry": registry}
+    common: dict[str, Any] = {"max_colors": args.max_colors, "registry": registry, "palette": args.palette,
+                              "dither": args.dither}
     result: api.SpriteResult
-    sampler = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
+    sampler: dict[str, Any] = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
                "guidance": getattr(args, "guidance", None)}
     if args.command == "generate":
         result = api.generate(args.model, args.count, args.seed, steps=args.sample_steps, **sampler, **common)
@@ -231,6 +318,9 @@ def _run(args: argparse.Namespace) -> int:
     summary = result.summary()
     seeds = summary.pop("seeds")  # contiguous: sprite i has seed base_seed + i
     summary["seed_range"] = [seeds[0], seeds[-1]] if result.base_seed is not None else None
+    if args.palette is not None:
+        summary["palette"] = args.palette
+        summary["dither"] = args.dither
     summary.update(_write(result, args))
     print(json.dumps(summary))
     return EXIT_OK

@@ -156,7 +156,7 @@ def _read_pal(data: bytes, name: str, label: str) -> Palette:
         got = header[2] if len(header) > 2 else ""
         raise _fail(label, f"expected a colour count 1..{MAX_PALETTE_COLORS}, got {got[:40]!r}", line=3)
     count = int(header[2])
-    colors = []
+    colors: list[tuple[int, int, int]] = []
     for no, raw in enumerate(lines[3:], start=4):
         line = raw.strip()
         if not line:

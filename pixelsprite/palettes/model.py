@@ -100,7 +100,8 @@ class Palette:
         return (isinstance(other, Palette) and self.name == other.name and self.source == other.source
                 and np.array_equal(self.colors, other.colors))
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash((self.name, self.source, self.colors.tobytes()))
 
     @property
     def hex(self) -> tuple[str, ...]:
