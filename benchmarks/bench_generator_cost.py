@@ -1,7 +1,7 @@
 """What a diffusion/flow recipe costs on this CPU before anyone trains it: seconds per training step and
 network evaluations per second at inference, for candidate U-Net sizes (random weights; speed only).
 
-    python benchmarks/bench_generator_cost.py [--steps 12] [--threads 2] [--configs p16 l16 p40 l40]
+    python benchmarks/bench_generator_cost.py [--steps 12] [--threads 2] [--configs l16 l16w l40 p16 p40]
 
 Prints one JSON object per line: ``{"name", "unit", "median", "runs", ...}``. ``train_step`` is one AdamW step
 (forward + backward) at batch 64 in torch; ``nfe`` is one onnxruntime call of the exported network on 128 rows
@@ -25,17 +25,17 @@ import torch
 from training.export import export_graph
 from training.models.unet import UNet, UNetConfig
 
-CONFIGS = {  # candidate recipes (docs/diffusion-and-flow.md)
+CONFIGS = {  # candidate recipes (docs/diffusion-and-flow.md); latents: vae16 (8, 4, 4), vae40 (8, 10, 10)
+    "l16": UNetConfig(in_channels=8, image_size=4, widths=(64, 128), blocks_per_level=2, attention=(0, 1),
+                      num_labels=12, emb_dim=128),
+    "l16w": UNetConfig(in_channels=8, image_size=4, widths=(128, 256), blocks_per_level=2, attention=(1, 1),
+                       num_labels=12, emb_dim=256),
+    "l40": UNetConfig(in_channels=8, image_size=10, widths=(64, 128), blocks_per_level=2, attention=(0, 1),
+                      num_labels=12, emb_dim=128),
     "p16": UNetConfig(in_channels=4, image_size=16, widths=(32, 64, 128), blocks_per_level=2, attention=(0, 0, 1),
                       num_labels=12, emb_dim=128),
-    "p16s": UNetConfig(in_channels=4, image_size=16, widths=(32, 64, 64), blocks_per_level=1, attention=(0, 0, 1),
-                       num_labels=12, emb_dim=128),
-    "l16": UNetConfig(in_channels=8, image_size=4, widths=(128, 256), blocks_per_level=2, attention=(1, 1),
-                      num_labels=12, emb_dim=256),
     "p40": UNetConfig(in_channels=4, image_size=40, widths=(32, 64, 64, 128), blocks_per_level=1,
                       attention=(0, 0, 0, 1), num_labels=12, emb_dim=128),
-    "l40": UNetConfig(in_channels=8, image_size=10, widths=(96, 192), blocks_per_level=2, attention=(0, 1),
-                      num_labels=12, emb_dim=256),
 }
 
 

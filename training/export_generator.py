@@ -251,7 +251,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
                              for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
         "per_label": per_label,
         "fd_pixels8": {"default": round(fd_pixels8(gen, real_val), 4), "reference": reference["fd"],
-                       "feature": "8x8 block means of premultiplied RGBA (interim, training.evaluate_generator)"},
+                       "feature": "8x8 block means of premultiplied RGBA; interim, see training.evaluate_generator"},
         "quality_vs_steps": rows, "reference": reference, "defaults": defaults,
         "sprites_per_s": {"batch": speed_batch, "default": round(speed, 2), "reference": reference["sprites_per_s"],
                                   "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},

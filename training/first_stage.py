@@ -32,6 +32,9 @@ class FirstStage:
              mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None) -> FirstStage:
         """The VAE bundle in ``folder``; normalisation from ``train_images`` (uint8 NHWC) or given mean/std."""
         folder = Path(folder).resolve()
+        if not (folder / "manifest.json").is_file():
+            raise FileNotFoundError(f"first stage {folder} is not a bundle folder (no manifest.json): train and export "
+                                    "the VAE first (training.train_vae), or pass --first-stage '' for pixel space")
         name = load_manifest(folder).name
         bundle = Registry([folder.parent], builtin=False, env=False).load(name)
         if bundle.manifest.family != "vae" or "encoder" not in bundle.manifest.graphs:

@@ -23,7 +23,7 @@ class RunConfig:
     out: str = "runs/diffusion16"
     cache: str = ".cache/datasets"
     sprite_size: int = 16  # for folder:PATH datasets; checked against the data
-    first_stage: str = ""  # a VAE bundle folder: train in its latent space; "" = pixel space
+    first_stage: str = "pixelsprite/models/vae16"  # a VAE bundle folder: train in its latent space; "": pixels
     bundle: str = ""  # when set: evaluate and export the trained model into this bundle folder
     name: str = "diffusion16"
 

@@ -127,7 +127,7 @@ def test_train_export_generate_end_to_end(tmp_path: Path, tiny_set) -> None:
     data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
     out = tmp_path / "run"
     train_diffusion.main(["--dataset", f"folder:{data_dir}", "--out", str(out), "--name", "tdiff", "--T", "20",
-                          *TINY_FLAGS])
+                          "--first-stage", "", *TINY_FLAGS])
     assert (out / "last.pt").is_file() and (out / "samples" / "epoch_0001.png").is_file()
     data = load_dataset(f"folder:{data_dir}", "", 16)
     bundle = tmp_path / "models" / "tdiff"

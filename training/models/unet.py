@@ -30,18 +30,20 @@ class UNetConfig:
     """Constructor arguments of :class:`UNet`; stored in every checkpoint next to the weights.
 
     ``widths[i]`` is the channel count at resolution ``image_size / 2**i``; ``attention[i]`` (0/1) adds
-    self-attention after every block of level i. ``time_scale`` multiplies t before the sinusoid: 1 for integer
-    diffusion timesteps, 1000 for flow times in [0, 1]. ``num_labels`` is set from the data at train time.
+    self-attention after every block of level i. The defaults are the proposed ``diffusion16``/``flow16`` network
+    (in the 8x4x4 latent of ``vae16``; see ``docs/diffusion-and-flow.md``). ``time_scale`` multiplies t before the
+    sinusoid: 1 for integer diffusion timesteps, 1000 for flow times in [0, 1]. ``num_labels`` is set from the data
+    at train time.
     """
 
-    in_channels: int = 4
-    image_size: int = 16
-    widths: tuple[int, ...] = (64, 128, 128)
+    in_channels: int = 8  # set by the training script: 4 (RGBA) or the first stage's latent channels
+    image_size: int = 4  # set by the training script: the sprite or latent size
+    widths: tuple[int, ...] = (64, 128)
     blocks_per_level: int = 2
-    attention: tuple[int, ...] = (0, 0, 1)
-    num_labels: int = 0
-    time_scale: float = 1.0
-    emb_dim: int = 256
+    attention: tuple[int, ...] = (0, 1)
+    num_labels: int = 0  # set by the training script from the data
+    time_scale: float = 1.0  # set by the training script: 1 (diffusion index) or 1000 (flow t)
+    emb_dim: int = 128
     groups: int = 8
     dropout: float = 0.0
 
