@@ -69,6 +69,25 @@ def outline_mask(rgba: npt.ArrayLike) -> np.ndarray:
     return out[0] if single else out
 
 
+def _two_nearest(p: np.ndarray, c: np.ndarray, want2: bool, block: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the nearest (and, with ``want2``, second nearest) of ``c (K, 3)`` to each of ``p (U, 3)``.
+
+    ``argmin_k |p - c_k|^2 = argmin_k (|c_k|^2 - 2 p.c_k)``, in float32 blocks of ``block`` rows (ties: lower k).
+    """
+    c32 = c.astype(np.float32)
+    cc = (c32**2).sum(-1)
+    i1 = np.empty(len(p), dtype=np.int64)
+    i2 = np.empty(len(p), dtype=np.int64) if want2 else i1
+    rows = np.arange(min(block, len(p)))
+    for lo in range(0, len(p), block):
+        d = cc[None, :] - 2.0 * (p[lo : lo + block].astype(np.float32) @ c32.T)
+        i1[lo : lo + block] = best = np.argmin(d, axis=1)
+        if want2:
+            d[rows[: len(best)], best] = np.inf
+            i2[lo : lo + block] = np.argmin(d, axis=1)
+    return i1, i2
+
+
 def palette_indices(
     rgba: npt.ArrayLike, palette: Palette, dither: str = "none", *, keep_outline: bool = True
 ) -> np.ndarray:
@@ -88,18 +107,15 @@ def palette_indices(
     u_rgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=-1)
     p = srgb_to_oklab(u_rgb)  # (U, 3)
     c = palette.oklab  # (K, 3)
-    d2 = np.maximum(((p**2).sum(-1)[:, None] + (c**2).sum(-1)[None, :] - 2.0 * (p @ c.T)), 0.0)  # (U, K)
-    i1 = np.argmin(d2, axis=1)
+    want2 = dither != "none" and len(c) > 1
+    i1, i2 = _two_nearest(p, c, want2)
     pix = i1[inv]
 
     sprite, ys, xs = np.nonzero(opaque)  # C order, the same order as arr[opaque]
     outline = outline_mask(arr)[opaque] if keep_outline else np.zeros(len(pix), bool)
 
     # 2. ordered dithering between the two nearest colours.
-    if dither != "none" and len(c) > 1:
-        d2b = d2.copy()
-        d2b[np.arange(len(p)), i1] = np.inf
-        i2 = np.argmin(d2b, axis=1)
+    if want2:
         seg = c[i2] - c[i1]
         alpha = np.clip(((p - c[i1]) * seg).sum(-1) / np.maximum((seg**2).sum(-1), 1e-12), 0.0, 1.0)
         m = BAYER[dither]
@@ -116,10 +132,11 @@ def palette_indices(
         first = np.unique(sprite[sel][order], return_index=True)[1]
         dark_of_sprite = np.full(arr.shape[0], -1, dtype=np.int64)
         dark_of_sprite[sprite[sel][order][first]] = inv[sel][order][first]
-        pal_l = c[:, 0]
-        ok = pal_l[None, :] <= light[:, None] + OUTLINE_L_TOLERANCE  # (U, K)
-        target = np.argmin(np.where(ok, d2, np.inf), axis=1)
-        target = np.where(ok.any(axis=1), target, int(np.argmin(pal_l)))
+        dark = np.unique(dark_of_sprite[dark_of_sprite >= 0])  # the few distinct colours the rule applies to
+        d2 = ((p[dark, None, :] - c[None]) ** 2).sum(-1)  # (D, K)
+        ok = c[None, :, 0] <= light[dark, None] + OUTLINE_L_TOLERANCE
+        target = np.full(len(p), -1, dtype=np.int64)
+        target[dark] = np.where(ok.any(axis=1), np.argmin(np.where(ok, d2, np.inf), axis=1), int(np.argmin(c[:, 0])))
         is_dark = inv == dark_of_sprite[sprite]
         pix = np.where(is_dark, target[inv], pix)
 
