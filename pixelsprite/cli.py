@@ -2,7 +2,7 @@
 
 Usage::
 
-    pixelsprite [--models-dir DIR]... models [--json]
+    pixelsprite [--models-dir DIR]... [--no-builtin-models] models [--json]
     pixelsprite generate [--model M] [-n 64] [--seed 7] [-o sheet.png] [--separate] [--scale K] [--columns C]
     pixelsprite generate --model diffusion16 --label potion [--steps 8] [--solver ddim] [--guidance 2]
     pixelsprite variations SPRITE.png [-n 8] [--strength 0.5] [--seed 1] [-o out.png]
@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="extra folder of model bundles (repeatable; overrides built-ins and $PIXELSPRITE_MODELS)",
+    )
+    parser.add_argument(
+        "--no-builtin-models",
+        action="store_true",
+        help="ignore the models shipped inside the package (use only --models-dir and $PIXELSPRITE_MODELS)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -280,7 +285,7 @@ def _palette(args: argparse.Namespace, registry: Registry) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    registry = Registry(args.models_dir)
+    registry = Registry(args.models_dir, builtin=not args.no_builtin_models)
     if args.command == "models":
         _models(registry, args.json)
         return EXIT_OK

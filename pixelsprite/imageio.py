@@ -17,13 +17,13 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
+from .atomic import write_bytes_atomic
 from .errors import ImageError
 from .postprocess import hard_alpha
 
@@ -126,15 +126,7 @@ def write_png(path: str | os.PathLike[str], rgba: npt.ArrayLike) -> Path:
     """
     p = Path(path)
     data = encode_png(rgba)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return write_bytes_atomic(p, data)
 
 
 def upscale(rgba: npt.ArrayLike, factor: int) -> np.ndarray:

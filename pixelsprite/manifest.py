@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_bytes_atomic
 from .errors import BundleError
 
 __all__ = [
@@ -546,15 +546,7 @@ def save_manifest(manifest: Manifest, path: str | os.PathLike[str]) -> Path:
     if p.is_dir():
         p = p / MANIFEST_NAME
     text = json.dumps(manifest.to_dict(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return write_bytes_atomic(p, text.encode("utf-8"))
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -7,6 +7,10 @@ from pathlib import Path
 from pixelsprite.manifest import Manifest
 
 
+def _arg(v: object) -> str:
+    return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
 def _row(name: str, real: dict, gen: dict, raw: dict, key: str, fmt: str) -> str:
     return f"| {name} | {real[key]:{fmt}} | {gen[key]:{fmt}} | {raw[key]:{fmt}} |"
 
@@ -86,8 +90,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "## Reproduce",
         "```",
         f"python -m training.train_vae --dataset {ds['builder']} --data ../shared/datasets --out runs/{m.name} "
-        f"--name {m.name} " + " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                                       for k, v in recipe["model"].items())
+        f"--name {m.name} " + " ".join(f"--{k.replace('_', '-')} {_arg(v)}" for k, v in recipe["model"].items())
         + f" --epochs {recipe['trainer']['epochs']} --time-budget-s {recipe['trainer']['time_budget_s']:g}"
         f" --threads {recipe['trainer']['threads']}",
         f"python -m training.export_vae runs/{m.name}/last.pt --dataset {ds['builder']} --data ../shared/datasets "

@@ -28,12 +28,12 @@ import io
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..atomic import write_bytes_atomic
 from ..errors import PaletteError
 from .model import MAX_PALETTE_COLORS, Palette
 
@@ -355,12 +355,4 @@ def write_palette(palette: Palette, path: str | os.PathLike[str]) -> Path:
     """Write ``palette`` in the format its extension names, atomically (temp file, then ``os.replace``)."""
     p = Path(path)
     data = encode_palette(palette, format_for_path(p))
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return write_bytes_atomic(p, data)

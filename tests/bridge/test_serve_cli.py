@@ -19,8 +19,8 @@ def test_serve_prints_its_url_serves_and_stops_on_sigterm(models_dir: Path) -> N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "serve", "--port", "0",
-         "--log-format", "json"],
+        [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models",
+         "serve", "--port", "0", "--log-format", "json"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -16,7 +16,7 @@ SIZE = 8  # the tiny bundle of conftest.py
 
 
 def run(capsys: pytest.CaptureFixture[str], models_dir: Path, *args: str) -> tuple[int, str, str]:
-    code = main(["--models-dir", str(models_dir), *args])
+    code = main(["--models-dir", str(models_dir), "--no-builtin-models", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
