@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelsprite.manifest import Manifest
+from pixelsprite.manifest import Manifest, load_manifest
 
 
 def _arg(v: object) -> str:
@@ -15,7 +15,7 @@ def _row(name: str, real: dict, gen: dict, raw: dict, key: str, fmt: str) -> str
     return f"| {name} | {real[key]:{fmt}} | {gen[key]:{fmt}} | {raw[key]:{fmt}} |"
 
 
-def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
+def write_card(m: Manifest, path: str | Path) -> None:
     t, x = m.training, m.metrics
     real, gen, raw = x["held_out_real"], x["generated"], x["generated_without_color_cap"]
     rec, gaps = x["reconstruction_held_out"], x["gaps_vs_held_out"]
@@ -60,7 +60,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"- trainer: `{recipe['trainer']}`",
         f"- prior: `{recipe['prior']}`",
         f"- trained {t['epochs']} epochs ({t['steps']} steps) in {t['seconds'] / 60:.1f} min on {t['hardware']} "
-        f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
+        f"with {t['framework']}; export + evaluation took {t['export_seconds'] / 60:.1f} min.",
+        *([f"- note: {t['notes']}"] if t.get("notes") else []),
         "",
         "## Evaluation (held-out split, default settings, through the runtime)",
         f"{x['eval_count']} generated sprites (seeds 0–{x['eval_count'] - 1}) against the {real['count']} "
@@ -103,3 +104,10 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "policy hides some of this, not all of it.",
     ]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m training.card_vae BUNDLE_DIR...: rewrite card.md from manifest.json
+    import sys
+
+    for folder in sys.argv[1:]:
+        write_card(load_manifest(Path(folder) / "manifest.json"), Path(folder) / "card.md")

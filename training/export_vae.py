@@ -177,8 +177,10 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     n_pairs = min(32, len(val.images))
     pairs = np.stack([val.images[:n_pairs], recon.sprites[:n_pairs]], 1).reshape(-1, *val.images.shape[1:])
     save_sheet(pairs, out / "reconstructions.png", columns=16, scale=4 if cfg.image_size <= 16 else 2)
+    manifest = replace(manifest, training={**manifest.training,
+                                           "export_seconds": round(time.perf_counter() - t0, 1)})
     save_manifest(manifest, out / "manifest.json")
-    write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
+    write_card(manifest, out / "card.md")
 
     if bundle.exists():
         shutil.rmtree(bundle)
