@@ -25,12 +25,12 @@ import torch
 from training.export import export_graph
 from training.models.unet import UNet, UNetConfig
 
-CONFIGS = {  # candidate recipes (docs/diffusion-and-flow.md); latents: vae16 (8, 4, 4), vae40 (8, 10, 10)
+CONFIGS = {  # candidate recipes (docs/diffusion-and-flow.md); latents: vae16 (8, 4, 4), vae40 (8, 5, 5)
     "l16": UNetConfig(in_channels=8, image_size=4, widths=(64, 128), blocks_per_level=2, attention=(0, 1),
                       num_labels=12, emb_dim=128),
     "l16w": UNetConfig(in_channels=8, image_size=4, widths=(128, 256), blocks_per_level=2, attention=(1, 1),
                        num_labels=12, emb_dim=256),
-    "l40": UNetConfig(in_channels=8, image_size=10, widths=(64, 128), blocks_per_level=2, attention=(0, 1),
+    "l40": UNetConfig(in_channels=8, image_size=5, widths=(128,), blocks_per_level=2, attention=(1,),
                       num_labels=12, emb_dim=128),
     "p16": UNetConfig(in_channels=4, image_size=16, widths=(32, 64, 128), blocks_per_level=2, attention=(0, 0, 1),
                       num_labels=12, emb_dim=128),
