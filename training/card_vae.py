@@ -81,7 +81,7 @@ def write_card(m: Manifest, path: str | Path) -> None:
         f"- held-out reconstruction: colour MAE {rec['rgb_mae_255']:.1f}/255 on pixels opaque in both, alpha "
         f"mismatch {rec['alpha_mismatch']:.2%} of pixels.",
         f"- memorization rate: {x['memorization_rate']:.2%} of samples have a training sprite within mean "
-        "|ΔRGBA| < 2/255.",
+        "|ΔRGBA| < 2/255 over the pixels opaque in either.",
         f"- ONNX parity (max |torch − onnxruntime|): encoder {x['parity_max_abs_diff']['encoder']:.1e}, decoder "
         f"{x['parity_max_abs_diff']['decoder']:.1e}, prior {x['parity_max_abs_diff']['prior']:.1e} "
         f"(tolerance {x['parity_max_abs_diff']['tolerance']:g}).",

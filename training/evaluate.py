@@ -9,7 +9,7 @@ import numpy as np
 
 from pixelsprite import metrics
 
-MEMORIZATION_L1 = 2.0  # a sample "is" a training sprite when their mean |RGBA difference| < this (0..255 units)
+MEMORIZATION_L1 = 2.0  # a sample "is" a training sprite when their nearest_distance < this (0..255 units)
 
 
 def pixel_art_stats(rgba: np.ndarray) -> dict[str, float]:
@@ -30,19 +30,28 @@ def relative_gap(generated: dict[str, float], real: dict[str, float], key: str) 
     return abs(generated[key] - real[key]) / max(real[key], 1e-9)
 
 
-def nearest_l1(samples: np.ndarray, reference: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Mean |RGBA difference| (0..255) from each sample to its nearest reference sprite; float64 (N,)."""
+def nearest_distance(samples: np.ndarray, reference: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """Distance from each sample to its nearest reference sprite; float64 (N,).
+
+    Distance = sum of |RGBA differences| (0..255) over the pixels opaque in either sprite, divided by 4x their count:
+    the mean channel difference where there is something to see, so two small sprites on large empty canvases are
+    not "close" just because both are mostly transparent.
+    """
     ref = reference.reshape(len(reference), -1).astype(np.int16)
+    ref_op = (reference[..., 3] > 0).reshape(len(reference), -1).astype(np.float32)
     out = np.empty(len(samples))
     for s in range(0, len(samples), chunk):
-        q = samples[s:s + chunk].reshape(-1, 1, ref.shape[1]).astype(np.int16)
-        out[s:s + chunk] = np.abs(q - ref[None]).mean(-1).min(-1)
+        q = samples[s:s + chunk]
+        q_op = (q[..., 3] > 0).reshape(len(q), -1).astype(np.float32)
+        union = q_op.sum(1)[:, None] + ref_op.sum(1)[None] - q_op @ ref_op.T  # (chunk, N)
+        diff = np.abs(q.reshape(len(q), 1, -1).astype(np.int16) - ref[None]).sum(-1)  # (chunk, N)
+        out[s:s + chunk] = (diff / np.maximum(4 * union, 1)).min(-1)
     return out
 
 
 def memorization_rate(samples: np.ndarray, train: np.ndarray) -> float:
-    """Share of samples whose nearest training sprite is almost identical (mean |diff| < MEMORIZATION_L1)."""
-    return float((nearest_l1(samples, train) < MEMORIZATION_L1).mean())
+    """Share of samples whose nearest training sprite is almost identical (:func:`nearest_distance` < 2/255)."""
+    return float((nearest_distance(samples, train) < MEMORIZATION_L1).mean())
 
 
 def reconstruction_error(real: np.ndarray, recon: np.ndarray) -> dict[str, float]:

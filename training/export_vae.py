@@ -82,7 +82,7 @@ def calibrate_postprocess(model: VaeModel, real: dict[str, float]) -> tuple[Post
 
 
 def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str,
-                      components: int = 32) -> Manifest:
+                      components: int = 32, notes: str = "") -> Manifest:
     t0 = time.perf_counter()
     bundle = Path(bundle)
     train, val = data.train(), data.val()
@@ -127,6 +127,7 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
             "seconds": round(float(state["elapsed_s"]), 1), "epochs": int(state["epoch"]),
             "steps": int(state["step"]), "framework": f"torch {torch.__version__}",
             "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
+            **({"notes": notes} if notes else {}),
         },
         card="card.md", samples="samples.png",
     )
@@ -203,11 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--components", type=int, default=32)
     p.add_argument("--image-size", type=int, default=16, help="sprite size, for folder:PATH datasets")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--notes", default="", help="provenance notes for the card (interruptions, caveats)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     data = load_dataset(a.dataset, a.data, a.image_size, a.cache)
-    export_vae_bundle(a.checkpoint, data, a.bundle, a.name, a.components)
+    export_vae_bundle(a.checkpoint, data, a.bundle, a.name, a.components, a.notes)
 
 
 if __name__ == "__main__":
