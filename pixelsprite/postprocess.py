@@ -201,28 +201,43 @@ def quantization_error(before: npt.ArrayLike, after: npt.ArrayLike) -> np.ndarra
 
 
 def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: float) -> np.ndarray:
-    """Give each sprite the fewest colours that keep it within ``tolerance`` of itself, at most ``max_colors``.
+    """Give each sprite (about) the fewest colours that keep it within ``tolerance`` of itself, at most ``max_colors``.
 
-    For k in :data:`COLOR_LADDER` (ascending, up to ``max_colors``), sprites not yet settled are reduced with
-    :func:`reduce_colors` and settle at the first k whose :func:`quantization_error` is ``<= tolerance``; the rest
-    get ``max_colors``. A flat icon keeps its 2-3 colours, a textured floor keeps dozens. ``tolerance <= 0`` is a
-    plain cap (:func:`reduce_colors`); ``max_colors <= 0`` disables reduction. Deterministic.
+    The candidate counts are :data:`COLOR_LADDER` below ``max_colors``, then ``max_colors`` itself. Each sprite
+    binary-searches them for the smallest count whose :func:`reduce_colors` result has a
+    :func:`quantization_error` ``<= tolerance`` (the error falls as the count grows, so this is the first such
+    count up to rare ties); sprites that need more get ``max_colors``. A flat icon keeps its 2-3 colours, a
+    textured floor keeps dozens. Sprites sharing a candidate count are reduced together, about log2(len(ladder))
+    rounds in all. ``tolerance <= 0`` is a plain cap (:func:`reduce_colors`); ``max_colors <= 0`` disables
+    reduction. Deterministic.
     """
     arr, single = _as_batch(rgba)
     if max_colors <= 0 or tolerance <= 0 or arr.shape[0] == 0:
         out = reduce_colors(arr, max_colors)
         return out[0] if single else out
+    ladder = [k for k in COLOR_LADDER if k < max_colors] + [max_colors]
+    n = arr.shape[0]
+    lo = np.zeros(n, np.int64)
+    hi = np.full(n, len(ladder) - 1, np.int64)  # the cap always "fits": it is the fallback
     out = arr.copy()
-    todo = np.arange(arr.shape[0])
-    for k in (k for k in COLOR_LADDER if k < max_colors):
-        reduced = reduce_colors(arr[todo], k)
-        ok = quantization_error(arr[todo], reduced) <= tolerance
-        out[todo[ok]] = reduced[ok]
-        todo = todo[~ok]
-        if todo.size == 0:
+    have = np.full(n, -1, np.int64)  # ladder index whose result sits in ``out``
+    while True:
+        active = np.flatnonzero(lo < hi)
+        if active.size == 0:
             break
-    if todo.size:
-        out[todo] = reduce_colors(arr[todo], max_colors)
+        mid = (lo[active] + hi[active]) // 2
+        for m in np.unique(mid):
+            idx = active[mid == m]
+            reduced = reduce_colors(arr[idx], ladder[m])
+            ok = quantization_error(arr[idx], reduced) <= tolerance
+            out[idx[ok]] = reduced[ok]
+            have[idx[ok]] = m
+            hi[idx[ok]] = m
+            lo[idx[~ok]] = m + 1
+    missing = np.flatnonzero(have != lo)
+    for m in np.unique(lo[missing]):
+        idx = missing[lo[missing] == m]
+        out[idx] = reduce_colors(arr[idx], ladder[m])
     return out[0] if single else out
 
 
