@@ -37,7 +37,15 @@ from .api import (
     palette,
     variations,
 )
-from .errors import BundleError, ImageError, InvalidRequest, PaletteError, PixelspriteError, UnknownModel
+from .errors import (
+    BundleError,
+    Cancelled,
+    ImageError,
+    InvalidRequest,
+    PaletteError,
+    PixelspriteError,
+    UnknownModel,
+)
 from .imageio import compose_sheet, read_image, upscale, write_png
 from .manifest import GraphSpec, ImageSpec, LatentSpec, Manifest, PostprocessSpec, TensorSpec, load_manifest
 from .palettes import Palette, builtin_names, read_palette, write_palette
@@ -61,6 +69,7 @@ __all__ = [
     "Palette", "builtin_names", "read_palette", "write_palette",
     # errors
     "PixelspriteError", "InvalidRequest", "UnknownModel", "ImageError", "BundleError", "PaletteError",
+    "Cancelled",
     # bundles
     "Manifest", "TensorSpec", "GraphSpec", "ImageSpec", "LatentSpec", "PostprocessSpec", "load_manifest",
     "Registry", "Bundle", "BundleInfo",
