@@ -34,6 +34,7 @@ import numpy as np
 from pixelsprite import api
 from pixelsprite.errors import ImageError, InvalidRequest, PixelspriteError, UnknownModel
 from pixelsprite.imageio import encode_png
+from pixelsprite.palettes.resolve import resolve_palette
 
 from .errors import MalformedFrame, UnknownOperation, UnsupportedOperation, UnsupportedParameter
 
@@ -58,8 +59,8 @@ GENERATION_PARAMETERS = ("model", "count", "seed", "label", "steps", "solver", "
                          "image_format")
 """Parameter spellings shared by the protocol, the CLI and job files."""
 
-_FUTURE = ("label", "steps", "solver", "guidance", "candidates", "palette")
-_SPRITES = ("model", "max_colors", "image_format", *_FUTURE)
+_FUTURE = ("label", "steps", "solver", "guidance", "candidates")
+_SPRITES = ("model", "max_colors", "image_format", "palette", "dither", *_FUTURE)
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "hello": ("client", "version", "protocol"),
     "models": (),
@@ -69,7 +70,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "interpolate": ("a", "b", "count", "method", *_SPRITES),
     "grid": ("corners", "rows", "cols", "method", *_SPRITES),
     "encode": ("model", "images"),
-    "decode": ("latents", "model", "max_colors", "image_format", "palette"),
+    "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither"),
 }
 """Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
 COMING_OPERATIONS: dict[str, str] = {
@@ -87,7 +88,6 @@ _WHY_NOT = {
     "solver": "it samples in one pass; solver needs a diffusion or flow model",
     "guidance": "it is unconditional; guidance needs a conditional diffusion or flow model",
     "candidates": "candidates needs a teacher model to rank them (coming)",
-    "palette": "palette-constrained output is coming in a later version",
 }
 
 
@@ -213,7 +213,7 @@ class Call:
     def batch_key(self) -> tuple[Any, ...] | None:
         """Requests with equal keys can share one model call (micro-batching); None: never batched."""
         req = self.request
-        if isinstance(req, api.GenerateRequest):
+        if isinstance(req, api.GenerateRequest) and req.palette is None:
             return ("generate", req.model, req.max_colors)
         return None
 
@@ -465,23 +465,26 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
                              field="image_format")
     name = model.name
     max_colors = _int(obj.get("max_colors"), "max_colors")
+    # a palette is a built-in name, "#rrggbb,..." or a list of colours; never a file path from a client
+    palette = None if obj.get("palette") is None else resolve_palette(obj["palette"], allow_paths=False)
+    colours = {"palette": palette, "dither": _str(obj.get("dither"), "dither", "none")}
     req: api.Request
     if op == "generate":
         req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
-                                  max_colors)
+                                  max_colors, **colours)
     elif op == "variations":
         if "image" not in obj:
             raise InvalidRequest("variations needs an image", field="image")
         req = api.VariationsRequest(name, _image(obj["image"], "image"), _int(obj.get("count"), "count", 8),
                                     _number(obj.get("strength"), "strength", 0.5), _int(obj.get("seed"), "seed"),
-                                    max_colors)
+                                    max_colors, **colours)
     elif op == "interpolate":
         for end in ("a", "b"):
             if end not in obj:
                 raise InvalidRequest(f"interpolate needs endpoint {end} (a seed or an image)", field=end)
         req = api.InterpolateRequest(name, _endpoint(obj["a"], "a"), _endpoint(obj["b"], "b"),
                                      _int(obj.get("count"), "count", 8), _str(obj.get("method"), "method", "slerp"),
-                                     max_colors)
+                                     max_colors, **colours)
     elif op == "grid":
         corners = obj.get("corners")
         if not isinstance(corners, list) or len(corners) != 4:
@@ -489,7 +492,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
         ends = tuple(_endpoint(c, f"corners[{i}]") for i, c in enumerate(corners))
         req = api.GridRequest(name, ends, _int(obj.get("rows"), "rows", 4),  # type: ignore[arg-type]
                               _int(obj.get("cols"), "cols", 4), _str(obj.get("method"), "method", "slerp"),
-                              max_colors)
+                              max_colors, **colours)
     elif op == "encode":
         images = obj.get("images")
         if not isinstance(images, list) or not 1 <= len(images) <= api.MAX_COUNT:
@@ -498,7 +501,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     else:  # decode
         if "latents" not in obj:
             raise InvalidRequest("decode needs latents", field="latents")
-        req = api.DecodeRequest(name, _latents(obj["latents"]), max_colors)
+        req = api.DecodeRequest(name, _latents(obj["latents"]), max_colors, **colours)
     return Call(rid, op, encoding, req, image_format, {}, model)
 
 

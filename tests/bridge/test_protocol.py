@@ -89,7 +89,10 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "a", "op": "generate", "solver": "euler"}, UnsupportedParameter, "solver"),
         ({"id": "a", "op": "generate", "guidance": 2.0}, UnsupportedParameter, "guidance"),
         ({"id": "a", "op": "generate", "candidates": 4}, UnsupportedParameter, "candidates"),
-        ({"id": "a", "op": "generate", "palette": "pico8"}, UnsupportedParameter, "palette"),
+        ({"id": "a", "op": "generate", "palette": "no-such-palette"}, InvalidRequest, "palette"),
+        ({"id": "a", "op": "generate", "palette": "/etc/passwd.gpl"}, InvalidRequest, "palette"),
+        ({"id": "a", "op": "generate", "palette": "pico-8", "dither": "zigzag"}, InvalidRequest, "dither"),
+        ({"id": "a", "op": "generate", "dither": "bayer4"}, InvalidRequest, "dither"),
         ({"id": "a", "op": "generate", "image_format": "jpeg"}, InvalidRequest, "image_format"),
         ({"id": "a", "op": "generate", "max_colors": 999}, InvalidRequest, "max_colors"),
         ({"id": "a", "op": "interpolate", "a": 1, "b": 2, "steps": 8}, UnsupportedParameter, "steps"),
@@ -210,3 +213,15 @@ def test_hello_and_models_messages() -> None:
     assert (tiny["name"], tiny["loaded"], tiny["size"], tiny["labels"]) == ("tiny", True, [8, 8], ["a", "b"])
     assert "variations" in tiny["operations"] and "variations" not in models["models"][1]["operations"]
     json.dumps(models)
+
+
+def test_palette_and_dither_reach_the_request_layer() -> None:
+    call = parse({"id": "p", "op": "generate", "count": 4, "seed": 1, "palette": "pico-8", "dither": "bayer2"})
+    assert isinstance(call.request, api.GenerateRequest)
+    assert call.request.palette is not None and call.request.palette.colors.shape == (16, 3)
+    assert call.request.dither == "bayer2"
+    assert call.batch_key is None  # palette requests run on their own
+    listed = parse({"id": "q", "op": "generate", "palette": ["#000000", [255, 255, 255]]})
+    assert listed.request.palette is not None and listed.request.palette.colors.tolist() == [[0, 0, 0], [255, 255, 255]]
+    grid = parse({"id": "g", "op": "grid", "corners": [1, 2, 3, 4], "palette": "#112233,#445566"})
+    assert grid.request.palette is not None and len(grid.request.palette.colors) == 2

@@ -18,6 +18,7 @@ from bridge.errors import RemoteError
 from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.imageio import encode_png
+from pixelsprite.palettes.resolve import resolve_palette
 from pixelsprite.registry import Registry
 
 T = Any
@@ -360,3 +361,16 @@ def test_shutdown_cancels_work_beyond_the_grace_period(registry: Registry) -> No
             assert (await pending)["code"] == "shutting_down"
 
     run(go())
+
+
+def test_generate_with_a_palette_over_the_socket(server: BackgroundServer, registry: Registry) -> None:
+    with SyncClient(server.url) as c:
+        got = c.generate(count=4, seed=3, palette="gameboy-dmg", image_format="rgba")
+        with pytest.raises(RemoteError) as e:
+            c.generate(count=1, palette="../secret.gpl")
+    want = api.generate("tiny", 4, 3, palette="gameboy-dmg", registry=registry)
+    np.testing.assert_array_equal(got.rgba, want.sprites)
+    opaque = got.rgba[got.rgba[..., 3] > 0][:, :3]
+    allowed = {tuple(c) for c in resolve_palette("gameboy-dmg").colors.tolist()}
+    assert opaque.size and {tuple(p) for p in opaque.tolist()} <= allowed
+    assert e.value.code == "invalid_request" and e.value.field == "palette"
