@@ -12,7 +12,7 @@ UnknownOperation         ``unknown_operation``      ``op`` names no operation of
 UnsupportedOperation     ``unsupported_operation``  the operation is specified but not available yet
 UnsupportedParameter     ``unsupported_parameter``  a parameter the chosen model cannot honour
 Busy                     ``busy``                   the global queue or the connection's limit is full
-Cancelled                ``cancelled``              the request was cancelled by the client
+Cancelled                ``cancelled``              cancelled by the client (pixelsprite.errors.Cancelled)
 ShuttingDown             ``shutting_down``          the server is stopping and takes no new work
 =======================  =========================  ===================================================
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pixelsprite.errors import PixelspriteError
+from pixelsprite.errors import Cancelled, PixelspriteError
 
 __all__ = [
     "MalformedFrame", "UnknownOperation", "UnsupportedOperation", "UnsupportedParameter", "Busy", "Cancelled",
@@ -57,12 +57,6 @@ class Busy(PixelspriteError):
     """The server's queue is full, or the connection has as many requests in flight as it may; retry later."""
 
     code: ClassVar[str] = "busy"
-
-
-class Cancelled(PixelspriteError):
-    """The request was cancelled by a ``cancel`` operation."""
-
-    code: ClassVar[str] = "cancelled"
 
 
 class ShuttingDown(PixelspriteError):
