@@ -80,7 +80,10 @@ COMING_OPERATIONS: dict[str, str] = {
 }
 """Operations of the protocol that answer ``unsupported_operation`` until their feature lands."""
 
-_FAMILY_PARAMETERS: dict[str, frozenset[str]] = {"vae": frozenset()}
+_SAMPLER_PARAMETERS = frozenset({"label", "steps", "solver", "guidance"})
+_FAMILY_PARAMETERS: dict[str, frozenset[str]] = {
+    "vae": frozenset(), "diffusion": _SAMPLER_PARAMETERS, "flow": _SAMPLER_PARAMETERS,
+}
 """The optional generation parameters (of ``_FUTURE``) each model family honours."""
 _WHY_NOT = {
     "label": "it is unconditional; label needs a conditional model",
@@ -144,6 +147,8 @@ class ModelCaps:
         return _FAMILY_PARAMETERS.get(self.family, frozenset())
 
     def operations(self) -> list[str]:
+        if self.family in ("diffusion", "flow"):
+            return ["generate", "variations", "interpolate"]
         if self.family != "vae":
             return []
         ops = ["generate", "interpolate", "grid", "decode"]
@@ -213,7 +218,8 @@ class Call:
     def batch_key(self) -> tuple[Any, ...] | None:
         """Requests with equal keys can share one model call (micro-batching); None: never batched."""
         req = self.request
-        if isinstance(req, api.GenerateRequest) and req.palette is None:
+        vae = self.model is not None and self.model.family == "vae"
+        if vae and isinstance(req, api.GenerateRequest) and req.palette is None:
             return ("generate", req.model, req.max_colors)
         return None
 
@@ -301,7 +307,7 @@ def _int(value: Any, name: str, default: int | None = None) -> Any:
     return value
 
 
-def _number(value: Any, name: str, default: float) -> float:
+def _number(value: Any, name: str, default: float | None) -> Any:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -468,23 +474,27 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     # a palette is a built-in name, "#rrggbb,..." or a list of colours; never a file path from a client
     palette = None if obj.get("palette") is None else resolve_palette(obj["palette"], allow_paths=False)
     colours = {"palette": palette, "dither": _str(obj.get("dither"), "dither", "none")}
+    # sampler options of diffusion and flow models (a VAE was refused them in _check_parameters)
+    sampler = {"label": _str(obj.get("label"), "label"), "steps": _int(obj.get("steps"), "steps"),
+               "solver": _str(obj.get("solver"), "solver"), "guidance": _number(obj.get("guidance"), "guidance", None)}
     req: api.Request
     if op == "generate":
         req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
-                                  max_colors, **colours)
+                                  max_colors, **colours, **sampler)
     elif op == "variations":
         if "image" not in obj:
             raise InvalidRequest("variations needs an image", field="image")
         req = api.VariationsRequest(name, _image(obj["image"], "image"), _int(obj.get("count"), "count", 8),
                                     _number(obj.get("strength"), "strength", 0.5), _int(obj.get("seed"), "seed"),
-                                    max_colors, **colours)
+                                    max_colors, **colours, **sampler)
     elif op == "interpolate":
         for end in ("a", "b"):
             if end not in obj:
                 raise InvalidRequest(f"interpolate needs endpoint {end} (a seed or an image)", field=end)
         req = api.InterpolateRequest(name, _endpoint(obj["a"], "a"), _endpoint(obj["b"], "b"),
                                      _int(obj.get("count"), "count", 8), _str(obj.get("method"), "method", "slerp"),
-                                     max_colors, **colours)
+                                     max_colors, **colours, label=sampler["label"], sample_steps=sampler["steps"],
+                                     solver=sampler["solver"], guidance=sampler["guidance"])
     elif op == "grid":
         corners = obj.get("corners")
         if not isinstance(corners, list) or len(corners) != 4:

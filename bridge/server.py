@@ -107,9 +107,9 @@ class _Job:
             self.finished, self.outcome = True, outcome
             self.events.put_nowait((True, frame))
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, done: int, total: int, unit: str = "sprites") -> None:
         """Queue a progress answer; called from a worker thread."""
-        frame = proto.encode_frame(proto.progress_message(self.call.id, done, total), self.call.encoding)
+        frame = proto.encode_frame(proto.progress_message(self.call.id, done, total, unit), self.call.encoding)
         self.loop.call_soon_threadsafe(self._put_progress, frame)
 
     def _put_progress(self, frame: str | bytes) -> None:
@@ -527,6 +527,10 @@ class Server:
     def _run_one(self, job: _Job) -> api.Result:
         req = job.call.request
         assert req is not None
+        if job.call.model is not None and job.call.model.family in ("diffusion", "flow"):
+            # progress per sampler step; cancel checked between steps
+            return api.handle(req, registry=self.registry, progress=lambda d, t: job.progress(d, t, "steps"),
+                              cancel=job.cancel.is_set)
         if isinstance(req, api.GenerateRequest):
             return generate_chunked(req, self.registry, chunk=self.chunk_sprites, cancel=job.cancel,
                                     progress=job.progress)

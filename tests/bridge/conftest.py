@@ -14,7 +14,13 @@ import pytest
 
 from bridge.server import BackgroundServer
 from pixelsprite.registry import Registry
-from tests.pixelsprite.conftest import bundle_writer, models_dir, onnx_files, registry  # noqa: F401 - fixtures
+from tests.pixelsprite.conftest import (  # noqa: F401 - fixtures
+    bundle_writer,
+    iterative_registry,
+    models_dir,
+    onnx_files,
+    registry,
+)
 
 
 @pytest.fixture(scope="module")
