@@ -1,0 +1,660 @@
+"""Watch-folder batch generation: job files dropped into an inbox become sprites, sheets and palettes in an outbox.
+
+The contract is ``docs/watch-folder.md``; in short:
+
+* a job file is ``INBOX/<name>.json`` holding one request object or ``{"requests": [...], "output": {...}}``;
+  each request uses the websocket protocol's parameters and is validated by :func:`bridge.protocol.parse_request`
+  (one source of truth), then run by :func:`pixelsprite.api.handle` on the watcher's worker thread;
+* files whose names start with ``.`` or end with ``.tmp`` / ``.part`` are never read (write there, then rename),
+  and any other file is read only once its size and mtime have been still for ``settle_s`` seconds;
+* a job's outputs are written into ``OUTBOX/.staging/<name>.<random>/`` and the finished folder is renamed to
+  ``OUTBOX/<name>/`` in one step, so a reader never sees a partial job; that rename is the commit point;
+* ``OUTBOX/journal.jsonl`` records each job's ``started`` / ``done`` / ``failed`` state (appended and fsynced);
+  on start the backlog is processed, stale staging folders are removed, and a job whose committed output
+  folder already holds its content hash is not run again (exactly once across crashes);
+* a finished job file moves to ``INBOX/done/``, a failed one to ``INBOX/failed/`` next to ``<name>.error.json``
+  (``code``, ``message``, ``field`` and, for a request, its ``request`` index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+import pixelsprite
+from pixelsprite import api
+from pixelsprite.atomic import write_bytes_atomic
+from pixelsprite.errors import InvalidRequest, PixelspriteError
+from pixelsprite.imageio import compose_sheet, encode_png
+from pixelsprite.palettes.formats import FORMATS as PALETTE_FORMATS
+from pixelsprite.palettes.formats import encode_palette
+from pixelsprite.registry import Registry
+
+from . import protocol as proto
+from .logs import LOGGER_NAME, log_event
+from .server import build_catalog
+
+__all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "JOB_OPERATIONS", "JOURNAL", "STAGING"]
+
+JOURNAL = "journal.jsonl"
+STAGING = ".staging"
+JOB_OPERATIONS = ("generate", "variations", "interpolate", "grid", "decode")
+"""Operations a job file may hold (the sprite operations of the protocol)."""
+_IGNORED_SUFFIXES = (".tmp", ".part")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_PLACEHOLDER = re.compile(r"\{([a-z]*)\}")
+_PLACEHOLDERS = ("job", "request", "index", "seed", "op", "model")
+DEFAULT_PATTERN = "{job}-{request}-{index}"
+MAX_SCALE = 16
+
+log = logging.getLogger(LOGGER_NAME + ".watch")
+
+
+@dataclass(frozen=True)
+class WatchLimits:
+    """Per-job limits; a job over one fails with an error naming the field and the limit.
+
+    Attributes:
+        max_job_bytes: largest job file read.
+        max_requests: requests per job file.
+        max_sprites: sprites per job, all requests together.
+    """
+
+    max_job_bytes: int = 4 * 2**20
+    max_requests: int = 64
+    max_sprites: int = 4096
+
+
+class JobError(PixelspriteError):
+    """A job file is malformed or breaks a limit; ``request`` is the index of the request at fault, if any."""
+
+    code = "invalid_job"
+
+    def __init__(self, message: str, *, field: str | None = None, request: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.request = request
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How a job's sprites are written.
+
+    Attributes:
+        layout: ``"sprites"`` (one PNG per sprite), ``"sheet"`` (one sheet PNG + JSON per request) or ``"both"``.
+        name: file-name pattern for single sprites, without extension; placeholders ``{job}``, ``{request}``,
+            ``{index}``, ``{seed}``, ``{op}``, ``{model}``.
+        columns: sheet columns (None: the result's layout, else square-ish).
+        gutter: transparent pixels between sheet cells.
+        scale: nearest-neighbour upscale of sprites and sheets, 1..16.
+        palette_formats: formats to write each request's palette in (requests with a ``palette`` only).
+    """
+
+    layout: str = "sprites"
+    name: str = DEFAULT_PATTERN
+    columns: int | None = None
+    gutter: int = 0
+    scale: int = 1
+    palette_formats: tuple[str, ...] = ("gpl",)
+
+    @classmethod
+    def parse(cls, obj: Any) -> OutputOptions:
+        if obj is None:
+            return cls()
+        if not isinstance(obj, dict):
+            raise JobError("output must be an object", field="output")
+        known = {"layout", "name", "columns", "gutter", "scale", "palette_formats"}
+        for key in obj:
+            if key not in known:
+                raise JobError(f"unknown output option {str(key)[:40]!r}; options: {', '.join(sorted(known))}",
+                               field=f"output.{str(key)[:40]}")
+        layout = obj.get("layout", "sprites")
+        if layout not in ("sprites", "sheet", "both"):
+            raise JobError(f"output.layout must be sprites, sheet or both, got {layout!r}"[:160], field="output.layout")
+        name = obj.get("name", DEFAULT_PATTERN)
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise JobError("output.name must be a pattern of 1 to 100 characters", field="output.name")
+        for ph in _PLACEHOLDER.findall(name):
+            if ph not in _PLACEHOLDERS:
+                raise JobError(f"output.name has unknown placeholder {{{ph}}}; placeholders: "
+                               + ", ".join("{" + p + "}" for p in _PLACEHOLDERS), field="output.name")
+        ints: dict[str, int | None] = {}
+        for key, lo, hi, default in (("columns", 1, 1024, None), ("gutter", 0, 16, 0), ("scale", 1, MAX_SCALE, 1)):
+            v = obj.get(key, default)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi):
+                raise JobError(f"output.{key} must be an integer between {lo} and {hi}, got {v!r}"[:160],
+                               field=f"output.{key}")
+            ints[key] = v
+        fmts = obj.get("palette_formats", ["gpl"])
+        if not isinstance(fmts, list) or not all(isinstance(f, str) and f in PALETTE_FORMATS for f in fmts):
+            raise JobError(f"output.palette_formats must be a list of: {', '.join(PALETTE_FORMATS)}",
+                           field="output.palette_formats")
+        return cls(layout, name, ints["columns"], ints["gutter"] or 0, ints["scale"] or 1, tuple(dict.fromkeys(fmts)))
+
+
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    sha256: str
+    calls: tuple[tuple[dict[str, Any], proto.Call], ...]
+    output: OutputOptions
+
+
+@dataclass
+class _Stats:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    sprites: int = 0
+    seconds: float = 0.0
+    names: list[str] = field(default_factory=list)
+
+
+def _safe_file_name(text: str, what: str) -> str:
+    """A single path component inside the outbox: no separators, no ``..``, no leading dot."""
+    if (not text or len(text) > 200 or "/" in text or "\\" in text or "\x00" in text or text.startswith(".")
+            or os.path.isabs(text)):
+        raise JobError(f"{what} gives the file name {text[:60]!r}; names may not be empty, absolute, contain "
+                       "path separators or start with '.'", field="output.name")
+    return text
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimits) -> _Job:
+    """Decode and validate a job file's bytes (no model is run).
+
+    Raises:
+        JobError for the file's shape and limits; the protocol's errors (InvalidRequest, UnknownModel, ...) for a
+        request, with ``request`` set on the JobError or noted by the caller.
+    """
+    if len(data) > limits.max_job_bytes:
+        raise JobError(f"the job file has {len(data)} bytes; the limit is {limits.max_job_bytes}", field="job")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise JobError("the job file is not UTF-8 text", field="job") from None
+    try:
+        obj, _ = proto.decode_frame(text)
+    except PixelspriteError as e:
+        raise JobError(f"the job file is not a JSON object: {e.message}", field="job") from None
+    if "requests" in obj:
+        extra = sorted(set(obj) - {"requests", "output"})
+        if extra:
+            raise JobError(f"unknown top-level key {extra[0][:40]!r}; a job with requests takes requests and output",
+                           field=extra[0][:40])
+        reqs = obj["requests"]
+        if not isinstance(reqs, list) or not reqs:
+            raise JobError("requests must be a non-empty list of request objects", field="requests")
+        output = obj.get("output")
+    else:
+        reqs = [{k: v for k, v in obj.items() if k != "output"}]
+        output = obj.get("output")
+    if len(reqs) > limits.max_requests:
+        raise JobError(f"the job has {len(reqs)} requests; the limit is {limits.max_requests}", field="requests")
+    options = OutputOptions.parse(output)
+    calls = []
+    sprites = 0
+    for i, req in enumerate(reqs):
+        if not isinstance(req, dict):
+            raise JobError(f"requests[{i}] must be an object", field=f"requests[{i}]", request=i)
+        op = req.get("op", "generate")
+        if op not in JOB_OPERATIONS:
+            raise JobError(f"requests[{i}].op is {str(op)[:40]!r}; a job may hold: {', '.join(JOB_OPERATIONS)}",
+                           field="op", request=i)
+        if "id" in req:
+            raise JobError("requests in a job file take no id (the watcher names them)", field="id", request=i)
+        if req.get("image_format", "png") != "png":
+            raise JobError("image_format must be png in a job file (sprites are written as PNG files)",
+                           field="image_format", request=i)
+        wire = {**req, "op": op, "id": f"{name}#{i}"}
+        try:
+            call = proto.parse_request(wire, "json", catalog)
+        except PixelspriteError as e:
+            e.request = i  # type: ignore[attr-defined]
+            raise
+        sprites += _sprites_of(call)
+        if sprites > limits.max_sprites:
+            raise JobError(f"the job asks for {sprites} sprites so far (up to requests[{i}]); the limit is "
+                           f"{limits.max_sprites} per job", field="count", request=i)
+        calls.append((req, call))
+    return _Job(name, _sha256(data), tuple(calls), options)
+
+
+def _sprites_of(call: proto.Call) -> int:
+    req = call.request
+    if isinstance(req, api.GridRequest):
+        return int(req.rows) * int(req.cols)
+    if isinstance(req, api.DecodeRequest):
+        return int(np.asarray(req.latents).shape[0])
+    n = getattr(req, "count", 1)
+    return int(n) if isinstance(n, int) else 1
+
+
+def _sheet_description(names: list[str], image: str, h: int, w: int, cols: int, gutter: int, scale: int,
+                       sheet_shape: tuple[int, ...]) -> dict[str, Any]:
+    """An Aseprite / TexturePacker 'JSON array' sheet description (Godot and Phaser read the same shape)."""
+    frames = []
+    for i, name in enumerate(names):
+        r, c = divmod(i, cols)
+        x, y = c * (w + gutter) * scale, r * (h + gutter) * scale
+        frames.append({
+            "filename": name,
+            "frame": {"x": x, "y": y, "w": w * scale, "h": h * scale},
+            "rotated": False,
+            "trimmed": False,
+            "spriteSourceSize": {"x": 0, "y": 0, "w": w * scale, "h": h * scale},
+            "sourceSize": {"w": w * scale, "h": h * scale},
+            "duration": 100,
+        })
+    return {
+        "frames": frames,
+        "meta": {"app": "pixelsprite", "version": pixelsprite.__version__, "image": image, "format": "RGBA8888",
+                 "size": {"w": int(sheet_shape[1]), "h": int(sheet_shape[0])}, "scale": str(scale)},
+    }
+
+
+def _fill(pattern: str, values: Mapping[str, Any]) -> str:
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), pattern)
+
+
+class Watcher:
+    """Process job files from ``inbox`` into ``outbox``; one worker thread runs jobs in arrival order.
+
+    Use :meth:`run_once` to process the backlog and return, or :meth:`start` / :meth:`stop` (or ``with``) to
+    keep watching with a watchdog observer. Bad jobs are reported in ``failed/`` and the watcher goes on.
+
+    Args:
+        inbox: the folder job files are dropped into (``done/`` and ``failed/`` are made inside it).
+        outbox: the folder job output folders and the journal are written to.
+        registry: model bundles (default: the request layer's default registry).
+        settle_s: seconds a job file's size and mtime must stay unchanged before it is read.
+        limits: per-job limits.
+        progress: a stream for one human progress line per job (e.g. ``sys.stderr`` on a terminal), or None for
+            structured log lines only.
+    """
+
+    def __init__(self, inbox: str | os.PathLike[str], outbox: str | os.PathLike[str], *,
+                 registry: Registry | None = None, settle_s: float = 0.5, limits: WatchLimits | None = None,
+                 progress: TextIO | None = None) -> None:
+        self.inbox = Path(inbox).resolve()
+        self.outbox = Path(outbox).resolve()
+        if self.outbox == self.inbox or self.inbox in self.outbox.parents:
+            raise InvalidRequest("the outbox may not be the inbox or inside it", field="out")
+        self.registry = registry or api.default_registry()
+        self.settle_s = settle_s
+        self.limits = limits or WatchLimits()
+        self.progress = progress
+        self.stats = _Stats()
+        self._catalog: proto.Catalog | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: Any = None
+        self._seen: dict[str, tuple[int, int]] = {}
+        for d in (self.inbox, self.inbox / "done", self.inbox / "failed", self.outbox):
+            d.mkdir(parents=True, exist_ok=True)
+        self._recover()
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Watcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Watcher:
+        """Start the observer and the worker thread (the backlog is processed first)."""
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        wake = self._wake
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                wake.set()  # the worker rescans the inbox; events only say "look again"
+
+        self._observer = Observer()
+        self._observer.schedule(_Handler(), str(self.inbox), recursive=False)
+        self._observer.start()
+        self._thread = threading.Thread(target=self._loop, name="pixelsprite-watch", daemon=True)
+        self._thread.start()
+        self._wake.set()
+        log_event(log, logging.INFO, "watch", inbox=str(self.inbox), outbox=str(self.outbox))
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop watching: the job in progress finishes (or is resumed on the next start), then threads end."""
+        self._stopping.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout)
+            self._observer = None
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is called from another thread (or a signal handler)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def run_once(self, *, timeout: float | None = None) -> _Stats:
+        """Process every job file in the inbox (waiting for settling files, up to ``timeout`` s), then return."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pending = self._scan_and_run()
+            if not pending or (deadline is not None and time.monotonic() >= deadline):
+                return self.stats
+            time.sleep(min(self.settle_s, 0.1) or 0.01)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            pending = 0
+            try:
+                pending = self._scan_and_run()
+            except Exception:  # never let one surprise stop the watcher
+                log.exception("watcher scan failed")
+            self._wake.wait(max(0.05, min(self.settle_s, 0.25)) if pending else 5.0)
+
+    # ------------------------------------------------------------------------------------------ scanning
+    def _candidates(self) -> list[Path]:
+        out = []
+        try:
+            entries = list(os.scandir(self.inbox))
+        except FileNotFoundError:
+            return []
+        for e in entries:
+            if e.name.startswith(".") or e.name.endswith(_IGNORED_SUFFIXES) or e.name.endswith(".error.json"):
+                continue
+            if not e.name.endswith(".json") or not e.is_file(follow_symlinks=False):
+                if e.is_symlink():
+                    out.append(Path(e.path))  # refused in _run_file, so that it is reported and moved aside
+                continue
+            out.append(Path(e.path))
+        return out
+
+    def _scan_and_run(self) -> int:
+        """Run every settled job file, oldest first; returns how many files are still settling."""
+        ready: list[tuple[int, str, Path]] = []
+        pending = 0
+        now = time.time_ns()
+        seen: dict[str, tuple[int, int]] = {}
+        for path in self._candidates():
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            sig = (st.st_size, st.st_mtime_ns)
+            seen[path.name] = sig
+            settled = (now - st.st_mtime_ns) >= self.settle_s * 1e9 and self._seen.get(path.name) == sig
+            if settled or (self.settle_s <= 0):
+                ready.append((st.st_mtime_ns, path.name, path))
+            else:
+                pending += 1
+        self._seen = seen
+        for _, _, path in sorted(ready):
+            if self._stopping.is_set():
+                break
+            self._run_file(path)
+        return pending
+
+    # ---------------------------------------------------------------------------------------------- jobs
+    def catalog(self) -> proto.Catalog:
+        if self._catalog is None:
+            self._catalog = build_catalog(self.registry)
+        return self._catalog
+
+    def _journal(self, **entry: Any) -> None:
+        line = json.dumps({"ts": round(time.time(), 3), **entry}, separators=(",", ":")) + "\n"
+        fd = os.open(self.outbox / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def journal(self) -> list[dict[str, Any]]:
+        """The journal's entries, oldest first (a torn last line from a crash is skipped)."""
+        try:
+            lines = (self.outbox / JOURNAL).read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def _recover(self) -> None:
+        """Remove staging folders of jobs a crash interrupted; their job files are still in the inbox."""
+        staging = self.outbox / STAGING
+        if staging.is_dir():
+            for d in staging.iterdir():
+                shutil.rmtree(d, ignore_errors=True)
+        started = {}
+        for e in self.journal():
+            if e.get("state") == "started":
+                started[(e.get("job"), e.get("sha256"))] = e
+            else:
+                started.pop((e.get("job"), e.get("sha256")), None)
+        for job, sha in started:
+            log_event(log, logging.INFO, "resume", job=job, sha256=sha)
+
+    def _committed(self, name: str, sha: str) -> bool | None:
+        """True: ``OUTBOX/name`` holds this job's outputs; False: it holds another job's; None: absent."""
+        manifest = self.outbox / name / "manifest.json"
+        if not (self.outbox / name).exists():
+            return None
+        try:
+            return bool(json.loads(manifest.read_text()).get("job_sha256") == sha)
+        except (OSError, ValueError):
+            return False
+
+    def _move(self, path: Path, folder: str) -> None:
+        try:
+            os.replace(path, self.inbox / folder / path.name)
+        except FileNotFoundError:
+            pass
+
+    def _run_file(self, path: Path) -> None:
+        name = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+        t0 = time.perf_counter()
+        sha = ""
+        try:
+            if path.is_symlink():
+                raise JobError("job files may not be symbolic links", field="job")
+            if not _NAME.match(name):
+                raise JobError(f"job name {name[:60]!r} must be 1 to 100 letters, digits, '.', '_' or '-', "
+                               "starting with a letter or digit", field="job")
+            with open(path, "rb") as f:
+                data = f.read(self.limits.max_job_bytes + 1)
+            sha = _sha256(data)
+            state = self._committed(name, sha)
+            if state is True:  # done before a crash that came before the move: never run twice
+                self._journal(job=name, sha256=sha, state="done", note="already committed")
+                self._move(path, "done")
+                self.stats.skipped += 1
+                log_event(log, logging.INFO, "job", job=name, outcome="already_done")
+                return
+            if state is False:
+                raise JobError(f"the output folder {name!r} already holds another job's outputs; rename the job "
+                               "file or remove that folder", field="job")
+            self._journal(job=name, sha256=sha, state="started")
+            job = parse_job(name, data, self.catalog(), self.limits)
+            sprites = self._execute(job, t0)
+        except PixelspriteError as e:
+            self._fail(path, name, sha, e)
+            return
+        except OSError as e:
+            self._fail(path, name, sha, JobError(f"file system error: {e.strerror or e}", field="job"))
+            return
+        self._journal(job=name, sha256=sha, state="done", sprites=sprites)
+        self._move(path, "done")
+        dt = time.perf_counter() - t0
+        self.stats.done += 1
+        self.stats.sprites += sprites
+        self.stats.seconds += dt
+        self.stats.names.append(name)
+        log_event(log, logging.INFO, "job", job=name, outcome="done", sprites=sprites, ms=round(dt * 1000, 1))
+        self._progress(f"done   {name}: {sprites} sprites in {dt:.2f}s")
+
+    def _progress(self, text: str) -> None:
+        if self.progress is not None:
+            s = self.stats
+            print(f"[{s.done} done, {s.failed} failed, {s.sprites} sprites] {text}", file=self.progress, flush=True)
+
+    def _fail(self, path: Path, name: str, sha: str, error: PixelspriteError) -> None:
+        doc = {"job": path.name, "sha256": sha or None, **error.to_dict(),
+               "request": getattr(error, "request", None)}
+        safe = name if _NAME.match(name) else "job-" + secrets.token_hex(4)
+        write_bytes_atomic(self.inbox / "failed" / f"{safe}.error.json", (json.dumps(doc, indent=2) + "\n").encode())
+        self._journal(job=name[:100], sha256=sha or None, state="failed", code=error.code, field=error.field)
+        try:
+            os.replace(path, self.inbox / "failed" / (safe + ".json"))
+        except FileNotFoundError:
+            pass
+        self.stats.failed += 1
+        log_event(log, logging.WARNING, "job", job=name[:100], outcome="failed", **error.to_dict())
+        self._progress(f"failed {name[:100]}: {error.code} ({error.field}): {error.message}")
+
+    def _execute(self, job: _Job, t0: float) -> int:
+        """Run a validated job into a staging folder, then rename it into place (the commit point)."""
+        staging = self.outbox / STAGING / f"{job.name}.{secrets.token_hex(4)}"
+        staging.mkdir(parents=True)
+        try:
+            sprites, entries = 0, []
+            for i, (raw, call) in enumerate(job.calls):
+                assert call.request is not None
+                try:
+                    result = api.handle(call.request, registry=self.registry)
+                except PixelspriteError as e:
+                    e.request = i  # type: ignore[attr-defined]
+                    raise
+                assert isinstance(result, api.SpriteResult)
+                entry = self._write_request(staging, job, i, raw, call, result)
+                entries.append(entry)
+                sprites += len(result)
+            info = {b.name: b for b in self.registry.bundles()}
+            models = {}
+            for entry in entries:
+                b = info.get(entry["model"])
+                if b is not None:
+                    models[b.name] = {"family": b.family, "format_version": b.manifest.format_version,
+                                      "graphs": {r: g.sha256 for r, g in b.manifest.graphs.items()}}
+            manifest = {
+                "job": job.name, "job_sha256": job.sha256, "pixelsprite": pixelsprite.__version__,
+                "output": {"layout": job.output.layout, "name": job.output.name, "scale": job.output.scale},
+                "models": models, "requests": entries, "sprites": sprites,
+                "timing": {"seconds": round(time.perf_counter() - t0, 4)},
+            }
+            write_bytes_atomic(staging / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+            os.rename(staging, self.outbox / job.name)  # atomic; fails if the folder appeared meanwhile
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return sprites
+
+    def _write_request(self, folder: Path, job: _Job, i: int, raw: dict[str, Any], call: proto.Call,
+                       result: api.SpriteResult) -> dict[str, Any]:
+        opt = job.output
+        files: list[dict[str, Any]] = []
+
+        def put(fname: str, data: bytes, **extra: Any) -> None:
+            if any(f["path"] == fname for f in files) or (folder / fname).exists():
+                raise JobError(f"output.name makes the file name {fname!r} twice; add {{index}} or {{request}}",
+                               field="output.name", request=i)
+            write_bytes_atomic(folder / fname, data)
+            files.append({"path": fname, "sha256": _sha256(data), "bytes": len(data), **extra})
+
+        sprites = result.sprites
+        names = []
+        for k, seed in enumerate(result.seeds):
+            values = {"job": job.name, "request": i, "index": k, "seed": "" if seed is None else seed,
+                      "op": call.op, "model": result.model}
+            names.append(_safe_file_name(_fill(opt.name, values), "output.name"))
+        if opt.layout in ("sprites", "both"):
+            for k, (stem, seed) in enumerate(zip(names, result.seeds, strict=True)):
+                rgba = sprites[k]
+                if opt.scale > 1:
+                    rgba = np.repeat(np.repeat(rgba, opt.scale, axis=0), opt.scale, axis=1)
+                put(stem + ".png", encode_png(rgba), kind="sprite", index=k, seed=seed)
+        if opt.layout in ("sheet", "both"):
+            rows, cols = result.layout
+            ncols = opt.columns or (cols if cols > 0 else math.ceil(math.sqrt(len(result))))
+            ncols = min(ncols, len(result))
+            sheet = compose_sheet(sprites, columns=ncols, gutter=opt.gutter, scale=opt.scale)
+            stem = _safe_file_name(f"{job.name}-{i}-sheet", "the job name")
+            h, w = int(sprites.shape[1]), int(sprites.shape[2])
+            desc = _sheet_description(names, stem + ".png", h, w, ncols, opt.gutter, opt.scale, sheet.shape)
+            put(stem + ".png", encode_png(sheet), kind="sheet")
+            put(stem + ".json", (json.dumps(desc, indent=2) + "\n").encode(), kind="sheet_description")
+        palette = getattr(call.request, "palette", None)
+        if palette is not None:
+            for fmt in opt.palette_formats:
+                put(f"{job.name}-{i}-palette.{fmt}", encode_palette(palette, fmt), kind="palette", format=fmt)
+        return {"index": i, "op": call.op, "request": _manifest_request(raw), "model": result.model,
+                "count": len(result), "size": [int(sprites.shape[2]), int(sprites.shape[1])],
+                "base_seed": result.base_seed, "seeds": list(result.seeds), "layout": list(result.layout),
+                "seconds": round(result.elapsed_s, 4), "files": files}
+
+
+def _manifest_request(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The request as given, with long strings (base64 images) replaced by their length and hash."""
+    def short(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > 200:
+            return {"bytes_base64": len(v), "sha256": _sha256(v.encode())}
+        if isinstance(v, list):
+            return [short(x) for x in v]
+        if isinstance(v, dict):
+            return {k: short(x) for k, x in v.items()}
+        return v
+    return {k: short(v) for k, v in raw.items()}
+
+
+def watch_main(inbox: str, outbox: str, *, registry: Registry, once: bool, settle_s: float, log_format: str,
+               max_sprites: int, stream: TextIO | None = None) -> int:
+    """The ``pixelsprite watch`` command: 0 when every job succeeded, 2 when one failed (with ``--once``)."""
+    from .logs import configure_logging
+
+    configure_logging(log_format)
+    out = stream if stream is not None else sys.stderr
+    progress = out if out.isatty() else None
+    watcher = Watcher(inbox, outbox, registry=registry, settle_s=settle_s,
+                      limits=WatchLimits(max_sprites=max_sprites), progress=progress)
+    if once:
+        stats = watcher.run_once()
+        log_event(log, logging.INFO, "summary", done=stats.done, failed=stats.failed, skipped=stats.skipped,
+                  sprites=stats.sprites)
+        return 0 if stats.failed == 0 else 2
+    import signal
+
+    def _stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=watcher.stop, daemon=True).start()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    watcher.start()
+    watcher.wait()
+    return 0
+
