@@ -15,6 +15,7 @@ Usage::
     pixelsprite palettes [--json]                  # the built-in palettes
     pixelsprite palettes NAME|FILE [-o out.tres]   # show one palette's colours; -o converts it (format by extension)
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]...
+    pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
 
 Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
 into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
@@ -174,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser origin allowed to connect, e.g. http://localhost:5173 (repeatable)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
+
+    p = sub.add_parser("watch", help="run job files dropped into INBOX, outputs to --out (docs/watch-folder.md)")
+    p.add_argument("inbox", help="folder job files (*.json) are dropped into; done/ and failed/ are made inside it")
+    p.add_argument("--out", required=True, help="folder for one output folder per job and journal.jsonl")
+    p.add_argument("--once", action="store_true", help="process the backlog and exit (2 if a job failed)")
+    p.add_argument("--settle", type=float, default=0.5, metavar="S",
+                   help="seconds a job file must be unchanged before it is read (default 0.5)")
+    p.add_argument("--max-sprites", type=int, default=4096, help="sprites per job, all requests (default 4096)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
     return parser
 
 
@@ -295,6 +305,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "palette":
         _palette(args, registry)
         return EXIT_OK
+    if args.command == "watch":
+        from bridge.watcher import watch_main
+
+        return watch_main(args.inbox, args.out, registry=registry, once=args.once, settle_s=args.settle,
+                          log_format=args.log_format, max_sprites=args.max_sprites)
     if args.command == "serve":
         from bridge.server import serve_forever  # the bridge imports pixelsprite; import it only when serving
 
