@@ -71,10 +71,10 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "grid": ("corners", "rows", "cols", "method", *_SPRITES),
     "encode": ("model", "images"),
     "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither"),
+    "palette": ("model", "count", "seed", "label", "colors", "method", "sprites", "format", "name"),
 }
 """Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
 COMING_OPERATIONS: dict[str, str] = {
-    "palette": "palette extraction and palette-constrained generation",
     "score": "scoring sprites with a teacher model",
     "similar": "nearest sprites by a teacher model's embedding",
 }
@@ -459,6 +459,9 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     if op in ("hello", "models", "cancel"):
         _check_parameters(obj, op, None)
         return _parse_control(rid, op, encoding, obj)
+    if op == "palette":
+        _check_parameters(obj, op, None)
+        return _parse_palette(rid, encoding, obj, catalog)
     model = catalog.resolve(obj.get("model"))
     _check_parameters(obj, op, model)
     if op not in model.operations():
@@ -515,6 +518,32 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     return Call(rid, op, encoding, req, image_format, {}, model)
 
 
+def _parse_palette(rid: str, encoding: Encoding, obj: Mapping[str, Any], catalog: Catalog) -> Call:
+    """``palette``: propose a palette from a model's samples, or from given ``sprites`` (images, never paths)."""
+    sprites = obj.get("sprites")
+    model: ModelCaps | None = None
+    if sprites is not None:
+        if not isinstance(sprites, list) or not 1 <= len(sprites) <= api.MAX_COUNT:
+            raise InvalidRequest(f"sprites must be a list of 1 to {api.MAX_COUNT} images", field="sprites")
+        images: tuple[Any, ...] | None = tuple(_image(im, f"sprites[{i}]") for i, im in enumerate(sprites))
+    else:
+        images = None
+        model = catalog.resolve(obj.get("model"))
+        if "generate" not in model.operations():
+            raise UnsupportedParameter(f"model {model.name!r} ({model.family}) cannot generate samples for a palette",
+                                       field="model")
+        if obj.get("label") is not None and "label" not in model.parameters:
+            raise UnsupportedParameter(f"model {model.name!r} ({model.family}) does not support 'label': "
+                                       f"{_WHY_NOT['label']}", field="label")
+    req = api.PaletteRequest(
+        model=model.name if model is not None else _str(obj.get("model"), "model"),
+        count=_int(obj.get("count"), "count", 64), seed=_int(obj.get("seed"), "seed"),
+        colors=_int(obj.get("colors"), "colors", 16), method=_str(obj.get("method"), "method", "kmeans"),
+        sprites=images, label=_str(obj.get("label"), "label"), format=_str(obj.get("format"), "format", "gpl"),
+        name=_str(obj.get("name"), "name", "proposed"))
+    return Call(rid, "palette", encoding, req, "png", {}, model)
+
+
 def _parse_control(rid: str, op: str, encoding: Encoding, obj: Mapping[str, Any]) -> Call:
     params: dict[str, Any] = {}
     if op == "hello":
@@ -562,6 +591,10 @@ def result_message(call: Call, result: api.Result, *, timing: Mapping[str, float
             "base_seed": result.base_seed,
             "layout": list(result.layout),
         })
+    elif isinstance(result, api.PaletteResult):
+        msg.update({"model": result.model, "name": result.palette.name, "colors": list(result.palette.hex),
+                    "swatch": result.swatch_png, "format": result.format, "file": result.file,
+                    "base_seed": result.base_seed, "sample_count": result.sample_count})
     elif isinstance(result, api.LatentResult):
         z = np.ascontiguousarray(result.latents, dtype="<f4")
         msg.update({"model": result.model, "count": int(z.shape[0]),

@@ -72,7 +72,7 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "", "op": "models"}, InvalidRequest, "id"),
         ({"id": "a"}, InvalidRequest, "op"),
         ({"id": "a", "op": "paint"}, UnknownOperation, "op"),
-        ({"id": "a", "op": "palette"}, UnsupportedOperation, "op"),
+        ({"id": "a", "op": "score"}, UnsupportedOperation, "op"),
         ({"id": "a", "op": "score"}, UnsupportedOperation, "op"),
         ({"id": "a", "op": "similar"}, UnsupportedOperation, "op"),
         ({"id": "a", "op": "generate", "cuont": 3}, InvalidRequest, "cuont"),
@@ -206,7 +206,7 @@ def test_hello_and_models_messages() -> None:
     call = parse({"id": "h", "op": "hello"})
     msg = proto.hello_message(call, CATALOG, proto.Limits(), "0.1.0")
     assert msg["protocol"] == proto.PROTOCOL_VERSION == 1
-    assert msg["coming"] == ["palette", "score", "similar"]
+    assert msg["coming"] == ["score", "similar"]
     assert msg["limits"]["max_count"] == api.MAX_COUNT
     models = proto.models_message(parse({"id": "m", "op": "models"}), CATALOG, {"tiny": True})
     tiny = models["models"][0]
@@ -225,3 +225,15 @@ def test_palette_and_dither_reach_the_request_layer() -> None:
     assert listed.request.palette is not None and listed.request.palette.colors.tolist() == [[0, 0, 0], [255, 255, 255]]
     grid = parse({"id": "g", "op": "grid", "corners": [1, 2, 3, 4], "palette": "#112233,#445566"})
     assert grid.request.palette is not None and len(grid.request.palette.colors) == 2
+
+
+def test_palette_operation_parses_model_or_sprites() -> None:
+    call = parse({"id": "p", "op": "palette", "count": 8, "seed": 2, "colors": 4, "format": "hex"})
+    assert isinstance(call.request, api.PaletteRequest)
+    assert (call.request.model, call.request.colors, call.request.format) == ("tiny", 4, "hex")
+    png = encode_png(np.full((2, 2, 4), 255, np.uint8))
+    given = parse({"id": "q", "op": "palette", "sprites": [png], "colors": 2})
+    assert given.request.sprites is not None and given.request.model is None
+    with pytest.raises(InvalidRequest) as e:
+        parse({"id": "r", "op": "palette", "sprites": "a/b.png"})
+    assert e.value.field == "sprites"

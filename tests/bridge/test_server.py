@@ -42,7 +42,7 @@ def test_hello_and_models(server: BackgroundServer) -> None:
         hello = c.hello()
         assert (hello["server"], hello["protocol"], hello["default_model"]) == ("pixelsprite", 1, "tiny")
         assert hello["models"] == ["tiny", "tiny-dec", "tiny-gmm"]
-        assert "generate" in hello["operations"] and hello["coming"] == ["palette", "score", "similar"]
+        assert "generate" in hello["operations"] and hello["coming"] == ["score", "similar"]
         models = c.models()
         assert [m["name"] for m in models["models"]] == ["tiny", "tiny-dec", "tiny-gmm"]
         assert models["models"][0]["size"] == [8, 8]
@@ -106,7 +106,7 @@ def test_random_seed_is_reported_and_reproduces(server: BackgroundServer) -> Non
         ({"op": "generate", "label": "mon"}, "unsupported_parameter", "label"),
         ({"op": "generate", "steps": 30}, "unsupported_parameter", "steps"),
         ({"op": "generate", "shape": 30}, "invalid_request", "shape"),
-        ({"op": "palette"}, "unsupported_operation", "op"),
+        ({"op": "similar"}, "unsupported_operation", "op"),
         ({"op": "score"}, "unsupported_operation", "op"),
         ({"op": "similar"}, "unsupported_operation", "op"),
         ({"op": "explode"}, "unknown_operation", "op"),
@@ -374,3 +374,11 @@ def test_generate_with_a_palette_over_the_socket(server: BackgroundServer, regis
     allowed = {tuple(c) for c in resolve_palette("gameboy-dmg").colors.tolist()}
     assert opaque.size and {tuple(p) for p in opaque.tolist()} <= allowed
     assert e.value.code == "invalid_request" and e.value.field == "palette"
+
+
+def test_palette_operation_over_the_socket(server: BackgroundServer, registry: Registry) -> None:
+    with SyncClient(server.url) as c:
+        msg = c.request("palette", count=16, seed=4, colors=3, format="gpl")
+    want = api.palette("tiny", count=16, seed=4, colors=3, format="gpl", registry=registry)
+    assert msg["colors"] == list(want.palette.hex) and len(msg["colors"]) == 3
+    assert msg["file"].startswith(b"GIMP Palette") and msg["swatch"].startswith(b"\x89PNG")
