@@ -132,6 +132,9 @@ class OutputOptions:
             if ph not in _PLACEHOLDERS:
                 raise JobError(f"output.name has unknown placeholder {{{ph}}}; placeholders: "
                                + ", ".join("{" + p + "}" for p in _PLACEHOLDERS), field="output.name")
+        if "{" in _PLACEHOLDER.sub("", name) or "}" in _PLACEHOLDER.sub("", name):
+            raise JobError("output.name has a '{' or '}' that is not a placeholder; placeholders: "
+                           + ", ".join("{" + p + "}" for p in _PLACEHOLDERS), field="output.name")
         ints: dict[str, int | None] = {}
         for key, lo, hi, default in (("columns", 1, 1024, None), ("gutter", 0, 16, 0), ("scale", 1, MAX_SCALE, 1)):
             v = obj.get(key, default)
@@ -169,7 +172,7 @@ def _safe_file_name(text: str, what: str) -> str:
     if (not text or len(text) > 200 or "/" in text or "\\" in text or "\x00" in text or text.startswith(".")
             or os.path.isabs(text)):
         raise JobError(f"{what} gives the file name {text[:60]!r}; names may not be empty, absolute, contain "
-                       "path separators or start with '.'", field="output.name")
+                       "path separators ('/' or '\\', so no '../') or start with '.'", field="output.name")
     return text
 
 
