@@ -49,7 +49,8 @@ from . import protocol as proto
 from .logs import LOGGER_NAME, log_event
 from .server import build_catalog
 
-__all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "JOB_OPERATIONS", "JOURNAL", "STAGING"]
+__all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "parse_job", "watch_main",
+           "JOB_OPERATIONS", "JOURNAL", "STAGING"]
 
 JOURNAL = "journal.jsonl"
 STAGING = ".staging"

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bridge.watcher import JOURNAL, STAGING, Watcher, WatchLimits
+from bridge import protocol as proto
+from bridge.watcher import JOB_OPERATIONS, JOURNAL, STAGING, Watcher, WatchLimits, parse_job
 from pixelsprite import api, cli
 from pixelsprite.imageio import decode_image, encode_png
 from pixelsprite.registry import Registry
@@ -256,3 +257,23 @@ def test_cli_once_exit_codes(models_dir: Path, folders: tuple[Path, Path]) -> No
     assert cli.main(base) == 2
     assert done_names(inbox) == {"ok"} and error_of(inbox, "bad")["field"] == "count"
     assert (out / JOURNAL).is_file()
+
+
+# ------------------------------------------------------------------------------------------------ examples
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "jobs"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_example_jobs_are_valid(path: Path) -> None:
+    caps = {n: proto.ModelCaps(name=n, family="vae", width=s, height=s, has_encoder=True, latent_shape=(16,))
+            for n, s in (("vae16", 16), ("vae40", 40))}
+    job = parse_job(path.stem, path.read_bytes(), proto.Catalog(caps, "vae16"), WatchLimits())
+    assert job.calls and all(call.op in JOB_OPERATIONS for _, call in job.calls)
+
+
+def test_every_job_operation_has_an_example() -> None:
+    ops = set()
+    for path in EXAMPLES.glob("*.json"):
+        doc = json.loads(path.read_text())
+        ops |= {r.get("op", "generate") for r in doc.get("requests", [doc])}
+    assert ops == set(JOB_OPERATIONS)
