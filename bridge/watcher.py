@@ -2,9 +2,10 @@
 
 The contract is ``docs/watch-folder.md``; in short:
 
-* a job file is ``INBOX/<name>.json`` holding one request object or ``{"requests": [...], "output": {...}}``;
-  each request uses the websocket protocol's parameters and is validated by :func:`bridge.protocol.parse_request`
-  (one source of truth), then run by :func:`pixelsprite.api.handle` on the watcher's worker thread;
+* a job file is ``INBOX/<name>.json`` (or ``.toml``) holding one request object or
+  ``{"requests": [...], "output": {...}}``; each request uses the websocket protocol's parameters and is
+  validated by :func:`bridge.protocol.parse_request` (one source of truth), then run by
+  :func:`pixelsprite.api.handle` on the watcher's worker thread;
 * files whose names start with ``.`` or end with ``.tmp`` / ``.part`` are never read (write there, then rename),
   and any other file is read only once its size and mtime have been still for ``settle_s`` seconds;
 * a job's outputs are written into ``OUTBOX/.staging/<name>.<random>/`` and the finished folder is renamed to
@@ -50,13 +51,15 @@ from .logs import LOGGER_NAME, log_event
 from .server import build_catalog
 
 __all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "parse_job", "watch_main",
-           "JOB_OPERATIONS", "JOURNAL", "STAGING"]
+           "JOB_OPERATIONS", "JOB_SUFFIXES", "JOURNAL", "STAGING"]
 
 JOURNAL = "journal.jsonl"
 STAGING = ".staging"
 JOB_OPERATIONS = ("generate", "variations", "interpolate", "grid", "decode")
 """Operations a job file may hold (the sprite operations of the protocol)."""
 _IGNORED_SUFFIXES = (".tmp", ".part")
+JOB_SUFFIXES = (".json", ".toml")
+"""Job file kinds: JSON, and TOML where Python has ``tomllib`` (3.11+)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PLACEHOLDER = re.compile(r"\{([a-z]*)\}")
 _PLACEHOLDERS = ("job", "request", "index", "seed", "op", "model")
@@ -181,7 +184,25 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimits) -> _Job:
+def _split_name(filename: str) -> tuple[str, str]:
+    for suffix in JOB_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)], suffix
+    return filename, ""
+
+
+def _load_toml(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise JobError("TOML job files need Python 3.11 or later; use JSON", field="job") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise JobError(f"the job file is not valid TOML: {str(e)[:160]}", field="job") from None
+
+
+def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimits, *, toml: bool = False) -> _Job:
     """Decode and validate a job file's bytes (no model is run).
 
     Raises:
@@ -194,10 +215,13 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise JobError("the job file is not UTF-8 text", field="job") from None
-    try:
-        obj, _ = proto.decode_frame(text)
-    except PixelspriteError as e:
-        raise JobError(f"the job file is not a JSON object: {e.message}", field="job") from None
+    if toml:  # a TOML document is a table; requests are [[requests]] tables, output an [output] table
+        obj = _load_toml(text)
+    else:
+        try:
+            obj, _ = proto.decode_frame(text)
+        except PixelspriteError as e:
+            raise JobError(f"the job file is not a JSON object: {e.message}", field="job") from None
     if "requests" in obj:
         extra = sorted(set(obj) - {"requests", "output"})
         if extra:
@@ -389,7 +413,7 @@ class Watcher:
         for e in entries:
             if e.name.startswith(".") or e.name.endswith(_IGNORED_SUFFIXES) or e.name.endswith(".error.json"):
                 continue
-            if not e.name.endswith(".json") or not e.is_file(follow_symlinks=False):
+            if not e.name.endswith(JOB_SUFFIXES) or not e.is_file(follow_symlinks=False):
                 if e.is_symlink():
                     out.append(Path(e.path))  # refused in _run_file, so that it is reported and moved aside
                 continue
@@ -482,7 +506,7 @@ class Watcher:
             pass
 
     def _run_file(self, path: Path) -> None:
-        name = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+        name, suffix = _split_name(path.name)
         t0 = time.perf_counter()
         sha = ""
         try:
@@ -505,7 +529,7 @@ class Watcher:
                 raise JobError(f"the output folder {name!r} already holds another job's outputs; rename the job "
                                "file or remove that folder", field="job")
             self._journal(job=name, sha256=sha, state="started")
-            job = parse_job(name, data, self.catalog(), self.limits)
+            job = parse_job(name, data, self.catalog(), self.limits, toml=suffix == ".toml")
             sprites = self._execute(job, t0)
         except PixelspriteError as e:
             self._fail(path, name, sha, e)
@@ -535,7 +559,7 @@ class Watcher:
         write_bytes_atomic(self.inbox / "failed" / f"{safe}.error.json", (json.dumps(doc, indent=2) + "\n").encode())
         self._journal(job=name[:100], sha256=sha or None, state="failed", code=error.code, field=error.field)
         try:
-            os.replace(path, self.inbox / "failed" / (safe + ".json"))
+            os.replace(path, self.inbox / "failed" / (safe + _split_name(path.name)[1]))
         except FileNotFoundError:
             pass
         self.stats.failed += 1

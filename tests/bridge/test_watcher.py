@@ -277,3 +277,17 @@ def test_every_job_operation_has_an_example() -> None:
         doc = json.loads(path.read_text())
         ops |= {r.get("op", "generate") for r in doc.get("requests", [doc])}
     assert ops == set(JOB_OPERATIONS)
+
+
+def test_toml_job(registry: Registry, folders: tuple[Path, Path]) -> None:
+    pytest.importorskip("tomllib")
+    inbox, out = folders
+    (inbox / "t.toml").write_text('[[requests]]\nop = "generate"\nmodel = "tiny"\ncount = 2\nseed = 3\n\n'
+                                  '[output]\nlayout = "sheet"\n')
+    (inbox / "broken.toml").write_text("[[requests]\nop = ")
+    stats = Watcher(inbox, out, registry=registry, settle_s=0).run_once(timeout=10)
+    assert (stats.done, stats.failed) == (1, 1)
+    assert (inbox / "done" / "t.toml").is_file() and (out / "t" / "t-0-sheet.png").is_file()
+    assert check_outputs(out, "t")["requests"][0]["seeds"] == [3, 4]
+    err = error_of(inbox, "broken")
+    assert err["field"] == "job" and "TOML" in err["message"] and (inbox / "failed" / "broken.toml").is_file()
