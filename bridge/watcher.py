@@ -10,7 +10,7 @@ The contract is ``docs/watch-folder.md``; in short:
   and any other file is read only once its size and mtime have been still for ``settle_s`` seconds;
 * a job's outputs are written into ``OUTBOX/.staging/<name>.<random>/`` and the finished folder is renamed to
   ``OUTBOX/<name>/`` in one step, so a reader never sees a partial job; that rename is the commit point;
-* ``OUTBOX/journal.jsonl`` records each job's ``started`` / ``done`` / ``failed`` state (appended and fsynced);
+* ``OUTBOX/journal.jsonl`` records each job's ``started`` / ``done`` / ``failed`` state (one appended line each);
   on start the backlog is processed, stale staging folders are removed, and a job whose committed output
   folder already holds its content hash is not run again (exactly once across crashes);
 * a finished job file moves to ``INBOX/done/``, a failed one to ``INBOX/failed/`` next to ``<name>.error.json``
@@ -455,8 +455,7 @@ class Watcher:
         line = json.dumps({"ts": round(time.time(), 3), **entry}, separators=(",", ":")) + "\n"
         fd = os.open(self.outbox / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
+            os.write(fd, line.encode())  # one O_APPEND write: whole lines, kept by the kernel if the process dies
         finally:
             os.close(fd)
 
