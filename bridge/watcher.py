@@ -536,6 +536,10 @@ class Watcher:
         except OSError as e:
             self._fail(path, name, sha, JobError(f"file system error: {e.strerror or e}", field="job"))
             return
+        except Exception as e:  # a bug must not wedge the inbox: report the job as failed and go on
+            log.exception("job %s failed unexpectedly", name[:100])
+            self._fail(path, name, sha, PixelspriteError(f"internal error: {type(e).__name__}: {str(e)[:200]}"))
+            return
         self._journal(job=name, sha256=sha, state="done", sprites=sprites)
         self._move(path, "done")
         dt = time.perf_counter() - t0

@@ -9,6 +9,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -291,3 +293,36 @@ def test_toml_job(registry: Registry, folders: tuple[Path, Path]) -> None:
     assert check_outputs(out, "t")["requests"][0]["seeds"] == [3, 4]
     err = error_of(inbox, "broken")
     assert err["field"] == "job" and "TOML" in err["message"] and (inbox / "failed" / "broken.toml").is_file()
+
+
+def test_unexpected_error_fails_the_job_and_the_next_runs(registry: Registry, folders: tuple[Path, Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox, out = folders
+    real = api.handle
+
+    def flaky(request: Any, **kw: Any) -> Any:
+        if getattr(request, "seed", None) == 13:
+            raise RuntimeError("boom")
+        return real(request, **kw)
+
+    monkeypatch.setattr(api, "handle", flaky)
+    drop(inbox, "a_boom", {"op": "generate", "model": "tiny", "count": 1, "seed": 13})
+    drop(inbox, "b_fine", {"op": "generate", "model": "tiny", "count": 1, "seed": 14})
+    stats = Watcher(inbox, out, registry=registry, settle_s=0).run_once(timeout=10)
+    assert (stats.done, stats.failed) == (1, 1)
+    err = error_of(inbox, "a_boom")
+    assert err["code"] == "internal" and "RuntimeError: boom" in err["message"]
+    assert not (out / "a_boom").exists() and not any((out / STAGING).iterdir())
+
+
+def test_watcher_imports_without_torch() -> None:
+    code = ("import importlib.abc, sys\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch' or name.startswith('torch.'):\n"
+            "            raise ImportError('torch is blocked')\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import bridge.watcher, pixelsprite.cli\n"
+            "assert 'torch' not in sys.modules\n")
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
