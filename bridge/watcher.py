@@ -381,8 +381,11 @@ class Watcher:
 
     def wait(self) -> None:
         """Block until :meth:`stop` is called from another thread (or a signal handler)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
+        while True:
+            thread = self._thread  # stop() may clear it meanwhile
+            if thread is None or not thread.is_alive():
+                return
+            thread.join(0.5)
 
     def run_once(self, *, timeout: float | None = None) -> _Stats:
         """Process every job file in the inbox (waiting for settling files, up to ``timeout`` s), then return."""

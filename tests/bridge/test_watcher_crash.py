@@ -78,3 +78,27 @@ def test_sigkill_mid_batch_then_restart_completes_each_job_exactly_once(
     assert time.monotonic() - t0 < 30
     for i in (0, JOBS - 1):
         assert _images(out / names[i]) == _images(ref_out / names[i])
+
+
+def test_sigterm_stops_the_watcher_cleanly(models_dir: Path, tmp_path: Path) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PIXELSPRITE_MODELS"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models", "watch",
+           str(inbox), "--out", str(out), "--settle", "0.1", "--log-format", "json"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(out.is_dir, timeout=20, what="the watcher started")
+        drop(inbox, "live", {"op": "generate", "model": "tiny", "count": 2, "seed": 8})  # picked up by the observer
+        wait_for(lambda: "live" in done_names(inbox), timeout=20, what="the dropped job")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.stderr is not None
+    events = [json.loads(line) for line in proc.stderr.read().decode().splitlines() if line.startswith("{")]
+    assert any(e.get("event") == "job" and e.get("job") == "live" and e.get("outcome") == "done" for e in events)
+    check_outputs(out, "live")
