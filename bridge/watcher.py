@@ -416,7 +416,9 @@ class Watcher:
         for e in entries:
             if e.name.startswith(".") or e.name.endswith(_IGNORED_SUFFIXES) or e.name.endswith(".error.json"):
                 continue
-            if not e.name.endswith(JOB_SUFFIXES) or not e.is_file(follow_symlinks=False):
+            if not e.name.endswith(JOB_SUFFIXES):
+                continue
+            if not e.is_file(follow_symlinks=False):
                 if e.is_symlink():
                     out.append(Path(e.path))  # refused in _run_file, so that it is reported and moved aside
                 continue

@@ -179,6 +179,7 @@ def test_malformed_and_hostile_jobs_fail_clearly_and_watching_goes_on(
     target.write_text(json.dumps({"op": "generate", "model": "tiny"}))
     (inbox / "link.json").symlink_to(target)
     (inbox / "notes.txt").write_text("not a job")
+    (inbox / "notes-link.txt").symlink_to(target)
     expected = set(bad) | {"not_json", "link"}
     wait_for(lambda: expected <= failed_names(inbox), what="every bad job failed")
     for name, (_, fld, words) in bad.items():
@@ -192,7 +193,7 @@ def test_malformed_and_hostile_jobs_fail_clearly_and_watching_goes_on(
     assert error_of(inbox, "not_json")["field"] == "job"
     assert "symbolic link" in error_of(inbox, "link")["message"]
     assert target.is_file() and not (out / "link").exists() and not list(tmp_path.glob("x*"))
-    assert (inbox / "notes.txt").is_file()  # not a job file: left alone
+    assert (inbox / "notes.txt").is_file() and (inbox / "notes-link.txt").is_symlink()  # not job files: left alone
     wait_for(lambda: any(p.name.endswith(".error.json") and p.name.startswith("job-")
                          for p in (inbox / "failed").iterdir()), what="the badly named job failed")
 
