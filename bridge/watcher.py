@@ -55,8 +55,8 @@ __all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "parse_job", "
 
 JOURNAL = "journal.jsonl"
 STAGING = ".staging"
-JOB_OPERATIONS = ("generate", "variations", "interpolate", "grid", "decode")
-"""Operations a job file may hold (the sprite operations of the protocol)."""
+JOB_OPERATIONS = ("generate", "variations", "interpolate", "grid", "decode", "palette")
+"""Operations a job file may hold (the protocol's sprite operations and ``palette``)."""
 _IGNORED_SUFFIXES = (".tmp", ".part")
 JOB_SUFFIXES = (".json", ".toml")
 """Job file kinds: JSON, and TOML where Python has ``tomllib`` (3.11+)."""
@@ -267,6 +267,8 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
 
 def _sprites_of(call: proto.Call) -> int:
     req = call.request
+    if isinstance(req, api.PaletteRequest):  # samples drawn (none when the colours come from given sprites)
+        return 0 if req.sprites is not None else int(req.count)
     if isinstance(req, api.GridRequest):
         return int(req.rows) * int(req.cols)
     if isinstance(req, api.DecodeRequest):
@@ -587,6 +589,9 @@ class Watcher:
                 except PixelspriteError as e:
                     e.request = i  # type: ignore[attr-defined]
                     raise
+                if isinstance(result, api.PaletteResult):
+                    entries.append(self._write_palette(staging, job, i, raw, result))
+                    continue
                 assert isinstance(result, api.SpriteResult)
                 entry = self._write_request(staging, job, i, raw, call, result)
                 entries.append(entry)
@@ -594,7 +599,7 @@ class Watcher:
             info = {b.name: b for b in self.registry.bundles()}
             models = {}
             for entry in entries:
-                b = info.get(entry["model"])
+                b = info.get(entry["model"]) if entry["model"] is not None else None
                 if b is not None:
                     models[b.name] = {"family": b.family, "format_version": b.manifest.format_version,
                                       "graphs": {r: g.sha256 for r, g in b.manifest.graphs.items()}}
@@ -610,6 +615,23 @@ class Watcher:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return sprites
+
+    def _write_palette(self, folder: Path, job: _Job, i: int, raw: dict[str, Any],
+                       result: api.PaletteResult) -> dict[str, Any]:
+        """A proposed palette: its file in the request's ``format``, the job's ``palette_formats`` and a swatch."""
+        files: list[dict[str, Any]] = []
+        outputs = {result.format: result.file}
+        for fmt in job.output.palette_formats:
+            outputs.setdefault(fmt, encode_palette(result.palette, fmt))
+        for fmt, data in [*outputs.items(), ("swatch", result.swatch_png)]:
+            fname = f"{job.name}-{i}-swatch.png" if fmt == "swatch" else f"{job.name}-{i}-palette.{fmt}"
+            write_bytes_atomic(folder / fname, data)
+            files.append({"path": fname, "sha256": _sha256(data), "bytes": len(data),
+                          "kind": "swatch" if fmt == "swatch" else "palette", "format": fmt})
+        colors = ["#" + bytes(int(v) for v in c).hex() for c in result.palette.colors]
+        return {"index": i, "op": "palette", "request": _manifest_request(raw), "model": result.model,
+                "base_seed": result.base_seed, "sample_count": result.sample_count, "colors": colors,
+                "seconds": round(result.elapsed_s, 4), "files": files}
 
     def _write_request(self, folder: Path, job: _Job, i: int, raw: dict[str, Any], call: proto.Call,
                        result: api.SpriteResult) -> dict[str, Any]:

@@ -327,3 +327,18 @@ def test_watcher_imports_without_torch() -> None:
             "assert 'torch' not in sys.modules\n")
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
+
+
+def test_palette_job(registry: Registry, folders: tuple[Path, Path]) -> None:
+    inbox, out = folders
+    drop(inbox, "pal", {"requests": [{"op": "palette", "model": "tiny", "count": 16, "seed": 2, "colors": 4,
+                                      "format": "hex"}],
+                        "output": {"palette_formats": ["gpl", "hex"]}})
+    stats = Watcher(inbox, out, registry=registry, settle_s=0).run_once(timeout=10)
+    assert (stats.done, stats.failed) == (1, 0)
+    m = check_outputs(out, "pal")
+    direct = api.palette(model="tiny", count=16, seed=2, colors=4, format="hex", registry=registry)
+    assert (out / "pal" / "pal-0-palette.hex").read_bytes() == direct.file
+    assert (out / "pal" / "pal-0-swatch.png").read_bytes() == direct.swatch_png
+    assert (out / "pal" / "pal-0-palette.gpl").read_text().startswith("GIMP Palette")
+    assert m["requests"][0]["colors"] == ["#" + bytes(int(v) for v in c).hex() for c in direct.colors]
