@@ -1,0 +1,183 @@
+-- Dialogs. Every server call is asynchronous: buttons send a request and return at once; answers update the dialog.
+local protocol = require("protocol")
+local document = require("document")
+
+local M = {}
+
+local INSERT_MODES = { "New sprite", "New layer", "New frames" }
+local INSERT_KEYS = { ["New sprite"] = "sprite", ["New layer"] = "layer", ["New frames"] = "frames" }
+local PALETTE_NONE, PALETTE_SPRITE = "None", "Sprite's palette"
+M.CANVAS_W, M.CANVAS_H = 256, 128
+M.MAX_SEED = 2147483647
+
+local function status_text(conn)
+  local s = conn.state
+  if s == "ready" then return "Connected to " .. conn.url .. " (server " .. tostring(conn.detail) .. ")" end
+  if s == "connecting" then return "Connecting... " .. tostring(conn.detail or "") end
+  if s == "mismatch" then return tostring(conn.detail) end
+  if s == "error" then return "Error: " .. tostring(conn.detail) end
+  return "Not connected"
+end
+
+-- Layout of the preview grid: cells of the sprite size scaled by an integer (nearest neighbour, never smoothed).
+function M.grid_layout(n, w, h, canvas_w, canvas_h)
+  local best = nil
+  for cols = 1, math.max(n, 1) do
+    local rows = math.ceil(n / cols)
+    local scale = math.min(canvas_w // (cols * w), canvas_h // (rows * h))
+    if scale >= 1 and (not best or scale > best.scale) then best = { cols = cols, rows = rows, scale = scale } end
+  end
+  return best or { cols = n, rows = 1, scale = 1 }
+end
+
+-- Which image index (1-based) a canvas point falls on, or nil.
+function M.hit(layout, w, h, x, y, n)
+  local cell_w, cell_h = w * layout.scale, h * layout.scale
+  local col, row = x // cell_w, y // cell_h
+  if col >= layout.cols then return nil end
+  local i = row * layout.cols + col + 1
+  if i >= 1 and i <= n then return i end
+  return nil
+end
+
+-- The Generate Sprite dialog. ctx: conn (connection), prefs (plugin.preferences), palettes (built-in names).
+-- Returns the dialog and its state (for tests).
+function M.generate(ctx)
+  local conn, prefs = ctx.conn, ctx.prefs
+  local st = { images = {}, picked = {}, models = {}, request = nil }
+  local dlg
+
+  local function set_status(text) dlg:modify{ id = "status", text = text } end
+
+  local function request_models()
+    conn:send(protocol.models(), {
+      on_result = function(r)
+        st.models = {}
+        local names = {}
+        for _, m in ipairs(r.models or {}) do
+          st.models[m.name] = m
+          names[#names + 1] = m.name
+        end
+        local option = st.models[prefs.model] and prefs.model or r.default
+        dlg:modify{ id = "model", options = names, option = option }
+      end,
+      on_error = function(_, text) set_status(text) end,
+    })
+  end
+
+  conn.on_state = function(state)
+    if dlg then
+      set_status(status_text(conn))
+      if state == "ready" then request_models() end
+    end
+  end
+
+  local palettes = { PALETTE_NONE, PALETTE_SPRITE }
+  for _, name in ipairs(ctx.palettes or {}) do palettes[#palettes + 1] = name end
+
+  local function palette_param(choice)
+    if choice == PALETTE_NONE or choice == nil then return nil end
+    if choice == PALETTE_SPRITE then
+      if not app.activeSprite then return nil end
+      return document.palette_hexes(app.activeSprite)
+    end
+    return choice
+  end
+
+  local function remember(d)
+    prefs.model, prefs.count, prefs.seed = d.model, d.count, d.seed
+    prefs.palette, prefs.insert = d.palette, d.insert
+  end
+
+  local function generate()
+    local d = dlg.data
+    remember(d)
+    st.images, st.picked = {}, {}
+    dlg:repaint()
+    local msg = protocol.generate{ model = d.model, count = math.floor(d.count), seed = math.floor(d.seed),
+                                   palette = palette_param(d.palette) }
+    set_status("Generating " .. msg.count .. " sprite(s)...")
+    dlg:modify{ id = "cancel", enabled = true }
+    st.request = conn:send(msg, {
+      on_progress = function(p) set_status(string.format("Generating... %d / %d %s", p.done, p.total, p.unit)) end,
+      on_result = function(r)
+        st.request = nil
+        dlg:modify{ id = "cancel", enabled = false }
+        local images, err = protocol.images(r)
+        if not images then return set_status("Error: " .. err) end
+        st.images = images
+        set_status(string.format("%d sprite(s), seeds %d..%d, %.0f ms. Click to pick, then Insert.",
+          #images, r.seeds[1], r.seeds[#r.seeds], r.timing and r.timing.total_ms or 0))
+        dlg:repaint()
+      end,
+      on_error = function(_, text)
+        st.request = nil
+        dlg:modify{ id = "cancel", enabled = false }
+        set_status(text)
+      end,
+    })
+  end
+
+  local function insert()
+    if #st.images == 0 then return set_status("Generate first.") end
+    local chosen = {}
+    for i, im in ipairs(st.images) do if st.picked[i] then chosen[#chosen + 1] = im end end
+    if #chosen == 0 then chosen = st.images end
+    local sprite, err = document.insert(chosen, INSERT_KEYS[dlg.data.insert])
+    if not sprite then return set_status(err) end
+    set_status(string.format("Inserted %d sprite(s). Edit > Undo takes it back.", #chosen))
+  end
+
+  dlg = Dialog{ title = "Generate Sprite", onclose = function()
+    if st.request then conn:cancel(st.request) end
+  end }
+  dlg:label{ id = "status", text = status_text(conn) }
+  dlg:button{ id = "reconnect", text = "Reconnect", onclick = function() conn:connect() end }
+  dlg:separator{}
+  dlg:combobox{ id = "model", label = "Model", options = { prefs.model or "" }, option = prefs.model }
+  dlg:number{ id = "count", label = "Count", text = tostring(prefs.count or 8), decimals = 0 }
+  dlg:number{ id = "seed", label = "Seed", text = tostring(prefs.seed or 1), decimals = 0 }
+  dlg:button{ id = "dice", text = "Dice", onclick = function()
+    dlg:modify{ id = "seed", text = tostring(math.random(0, M.MAX_SEED)) }
+  end }
+  dlg:combobox{ id = "palette", label = "Palette", options = palettes, option = prefs.palette or PALETTE_NONE }
+  dlg:canvas{ id = "preview", width = M.CANVAS_W, height = M.CANVAS_H,
+    onpaint = function(ev)
+      local gc = ev.context
+      gc.antialias = false
+      local n = #st.images
+      if n == 0 then return end
+      local w, h = st.images[1].width, st.images[1].height
+      local lay = M.grid_layout(n, w, h, gc.width, gc.height)
+      st.layout = lay
+      for i, im in ipairs(st.images) do
+        im.preview = im.preview or document.image(im)
+        local x, y = ((i - 1) % lay.cols) * w * lay.scale, ((i - 1) // lay.cols) * h * lay.scale
+        local dst = Rectangle(x, y, w * lay.scale, h * lay.scale)
+        gc:drawImage(im.preview, Rectangle(0, 0, w, h), dst)
+        if st.picked[i] then
+          gc.color = Color{ r = 255, g = 200, b = 0, a = 255 }
+          gc:strokeRect(dst)
+        end
+      end
+    end,
+    onmousedown = function(ev)
+      if not st.layout or #st.images == 0 then return end
+      local w, h = st.images[1].width, st.images[1].height
+      local i = M.hit(st.layout, w, h, ev.x, ev.y, #st.images)
+      if i then st.picked[i] = not st.picked[i]; dlg:repaint() end
+    end }
+  dlg:combobox{ id = "insert", label = "Insert as", options = INSERT_MODES, option = prefs.insert or INSERT_MODES[1] }
+  dlg:button{ id = "generate", text = "Generate", onclick = generate }
+  dlg:button{ id = "cancel", text = "Cancel", enabled = false, onclick = function()
+    if st.request then conn:cancel(st.request) end
+  end }
+  dlg:button{ id = "insert_button", text = "Insert", onclick = insert }
+  dlg:button{ id = "close", text = "Close", onclick = function() dlg:close() end }
+
+  if conn.state == "ready" then request_models() elseif conn.state ~= "connecting" then conn:connect() end
+  dlg:show{ wait = false }
+  return dlg, st
+end
+
+return M

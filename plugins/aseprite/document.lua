@@ -1,0 +1,105 @@
+-- Document edits: turns raw RGBA results into images, cels, layers, frames and palettes.
+-- Every change to a sprite happens inside one app.transaction, so one Undo takes it back.
+local protocol = require("protocol")
+
+local M = {}
+
+function M.image(result_image)
+  local img = Image(result_image.width, result_image.height, ColorMode.RGB)
+  img.bytes = result_image.bytes
+  return img
+end
+
+-- Raw RGBA bytes of a cel's image at the given size, or nil and a message (for variations/interpolate input).
+function M.cel_rgba(cel, width, height)
+  if not cel then return nil, "Select a cel (a layer with pixels in the current frame) first." end
+  if cel.sprite.colorMode ~= ColorMode.RGB then return nil, "The sprite must be in RGB mode (Sprite > Color Mode)." end
+  local img = Image(width, height, ColorMode.RGB)
+  img:drawImage(cel.image, Point(cel.position.x, cel.position.y))
+  return img.bytes
+end
+
+-- The active sprite's palette as "#rrggbb" strings (fully transparent entries left out).
+function M.palette_hexes(sprite)
+  local pal = sprite.palettes[1]
+  local out = {}
+  for i = 0, #pal - 1 do
+    local c = pal:getColor(i)
+    if c.alpha > 0 then out[#out + 1] = protocol.rgb_to_hex(c.red, c.green, c.blue) end
+  end
+  return out
+end
+
+local function check_rgb(sprite)
+  if sprite.colorMode ~= ColorMode.RGB then
+    return nil, "The active sprite is not RGB; convert it (Sprite > Color Mode > RGB) or insert as a new sprite."
+  end
+  return true
+end
+
+-- Inserts images (list from protocol.images) by mode:
+--   "sprite": a new sprite, one frame per image;
+--   "layer":  a new layer in the active sprite, image i in frame (active + i - 1), at `position`;
+--   "frames": new frames after the active one, in the active layer, at `position`.
+-- Returns the sprite, or nil and a message.
+function M.insert(images, mode, opts)
+  opts = opts or {}
+  if #images == 0 then return nil, "Nothing to insert." end
+  local w, h = images[1].width, images[1].height
+  local pos = opts.position or Point(0, 0)
+  if mode == "sprite" then
+    local sprite = Sprite(w, h, ColorMode.RGB)
+    app.transaction("pixelsprite: new sprite", function()
+      local layer = sprite.layers[1]
+      layer.name = "pixelsprite"
+      for i, im in ipairs(images) do
+        if i > 1 then sprite:newEmptyFrame(i) end
+        sprite:newCel(layer, i, M.image(im), Point(0, 0))
+      end
+    end)
+    return sprite
+  end
+  local sprite = app.activeSprite
+  if not sprite then return nil, "There is no open sprite; insert as a new sprite instead." end
+  local ok, err = check_rgb(sprite)
+  if not ok then return nil, err end
+  local first = app.activeFrame and app.activeFrame.frameNumber or 1
+  if mode == "layer" then
+    app.transaction("pixelsprite: new layer", function()
+      local layer = sprite:newLayer()
+      layer.name = "pixelsprite"
+      for i, im in ipairs(images) do
+        local f = first + i - 1
+        if f > #sprite.frames then sprite:newEmptyFrame(f) end
+        sprite:newCel(layer, f, M.image(im), pos)
+      end
+    end)
+  elseif mode == "frames" then
+    local layer = app.activeLayer
+    if not layer or not layer.isImage then return nil, "Select an image layer to add frames to." end
+    app.transaction("pixelsprite: new frames", function()
+      for i, im in ipairs(images) do
+        local f = first + i
+        sprite:newEmptyFrame(f)
+        sprite:newCel(layer, f, M.image(im), pos)
+      end
+    end)
+  else
+    return nil, "Unknown insert mode " .. tostring(mode)
+  end
+  app.refresh()
+  return sprite
+end
+
+-- Sets a palette of "#rrggbb" strings on a sprite in one undo step.
+function M.set_palette(sprite, hexes)
+  local pal = Palette(#hexes)
+  for i, hex in ipairs(hexes) do
+    local r, g, b = protocol.hex_to_rgb(hex)
+    pal:setColor(i - 1, Color{ r = r, g = g, b = b, a = 255 })
+  end
+  app.transaction("pixelsprite: palette", function() sprite:setPalette(pal) end)
+  return pal
+end
+
+return M

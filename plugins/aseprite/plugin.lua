@@ -1,0 +1,31 @@
+-- pixelsprite for Aseprite: entry point. Registers the commands; the other modules do one job each:
+--   b64 (base64), protocol (messages), connection (websocket), document (sprite edits), dialogs (UI).
+local conn
+
+local BUILTIN_PALETTES = { "pico-8", "db16", "db32", "endesga-16", "endesga-32", "aap-64", "resurrect-64",
+                           "sweetie-16", "lospec500" }
+
+function init(plugin)
+  package.path = plugin.path .. "/?.lua;" .. package.path
+  local connection = require("connection")
+  local dialogs = require("dialogs")
+  local prefs = plugin.preferences
+  prefs.url = prefs.url or "ws://127.0.0.1:8737"
+  conn = connection.new{ url = prefs.url }
+
+  local group = "edit_insert"
+  if plugin.newMenuGroup then
+    plugin:newMenuGroup{ id = "pixelsprite_menu", title = "pixelsprite", group = "edit_insert" }
+    group = "pixelsprite_menu"
+  end
+  plugin:newCommand{
+    id = "PixelspriteGenerate",
+    title = "Generate Sprite...",
+    group = group,
+    onclick = function() dialogs.generate{ conn = conn, prefs = prefs, palettes = BUILTIN_PALETTES } end,
+  }
+end
+
+function exit(plugin)
+  if conn then conn:close() end
+end

@@ -1,0 +1,50 @@
+-- Contract driver: the extension's own Lua builds request frames and reads the server's answers.
+--   lua5.4 contract.lua requests MODEL RGBA_FILE W H  -> one JSON request frame per line on stdout
+--   lua5.4 contract.lua answers ANSWERS_FILE OUT_DIR -> for each sprite answer, OUT_DIR/<id>-<i>.rgba holds the bytes
+--                                                      of the Aseprite Image the extension made from it
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
+local stub = assert(loadfile(here .. "stub/aseprite.lua"))(here .. "stub")
+package.path = here .. "../../../plugins/aseprite/?.lua;" .. package.path
+local protocol = require("protocol")
+local document = require("document")
+
+local mode = arg[1]
+if mode == "requests" then
+  local model, rgba_file, w, h = arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5])
+  local f = assert(io.open(rgba_file, "rb"))
+  local bytes = f:read("a")
+  f:close()
+  local image = protocol.rgba_image(bytes, w, h)
+  local frames = {
+    protocol.hello("hello"),
+    protocol.models("models"),
+    protocol.generate({ model = model, count = 3, seed = 7 }, "gen"),
+    protocol.generate({ model = model, count = 2, seed = 11, palette = { "#000000", "#ffffff", "#ff0000" } }, "pal"),
+    protocol.variations(image, { model = model, count = 2, seed = 3, strength = 0.5 }, "var"),
+    protocol.interpolate(7, image, { model = model, count = 4, method = "lerp" }, "int"),
+    protocol.generate({ model = model, label = "nope" }, "bad"),
+  }
+  for _, m in ipairs(frames) do print(protocol.encode(m)) end
+elseif mode == "answers" then
+  local out_dir = arg[3]
+  for line in io.lines(arg[2]) do
+    local msg = assert(protocol.decode(line))
+    if msg.type == "error" then
+      print(msg.id .. "\terror\t" .. (protocol.explain(msg):gsub("\n", " ")))
+    elseif msg.op == "hello" then
+      print(msg.id .. "\thello\t" .. tostring(protocol.check_hello(msg)))
+    elseif msg.images then
+      local images = assert(protocol.images(msg))
+      for i, im in ipairs(images) do
+        local img = document.image(im)  -- an Aseprite Image, as the dialog inserts it
+        local f = assert(io.open(string.format("%s/%s-%d.rgba", out_dir, msg.id, i), "wb"))
+        f:write(img.bytes)
+        f:close()
+      end
+      print(msg.id .. "\timages\t" .. #images)
+    else
+      print(msg.id .. "\t" .. msg.type)
+    end
+  end
+  assert(stub)
+end

@@ -1,0 +1,329 @@
+-- busted specs for the Aseprite extension, run against the Aseprite API stub in stub/.
+-- Run from the repository root: busted tests/plugins/aseprite
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
+local STUB_DIR = here .. "stub"
+local ROOT = here .. "../../../plugins/aseprite/"
+package.path = ROOT .. "?.lua;" .. package.path
+
+local stub = assert(loadfile(STUB_DIR .. "/aseprite.lua"))(STUB_DIR)
+local b64 = require("b64")
+local protocol = require("protocol")
+local connection = require("connection")
+local document = require("document")
+local dialogs = require("dialogs")
+
+local function rgba(w, h, fn)
+  local t = {}
+  for y = 0, h - 1 do for x = 0, w - 1 do t[#t + 1] = string.char(fn(x, y)) end end
+  return table.concat(t)
+end
+
+local function result_frame(id, images, w, h, extra)
+  local msg = { id = id, type = "result", op = "generate", size = { w, h }, image_format = "rgba", images = {},
+                seeds = {}, timing = { total_ms = 3.5 } }
+  for i, bytes in ipairs(images) do msg.images[i] = b64.encode(bytes); msg.seeds[i] = 6 + i end
+  for k, v in pairs(extra or {}) do msg[k] = v end
+  return json.encode(msg)
+end
+
+local HELLO = json.encode{ id = "?", type = "result", op = "hello", server = "pixelsprite", version = "0.1.0",
+                            protocol = 1 }
+
+local function ready_connection(states)
+  local conn = connection.new{ url = "ws://127.0.0.1:8737", on_state = function(s, d)
+    if states then states[#states + 1] = s end
+  end }
+  conn:connect()
+  local ws = stub.sockets[#stub.sockets]
+  ws:_open()
+  local hello = ws:_last()
+  ws:_text((HELLO:gsub('"id":"%?"', '"id":"' .. hello.id .. '"')))
+  return conn, ws
+end
+
+before_each(function() stub.reset() end)
+
+describe("b64", function()
+  it("round-trips every length and byte", function()
+    local all = {}
+    for i = 0, 255 do all[#all + 1] = string.char(i) end
+    all = table.concat(all)
+    for n = 0, 10 do assert.are.equal(all:sub(1, n), b64.decode(b64.encode(all:sub(1, n)))) end
+    assert.are.equal(all, b64.decode(b64.encode(all)))
+  end)
+  it("matches known encodings", function()
+    assert.are.equal("", b64.encode(""))
+    assert.are.equal("Zg==", b64.encode("f"))
+    assert.are.equal("Zm8=", b64.encode("fo"))
+    assert.are.equal("Zm9vYmFy", b64.encode("foobar"))
+    assert.are.equal("AAAA/w==", b64.encode("\0\0\0\255"))
+  end)
+  it("refuses text that is not base64", function()
+    assert.is_nil((b64.decode("abc")))
+    assert.is_nil((b64.decode("ab!d")))
+    assert.is_nil((b64.decode("a=bc")))
+  end)
+end)
+
+describe("protocol", function()
+  it("builds a hello with the client, version and protocol", function()
+    local m = protocol.hello("h")
+    assert.are.same({ id = "h", op = "hello", client = "aseprite-pixelsprite", version = "0.1.0", protocol = 1 }, m)
+  end)
+  it("asks generate for raw RGBA and leaves out empty parameters", function()
+    local m = protocol.generate({ model = "vae16", count = 4, seed = 7, palette = "" }, "g1")
+    assert.are.same({ id = "g1", op = "generate", model = "vae16", count = 4, seed = 7, image_format = "rgba" }, m)
+    assert.are.same(m, json.decode(protocol.encode(m)))
+  end)
+  it("sends images as raw RGBA base64 with their size", function()
+    local bytes = rgba(2, 1, function(x) return x * 10, 1, 2, 255 end)
+    local m = protocol.variations(protocol.rgba_image(bytes, 2, 1), { count = 3, strength = 0.5 }, "v")
+    assert.are.equal("variations", m.op)
+    assert.are.equal(bytes, b64.decode(m.image.rgba))
+    assert.are.equal(2, m.image.width)
+    assert.has_error(function() protocol.rgba_image("abc", 2, 1) end)
+    local i = protocol.interpolate(7, 9, { count = 5, method = "lerp" }, "i")
+    assert.are.same({ id = "i", op = "interpolate", a = 7, b = 9, count = 5, method = "lerp", image_format = "rgba" }, i)
+  end)
+  it("gives each request a fresh id", function()
+    assert.are_not.equal(protocol.models().id, protocol.models().id)
+  end)
+  it("decodes result images to raw RGBA bytes of the right size", function()
+    local a = rgba(2, 2, function(x, y) return x, y, 0, 255 end)
+    local b = rgba(2, 2, function() return 0, 0, 0, 0 end)
+    local msg = protocol.decode(result_frame("g", { a, b }, 2, 2))
+    local images = assert(protocol.images(msg))
+    assert.are.equal(2, #images)
+    assert.are.equal(a, images[1].bytes)
+    assert.are.equal(7, images[1].seed)
+    assert.are.equal(2, images[2].width)
+  end)
+  it("rejects images with the wrong byte count or format", function()
+    local msg = protocol.decode(result_frame("g", { "\1\2\3\4" }, 2, 2))
+    local images, err = protocol.images(msg)
+    assert.is_nil(images)
+    assert.truthy(err:find("expected 16"))
+    msg.image_format = "png"
+    assert.is_nil((protocol.images(msg)))
+  end)
+  it("refuses frames that are not answers", function()
+    assert.is_nil((protocol.decode("not json")))
+    assert.is_nil((protocol.decode('{"id": "x", "type": "weird"}')))
+  end)
+  it("checks hello's protocol and explains a mismatch", function()
+    assert.is_true(protocol.check_hello{ protocol = 1 })
+    local ok, why = protocol.check_hello{ protocol = 2 }
+    assert.is_false(ok)
+    assert.truthy(why:find("Update the extension"))
+    ok, why = protocol.check_hello{ protocol = 0 }
+    assert.truthy(why:find("Update the server"))
+  end)
+  it("explains errors in plain words, unknown codes as internal", function()
+    local t = protocol.explain{ code = "unsupported_parameter", field = "label", message = "vae16 is unconditional" }
+    assert.truthy(t:find("cannot use a setting %(label%)"))
+    assert.truthy(t:find("unconditional"))
+    assert.truthy(protocol.explain{ code = "brand_new" }:find("internal"))
+  end)
+  it("converts colours between hex and RGB", function()
+    assert.are.same({ 26, 28, 44 }, { protocol.hex_to_rgb("#1a1c2c") })
+    assert.are.equal("#1a1c2c", protocol.rgb_to_hex(26, 28, 44))
+    assert.is_nil(protocol.hex_to_rgb("red"))
+  end)
+end)
+
+describe("connection", function()
+  it("says hello on open and becomes ready", function()
+    local states = {}
+    local conn, ws = ready_connection(states)
+    assert.are.equal("ready", conn.state)
+    assert.are.same({ "connecting", "ready" }, states)
+    assert.are.equal("hello", json.decode(ws.sent[1]).op)
+  end)
+  it("reports a protocol mismatch", function()
+    local conn = connection.new{ url = "ws://x" }
+    conn:connect()
+    local ws = stub.sockets[1]
+    ws:_open()
+    ws:_text(json.encode{ id = ws:_last().id, type = "result", op = "hello", protocol = 2 })
+    assert.are.equal("mismatch", conn.state)
+    assert.truthy(conn.detail:find("protocol 2"))
+  end)
+  it("routes progress, result and error answers by id", function()
+    local conn, ws = ready_connection()
+    local seen = {}
+    local id = conn:send(protocol.generate{ count = 1 }, {
+      on_progress = function(p) seen[#seen + 1] = "progress " .. p.done end,
+      on_result = function() seen[#seen + 1] = "result" end,
+    })
+    local id2 = conn:send(protocol.generate{ label = "x" }, {
+      on_error = function(_, text) seen[#seen + 1] = text end,
+    })
+    ws:_text(json.encode{ id = id, type = "progress", done = 1, total = 2, unit = "steps" })
+    ws:_text(json.encode{ id = id2, type = "error", code = "unsupported_parameter", field = "label", message = "m" })
+    ws:_text(json.encode{ id = id, type = "result", op = "generate" })
+    ws:_text(json.encode{ id = id, type = "result", op = "generate" })  -- a late duplicate is ignored
+    assert.are.same({ "progress 1", "The chosen model cannot use a setting (label).\nm", "result" }, seen)
+  end)
+  it("sends cancel for a request in flight only", function()
+    local conn, ws = ready_connection()
+    local id = conn:send(protocol.generate{ count = 1 }, {})
+    conn:cancel(id)
+    assert.are.same({ id = ws:_last().id, op = "cancel", target = id }, ws:_last())
+    local n = #ws.sent
+    conn:cancel("never-sent")
+    assert.are.equal(n, #ws.sent)
+  end)
+  it("fails requests when not connected and when the socket breaks", function()
+    local conn = connection.new{ url = "ws://x" }
+    local text
+    assert.is_nil(conn:send(protocol.models(), { on_error = function(_, t) text = t end }))
+    assert.truthy(text:find("Not connected"))
+    local ws
+    conn, ws = ready_connection()
+    conn:send(protocol.models(), { on_error = function(_, t) text = t end })
+    ws.onreceive(WebSocketMessageType.CLOSE, "")
+    assert.truthy(text:find("broke"))
+    assert.are.equal("connecting", conn.state)
+  end)
+end)
+
+describe("document", function()
+  local function images(n, w, h)
+    local out = {}
+    for i = 1, n do out[i] = { width = w, height = h, bytes = rgba(w, h, function(x, y) return i, x, y, 255 end) } end
+    return out
+  end
+
+  it("inserts a new sprite with one frame per image in one transaction", function()
+    local s = assert(document.insert(images(3, 4, 4), "sprite"))
+    assert.are.equal(4, s.width)
+    assert.are.equal(3, #s.frames)
+    assert.are.equal(images(3, 4, 4)[2].bytes, s.layers[1]:cel(2).image.bytes)
+    assert.are.equal(1, #stub.transactions)
+    for _, e in ipairs(stub.edits) do assert.is_true(e.inside, e.what) end
+  end)
+  it("inserts a new layer at the position in the active sprite", function()
+    local s = Sprite(16, 16, ColorMode.RGB)
+    assert(document.insert(images(1, 4, 4), "layer", { position = Point(3, 5) }))
+    assert.are.equal(2, #s.layers)
+    local cel = s.layers[2]:cel(1)
+    assert.are.same({ x = 3, y = 5 }, cel.position)
+    assert.are.equal(1, #stub.transactions)
+    for _, e in ipairs(stub.edits) do assert.is_true(e.inside, e.what) end
+  end)
+  it("adds new frames after the active one", function()
+    local s = Sprite(4, 4, ColorMode.RGB)
+    assert(document.insert(images(2, 4, 4), "frames"))
+    assert.are.equal(3, #s.frames)
+    assert.are.equal(images(2, 4, 4)[1].bytes, s.layers[1]:cel(2).image.bytes)
+    assert.are.equal(1, #stub.transactions)
+    for _, e in ipairs(stub.edits) do assert.is_true(e.inside, e.what) end
+  end)
+  it("refuses indexed sprites and a missing sprite with a sentence", function()
+    local _, err = document.insert(images(1, 4, 4), "layer")
+    assert.truthy(err:find("no open sprite"))
+    Sprite(4, 4, ColorMode.INDEXED)
+    _, err = document.insert(images(1, 4, 4), "frames")
+    assert.truthy(err:find("not RGB"))
+    assert.are.equal(0, #stub.edits)
+  end)
+  it("reads a cel back as RGBA and a palette as hex", function()
+    local s = Sprite(4, 4, ColorMode.RGB)
+    local img = Image(2, 2, ColorMode.RGB)
+    img.bytes = rgba(2, 2, function() return 9, 8, 7, 255 end)
+    local cel = s:newCel(s.layers[1], 1, img, Point(1, 1))
+    local bytes = assert(document.cel_rgba(cel, 4, 4))
+    assert.are.equal(64, #bytes)
+    assert.are.equal("\0\0\0\0", bytes:sub(1, 4))
+    assert.are.equal("\9\8\7\255", bytes:sub(21, 24))  -- pixel (1, 1)
+    local pal = document.set_palette(s, { "#000000", "#ff8000" })
+    assert.are.equal(2, #pal)
+    assert.are.same({ "#000000", "#ff8000" }, document.palette_hexes(s))
+    assert.is_true(stub.edits[#stub.edits].inside)
+  end)
+end)
+
+describe("Generate Sprite dialog", function()
+  local function open(prefs)
+    local conn, ws = ready_connection()
+    local dlg, st = dialogs.generate{ conn = conn, prefs = prefs or {}, palettes = { "pico-8" } }
+    local models = ws:_last()
+    assert.are.equal("models", models.op)
+    ws:_text(json.encode{ id = models.id, type = "result", op = "models", default = "vae16",
+                          models = { { name = "vae16", size = { 16, 16 } }, { name = "vae40", size = { 40, 40 } } } })
+    return dlg, st, ws, conn
+  end
+
+  it("shows the server status and the models, remembering the last model", function()
+    local dlg = open{ model = "vae40" }
+    assert.is_true(dlg.visible)
+    assert.is_false(dlg.wait)
+    assert.truthy(dlg._w.status.text:find("Connected"))
+    assert.are.same({ "vae16", "vae40" }, dlg._w.model.options)
+    assert.are.equal("vae40", dlg.data.model)
+  end)
+  it("rolls a seed with the dice", function()
+    local dlg = open()
+    dlg:_click("dice")
+    local seed = dlg.data.seed
+    assert.truthy(seed >= 0 and seed <= dialogs.MAX_SEED)
+  end)
+  it("generates without blocking, previews nearest-neighbour, inserts picks, remembers options", function()
+    local prefs = {}
+    local dlg, st, ws = open(prefs)
+    dlg:_set("count", "text", "3")
+    dlg:_set("seed", "text", "7")
+    dlg:_set("palette", "option", "pico-8")
+    dlg:_click("generate")
+    local req = ws:_last()
+    assert.are.same({ id = req.id, op = "generate", model = "vae16", count = 3, seed = 7, palette = "pico-8",
+                      image_format = "rgba" }, req)
+    assert.is_true(dlg._w.cancel.enabled)
+    ws:_text(json.encode{ id = req.id, type = "progress", done = 1, total = 3, unit = "sprites" })
+    assert.truthy(dlg._w.status.text:find("1 / 3"))
+    local px = {}
+    for i = 1, 3 do px[i] = rgba(16, 16, function(x, y) return i, x, y, 255 end) end
+    ws:_text(result_frame(req.id, px, 16, 16))
+    assert.are.equal(3, #st.images)
+    assert.is_false(dlg._w.cancel.enabled)
+    local gc = dlg._w.preview.gc
+    assert.are.equal(3, #gc.drawn)
+    assert.is_false(gc.drawn[1].antialias)
+    local d = gc.drawn[2]
+    assert.are.equal(d.dst.width, 16 * st.layout.scale)
+    assert.are.equal(0, d.dst.width % d.src.width)
+    -- pick sprite 2 and insert it as a new sprite
+    dlg:_mousedown("preview", d.dst.x + 1, d.dst.y + 1)
+    assert.is_true(st.picked[2])
+    dlg:_click("insert_button")
+    local s = app.activeSprite
+    assert.are.equal(1, #s.frames)
+    assert.are.equal(px[2], s.layers[1]:cel(1).image.bytes)
+    assert.are.same({ model = "vae16", count = 3, seed = 7, palette = "pico-8", insert = "New sprite" }, prefs)
+  end)
+  it("sends the sprite's palette as colours", function()
+    local s = Sprite(16, 16, ColorMode.RGB)
+    document.set_palette(s, { "#102030", "#ffffff" })
+    local dlg, _, ws = open()
+    dlg:_set("palette", "option", "Sprite's palette")
+    dlg:_click("generate")
+    assert.are.same({ "#102030", "#ffffff" }, ws:_last().palette)
+  end)
+  it("cancels a request in flight and shows server errors in plain words", function()
+    local dlg, _, ws = open()
+    dlg:_click("generate")
+    local req = ws:_last()
+    dlg:_click("cancel")
+    assert.are.same({ id = ws:_last().id, op = "cancel", target = req.id }, ws:_last())
+    ws:_text(json.encode{ id = req.id, type = "error", code = "cancelled", message = "request was cancelled",
+                          field = "id" })
+    assert.truthy(dlg._w.status.text:find("Cancelled"))
+    assert.is_false(dlg._w.cancel.enabled)
+  end)
+  it("lays out the preview grid with integer scales and hit-tests it", function()
+    local lay = dialogs.grid_layout(8, 16, 16, 256, 128)
+    assert.are.same({ cols = 4, rows = 2, scale = 4 }, lay)
+    assert.are.equal(6, dialogs.hit(lay, 16, 16, 64 + 1, 64 + 1, 8))
+    assert.is_nil(dialogs.hit(lay, 16, 16, 300, 1, 8))
+  end)
+end)

@@ -1,0 +1,101 @@
+"""The Aseprite extension (plugins/aseprite): Lua syntax, busted specs against the API stub, and a contract test in
+which the extension's own Lua builds requests that a real pixelsprite server answers, then turns the answers into
+Aseprite images whose pixels must match what the server sent.
+
+Needs Debian's ``lua5.4`` and ``lua-busted``; the tests skip when those programs are absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bridge.client import SyncClient
+from bridge.server import BackgroundServer
+from pixelsprite.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = ROOT / "plugins" / "aseprite"
+HERE = Path(__file__).resolve().parent / "aseprite"
+
+
+def _need(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"{program} is not installed (apt-get install lua5.4 lua-busted)")
+    return path
+
+
+def test_every_lua_file_compiles() -> None:
+    luac = _need("luac5.4")
+    files = sorted(PLUGIN.rglob("*.lua")) + sorted(HERE.rglob("*.lua"))
+    assert len(files) >= 8
+    for f in files:
+        subprocess.run([luac, "-p", str(f)], check=True)
+
+
+def test_busted_specs() -> None:
+    busted = _need("busted")
+    _need("lua5.4")
+    run = subprocess.run([busted, "--lua=lua5.4", "-o", "utfTerminal", str(HERE)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert " 0 failures / 0 errors" in run.stdout
+
+
+def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) -> None:
+    lua = _need("lua5.4")
+    import websockets.sync.client as ws_client
+
+    with BackgroundServer(registry=registry, workers=1, grace_s=1.0) as server:
+        with SyncClient(server.url) as py:
+            reference = py.generate(model="tiny", count=3, seed=7)
+        sprite = reference.rgba[0]
+        h, w = sprite.shape[:2]
+        (tmp_path / "in.rgba").write_bytes(sprite.tobytes())
+        made = subprocess.run([lua, str(HERE / "contract.lua"), "requests", "tiny", str(tmp_path / "in.rgba"),
+                               str(w), str(h)], capture_output=True, text=True, check=True)
+        frames = made.stdout.splitlines()
+        assert [json.loads(f)["op"] for f in frames] == ["hello", "models", "generate", "generate", "variations",
+                                                         "interpolate", "generate"]
+        answers: dict[str, dict] = {}
+        with ws_client.connect(server.url, max_size=None) as conn:
+            for frame in frames:
+                conn.send(frame)  # a str: a JSON text frame, as Aseprite's sendText sends
+                while True:
+                    raw = conn.recv(timeout=60)
+                    assert isinstance(raw, str)
+                    msg = json.loads(raw)
+                    if msg["type"] != "progress":
+                        break
+                answers[msg["id"]] = msg
+    assert answers["bad"]["type"] == "error", answers["bad"]
+    for key in ("gen", "pal", "var", "int"):
+        assert answers[key]["type"] == "result", answers[key]
+        assert answers[key]["image_format"] == "rgba"
+    (tmp_path / "answers.jsonl").write_text("\n".join(json.dumps(a) for a in answers.values()) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    read = subprocess.run([lua, str(HERE / "contract.lua"), "answers", str(tmp_path / "answers.jsonl"), str(out)],
+                          capture_output=True, text=True, check=True)
+    lines = {line.split("\t")[0]: line.split("\t")[1:] for line in read.stdout.splitlines()}
+    assert lines["hello"] == ["hello", "true"]
+    assert lines["bad"][0] == "error" and "label" in lines["bad"][1]
+    for key, n in (("gen", 3), ("pal", 2), ("var", 2), ("int", 4)):
+        assert lines[key] == ["images", str(n)]
+        for i, b64 in enumerate(answers[key]["images"], start=1):
+            assert (out / f"{key}-{i}.rgba").read_bytes() == base64.b64decode(b64), (key, i)
+    # the extension's images are the sprites the Python client gets over msgpack, byte for byte
+    for i in range(3):
+        got = np.frombuffer((out / f"gen-{i + 1}.rgba").read_bytes(), np.uint8).reshape(h, w, 4)
+        np.testing.assert_array_equal(got, reference.rgba[i])
+    # a palette request keeps to its colours
+    pal = np.frombuffer((out / "pal-1.rgba").read_bytes(), np.uint8).reshape(-1, 4)
+    opaque = {tuple(p[:3]) for p in pal if p[3] == 255}
+    assert opaque <= {(0, 0, 0), (255, 255, 255), (255, 0, 0)}
