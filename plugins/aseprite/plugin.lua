@@ -2,13 +2,11 @@
 --   b64 (base64), protocol (messages), connection (websocket), document (sprite edits), dialogs (UI).
 local conn
 
-local BUILTIN_PALETTES = { "pico-8", "db16", "db32", "endesga-16", "endesga-32", "aap-64", "resurrect-64",
-                           "sweetie-16", "lospec500" }
-
 function init(plugin)
   package.path = plugin.path .. "/?.lua;" .. package.path
   local connection = require("connection")
   local dialogs = require("dialogs")
+  local builtin_palettes = require("builtin_palettes")
   local prefs = plugin.preferences
   prefs.url = prefs.url or "ws://127.0.0.1:8737"
   conn = connection.new{ url = prefs.url }
@@ -22,7 +20,7 @@ function init(plugin)
     id = "PixelspriteGenerate",
     title = "Generate Sprite...",
     group = group,
-    onclick = function() dialogs.generate{ conn = conn, prefs = prefs, palettes = BUILTIN_PALETTES } end,
+    onclick = function() dialogs.generate{ conn = conn, prefs = prefs, palettes = builtin_palettes } end,
   }
 end
 

@@ -11,6 +11,9 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import pytest
 
 from bridge.client import SyncClient
 from bridge.server import BackgroundServer
+from pixelsprite.palettes.builtin import builtin_names
 from pixelsprite.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +51,32 @@ def test_busted_specs() -> None:
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert " 0 failures / 0 errors" in run.stdout
+
+
+def test_generated_palettes_are_up_to_date() -> None:
+    # the .gpl files, the Lua name list and package.json come from pixelsprite's own palettes and writer
+    run = subprocess.run([sys.executable, str(PLUGIN / "tools" / "build.py"), "palettes", "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    package = json.loads((PLUGIN / "package.json").read_text())
+    assert {"name", "displayName", "version", "author", "license"} <= package.keys()
+    assert package["contributes"]["scripts"] == [{"path": "./plugin.lua"}]
+    palettes = package["contributes"]["palettes"]
+    assert palettes and all((PLUGIN / p["path"]).is_file() for p in palettes)
+    assert {Path(p["path"]).stem for p in palettes} == set(builtin_names())
+
+
+def test_package_is_a_zip_with_package_json_at_its_root(tmp_path: Path) -> None:
+    out = tmp_path / "pixelsprite.aseprite-extension"
+    subprocess.run([sys.executable, str(PLUGIN / "tools" / "build.py"), "package", "--out", str(out)], check=True,
+                   capture_output=True)
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        package = json.loads(z.read("package.json"))
+    assert package["version"] == version("pixelsprite")
+    assert {"plugin.lua", "protocol.lua", "connection.lua", "document.lua", "dialogs.lua", "b64.lua"} <= names
+    assert "palettes/pico-8.gpl" in names
+    assert not any(n.startswith("tools/") for n in names)
 
 
 def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) -> None:

@@ -327,3 +327,26 @@ describe("Generate Sprite dialog", function()
     assert.is_nil(dialogs.hit(lay, 16, 16, 300, 1, 8))
   end)
 end)
+
+describe("plugin.lua", function()
+  it("registers Generate Sprite in a menu group, keeps the server URL in preferences, closes on exit", function()
+    local commands, groups = {}, {}
+    local plugin = { path = ROOT:sub(1, -2), preferences = {} }
+    function plugin:newCommand(t) commands[#commands + 1] = t end
+    function plugin:newMenuGroup(t) groups[#groups + 1] = t end
+    dofile(ROOT .. "plugin.lua")
+    init(plugin)
+    assert.are.equal("ws://127.0.0.1:8737", plugin.preferences.url)
+    assert.are.equal(1, #groups)
+    assert.are.equal("Generate Sprite...", commands[1].title)
+    assert.are.equal(groups[1].id, commands[1].group)
+    commands[1].onclick()
+    local dlg = stub.dialogs[#stub.dialogs]
+    assert.are.equal("Generate Sprite", dlg.title)
+    assert.are.equal("Palette", dlg._w.palette.label)
+    assert.truthy(#dlg._w.palette.options > 2)
+    assert.is_true(stub.sockets[1].connected)  -- it connected on first use, without waiting
+    exit(plugin)
+    assert.is_false(stub.sockets[1].connected)
+  end)
+end)
