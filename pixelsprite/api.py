@@ -29,6 +29,10 @@ palette            built-in name, colour  generate, variations, interpolate, gri
                    list or palette file   (see :mod:`pixelsprite.palettes` and docs/palettes.md)
 dither             "none" | "bayer2" |    ordered dithering while mapping onto ``palette`` (needs a palette)
                    "bayer4"
+alpha_threshold    0 .. 255               sprite requests: input images are opaque where alpha > it (default 127)
+despeckle          true | false           sprite requests: lone pixels take their most common neighbour colour
+outline            "#rrggbb" | "darkest"  sprite requests: 1-pixel outline on transparent pixels next to opaque ones
+                   | null                 ("darkest": of the palette if given, else of each sprite)
 colors             1 .. 256               palette op: colours in the proposed palette
 format             gpl hex pal act png    palette op: the file format returned with the proposal
                    tres
@@ -41,8 +45,9 @@ Diffusion and flow requests accept ``progress(done, total)`` and ``cancel() -> b
 
 Palettes: ``palette`` is applied after the model's own clean-up (hard alpha, ``max_colors``, despeckle) with
 :func:`pixelsprite.palettes.enforce`: nearest colour in OKLab, optional Bayer dithering, outlines kept dark; alpha
-never changes. The ``palette`` operation (:class:`PaletteRequest`, :func:`palette`) proposes a palette from a
-model's samples or from given sprites.
+never changes. Clean-up (:mod:`pixelsprite.cleanup`) runs in the same place, in the order ``despeckle`` ->
+``palette``/``dither`` -> ``outline``. The ``palette`` operation (:class:`PaletteRequest`, :func:`palette`)
+proposes a palette from a model's samples or from given sprites.
 
 Seeds: sprite ``i`` of a seeded request gets seed ``seed + i``; ``seed=None`` draws a base seed from
 ``os.urandom`` and reports it. Generating with ``seed=s, count=1`` reproduces that sprite byte for byte.
@@ -62,6 +67,8 @@ from typing import Any
 import numpy as np
 
 from . import latent as latent_ops
+from .cleanup import outline as draw_outline
+from .cleanup import parse_outline, remove_isolated
 from .diffusion import DiffusionModel
 from .errors import ImageError, InvalidRequest, PixelspriteError
 from .flow import FlowModel
@@ -171,6 +178,17 @@ def _palette_options(req: Any) -> None:
         raise InvalidRequest(f"dither {req.dither!r} needs a palette to dither between", field="dither")
 
 
+def _cleanup_options(req: Any) -> None:
+    """Check the clean-up options (see :mod:`pixelsprite.cleanup`)."""
+    _int(req.alpha_threshold, "alpha_threshold", 0, 255)
+    if not isinstance(req.despeckle, bool):
+        raise InvalidRequest(f"despeckle must be true or false, got {req.despeckle!r}", field="despeckle")
+    try:
+        parse_outline(req.outline)
+    except ValueError as e:
+        raise InvalidRequest(str(e), field="outline") from None
+
+
 def _image_input(value: Any, field: str) -> None:
     if isinstance(value, np.ndarray):
         if value.dtype != np.uint8 or value.ndim != 3 or value.shape[-1] != 4:
@@ -211,6 +229,9 @@ class GenerateRequest:
     guidance: float | None = None
     palette: PaletteSpec | None = None
     dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -219,6 +240,7 @@ class GenerateRequest:
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
         _palette_options(self)
+        _cleanup_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,6 +267,9 @@ class DecodeRequest:
     max_colors: int | None = None
     palette: PaletteSpec | None = None
     dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -260,6 +285,7 @@ class DecodeRequest:
         object.__setattr__(self, "latents", z.astype(np.float32))
         _max_colors(self.max_colors)
         _palette_options(self)
+        _cleanup_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,6 +304,9 @@ class VariationsRequest:
     guidance: float | None = None
     palette: PaletteSpec | None = None
     dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -288,6 +317,7 @@ class VariationsRequest:
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
         _palette_options(self)
+        _cleanup_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -306,6 +336,9 @@ class InterpolateRequest:
     guidance: float | None = None
     palette: PaletteSpec | None = None
     dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -316,6 +349,7 @@ class InterpolateRequest:
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.sample_steps, self.solver, self.guidance, "sample_steps")
         _palette_options(self)
+        _cleanup_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -330,6 +364,9 @@ class GridRequest:
     max_colors: int | None = None
     palette: PaletteSpec | None = None
     dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -345,6 +382,7 @@ class GridRequest:
         _method(self.method)
         _max_colors(self.max_colors)
         _palette_options(self)
+        _cleanup_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -600,7 +638,7 @@ def _no_sampler_options(model: VaeModel, req: Any, steps_field: str = "steps") -
             raise InvalidRequest(f"model {model.name!r} is a {VAE_FAMILY!r} model: it {what}", field=field)
 
 
-def _image(model: VaeModel | IterativeModel, value: ImageInput, field: str) -> np.ndarray:
+def _image(model: VaeModel | IterativeModel, value: ImageInput, field: str, threshold: int = 127) -> np.ndarray:
     """An image input -> uint8 (H, W, 4) with hard alpha at the model's size; ImageError naming ``field``."""
     w, h = model.size
     if isinstance(value, np.ndarray):
@@ -610,10 +648,10 @@ def _image(model: VaeModel | IterativeModel, value: ImageInput, field: str) -> n
                 f"expected {w}x{h} for model {model.name!r}",
                 field=field,
             )
-        return hard_alpha(value)
+        return hard_alpha(value, threshold)
     try:
         name = field if isinstance(value, bytes) else str(Path(value))
-        return read_image(value, size=(w, h), name=name)
+        return read_image(value, size=(w, h), name=name, alpha_threshold=threshold)
     except ImageError as e:
         raise ImageError(
             f"{e.message} for model {model.name!r}" if "expected" in e.message else e.message, field=field
@@ -627,18 +665,26 @@ def _need_encoder(model: VaeModel, field: str) -> None:
         )
 
 
-def _endpoint_latent(model: VaeModel, value: Endpoint, field: str) -> np.ndarray:
+def _endpoint_latent(model: VaeModel, value: Endpoint, field: str, threshold: int = 127) -> np.ndarray:
     if isinstance(value, (int, np.integer)):
         return model.prior(int(value))  # bools were rejected when the request was built
     _need_encoder(model, field)
-    return model.encode(_image(model, value, field)[None])[0]
+    return model.encode(_image(model, value, field, threshold)[None])[0]
 
 
 def _paletted(sprites: np.ndarray, req: Any) -> np.ndarray:
-    """The request's palette step, after the model's own clean-up; alpha is never changed."""
-    if req.palette is None:
-        return sprites
-    return enforce(sprites, req.palette, dither=req.dither)
+    """The request's clean-up and palette steps, in one place, after the model's own decoding policy.
+
+    Order: ``despeckle`` (so dithering survives) -> ``palette``/``dither`` -> ``outline`` (never remapped).
+    """
+    if req.despeckle:
+        sprites = remove_isolated(sprites)
+    if req.palette is not None:
+        sprites = enforce(sprites, req.palette, dither=req.dither)
+    colour = parse_outline(req.outline)
+    if colour is not None:
+        sprites = draw_outline(sprites, colour, None if req.palette is None else req.palette.colors)
+    return sprites
 
 
 def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
@@ -718,7 +764,7 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         if not it.has_encoder:
             raise InvalidRequest(f"model {it.name!r} has no encoder, so image cannot be an image", field="image")
-        image = _image(it, req.image, "image")
+        image = _image(it, req.image, "image", req.alpha_threshold)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count))
         sprites = _paletted(it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
@@ -727,7 +773,7 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
     model = _vae(registry, req.model, "variations")
     _no_sampler_options(model, req)
     _need_encoder(model, "image")
-    mean = model.encode(_image(model, req.image, "image")[None])[0]
+    mean = model.encode(_image(model, req.image, "image", req.alpha_threshold)[None])[0]
     base = req.seed if req.seed is not None else random_seed()
     seeds = tuple(range(base, base + req.count))
     strength = np.float32(req.strength)
@@ -750,15 +796,15 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
             elif not it.has_encoder:
                 raise InvalidRequest(f"model {it.name!r} has no encoder, so {field} cannot be an image", field=field)
             else:
-                ends.append(_image(it, value, field))
+                ends.append(_image(it, value, field, req.alpha_threshold))
         sprites = _paletted(it.interpolate(ends[0], ends[1], req.steps, req.method, settings, req.max_colors,
                                            progress=progress, cancel=cancel), req)
         return SpriteResult("interpolate", it.name, sprites, (None,) * req.steps, None, time.perf_counter() - t0,
                             (1, req.steps))
     model = _vae(registry, req.model, "interpolate")
     _no_sampler_options(model, req, "sample_steps")
-    za = _endpoint_latent(model, req.a, "a")
-    zb = _endpoint_latent(model, req.b, "b")
+    za = _endpoint_latent(model, req.a, "a", req.alpha_threshold)
+    zb = _endpoint_latent(model, req.b, "b", req.alpha_threshold)
     z = latent_ops.interpolate(za, zb, req.steps, req.method)
     sprites = _paletted(model.decode(z, req.max_colors), req)
     return SpriteResult(
@@ -775,7 +821,8 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
 def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
     t0 = time.perf_counter()
     model = _vae(registry, req.model, "grid")
-    corners = np.stack([_endpoint_latent(model, c, f"corners[{i}]") for i, c in enumerate(req.corners)])
+    corners = np.stack([_endpoint_latent(model, c, f"corners[{i}]", req.alpha_threshold)
+                        for i, c in enumerate(req.corners)])
     z = latent_ops.bilinear_grid(corners, req.rows, req.cols, req.method)
     z = z.reshape((req.rows * req.cols, *model.latent_shape))
     sprites = _paletted(model.decode(z, req.max_colors), req)
@@ -863,6 +910,9 @@ def generate(
     guidance: float | None = None,
     palette: PaletteSpec | None = None,
     dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -873,7 +923,8 @@ def generate(
     ``palette`` (a built-in name, a colour list or a palette file) and ``dither``: map the sprites onto a palette.
     """
     req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance,
-                          palette=palette, dither=dither)
+                          palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
+                          outline=outline)
     return _generate(req, registry or default_registry(), progress, cancel)
 
 
@@ -891,10 +942,14 @@ def decode(
     max_colors: int | None = None,
     palette: PaletteSpec | None = None,
     dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
     registry: Registry | None = None,
 ) -> SpriteResult:
     """Sprites from latents float ``(N, *latent_shape)``."""
-    req = DecodeRequest(model, latents, max_colors, palette=palette, dither=dither)
+    req = DecodeRequest(model, latents, max_colors, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
+                        despeckle=despeckle, outline=outline)
     return _decode(req, registry or default_registry())
 
 
@@ -912,6 +967,9 @@ def variations(
     guidance: float | None = None,
     palette: PaletteSpec | None = None,
     dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -921,7 +979,8 @@ def variations(
     Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back.
     """
     req = VariationsRequest(model, image, count, strength, seed, max_colors, label=label, steps=steps, solver=solver,
-                            guidance=guidance, palette=palette, dither=dither)
+                            guidance=guidance, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
+                            despeckle=despeckle, outline=outline)
     return _variations(req, registry or default_registry(), progress, cancel)
 
 
@@ -939,6 +998,9 @@ def interpolate(
     guidance: float | None = None,
     palette: PaletteSpec | None = None,
     dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -949,7 +1011,8 @@ def interpolate(
     sampled deterministically with ``sample_steps`` steps.
     """
     req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, sample_steps=sample_steps,
-                             solver=solver, guidance=guidance, palette=palette, dither=dither)
+                             solver=solver, guidance=guidance, palette=palette, dither=dither,
+                             alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline)
     return _interpolate(req, registry or default_registry(), progress, cancel)
 
 
@@ -963,11 +1026,15 @@ def grid(
     max_colors: int | None = None,
     palette: PaletteSpec | None = None,
     dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
     registry: Registry | None = None,
 ) -> SpriteResult:
     """A ``rows x cols`` grid spanned by four corners (tl, tr, bl, br; seeds or images), row-major."""
     req = GridRequest(model, tuple(corners), rows, cols, method, max_colors,  # type: ignore[arg-type]
-                      palette=palette, dither=dither)
+                      palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
+                      outline=outline)
     return _grid(req, registry or default_registry())
 
 

@@ -71,6 +71,12 @@ def _add_palette(p: argparse.ArgumentParser) -> None:
                         "file (" + " ".join("." + f for f in FORMATS) + ") or comma-separated #rrggbb colours")
     p.add_argument("--dither", choices=DITHERS, default="none",
                    help="ordered dithering while mapping onto --palette (default none)")
+    p.add_argument("--alpha-threshold", type=int, default=127, metavar="0..255",
+                   help="input images are opaque where alpha > this (default 127)")
+    p.add_argument("--despeckle", action="store_true",
+                   help="merge every lone pixel into its most common neighbour colour")
+    p.add_argument("--outline", default=None, metavar="#rrggbb|darkest",
+                   help="1-pixel outline on transparent pixels next to opaque ones, inside the canvas")
 
 
 def _add_sampler(p: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
@@ -316,7 +322,8 @@ def _run(args: argparse.Namespace) -> int:
         return serve_forever(registry=registry, host=args.host, port=args.port, token=args.token,
                              allow_origins=args.allow_origin, log_format=args.log_format)
     common: dict[str, Any] = {"max_colors": args.max_colors, "registry": registry, "palette": args.palette,
-                              "dither": args.dither}
+                              "dither": args.dither, "alpha_threshold": args.alpha_threshold,
+                              "despeckle": args.despeckle, "outline": args.outline}
     result: api.SpriteResult
     sampler: dict[str, Any] = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
                "guidance": getattr(args, "guidance", None)}
