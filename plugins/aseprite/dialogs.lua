@@ -40,10 +40,14 @@ function M.hit(layout, w, h, x, y, n)
   return nil
 end
 
--- The Generate Sprite dialog. ctx: conn (connection), prefs (plugin.preferences), palettes (built-in names).
--- Returns the dialog and its state (for tests).
-function M.generate(ctx)
-  local conn, prefs = ctx.conn, ctx.prefs
+-- A sprite dialog: server status, model, count, seed (with dice), the spec's own fields, palette, preview grid,
+-- Generate / Cancel / Insert. spec: title, key (preferences namespace), insert (default mode),
+-- fields(dlg, prefs) adds widgets, request(data, model) -> request table or nil and a sentence.
+-- ctx: conn (connection), prefs (plugin.preferences), palettes (built-in names). Returns the dialog and its state.
+function M.sprite_dialog(ctx, spec)
+  local conn = ctx.conn
+  ctx.prefs[spec.key] = ctx.prefs[spec.key] or {}
+  local prefs = ctx.prefs[spec.key]
   local st = { images = {}, picked = {}, models = {}, request = nil }
   local dlg
 
@@ -85,8 +89,7 @@ function M.generate(ctx)
   end
 
   local function remember(d)
-    prefs.model, prefs.count, prefs.seed = d.model, d.count, d.seed
-    prefs.palette, prefs.insert = d.palette, d.insert
+    for k, v in pairs(d) do prefs[k] = v end
   end
 
   local function generate()
@@ -94,9 +97,9 @@ function M.generate(ctx)
     remember(d)
     st.images, st.picked = {}, {}
     dlg:repaint()
-    local msg = protocol.generate{ model = d.model, count = math.floor(d.count), seed = math.floor(d.seed),
-                                   palette = palette_param(d.palette) }
-    set_status("Generating " .. msg.count .. " sprite(s)...")
+    local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette))
+    if not msg then return set_status(why) end
+    set_status("Working on " .. tostring(msg.count) .. " sprite(s)...")
     dlg:modify{ id = "cancel", enabled = true }
     st.request = conn:send(msg, {
       on_progress = function(p) set_status(string.format("Generating... %d / %d %s", p.done, p.total, p.unit)) end,
@@ -106,8 +109,12 @@ function M.generate(ctx)
         local images, err = protocol.images(r)
         if not images then return set_status("Error: " .. err) end
         st.images = images
-        set_status(string.format("%d sprite(s), seeds %d..%d, %.0f ms. Click to pick, then Insert.",
-          #images, r.seeds[1], r.seeds[#r.seeds], r.timing and r.timing.total_ms or 0))
+        local seeds = ""
+        if r.seeds and type(r.seeds[1]) == "number" then
+          seeds = string.format(", seeds %d..%d", r.seeds[1], r.seeds[#r.seeds])
+        end
+        set_status(string.format("%d sprite(s)%s, %.0f ms. Click to pick, then Insert.",
+          #images, seeds, r.timing and r.timing.total_ms or 0))
         dlg:repaint()
       end,
       on_error = function(_, text)
@@ -123,12 +130,12 @@ function M.generate(ctx)
     local chosen = {}
     for i, im in ipairs(st.images) do if st.picked[i] then chosen[#chosen + 1] = im end end
     if #chosen == 0 then chosen = st.images end
-    local sprite, err = document.insert(chosen, INSERT_KEYS[dlg.data.insert])
+    local sprite, err = document.insert(chosen, INSERT_KEYS[dlg.data.insert], { position = document.origin() })
     if not sprite then return set_status(err) end
     set_status(string.format("Inserted %d sprite(s). Edit > Undo takes it back.", #chosen))
   end
 
-  dlg = Dialog{ title = "Generate Sprite", onclose = function()
+  dlg = Dialog{ title = spec.title, onclose = function()
     if st.request then conn:cancel(st.request) end
   end }
   dlg:label{ id = "status", text = status_text(conn) }
@@ -140,6 +147,7 @@ function M.generate(ctx)
   dlg:button{ id = "dice", text = "Dice", onclick = function()
     dlg:modify{ id = "seed", text = tostring(math.random(0, M.MAX_SEED)) }
   end }
+  if spec.fields then spec.fields(dlg, prefs) end
   dlg:combobox{ id = "palette", label = "Palette", options = palettes, option = prefs.palette or PALETTE_NONE }
   dlg:canvas{ id = "preview", width = M.CANVAS_W, height = M.CANVAS_H,
     onpaint = function(ev)
@@ -167,7 +175,8 @@ function M.generate(ctx)
       local i = M.hit(st.layout, w, h, ev.x, ev.y, #st.images)
       if i then st.picked[i] = not st.picked[i]; dlg:repaint() end
     end }
-  dlg:combobox{ id = "insert", label = "Insert as", options = INSERT_MODES, option = prefs.insert or INSERT_MODES[1] }
+  dlg:combobox{ id = "insert", label = "Insert as", options = INSERT_MODES,
+                option = prefs.insert or spec.insert or INSERT_MODES[1] }
   dlg:button{ id = "generate", text = "Generate", onclick = generate }
   dlg:button{ id = "cancel", text = "Cancel", enabled = false, onclick = function()
     if st.request then conn:cancel(st.request) end
@@ -178,6 +187,61 @@ function M.generate(ctx)
   if conn.state == "ready" then request_models() elseif conn.state ~= "connecting" then conn:connect() end
   dlg:show{ wait = false }
   return dlg, st
+end
+
+local function int(x) return math.floor(tonumber(x) or 0) end
+
+-- Generate Sprite...: new sprites from seeds.
+function M.generate(ctx)
+  return M.sprite_dialog(ctx, { title = "Generate Sprite", key = "generate", insert = "New sprite",
+    request = function(d, _, palette)
+      return protocol.generate{ model = d.model, count = int(d.count), seed = int(d.seed), palette = palette }
+    end })
+end
+
+local function model_size(model)
+  if not model or not model.size then return nil, "Wait for the model list (is the server connected?)." end
+  return model.size[1], model.size[2]
+end
+
+-- Variations of Selection...: the active cel (inside the selection, if any) -> N variations.
+function M.variations(ctx)
+  return M.sprite_dialog(ctx, { title = "Variations of Selection", key = "variations", insert = "New frames",
+    fields = function(dlg, prefs)
+      dlg:slider{ id = "strength", label = "Strength (%)", min = 0, max = 200, value = prefs.strength or 50 }
+    end,
+    request = function(d, model, palette)
+      local w, h = model_size(model)
+      if not w then return nil, h end
+      local bytes, err = document.cel_rgba(app.activeCel, w, h, document.origin())
+      if not bytes then return nil, err end
+      return protocol.variations(protocol.rgba_image(bytes, w, h), { model = d.model, count = int(d.count),
+        seed = int(d.seed), strength = d.strength / 100, palette = palette })
+    end })
+end
+
+-- Interpolate Between Frames...: the active layer's cels in two frames -> in-between frames.
+function M.interpolate(ctx)
+  local first = app.activeFrame and app.activeFrame.frameNumber or 1
+  return M.sprite_dialog(ctx, { title = "Interpolate Between Frames", key = "interpolate", insert = "New frames",
+    fields = function(dlg, prefs)
+      dlg:number{ id = "from", label = "From frame", text = tostring(first), decimals = 0 }
+      dlg:number{ id = "to", label = "To frame", text = tostring(first + 1), decimals = 0 }
+      dlg:combobox{ id = "method", label = "Method", options = { "slerp", "lerp" }, option = prefs.method or "slerp" }
+    end,
+    request = function(d, model, palette)
+      local w, h = model_size(model)
+      if not w then return nil, h end
+      local layer = app.activeLayer
+      if not layer then return nil, "Select the layer to interpolate in." end
+      local a, err = document.cel_rgba(layer:cel(int(d.from)), w, h, document.origin())
+      if not a then return nil, "From frame: " .. err end
+      local b, err2 = document.cel_rgba(layer:cel(int(d.to)), w, h, document.origin())
+      if not b then return nil, "To frame: " .. err2 end
+      local count = math.max(2, math.min(64, int(d.count)))
+      return protocol.interpolate(protocol.rgba_image(a, w, h), protocol.rgba_image(b, w, h),
+        { model = d.model, count = count, method = d.method, palette = palette })
+    end })
 end
 
 return M

@@ -10,12 +10,24 @@ function M.image(result_image)
   return img
 end
 
--- Raw RGBA bytes of a cel's image at the given size, or nil and a message (for variations/interpolate input).
-function M.cel_rgba(cel, width, height)
+-- Where results go and inputs come from in the active sprite: the selection's top-left corner, else (0, 0).
+function M.origin()
+  local sprite = app.activeSprite
+  if sprite and sprite.selection and not sprite.selection.isEmpty then
+    local b = sprite.selection.bounds
+    return Point(b.x, b.y)
+  end
+  return Point(0, 0)
+end
+
+-- Raw RGBA bytes of a width x height window of a cel's sprite starting at `origin`, or nil and a message
+-- (the input of variations and interpolate).
+function M.cel_rgba(cel, width, height, origin)
   if not cel then return nil, "Select a cel (a layer with pixels in the current frame) first." end
   if cel.sprite.colorMode ~= ColorMode.RGB then return nil, "The sprite must be in RGB mode (Sprite > Color Mode)." end
+  origin = origin or Point(0, 0)
   local img = Image(width, height, ColorMode.RGB)
-  img:drawImage(cel.image, Point(cel.position.x, cel.position.y))
+  img:drawImage(cel.image, Point(cel.position.x - origin.x, cel.position.y - origin.y))
   return img.bytes
 end
 

@@ -16,12 +16,17 @@ function init(plugin)
     plugin:newMenuGroup{ id = "pixelsprite_menu", title = "pixelsprite", group = "edit_insert" }
     group = "pixelsprite_menu"
   end
-  plugin:newCommand{
-    id = "PixelspriteGenerate",
-    title = "Generate Sprite...",
-    group = group,
-    onclick = function() dialogs.generate{ conn = conn, prefs = prefs, palettes = builtin_palettes } end,
-  }
+  local ctx = { conn = conn, prefs = prefs, palettes = builtin_palettes }
+  local function command(id, title, open, needs_sprite)
+    plugin:newCommand{
+      id = id, title = title, group = group,
+      onclick = function() open(ctx) end,
+      onenabled = needs_sprite and function() return app.activeSprite ~= nil end or nil,
+    }
+  end
+  command("PixelspriteGenerate", "Generate Sprite...", dialogs.generate, false)
+  command("PixelspriteVariations", "Variations of Selection...", dialogs.variations, true)
+  command("PixelspriteInterpolate", "Interpolate Between Frames...", dialogs.interpolate, true)
 end
 
 function exit(plugin)

@@ -108,7 +108,8 @@ end
 -- Sprite(width, height [, colorMode]): one layer, one frame; becomes the active sprite.
 function Sprite(w, h, mode)
   local s = setmetatable({ width = w, height = h, colorMode = mode or ColorMode.RGB, frames = {}, layers = {},
-                           palettes = {} }, SpriteMT)
+                           palettes = {}, selection = { isEmpty = true, bounds = Rectangle(0, 0, 0, 0) } },
+                     SpriteMT)
   s.frames[1] = frame(s, 1)
   s.layers[1] = layer(s, "Layer 1")
   s.palettes[1] = Palette(256)
