@@ -1,6 +1,7 @@
 -- Dialogs. Every server call is asynchronous: buttons send a request and return at once; answers update the dialog.
 local protocol = require("protocol")
 local document = require("document")
+local b64 = require("b64")
 
 local M = {}
 
@@ -242,6 +243,98 @@ function M.interpolate(ctx)
       return protocol.interpolate(protocol.rgba_image(a, w, h), protocol.rgba_image(b, w, h),
         { model = d.model, count = count, method = d.method, palette = palette })
     end })
+end
+
+-- Palette from Model...: propose a palette from a model's samples; set it on the sprite or save it as .gpl.
+function M.palette(ctx)
+  local conn = ctx.conn
+  ctx.prefs.palette_from_model = ctx.prefs.palette_from_model or {}
+  local prefs = ctx.prefs.palette_from_model
+  local st = { colors = {}, file = nil, request = nil }
+  local dlg
+  local function set_status(text) dlg:modify{ id = "status", text = text } end
+
+  local function propose()
+    local d = dlg.data
+    for k, v in pairs(d) do prefs[k] = v end
+    local msg = protocol.palette{ model = d.model, count = int(d.count), seed = int(d.seed), colors = int(d.colors),
+                                  method = d.method, format = "gpl", name = "pixelsprite " .. tostring(d.model) }
+    set_status("Sampling " .. msg.count .. " sprites...")
+    st.request = conn:send(msg, {
+      on_result = function(r)
+        st.request = nil
+        st.colors, st.file = r.colors or {}, r.file
+        set_status(string.format("%d colours from %d samples of %s.", #st.colors, r.sample_count or 0, r.model))
+        dlg:repaint()
+      end,
+      on_error = function(_, text) st.request = nil; set_status(text) end,
+    })
+  end
+
+  local function set_on_sprite()
+    if #st.colors == 0 then return set_status("Propose a palette first.") end
+    if not app.activeSprite then return set_status("Open a sprite first.") end
+    document.set_palette(app.activeSprite, st.colors)
+    set_status("Palette set on the sprite. Edit > Undo takes it back.")
+  end
+
+  local function save()
+    local path = dlg.data.path
+    if not st.file then return set_status("Propose a palette first.") end
+    if not path or path == "" then return set_status("Choose a file name first.") end
+    local bytes = b64.decode(st.file)
+    local f, err = io.open(path, "wb")
+    if not f then return set_status("Could not save: " .. tostring(err)) end
+    f:write(bytes)
+    f:close()
+    set_status("Saved " .. path)
+  end
+
+  dlg = Dialog{ title = "Palette from Model", onclose = function()
+    if st.request then conn:cancel(st.request) end
+  end }
+  dlg:label{ id = "status", text = status_text(conn) }
+  dlg:combobox{ id = "model", label = "Model", options = { prefs.model or "" }, option = prefs.model }
+  dlg:number{ id = "count", label = "Samples", text = tostring(prefs.count or 64), decimals = 0 }
+  dlg:number{ id = "colors", label = "Colours", text = tostring(prefs.colors or 16), decimals = 0 }
+  dlg:number{ id = "seed", label = "Seed", text = tostring(prefs.seed or 1), decimals = 0 }
+  dlg:button{ id = "dice", text = "Dice", onclick = function()
+    dlg:modify{ id = "seed", text = tostring(math.random(0, M.MAX_SEED)) }
+  end }
+  dlg:combobox{ id = "method", label = "Method", options = { "kmeans", "median_cut" }, option = prefs.method }
+  dlg:canvas{ id = "swatch", width = M.CANVAS_W, height = 32, onpaint = function(ev)
+    local gc, n = ev.context, #st.colors
+    for i, hex in ipairs(st.colors) do
+      local r, g, b = protocol.hex_to_rgb(hex)
+      gc.color = Color{ r = r, g = g, b = b, a = 255 }
+      local x0, x1 = (i - 1) * gc.width // n, i * gc.width // n
+      gc:fillRect(Rectangle(x0, 0, x1 - x0, gc.height))
+    end
+  end }
+  dlg:button{ id = "propose", text = "Propose", onclick = propose }
+  dlg:button{ id = "set", text = "Set on Sprite", onclick = set_on_sprite }
+  dlg:file{ id = "path", label = "Save as", save = true, filetypes = { "gpl" }, filename = "pixelsprite.gpl" }
+  dlg:button{ id = "save", text = "Save .gpl", onclick = save }
+
+  local function request_models()
+    conn:send(protocol.models(), {
+      on_result = function(r)
+        local names = {}
+        for _, m in ipairs(r.models or {}) do names[#names + 1] = m.name end
+        local option = r.default
+        for _, n in ipairs(names) do if n == prefs.model then option = n end end
+        dlg:modify{ id = "model", options = names, option = option }
+      end,
+      on_error = function(_, text) set_status(text) end,
+    })
+  end
+  conn.on_state = function(state)
+    set_status(status_text(conn))
+    if state == "ready" then request_models() end
+  end
+  if conn.state == "ready" then request_models() elseif conn.state ~= "connecting" then conn:connect() end
+  dlg:show{ wait = false }
+  return dlg, st
 end
 
 return M

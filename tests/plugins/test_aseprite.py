@@ -93,7 +93,7 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
                                str(w), str(h)], capture_output=True, text=True, check=True)
         frames = made.stdout.splitlines()
         assert [json.loads(f)["op"] for f in frames] == ["hello", "models", "generate", "generate", "variations",
-                                                         "interpolate", "generate"]
+                                                         "interpolate", "generate", "palette"]
         answers: dict[str, dict] = {}
         with ws_client.connect(server.url, max_size=None) as conn:
             for frame in frames:
@@ -125,6 +125,11 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
     for i in range(3):
         got = np.frombuffer((out / f"gen-{i + 1}.rgba").read_bytes(), np.uint8).reshape(h, w, 4)
         np.testing.assert_array_equal(got, reference.rgba[i])
+    # a proposed palette goes onto a sprite with the server's colours, and its .gpl file arrives intact
+    colors = answers["palette"]["colors"]
+    assert lines["palette"] == ["palette", ",".join(colors), str(len(colors))]
+    assert (out / "palette.gpl").read_bytes() == base64.b64decode(answers["palette"]["file"])
+    assert (out / "palette.gpl").read_bytes().startswith(b"GIMP Palette")
     # a palette request keeps to its colours
     pal = np.frombuffer((out / "pal-1.rgba").read_bytes(), np.uint8).reshape(-1, 4)
     opaque = {tuple(p[:3]) for p in pal if p[3] == 255}

@@ -23,6 +23,7 @@ if mode == "requests" then
     protocol.variations(image, { model = model, count = 2, seed = 3, strength = 0.5 }, "var"),
     protocol.interpolate(7, image, { model = model, count = 4, method = "lerp" }, "int"),
     protocol.generate({ model = model, label = "nope" }, "bad"),
+    protocol.palette({ model = model, count = 8, seed = 7, colors = 4, format = "gpl", name = "p" }, "palette"),
   }
   for _, m in ipairs(frames) do print(protocol.encode(m)) end
 elseif mode == "answers" then
@@ -33,6 +34,13 @@ elseif mode == "answers" then
       print(msg.id .. "\terror\t" .. (protocol.explain(msg):gsub("\n", " ")))
     elseif msg.op == "hello" then
       print(msg.id .. "\thello\t" .. tostring(protocol.check_hello(msg)))
+    elseif msg.op == "palette" then
+      Sprite(4, 4, ColorMode.RGB)
+      local pal = document.set_palette(app.activeSprite, msg.colors)
+      local f = assert(io.open(out_dir .. "/palette.gpl", "wb"))
+      f:write(assert(require("b64").decode(msg.file)))
+      f:close()
+      print(msg.id .. "\tpalette\t" .. table.concat(document.palette_hexes(app.activeSprite), ",") .. "\t" .. #pal)
     elseif msg.images then
       local images = assert(protocol.images(msg))
       for i, im in ipairs(images) do

@@ -162,7 +162,7 @@ local function graphics(w, h)
     self.drawn[#self.drawn + 1] = { image = img, src = a, dst = b, antialias = self.antialias }
   end
   function gc:strokeRect(r) self.stroked = (self.stroked or 0) + 1 end
-  function gc:fillRect(r) end
+  function gc:fillRect(r) self.filled = (self.filled or 0) + 1 end
   return gc
 end
 
@@ -176,7 +176,8 @@ DialogMT.__index = function(d, k)
       elseif w.kind == "combobox" then data[id] = w.option
       elseif w.kind == "slider" then data[id] = w.value
       elseif w.kind == "check" then data[id] = w.selected
-      elseif w.kind == "entry" then data[id] = w.text end
+      elseif w.kind == "entry" then data[id] = w.text
+      elseif w.kind == "file" then data[id] = w.filename end
     end
     return data
   end
