@@ -65,6 +65,7 @@ function M.sprite_dialog(ctx, spec)
         end
         local option = st.models[prefs.model] and prefs.model or r.default
         dlg:modify{ id = "model", options = names, option = option }
+        if spec.on_model then spec.on_model(st.models[option]) end
       end,
       on_error = function(_, text) set_status(text) end,
     })
@@ -140,9 +141,15 @@ function M.sprite_dialog(ctx, spec)
     if st.request then conn:cancel(st.request) end
   end }
   dlg:label{ id = "status", text = status_text(conn) }
-  dlg:button{ id = "reconnect", text = "Reconnect", onclick = function() conn:connect() end }
+  dlg:entry{ id = "url", label = "Server", text = conn.url }
+  dlg:button{ id = "reconnect", text = "Reconnect", onclick = function()
+    conn.url = dlg.data.url
+    ctx.prefs.url = conn.url
+    conn:connect()
+  end }
   dlg:separator{}
-  dlg:combobox{ id = "model", label = "Model", options = { prefs.model or "" }, option = prefs.model }
+  dlg:combobox{ id = "model", label = "Model", options = { prefs.model or "" }, option = prefs.model,
+                onchange = function() if spec.on_model then spec.on_model(st.models[dlg.data.model]) end end }
   dlg:number{ id = "count", label = "Count", text = tostring(prefs.count or 8), decimals = 0 }
   dlg:number{ id = "seed", label = "Seed", text = tostring(prefs.seed or 1), decimals = 0 }
   dlg:button{ id = "dice", text = "Dice", onclick = function()
@@ -193,10 +200,34 @@ end
 local function int(x) return math.floor(tonumber(x) or 0) end
 
 -- Generate Sprite...: new sprites from seeds.
+-- Label, steps and guidance go only to models that list them in `parameters`.
+local ANY_LABEL = "(any)"
+
+local function takes(model, name)
+  for _, p in ipairs(model and model.parameters or {}) do if p == name then return true end end
+  return false
+end
+
 function M.generate(ctx)
+  local dlg_ref
   return M.sprite_dialog(ctx, { title = "Generate Sprite", key = "generate", insert = "New sprite",
-    request = function(d, _, palette)
-      return protocol.generate{ model = d.model, count = int(d.count), seed = int(d.seed), palette = palette }
+    fields = function(dlg, prefs)
+      dlg_ref = dlg
+      dlg:combobox{ id = "label", label = "Label", options = { ANY_LABEL }, option = ANY_LABEL }
+      dlg:number{ id = "steps", label = "Steps (0: model's)", text = tostring(prefs.steps or 0), decimals = 0 }
+      dlg:number{ id = "guidance", label = "Guidance", text = tostring(prefs.guidance or 0), decimals = 1 }
+    end,
+    on_model = function(model)
+      local options = { ANY_LABEL }
+      if takes(model, "label") then for _, l in ipairs(model.labels or {}) do options[#options + 1] = l end end
+      dlg_ref:modify{ id = "label", options = options, option = ANY_LABEL }
+    end,
+    request = function(d, model, palette)
+      local p = { model = d.model, count = int(d.count), seed = int(d.seed), palette = palette }
+      if takes(model, "label") and d.label ~= ANY_LABEL then p.label = d.label end
+      if takes(model, "steps") and int(d.steps) > 0 then p.steps = int(d.steps) end
+      if takes(model, "guidance") and (tonumber(d.guidance) or 0) > 0 then p.guidance = tonumber(d.guidance) end
+      return protocol.generate(p)
     end })
 end
 
