@@ -60,7 +60,8 @@ GENERATION_PARAMETERS = ("model", "count", "seed", "label", "steps", "solver", "
 """Parameter spellings shared by the protocol, the CLI and job files."""
 
 _FUTURE = ("label", "steps", "solver", "guidance", "candidates")
-_SPRITES = ("model", "max_colors", "image_format", "palette", "dither", *_FUTURE)
+_CLEANUP = ("alpha_threshold", "despeckle", "outline")
+_SPRITES = ("model", "max_colors", "image_format", "palette", "dither", *_CLEANUP, *_FUTURE)
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "hello": ("client", "version", "protocol"),
     "models": (),
@@ -70,7 +71,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "interpolate": ("a", "b", "count", "method", *_SPRITES),
     "grid": ("corners", "rows", "cols", "method", *_SPRITES),
     "encode": ("model", "images"),
-    "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither"),
+    "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither", *_CLEANUP),
     "palette": ("model", "count", "seed", "label", "colors", "method", "sprites", "format", "name"),
 }
 """Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
@@ -219,7 +220,7 @@ class Call:
         """Requests with equal keys can share one model call (micro-batching); None: never batched."""
         req = self.request
         vae = self.model is not None and self.model.family == "vae"
-        if vae and isinstance(req, api.GenerateRequest) and req.palette is None:
+        if vae and isinstance(req, api.GenerateRequest) and req.palette is None and not (req.despeckle or req.outline):
             return ("generate", req.model, req.max_colors)
         return None
 
@@ -476,7 +477,10 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     max_colors = _int(obj.get("max_colors"), "max_colors")
     # a palette is a built-in name, "#rrggbb,..." or a list of colours; never a file path from a client
     palette = None if obj.get("palette") is None else resolve_palette(obj["palette"], allow_paths=False)
-    colours = {"palette": palette, "dither": _str(obj.get("dither"), "dither", "none")}
+    colours = {"palette": palette, "dither": _str(obj.get("dither"), "dither", "none"),
+               "alpha_threshold": _int(obj.get("alpha_threshold"), "alpha_threshold", 127),
+               "despeckle": False if obj.get("despeckle") is None else obj["despeckle"],
+               "outline": _str(obj.get("outline"), "outline")}
     # sampler options of diffusion and flow models (a VAE was refused them in _check_parameters)
     sampler = {"label": _str(obj.get("label"), "label"), "steps": _int(obj.get("steps"), "steps"),
                "solver": _str(obj.get("solver"), "solver"), "guidance": _number(obj.get("guidance"), "guidance", None)}

@@ -227,6 +227,22 @@ def test_palette_and_dither_reach_the_request_layer() -> None:
     assert grid.request.palette is not None and len(grid.request.palette.colors) == 2
 
 
+def test_cleanup_options_reach_the_request_layer() -> None:
+    call = parse({"id": "c", "op": "generate", "alpha_threshold": 10, "despeckle": True, "outline": "darkest"})
+    assert isinstance(call.request, api.GenerateRequest)
+    assert (call.request.alpha_threshold, call.request.despeckle, call.request.outline) == (10, True, "darkest")
+    assert call.batch_key is None  # clean-up runs in the request layer, so these run on their own
+    plain = parse({"id": "d", "op": "generate"})
+    assert isinstance(plain.request, api.GenerateRequest) and not plain.request.despeckle
+    dec = parse({"id": "e", "op": "decode", "latents": [[[[0.0] * 2] * 2] * 4], "outline": "#000000"})
+    assert isinstance(dec.request, api.DecodeRequest) and dec.request.outline == "#000000"
+    for bad, field in (({"outline": "red"}, "outline"), ({"despeckle": "yes"}, "despeckle"),
+                       ({"alpha_threshold": 300}, "alpha_threshold"), ({"alpha_threshold": "x"}, "alpha_threshold")):
+        with pytest.raises(InvalidRequest) as info:
+            parse({"id": "f", "op": "grid", "corners": [1, 2, 3, 4], **bad})
+        assert info.value.field == field
+
+
 def test_palette_operation_parses_model_or_sprites() -> None:
     call = parse({"id": "p", "op": "palette", "count": 8, "seed": 2, "colors": 4, "format": "hex"})
     assert isinstance(call.request, api.PaletteRequest)
