@@ -12,7 +12,9 @@ function init(plugin)
   conn = connection.new{ url = prefs.url }
 
   local group = "edit_insert"
-  if plugin.newMenuGroup then
+  -- Menu groups exist in newer Aseprite versions only; older ones get the commands straight in Edit.
+  local has_groups = pcall(function() return assert(plugin.newMenuGroup) end)
+  if has_groups then
     plugin:newMenuGroup{ id = "pixelsprite_menu", title = "pixelsprite", group = "edit_insert" }
     group = "pixelsprite_menu"
   end
