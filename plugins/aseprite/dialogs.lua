@@ -5,8 +5,9 @@ local b64 = require("b64")
 
 local M = {}
 
-local INSERT_MODES = { "New sprite", "New layer", "New frames" }
-local INSERT_KEYS = { ["New sprite"] = "sprite", ["New layer"] = "layer", ["New frames"] = "frames" }
+local INSERT_MODES = { "New sprite", "New layer", "New frames", "Sprite sheet" }
+local INSERT_KEYS = { ["New sprite"] = "sprite", ["New layer"] = "layer", ["New frames"] = "frames",
+                      ["Sprite sheet"] = "sheet" }
 local PALETTE_NONE, PALETTE_SPRITE = "None", "Sprite's palette"
 M.CANVAS_W, M.CANVAS_H = 256, 128
 M.MAX_SEED = 2147483647

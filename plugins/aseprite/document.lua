@@ -52,7 +52,8 @@ end
 -- Inserts images (list from protocol.images) by mode:
 --   "sprite": a new sprite, one frame per image;
 --   "layer":  a new layer in the active sprite, image i in frame (active + i - 1), at `position`;
---   "frames": new frames after the active one, in the active layer, at `position`.
+--   "frames": new frames after the active one, in the active layer, at `position`;
+--   "sheet":  a new sprite holding one sprite sheet (a near-square grid, row major).
 -- Returns the sprite, or nil and a message.
 function M.insert(images, mode, opts)
   opts = opts or {}
@@ -68,6 +69,20 @@ function M.insert(images, mode, opts)
         if i > 1 then sprite:newEmptyFrame(i) end
         sprite:newCel(layer, i, M.image(im), Point(0, 0))
       end
+    end)
+    return sprite
+  end
+  if mode == "sheet" then
+    local cols = math.ceil(math.sqrt(#images))
+    local rows = math.ceil(#images / cols)
+    local sheet = Image(cols * w, rows * h, ColorMode.RGB)
+    for i, im in ipairs(images) do
+      sheet:drawImage(M.image(im), Point(((i - 1) % cols) * w, ((i - 1) // cols) * h))
+    end
+    local sprite = Sprite(cols * w, rows * h, ColorMode.RGB)
+    app.transaction("pixelsprite: sprite sheet", function()
+      sprite.layers[1].name = "pixelsprite"
+      sprite:newCel(sprite.layers[1], 1, sheet, Point(0, 0))
     end)
     return sprite
   end

@@ -219,6 +219,17 @@ describe("document", function()
     assert.are.equal(1, #stub.transactions)
     for _, e in ipairs(stub.edits) do assert.is_true(e.inside, e.what) end
   end)
+  it("lays several sprites out as one sprite sheet in a new sprite", function()
+    local ims = images(3, 2, 2)
+    local s = assert(document.insert(ims, "sheet"))
+    assert.are.same({ 4, 4, 1 }, { s.width, s.height, #s.frames })
+    local sheet = s.layers[1]:cel(1).image
+    assert.are.same({ 1, 0, 0, 255 }, { sheet:getPixelRGBA(0, 0) })
+    assert.are.same({ 2, 1, 1, 255 }, { sheet:getPixelRGBA(3, 1) })
+    assert.are.same({ 3, 0, 0, 255 }, { sheet:getPixelRGBA(0, 2) })
+    assert.are.same({ 0, 0, 0, 0 }, { sheet:getPixelRGBA(2, 2) })
+    for _, e in ipairs(stub.edits) do assert.is_true(e.inside, e.what) end
+  end)
   it("refuses indexed sprites and a missing sprite with a sentence", function()
     local _, err = document.insert(images(1, 4, 4), "layer")
     assert.truthy(err:find("no open sprite"))

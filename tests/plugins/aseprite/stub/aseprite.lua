@@ -77,6 +77,7 @@ function ImageMT.drawImage(img, src, pos)
     end
   end
 end
+-- Test helper (not Aseprite API): the four bytes of a pixel.
 function ImageMT.getPixelRGBA(img, x, y) return img._px[y * img.width + x + 1]:byte(1, 4) end
 
 -- Palette(n): #palette, palette:getColor(i), palette:setColor(i, color), indices from 0.
