@@ -53,7 +53,9 @@ function M.sprite_dialog(ctx, spec)
   local st = { images = {}, picked = {}, models = {}, request = nil }
   local dlg
 
-  local function set_status(text) dlg:modify{ id = "status", text = text } end
+  local function set_status(text)
+    if not st.closed then dlg:modify{ id = "status", text = text } end
+  end
 
   local function request_models()
     conn:send(protocol.models(), {
@@ -140,6 +142,8 @@ function M.sprite_dialog(ctx, spec)
 
   dlg = Dialog{ title = spec.title, onclose = function()
     if st.request then conn:cancel(st.request) end
+    conn.on_state = function() end
+    st.closed = true
   end }
   dlg:label{ id = "status", text = status_text(conn) }
   dlg:entry{ id = "url", label = "Server", text = conn.url }
@@ -284,7 +288,9 @@ function M.palette(ctx)
   local prefs = ctx.prefs.palette_from_model
   local st = { colors = {}, file = nil, request = nil }
   local dlg
-  local function set_status(text) dlg:modify{ id = "status", text = text } end
+  local function set_status(text)
+    if not st.closed then dlg:modify{ id = "status", text = text } end
+  end
 
   local function propose()
     local d = dlg.data
@@ -324,6 +330,8 @@ function M.palette(ctx)
 
   dlg = Dialog{ title = "Palette from Model", onclose = function()
     if st.request then conn:cancel(st.request) end
+    conn.on_state = function() end
+    st.closed = true
   end }
   dlg:label{ id = "status", text = status_text(conn) }
   dlg:combobox{ id = "model", label = "Model", options = { prefs.model or "" }, option = prefs.model }
