@@ -98,7 +98,7 @@ __all__ = [
     "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
     "InterpolateRequest", "GridRequest", "PaletteRequest", "Request", "DITHERS", "PALETTE_METHODS", "FORMATS",
     "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult", "PaletteResult", "Result",
-    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette",
+    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette", "apply",
     "default_registry", "random_seed",
 ]  # fmt: skip
 
@@ -832,12 +832,13 @@ def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
     )
 
 
-def _sprite(value: ImageInput, field: str) -> np.ndarray:
+def _sprite(value: ImageInput, field: str, threshold: int = 127) -> np.ndarray:
     """An image input of any size -> uint8 (H, W, 4) with hard alpha; ImageError naming ``field``."""
     if isinstance(value, np.ndarray):
-        return hard_alpha(value)
+        return hard_alpha(value, threshold)
     try:
-        return read_image(value, name=field if isinstance(value, bytes) else str(Path(value)))
+        name = field if isinstance(value, bytes) else str(Path(value))
+        return read_image(value, name=name, alpha_threshold=threshold)
     except ImageError as e:
         raise ImageError(e.message, field=field) from None
 
@@ -1036,6 +1037,39 @@ def grid(
                       palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
                       outline=outline)
     return _grid(req, registry or default_registry())
+
+
+@dataclass(frozen=True, eq=False)
+class _Finishing:
+    """The palette and clean-up options of a sprite request, on their own (validated the same way)."""
+
+    palette: PaletteSpec | None = None
+    dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
+
+    def __post_init__(self) -> None:
+        _palette_options(self)
+        _cleanup_options(self)
+
+
+def apply(
+    image: ImageInput,
+    palette: PaletteSpec | None = None,
+    *,
+    dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
+) -> np.ndarray:
+    """Clean up one image of any size and map it onto ``palette``, exactly as sprite requests finish their sprites.
+
+    Hard alpha by ``alpha_threshold``, then despeckle -> palette/dither -> outline. Returns uint8 ``(H, W, 4)``.
+    """
+    opts = _Finishing(palette, dither, alpha_threshold, despeckle, outline)
+    _image_input(image, "image")
+    return _paletted(_sprite(image, "image", alpha_threshold)[None], opts)[0]
 
 
 def palette(

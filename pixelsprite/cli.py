@@ -10,10 +10,13 @@ Usage::
     pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
     pixelsprite generate --palette db32|FILE.gpl|'#1a1c2c,#5d275d,...' [--dither none|bayer2|bayer4]
-    pixelsprite palette [--model vae16] [-n 64] [--seed 0] [--colors 16] [--method kmeans] [-o pal.gpl]
-    pixelsprite palette --from a.png b.png ... [--colors 16] [-o pal.hex] [--swatch swatch.png]
-    pixelsprite palettes [--json]                  # the built-in palettes
-    pixelsprite palettes NAME|FILE [-o out.tres]   # show one palette's colours; -o converts it (format by extension)
+    pixelsprite palette list [--json]                          # the built-in palettes
+    pixelsprite palette show NAME|FILE [--json]                # one palette's colours
+    pixelsprite palette extract a.png b.png ... [-n 16] [--method kmeans|median_cut] [-o pal.hex] [--swatch s.png]
+    pixelsprite palette apply SPRITE.png --palette db32 [--dither bayer4] [--outline darkest] [-o out.png]
+    pixelsprite palette convert IN.gpl OUT.hex                 # formats by extension
+    pixelsprite palette propose [--model vae16] [-n 64] [--seed 0] [--colors 16] [-o pal.gpl]  # from samples
+    pixelsprite palettes [NAME|FILE [-o out.tres]]             # alias of palette list / show / convert
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]...
     pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
 
@@ -22,9 +25,10 @@ into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png
 and print a one-line JSON summary to stdout (op, model, count, size, base_seed,
 seed_range ``[first, last]``, seconds, path, and ``palette`` when one was applied). ``--palette`` takes a built-in
 name, a palette file (.gpl .hex .pal .act .png .tres) or comma-separated ``#rrggbb`` colours; it works on every
-sprite command (generate, variations, interpolate, grid). ``palette`` writes the proposed palette in the format named
-by the ``-o`` extension and prints a JSON summary (colours as ``#rrggbb``). Errors print ``error: <message>`` to
-stderr and exit with 2.
+sprite command (generate, variations, interpolate, grid), with ``--alpha-threshold``, ``--despeckle`` and
+``--outline`` (docs/palettes.md). ``palette extract|propose`` write the palette in the format named by the ``-o``
+extension and print a JSON summary (colours as ``#rrggbb``); ``palette apply`` writes the mapped PNG. Errors print
+``error: <message>`` to stderr and exit with 2.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import api
 from .errors import InvalidRequest, PixelspriteError
@@ -65,8 +71,16 @@ def _add_output(p: argparse.ArgumentParser) -> None:
     _add_palette(p)
 
 
-def _add_palette(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--palette", default=None, metavar="NAME|FILE|#hex,#hex...",
+def _add_palette_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=METHODS, default="kmeans", help="extraction (default kmeans)")
+    p.add_argument("--name", default=None, help="palette name (default: the output file's stem)")
+    p.add_argument("-o", "--output", default="palette.gpl",
+                   help="palette file; the format comes from the extension (default palette.gpl)")
+    p.add_argument("--swatch", default=None, metavar="PNG", help="also write a swatch PNG here")
+
+
+def _add_palette(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("--palette", default=None, required=required, metavar="NAME|FILE|#hex,#hex...",
                    help="map the sprites onto a palette: a built-in name (see `pixelsprite palettes`), a palette "
                         "file (" + " ".join("." + f for f in FORMATS) + ") or comma-separated #rrggbb colours")
     p.add_argument("--dither", choices=DITHERS, default="none",
@@ -153,21 +167,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
 
-    p = sub.add_parser("palette", help="propose a palette from a model's samples or from sprites")
-    p.add_argument("--from", dest="sprites", nargs="+", metavar="SPRITE", default=None,
-                   help="take the colours from these images instead of sampling a model")
-    p.add_argument("--model", "-m", help="model to sample (default: the default model)")
-    p.add_argument("-n", "--count", type=int, default=64, help=f"samples, 1..{api.MAX_COUNT} (default 64)")
-    p.add_argument("--seed", type=int, default=None, help="base seed of the samples (default: random)")
-    p.add_argument("--label", default=None, help="class label to sample (diffusion/flow)")
-    p.add_argument("--colors", "-k", type=int, default=16, help="colours in the palette, 1..256 (default 16)")
-    p.add_argument("--method", choices=METHODS, default="kmeans", help="extraction (default kmeans)")
-    p.add_argument("--name", default=None, help="palette name (default: the output file's stem)")
-    p.add_argument("-o", "--output", default="palette.gpl",
-                   help="palette file; the format comes from the extension (default palette.gpl)")
-    p.add_argument("--swatch", default=None, metavar="PNG", help="also write a swatch PNG here")
+    p = sub.add_parser("palette", help="palettes: list, show, extract, apply, convert, propose")
+    psub = p.add_subparsers(dest="palette_command", metavar="ACTION", required=True)
+    q = psub.add_parser("list", help="list the built-in palettes")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q = psub.add_parser("show", help="show one palette's colours")
+    q.add_argument("palette", metavar="NAME|FILE", help="a built-in name, a palette file or #hex,#hex...")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a line of colours")
+    q = psub.add_parser("extract", help="extract a palette from sprites")
+    q.add_argument("sprites", nargs="+", metavar="SPRITE", help="PNG images (transparent pixels are ignored)")
+    q.add_argument("-n", "--colors", "-k", type=int, default=16, help="colours in the palette, 1..256 (default 16)")
+    _add_palette_file(q)
+    q = psub.add_parser("apply", help="map one image onto a palette (with the sprite commands' clean-up)")
+    q.add_argument("sprite", metavar="SPRITE", help="a PNG image of any size")
+    q.add_argument("-o", "--output", default=None, help="output PNG (default: SPRITE-PALETTE.png next to SPRITE)")
+    _add_palette(q, required=True)
+    q = psub.add_parser("convert", help="convert a palette file (formats by extension)")
+    q.add_argument("input", metavar="IN", help="a palette file, a built-in name or #hex,#hex...")
+    q.add_argument("output", metavar="OUT", help="the file to write (.gpl .hex .pal .act .png .tres)")
+    q = psub.add_parser("propose", help="propose a palette from a model's samples")
+    q.add_argument("--model", "-m", help="model to sample (default: the default model)")
+    q.add_argument("-n", "--count", type=int, default=64, help=f"samples, 1..{api.MAX_COUNT} (default 64)")
+    q.add_argument("--seed", type=int, default=None, help="base seed of the samples (default: random)")
+    q.add_argument("--label", default=None, help="class label to sample (diffusion/flow)")
+    q.add_argument("--colors", "-k", type=int, default=16, help="colours in the palette, 1..256 (default 16)")
+    _add_palette_file(q)
 
-    p = sub.add_parser("palettes", help="list the built-in palettes, or show/convert one palette")
+    p = sub.add_parser("palettes", help="alias: `palettes` = `palette list`, `palettes NAME [-o OUT]` = show/convert")
     p.add_argument("palette", nargs="?", default=None, metavar="NAME|FILE",
                    help="show this palette's colours (a built-in name, a palette file or #hex,#hex...)")
     p.add_argument("-o", "--output", default=None, help="write the shown palette to this file (format by extension)")
@@ -284,12 +310,40 @@ def _palettes(args: argparse.Namespace) -> None:
         print(" ".join(pal.hex))
 
 
+def _palette_command(args: argparse.Namespace, registry: Registry) -> None:
+    action = args.palette_command
+    if action in ("list", "show", "convert"):
+        if action == "convert":
+            args.palette, args.output, args.json = args.input, args.output, False
+        else:
+            args.palette, args.output = getattr(args, "palette", None), None
+        _palettes(args)
+    elif action == "apply":
+        _apply(args)
+    else:  # extract, propose
+        _palette(args, registry)
+
+
+def _apply(args: argparse.Namespace) -> None:
+    src = Path(args.sprite)
+    pal = resolve_palette(args.palette, field="palette")
+    sprite = api.apply(src, pal, dither=args.dither, alpha_threshold=args.alpha_threshold,
+                       despeckle=args.despeckle, outline=args.outline)
+    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-{pal.name}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_png(out, sprite)
+    colours = np.unique(sprite[..., :3][sprite[..., 3] > 0].reshape(-1, 3), axis=0)
+    print(json.dumps({"op": "apply", "palette": pal.name, "dither": args.dither, "size": [sprite.shape[1],
+                      sprite.shape[0]], "colors": int(len(colours)), "path": str(out)}))
+
+
 def _palette(args: argparse.Namespace, registry: Registry) -> None:
     out = Path(args.output)
     fmt = format_for_path(out)
-    res = api.palette(args.model, args.count, args.seed, colors=args.colors, method=args.method,
-                      sprites=args.sprites, label=args.label, format=fmt, name=args.name or out.stem,
-                      registry=registry)
+    sprites = getattr(args, "sprites", None)
+    res = api.palette(getattr(args, "model", None), getattr(args, "count", 64), getattr(args, "seed", None),
+                      colors=args.colors, method=args.method, sprites=sprites, label=getattr(args, "label", None),
+                      format=fmt, name=args.name or out.stem, registry=registry)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_palette(res.palette, out)
     summary = res.summary()
@@ -309,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
         _palettes(args)
         return EXIT_OK
     if args.command == "palette":
-        _palette(args, registry)
+        _palette_command(args, registry)
         return EXIT_OK
     if args.command == "watch":
         from bridge.watcher import watch_main

@@ -149,7 +149,8 @@ def test_cli_palettes_list_show_convert(capsys: pytest.CaptureFixture[str], tmp_
 def test_cli_palette_from_model_and_sprites(capsys: pytest.CaptureFixture[str], models_dir: Path,
                                             tmp_path: Path) -> None:
     out_path = tmp_path / "pal.gpl"
-    code, out, err = run(capsys, "--models-dir", str(models_dir), "palette", "--model", "tiny", "-n", "8", "--seed",
+    code, out, err = run(capsys, "--models-dir", str(models_dir), "palette", "propose", "--model", "tiny", "-n", "8",
+                         "--seed",
                          "0", "--colors", "4", "-o", str(out_path), "--swatch", str(tmp_path / "sw.png"))
     assert code == 0, err
     doc = json.loads(out)
@@ -158,11 +159,39 @@ def test_cli_palette_from_model_and_sprites(capsys: pytest.CaptureFixture[str], 
     sprite = np.zeros((2, 2, 4), np.uint8)
     sprite[0] = (255, 0, 0, 255)
     write_png(tmp_path / "a.png", sprite)
-    code, out, err = run(capsys, "palette", "--from", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.hex"))
+    code, out, err = run(capsys, "palette", "extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.hex"))
     assert code == 0, err
     assert (tmp_path / "a.hex").read_text() == "ff0000\n"
-    code, _, err = run(capsys, "palette", "--from", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.aco"))
+    code, _, err = run(capsys, "palette", "extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.aco"))
     assert code == 2 and "unknown palette format .aco" in err
+
+
+def test_cli_palette_list_show_convert_apply(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "palette", "list")
+    assert code == 0 and out.splitlines()[0].startswith("NAME") and len(out.splitlines()) == 1 + len(BUILTIN)
+    code, out, _ = run(capsys, "palette", "list", "--json")
+    assert [p["name"] for p in json.loads(out)["palettes"]] == list(BUILTIN)
+    code, out, _ = run(capsys, "palette", "show", "db32", "--json")
+    assert code == 0 and json.loads(out)["size"] == 32
+    code, out, err = run(capsys, "palette", "convert", str(FIXTURES / "tiny.gpl"), str(tmp_path / "t.hex"))
+    assert code == 0, err
+    assert (tmp_path / "t.hex").read_text() == "1a1c2c\nef7d57\nf4f4f4\n"
+    sprite = np.zeros((3, 4, 4), np.uint8)
+    sprite[1, 1:3] = (250, 250, 250, 255)
+    sprite[1, 0] = (30, 20, 40, 100)  # below the threshold: transparent
+    write_png(tmp_path / "s.png", sprite)
+    code, out, err = run(capsys, "palette", "apply", str(tmp_path / "s.png"), "--palette", str(FIXTURES / "tiny.gpl"),
+                         "--outline", "darkest")
+    assert code == 0, err
+    doc = json.loads(out)
+    img = decode_image(Path(doc["path"]).read_bytes())
+    assert doc["path"].endswith("s-Tiny Three.png") and doc["colors"] == 2
+    assert img[1, 1].tolist() == [244, 244, 244, 255] and img[1, 0].tolist() == [26, 28, 44, 255]
+    assert np.array_equal(img, api.apply(tmp_path / "s.png", str(FIXTURES / "tiny.gpl"), outline="darkest"))
+    code, _, err = run(capsys, "palette", "apply", str(tmp_path / "s.png"))
+    assert code == 2 and "--palette" in err
+    code, _, err = run(capsys, "palette", "apply", str(tmp_path / "s.png"), "--palette", "db16", "--outline", "x")
+    assert code == 2 and "outline" in err
 
 
 def test_cli_generate_with_palette_and_dither(capsys: pytest.CaptureFixture[str], models_dir: Path,
