@@ -21,6 +21,18 @@ local function status_text(conn)
   return "Not connected"
 end
 
+local OUTLINES = { "None", "Darkest colour", "Black" }
+local OUTLINE_VALUES = { ["Darkest colour"] = "darkest", ["Black"] = "#000000" }
+
+-- Clean-up parameters from the dialog's data; only what is switched on is sent (older servers refuse the rest).
+function M.cleanup(d)
+  local p = {}
+  if d.despeckle then p.despeckle = true end
+  if OUTLINE_VALUES[d.outline] then p.outline = OUTLINE_VALUES[d.outline] end
+  if d.dither and d.dither ~= "none" and d.palette and d.palette ~= PALETTE_NONE then p.dither = d.dither end
+  return p
+end
+
 -- Layout of the preview grid: cells of the sprite size scaled by an integer (nearest neighbour, never smoothed).
 function M.grid_layout(n, w, h, canvas_w, canvas_h)
   local best = nil
@@ -104,6 +116,7 @@ function M.sprite_dialog(ctx, spec)
     dlg:repaint()
     local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette))
     if not msg then return set_status(why) end
+    for k, v in pairs(M.cleanup(d)) do msg[k] = v end
     set_status("Working on " .. tostring(msg.count) .. " sprite(s)...")
     dlg:modify{ id = "cancel", enabled = true }
     st.request = conn:send(msg, {
@@ -162,6 +175,10 @@ function M.sprite_dialog(ctx, spec)
   end }
   if spec.fields then spec.fields(dlg, prefs) end
   dlg:combobox{ id = "palette", label = "Palette", options = palettes, option = prefs.palette or PALETTE_NONE }
+  dlg:combobox{ id = "dither", label = "Dither", options = { "none", "bayer2", "bayer4" },
+                option = prefs.dither or "none" }
+  dlg:check{ id = "despeckle", label = "Clean-up", text = "Despeckle", selected = prefs.despeckle or false }
+  dlg:combobox{ id = "outline", label = "Outline", options = OUTLINES, option = prefs.outline or OUTLINES[1] }
   dlg:canvas{ id = "preview", width = M.CANVAS_W, height = M.CANVAS_H,
     onpaint = function(ev)
       local gc = ev.context

@@ -93,7 +93,7 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
                                str(w), str(h)], capture_output=True, text=True, check=True)
         frames = made.stdout.splitlines()
         assert [json.loads(f)["op"] for f in frames] == ["hello", "models", "generate", "generate", "variations",
-                                                         "interpolate", "generate", "palette"]
+                                                         "interpolate", "generate", "generate", "palette"]
         answers: dict[str, dict] = {}
         with ws_client.connect(server.url, max_size=None) as conn:
             for frame in frames:
@@ -106,7 +106,7 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
                         break
                 answers[msg["id"]] = msg
     assert answers["bad"]["type"] == "error", answers["bad"]
-    for key in ("gen", "pal", "var", "int"):
+    for key in ("gen", "pal", "var", "int", "clean"):
         assert answers[key]["type"] == "result", answers[key]
         assert answers[key]["image_format"] == "rgba"
     (tmp_path / "answers.jsonl").write_text("\n".join(json.dumps(a) for a in answers.values()) + "\n")
@@ -117,7 +117,7 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
     lines = {line.split("\t")[0]: line.split("\t")[1:] for line in read.stdout.splitlines()}
     assert lines["hello"] == ["hello", "true"]
     assert lines["bad"][0] == "error" and "label" in lines["bad"][1]
-    for key, n in (("gen", 3), ("pal", 2), ("var", 2), ("int", 4)):
+    for key, n in (("gen", 3), ("pal", 2), ("var", 2), ("int", 4), ("clean", 2)):
         assert lines[key] == ["images", str(n)]
         for i, b64 in enumerate(answers[key]["images"], start=1):
             assert (out / f"{key}-{i}.rgba").read_bytes() == base64.b64decode(b64), (key, i)

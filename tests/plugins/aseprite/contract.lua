@@ -23,6 +23,8 @@ if mode == "requests" then
     protocol.variations(image, { model = model, count = 2, seed = 3, strength = 0.5 }, "var"),
     protocol.interpolate(7, image, { model = model, count = 4, method = "lerp" }, "int"),
     protocol.generate({ model = model, label = "nope" }, "bad"),
+    protocol.generate({ model = model, count = 2, seed = 5, despeckle = true, outline = "darkest",
+                        palette = "pico-8", dither = "bayer2" }, "clean"),
     protocol.palette({ model = model, count = 8, seed = 7, colors = 4, format = "gpl", name = "p" }, "palette"),
   }
   for _, m in ipairs(frames) do print(protocol.encode(m)) end
