@@ -88,6 +88,14 @@ function M:send(msg, handlers)
   return msg.id
 end
 
+-- Whether the server (per its hello) offers an operation; true when unknown (no hello yet).
+function M:offers(op)
+  local ops = self.server and self.server.operations
+  if type(ops) ~= "table" then return true end
+  for _, o in ipairs(ops) do if o == op then return true end end
+  return false
+end
+
 function M:cancel(target)
   if target and self.pending[target] then self:send(protocol.cancel(target)) end
 end

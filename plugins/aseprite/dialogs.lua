@@ -312,6 +312,9 @@ function M.palette(ctx)
   local function propose()
     local d = dlg.data
     for k, v in pairs(d) do prefs[k] = v end
+    if not conn:offers("palette") then
+      return set_status("This pixelsprite server cannot propose palettes; update it (pip install -U pixelsprite).")
+    end
     local msg = protocol.palette{ model = d.model, count = int(d.count), seed = int(d.seed), colors = int(d.colors),
                                   method = d.method, format = "gpl", name = "pixelsprite " .. tostring(d.model) }
     set_status("Sampling " .. msg.count .. " sprites...")

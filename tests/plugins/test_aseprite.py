@@ -106,6 +106,8 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
                         break
                 answers[msg["id"]] = msg
     assert answers["bad"]["type"] == "error", answers["bad"]
+    # the extension asks hello's operations before proposing palettes
+    assert {"generate", "variations", "interpolate", "palette", "cancel"} <= set(answers["hello"]["operations"])
     for key in ("gen", "pal", "var", "int", "clean"):
         assert answers[key]["type"] == "result", answers[key]
         assert answers[key]["image_format"] == "rgba"
