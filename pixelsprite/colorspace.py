@@ -41,10 +41,22 @@ _LMS_TO_RGB = np.array(
 )
 
 
+def _linear(c: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] -> linear light (the sRGB transfer function)."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR_U8 = _linear(np.arange(256, dtype=np.float64) / 255.0)
+"""The transfer function of every uint8 value: integer input is looked up instead of computed (same values)."""
+
+
 def srgb_to_oklab(rgb: npt.ArrayLike) -> np.ndarray:
-    """sRGB ``(..., 3)`` in [0, 255] -> OKLab ``(..., 3)`` float64."""
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    """sRGB ``(..., 3)`` in [0, 255] -> OKLab ``(..., 3)`` float64 (integer input must lie in 0..255)."""
+    arr = np.asarray(rgb)
+    if np.issubdtype(arr.dtype, np.integer):
+        linear = _LINEAR_U8[arr]
+    else:
+        linear = _linear(np.asarray(arr, dtype=np.float64) / 255.0)
     lms = np.cbrt(linear @ _RGB_TO_LMS.T)
     return lms @ _LMS_TO_LAB.T
 

@@ -29,7 +29,8 @@ from ..errors import InvalidRequest
 from ..postprocess import reduce_colors
 from .model import Palette
 
-__all__ = ["DITHERS", "BAYER", "OUTLINE_L_TOLERANCE", "outline_mask", "palette_indices", "apply_palette", "enforce"]
+__all__ = ["DITHERS", "BAYER", "OUTLINE_L_TOLERANCE", "outline_mask", "unique_inverse", "palette_indices",
+           "apply_palette", "enforce"]
 
 DITHERS = ("none", "bayer2", "bayer4")
 BAYER = {
@@ -88,6 +89,27 @@ def _two_nearest(p: np.ndarray, c: np.ndarray, want2: bool, block: int = 1 << 15
     return i1, i2
 
 
+DENSE_MIN = 1 << 16
+"""From this many keys on, :func:`unique_inverse` uses a dense 2**24 table instead of sorting."""
+
+
+def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for packed ``0xRRGGBB`` keys, the same arrays (uniq sorted, int64).
+
+    Large inputs mark the colours present in a 2**24 bool table and number them through a 2**24 int32 lookup
+    table (two linear passes instead of an O(n log n) sort); small ones sort.
+    """
+    if len(keys) < DENSE_MIN:
+        uniq, inv = np.unique(keys, return_inverse=True)
+        return uniq.astype(np.int64), inv.reshape(-1).astype(np.int64)
+    seen = np.zeros(1 << 24, dtype=bool)
+    seen[keys] = True
+    uniq = np.flatnonzero(seen)
+    lut = np.empty(1 << 24, dtype=np.int32)
+    lut[uniq] = np.arange(len(uniq), dtype=np.int32)
+    return uniq.astype(np.int64), lut[keys].astype(np.int64)
+
+
 def palette_indices(
     rgba: npt.ArrayLike, palette: Palette, dither: str = "none", *, keep_outline: bool = True
 ) -> np.ndarray:
@@ -100,10 +122,9 @@ def palette_indices(
         return idx[0] if single else idx
 
     # 1. nearest colour, once per distinct colour.
-    px = arr[opaque].astype(np.int64)
-    keys = (px[:, 0] << 16) | (px[:, 1] << 8) | px[:, 2]
-    uniq, inv = np.unique(keys, return_inverse=True)
-    inv = inv.reshape(-1)
+    px = arr[opaque]
+    keys = (px[:, 0].astype(np.int32) << 16) | (px[:, 1].astype(np.int32) << 8) | px[:, 2]
+    uniq, inv = unique_inverse(keys)
     u_rgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=-1)
     p = srgb_to_oklab(u_rgb)  # (U, 3)
     c = palette.oklab  # (K, 3)
