@@ -19,21 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .colorspace import srgb_to_oklab
+from .postprocess import as_batch
 
 __all__ = ["DARKEST", "remove_isolated", "darkest_color", "outline", "parse_outline"]
 
 DARKEST = "darkest"
 _DIRS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
 
-
-def _as_batch(rgba: npt.ArrayLike) -> tuple[np.ndarray, bool]:
-    arr = np.asarray(rgba)
-    single = arr.ndim == 3
-    if single:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[-1] != 4 or arr.dtype != np.uint8:
-        raise ValueError(f"rgba must be uint8 (N, H, W, 4) or (H, W, 4), got {arr.dtype} {arr.shape}")
-    return arr, single
 
 
 def _neighbours(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,7 +52,7 @@ def remove_isolated(rgba: npt.ArrayLike) -> np.ndarray:
     Returns:
         a new uint8 array of the input's shape.
     """
-    arr, single = _as_batch(rgba)
+    arr, single = as_batch(rgba)
     out = arr.copy()
     if arr.size == 0:
         return out[0] if single else out
@@ -104,7 +96,7 @@ def outline(
     Returns:
         a new uint8 array of the input's shape.
     """
-    arr, single = _as_batch(rgba)
+    arr, single = as_batch(rgba)
     out = arr.copy()
     if arr.size == 0:
         return out[0] if single else out

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from .colorspace import oklab_to_srgb, srgb_to_oklab
 
 __all__ = [
-    "COLOR_LADDER", "hard_alpha", "hard_alpha_from_model", "reduce_colors", "quantization_error",
+    "COLOR_LADDER", "as_batch", "hard_alpha", "hard_alpha_from_model", "reduce_colors", "quantization_error",
     "reduce_colors_adaptive", "despeckle", "finish",
 ]  # fmt: skip
 
@@ -26,7 +26,8 @@ COLOR_LADDER = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 """Colour counts tried, in order, by :func:`reduce_colors_adaptive`."""
 
 
-def _as_batch(rgba: npt.ArrayLike, name: str = "rgba") -> tuple[np.ndarray, bool]:
+def as_batch(rgba: npt.ArrayLike, name: str = "rgba") -> tuple[np.ndarray, bool]:
+    """uint8 ``(N, H, W, 4)`` or one sprite ``(H, W, 4)`` -> ``(batch (N, H, W, 4), was_single)``; ValueError else."""
     arr = np.asarray(rgba)
     single = arr.ndim == 3
     if single:
@@ -105,7 +106,7 @@ def reduce_colors(rgba: npt.ArrayLike, max_colors: int, *, iterations: int = 10)
     Returns:
         a new uint8 array of the input's shape.
     """
-    arr, single = _as_batch(rgba)
+    arr, single = as_batch(rgba)
     out = arr.copy()
     if max_colors <= 0 or arr.shape[0] == 0:
         return out[0] if single else out
@@ -193,8 +194,8 @@ def quantization_error(before: npt.ArrayLike, after: npt.ArrayLike) -> np.ndarra
 
     Both uint8 ``(N, H, W, 4)`` with the same alpha; a sprite without opaque pixels scores 0.
     """
-    a, _ = _as_batch(before, "before")
-    b, _ = _as_batch(after, "after")
+    a, _ = as_batch(before, "before")
+    b, _ = as_batch(after, "after")
     opaque = a[..., 3] > 0
     d = np.linalg.norm(srgb_to_oklab(a[..., :3]) - srgb_to_oklab(b[..., :3]), axis=-1) * opaque
     return d.sum((1, 2)) / np.maximum(opaque.sum((1, 2)), 1)
@@ -211,7 +212,7 @@ def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: floa
     rounds in all. ``tolerance <= 0`` is a plain cap (:func:`reduce_colors`); ``max_colors <= 0`` disables
     reduction. Deterministic.
     """
-    arr, single = _as_batch(rgba)
+    arr, single = as_batch(rgba)
     if max_colors <= 0 or tolerance <= 0 or arr.shape[0] == 0:
         out = reduce_colors(arr, max_colors)
         return out[0] if single else out
@@ -248,7 +249,7 @@ def despeckle(rgba: npt.ArrayLike, max_distance: float) -> np.ndarray:
     4-neighbour (OKLab distance; ties: up, down, left, right) when that distance is below ``max_distance``.
     Deliberate highlights and dithering, which contrast with their surroundings, are kept. ``<= 0``: no-op.
     """
-    arr, single = _as_batch(rgba)
+    arr, single = as_batch(rgba)
     out = arr.copy()
     if max_distance <= 0:
         return out[0] if single else out

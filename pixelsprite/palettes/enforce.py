@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from ..colorspace import srgb_to_oklab
 from ..errors import InvalidRequest
-from ..postprocess import reduce_colors
+from ..postprocess import as_batch, reduce_colors
 from .model import Palette
 
 __all__ = ["DITHERS", "BAYER", "OUTLINE_L_TOLERANCE", "outline_mask", "unique_inverse", "palette_indices",
@@ -41,15 +41,6 @@ BAYER = {
 OUTLINE_L_TOLERANCE = 0.02
 
 
-def _batch(rgba: npt.ArrayLike) -> tuple[np.ndarray, bool]:
-    arr = np.asarray(rgba)
-    single = arr.ndim == 3
-    if single:
-        arr = arr[None]
-    if arr.ndim != 4 or arr.shape[-1] != 4 or arr.dtype != np.uint8:
-        raise ValueError(f"rgba must be uint8 (N, H, W, 4) or (H, W, 4), got {arr.dtype} {arr.shape}")
-    return arr, single
-
 
 def check_dither(dither: str) -> str:
     if dither not in DITHERS:
@@ -59,7 +50,7 @@ def check_dither(dither: str) -> str:
 
 def outline_mask(rgba: npt.ArrayLike) -> np.ndarray:
     """bool ``(N, H, W)`` (or ``(H, W)``): opaque pixels with a transparent 4-neighbour inside the image."""
-    arr, single = _batch(rgba)
+    arr, single = as_batch(rgba)
     opaque = arr[..., 3] > 0
     padded = np.pad(opaque, ((0, 0), (1, 1), (1, 1)), constant_values=True)  # outside the image is not a hole
     h, w = opaque.shape[1:]
@@ -115,7 +106,7 @@ def palette_indices(
 ) -> np.ndarray:
     """The palette index of every pixel: int16 ``(N, H, W)`` (or ``(H, W)``), -1 for transparent pixels."""
     check_dither(dither)
-    arr, single = _batch(rgba)
+    arr, single = as_batch(rgba)
     opaque = arr[..., 3] > 0
     idx = np.full(opaque.shape, -1, dtype=np.int16)
     if not opaque.any():
@@ -169,7 +160,7 @@ def apply_palette(
     rgba: npt.ArrayLike, palette: Palette, dither: str = "none", *, keep_outline: bool = True
 ) -> np.ndarray:
     """Sprites mapped onto ``palette`` (see the module doc); uint8, the input's shape, alpha unchanged."""
-    arr, single = _batch(rgba)
+    arr, single = as_batch(rgba)
     idx = palette_indices(arr, palette, dither, keep_outline=keep_outline)
     out = arr.copy()
     opaque = idx >= 0
@@ -195,7 +186,7 @@ def enforce(
             ``dither``).
     """
     check_dither(dither)
-    arr, single = _batch(rgba)
+    arr, single = as_batch(rgba)
     if palette is None and dither != "none":
         raise InvalidRequest(f"dither {dither!r} needs a palette to dither between", field="dither")
     out = reduce_colors(arr, max_colors) if max_colors else arr.copy()
