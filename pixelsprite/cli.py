@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-a", type=int, default=None, help="use this seed as endpoint A")
     p.add_argument("--seed-b", type=int, default=None, help="use this seed as endpoint B")
     p.add_argument(
-        "--steps", type=int, default=8, help=f"frames incl. endpoints, {api.MIN_STEPS}..{api.MAX_STEPS}"
+        "--steps", "-n", "--count", dest="steps", type=int, default=8,
+        help=f"frames incl. endpoints, {api.MIN_STEPS}..{api.MAX_STEPS} (the protocol's and job files' 'count')"
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)

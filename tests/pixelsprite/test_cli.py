@@ -170,3 +170,11 @@ def test_bad_models_dir_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert main(["generate", "--count", "many"]) == 2  # argparse usage error
     assert "invalid int value" in capsys.readouterr().err
     assert main(["--help"]) == 0
+
+
+def test_interpolate_count_is_an_alias_for_frames(capsys: pytest.CaptureFixture[str], models_dir: Path,
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "strip.png"
+    args = ("interpolate", "--seed-a", "1", "--seed-b", "2", "-n", "3", "-o", str(out))
+    code, stdout, _ = run(capsys, models_dir, *args)
+    assert code == 0 and json.loads(stdout)["count"] == 3
