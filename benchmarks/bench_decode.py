@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+
+from timing import rate
 
 from pixelsprite.registry import Registry
 from pixelsprite.vae import VaeModel
 
 TARGETS = {("vae16", 256): 5000.0}
 
-
-def _rate(fn, batch: int, runs: int) -> tuple[float, list[float]]:
-    fn()  # warm-up
-    rates = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        rates.append(batch / (time.perf_counter() - t))
-    return statistics.median(rates), rates
 
 
 def main() -> None:
@@ -45,7 +36,7 @@ def main() -> None:
             z = model.sample_latents(range(batch))
             for label, fn in (("decode", lambda z=z, m=model: m.decode_raw(z)),
                               ("decode+postprocess", lambda z=z, m=model: m.decode(z))):
-                median, rates = _rate(fn, batch, a.runs if batch > 1 else a.runs * 5)
+                median, rates = rate(fn, batch, a.runs if batch > 1 else a.runs * 5)
                 if baseline is None:
                     baseline = median
                 row = {"name": f"{name}/{label}/batch{batch}", "unit": "sprites/s", "median": round(median, 1),

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import numpy as np
+from timing import rate
 
 from pixelsprite import api
 from pixelsprite.registry import Registry
@@ -26,15 +25,6 @@ from training.evaluate_generator import fd_pixels8
 DATASETS = {16: "dcss16fine", 40: "dcss40fine"}
 TARGET_SPS = {16: 100.0, 40: 15.0}
 
-
-def _rate(fn, batch: int, runs: int) -> tuple[float, list[float]]:
-    fn()  # warm-up
-    rates = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        rates.append(batch / (time.perf_counter() - t))
-    return statistics.median(rates), rates
 
 
 def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
@@ -52,11 +42,11 @@ def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
     def reference(n: int = 64, seed: int = 0, steps: int = ref_steps) -> np.ndarray:
         return api.generate(name, n, seed, label=label, solver=ref_solver, steps=steps, registry=reg).sprites
 
-    fast, fast_runs = _rate(default, 64, a.runs)
+    fast, fast_runs = rate(default, 64, a.runs)
     if a.full_reference:
-        slow, slow_runs = _rate(reference, 64, 1)
+        slow, slow_runs = rate(reference, 64, 1)
     else:
-        probe, probe_runs = _rate(lambda: reference(steps=10), 64, 3)
+        probe, probe_runs = rate(lambda: reference(steps=10), 64, 3)
         slow, slow_runs = probe * 10 / ref_steps, [r * 10 / ref_steps for r in probe_runs]
     counts = np.bincount(val.labels, minlength=len(val.label_names)) / len(val.labels) * a.count
     gens = {"default": [], "reference": []}

@@ -6,6 +6,7 @@ dtypes and shapes written into ``manifest.json`` are exactly the ones the export
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,3 +66,25 @@ def export_graph(module: nn.Module, example_inputs: dict[str, torch.Tensor], out
         outputs=tuple(spec(n, e) for n, e in zip(output_names, expected)),
     )
     return ExportResult(graph, diff)
+
+
+def install_bundle(staged: str | Path, bundle: str | Path) -> Path:
+    """Move a finished bundle folder ``staged`` to ``bundle``, replacing any old one.
+
+    The files are copied next to the target first and swapped in with renames, so the old bundle stays whole until
+    the new one is complete. ``staged`` is removed. Returns ``bundle``.
+    """
+    staged, bundle = Path(staged), Path(bundle)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    incoming = bundle.with_name(f".{bundle.name}.incoming")
+    outgoing = bundle.with_name(f".{bundle.name}.outgoing")
+    for leftover in (incoming, outgoing):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    shutil.copytree(staged, incoming)
+    if bundle.exists():
+        bundle.rename(outgoing)
+    incoming.rename(bundle)
+    shutil.rmtree(outgoing, ignore_errors=True)
+    shutil.rmtree(staged, ignore_errors=True)
+    return bundle

@@ -34,7 +34,7 @@ from .card_generator import write_card
 from .data.builders import SpriteSet, label_counts, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats, relative_gap
 from .evaluate_generator import choose_default, fd_pixels8
-from .export import PARITY_ATOL, export_graph
+from .export import PARITY_ATOL, export_graph, install_bundle
 from .export_vae import COLOR_CAP, DESPECKLE, TOLERANCES
 from .models.unet import UNet, UNetConfig
 from .sheets import save_sheet
@@ -271,10 +271,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
                    columns=8, scale=scale)
     save_manifest(manifest, out / "manifest.json")
     write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
-    if bundle.exists():
-        shutil.rmtree(bundle)
-    bundle.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(out, bundle)
+    install_bundle(out, bundle)
     shutil.rmtree(work)
     print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd_pixels8",
                                               "defaults", "sprites_per_s")}, indent=1))

@@ -33,7 +33,7 @@ from .augment import to_model_range
 from .card_vae import write_card
 from .data.builders import SpriteSet, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats, reconstruction_error, relative_gap
-from .export import PARITY_ATOL, export_graph
+from .export import PARITY_ATOL, export_graph, install_bundle
 from .models.vae import VAE, VAEConfig
 from .prior_gmm import MixturePrior, fit_gmm
 from .sheets import save_sheet
@@ -183,10 +183,7 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     save_manifest(manifest, out / "manifest.json")
     write_card(manifest, out / "card.md")
 
-    if bundle.exists():
-        shutil.rmtree(bundle)
-    bundle.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(out, bundle)
+    install_bundle(out, bundle)
     shutil.rmtree(work)
     print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out",
                                               "reconstruction_held_out", "memorization_rate")}, indent=1))
