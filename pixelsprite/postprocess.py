@@ -196,8 +196,12 @@ def quantization_error(before: npt.ArrayLike, after: npt.ArrayLike) -> np.ndarra
     """
     a, _ = as_batch(before, "before")
     b, _ = as_batch(after, "after")
-    opaque = a[..., 3] > 0
-    d = np.linalg.norm(srgb_to_oklab(a[..., :3]) - srgb_to_oklab(b[..., :3]), axis=-1) * opaque
+    return _error_from_lab(srgb_to_oklab(a[..., :3]), a[..., 3] > 0, b)
+
+
+def _error_from_lab(lab_before: np.ndarray, opaque: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """:func:`quantization_error` with the first sprites already in OKLab ``(N, H, W, 3)`` and their opaque mask."""
+    d = np.linalg.norm(lab_before - srgb_to_oklab(after[..., :3]), axis=-1) * opaque
     return d.sum((1, 2)) / np.maximum(opaque.sum((1, 2)), 1)
 
 
@@ -217,6 +221,7 @@ def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: floa
         out = reduce_colors(arr, max_colors)
         return out[0] if single else out
     ladder = [k for k in COLOR_LADDER if k < max_colors] + [max_colors]
+    lab, opaque = srgb_to_oklab(arr[..., :3]), arr[..., 3] > 0  # once, not per search round
     n = arr.shape[0]
     lo = np.zeros(n, np.int64)
     hi = np.full(n, len(ladder) - 1, np.int64)  # the cap always "fits": it is the fallback
@@ -230,7 +235,7 @@ def reduce_colors_adaptive(rgba: npt.ArrayLike, max_colors: int, tolerance: floa
         for m in np.unique(mid):
             idx = active[mid == m]
             reduced = reduce_colors(arr[idx], ladder[m])
-            ok = quantization_error(arr[idx], reduced) <= tolerance
+            ok = _error_from_lab(lab[idx], opaque[idx], reduced) <= tolerance
             out[idx[ok]] = reduced[ok]
             have[idx[ok]] = m
             hi[idx[ok]] = m
