@@ -45,6 +45,7 @@ class TrainerConfig:
     flip_p: float = 0.5
     hue_p: float = 0.2
     sample_count: int = 64
+    sample_every: int = 1  # epochs between preview sheets (the last epoch always gets one)
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
 
 
@@ -213,9 +214,11 @@ class Trainer:
                         w.writeheader()
                     w.writerow(row)
                 self._log(" ".join(f"{k}={v}" for k, v in row.items()))
-                sample_gen = torch.Generator(rt.device).manual_seed(1234)
-                sprites = objective.samples(ema, cfg.sample_count, sample_gen)
-                save_sheet(sprites.numpy(), self.out / "samples" / f"epoch_{epoch:04d}.png")
+                last = epoch >= cfg.epochs or budget_hit
+                if last or epoch % max(1, cfg.sample_every) == 0:
+                    sample_gen = torch.Generator(rt.device).manual_seed(1234)
+                    sprites = objective.samples(ema, cfg.sample_count, sample_gen)
+                    save_sheet(sprites.numpy(), self.out / "samples" / f"epoch_{epoch:04d}.png")
                 save_checkpoint(ckpt_path, {
                     "family": family, "model_config": model_config, "trainer_config": asdict(cfg),
                     "model": unwrap(model).state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),

@@ -11,8 +11,9 @@ from training.trainer import Trainer, TrainerConfig, load_checkpoint, lr_at
 TINY = VAEConfig(image_size=16, widths=(8, 8, 8), blocks_per_level=1, latent_channels=2)
 
 
-def _fit(tiny_set, out, epochs, budget=0.0):
-    cfg = TrainerConfig(epochs=epochs, batch_size=16, warmup_steps=2, sample_count=8, time_budget_s=budget)
+def _fit(tiny_set, out, epochs, budget=0.0, sample_every=1):
+    cfg = TrainerConfig(epochs=epochs, batch_size=16, warmup_steps=2, sample_count=8, time_budget_s=budget,
+                        sample_every=sample_every)
     torch.manual_seed(0)
     tr, va = tiny_set.train(), tiny_set.val()
     return Trainer(cfg, setup("cpu"), out).fit(VAE(TINY), {"vae": TINY.to_dict()}, "vae",
@@ -32,6 +33,11 @@ def test_train_checkpoint_resume_metrics_and_samples(tmp_path, tiny_set):
     assert all(np.isfinite(float(r["val_loss"])) for r in rows)
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"epoch_{i:04d}.png" for i in (1, 2, 3)]
+
+
+def test_preview_sheets_every_n_epochs_and_always_the_last(tmp_path, tiny_set):
+    _fit(tiny_set, tmp_path, epochs=5, sample_every=2)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"epoch_{i:04d}.png" for i in (2, 4, 5)]
 
 
 def test_time_budget_stops_with_a_checkpoint(tmp_path, tiny_set):
