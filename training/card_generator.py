@@ -76,7 +76,38 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
           f"{v['real']['isolated_pixel_rate']:.3f} | {v['generated']['isolated_pixel_rate']:.3f} |"
           for lab, v in x["per_label"].items()),
         "",
+        *_distillation_lines(x.get("distilled_from")),
         "## Reproduce",
         "See `docs/diffusion-and-flow.md` (recipes) for the exact training and export commands.",
     ]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _distillation_lines(d: dict | None) -> list[str]:
+    """The reflow section: what the student was distilled from and how it compares (empty when not distilled)."""
+    if not d:
+        return []
+    r, ref = d.get("recipe") or {}, d["reference"]
+    return [
+        "## Distillation (reflow with guidance folded in)",
+        f"This bundle is a student of `{d['bundle']}` (`training/reflow.py`): {r.get('pairs', '?')} couplings of "
+        f"the teacher's guided ODE (heun {r.get('teacher_steps', '?')} steps, guidance {r.get('guidance', '?')}; "
+        f"{r.get('pair_seconds', 0) / 60:.1f} min to draw), then {r.get('step', '?')} steps of straight-line "
+        f"regression ({r.get('seconds', 0) / 60:.1f} min). It runs at guidance 1: one network pass per step.",
+        "",
+        "| model | setting | network passes / sprite | fd_pixels8 | sprites/s (batch 64) |",
+        "|---|---|---|---|---|",
+        f"| teacher `{d['bundle']}` | {ref['solver']} {ref['steps']} (reference, guided) | {2 * ref['nfe']} | "
+        f"{ref['fd']:.3f} | {ref['sprites_per_s']:.2f} |",
+        f"| teacher `{d['bundle']}` | {d['defaults']['solver']} {d['defaults']['steps']} (its default) | "
+        f"{2 * _nfe(d['defaults'])} | {d['fd_pixels8_default']:.3f} | {d['sprites_per_s_default']:.1f} |",
+        f"| this student | defaults above | see the table above | see above | "
+        f"{d['speedup_vs_its_reference']:.0f}x the teacher's reference speed |",
+        "",
+        "The defaults were chosen against the teacher's reference fd (within 10%), not the student's own.",
+        "",
+    ]
+
+
+def _nfe(defaults: dict) -> int:
+    return {"euler": 1, "midpoint": 2, "heun": 2, "ddim": 1, "ddpm": 1}[defaults["solver"]] * int(defaults["steps"])

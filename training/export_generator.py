@@ -133,11 +133,15 @@ def calibrate(raw: np.ndarray, real: dict[str, float]) -> tuple[PostprocessSpec,
 def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
                             eval_count: int = 512, reference_count: int = 256, guidance: float = 2.0,
                             sweep: list[tuple[str, int]] | None = None, reference: tuple[str, int] | None = None,
-                            speed_batch: int = SPEED_BATCH) -> Manifest:
+                            speed_batch: int = SPEED_BATCH, baseline: Manifest | None = None,
+                            baseline_folder: str | Path | None = None) -> Manifest:
     """Export, sweep, calibrate, evaluate and write the bundle (see the module docstring).
 
     ``sweep``: (solver, steps) settings to measure (default :data:`SWEEP`); ``reference``: the setting the
     defaults must stay within 10% fd of (default: ``ddpm`` with all T steps, or :data:`FLOW_REFERENCE`).
+    ``baseline``: the exported bundle this model was distilled from (``training.reflow``): its reference fd is
+    then the bar the defaults must stay within, and its reference speed is re-measured here (same process) from
+    ``baseline_folder`` for the speed-up.
     """
     t0 = time.perf_counter()
     bundle = Path(bundle)
@@ -220,7 +224,8 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
                                                                                                   speed_batch), 2),
                      **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}})
         print(f"sweep {rows[-1]}", flush=True)
-    best = choose_default(rows, reference["fd"])
+    distilled_from = _baseline_summary(baseline, baseline_folder, speed_batch) if baseline is not None else None
+    best = choose_default(rows, distilled_from["reference"]["fd"] if distilled_from else reference["fd"])
     defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": guidance}
     manifest = replace(manifest, extra={"sampling": sampling_section(family, state, defaults)})
     save_manifest(manifest, out / "manifest.json")
@@ -260,6 +265,10 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
         "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
         "eval_count": eval_count, "reference_count": reference_count,
     }
+    if distilled_from is not None:
+        ref_speed = distilled_from["reference"]["sprites_per_s"]
+        metrics["distilled_from"] = {**distilled_from, "recipe": mc.get("reflow"),
+                                     "speedup_vs_its_reference": round(speed / max(ref_speed, 1e-9), 1)}
     manifest = replace(manifest, metrics=metrics)
 
     # 5. pictures and the card
@@ -276,6 +285,20 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd_pixels8",
                                               "defaults", "sprites_per_s")}, indent=1))
     return manifest
+
+
+def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch: int) -> dict:
+    """What a distilled model is measured against: the baseline bundle's reference and defaults (from its
+    manifest, same held-out protocol) and its reference speed re-measured in this process."""
+    ref = dict(baseline.metrics["reference"])
+    if folder is not None:
+        reg = Registry([Path(folder).resolve().parent], builtin=False, env=False)
+        probe = min(10, int(ref["steps"]))
+        ref["sprites_per_s"] = round(_speed(baseline.name, reg, ref["solver"], probe, speed_batch) * probe
+                                     / int(ref["steps"]), 3)
+    return {"bundle": baseline.name, "reference": ref, "defaults": baseline.metrics["defaults"],
+            "fd_pixels8_default": baseline.metrics["fd_pixels8"]["default"],
+            "sprites_per_s_default": baseline.metrics["sprites_per_s"]["default"]}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -87,3 +87,36 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
     assert a.shape == (3, 16, 16, 4) and set(np.unique(a[..., 3])) <= {0, 255}
     v = api.variations("tflow", tiny_set.images[0], 2, strength=0.3, seed=0, registry=reg)
     assert v.sprites.shape == (2, 16, 16, 4)
+
+    # reflow: couplings of the teacher's guided ODE, a straighter student, exported against the teacher's bar
+    from pixelsprite.samplers import heun
+    from pixelsprite.samplers.guidance import guided
+    from pixelsprite.samplers.paths import uniform_grid
+    from training import reflow
+    from training.generator_common import numpy_network
+    from training.trainer import load_checkpoint
+
+    cfg = reflow.ReflowConfig(pairs=40, teacher_steps=3, chunk=16, steps=20, batch_size=8, checkpoint_every=10)
+    teacher, state = reflow.load_teacher(out / "last.pt")
+    (tmp_path / "reflow").mkdir()
+    pairs = reflow.make_pairs(teacher, state["model_config"], cfg, tmp_path / "reflow" / "pairs.npz")
+    cached = reflow.make_pairs(teacher, state["model_config"], cfg, tmp_path / "reflow" / "pairs.npz")
+    assert np.array_equal(pairs.x1, cached.x1) and pairs.x0.shape == (40, 2, 4, 4)
+    assert set(np.unique(pairs.labels)) <= {0, 1, 2}  # 2: the null label
+    one = heun.integrate(guided(numpy_network(teacher), pairs.labels[5:6], 2, cfg.guidance), pairs.x0[5:6],
+                         uniform_grid(cfg.teacher_steps))
+    assert np.allclose(one, pairs.x1[5:6], atol=1e-4)  # each pair is that row's own ODE solution
+    ckpt = reflow.train_student(teacher, state, pairs, cfg, tmp_path / "reflow")
+    saved = load_checkpoint(ckpt)
+    assert saved["family"] == "flow" and saved["reflow"]["step"] == 20 and saved["step"] == state["step"] + 20
+    student = tmp_path / "models2" / "tflowr"
+    export_generator_bundle(ckpt, data, student, "tflowr", eval_count=16, reference_count=8, guidance=1.0,
+                            sweep=[("euler", 1), ("euler", 2)], reference=("heun", 8), speed_batch=8,
+                            baseline=load_manifest(bundle), baseline_folder=bundle)
+    m2 = load_manifest(student)
+    d = m2.metrics["distilled_from"]
+    assert d["bundle"] == "tflow" and d["recipe"]["pairs"] == 40
+    assert d["reference"]["fd"] == m.metrics["reference"]["fd"]
+    assert m2.extra["sampling"]["defaults"]["guidance"] == 1.0
+    assert m2.extra["sampling"]["defaults"]["solver"] == "euler"
+    assert "Distillation" in (student / "card.md").read_text()
