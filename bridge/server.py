@@ -14,8 +14,9 @@ inference and PNG encoding run on a pool of ``workers`` threads fed by a bounded
 * **cancel**: ``{"op": "cancel", "target": id}`` drops a queued job, or stops a running generate between chunks of
   ``chunk_sprites`` sprites; the target is answered ``cancelled`` at once;
 * **security**: binds 127.0.0.1 by default; the handshake is refused (403) when it carries an ``Origin`` header not
-  in ``allow_origins`` (browsers always send one; editors and scripts send none), and (401) without the right
-  token when ``token`` is set (``?token=T`` in the URL, or ``Authorization: Bearer T``);
+  in ``allow_origins`` or the playground page's own (browsers always send one; editors and scripts send none), and
+  (401) without the right token when ``token`` is set (``?token=T`` in the URL, or ``Authorization: Bearer T``);
+* **plain HTTP** (:mod:`bridge.http`): ``GET /`` on the same port is the playground page, a browser client;
 * **shutdown** (:meth:`Server.stop`): stop accepting, refuse new requests (``shutting_down``), let in-flight work
   finish for ``grace_s`` seconds, cancel the rest, close every connection (1001), stop the workers.
 """
@@ -54,6 +55,7 @@ from pixelsprite.registry import Registry
 from . import protocol as proto
 from .batching import generate_chunked, generate_many
 from .errors import Busy, Cancelled, ShuttingDown
+from .http import Site
 from .logs import LOGGER_NAME, log_event
 
 __all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers", "serve_forever"]
@@ -180,6 +182,7 @@ class Server:
         self.log = logger or logging.getLogger(LOGGER_NAME)
         self._pool: ThreadPoolExecutor | None = None
         self._ws: WsServer | None = None
+        self.site: Site | None = None
         self._catalog: proto.Catalog | None = None
         self._catalog_lock: asyncio.Lock | None = None
         self._pending: collections.deque[_Job] = collections.deque()
@@ -206,9 +209,11 @@ class Server:
         self._catalog_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._workers = [asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)]
+        # read at each handshake, so the page's origin (known once the port is) can join it below
+        self._origins: list[Origin | None] = [None, *(Origin(o) for o in self.allow_origins)]
         self._ws = await serve(
             self._handle, self.host, self.port,
-            origins=[None, *(Origin(o) for o in self.allow_origins)],
+            origins=self._origins,
             process_request=self._process_request,
             max_size=self.limits.max_message_bytes,
             max_queue=4,
@@ -218,9 +223,11 @@ class Server:
         sockets = list(self._ws.sockets)
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        self.site = site = Site(self.host, self.port)  # plain HTTP: GET / is the playground page (bridge/http.py)
+        self._origins.append(Origin(site.origin))
         loopback = self.host in ("127.0.0.1", "::1", "localhost")
         log_event(self.log, logging.INFO, "listening", url=self.url, workers=self.workers, batching=self.batching,
-                  token=self.token is not None, allow_origins=list(self.allow_origins))
+                  token=self.token is not None, allow_origins=list(self.allow_origins), page=site.origin + "/")
         if not loopback and self.token is None:
             log_event(self.log, logging.WARNING, "exposed", host=self.host,
                       advice="listening beyond loopback without a token: anyone on the network can connect")
@@ -317,6 +324,8 @@ class Server:
 
     # -------------------------------------------------------------------------------------------- handshake
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.site is not None and (page := self.site.respond(request)) is not None:
+            return page  # not a websocket handshake: plain HTTP
         if self.token is None:
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
@@ -625,7 +634,8 @@ def serve_forever(*, registry: Registry, host: str = "127.0.0.1", port: int = pr
                     **options)
 
     def ready(s: Server) -> None:
-        print(json.dumps({"url": s.url, "protocol": proto.PROTOCOL_VERSION}), flush=True)
+        page = s.site.origin + "/" if s.site is not None else None
+        print(json.dumps({"url": s.url, "protocol": proto.PROTOCOL_VERSION, "page": page}), flush=True)
 
     try:
         asyncio.run(server.run(ready=ready))
