@@ -13,6 +13,7 @@ Generation is the request layer's (``pixelsprite.api``); this module only splits
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ def with_seed(req: api.GenerateRequest) -> api.GenerateRequest:
     """The request with its base seed drawn now if it had none (so chunks and batches share one seed range)."""
     if req.seed is not None:
         return req
-    return api.GenerateRequest(req.model, req.count, api.random_seed(), req.max_colors)
+    return dataclasses.replace(req, seed=api.random_seed())  # every other option (palette, clean-up) kept
 
 
 def generate_chunked(req: api.GenerateRequest, registry: Registry, *, chunk: int, cancel: threading.Event,
@@ -55,7 +56,8 @@ def generate_chunked(req: api.GenerateRequest, registry: Registry, *, chunk: int
         if cancel.is_set():
             raise Cancelled("the request was cancelled", field="id")
         n = min(chunk, req.count - offset)
-        part = api.generate(req.model, n, req.seed + offset, max_colors=req.max_colors, registry=registry)
+        part = api.handle(dataclasses.replace(req, count=n, seed=req.seed + offset), registry=registry)
+        assert isinstance(part, api.SpriteResult)
         parts.append(part.sprites)
         model = part.model
         if progress is not None:

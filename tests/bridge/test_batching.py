@@ -1,0 +1,55 @@
+"""bridge/batching.py keeps every option of a generate request: a request without a seed, or one large enough to
+run in chunks, is still constrained to its palette and cleaned up (it once dropped them and kept only the colour
+cap: the browser playground found it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from bridge.batching import generate_chunked, with_seed
+from bridge.client import SyncClient
+from bridge.server import BackgroundServer
+from pixelsprite import api
+from pixelsprite.palettes.resolve import resolve_palette
+from pixelsprite.registry import Registry
+
+GAMEBOY = {tuple(c) for c in resolve_palette("gameboy-dmg").colors.tolist()}
+
+
+def colours(sprites: np.ndarray) -> set[tuple[int, ...]]:
+    px = sprites.reshape(-1, 4)
+    return {tuple(c) for c in px[px[:, 3] > 0, :3].tolist()}
+
+
+def test_with_seed_keeps_the_other_options() -> None:
+    req = api.GenerateRequest("tiny", 4, None, 5, palette="gameboy-dmg", dither="bayer2", despeckle=True,
+                              outline="darkest", alpha_threshold=50)
+    seeded = with_seed(req)
+    assert seeded.seed is not None
+    for f in dataclasses.fields(req):
+        if f.name != "seed":
+            assert getattr(seeded, f.name) == getattr(req, f.name), f.name
+
+
+def test_chunks_equal_one_call_with_the_same_options(registry: Registry) -> None:
+    req = api.GenerateRequest("tiny", 10, 3, palette="gameboy-dmg", outline="darkest")
+    got = generate_chunked(req, registry, chunk=4, cancel=threading.Event())
+    want = api.handle(req, registry=registry)
+    assert isinstance(want, api.SpriteResult)
+    np.testing.assert_array_equal(got.sprites, want.sprites)
+    assert got.seeds == want.seeds and colours(got.sprites) <= GAMEBOY
+
+
+def test_a_palette_without_a_seed_over_the_socket(make_server: Callable[..., BackgroundServer],
+                                                 registry: Registry) -> None:
+    srv = make_server(chunk_sprites=4)
+    with SyncClient(srv.url) as c:
+        for count in (3, 10):  # one call; chunks
+            got = c.generate(count=count, palette="gameboy-dmg", image_format="rgba")
+            assert colours(got.rgba) <= GAMEBOY
+            want = api.generate("tiny", count, got.base_seed, palette="gameboy-dmg", registry=registry)
+            np.testing.assert_array_equal(got.rgba, want.sprites)
