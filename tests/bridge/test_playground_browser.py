@@ -1,0 +1,275 @@
+"""The playground page (GET / of ``pixelsprite serve``) in a real headless Chromium, against a live server with the
+shipped ``vae16``: the form fills itself from hello/models, Generate shows the sprites (checked pixel for pixel
+against :mod:`pixelsprite.api`), progress and Cancel, interpolation between two picked sprites, PNG and sheet
+downloads, palette swatches and files, errors in words, and a screenshot.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``) and the Python ``playwright`` package (``pip install
+playwright``; no browser download: it drives ``/usr/bin/chromium``). Without either, the module skips and says why.
+``.ci/run`` installs both. The screenshot goes to a temp folder; ``PIXELSPRITE_UPDATE_SCREENSHOTS=1`` writes it to
+``docs/playground.png`` (the README's) instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bridge.server import BackgroundServer
+from pixelsprite import api
+from pixelsprite.registry import Registry
+
+CHROMIUM = os.environ.get("PIXELSPRITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium): the playground's browser tests "
+                "need a real browser", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed "
+                               "(pip install playwright; no browser download needed): the playground's browser "
+                               "tests drive chromium with it")
+
+pytestmark = [pytest.mark.shipped, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Registry:
+    return Registry(builtin=True, env=False)
+
+
+@pytest.fixture(scope="module")
+def server(shipped: Registry) -> Iterator[BackgroundServer]:
+    # small chunks: a large generate sends progress often and can be cancelled between chunks
+    with BackgroundServer(registry=shipped, workers=2, chunk_sprites=8, grace_s=2.0) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
+    """A fresh page on the playground, connected and ready; fails the test on any console error or page error
+    (a CSP violation shows up as a console error)."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    assert server.server is not None and server.server.site is not None
+    pg.goto(server.server.site.origin + "/")
+    pg.wait_for_selector("body[data-state=ready]")
+    yield pg
+    context.close()
+    assert not problems, problems
+
+
+def wait_until(pg: Any, js: str, arg: Any = None, timeout_s: float = TIMEOUT_MS / 1000) -> None:
+    """Poll ``js`` (a function of ``arg``) in the page until it is truthy. Not ``wait_for_function``: that evaluates
+    a string inside the page, which the page's Content-Security-Policy (rightly) forbids."""
+    deadline = time.monotonic() + timeout_s
+    while not pg.evaluate(js, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {js}")
+        time.sleep(0.02)
+
+
+def generate(pg: Any, count: int, seed: int) -> None:
+    pg.fill("#count", str(count))
+    pg.fill("#seed", str(seed))
+    pg.click("#generate")
+    wait_until(pg, f"() => document.querySelector('#progress-text').textContent.startsWith('{count} sprites from')")
+    assert pg.locator("#sprites .tile img").count() == count
+    wait_until(pg, "() => [...document.querySelectorAll('#sprites .tile img')].every(i => i.complete)")
+
+
+def dom_sprites(pg: Any, where: str = "#sprites") -> np.ndarray:
+    """The sprites the page shows, decoded from the PNGs in the <img> elements."""
+    srcs = pg.eval_on_selector_all(f"{where} .tile img", "els => els.map(e => e.src)")
+    return np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).convert("RGBA"))
+                     for s in srcs])
+
+
+def saved(download: Any, tmp_path: Path) -> Path:
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------- tests
+def test_the_form_fills_itself_from_hello_and_models(page: Any, server: BackgroundServer) -> None:
+    models = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
+    assert {"vae16", "vae40"} <= set(models)
+    assert page.input_value("#model") == "vae16" and page.input_value("#size") == "16×16"
+    assert set(page.eval_on_selector_all("#size option", "os => os.map(o => o.value)")) >= {"16×16", "40×40"}
+    labels = page.eval_on_selector_all("#label option", "os => os.map(o => o.value)")
+    assert "mon" in labels
+    for unconditional in ("#label", "#steps", "#guidance"):  # a VAE takes none of these
+        assert page.is_disabled(unconditional)
+    assert page.input_value("#count") == "16" and page.get_attribute("#count", "max") == "1024"
+    assert "pico-8" in page.eval_on_selector_all("#palettes option", "os => os.map(o => o.value)")
+    assert server.url in page.inner_text("#status")
+    page.select_option("#model", "vae40")
+    assert page.input_value("#size") == "40×40"
+    page.select_option("#size", "16×16")
+    assert page.input_value("#model") == "vae16"
+
+
+def test_localhost_is_sent_to_the_pages_own_origin(browser: Any, server: BackgroundServer) -> None:
+    pg = browser.new_page()
+    try:
+        port = server.server.port  # type: ignore[union-attr]
+        pg.goto(f"http://localhost:{port}/")
+        pg.wait_for_selector("body[data-state=ready]", timeout=TIMEOUT_MS)
+        assert pg.url == f"http://127.0.0.1:{port}/"
+    finally:
+        pg.close()
+
+
+def test_generate_shows_the_sprites_large_on_a_checkerboard(page: Any, shipped: Registry) -> None:
+    generate(page, 12, 7)
+    sizes = page.eval_on_selector_all("#sprites .tile img", "els => els.map(e => [e.naturalWidth, e.naturalHeight, "
+                                      "e.width, e.height, getComputedStyle(e).imageRendering])")
+    assert sizes == [[16, 16, 128, 128, "pixelated"]] * 12
+    backdrop = page.eval_on_selector("#sprites .tile button", "e => getComputedStyle(e).backgroundImage")
+    assert backdrop.count("linear-gradient") == 2  # the checkerboard behind the transparent pixels
+    captions = page.eval_on_selector_all("#sprites .tile figcaption", "els => els.map(e => e.textContent.trim())")
+    assert captions == [f"seed {s}" for s in range(7, 19)]
+    expected = api.generate("vae16", count=12, seed=7, registry=shipped).sprites
+    np.testing.assert_array_equal(dom_sprites(page), expected)  # the same sprites as the CLI and the API
+    assert re.fullmatch(r"12 sprites from vae16, seeds 7–18, \d+ ms", page.inner_text("#progress-text"))
+    assert not page.is_visible("#error")
+
+
+def test_click_downloads_a_png_and_the_sheet(page: Any, shipped: Registry, tmp_path: Path) -> None:
+    generate(page, 12, 7)
+    expected = api.generate("vae16", count=12, seed=7, registry=shipped).sprites
+    with page.expect_download() as d:
+        page.locator("#sprites .tile button.sprite").nth(3).click()
+    png = saved(d.value, tmp_path)
+    assert png.name == "vae16-10.png"
+    np.testing.assert_array_equal(np.asarray(Image.open(png).convert("RGBA")), expected[3])
+    with page.expect_download() as d:
+        page.click("#download-sheet")
+    sheet = np.asarray(Image.open(saved(d.value, tmp_path)).convert("RGBA"))
+    assert d.value.suggested_filename == "vae16-sheet-7.png"
+    assert sheet.shape == (3 * 16, 4 * 16, 4)  # 12 sprites, 4 to a row, native size
+    tiled = expected.reshape(3, 4, 16, 16, 4).transpose(0, 2, 1, 3, 4).reshape(48, 64, 4)
+    np.testing.assert_array_equal(sheet, tiled)
+
+
+def test_interpolate_between_two_picked_sprites(page: Any, shipped: Registry, tmp_path: Path) -> None:
+    generate(page, 12, 7)
+    assert page.is_disabled("#interpolate")
+    picks = page.locator("#sprites .tile .pick")
+    picks.nth(0).check()
+    picks.nth(5).check()
+    assert page.inner_text("#picked") == "A: vae16-7 → B: vae16-12"
+    page.fill("#frames", "6")
+    page.click("#interpolate")
+    wait_until(page, "() => document.querySelectorAll('#strip .tile img').length === 6")
+    expected = api.interpolate("vae16", 7, 12, steps=6, registry=shipped).sprites
+    np.testing.assert_array_equal(dom_sprites(page, "#strip"), expected)
+    # a third pick drops the oldest; a frame (no seed) goes to the server as an image endpoint
+    page.locator("#strip .tile .pick").nth(2).check()
+    assert page.inner_text("#picked") == "A: vae16-12 → B: vae16-7-to-vae16-12-2"
+    first = page.get_attribute("#strip .tile img", "src")
+    page.click("#interpolate")
+    wait_until(page, "src => document.querySelector('#strip .tile img').src !== src", first)
+    np.testing.assert_array_equal(dom_sprites(page, "#strip")[0], expected[-1])  # A is now sprite 12
+    assert not page.is_visible("#error")
+    with page.expect_download() as d:
+        page.click("#download-strip")
+    strip = np.asarray(Image.open(saved(d.value, tmp_path)).convert("RGBA"))
+    assert strip.shape == (16, 6 * 16, 4)
+
+
+def test_progress_bar_and_cancel(page: Any) -> None:
+    generate(page, 4, 1)
+    page.fill("#count", "1024")
+    page.click("#generate")  # 128 chunks of 8 sprites: progress after each, cancel between them
+    wait_until(page, "() => document.querySelector('#progress').value > 0")
+    assert re.fullmatch(r"Generating: \d+ / 1024 sprites", page.inner_text("#progress-text"))
+    assert page.is_enabled("#cancel") and page.is_disabled("#generate")
+    page.click("#cancel")
+    wait_until(page, "() => document.querySelector('#progress-text').textContent === 'Generating: cancelled'")
+    assert not page.is_visible("#error")  # a cancel is not an error
+    assert page.locator("#sprites .tile").count() == 4  # the earlier sprites stay
+    assert page.is_enabled("#generate") and page.is_disabled("#cancel")
+
+
+def test_errors_are_shown_in_plain_words(page: Any) -> None:
+    page.fill("#count", "0")
+    page.click("#generate")
+    page.wait_for_selector("#error.on")
+    text = page.inner_text("#error")
+    assert text.startswith("Please check the settings.") and "count must be between 1 and 1024, got 0" in text
+    assert page.get_attribute("#count", "aria-invalid") == "true"
+    page.fill("#count", "4")
+    page.fill("#palette", "no-such-palette")
+    page.click("#generate")
+    wait_until(page, "() => document.querySelector('#error').textContent.includes('no-such-palette')")
+    assert page.get_attribute("#palette", "aria-invalid") == "true"
+    assert page.get_attribute("#count", "aria-invalid") is None  # the earlier error was cleared
+    page.fill("#palette", "gameboy-dmg")
+    page.click("#generate")
+    wait_until(page, "() => document.querySelectorAll('#sprites .tile img').length === 4")
+    assert not page.is_visible("#error")
+    pixels = dom_sprites(page).reshape(-1, 4)
+    assert len({tuple(c) for c in pixels[pixels[:, 3] > 0, :3]}) <= 4  # constrained to the Game Boy's four greens
+
+
+def test_palette_swatches_and_files(page: Any, tmp_path: Path) -> None:
+    page.fill("#seed", "7")
+    page.fill("#colors", "8")
+    page.click("#propose")
+    page.wait_for_selector("#swatches .swatch")
+    colours = page.eval_on_selector_all("#swatches .swatch", "els => els.map(e => e.title)")
+    assert 1 <= len(colours) <= 8 and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
+    shown = page.eval_on_selector_all("#swatches .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert shown == [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in colours]
+    with page.expect_download() as d:
+        page.click("#download-gpl")
+    gpl = saved(d.value, tmp_path).read_text()
+    assert d.value.suggested_filename == "pixelsprite.gpl" and gpl.startswith("GIMP Palette")
+    rows = [ln.split()[:3] for ln in gpl.splitlines() if re.match(r"\s*\d+\s+\d+\s+\d+", ln)]
+    assert ["#" + "".join(f"{int(v):02x}" for v in r) for r in rows] == colours
+    with page.expect_download() as d:
+        page.click("#download-hex")
+    hexes = saved(d.value, tmp_path).read_text().split()
+    assert d.value.suggested_filename == "pixelsprite.hex" and ["#" + h for h in hexes] == colours
+    page.click("#use-palette")
+    assert page.input_value("#palette") == ",".join(colours)
+
+
+def test_screenshot(page: Any, tmp_path: Path) -> None:
+    """The README's picture: 16 sprites, a strip between two of them, a proposed palette."""
+    generate(page, 16, 7)
+    picks = page.locator("#sprites .tile .pick")
+    picks.nth(2).check()
+    picks.nth(9).check()
+    page.click("#interpolate")
+    wait_until(page, "() => document.querySelectorAll('#strip .tile img').length === 8")
+    page.click("#propose")
+    page.wait_for_selector("#swatches .swatch")
+    wait_until(page, "() => !document.querySelector('#propose').disabled")
+    out = ROOT / "docs" / "playground.png" if os.environ.get("PIXELSPRITE_UPDATE_SCREENSHOTS") else tmp_path / "p.png"
+    page.screenshot(path=str(out), full_page=True)
+    with Image.open(out) as im:
+        assert im.width == 1360 and im.height >= 900
