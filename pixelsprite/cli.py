@@ -19,6 +19,7 @@ Usage::
     pixelsprite palettes [NAME|FILE [-o out.tres]]             # alias of palette list / show / convert
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]...
     pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
+    pixelsprite evaluate --data ../shared/datasets [--models M...] [--count 512]   # docs/evaluation.md
 
 Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
 into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
@@ -217,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a job file must be unchanged before it is read (default 0.5)")
     p.add_argument("--max-sprites", type=int, default=4096, help="sprites per job, all requests (default 4096)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
+
+    p = sub.add_parser("evaluate", help="evaluate the generators on held-out data (docs/evaluation.md)")
+    from .evaluation.command import add_arguments as _evaluate_arguments
+
+    _evaluate_arguments(p)
     return parser
 
 
@@ -366,6 +372,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "palette":
         _palette_command(args, registry)
         return EXIT_OK
+    if args.command == "evaluate":
+        from .evaluation.command import run as evaluate
+
+        return evaluate(args, args.models_dir, builtin=not args.no_builtin_models)
     if args.command == "watch":
         from bridge.watcher import watch_main
 

@@ -1,0 +1,289 @@
+"""The evaluation suite: every generator sampled at its bundle's defaults and measured beside real sprites.
+
+For each dataset (a generator is measured on the dataset it was trained on, named in its manifest's
+``training.dataset.builder``):
+
+1. the held-out real sprites get the evaluator's features once;
+2. **baseline** row: a random subset of the *training* split (``baseline_count`` sprites) against the held-out
+   split — the Fréchet distance, KID and precision/recall two samples of real sprites reach at these sizes;
+3. **held-out real** row: the pixel-art statistics, memorization rate (a held-out sprite with a near-identical
+   training sprite: DCSS has near-duplicates), evaluator accuracy and teacher scores of the held-out sprites;
+4. one **generator** row per model: ``count`` sprites at the bundle's defaults (seeds ``seed ...``; label-
+   conditional models get the held-out label mix, largest remainders), against the held-out split.
+
+Inputs are plain arrays (:class:`SpriteData`), so the suite itself needs neither torch nor the dataset builders.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import api
+from ..registry import Registry
+from .distances import frechet_distance, kid, precision_recall
+from .evaluator import Evaluator
+from .sprites import memorization_rate, pixel_art_stats
+
+__all__ = ["GENERATOR_FAMILIES", "DatasetReport", "SetMetrics", "SpriteData", "SuiteConfig", "SuiteResult",
+           "dataset_of", "generators", "labels_like", "run_suite", "sample_generator"]
+
+GENERATOR_FAMILIES = ("vae", "diffusion", "flow")
+FALLBACK_DATASET = {16: "dcss16fine", 40: "dcss40fine"}
+Scorer = Callable[[np.ndarray], np.ndarray]
+"""Teacher quality per sprite: uint8 ``(N, S, S, 4)`` -> float ``(N,)`` in [0, 1]."""
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """How much to sample and how to estimate; the defaults are the published run's.
+
+    count: generated sprites per model; baseline_count: training sprites in the real-vs-real baseline;
+    seed: base seed of the generated sprites and of every subsample; kid_*: KID subsets; pr_*: precision/recall
+    neighbourhood size and equal-size repeats; sheet_count: sprites per sample sheet.
+    """
+
+    count: int = 512
+    baseline_count: int = 512
+    seed: int = 0
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_k: int = 3
+    pr_repeats: int = 10
+    sheet_count: int = 64
+
+    def __post_init__(self) -> None:
+        if self.count < 2 * self.pr_k or self.baseline_count < 2 * self.pr_k:
+            raise ValueError(f"count and baseline_count must be at least {2 * self.pr_k}")
+
+
+@dataclass(frozen=True, eq=False)
+class SpriteData:
+    """One dataset's split as arrays. images: uint8 hard-alpha ``(N, S, S, 4)``; labels: int64 ``(N,)``."""
+
+    name: str
+    train: np.ndarray
+    held_out: np.ndarray
+    held_out_labels: np.ndarray
+    label_names: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return int(self.held_out.shape[1])
+
+
+@dataclass(frozen=True)
+class SetMetrics:
+    """One row of the report: a set of sprites measured against the held-out split of ``dataset``.
+
+    kind: ``"baseline"`` (training subset), ``"held_out"`` (the reference itself) or ``"generator"``.
+    fd, kid, kid_std, precision, recall: in evaluator features, against the held-out split (None for the
+    held-out row). label_agreement: share of sprites the evaluator assigns the label they were sampled with
+    (held-out row: the evaluator's accuracy; None for unconditional generators). stats: :func:`pixel_art_stats`.
+    memorization_rate: share with a near-identical training sprite (None for the training subset).
+    teacher: mean/median teacher quality, when a teacher was given. settings: sampler settings used.
+    """
+
+    name: str
+    kind: str
+    dataset: str
+    count: int
+    fd: float | None
+    kid: float | None
+    kid_std: float | None
+    precision: float | None
+    recall: float | None
+    label_agreement: float | None
+    stats: dict[str, float]
+    memorization_rate: float | None
+    teacher: dict[str, float] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetReport:
+    """Rows for one dataset (baseline, held-out real, generators) and the sprites behind the sample sheets
+    (name -> uint8 ``(sheet_count, S, S, 4)``, evenly spaced through each set)."""
+
+    dataset: str
+    size: int
+    train_count: int
+    held_out_count: int
+    rows: tuple[SetMetrics, ...]
+    sheets: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class SuiteResult:
+    evaluator: str
+    config: SuiteConfig
+    datasets: tuple[DatasetReport, ...]
+    skipped: tuple[str, ...]  # "name: why" for generators not evaluated
+    teacher: str | None
+    seconds: float
+
+
+def generators(registry: Registry, names: Sequence[str] | None = None) -> list[str]:
+    """The generator bundles to evaluate: ``names`` (checked) or every bundle of a generator family."""
+    if names:
+        for n in names:
+            registry.info(n)  # UnknownModel lists the names
+        return list(names)
+    return [b.name for b in registry.bundles() if b.family in GENERATOR_FAMILIES]
+
+
+def dataset_of(registry: Registry, name: str) -> str:
+    """The dataset builder a generator was trained on (``training.dataset.builder``), else by sprite size."""
+    m = registry.info(name).manifest
+    ds = m.training.get("dataset") if isinstance(m.training, Mapping) else None
+    builder = ds.get("builder") if isinstance(ds, Mapping) else None
+    if isinstance(builder, str) and builder:
+        return builder
+    return FALLBACK_DATASET.get(m.image.width, f"size{m.image.width}")
+
+
+def labels_like(labels: np.ndarray, names: Sequence[str], n: int) -> list[tuple[str, int]]:
+    """(label, count) pairs summing to ``n``, proportional to ``labels`` (largest remainders, ties by index)."""
+    counts = np.bincount(labels, minlength=len(names)).astype(np.float64)
+    want = counts / counts.sum() * n
+    got = np.floor(want).astype(int)
+    for i in np.argsort(-(want - got), kind="stable")[: n - got.sum()]:
+        got[i] += 1
+    return [(names[i], int(c)) for i, c in enumerate(got) if c > 0]
+
+
+def _conditional(registry: Registry, name: str) -> bool:
+    m = registry.info(name).manifest
+    sampling = m.extra.get("sampling")
+    cond = sampling.get("conditioning") if isinstance(sampling, Mapping) else None
+    return bool(m.labels) and isinstance(cond, Mapping) and cond.get("null_label") is not None
+
+
+def _settings(registry: Registry, name: str) -> dict[str, Any]:
+    sampling = registry.info(name).manifest.extra.get("sampling")
+    defaults = sampling.get("defaults") if isinstance(sampling, Mapping) else None
+    return dict(defaults) if isinstance(defaults, Mapping) else {}
+
+
+def sample_generator(registry: Registry, name: str, data: SpriteData, count: int, seed: int
+                     ) -> tuple[np.ndarray, list[str] | None]:
+    """``count`` sprites of ``name`` at its defaults, seeds ``seed, seed + 1, ...``; with the label of each
+    sprite for label-conditional models (the held-out label mix over the labels the model knows), else None."""
+    if not _conditional(registry, name):
+        out, s = [], seed
+        while s < seed + count:
+            n = min(api.MAX_COUNT, seed + count - s)
+            out.append(api.generate(name, n, s, registry=registry).sprites)
+            s += n
+        return np.concatenate(out), None
+    known = registry.info(name).manifest.labels
+    mask = np.array([data.label_names[i] in known for i in data.held_out_labels], dtype=bool)
+    if mask.any():
+        plan = labels_like(data.held_out_labels[mask], data.label_names, count)
+    else:
+        plan = labels_like(np.arange(len(known)), list(known), count)
+    sprites, labels, s = [], [], seed
+    for label, n in plan:
+        sprites.append(api.generate(name, n, s, label=label, registry=registry).sprites)
+        labels += [label] * n
+        s += n
+    return np.concatenate(sprites), labels
+
+
+def _spread(images: np.ndarray, n: int) -> np.ndarray:
+    """``n`` sprites evenly spaced through ``images`` (so a label-ordered set shows every label)."""
+    idx = np.unique(np.linspace(0, len(images) - 1, min(n, len(images))).round().astype(int))
+    return images[idx]
+
+
+def _teacher(scorer: Scorer | None, images: np.ndarray) -> dict[str, float] | None:
+    if scorer is None:
+        return None
+    q = np.asarray(scorer(images), dtype=np.float64)
+    return {"mean": float(q.mean()), "median": float(np.median(q))}
+
+
+def _agreement(ev: Evaluator, predicted: np.ndarray, labels: Sequence[str] | None, vocabulary: Sequence[str]
+               ) -> float | None:
+    """Share of ``predicted`` (evaluator label indices) equal to ``labels``; None unless the labels come from a
+    vocabulary the evaluator was trained on (``vocabulary`` within its labels: a shared name alone means little)."""
+    if labels is None or not labels or not set(vocabulary) <= set(ev.labels):
+        return None
+    index = {n: i for i, n in enumerate(ev.labels)}
+    return float(np.mean([p == index[lab] for p, lab in zip(predicted, labels)]))
+
+
+def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev: Evaluator, cfg: SuiteConfig,
+                      scorer: Scorer | None, log: Callable[[str], None]) -> DatasetReport:
+    rng = np.random.default_rng(cfg.seed)
+    real = ev.run(data.held_out)
+
+    def distances(feats: np.ndarray) -> dict[str, Any]:
+        k = kid(real.features, feats, rng, cfg.kid_subsets, cfg.kid_subset_size)
+        pr = precision_recall(real.features, feats, rng, cfg.pr_k, cfg.pr_repeats)
+        return {"fd": frechet_distance(real.features, feats), "kid": k.mean, "kid_std": k.std,
+                "precision": pr.precision, "recall": pr.recall}
+
+    pick = rng.choice(len(data.train), min(cfg.baseline_count, len(data.train)), replace=False)
+    subset = data.train[np.sort(pick)]
+    rows = [SetMetrics("training subset (real vs real)", "baseline", data.name, len(subset),
+                       label_agreement=None, stats=pixel_art_stats(subset), memorization_rate=None,
+                       teacher=_teacher(scorer, subset), **distances(ev.features(subset)))]
+    held_labels = [data.label_names[i] for i in data.held_out_labels]
+    rows.append(SetMetrics("held-out real", "held_out", data.name, len(data.held_out), None, None, None, None, None,
+                           label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
+                           stats=pixel_art_stats(data.held_out),
+                           memorization_rate=memorization_rate(data.held_out, data.train),
+                           teacher=_teacher(scorer, data.held_out)))
+    sheets = {"held-out real": _spread(data.held_out, cfg.sheet_count)}
+    for name in names:
+        t0 = time.perf_counter()
+        sprites, labels = sample_generator(registry, name, data, cfg.count, cfg.seed)
+        seconds = time.perf_counter() - t0
+        out = ev.run(sprites)
+        agreement = _agreement(ev, out.predicted, labels, registry.info(name).manifest.labels)
+        rows.append(SetMetrics(name, "generator", data.name, len(sprites),
+                               label_agreement=agreement, stats=pixel_art_stats(sprites),
+                               memorization_rate=memorization_rate(sprites, data.train),
+                               teacher=_teacher(scorer, sprites), settings=_settings(registry, name),
+                               seconds=round(seconds, 2), **distances(out.features)))
+        sheets[name] = _spread(sprites, cfg.sheet_count)
+        log(f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {rows[-1].fd:.3f}")
+    return DatasetReport(data.name, data.size, len(data.train), len(data.held_out), tuple(rows), sheets)
+
+
+def run_suite(registry: Registry, load_data: Callable[[str, int], SpriteData], *, names: Sequence[str] | None = None,
+              evaluator: str = "evaluator", cfg: SuiteConfig = SuiteConfig(), scorer: Scorer | None = None,
+              teacher: str | None = None, log: Callable[[str], None] = lambda _: None) -> SuiteResult:
+    """Evaluate the generators ``names`` (default: every generator bundle in ``registry``).
+
+    ``load_data(builder, size)`` returns a dataset's split as arrays (see :mod:`pixelsprite.evaluation.data`);
+    ``scorer`` gives teacher quality per sprite (``teacher`` is its model name, for the report).
+    """
+    t0 = time.perf_counter()
+    ev = Evaluator.load(registry, evaluator)
+    by_dataset: dict[tuple[str, int], list[str]] = {}
+    skipped = []
+    for name in generators(registry, names):
+        info = registry.info(name)
+        if info.family not in GENERATOR_FAMILIES:
+            skipped.append(f"{name}: family {info.family!r} is not a generator")
+            continue
+        if info.manifest.image.width > ev.canvas:
+            skipped.append(f"{name}: sprites larger than the evaluator's canvas")
+            continue
+        by_dataset.setdefault((dataset_of(registry, name), info.manifest.image.width), []).append(name)
+    reports = []
+    for (ds, size), members in by_dataset.items():
+        data = load_data(ds, size)
+        log(f"{ds}: {len(data.train)} training, {len(data.held_out)} held-out sprites; {', '.join(members)}")
+        reports.append(_evaluate_dataset(data, members, registry, ev, cfg, scorer, log))
+    return SuiteResult(ev.name, cfg, tuple(reports), tuple(skipped), teacher, time.perf_counter() - t0)
