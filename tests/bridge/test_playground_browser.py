@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import shutil
@@ -273,3 +274,40 @@ def test_screenshot(page: Any, tmp_path: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
     with Image.open(out) as im:
         assert im.width == 1360 and im.height >= 900
+
+
+def test_a_diffusion_model_takes_label_steps_and_guidance(browser: Any, iterative_registry: Registry) -> None:
+    """With a (tiny) conditional diffusion model the sampler fields come alive, go over the wire, and the progress
+    bar follows the sampler's steps."""
+    with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0) as srv:
+        pg = browser.new_page()
+        frames: list[str] = []
+        def record(frame: str | bytes) -> None:
+            frames.append(frame if isinstance(frame, str) else frame.decode())
+
+        pg.on("websocket", lambda ws: (ws.on("framesent", record), ws.on("framereceived", record)))
+        try:
+            assert srv.server is not None and srv.server.site is not None
+            pg.goto(srv.server.site.origin + "/")
+            pg.wait_for_selector("body[data-state=ready]", timeout=TIMEOUT_MS)
+            pg.select_option("#model", "tdiff")
+            for field in ("#label", "#steps", "#guidance"):
+                assert pg.is_enabled(field), field
+            assert pg.eval_on_selector_all("#label option", "os => os.map(o => o.value)") == ["", "a", "b"]
+            pg.select_option("#label", "b")
+            pg.fill("#steps", "6")
+            pg.fill("#guidance", "2")
+            pg.fill("#count", "3")
+            pg.fill("#seed", "5")
+            pg.click("#generate")
+            wait_until(pg, "() => document.querySelector('#progress-text').textContent.startsWith('3 sprites from')")
+            sent = [json.loads(f) for f in frames if '"op":"generate"' in f and '"type"' not in f]
+            assert sent and {k: sent[0][k] for k in ("model", "label", "steps", "guidance", "count", "seed")} == {
+                "model": "tdiff", "label": "b", "steps": 6, "guidance": 2, "count": 3, "seed": 5}
+            progress = [json.loads(f) for f in frames if '"type":"progress"' in f]
+            assert progress and progress[-1]["unit"] == "steps" and progress[-1]["total"] == 6
+            want = api.generate("tdiff", count=3, seed=5, label="b", steps=6, guidance=2.0,
+                                registry=iterative_registry).sprites
+            np.testing.assert_array_equal(dom_sprites(pg), want)
+        finally:
+            pg.close()
