@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from ..errors import InvalidRequest
 from ..registry import Registry
 from .data import load_split
 from .report import headline_table, write_report
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace, dirs: Sequence[str] = (), builtin: bool = True
                        names=args.models, evaluator=args.evaluator, cfg=cfg, scorer=scorer,
                        teacher=args.teacher if scorer else None,
                        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if not result.datasets:
+        raise InvalidRequest("nothing to evaluate: " + ("; ".join(result.skipped) or "no generator bundles found"),
+                             field="models")
     command = "pixelsprite evaluate --data DATA" + (f" --count {args.count}" if args.count != SuiteConfig.count
                                                      else "")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

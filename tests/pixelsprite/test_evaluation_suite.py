@@ -1,0 +1,115 @@
+"""The evaluation suite end to end on tiny bundles: a VAE and a label-conditional diffusion model, measured in the
+features of a tiny evaluator against a toy held-out split, with the report written to disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixelsprite.evaluation.evaluator import Evaluator, embed_on_canvas
+from pixelsprite.evaluation.report import headline_table, write_report
+from pixelsprite.evaluation.suite import SpriteData, SuiteConfig, generators, labels_like, run_suite
+from pixelsprite.registry import Registry
+
+pytest.importorskip("torch")
+
+from .evaluator_bundle import write_tiny_evaluator  # noqa: E402
+
+CFG = SuiteConfig(count=16, baseline_count=16, kid_subsets=5, pr_repeats=2, sheet_count=8)
+
+
+def toy_sprites(n: int, seed: int, size: int = 8) -> np.ndarray:
+    """uint8 (n, size, size, 4) hard-alpha blobs of a few colours."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, size, size, 4), np.uint8)
+    for i in range(n):
+        y0, x0 = rng.integers(0, size // 2, 2)
+        h, w = rng.integers(2, size // 2 + 1, 2)
+        out[i, y0:y0 + h, x0:x0 + w, :3] = rng.integers(0, 256, 3)
+        out[i, y0:y0 + h, x0:x0 + w, 3] = 255
+    return out
+
+
+@pytest.fixture(scope="module")
+def toy_data() -> SpriteData:
+    return SpriteData("toy8", toy_sprites(64, 0), toy_sprites(24, 1), np.arange(24) % 2, ("a", "b"))
+
+
+@pytest.fixture(scope="module")
+def suite_registry(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, iterative_registry: Registry
+                   ) -> Registry:
+    root = tmp_path_factory.mktemp("evaluator")
+    write_tiny_evaluator(root)
+    return Registry([models_dir, *iterative_registry.search_path, root], builtin=False, env=False)
+
+
+def test_embedding_upscales_by_the_largest_integer_factor_and_centres() -> None:
+    sprite = np.zeros((1, 16, 16, 4), np.uint8)
+    sprite[0, 0, 0] = (255, 0, 0, 255)
+    out = embed_on_canvas(sprite, 40)
+    assert out.shape == (1, 40, 40, 4)
+    assert (out[0, 4:6, 4:6] == (255, 0, 0, 255)).all() and out[..., 3].sum() == 4 * 255
+    assert np.array_equal(embed_on_canvas(toy_sprites(2, 0, 40), 40), toy_sprites(2, 0, 40))
+    with pytest.raises(ValueError, match="do not fit"):
+        embed_on_canvas(np.zeros((1, 48, 48, 4), np.uint8), 40)
+
+
+def test_evaluator_bundle_runs_through_the_registry(suite_registry: Registry) -> None:
+    ev = Evaluator.load(suite_registry)
+    out = ev.run(toy_sprites(5, 3))
+    assert out.features.shape == (5, 8) and out.logits.shape == (5, 2) and out.features.dtype == np.float32
+    assert (out.features >= 0).all() and out.predicted.shape == (5,)
+    assert "evaluator" not in generators(suite_registry)
+
+
+def test_labels_like_follows_the_mix_and_sums_to_n() -> None:
+    plan = labels_like(np.array([0, 0, 0, 1]), ("a", "b", "c"), 10)
+    assert plan == [("a", 8), ("b", 2)]  # 7.5 / 2.5: the tie goes to the first label
+
+
+def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry, toy_data: SpriteData,
+                                                       tmp_path: Path) -> None:
+    def scorer(sprites: np.ndarray) -> np.ndarray:
+        return sprites[..., 3].mean(axis=(1, 2)) / 255
+
+    res = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny", "tdiff"], cfg=CFG, scorer=scorer,
+                    teacher="alpha")
+    (report,) = res.datasets
+    kinds = [(r.name, r.kind) for r in report.rows]
+    assert kinds == [("training subset (real vs real)", "baseline"), ("held-out real", "held_out"),
+                     ("tiny", "generator"), ("tdiff", "generator")]
+    base, real, tiny, tdiff = report.rows
+    for r in (base, tiny, tdiff):
+        assert r.fd is not None and r.fd >= 0 and r.kid is not None
+        assert r.precision is not None and 0 <= r.precision <= 1 and r.recall is not None and 0 <= r.recall <= 1
+        assert r.teacher is not None and 0 <= r.teacher["mean"] <= 1
+    assert real.fd is None and real.label_agreement is not None and real.memorization_rate == 0.0
+    assert tiny.label_agreement is None and tiny.settings == {}  # an unconditional VAE
+    assert tdiff.label_agreement is not None and tdiff.settings["solver"] in ("ddpm", "ddim")
+    assert tiny.count == tdiff.count == 16 and set(report.sheets) == {"held-out real", "tiny", "tdiff"}
+    again = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny"], cfg=CFG)
+    assert again.datasets[0].rows[2].fd == tiny.fd and again.teacher is None  # seeds make it exact
+
+    md = tmp_path / "docs" / "evaluation.md"
+    written = write_report(res, md, command="test")
+    text = md.read_text()
+    assert "| [**tiny**](evaluation/toy8-tiny.png) | 16 |" in text and "## `toy8` (8×8)" in text
+    assert "![tdiff](evaluation/toy8-tdiff.png)" in text and "(`alpha`)" in text
+    for name in ("toy8-held-out-real.png", "toy8-tiny.png", "toy8-tdiff.png"):
+        assert (tmp_path / "docs" / "evaluation" / name).is_file()
+    doc = json.loads((tmp_path / "docs" / "evaluation" / "evaluation.json").read_text())
+    assert [r["name"] for r in doc["datasets"][0]["rows"]][2:] == ["tiny", "tdiff"] and len(written) == 5
+    assert "| `tdiff` | `toy8` |" in headline_table(res)
+
+
+def test_real_sprites_as_a_generator_score_like_the_baseline(suite_registry: Registry, toy_data: SpriteData) -> None:
+    """FD of the held-out set against itself is 0; against the training subset it is the baseline's."""
+    from pixelsprite.evaluation.distances import frechet_distance
+
+    ev = Evaluator.load(suite_registry)
+    f = ev.features(toy_data.held_out)
+    assert frechet_distance(f, f) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(f, ev.features(toy_data.train)) > 0
