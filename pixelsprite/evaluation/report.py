@@ -145,6 +145,22 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
                 out += [f"**{name}**  ", f"![{name}]({sheets_rel}/{sheet_name(d.dataset, name)})", ""]
     if result.skipped:
         out += ["## Not evaluated", "", *(f"- {s}" for s in result.skipped), ""]
+    out += [
+        "## How to run",
+        "",
+        "```sh",
+        "pixelsprite evaluate --data ../shared/datasets      # every installed vae/diffusion/flow bundle -> this page",
+        "pixelsprite evaluate --data ../shared/datasets --models flow16 --count 256 --out /tmp/eval.md",
+        "python -m training.evaluate --data ../shared/datasets --models-dir DIR   # the same, plus bundles in DIR",
+        "```",
+        "",
+        "The suite (`pixelsprite/evaluation/`) is numpy and onnxruntime only. It reads the datasets with the "
+        "builders of `training/data` — numpy and pillow, never torch, shipped with the package — so the held-out "
+        "split is exactly the one the models were trained without; the command runs with torch absent. The "
+        "evaluator is retrained with `python -m training.train_evaluator --data ../shared/datasets --threads 1` "
+        "(about 4 minutes on one CPU thread); see its card, `pixelsprite/models/evaluator/card.md`.",
+        "",
+    ]
     return "\n".join(out)
 
 
