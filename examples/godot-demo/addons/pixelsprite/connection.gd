@@ -53,11 +53,11 @@ func close() -> void:
 	_set_state(State.DISCONNECTED, "Not connected.")
 
 
-## Sends `msg` (an `id` is assigned if it has none) and calls `on_answer` with each answer to it: `progress`
+## Sends `msg` (an `id` is assigned if it has none or "") and calls `on_answer` with each answer to it: `progress`
 ## messages, then one `result` or `error`. Returns the id, or "" if the connection is not ready (on_answer then gets
 ## an error at once).
 func request(msg: Dictionary, on_answer: Callable = Callable()) -> String:
-	if not msg.has("id"):
+	if str(msg.get("id", "")) == "":
 		_next_id += 1
 		msg["id"] = "gd%d" % _next_id
 	var id := str(msg["id"])

@@ -54,7 +54,7 @@ var _pal_name: LineEdit
 var _filter_button: Button
 var _filter_note: Label
 var _confirm: ConfirmationDialog
-var _folder_dialog: EditorFileDialog
+var _folder_dialog: ConfirmationDialog  # EditorFileDialog in the editor
 var _pending_save := {}  # what the overwrite dialog is asking about
 
 
@@ -86,9 +86,11 @@ func _ready() -> void:
 	_confirm.confirmed.connect(_on_overwrite_confirmed)
 	_confirm.custom_action.connect(_on_overwrite_custom)
 	add_child(_confirm)
-	_folder_dialog = EditorFileDialog.new()
-	_folder_dialog.file_mode = EditorFileDialog.FILE_MODE_OPEN_DIR
-	_folder_dialog.access = EditorFileDialog.ACCESS_RESOURCES
+	# EditorFileDialog exists only in the editor; FileDialog has the same modes where the dock runs outside it (tests)
+	_folder_dialog = EditorFileDialog.new() if Engine.is_editor_hint() else FileDialog.new()
+	_folder_dialog.file_mode = FileDialog.FILE_MODE_OPEN_DIR
+	_folder_dialog.access = FileDialog.ACCESS_RESOURCES
+	_folder_dialog.title = "Folder for sprites"
 	_folder_dialog.dir_selected.connect(func(dir: String) -> void: _folder.text = dir)
 	add_child(_folder_dialog)
 	_refresh_filter_note()
@@ -258,7 +260,7 @@ func _build_save(box: VBoxContainer) -> void:
 	_folder.text = _load_setting("folder", "res://sprites")
 	_folder.size_flags_horizontal = Control.SIZE_EXPAND_FILL
 	folder_row.add_child(_folder)
-	folder_row.add_child(_button("...", func() -> void: _folder_dialog.popup_file_dialog()))
+	folder_row.add_child(_button("...", func() -> void: _folder_dialog.popup_centered_ratio(0.6)))
 	_row(grid, "Folder", folder_row, "A folder in res:// (created if missing).")
 	_pattern = _row(grid, "Names", LineEdit.new(),
 		"File name pattern: {model} {seed} {index} {op} {name}; .png is added.")

@@ -1,0 +1,124 @@
+extends SceneTree
+## The dock itself (dock.gd, as the EditorPlugin builds it) against a live pixelsprite server, headless: connect,
+## models fill the fields, Generate fills the nearest-filtered preview, Save writes PNGs into res://, a second Save asks
+## before overwriting, an unsupported setting shows the server's error in words.
+##
+##   godot --headless --path PROJECT -s res://tests/dock_test.gd -- ws://127.0.0.1:PORT
+##
+## Outside the editor (Engine.is_editor_hint() is false) the dock skips only the editor calls (filesystem scan,
+## FileSystem selection, remembered settings). Writes res://dock_report.json; exit status 0 when every check passed.
+
+const Connection := preload("res://addons/pixelsprite/connection.gd")
+const Dock := preload("res://addons/pixelsprite/dock.gd")
+
+const TIMEOUT_MS := 30000
+
+var conn: Connection
+var dock
+var report := {"checks": [], "failures": []}
+
+
+func check(ok: bool, what: String) -> void:
+	report["checks"].append(what)
+	if not ok:
+		report["failures"].append(what)
+		printerr("FAILED: " + what)
+
+
+func _initialize() -> void:
+	_run.call_deferred()
+
+
+func wait_until(cond: Callable) -> bool:
+	var start := Time.get_ticks_msec()
+	while not cond.call():
+		if Time.get_ticks_msec() - start > TIMEOUT_MS:
+			return false
+		conn.poll()  # what the EditorPlugin's _process does
+		await process_frame
+	return true
+
+
+func _run() -> void:
+	var args := OS.get_cmdline_user_args()
+	conn = Connection.new()
+	conn.auto_reconnect = false
+	dock = Dock.new()
+	dock.setup(conn)
+	root.add_child(dock)
+	await process_frame
+	check(dock._generate.disabled, "Generate is disabled until connected")
+	dock._url.text = args[0]
+	dock._on_connect_pressed()
+	check(await wait_until(func() -> bool: return dock._model.item_count > 0), "models arrive: " + dock._status.text)
+	check(dock._status.text.begins_with("Connected to pixelsprite"), "status line: " + dock._status.text)
+	check(not dock._generate.disabled, "Generate is enabled once connected")
+	check(dock._model.get_item_text(dock._model.selected) == "vae16", "the default model is selected")
+	check(dock._size.text.begins_with("16 x 16"), "size shown: " + dock._size.text)
+	check(dock._label.disabled and not dock._steps.editable, "a VAE takes no label or steps")
+	check(dock._preview.texture_filter == CanvasItem.TEXTURE_FILTER_NEAREST, "the preview is never smoothed")
+
+	dock._count.value = 6
+	dock._seed.text = "7"
+	var s: Dictionary = dock.settings()
+	check(s["seed"] == 7 and not s.has("label") and s["candidates"] == 1, "settings: %s" % str(s))
+	dock._on_generate_pressed()
+	check(not dock._cancel.disabled, "Cancel is enabled while generating")
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "generate finishes")
+	check(dock._preview.item_count == 6, "6 sprites in the preview (%d): %s" % [
+		dock._preview.item_count, dock._message.text])
+	check(dock._progress.value == 1.0, "progress bar full")
+	check(dock._preview.fixed_icon_size == Vector2i(64, 64), "icons at integer zoom 4")
+
+	dock._folder.text = "res://dock_out"
+	dock._pattern.text = "{model}-{seed}"
+	dock._preview.select(0)
+	dock._preview.select(2, false)
+	dock._save_preview(true)
+	check(FileAccess.file_exists("res://dock_out/vae16-7.png") and FileAccess.file_exists("res://dock_out/vae16-9.png")
+		and not FileAccess.file_exists("res://dock_out/vae16-8.png"), "Save selected writes the 2 selected sprites")
+	var before := FileAccess.get_modified_time("res://dock_out/vae16-7.png")
+	dock._save_preview(false)
+	check(dock._confirm.visible and dock._confirm.dialog_text.contains("2 of 6 files already exist"),
+		"saving over existing files asks first: " + dock._confirm.dialog_text)
+	dock._on_overwrite_custom(&"skip")
+	check(FileAccess.file_exists("res://dock_out/vae16-12.png"), "Skip existing writes the new files")
+	check(FileAccess.get_modified_time("res://dock_out/vae16-7.png") == before, "and keeps the existing ones")
+	dock._save_preview(false)
+	check(dock._confirm.visible and dock._confirm.dialog_text.contains("6 of 6"), "asks again for all 6")
+	dock._confirm.hide()
+	dock._folder.text = "/tmp/elsewhere"
+	dock._save_preview(false)
+	check(dock._message.text.contains("res://"), "only folders inside the project: " + dock._message.text)
+
+	# candidates > 1 is sent; a server without a teacher refuses it in words, a server with one answers
+	dock._candidates.value = 3
+	dock._count.value = 2
+	dock._on_generate_pressed()
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "candidates request finishes")
+	report["candidates_message"] = dock._message.text
+	check(dock._message.text.contains("candidates") or dock._preview.item_count == 2,
+		"candidates: refused in words or answered: " + dock._message.text)
+	dock._candidates.value = 1
+
+	# cancel a long generate
+	dock._count.value = 1024
+	dock._on_generate_pressed()
+	await wait_until(func() -> bool: return dock._progress.value > 0.0 or dock._job.is_empty())
+	dock._on_cancel_pressed()
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "cancel ends the job")
+	check(dock._message.text.begins_with("Cancelled") or dock._preview.item_count == 1024,
+		"cancel: " + dock._message.text)
+	check(not dock._generate.disabled, "Generate is enabled again after cancel")
+
+	# a dropped connection shows in the status line and disables Generate
+	conn.close()
+	check(dock._status.text == "Not connected." and dock._generate.disabled, "disconnect: " + dock._status.text)
+	check(dock._filter_note.text.contains("Nearest"), "the texture filter note: " + dock._filter_note.text)
+
+	var f := FileAccess.open("res://dock_report.json", FileAccess.WRITE)
+	f.store_string(JSON.stringify(report, "  "))
+	f.close()
+	print("dock_test: %d checks, %d failures" % [report["checks"].size(), report["failures"].size()])
+	dock.queue_free()
+	quit(1 if not report["failures"].is_empty() else 0)
