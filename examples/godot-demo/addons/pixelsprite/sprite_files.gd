@@ -149,7 +149,8 @@ static func save_bytes(path: String, data: PackedByteArray) -> Error:
 	return OK
 
 
-## Godot's ColorPalette resource exists from Godot 4.3 on (the color picker's palettes); on 4.2 there is none.
+## Godot's ColorPalette resource (the color picker's saved palettes) is in newer Godot 4 versions (4.5's class
+## reference has it, 4.3's does not); where it is missing only the .gpl is written.
 static func has_color_palette() -> bool:
 	return ClassDB.class_exists("ColorPalette")
 

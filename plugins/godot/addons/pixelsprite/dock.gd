@@ -294,7 +294,7 @@ func _build_palette(box: VBoxContainer) -> void:
 	_pal_name.text = "pixelsprite-palette"
 	sec.add_child(_button("Export palette", _on_palette_pressed,
 		"Propose a palette from the selected previews (or from model samples if none is selected) and save it as .gpl"
-		+ " and as a ColorPalette .tres (Godot 4.3+)."))
+		+ " and as a ColorPalette .tres (in Godot versions that have it)."))
 
 
 func _build_pixel_art(box: VBoxContainer) -> void:
@@ -754,7 +754,7 @@ func _on_palette_answer(answer: Dictionary) -> void:
 			err = SpriteFiles.save_color_palette(tres, colors)
 			text += ", " + (tres if err == OK else "%s not written (%s)" % [tres, error_string(err)])
 		else:
-			text += " (this Godot has no ColorPalette resource; it arrived in 4.3)"
+			text += " (this Godot version has no ColorPalette resource; newer 4.x versions do)"
 		_show(text + ".")
 		_rescan()
 	if FileAccess.file_exists(gpl) or FileAccess.file_exists(tres):
