@@ -34,8 +34,8 @@ __all__ = ["GENERATOR_FAMILIES", "DatasetReport", "SetMetrics", "SpriteData", "S
 
 GENERATOR_FAMILIES = ("vae", "diffusion", "flow")
 FALLBACK_DATASET = {16: "dcss16fine", 40: "dcss40fine"}
-Scorer = Callable[[np.ndarray], np.ndarray]
-"""Teacher quality per sprite: uint8 ``(N, S, S, 4)`` -> float ``(N,)`` in [0, 1]."""
+Scorer = Callable[[np.ndarray], "np.ndarray | None"]
+"""Teacher quality per sprite: uint8 ``(N, S, S, 4)`` -> float ``(N,)`` in [0, 1], or None (size not scored)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,10 @@ def _spread(images: np.ndarray, n: int) -> np.ndarray:
 def _teacher(scorer: Scorer | None, images: np.ndarray) -> dict[str, float] | None:
     if scorer is None:
         return None
-    q = np.asarray(scorer(images), dtype=np.float64)
+    scores = scorer(images)
+    if scores is None:
+        return None
+    q = np.asarray(scores, dtype=np.float64)
     return {"mean": float(q.mean()), "median": float(np.median(q))}
 
 

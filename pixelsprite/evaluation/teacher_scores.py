@@ -1,7 +1,9 @@
 """Teacher quality scores for the suite, when a teacher bundle and ``pixelsprite.teacher`` are installed.
 
-The teacher is built separately (its own issue); the suite only needs a quality in [0, 1] per sprite, so this
-adaptor looks it up and degrades to "no teacher" (None) rather than failing the evaluation.
+The teacher is built separately (``pixelsprite.teacher.TeacherModel``: ``load(registry, name)``, ``sizes``,
+``score(uint8 (N, S, S, 4)) -> Scores`` with ``quality`` float32 ``(N,)`` in [0, 1]). The suite only needs that
+quality, so this adaptor looks the teacher up at run time and degrades to "no teacher" with a reason rather than
+failing the evaluation; sets of a size the teacher does not score get no teacher column.
 """
 
 from __future__ import annotations
@@ -11,38 +13,32 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..errors import PixelspriteError
 from ..registry import Registry
 
-__all__ = ["teacher_scorer"]
+__all__ = ["TEACHER", "teacher_scorer"]
 
 TEACHER = "teacher"
+Scorer = Callable[[np.ndarray], "np.ndarray | None"]
 
 
-def teacher_scorer(registry: Registry, name: str = TEACHER) -> tuple[Callable[[np.ndarray], np.ndarray] | None, str]:
-    """(scorer, note): ``scorer(uint8 (N, S, S, 4)) -> float (N,)`` quality, or None and why not."""
+def teacher_scorer(registry: Registry, name: str = TEACHER) -> tuple[Scorer | None, str]:
+    """(scorer, note): ``scorer(uint8 (N, S, S, 4))`` -> float ``(N,)`` quality (None for a size the teacher does
+    not score), or (None, why there is no teacher)."""
     if name not in registry.names():
         return None, f"no {name!r} bundle installed"
     try:
-        mod = importlib.import_module("pixelsprite.teacher")
-    except ImportError as e:
-        return None, f"pixelsprite.teacher is not importable ({e})"
-    score = getattr(mod, "score", None)
-    if not callable(score):
-        return None, "pixelsprite.teacher has no score()"
+        teacher = importlib.import_module("pixelsprite.teacher")
+        model = teacher.TeacherModel.load(registry, name)
+    except (ImportError, AttributeError) as e:
+        return None, f"pixelsprite.teacher cannot score ({type(e).__name__}: {e})"
+    except PixelspriteError as e:
+        return None, f"teacher bundle {name!r} cannot be loaded ({e.message})"
+    sizes = tuple(int(s) for s in getattr(model, "sizes", ()))
 
-    def scorer(sprites: np.ndarray) -> np.ndarray:
-        out = []
-        for s in range(0, len(sprites), 256):
-            res = score(sprites[s:s + 256], model=name, registry=registry)
-            quality = getattr(res, "quality", res)
-            out.append(np.asarray(quality, dtype=np.float64).reshape(-1))
-        return np.concatenate(out)
+    def scorer(sprites: np.ndarray) -> np.ndarray | None:
+        if sizes and sprites.shape[1] not in sizes:
+            return None
+        return np.asarray(model.score(sprites).quality, dtype=np.float64)
 
-    try:  # one probe call, so a mismatched API is reported instead of failing halfway through the suite
-        probe = scorer(np.zeros((1, registry.info(name).manifest.image.width,
-                                 registry.info(name).manifest.image.width, 4), np.uint8))
-        if probe.shape != (1,):
-            return None, f"pixelsprite.teacher.score returned shape {probe.shape} for one sprite"
-    except Exception as e:  # the teacher's API is not ours to pin down; report and go on without it
-        return None, f"pixelsprite.teacher.score failed ({type(e).__name__}: {e})"
-    return scorer, f"teacher {name!r}"
+    return scorer, f"teacher {name!r} (sizes {', '.join(map(str, sizes)) or 'any'})"

@@ -4,7 +4,9 @@ features of a tiny evaluator against a toy held-out split, with the report writt
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,3 +115,31 @@ def test_real_sprites_as_a_generator_score_like_the_baseline(suite_registry: Reg
     f = ev.features(toy_data.held_out)
     assert frechet_distance(f, f) == pytest.approx(0.0, abs=1e-6)
     assert frechet_distance(f, ev.features(toy_data.train)) > 0
+
+
+def test_teacher_scores_are_used_when_a_teacher_is_installed(tmp_path: Path, bundle_writer: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from pixelsprite.evaluation.teacher_scores import teacher_scorer
+
+    assert teacher_scorer(Registry([tmp_path], builtin=False, env=False))[0] is None  # no bundle: no teacher
+    bundle_writer(tmp_path, "teacher")
+
+    class FakeTeacher:
+        sizes = (8,)
+
+        @classmethod
+        def load(cls, registry: Registry, name: str) -> FakeTeacher:
+            return cls()
+
+        def score(self, images: np.ndarray) -> Any:
+            return types.SimpleNamespace(quality=images[..., 3].mean(axis=(1, 2)) / 255)
+
+    monkeypatch.setitem(sys.modules, "pixelsprite.teacher", types.SimpleNamespace(TeacherModel=FakeTeacher))
+    scorer, note = teacher_scorer(Registry([tmp_path], builtin=False, env=False))
+    assert scorer is not None and "sizes 8" in note
+    sprites = toy_sprites(3, 0)
+    q = scorer(sprites)
+    assert q is not None and np.allclose(q, sprites[..., 3].mean(axis=(1, 2)) / 255)
+    assert scorer(toy_sprites(2, 0, 16)) is None  # a size the teacher does not score
