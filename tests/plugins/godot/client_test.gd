@@ -62,6 +62,25 @@ func _run() -> void:
 	var url: String = args[0] if args.size() > 0 else Protocol.DEFAULT_URL
 	report["godot"] = Engine.get_version_info()["string"]
 
+	# -- nobody listening: the state says so in words and a reconnect is scheduled with back-off
+	var lonely := Connection.new()
+	lonely.open("ws://127.0.0.1:9")
+	var t0 := Time.get_ticks_msec()
+	while lonely.state != Connection.State.RETRY_WAIT and Time.get_ticks_msec() - t0 < 10000:
+		lonely.poll()
+		await process_frame
+	check(lonely.state == Connection.State.RETRY_WAIT and lonely.status_text.contains("Is `pixelsprite serve` running")
+		and lonely.status_text.contains("Retrying in 1 s"), "unreachable server: " + lonely.status_text)
+	while lonely.state == Connection.State.RETRY_WAIT and Time.get_ticks_msec() - t0 < 10000:
+		lonely.poll()
+		await process_frame
+	while lonely.state != Connection.State.RETRY_WAIT and Time.get_ticks_msec() - t0 < 10000:
+		lonely.poll()
+		await process_frame
+	check(lonely.status_text.contains("Retrying in 2 s"), "second attempt backs off: " + lonely.status_text)
+	lonely.close()
+	check(lonely.state == Connection.State.DISCONNECTED, "close() stops retrying")
+
 	# -- connect: buffers raised before connecting, hello version check
 	conn = Connection.new()
 	conn.auto_reconnect = false
