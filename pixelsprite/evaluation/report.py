@@ -76,7 +76,21 @@ TABLE_HEAD = ("| set | sprites | sampler | FD ↓ | KID ×10³ ↓ | precision �
 
 
 def dataset_table(d: DatasetReport, sheets_rel: str | None) -> str:
-    return "\n".join([TABLE_HEAD, *(_row(r, sheets_rel) for r in d.rows)])
+    return "\n".join([TABLE_HEAD, *(_row(r, sheets_rel) for r in d.rows if r.kind != "corruption")])
+
+
+def corruption_table(d: DatasetReport) -> str:
+    """How the distances respond to known damage of the real training subset ('' when not measured)."""
+    rows = [r for r in d.rows if r.kind in ("baseline", "corruption")]
+    if len(rows) < 2:
+        return ""
+    lines = ["| training subset | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | colours / sprite | isolated px |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        name = "as is (the real-vs-real row)" if r.kind == "baseline" else r.name
+        lines.append(f"| {name} | {_f(r.fd)} | {_f(r.kid, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
+                     f"{r.stats['colors_per_sprite']:.1f} | {r.stats['isolated_pixel_rate']:.3f} |")
+    return "\n".join(lines)
 
 
 def headline_table(result: SuiteResult) -> str:
@@ -140,6 +154,10 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
     for d in result.datasets:
         out += [f"## `{d.dataset}` ({d.size}×{d.size}): {d.held_out_count} held-out sprites, "
                 f"{d.train_count} training sprites", "", dataset_table(d, sheets_rel), ""]
+        damage = corruption_table(d)
+        if damage:
+            out += ["How the distances respond to known damage: the same training subset, corrupted, against the "
+                    "same held-out split (a sanity check of the feature space).", "", damage, ""]
         if sheets_rel is not None:
             for name in d.sheets:
                 out += [f"**{name}**  ", f"![{name}]({sheets_rel}/{sheet_name(d.dataset, name)})", ""]

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import api
 from ..registry import Registry
+from .corruptions import CORRUPTIONS
 from .distances import frechet_distance, kid, precision_recall
 from .evaluator import Evaluator
 from .sprites import memorization_rate, pixel_art_stats
@@ -55,6 +56,7 @@ class SuiteConfig:
     pr_k: int = 3
     pr_repeats: int = 10
     sheet_count: int = 64
+    corruptions: bool = True  # also measure the training subset after known damage (a sanity check)
 
     def __post_init__(self) -> None:
         if self.count < 2 * self.pr_k or self.baseline_count < 2 * self.pr_k:
@@ -80,7 +82,8 @@ class SpriteData:
 class SetMetrics:
     """One row of the report: a set of sprites measured against the held-out split of ``dataset``.
 
-    kind: ``"baseline"`` (training subset), ``"held_out"`` (the reference itself) or ``"generator"``.
+    kind: ``"baseline"`` (training subset), ``"held_out"`` (the reference itself), ``"generator"``, or
+    ``"corruption"`` (the training subset after known damage, :data:`~.corruptions.CORRUPTIONS`).
     fd, kid, kid_std, precision, recall: in evaluator features, against the held-out split (None for the
     held-out row). label_agreement: share of sprites the evaluator assigns the label they were sampled with
     (held-out row: the evaluator's accuracy; None for unconditional generators). stats: :func:`pixel_art_stats`.
@@ -246,6 +249,12 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
                            stats=pixel_art_stats(data.held_out),
                            memorization_rate=memorization_rate(data.held_out, data.train),
                            teacher=_teacher(scorer, data.held_out)))
+    if cfg.corruptions:
+        for what, damage in CORRUPTIONS.items():
+            bad = damage(subset, np.random.default_rng(cfg.seed))
+            rows.append(SetMetrics(what, "corruption", data.name, len(bad), label_agreement=None,
+                                   stats=pixel_art_stats(bad), memorization_rate=None,
+                                   **distances(ev.features(bad))))
     sheets = {"held-out real": _spread(data.held_out, cfg.sheet_count)}
     for name in names:
         t0 = time.perf_counter()

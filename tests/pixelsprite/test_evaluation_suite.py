@@ -80,10 +80,12 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     res = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny", "tdiff"], cfg=CFG, scorer=scorer,
                     teacher="alpha")
     (report,) = res.datasets
-    kinds = [(r.name, r.kind) for r in report.rows]
+    kinds = [(r.name, r.kind) for r in report.rows if r.kind != "corruption"]
     assert kinds == [("training subset (real vs real)", "baseline"), ("held-out real", "held_out"),
                      ("tiny", "generator"), ("tdiff", "generator")]
-    base, real, tiny, tdiff = report.rows
+    base, real, tiny, tdiff = (r for r in report.rows if r.kind != "corruption")
+    damaged = {r.name: r for r in report.rows if r.kind == "corruption"}
+    assert len(damaged) == 4 and all(r.fd is not None and r.fd >= 0 for r in damaged.values())
     for r in (base, tiny, tdiff):
         assert r.fd is not None and r.fd >= 0 and r.kid is not None
         assert r.precision is not None and 0 <= r.precision <= 1 and r.recall is not None and 0 <= r.recall <= 1
@@ -93,17 +95,18 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     assert tdiff.label_agreement is not None and tdiff.settings["solver"] in ("ddpm", "ddim")
     assert tiny.count == tdiff.count == 16 and set(report.sheets) == {"held-out real", "tiny", "tdiff"}
     again = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny"], cfg=CFG)
-    assert again.datasets[0].rows[2].fd == tiny.fd and again.teacher is None  # seeds make it exact
+    assert again.datasets[0].rows[-1].fd == tiny.fd and again.teacher is None  # seeds make it exact
 
     md = tmp_path / "docs" / "evaluation.md"
     written = write_report(res, md, command="test")
     text = md.read_text()
     assert "| [**tiny**](evaluation/toy8-tiny.png) | 16 |" in text and "## `toy8` (8×8)" in text
     assert "![tdiff](evaluation/toy8-tdiff.png)" in text and "(`alpha`)" in text
+    assert "| posterized (8 colours) |" in text and "known damage" in text
     for name in ("toy8-held-out-real.png", "toy8-tiny.png", "toy8-tdiff.png"):
         assert (tmp_path / "docs" / "evaluation" / name).is_file()
     doc = json.loads((tmp_path / "docs" / "evaluation" / "evaluation.json").read_text())
-    assert [r["name"] for r in doc["datasets"][0]["rows"]][2:] == ["tiny", "tdiff"] and len(written) == 5
+    assert [r["name"] for r in doc["datasets"][0]["rows"]][-2:] == ["tiny", "tdiff"] and len(written) == 5
     assert "| `tdiff` | `toy8` |" in headline_table(res)
 
 

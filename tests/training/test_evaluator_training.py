@@ -98,3 +98,19 @@ def test_shipped_evaluator_reproduces_its_held_out_accuracy(shared_datasets: Pat
         acc = float((ev.run(data.held_out).predicted == data.held_out_labels).mean())
         assert acc == pytest.approx(manifest["metrics"]["held_out"][name]["accuracy"], abs=1e-3)
         assert acc > 0.8
+
+
+@pytest.mark.shipped
+def test_shipped_evaluator_distances_grow_with_known_damage(shared_datasets: Path) -> None:
+    from pixelsprite.evaluation.corruptions import posterize, rgb_noise
+    from pixelsprite.evaluation.data import load_split
+    from pixelsprite.evaluation.distances import frechet_distance
+
+    ev = Evaluator.load(Registry(builtin=True, env=False))
+    data = load_split("dcss16fine", shared_datasets)
+    rng = np.random.default_rng(0)
+    subset = data.train[np.sort(rng.choice(len(data.train), 256, replace=False))]
+    real = ev.features(data.held_out)
+    fds = [frechet_distance(real, ev.features(x)) for x in
+           (subset, rgb_noise(subset, rng, 8.0), rgb_noise(subset, rng, 32.0), posterize(subset, rng))]
+    assert fds[0] < fds[1] < fds[2] < fds[3]
