@@ -22,6 +22,7 @@ var _job := {}  # the running operation: {"kind", "ids", "chunks", "done", "tota
 var _status: Label
 var _url: LineEdit
 var _connect: Button
+var _token: LineEdit
 var _model: OptionButton
 var _size: Label
 var _label: OptionButton
@@ -161,6 +162,11 @@ func _build_server(box: VBoxContainer) -> void:
 	row.add_child(_url)
 	_connect = _button("Connect", _on_connect_pressed)
 	row.add_child(_connect)
+	_token = LineEdit.new()
+	_token.secret = true
+	_token.placeholder_text = "token (only if the server has --token)"
+	_token.tooltip_text = "The server's --token, sent as Authorization: Bearer. Not stored."
+	sec.add_child(_token)
 
 
 func _build_settings(box: VBoxContainer) -> void:
@@ -310,6 +316,7 @@ func _build_pixel_art(box: VBoxContainer) -> void:
 func _on_connect_pressed() -> void:
 	if connection.state == Connection.State.DISCONNECTED:
 		_save_setting("url", _url.text.strip_edges())
+		connection.token = _token.text.strip_edges()
 		connection.open(_url.text.strip_edges())
 	else:
 		connection.close()
