@@ -188,12 +188,15 @@ func _build_settings(box: VBoxContainer) -> void:
 	for p in Protocol.BUILTIN_PALETTES:
 		_palette.add_item(p)
 	_palette.add_item("custom colours...")
-	_palette.item_selected.connect(func(_i: int) -> void: _palette_custom.visible = _palette_is_custom())
 	_palette_custom = LineEdit.new()
 	_palette_custom.placeholder_text = "#1a1c2c,#5d275d,..."
-	_palette_custom.visible = false
-	grid.add_child(Control.new())
-	grid.add_child(_palette_custom)
+	var spacer := Control.new()  # the label cell of the custom-colours row; hidden with it so the grid stays aligned
+	for c in [spacer, _palette_custom]:
+		c.visible = false
+		grid.add_child(c)
+	_palette.item_selected.connect(func(_i: int) -> void:
+		spacer.visible = _palette_is_custom()
+		_palette_custom.visible = _palette_is_custom())
 	_dither = _row(grid, "Dither", OptionButton.new(), "Ordered dithering between palette colours.")
 	for d in Protocol.DITHERS:
 		_dither.add_item(d)
