@@ -55,13 +55,18 @@ func _run() -> void:
 	check(not dock._generate.disabled, "Generate is enabled once connected")
 	check(dock._model.get_item_text(dock._model.selected) == "vae16", "the default model is selected")
 	check(dock._size.text.begins_with("16 x 16"), "size shown: " + dock._size.text)
-	check(dock._label.disabled and not dock._steps.editable, "a VAE takes no label or steps")
+	check(dock._label.disabled and not dock._steps.editable and dock._solver.disabled and not dock._guidance.editable,
+		"a VAE takes no label, steps, solver or guidance")
 	check(dock._preview.texture_filter == CanvasItem.TEXTURE_FILTER_NEAREST, "the preview is never smoothed")
 
 	dock._count.value = 6
 	dock._seed.text = "7"
 	var s: Dictionary = dock.settings()
-	check(s["seed"] == 7 and not s.has("label") and s["candidates"] == 1, "settings: %s" % str(s))
+	check(s["seed"] == 7 and not s.has("label") and not s.has("steps") and not s.has("solver")
+		and s["candidates"] == 1, "settings: %s" % str(s))
+	var sent: Dictionary = load("res://addons/pixelsprite/protocol.gd").generate("x", 4, s)
+	check(not sent.has("candidates") and not sent.has("palette") and sent["count"] == 4 and sent["seed"] == 7,
+		"the request: %s" % str(sent))
 	dock._on_generate_pressed()
 	check(not dock._cancel.disabled, "Cancel is enabled while generating")
 	check(await wait_until(func() -> bool: return dock._job.is_empty()), "generate finishes")

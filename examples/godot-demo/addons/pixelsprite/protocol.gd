@@ -66,6 +66,8 @@ static func sprite_options(settings: Dictionary) -> Dictionary:
 		p["label"] = str(settings["label"])
 	if settings.get("steps") != null and int(settings["steps"]) > 0:
 		p["steps"] = int(settings["steps"])
+	if str(settings.get("solver", "")) != "":
+		p["solver"] = str(settings["solver"])
 	if settings.get("guidance") != null:
 		p["guidance"] = float(settings["guidance"])
 	if settings.get("candidates") != null and int(settings["candidates"]) > 1:

@@ -29,6 +29,7 @@ var _label: OptionButton
 var _count: SpinBox
 var _seed: LineEdit
 var _steps: SpinBox
+var _solver: OptionButton
 var _guidance: SpinBox
 var _candidates: SpinBox
 var _palette: OptionButton
@@ -179,6 +180,7 @@ func _build_settings(box: VBoxContainer) -> void:
 	_seed = _row(grid, "Seed", LineEdit.new(), "Base seed; sprite i gets seed + i. Empty: random.")
 	_seed.placeholder_text = "random"
 	_steps = _row(grid, "Steps", _spin(2, 64, 16), "Sampler steps (diffusion and flow models).")
+	_solver = _row(grid, "Solver", OptionButton.new(), "Sampler (diffusion and flow models list theirs).")
 	_guidance = _row(grid, "Guidance", _spin(0, 20, 1.0, 0.1),
 		"Classifier-free guidance (conditional models): 0 unconditional, 1 conditional, >1 stronger.")
 	_candidates = _row(grid, "Candidates", _spin(1, 64, 1),
@@ -378,6 +380,11 @@ func _on_model_changed() -> void:
 	_steps.editable = params.has("steps")
 	if typeof(m.get("steps")) in [TYPE_INT, TYPE_FLOAT]:
 		_steps.value = int(m["steps"])
+	_solver.clear()
+	_solver.add_item("(default)")
+	for solver in m.get("solvers", []):
+		_solver.add_item(str(solver))
+	_solver.disabled = not params.has("solver")
 	_guidance.editable = params.has("guidance")
 	var defaults: Dictionary = m.get("defaults", {})
 	_max_colors.tooltip_text = "Colours per sprite: -1 the model's default (%s), 0 no limit." % str(
@@ -407,6 +414,8 @@ func settings() -> Dictionary:
 		s["label"] = _label.get_item_text(_label.selected)
 	if params.has("steps"):
 		s["steps"] = int(_steps.value)
+	if params.has("solver") and _solver.selected > 0:
+		s["solver"] = _solver.get_item_text(_solver.selected)
 	if params.has("guidance"):
 		s["guidance"] = _guidance.value
 	s["candidates"] = int(_candidates.value)
