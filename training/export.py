@@ -33,17 +33,21 @@ class ExportResult:
 
 
 def export_graph(module: nn.Module, example_inputs: dict[str, torch.Tensor], output_names: list[str],
-                 path: str | Path, opset: int = OPSET, atol: float = PARITY_ATOL) -> ExportResult:
+                 path: str | Path, opset: int = OPSET, atol: float = PARITY_ATOL,
+                 dynamic_dims: dict[str, dict[int, str]] | None = None) -> ExportResult:
     """Export ``module`` (eval mode, CPU) to ``path``; batch (dim 0) is dynamic on every input and output.
 
     ``example_inputs``: input name -> float32 tensor with batch >= 2 (used for tracing and for the parity
-    check). Raises :class:`ParityError` when onnxruntime's outputs differ from torch's by more than ``atol``.
+    check). ``dynamic_dims``: more dynamic dims per input/output name, e.g. ``{"image": {2: "height"}}``
+    (named so in the returned specs too). Raises :class:`ParityError` when onnxruntime's outputs differ from
+    torch's by more than ``atol``.
     """
     path = Path(path)
     module = module.eval().cpu()
     names = list(example_inputs)
     args = tuple(example_inputs[n].cpu() for n in names)
-    dynamic = {n: {0: "batch"} for n in names + output_names}
+    extra = dynamic_dims or {}
+    dynamic = {n: {0: "batch", **extra.get(n, {})} for n in names + output_names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(path), input_names=names, output_names=output_names,
@@ -58,7 +62,9 @@ def export_graph(module: nn.Module, example_inputs: dict[str, torch.Tensor], out
         raise ParityError(f"{path.name}: onnxruntime differs from torch by {diff:.3g} > {atol:g}")
 
     def spec(name: str, t: torch.Tensor) -> TensorSpec:
-        return TensorSpec(name, str(t.dtype).removeprefix("torch."), ("batch", *t.shape[1:]))
+        dims = dynamic[name]
+        return TensorSpec(name, str(t.dtype).removeprefix("torch."),
+                          tuple(dims.get(i, d) for i, d in enumerate(t.shape)))
 
     graph = GraphSpec(
         file=path.name, sha256=sha256_file(path), opset=opset,

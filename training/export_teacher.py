@@ -1,0 +1,182 @@
+"""Export a trained teacher to the bundle ``pixelsprite/models/teacher`` and judge the *exported* model.
+
+    python -m training.export_teacher runs/teacher/last.pt --data ../shared/datasets --bundle pixelsprite/models/teacher
+
+Story: checkpoint -> :class:`~training.models.teacher.TeacherNet` with the EMA weights -> one ONNX graph (role
+``teacher``; batch, height and width dynamic, so 16x16 and 40x40 sprites go in natively) with the torch vs
+onnxruntime parity check at both sizes -> the bundle is staged and loaded by pixelsprite's own runtime
+(:class:`pixelsprite.teacher.TeacherModel`), which scores the held-out sets (:mod:`training.teacher_eval`) ->
+manifest (family ``teacher``, labels, sizes and how they are fed, metrics), ranked sample sheets, ``card.md`` ->
+installed by :func:`training.export.install_bundle`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from pixelsprite.manifest import ImageSpec, Manifest, save_manifest
+from pixelsprite.registry import Registry
+from pixelsprite.teacher import FAMILY, GRAPH_ROLE, TeacherModel
+
+from .card_teacher import write_card
+from .export import PARITY_ATOL, export_graph, install_bundle
+from .models.teacher import SIZES, TeacherConfig, TeacherNet, size_flag
+from .sheets import save_sheet
+from .teacher_data import CREDITS, DATASETS, EVAL_SEED, TEACHER_LABELS, label_counts, load_positives
+from .teacher_eval import evaluate, held_out_sets
+from .teacher_negatives import generated
+from .train_teacher import as_input
+from .trainer import load_checkpoint
+
+OUTPUTS = ["quality", "embedding", "logits", "gate"]
+FEEDING = ("each sprite at its native size (16x16 or 40x40; no resampling; the graph's height and width are "
+           "dynamic) as float32 NCHW RGBA in [-1, 1], with a size flag (batch, 1) = (S - 16) / 24: 0.0 for "
+           "16x16, 1.0 for 40x40; BatchNorm statistics are kept per size and chosen by the flag")
+
+
+def load_model(ckpt: dict) -> TeacherNet:
+    model = TeacherNet(TeacherConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["ema"])
+    return model.eval()
+
+
+def export_onnx(model: TeacherNet, example: dict[int, np.ndarray], out: Path) -> tuple:
+    """The graph (parity-checked at 40x40 by export_graph, then at 16x16 here) -> (GraphSpec, max abs diff)."""
+    x40, f40 = as_input(example[40], 40)
+    res = export_graph(model, {"image": x40, "size_flag": f40}, OUTPUTS, out / "teacher.onnx",
+                       dynamic_dims={"image": {2: "height", 3: "width"}})
+    x16, f16 = as_input(example[16], 16)
+    session = ort.InferenceSession(str(out / "teacher.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(OUTPUTS, {"image": x16.numpy(), "size_flag": f16.numpy()})
+    with torch.no_grad():
+        want = model(x16, f16)
+    diff16 = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
+    if not diff16 <= PARITY_ATOL:
+        raise AssertionError(f"teacher.onnx at 16x16: onnxruntime differs from torch by {diff16:.3g}")
+    return res.graph, max(res.parity_max_abs_diff, diff16)
+
+
+def throughput(teacher: TeacherModel, images: np.ndarray, repeats: int = 3) -> float:
+    """Sprites per second scoring ``images`` (median of ``repeats`` runs)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        teacher.score(images)
+        times.append(time.perf_counter() - t0)
+    return round(len(images) / float(np.median(times)), 1)
+
+
+def ranked_sheet(teacher: TeacherModel, sprites: dict[str, np.ndarray], path: Path, k: int = 8) -> dict:
+    """Per generator two rows: its ``k`` best-scored and ``k`` worst-scored held-out samples."""
+    rows, report = [], {}
+    for name, s in sprites.items():
+        q = teacher.score(s).quality
+        order = np.argsort(-q, kind="stable")
+        rows += [s[order[:k]], s[order[-k:]]]
+        report[name] = {"best": [round(float(v), 3) for v in q[order[:k]]],
+                        "worst": [round(float(v), 3) for v in q[order[-k:]]]}
+    save_sheet(np.concatenate(rows), path, columns=k, scale=4 if rows[0].shape[1] <= 16 else 2)
+    return report
+
+
+def best_of_sheet(teacher: TeacherModel, sprites: np.ndarray, path: Path, n: int = 4, count: int = 32) -> dict:
+    """``count`` sprites two ways from the same ``n * count`` seeds: the first of each group of ``n`` (what
+    ``candidates=1`` gives) left, the teacher's best of each group right."""
+    count = min(count, len(sprites) // n)
+    groups = sprites[: n * count].reshape(count, n, *sprites.shape[1:])
+    q = teacher.score(sprites[: n * count]).quality.reshape(count, n)
+    best = groups[np.arange(count), q.argmax(1)]
+    first = groups[:, 0]
+    sheet = np.concatenate([np.concatenate([first[i:i + 4], best[i:i + 4]]) for i in range(0, count, 4)])
+    save_sheet(sheet, path, columns=8, scale=4 if sprites.shape[1] <= 16 else 2)
+    return {"first_of_4_mean_quality": round(float(q[:, 0].mean()), 4),
+            "best_of_4_mean_quality": round(float(q.max(1).mean()), 4)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default="../shared/datasets")
+    p.add_argument("--cache", default=".cache/datasets")
+    p.add_argument("--generator-cache", default=".cache/teacher")
+    p.add_argument("--bundle", default="pixelsprite/models/teacher")
+    p.add_argument("--name", default="teacher")
+    p.add_argument("--models-dir", action="append", default=[], help="extra bundle folders (generators)")
+    a = p.parse_args(argv)
+    ckpt = load_checkpoint(a.checkpoint)
+    model = load_model(ckpt)
+    tcfg = ckpt["trainer_config"]
+    pos = load_positives(a.data, a.cache or None)
+    generators = ckpt.get("generators", {})
+    gen_registry = Registry(a.models_dir, env=False)
+    eval_pools = {g: (v["size"], generated(gen_registry, g, tcfg["eval_per_model"], EVAL_SEED,
+                                           a.generator_cache or None)) for g, v in generators.items()}
+    held = held_out_sets(pos, eval_pools)
+
+    work = Path(tempfile.mkdtemp(prefix=f"{a.name}-"))
+    out = work / a.name
+    out.mkdir()
+    graph, parity = export_onnx(model, {s: pos[s].split(True)[0][:4] for s in SIZES}, out)
+    net = model.cfg
+    section = {"sizes": list(SIZES), "size_flags": {str(s): size_flag(s) for s in SIZES},
+               "inputs": {"image": "image", "size_flag": "size_flag"},
+               "outputs": {k: k for k in OUTPUTS}, "embedding_dim": net.embed_dim, "experts": net.experts,
+               "feeding": FEEDING,
+               "quality": "probability that a person keeps the sprite: real held-in sprites 1, generated and "
+                          "corrupted ones 0 (training prior 50/50)"}
+    manifest = Manifest(
+        name=a.name, family=FAMILY,
+        description=f"Quality teacher: residual CNN + {net.experts}-expert mixture; quality, "
+                    f"{net.embed_dim}-d embedding, {len(TEACHER_LABELS)} classes; 16x16 and 40x40",
+        image=ImageSpec(max(SIZES), max(SIZES)), labels=TEACHER_LABELS, graphs={GRAPH_ROLE: graph},
+        training={
+            "data": list(CREDITS),
+            "dataset": {"positives": {str(s): DATASETS[s] for s in SIZES},
+                        "train": {str(s): int((~pos[s].held_out).sum()) for s in SIZES},
+                        "held_out": {str(s): int(pos[s].held_out.sum()) for s in SIZES},
+                        "split": "sha1(relative path) < 10%, the builders' split",
+                        "label_counts": label_counts(pos), "generators": generators},
+            "recipe": {"model": net.to_dict(), "trainer": tcfg, "command": ckpt.get("command", "")},
+            "seconds": round(float(ckpt["elapsed_s"]), 1), "epochs": ckpt["epoch"], "steps": ckpt["step"],
+            "framework": f"torch {torch.__version__}", "hardware": f"CPU, {tcfg['threads']} thread(s), shared",
+        },
+        metrics={}, card="card.md", samples="samples.png", extra={"teacher": section},
+    )
+    save_manifest(manifest, out / "manifest.json")
+
+    teacher = TeacherModel.load(Registry([work], builtin=False, env=False, threads=1), a.name)
+
+    def score_fn(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = teacher.score(images)
+        return s.quality, s.label, s.gate
+
+    evaluation = evaluate(score_fn, held)
+    speed = {str(s): throughput(teacher, np.concatenate([pos[s].images[:512]] * 2)) for s in SIZES}
+    sheets = {}
+    for s in SIZES:
+        gens = {g: v for g, (sz, v) in eval_pools.items() if sz == s}
+        if gens:
+            sheets[f"ranked{s}"] = ranked_sheet(teacher, gens, out / ("samples.png" if s == 16 else f"ranked{s}.png"))
+            first = sorted(gens)[0]
+            sheets[f"best_of_4_{first}"] = best_of_sheet(teacher, gens[first], out / f"best_of_4_{first}.png")
+    metrics = {"held_out": evaluation, "parity_max_abs_diff": {GRAPH_ROLE: parity, "tolerance": PARITY_ATOL},
+               "score_sprites_per_s": {**speed, "threads": 1}, "sheets": sheets,
+               "history": ckpt.get("history", [])[-1:]}
+    manifest = Manifest.from_dict({**manifest.to_dict(), "metrics": metrics})
+    save_manifest(manifest, out / "manifest.json")
+    write_card(manifest, ckpt.get("history", []), out / "card.md")
+    install_bundle(out, a.bundle)
+    print(json.dumps({"bundle": a.bundle, **evaluation["summary"], "auc_generated": evaluation["auc_generated"],
+                      "auc_corruption": evaluation["auc_corruption"], "score_sprites_per_s": speed}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
