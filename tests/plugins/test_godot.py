@@ -240,7 +240,12 @@ def test_plugin_client_against_a_live_server(project: Path, server_url: str, god
 def test_dock_against_a_live_server(project: Path, server_url: str) -> None:
     run = godot(project, "--headless", "-s", "res://tests/dock_test.gd", "--", server_url)
     _report(project, "dock_report.json", run)
-    saved = sorted(p.name for p in (project / "dock_out").glob("*.png"))
+    saved = sorted(p.name for p in (project / "dock_out").glob("vae16-*.png"))
     assert saved == sorted(f"vae16-{s}.png" for s in range(7, 13))
+    frames = sorted((project / "dock_out" / "vae16-7-to-vae16-9").glob("*.png"))
+    assert len(frames) == 5 and all(_rgba(f).shape == (16, 16, 4) for f in frames)
+    tres = (project / "dock_out" / "vae16-7-to-vae16-9.tres").read_text()
+    assert tres.count('path="res://dock_out/vae16-7-to-vae16-9/vae16-7-to-vae16-9-00') == 5
+    assert (project / "dock_out" / "pixelsprite-palette.gpl").read_text().startswith("GIMP Palette")
     for name in saved:
         assert set(np.unique(_rgba(project / "dock_out" / name)[..., 3])) <= {0, 255}

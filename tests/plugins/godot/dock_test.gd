@@ -96,6 +96,40 @@ func _run() -> void:
 	dock._save_preview(false)
 	check(dock._message.text.contains("res://"), "only folders inside the project: " + dock._message.text)
 
+	# textures "selected in the FileSystem dock" (the editor's selection, replaced here)
+	var selection := {"paths": PackedStringArray()}
+	dock.selection_provider = func() -> PackedStringArray: return selection["paths"]
+	dock._folder.text = "res://dock_out"
+	dock._count.value = 5
+	dock._on_variations_pressed()
+	check(dock._message.text.contains("Select one texture"), "variations without a selection: " + dock._message.text)
+	selection["paths"] = PackedStringArray(["res://dock_out/vae16-7.png"])
+	dock._on_variations_pressed()
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "variations finish")
+	check(dock._preview.item_count == 5, "5 variations in the preview: " + dock._message.text)
+	var big := Image.create(32, 32, false, Image.FORMAT_RGBA8)
+	big.save_png("res://dock_out/big.png")
+	selection["paths"] = PackedStringArray(["res://dock_out/big.png"])
+	dock._on_variations_pressed()
+	check(dock._message.text.contains("is 32x32") and dock._job.is_empty(), "wrong size: " + dock._message.text)
+	selection["paths"] = PackedStringArray(["res://dock_out/vae16-7.png", "res://dock_out/vae16-9.png"])
+	dock._frames.value = 5
+	dock._on_interpolate_pressed()
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "interpolation finishes")
+	check(dock._preview.item_count == 5, "5 frames in the preview: " + dock._message.text)
+	check(FileAccess.file_exists("res://dock_out/vae16-7-to-vae16-9/vae16-7-to-vae16-9-004.png")
+		and FileAccess.file_exists("res://dock_out/vae16-7-to-vae16-9.tres"),
+		"frames and SpriteFrames saved: " + dock._message.text)
+	report["interpolate_message"] = dock._message.text
+	dock._preview.deselect_all()
+	dock._pal_colors.value = 6
+	dock._on_palette_pressed()
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "palette finishes")
+	check(FileAccess.file_exists("res://dock_out/pixelsprite-palette.gpl"), "palette .gpl: " + dock._message.text)
+	check(FileAccess.file_exists("res://dock_out/pixelsprite-palette.tres") == ClassDB.class_exists("ColorPalette"),
+		"ColorPalette .tres where the engine has it: " + dock._message.text)
+	report["palette_message"] = dock._message.text
+
 	# candidates > 1 is sent; a server without a teacher refuses it in words, a server with one answers
 	dock._candidates.value = 3
 	dock._count.value = 2

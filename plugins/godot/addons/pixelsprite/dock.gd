@@ -13,6 +13,8 @@ const FILTER_SETTING := "rendering/textures/canvas_textures/default_texture_filt
 const IMAGE_EXTENSIONS := ["png", "webp", "bmp", "tga", "jpg", "jpeg"]
 
 var connection: Connection
+## Returns the res:// paths selected in the FileSystem dock; replaceable where there is no editor (tests).
+var selection_provider := Callable()
 
 var _models := {}  # name -> the `models` entry
 var _sprites := []  # preview entries: {"image": Image, "seed": int or null, "model": String, "op": String}
@@ -630,7 +632,8 @@ func _write_pending(overwrite: bool) -> void:
 	var job := _pending_save
 	_pending_save = {}
 	var out := SpriteFiles.save_pngs(job["images"], job["paths"], overwrite)
-	var text := "Saved %d file(s) to %s." % [out["saved"].size(), _folder.text]
+	var paths: PackedStringArray = job["paths"]
+	var text := "Saved %d file(s) to %s." % [out["saved"].size(), paths[0].get_base_dir() if paths.size() else ""]
 	if not out["skipped"].is_empty():
 		text += " Kept %d existing file(s)." % out["skipped"].size()
 	if not out["errors"].is_empty():
@@ -652,10 +655,12 @@ func _rescan() -> void:
 # ------------------------------------------------------------------------------- variations / interpolation
 func _selected_texture_paths() -> PackedStringArray:
 	var paths := PackedStringArray()
-	if not Engine.is_editor_hint():
-		return paths
 	var selected := PackedStringArray()
-	if EditorInterface.has_method("get_selected_paths"):  # Godot 4.3+
+	if selection_provider.is_valid():
+		selected = selection_provider.call()
+	elif not Engine.is_editor_hint():
+		return paths
+	elif EditorInterface.has_method("get_selected_paths"):  # Godot 4.3+
 		selected = EditorInterface.call("get_selected_paths")
 	else:
 		selected = PackedStringArray([EditorInterface.get_current_path()])
