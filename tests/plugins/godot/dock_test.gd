@@ -155,6 +155,25 @@ func _run() -> void:
 	check(dock._status.text == "Not connected." and dock._generate.disabled, "disconnect: " + dock._status.text)
 	check(dock._filter_note.text.contains("Nearest"), "the texture filter note: " + dock._filter_note.text)
 
+	# the project's default canvas texture filter: explained, changed only after confirming
+	ProjectSettings.set_setting(dock.FILTER_SETTING, 1)  # Linear, as in a new project
+	dock._refresh_filter_note()
+	check(not dock._filter_button.disabled and dock._filter_note.text.contains("Linear filtering"),
+		"a Linear project is offered Nearest: " + dock._filter_note.text)
+	dock._on_filter_pressed()
+	var ask: ConfirmationDialog = null
+	for child in dock.get_children():
+		if child is ConfirmationDialog and child.visible and child.dialog_text.contains("Default Texture Filter"):
+			ask = child
+	check(ask != null and ask.dialog_text.contains("without smoothing"), "the question says what changes")
+	check(int(ProjectSettings.get_setting(dock.FILTER_SETTING)) == 1, "nothing changes before confirming")
+	if ask != null:
+		ask.confirmed.emit()
+	check(int(ProjectSettings.get_setting(dock.FILTER_SETTING)) == 0 and dock._filter_button.disabled,
+		"confirmed: Nearest")
+	check(FileAccess.get_file_as_string("res://project.godot").contains(
+		"textures/canvas_textures/default_texture_filter=0"), "project.godot saved with Nearest")
+
 	var f := FileAccess.open("res://dock_report.json", FileAccess.WRITE)
 	f.store_string(JSON.stringify(report, "  "))
 	f.close()
