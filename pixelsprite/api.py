@@ -36,6 +36,12 @@ outline            "#rrggbb" | "darkest"  sprite requests: 1-pixel outline on tr
 colors             1 .. 256               palette op: colours in the proposed palette
 format             gpl hex pal act png    palette op: the file format returned with the proposal
                    tres
+candidates         1 .. 16                generate, variations, interpolate: make this many per sprite and
+                                          return the teacher's best (see *Candidates* below)
+teacher            a teacher bundle name  the model that scores (default ``teacher``)
+keep_class         true | false           variations: only keep candidates of the source's teacher class
+images             1 .. 1024              score, similar: sprites to score / rank (16x16 or 40x40)
+top                1 .. 1024              similar: return only the ``top`` most similar
 =================  =====================  ==================================================
 
 None for steps, solver or guidance means the bundle's measured default (``sampling.defaults`` in its
@@ -51,6 +57,18 @@ proposes a palette from a model's samples or from given sprites.
 
 Seeds: sprite ``i`` of a seeded request gets seed ``seed + i``; ``seed=None`` draws a base seed from
 ``os.urandom`` and reports it. Generating with ``seed=s, count=1`` reproduces that sprite byte for byte.
+
+Candidates (:mod:`pixelsprite.teacher`): with ``candidates=C`` sprite ``i`` is the teacher's best (highest
+quality, after every clean-up and palette step, as the user gets it) of the C sprites with seeds
+``seed + i*C + j``, ``j = 0 .. C-1`` (generate: prior seeds; variations: noise seeds), and ``seeds`` reports the
+winner's seed, so ``count=1, candidates=1, seed=<reported seed>`` reproduces it byte for byte (and the same
+request reproduces the whole result). ``C = 1`` is the plain request. Interpolate (VAE models): each inner frame
+``i`` (endpoints are the user's) has candidate 0 = the plain interpolated latent and candidates ``j >= 1`` = that
+latent plus ``CANDIDATE_JITTER * N(0, I)`` drawn from ``default_rng(seed + i*C + j)``; ``seeds`` reports the
+jitter seed of frames whose winner was jittered, else None. Results carry ``scores`` (the teacher's verdict on
+every returned sprite) and ``candidate_quality`` ``(N, C)``. ``keep_class`` (variations) picks the best
+candidate whose teacher class equals the source's; when no candidate keeps it, the best overall, flagged in
+``kept_class``.
 """
 
 from __future__ import annotations
@@ -70,7 +88,7 @@ from . import latent as latent_ops
 from .cleanup import outline as draw_outline
 from .cleanup import parse_outline, remove_isolated
 from .diffusion import DiffusionModel
-from .errors import ImageError, InvalidRequest, PixelspriteError
+from .errors import ImageError, InvalidRequest, PixelspriteError, UnknownModel
 from .flow import FlowModel
 from .imageio import read_image
 from .iterative import MAX_GUIDANCE, CancelCheck, IterativeModel, Progress
@@ -89,6 +107,8 @@ from .palettes import (
 from .palettes import METHODS as PALETTE_METHODS
 from .postprocess import hard_alpha
 from .registry import Registry
+from .teacher import DEFAULT_TEACHER, Scores, TeacherModel, cosine
+from .teacher import FAMILY as TEACHER_FAMILY
 from .vae import FAMILY as VAE_FAMILY
 from .vae import VaeModel
 
@@ -96,9 +116,12 @@ __all__ = [
     "MAX_COUNT", "MIN_STEPS", "MAX_STEPS", "MIN_GRID", "MAX_GRID", "MAX_STRENGTH", "MAX_SEED", "MAX_COLORS",
     "METHODS", "ImageInput", "Endpoint",
     "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
-    "InterpolateRequest", "GridRequest", "PaletteRequest", "Request", "DITHERS", "PALETTE_METHODS", "FORMATS",
-    "Sprite", "SpriteResult", "LatentResult", "ModelInfo", "ModelsResult", "PaletteResult", "Result",
+    "InterpolateRequest", "GridRequest", "PaletteRequest", "ScoreRequest", "SimilarRequest", "Request", "DITHERS",
+    "PALETTE_METHODS", "FORMATS", "MAX_CANDIDATES", "CANDIDATE_JITTER",
+    "Sprite", "SpriteResult", "SimilarResult", "LatentResult", "ModelInfo", "ModelsResult", "PaletteResult",
+    "ScoreResult", "Result",
     "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette", "apply",
+    "score", "similar",
     "default_registry", "random_seed",
 ]  # fmt: skip
 
@@ -110,6 +133,9 @@ MAX_SEED = 2**53 - 1
 MAX_COLORS = 256
 METHODS = ("lerp", "slerp")
 MAX_SAMPLE_STEPS = 1000
+MAX_CANDIDATES = 16
+CANDIDATE_JITTER = 0.15
+"""Interpolate candidates: the latent noise scale of jittered candidates (latent standard deviations)."""
 ITERATIVE_FAMILIES: dict[str, type[IterativeModel]] = {"diffusion": DiffusionModel, "flow": FlowModel}
 
 ImageInput = np.ndarray | str | os.PathLike | bytes
@@ -166,6 +192,14 @@ def _sampler_options(label: Any, steps: Any, solver: Any, guidance: Any, steps_f
         raise InvalidRequest(f"solver must be a non-empty string or null, got {solver!r}", field="solver")
     if guidance is not None:
         _float(guidance, "guidance", 0.0, MAX_GUIDANCE)
+
+
+def _teacher_options(req: Any, count: int) -> None:
+    """Check ``candidates`` (1..16), ``teacher`` and that the seeds of every candidate fit (``count * C``)."""
+    _int(req.candidates, "candidates", 1, MAX_CANDIDATES)
+    if req.teacher is not None and (not isinstance(req.teacher, str) or not req.teacher):
+        raise InvalidRequest(f"teacher must be a non-empty string or null, got {req.teacher!r}", field="teacher")
+    _seed(req.seed, count * req.candidates)
 
 
 def _palette_options(req: Any) -> None:
@@ -232,6 +266,8 @@ class GenerateRequest:
     alpha_threshold: int = 127
     despeckle: bool = False
     outline: str | None = None
+    candidates: int = 1
+    teacher: str | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -241,6 +277,7 @@ class GenerateRequest:
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
         _palette_options(self)
         _cleanup_options(self)
+        _teacher_options(self, self.count)
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,6 +344,9 @@ class VariationsRequest:
     alpha_threshold: int = 127
     despeckle: bool = False
     outline: str | None = None
+    candidates: int = 1
+    teacher: str | None = None
+    keep_class: bool = False
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -318,6 +358,12 @@ class VariationsRequest:
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
         _palette_options(self)
         _cleanup_options(self)
+        _teacher_options(self, self.count)
+        if not isinstance(self.keep_class, bool):
+            raise InvalidRequest(f"keep_class must be true or false, got {self.keep_class!r}", field="keep_class")
+        if self.keep_class and self.candidates < 2:
+            raise InvalidRequest("keep_class picks among candidates: it needs candidates between 2 and "
+                                 f"{MAX_CANDIDATES}, got {self.candidates}", field="keep_class")
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,6 +385,9 @@ class InterpolateRequest:
     alpha_threshold: int = 127
     despeckle: bool = False
     outline: str | None = None
+    candidates: int = 1
+    teacher: str | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -350,6 +399,7 @@ class InterpolateRequest:
         _sampler_options(self.label, self.sample_steps, self.solver, self.guidance, "sample_steps")
         _palette_options(self)
         _cleanup_options(self)
+        _teacher_options(self, self.steps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -432,6 +482,69 @@ class PaletteRequest:
                                          field=field)
 
 
+def _images_field(value: Any, field: str) -> tuple[ImageInput, ...]:
+    if not isinstance(value, (tuple, list)):
+        raise InvalidRequest(f"{field} must be a list of images", field=field)
+    _int(len(value), field, 1, MAX_COUNT, f"the number of {field}")
+    for i, im in enumerate(value):
+        _image_input(im, f"{field}[{i}]")
+    return tuple(value)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreRequest:
+    """Score sprites with a teacher: quality in [0, 1], a unit embedding, a class with its probability.
+
+    ``images``: 1..1024 images (paths, PNG bytes or RGBA arrays), each 16x16 or 40x40 (the teacher's sizes; sizes
+    may be mixed). Alpha is hardened at ``alpha_threshold`` first, like every request's inputs.
+    """
+
+    images: tuple[ImageInput, ...]
+    teacher: str | None = None
+    alpha_threshold: int = 127
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images", _images_field(self.images, "images"))
+        if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher):
+            raise InvalidRequest(f"teacher must be a non-empty string or null, got {self.teacher!r}", field="teacher")
+        _int(self.alpha_threshold, "alpha_threshold", 0, 255)
+
+
+@dataclass(frozen=True, eq=False)
+class SimilarRequest:
+    """Rank sprites by the cosine similarity of their teacher embeddings to a ``reference`` sprite's.
+
+    Either given ``images`` (then ``model`` and ``seed`` stay unset), or ``count`` fresh samples of generator
+    ``model`` from ``seed`` (sprite ``i`` seed ``seed + i``, as ``generate``). The reference and the sprites must
+    have one size. ``top``: return only the ``top`` most similar (default: all, ranked).
+    """
+
+    reference: ImageInput
+    images: tuple[ImageInput, ...] | None = None
+    model: str | None = None
+    count: int = 16
+    seed: int | None = None
+    top: int | None = None
+    teacher: str | None = None
+    alpha_threshold: int = 127
+
+    def __post_init__(self) -> None:
+        _image_input(self.reference, "reference")
+        _model(self.model)
+        _int(self.count, "count", 1, MAX_COUNT)
+        _seed(self.seed, self.count)
+        if self.images is not None:
+            object.__setattr__(self, "images", _images_field(self.images, "images"))
+            for field, value in (("model", self.model), ("seed", self.seed)):
+                if value is not None:
+                    raise InvalidRequest(f"give images or a model to sample, not both ({field} is set)", field=field)
+        if self.top is not None:
+            _int(self.top, "top", 1, MAX_COUNT)
+        if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher):
+            raise InvalidRequest(f"teacher must be a non-empty string or null, got {self.teacher!r}", field="teacher")
+        _int(self.alpha_threshold, "alpha_threshold", 0, 255)
+
+
 Request = (
     ModelsRequest
     | GenerateRequest
@@ -441,6 +554,8 @@ Request = (
     | InterpolateRequest
     | GridRequest
     | PaletteRequest
+    | ScoreRequest
+    | SimilarRequest
 )
 
 
@@ -466,6 +581,10 @@ class SpriteResult:
         elapsed_s: wall-clock seconds spent in the request layer.
         layout: ``(rows, cols)`` for a sheet: ``(1, N)`` strips for interpolate, the grid for grid,
             ``(0, 0)`` when the layout is free.
+        scores: the teacher's verdict on every returned sprite when the request had ``candidates`` > 1
+            (or for ``similar``), else None.
+        candidate_quality: float32 ``(N, C)``: the quality of every candidate of every sprite (candidates only).
+        kept_class: bool ``(N,)``: whether the returned variation has the source's class (``keep_class``).
     """
 
     op: str
@@ -475,6 +594,9 @@ class SpriteResult:
     base_seed: int | None
     elapsed_s: float
     layout: tuple[int, int] = (0, 0)
+    scores: Scores | None = None
+    candidate_quality: np.ndarray | None = None
+    kept_class: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.sprites.shape[0])
@@ -483,9 +605,22 @@ class SpriteResult:
         for rgba, seed in zip(self.sprites, self.seeds, strict=True):
             yield Sprite(rgba, seed)
 
+    def score_rows(self) -> list[dict[str, Any]] | None:
+        """Per sprite: ``quality``, ``label``, ``probability`` (and ``candidates``: every candidate's quality,
+        ``kept_class``) when the result was scored, else None."""
+        if self.scores is None:
+            return None
+        rows = self.scores.rows()
+        for i, row in enumerate(rows):
+            if self.candidate_quality is not None:
+                row["candidates"] = [round(float(q), 6) for q in self.candidate_quality[i]]
+            if self.kept_class is not None:
+                row["kept_class"] = bool(self.kept_class[i])
+        return rows
+
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary without pixels."""
-        return {
+        out = {
             "op": self.op,
             "model": self.model,
             "count": len(self),
@@ -494,6 +629,64 @@ class SpriteResult:
             "seeds": list(self.seeds),
             "seconds": round(self.elapsed_s, 4),
         }
+        rows = self.score_rows()
+        if rows is not None:
+            out["scores"] = rows
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class SimilarResult(SpriteResult):
+    """Sprites ranked by similarity to a reference (most similar first).
+
+    Attributes (besides :class:`SpriteResult`'s; ``sprites``, ``seeds`` and ``scores`` are in ranked order):
+        teacher: the teacher that embedded them.
+        similarity: float32 ``(N,)`` cosine similarity to the reference, descending.
+        index: int64 ``(N,)`` each sprite's position among the given images / samples.
+        reference: the teacher's verdict on the reference sprite.
+    """
+
+    teacher: str = DEFAULT_TEACHER
+    similarity: np.ndarray | None = None
+    index: np.ndarray | None = None
+    reference: Scores | None = None
+
+    def summary(self) -> dict[str, Any]:
+        out = super().summary()
+        assert self.similarity is not None and self.index is not None
+        out.update({"teacher": self.teacher, "similarity": [round(float(v), 6) for v in self.similarity],
+                    "index": [int(i) for i in self.index],
+                    "reference": self.reference.row(0) if self.reference is not None else None})
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreResult:
+    """The teacher's verdict on given sprites, in request order.
+
+    Attributes:
+        op: ``"score"``.
+        teacher: the teacher's name.
+        scores: :class:`pixelsprite.teacher.Scores` (quality ``(N,)``, embedding ``(N, E)``, label, ...).
+        sizes: each sprite's side in pixels.
+        elapsed_s: wall-clock seconds spent in the request layer.
+    """
+
+    op: str
+    teacher: str
+    scores: Scores
+    sizes: tuple[int, ...]
+    elapsed_s: float
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def summary(self, *, embedding: bool = False) -> dict[str, Any]:
+        """JSON-ready: per sprite ``index``, ``size``, ``quality``, ``label``, ``probability`` (+ ``embedding``)."""
+        rows = [{"index": i, "size": [s, s], **r} for i, (s, r) in
+                enumerate(zip(self.sizes, self.scores.rows(embedding=embedding), strict=True))]
+        return {"op": self.op, "teacher": self.teacher, "count": len(self), "scores": rows,
+                "seconds": round(self.elapsed_s, 4)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -589,7 +782,7 @@ class PaletteResult:
         }
 
 
-Result = SpriteResult | LatentResult | ModelsResult | PaletteResult
+Result = SpriteResult | LatentResult | ModelsResult | PaletteResult | ScoreResult
 
 
 # ------------------------------------------------------------------------------------------- operations
@@ -687,6 +880,117 @@ def _paletted(sprites: np.ndarray, req: Any) -> np.ndarray:
     return sprites
 
 
+def _teacher(registry: Registry, name: str | None) -> TeacherModel:
+    """The teacher bundle ``name`` (default ``teacher``); errors name the field ``teacher``."""
+    name = name or DEFAULT_TEACHER
+    try:
+        bundle = registry.load(name)
+    except UnknownModel:
+        raise UnknownModel(name, registry.names(), field="teacher") from None
+    if bundle.manifest.family != TEACHER_FAMILY:
+        raise InvalidRequest(f"model {name!r} is a {bundle.manifest.family!r} model, not a {TEACHER_FAMILY!r}; "
+                             "candidates, score and similar need a teacher", field="teacher")
+    return TeacherModel(bundle)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pick:
+    """The best of each group of C candidates: flat indices ``(N,)``, their scores, all qualities ``(N, C)``."""
+
+    index: np.ndarray
+    scores: Scores
+    quality: np.ndarray
+    kept_class: np.ndarray | None
+
+
+def _pick(teacher: TeacherModel, sprites: np.ndarray, count: int, c: int, keep_label: int | None = None) -> _Pick:
+    """Score ``count * c`` sprites (group ``i`` = rows ``i*c .. i*c + c - 1``) and pick each group's best quality
+    (the first on ties); with ``keep_label`` the best among candidates of that class, if any."""
+    sc = teacher.score(sprites)
+    q = sc.quality.reshape(count, c)
+    kept = None
+    if keep_label is None:
+        j = q.argmax(1)
+    else:
+        same = (sc.label == keep_label).reshape(count, c)
+        j = np.where(same.any(1), np.where(same, q, -1.0).argmax(1), q.argmax(1))
+        kept = same[np.arange(count), j]
+    flat = np.arange(count) * c + j
+    return _Pick(flat, sc.take(flat), q, kept)
+
+
+def _best(op: str, model: str, teacher_name: str | None, registry: Registry, sprites: np.ndarray,
+          seeds: tuple[int | None, ...], count: int, c: int, base: int | None, t0: float,
+          layout: tuple[int, int] = (0, 0), keep: np.ndarray | None = None) -> SpriteResult:
+    """A SpriteResult of the best candidate per sprite (``c > 1``), or of all sprites as they are (``c == 1``)."""
+    if c == 1:
+        return SpriteResult(op, model, sprites, seeds, base, time.perf_counter() - t0, layout)
+    teacher = _teacher(registry, teacher_name)
+    keep_label = None
+    if keep is not None:
+        keep_label = int(teacher.score(keep[None]).label[0])
+    p = _pick(teacher, sprites, count, c, keep_label)
+    return SpriteResult(op, model, sprites[p.index], tuple(seeds[i] for i in p.index), base,
+                        time.perf_counter() - t0, layout, p.scores, p.quality, p.kept_class)
+
+
+def _score_mixed(teacher: TeacherModel, sprites: list[np.ndarray], field: str) -> Scores:
+    """Score sprites of any of the teacher's sizes (mixed) -> Scores in the given order."""
+    by_size: dict[int, list[int]] = {}
+    for i, sp in enumerate(sprites):
+        by_size.setdefault(teacher.check_size(sp[None], f"{field}[{i}]"), []).append(i)
+    parts = {size: teacher.score(np.stack([sprites[i] for i in idx])) for size, idx in by_size.items()}
+    order = np.concatenate([np.asarray(idx) for idx in by_size.values()])
+    merged = [parts[size] for size in by_size]
+    inverse = np.empty(len(order), np.int64)
+    inverse[order] = np.arange(len(order))
+    names = sum((list(m.label_name) for m in merged), [])
+    return Scores(np.concatenate([m.quality for m in merged])[inverse],
+                  np.concatenate([m.embedding for m in merged])[inverse],
+                  np.concatenate([m.label for m in merged])[inverse], tuple(names[i] for i in inverse),
+                  np.concatenate([m.probability for m in merged])[inverse],
+                  np.concatenate([m.gate for m in merged])[inverse], teacher.labels)
+
+
+def _score(req: ScoreRequest, registry: Registry) -> ScoreResult:
+    t0 = time.perf_counter()
+    teacher = _teacher(registry, req.teacher)
+    sprites = [_sprite(im, f"images[{i}]", req.alpha_threshold) for i, im in enumerate(req.images)]
+    scores = _score_mixed(teacher, sprites, "images")
+    return ScoreResult("score", teacher.name, scores, tuple(int(s.shape[0]) for s in sprites),
+                       time.perf_counter() - t0)
+
+
+def _similar(req: SimilarRequest, registry: Registry) -> SimilarResult:
+    t0 = time.perf_counter()
+    teacher = _teacher(registry, req.teacher)
+    ref = _sprite(req.reference, "reference", req.alpha_threshold)
+    side = teacher.check_size(ref[None], "reference")
+    base: int | None = None
+    if req.images is not None:
+        listed = [_sprite(im, f"images[{i}]", req.alpha_threshold) for i, im in enumerate(req.images)]
+        for i, sp in enumerate(listed):
+            if sp.shape[:2] != (side, side):
+                raise ImageError(f"images[{i}] is {sp.shape[1]}x{sp.shape[0]} pixels; the reference is "
+                                 f"{side}x{side} and similarity compares one size", field=f"images[{i}]")
+        sprites = np.stack(listed)
+        seeds: tuple[int | None, ...] = (None,) * len(sprites)
+        model = teacher.name
+    else:
+        res = _generate(GenerateRequest(req.model, req.count, req.seed), registry)
+        if res.sprites.shape[1:3] != (side, side):
+            raise InvalidRequest(f"model {res.model!r} makes {res.sprites.shape[2]}x{res.sprites.shape[1]} sprites; "
+                                 f"the reference is {side}x{side}", field="model")
+        sprites, seeds, base, model = res.sprites, res.seeds, res.base_seed, res.model
+    scores = teacher.score(sprites)
+    reference = teacher.score(ref[None])
+    sim = cosine(reference.embedding[0], scores.embedding)
+    order = np.argsort(-sim, kind="stable")[: req.top or len(sprites)]
+    return SimilarResult("similar", model, sprites[order], tuple(seeds[i] for i in order), base,
+                         time.perf_counter() - t0, (0, 0), scores.take(order), teacher=teacher.name,
+                         similarity=sim[order], index=order.astype(np.int64), reference=reference)
+
+
 def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
     t0 = time.perf_counter()
     infos = []
@@ -715,19 +1019,20 @@ def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
 def _generate(req: GenerateRequest, registry: Registry, progress: Progress | None = None,
               cancel: CancelCheck | None = None) -> SpriteResult:
     t0 = time.perf_counter()
+    c = req.candidates
     it = _iterative(registry, req.model)
     if it is not None:
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         base = req.seed if req.seed is not None else random_seed()
-        seeds = tuple(range(base, base + req.count))
+        seeds = tuple(range(base, base + req.count * c))
         sprites = _paletted(it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel), req)
-        return SpriteResult("generate", it.name, sprites, seeds, base, time.perf_counter() - t0)
+        return _best("generate", it.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
     model = _vae(registry, req.model, "generate")
     _no_sampler_options(model, req)
     base = req.seed if req.seed is not None else random_seed()
-    seeds = tuple(range(base, base + req.count))
+    seeds = tuple(range(base, base + req.count * c))
     sprites = _paletted(model.decode(model.sample_latents(seeds), req.max_colors), req)
-    return SpriteResult("generate", model.name, sprites, seeds, base, time.perf_counter() - t0)
+    return _best("generate", model.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
 
 
 def _encode(req: EncodeRequest, registry: Registry) -> LatentResult:
@@ -766,20 +1071,23 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
             raise InvalidRequest(f"model {it.name!r} has no encoder, so image cannot be an image", field="image")
         image = _image(it, req.image, "image", req.alpha_threshold)
         base = req.seed if req.seed is not None else random_seed()
-        seeds = tuple(range(base, base + req.count))
+        seeds = tuple(range(base, base + req.count * req.candidates))
         sprites = _paletted(it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
                                           cancel=cancel), req)
-        return SpriteResult("variations", it.name, sprites, seeds, base, time.perf_counter() - t0)
+        return _best("variations", it.name, req.teacher, registry, sprites, seeds, req.count, req.candidates, base,
+                     t0, keep=image if req.keep_class else None)
     model = _vae(registry, req.model, "variations")
     _no_sampler_options(model, req)
     _need_encoder(model, "image")
-    mean = model.encode(_image(model, req.image, "image", req.alpha_threshold)[None])[0]
+    image = _image(model, req.image, "image", req.alpha_threshold)
+    mean = model.encode(image[None])[0]
     base = req.seed if req.seed is not None else random_seed()
-    seeds = tuple(range(base, base + req.count))
+    seeds = tuple(range(base, base + req.count * req.candidates))
     strength = np.float32(req.strength)
     z = np.stack([mean + strength * model.noise(s) for s in seeds])
     sprites = _paletted(model.decode(z, req.max_colors), req)
-    return SpriteResult("variations", model.name, sprites, seeds, base, time.perf_counter() - t0)
+    return _best("variations", model.name, req.teacher, registry, sprites, seeds, req.count, req.candidates, base,
+                 t0, keep=image if req.keep_class else None)
 
 
 def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress | None = None,
@@ -787,6 +1095,9 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
     t0 = time.perf_counter()
     it = _iterative(registry, req.model)
     if it is not None:
+        if req.candidates > 1:
+            raise InvalidRequest(f"candidates on interpolate needs a 'vae' model; {it.FAMILY} model {it.name!r} "
+                                 "interpolates deterministically (use candidates=1)", field="candidates")
         settings = it.settings(req.label, req.solver, req.sample_steps, req.guidance, steps_field="sample_steps",
                                deterministic=True)
         ends: list[int | np.ndarray] = []
@@ -806,6 +1117,13 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
     za = _endpoint_latent(model, req.a, "a", req.alpha_threshold)
     zb = _endpoint_latent(model, req.b, "b", req.alpha_threshold)
     z = latent_ops.interpolate(za, zb, req.steps, req.method)
+    c = req.candidates
+    if c > 1:
+        base = req.seed if req.seed is not None else random_seed()
+        z, seeds = _jittered(model, z, c, base)
+        sprites = _paletted(model.decode(z, req.max_colors), req)
+        return _best("interpolate", model.name, req.teacher, registry, sprites, seeds, req.steps, c, base, t0,
+                     (1, req.steps))
     sprites = _paletted(model.decode(z, req.max_colors), req)
     return SpriteResult(
         "interpolate",
@@ -816,6 +1134,21 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
         time.perf_counter() - t0,
         (1, req.steps),
     )
+
+
+def _jittered(model: VaeModel, z: np.ndarray, c: int, base: int) -> tuple[np.ndarray, tuple[int | None, ...]]:
+    """Interpolate candidates: frame ``i``'s candidate 0 is ``z[i]``; inner frames' candidates ``j >= 1`` add
+    ``CANDIDATE_JITTER * default_rng(base + i*c + j).standard_normal``. -> latents ``(F*c, ...)``, seeds."""
+    frames = len(z)
+    out = np.repeat(z, c, axis=0)
+    seeds: list[int | None] = [None] * (frames * c)
+    jitter = np.float32(CANDIDATE_JITTER)
+    for i in range(1, frames - 1):
+        for j in range(1, c):
+            s = base + i * c + j
+            out[i * c + j] = z[i] + jitter * model.noise(s)
+            seeds[i * c + j] = s
+    return out, tuple(seeds)
 
 
 def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
@@ -871,6 +1204,8 @@ _HANDLERS: dict[type, Callable[..., Any]] = {
     InterpolateRequest: _interpolate,
     GridRequest: _grid,
     PaletteRequest: _palette,
+    ScoreRequest: _score,
+    SimilarRequest: _similar,
 }
 _HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest)  # handlers taking progress= and cancel=
 
@@ -914,6 +1249,8 @@ def generate(
     alpha_threshold: int = 127,
     despeckle: bool = False,
     outline: str | None = None,
+    candidates: int = 1,
+    teacher: str | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -922,10 +1259,11 @@ def generate(
 
     ``label``, ``steps``, ``solver``, ``guidance``, ``progress`` and ``cancel``: diffusion and flow models only.
     ``palette`` (a built-in name, a colour list or a palette file) and ``dither``: map the sprites onto a palette.
+    ``candidates``: sprite ``i`` is the ``teacher``'s best of seeds ``seed + i*C .. seed + i*C + C - 1``.
     """
     req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance,
                           palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
-                          outline=outline)
+                          outline=outline, candidates=candidates, teacher=teacher)
     return _generate(req, registry or default_registry(), progress, cancel)
 
 
@@ -971,6 +1309,9 @@ def variations(
     alpha_threshold: int = 127,
     despeckle: bool = False,
     outline: str | None = None,
+    candidates: int = 1,
+    teacher: str | None = None,
+    keep_class: bool = False,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -978,10 +1319,12 @@ def variations(
     """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``.
 
     Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back.
+    ``candidates``/``keep_class``: the teacher's best of C noise seeds per variation (of the source's class).
     """
     req = VariationsRequest(model, image, count, strength, seed, max_colors, label=label, steps=steps, solver=solver,
                             guidance=guidance, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
-                            despeckle=despeckle, outline=outline)
+                            despeckle=despeckle, outline=outline, candidates=candidates, teacher=teacher,
+                            keep_class=keep_class)
     return _variations(req, registry or default_registry(), progress, cancel)
 
 
@@ -1002,6 +1345,9 @@ def interpolate(
     alpha_threshold: int = 127,
     despeckle: bool = False,
     outline: str | None = None,
+    candidates: int = 1,
+    teacher: str | None = None,
+    seed: int | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
@@ -1009,11 +1355,13 @@ def interpolate(
     """``steps`` sprites from ``a`` to ``b`` (seeds or images), endpoints included.
 
     Diffusion/flow: slerp/lerp of the starting noise (an image's noise by inverting the deterministic sampler),
-    sampled deterministically with ``sample_steps`` steps.
+    sampled deterministically with ``sample_steps`` steps. ``candidates`` (VAE): each inner frame is the
+    teacher's best of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
     """
     req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, sample_steps=sample_steps,
                              solver=solver, guidance=guidance, palette=palette, dither=dither,
-                             alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline)
+                             alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline,
+                             candidates=candidates, teacher=teacher, seed=seed)
     return _interpolate(req, registry or default_registry(), progress, cancel)
 
 
@@ -1093,3 +1441,34 @@ def palette(
     req = PaletteRequest(model, count, seed, colors, method, tuple(sprites) if sprites is not None else None, label,
                          format, name)
     return _palette(req, registry or default_registry())
+
+
+def score(
+    images: Sequence[ImageInput],
+    *,
+    teacher: str | None = None,
+    alpha_threshold: int = 127,
+    registry: Registry | None = None,
+) -> ScoreResult:
+    """The teacher's verdict on 16x16 / 40x40 sprites: ``.scores.quality`` ``(N,)`` in [0, 1], ``.embedding``
+    ``(N, 64)`` unit norm, ``.label_name``, ``.probability``."""
+    return _score(ScoreRequest(tuple(images), teacher, alpha_threshold), registry or default_registry())
+
+
+def similar(
+    reference: ImageInput,
+    images: Sequence[ImageInput] | None = None,
+    *,
+    model: str | None = None,
+    count: int = 16,
+    seed: int | None = None,
+    top: int | None = None,
+    teacher: str | None = None,
+    alpha_threshold: int = 127,
+    registry: Registry | None = None,
+) -> SimilarResult:
+    """Rank ``images`` (or ``count`` fresh samples of ``model`` from ``seed``) by cosine similarity of their teacher
+    embeddings to ``reference``'s, most similar first; ``top`` keeps only the first ``top``."""
+    req = SimilarRequest(reference, tuple(images) if images is not None else None, model, count, seed, top, teacher,
+                         alpha_threshold)
+    return _similar(req, registry or default_registry())
