@@ -10,6 +10,10 @@ Usage::
     pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
     pixelsprite generate --palette db32|FILE.gpl|'#1a1c2c,#5d275d,...' [--dither none|bayer2|bayer4]
+    pixelsprite generate --candidates 4 [--teacher teacher]  # each sprite: the teacher's best of 4 seeds
+    pixelsprite variations SPRITE.png --candidates 4 --keep-class
+    pixelsprite score SPRITE.png... [--teacher teacher] [--embedding]      # JSON: quality, label, probability
+    pixelsprite similar REF.png [FILES... | --model M -n 64 --seed 0] [--top 8] [-o ranked.png]
     pixelsprite palette list [--json]                          # the built-in palettes
     pixelsprite palette show NAME|FILE [--json]                # one palette's colours
     pixelsprite palette extract a.png b.png ... [-n 16] [--method kmeans|median_cut] [-o pal.hex] [--swatch s.png]
@@ -104,6 +108,12 @@ def _add_sampler(p: argparse.ArgumentParser, steps_flag: str = "--steps") -> Non
                    help="classifier-free guidance: 0 unconditional, 1 conditional, >1 stronger (default: model's)")
 
 
+def _add_candidates(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--candidates", type=int, default=1, metavar=f"1..{api.MAX_CANDIDATES}",
+                   help="make this many per sprite and keep the teacher's best (default 1: no teacher)")
+    p.add_argument("--teacher", default=None, help="teacher model that scores candidates (default: teacher)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixelsprite", description="Pixel-art sprites from small ONNX models."
@@ -132,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="base seed; sprite i gets seed+i (default: random)")
     _add_output(p)
     _add_sampler(p)
+    _add_candidates(p)
 
     p = sub.add_parser("variations", help="variations of one sprite")
     p.add_argument("sprite", help="the sprite PNG (the model's size)")
@@ -144,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output(p)
     _add_sampler(p)
+    _add_candidates(p)
+    p.add_argument("--keep-class", action="store_true",
+                   help="keep only candidates of the source sprite's teacher class (needs --candidates >= 2)")
 
     p = sub.add_parser("interpolate", help="a strip from sprite/seed A to sprite/seed B")
     p.add_argument("a", nargs="?", help="first endpoint: a PNG or seed:N")
@@ -157,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
     _add_sampler(p, "--sample-steps")
+    _add_candidates(p)
+    p.add_argument("--seed", type=int, default=None, help="seed of the candidates' jitter (default: random)")
 
     p = sub.add_parser("grid", help="a grid spanned by four corner sprites/seeds")
     p.add_argument("corners", nargs=4, metavar="CORNER", help="top-left top-right bottom-left bottom-right")
@@ -168,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
+
+    p = sub.add_parser("score", help="score sprites with the teacher (JSON: quality, class, probability)")
+    p.add_argument("sprites", nargs="+", metavar="SPRITE", help="16x16 or 40x40 PNG files")
+    p.add_argument("--teacher", default=None, help="teacher model (default: teacher)")
+    p.add_argument("--embedding", action="store_true", help="include each sprite's 64-d embedding")
+    p.add_argument("--alpha-threshold", type=int, default=127, metavar="0..255",
+                   help="input images are opaque where alpha > this (default 127)")
+
+    p = sub.add_parser("similar", help="rank sprites (or fresh samples) by similarity to a reference sprite")
+    p.add_argument("reference", metavar="REF", help="the reference sprite PNG (16x16 or 40x40)")
+    p.add_argument("sprites", nargs="*", metavar="FILE", help="sprites to rank (default: fresh samples of --model)")
+    p.add_argument("-n", "--count", type=int, default=64, help="fresh samples to rank (default 64)")
+    p.add_argument("--seed", type=int, default=None, help="base seed of the samples (default: random)")
+    p.add_argument("--top", type=int, default=None, help="keep only the TOP most similar")
+    p.add_argument("--teacher", default=None, help="teacher model (default: teacher)")
+    p.add_argument("--model", "-m", help="generator to sample when no FILE is given (default: the default model)")
+    p.add_argument("-o", "--output", help="ranked sheet PNG, or folder with --separate (default: similar.png)")
+    p.add_argument("--separate", action="store_true", help="write one PNG per sprite into the -o folder")
+    p.add_argument("--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)")
+    p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
+    p.add_argument("--alpha-threshold", type=int, default=127, metavar="0..255",
+                   help="input images are opaque where alpha > this (default 127)")
 
     p = sub.add_parser("palette", help="palettes: list, show, extract, apply, convert, propose")
     psub = p.add_subparsers(dest="palette_command", metavar="ACTION", required=True)
@@ -361,6 +399,26 @@ def _palette(args: argparse.Namespace, registry: Registry) -> None:
     print(json.dumps(summary))
 
 
+def _score(args: argparse.Namespace, registry: Registry) -> None:
+    res = api.score(args.sprites, teacher=args.teacher, alpha_threshold=args.alpha_threshold, registry=registry)
+    doc = res.summary(embedding=args.embedding)
+    for row, path in zip(doc["scores"], args.sprites, strict=True):
+        row["file"] = path
+    print(json.dumps(doc))
+
+
+def _similar(args: argparse.Namespace, registry: Registry) -> api.SimilarResult:
+    if args.sprites:
+        if args.seed is not None:
+            raise InvalidRequest("give sprite files or --model/--seed to sample, not both", field="seed")
+        res = api.similar(args.reference, args.sprites, top=args.top, teacher=args.teacher,
+                          alpha_threshold=args.alpha_threshold, registry=registry)
+    else:
+        res = api.similar(args.reference, model=args.model, count=args.count, seed=args.seed, top=args.top,
+                          teacher=args.teacher, alpha_threshold=args.alpha_threshold, registry=registry)
+    return res
+
+
 def _run(args: argparse.Namespace) -> int:
     registry = Registry(args.models_dir, builtin=not args.no_builtin_models)
     if args.command == "models":
@@ -371,6 +429,17 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "palette":
         _palette_command(args, registry)
+        return EXIT_OK
+    if args.command == "score":
+        _score(args, registry)
+        return EXIT_OK
+    if args.command == "similar":
+        res = _similar(args, registry)
+        summary = res.summary()
+        if args.sprites:
+            summary["ranked_files"] = [args.sprites[i] for i in summary["index"]]
+        summary.update(_write(res, args))
+        print(json.dumps(summary))
         return EXIT_OK
     if args.command == "evaluate":
         from .evaluation.command import run as evaluate
@@ -392,24 +461,28 @@ def _run(args: argparse.Namespace) -> int:
     result: api.SpriteResult
     sampler: dict[str, Any] = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
                "guidance": getattr(args, "guidance", None)}
+    best: dict[str, Any] = {"candidates": getattr(args, "candidates", 1), "teacher": getattr(args, "teacher", None)}
     if args.command == "generate":
-        result = api.generate(args.model, args.count, args.seed, steps=args.sample_steps, **sampler, **common)
+        result = api.generate(args.model, args.count, args.seed, steps=args.sample_steps, **sampler, **common, **best)
     elif args.command == "variations":
         result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
-                                steps=args.sample_steps, **sampler, **common)
+                                steps=args.sample_steps, keep_class=args.keep_class, **sampler, **common, **best)
     elif args.command == "interpolate":
         a = _endpoint(args.a, args.seed_a, "a")
         b = _endpoint(args.b, args.seed_b, "b")
         result = api.interpolate(args.model, a, b, args.steps, args.method, sample_steps=args.sample_steps,
-                                 **sampler, **common)
+                                 seed=args.seed, **sampler, **common, **best)
+
     elif args.command == "grid":
         corners = [_endpoint(c, None, f"corners[{i}]") for i, c in enumerate(args.corners)]
         result = api.grid(args.model, corners, args.rows, args.cols, args.method, **common)
     else:  # pragma: no cover - argparse rejects unknown commands
         raise InvalidRequest(f"unknown command {args.command!r}", field="command")
     summary = result.summary()
-    seeds = summary.pop("seeds")  # contiguous: sprite i has seed base_seed + i
-    summary["seed_range"] = [seeds[0], seeds[-1]] if result.base_seed is not None else None
+    if result.scores is None:
+        seeds = summary.pop("seeds")  # contiguous: sprite i has seed base_seed + i
+        summary["seed_range"] = [seeds[0], seeds[-1]] if result.base_seed is not None else None
+    # with candidates (or for similar) the seeds are the winners' and stay listed, one per sprite
     if args.palette is not None:
         summary["palette"] = args.palette
         summary["dither"] = args.dither
