@@ -153,7 +153,7 @@ def test_every_gd_file_passes_godots_static_check(project: Path) -> None:
         assert run.returncode == 0 and not _script_errors(run.stdout), f"{script}:\n{run.stdout}"
 
 
-def test_demo_imports_with_the_plugin_enabled_and_the_editor_starts_the_dock(project: Path) -> None:
+def test_demo_imports_with_the_plugin_enabled_the_editor_starts_the_dock_and_the_scene_runs(project: Path) -> None:
     log = (project.parent / "first-import.log").read_text()  # the fixture's `godot --import` of the fresh copy
     assert log.startswith("exit status 0\n"), log
     assert not _script_errors(log), log
@@ -167,6 +167,9 @@ def test_demo_imports_with_the_plugin_enabled_and_the_editor_starts_the_dock(pro
     # the editor saved its layout on exit, with the plugin's dock in it
     layout = (project / ".godot" / "editor" / "editor_layout.cfg").read_text()
     assert re.search(r'^dock_\d+=".*\bpixelsprite\b', layout, re.M), layout
+    # and the demo scene runs, showing the shipped sprites and the SpriteFrames animation
+    run = godot(project, "--headless", "--quit-after", "30", timeout=120)
+    assert "pixelsprite demo: 16 sprites" in run.stdout and "ERROR" not in run.stdout, run.stdout
 
 
 def test_a_broken_script_is_reported_by_the_import_run(project: Path, tmp_path: Path) -> None:
