@@ -23,6 +23,7 @@ import numpy as np
 from pixelsprite import api
 from pixelsprite.errors import InvalidRequest
 from pixelsprite.registry import Registry
+from pixelsprite.teacher import Scores
 from pixelsprite.vae import FAMILY as VAE_FAMILY
 from pixelsprite.vae import VaeModel
 
@@ -45,25 +46,30 @@ def generate_chunked(req: api.GenerateRequest, registry: Registry, *, chunk: int
     """``req`` in chunks of ``chunk`` sprites; raises :class:`Cancelled` between chunks once ``cancel`` is set."""
     req = with_seed(req)
     assert req.seed is not None
+    c = req.candidates  # sprite i is the best of seeds seed + i*c .. seed + i*c + c - 1
+    chunk = max(1, chunk // c)
     if req.count <= chunk:
         result = api.handle(req, registry=registry)
         assert isinstance(result, api.SpriteResult)
         return result
     t0 = time.perf_counter()
-    parts: list[np.ndarray] = []
-    model = ""
+    parts: list[api.SpriteResult] = []
     for offset in range(0, req.count, chunk):
         if cancel.is_set():
             raise Cancelled("the request was cancelled", field="id")
         n = min(chunk, req.count - offset)
-        part = api.handle(dataclasses.replace(req, count=n, seed=req.seed + offset), registry=registry)
+        part = api.handle(dataclasses.replace(req, count=n, seed=req.seed + offset * c), registry=registry)
         assert isinstance(part, api.SpriteResult)
-        parts.append(part.sprites)
-        model = part.model
+        parts.append(part)
         if progress is not None:
             progress(offset + n, req.count)
-    seeds = tuple(range(req.seed, req.seed + req.count))
-    return api.SpriteResult("generate", model, np.concatenate(parts), seeds, req.seed, time.perf_counter() - t0)
+    seeds = tuple(s for p in parts for s in p.seeds)
+    scored = [p.scores for p in parts if p.scores is not None]
+    return api.SpriteResult(
+        "generate", parts[0].model, np.concatenate([p.sprites for p in parts]), seeds, req.seed,
+        time.perf_counter() - t0, scores=Scores.concat(scored) if len(scored) == len(parts) else None,
+        candidate_quality=np.concatenate([p.candidate_quality for p in parts if p.candidate_quality is not None])
+        if len(scored) == len(parts) else None)
 
 
 def generate_many(reqs: Sequence[api.GenerateRequest], registry: Registry) -> list[api.SpriteResult]:

@@ -59,27 +59,28 @@ GENERATION_PARAMETERS = ("model", "count", "seed", "label", "steps", "solver", "
                          "image_format")
 """Parameter spellings shared by the protocol, the CLI and job files."""
 
-_FUTURE = ("label", "steps", "solver", "guidance", "candidates")
+_FUTURE = ("label", "steps", "solver", "guidance")
 _CLEANUP = ("alpha_threshold", "despeckle", "outline")
 _SPRITES = ("model", "max_colors", "image_format", "palette", "dither", *_CLEANUP, *_FUTURE)
+_BEST = ("candidates", "teacher")
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "hello": ("client", "version", "protocol"),
     "models": (),
     "cancel": ("target",),
-    "generate": ("count", "seed", *_SPRITES),
-    "variations": ("image", "count", "strength", "seed", *_SPRITES),
-    "interpolate": ("a", "b", "count", "method", *_SPRITES),
+    "generate": ("count", "seed", *_SPRITES, *_BEST),
+    "variations": ("image", "count", "strength", "seed", *_SPRITES, *_BEST, "keep_class"),
+    "interpolate": ("a", "b", "count", "method", *_SPRITES, *_BEST, "seed"),
     "grid": ("corners", "rows", "cols", "method", *_SPRITES),
     "encode": ("model", "images"),
     "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither", *_CLEANUP),
     "palette": ("model", "count", "seed", "label", "colors", "method", "sprites", "format", "name"),
+    "score": ("images", "teacher", "alpha_threshold", "embedding"),
+    "similar": ("reference", "images", "model", "count", "seed", "top", "teacher", "alpha_threshold",
+                "image_format"),
 }
 """Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
-COMING_OPERATIONS: dict[str, str] = {
-    "score": "scoring sprites with a teacher model",
-    "similar": "nearest sprites by a teacher model's embedding",
-}
-"""Operations of the protocol that answer ``unsupported_operation`` until their feature lands."""
+COMING_OPERATIONS: dict[str, str] = {}
+"""Operations of the protocol that answer ``unsupported_operation`` until their feature lands (none today)."""
 
 _SAMPLER_PARAMETERS = frozenset({"label", "steps", "solver", "guidance"})
 _FAMILY_PARAMETERS: dict[str, frozenset[str]] = {
@@ -91,7 +92,6 @@ _WHY_NOT = {
     "steps": "it samples in one pass; steps needs a diffusion or flow model",
     "solver": "it samples in one pass; solver needs a diffusion or flow model",
     "guidance": "it is unconditional; guidance needs a conditional diffusion or flow model",
-    "candidates": "candidates needs a teacher model to rank them (coming)",
 }
 
 
@@ -148,6 +148,8 @@ class ModelCaps:
         return _FAMILY_PARAMETERS.get(self.family, frozenset())
 
     def operations(self) -> list[str]:
+        if self.family == "teacher":
+            return ["score", "similar"]
         if self.family in ("diffusion", "flow"):
             return ["generate", "variations", "interpolate"]
         if self.family != "vae":
@@ -220,7 +222,8 @@ class Call:
         """Requests with equal keys can share one model call (micro-batching); None: never batched."""
         req = self.request
         vae = self.model is not None and self.model.family == "vae"
-        if vae and isinstance(req, api.GenerateRequest) and req.palette is None and not (req.despeckle or req.outline):
+        if (vae and isinstance(req, api.GenerateRequest) and req.palette is None and not (req.despeckle or req.outline)
+                and req.candidates == 1):
             return ("generate", req.model, req.max_colors)
         return None
 
@@ -463,6 +466,9 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     if op == "palette":
         _check_parameters(obj, op, None)
         return _parse_palette(rid, encoding, obj, catalog)
+    if op in ("score", "similar"):
+        _check_parameters(obj, op, None)
+        return _parse_teacher_op(rid, op, encoding, obj, catalog)
     model = catalog.resolve(obj.get("model"))
     _check_parameters(obj, op, model)
     if op not in model.operations():
@@ -485,15 +491,17 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     sampler = {"label": _str(obj.get("label"), "label"), "steps": _int(obj.get("steps"), "steps"),
                "solver": _str(obj.get("solver"), "solver"), "guidance": _number(obj.get("guidance"), "guidance", None)}
     req: api.Request
+    best = {"candidates": _int(obj.get("candidates"), "candidates", 1), "teacher": _str(obj.get("teacher"), "teacher")}
     if op == "generate":
         req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
-                                  max_colors, **colours, **sampler)
+                                  max_colors, **colours, **sampler, **best)
     elif op == "variations":
         if "image" not in obj:
             raise InvalidRequest("variations needs an image", field="image")
         req = api.VariationsRequest(name, _image(obj["image"], "image"), _int(obj.get("count"), "count", 8),
                                     _number(obj.get("strength"), "strength", 0.5), _int(obj.get("seed"), "seed"),
-                                    max_colors, **colours, **sampler)
+                                    max_colors, **colours, **sampler, **best,
+                                    keep_class=_bool(obj.get("keep_class"), "keep_class"))
     elif op == "interpolate":
         for end in ("a", "b"):
             if end not in obj:
@@ -501,7 +509,8 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
         req = api.InterpolateRequest(name, _endpoint(obj["a"], "a"), _endpoint(obj["b"], "b"),
                                      _int(obj.get("count"), "count", 8), _str(obj.get("method"), "method", "slerp"),
                                      max_colors, **colours, label=sampler["label"], sample_steps=sampler["steps"],
-                                     solver=sampler["solver"], guidance=sampler["guidance"])
+                                     solver=sampler["solver"], guidance=sampler["guidance"], **best,
+                                     seed=_int(obj.get("seed"), "seed"))
     elif op == "grid":
         corners = obj.get("corners")
         if not isinstance(corners, list) or len(corners) != 4:
@@ -519,6 +528,54 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
         if "latents" not in obj:
             raise InvalidRequest("decode needs latents", field="latents")
         req = api.DecodeRequest(name, _latents(obj["latents"]), max_colors, **colours)
+    return Call(rid, op, encoding, req, image_format, {}, model)
+
+
+def _bool(value: Any, name: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false, got {_show(value)}", field=name)
+    return value
+
+
+def _image_list(value: Any, name: str) -> tuple[bytes | np.ndarray, ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= api.MAX_COUNT:
+        raise InvalidRequest(f"{name} must be a list of 1 to {api.MAX_COUNT} images", field=name)
+    return tuple(_image(im, f"{name}[{i}]") for i, im in enumerate(value))
+
+
+def _parse_teacher_op(rid: str, op: str, encoding: Encoding, obj: Mapping[str, Any], catalog: Catalog) -> Call:
+    """``score`` (given images) and ``similar`` (given images, or fresh samples of a generator ``model``)."""
+    teacher = _str(obj.get("teacher"), "teacher")
+    if teacher is not None and teacher in catalog.models and catalog.models[teacher].family != "teacher":
+        raise UnsupportedParameter(f"model {teacher!r} ({catalog.models[teacher].family}) is not a teacher; "
+                                   "teacher must name a teacher model", field="teacher")
+    threshold = _int(obj.get("alpha_threshold"), "alpha_threshold", 127)
+    if op == "score":
+        if "images" not in obj:
+            raise InvalidRequest("score needs images", field="images")
+        req: api.Request = api.ScoreRequest(_image_list(obj["images"], "images"), teacher, threshold)
+        return Call(rid, op, encoding, req, "png", {"embedding": _bool(obj.get("embedding"), "embedding")})
+    if "reference" not in obj:
+        raise InvalidRequest("similar needs a reference image", field="reference")
+    image_format = _str(obj.get("image_format"), "image_format", "png")
+    if image_format not in IMAGE_FORMATS:
+        raise InvalidRequest(f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {_show(image_format)}",
+                             field="image_format")
+    model: ModelCaps | None = None
+    images = None
+    if obj.get("images") is not None:
+        images = _image_list(obj["images"], "images")
+    else:
+        model = catalog.resolve(obj.get("model"))
+        if "generate" not in model.operations():
+            raise UnsupportedParameter(f"model {model.name!r} ({model.family}) cannot generate samples to rank",
+                                       field="model")
+    req = api.SimilarRequest(_image(obj["reference"], "reference"), images,
+                             model.name if model is not None else _str(obj.get("model"), "model"),
+                             _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
+                             _int(obj.get("top"), "top"), teacher, threshold)
     return Call(rid, op, encoding, req, image_format, {}, model)
 
 
@@ -595,6 +652,15 @@ def result_message(call: Call, result: api.Result, *, timing: Mapping[str, float
             "base_seed": result.base_seed,
             "layout": list(result.layout),
         })
+        rows = result.score_rows()
+        if rows is not None:
+            msg["scores"] = rows
+        if isinstance(result, api.SimilarResult):
+            summary = result.summary()
+            msg.update({k: summary[k] for k in ("teacher", "similarity", "index", "reference")})
+    elif isinstance(result, api.ScoreResult):
+        msg.update(result.summary(embedding=bool(call.params.get("embedding"))))
+        msg.pop("seconds", None)
     elif isinstance(result, api.PaletteResult):
         msg.update({"model": result.model, "name": result.palette.name, "colors": list(result.palette.hex),
                     "swatch": result.swatch_png, "format": result.format, "file": result.file,

@@ -71,6 +71,14 @@ class Scores:
         return Scores(self.quality[idx], self.embedding[idx], self.label[idx],
                       tuple(self.label_name[i] for i in idx), self.probability[idx], self.gate[idx], self.labels)
 
+    @staticmethod
+    def concat(parts: list[Scores]) -> Scores:
+        """The scores of several batches, in order (one teacher)."""
+        return Scores(np.concatenate([p.quality for p in parts]), np.concatenate([p.embedding for p in parts]),
+                      np.concatenate([p.label for p in parts]), tuple(n for p in parts for n in p.label_name),
+                      np.concatenate([p.probability for p in parts]), np.concatenate([p.gate for p in parts]),
+                      parts[0].labels)
+
     def row(self, i: int, *, embedding: bool = False) -> dict[str, Any]:
         """Sprite ``i`` as JSON-ready numbers: quality, label, probability (and the embedding if asked)."""
         out: dict[str, Any] = {"quality": round(float(self.quality[i]), 6), "label": self.label_name[i],

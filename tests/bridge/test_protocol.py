@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bridge import protocol as proto
-from bridge.errors import MalformedFrame, UnknownOperation, UnsupportedOperation, UnsupportedParameter
+from bridge.errors import MalformedFrame, UnknownOperation, UnsupportedParameter
 from pixelsprite import api
 from pixelsprite.errors import ImageError, InvalidRequest, UnknownModel
 from pixelsprite.imageio import encode_png
@@ -72,9 +72,10 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "", "op": "models"}, InvalidRequest, "id"),
         ({"id": "a"}, InvalidRequest, "op"),
         ({"id": "a", "op": "paint"}, UnknownOperation, "op"),
-        ({"id": "a", "op": "score"}, UnsupportedOperation, "op"),
-        ({"id": "a", "op": "score"}, UnsupportedOperation, "op"),
-        ({"id": "a", "op": "similar"}, UnsupportedOperation, "op"),
+        ({"id": "a", "op": "score"}, InvalidRequest, "images"),
+        ({"id": "a", "op": "similar"}, InvalidRequest, "reference"),
+        ({"id": "a", "op": "score", "images": [], "teacher": "tiny"}, UnsupportedParameter, "teacher"),
+        ({"id": "a", "op": "score", "images": []}, InvalidRequest, "images"),
         ({"id": "a", "op": "generate", "cuont": 3}, InvalidRequest, "cuont"),
         ({"id": "a", "op": "generate", "count": "3"}, InvalidRequest, "count"),
         ({"id": "a", "op": "generate", "count": True}, InvalidRequest, "count"),
@@ -88,7 +89,10 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "a", "op": "generate", "steps": 20}, UnsupportedParameter, "steps"),
         ({"id": "a", "op": "generate", "solver": "euler"}, UnsupportedParameter, "solver"),
         ({"id": "a", "op": "generate", "guidance": 2.0}, UnsupportedParameter, "guidance"),
-        ({"id": "a", "op": "generate", "candidates": 4}, UnsupportedParameter, "candidates"),
+        ({"id": "a", "op": "generate", "candidates": 17}, InvalidRequest, "candidates"),
+        ({"id": "a", "op": "grid", "corners": [1, 2, 3, 4], "candidates": 2}, InvalidRequest, "candidates"),
+        ({"id": "a", "op": "variations", "image": {"rgba": bytes(256), "width": 8, "height": 8}, "keep_class": 1},
+         InvalidRequest, "keep_class"),
         ({"id": "a", "op": "generate", "palette": "no-such-palette"}, InvalidRequest, "palette"),
         ({"id": "a", "op": "generate", "palette": "/etc/passwd.gpl"}, InvalidRequest, "palette"),
         ({"id": "a", "op": "generate", "palette": "pico-8", "dither": "zigzag"}, InvalidRequest, "dither"),
@@ -206,7 +210,7 @@ def test_hello_and_models_messages() -> None:
     call = parse({"id": "h", "op": "hello"})
     msg = proto.hello_message(call, CATALOG, proto.Limits(), "0.1.0")
     assert msg["protocol"] == proto.PROTOCOL_VERSION == 1
-    assert msg["coming"] == ["score", "similar"]
+    assert msg["coming"] == [] and {"score", "similar"} <= set(msg["operations"])
     assert msg["limits"]["max_count"] == api.MAX_COUNT
     models = proto.models_message(parse({"id": "m", "op": "models"}), CATALOG, {"tiny": True})
     tiny = models["models"][0]
