@@ -176,17 +176,21 @@ def _settings(registry: Registry, name: str) -> dict[str, Any]:
     return dict(defaults) if isinstance(defaults, Mapping) else {}
 
 
+def _generate(registry: Registry, name: str, count: int, seed: int, label: str | None) -> np.ndarray:
+    """Seeds ``seed ... seed + count - 1`` at the bundle's defaults, in requests of at most ``api.MAX_COUNT``."""
+    out = []
+    for s in range(seed, seed + count, api.MAX_COUNT):
+        n = min(api.MAX_COUNT, seed + count - s)
+        out.append(api.generate(name, n, s, label=label, registry=registry).sprites)
+    return np.concatenate(out)
+
+
 def sample_generator(registry: Registry, name: str, data: SpriteData, count: int, seed: int
                      ) -> tuple[np.ndarray, list[str] | None]:
     """``count`` sprites of ``name`` at its defaults, seeds ``seed, seed + 1, ...``; with the label of each
     sprite for label-conditional models (the held-out label mix over the labels the model knows), else None."""
     if not _conditional(registry, name):
-        out, s = [], seed
-        while s < seed + count:
-            n = min(api.MAX_COUNT, seed + count - s)
-            out.append(api.generate(name, n, s, registry=registry).sprites)
-            s += n
-        return np.concatenate(out), None
+        return _generate(registry, name, count, seed, None), None
     known = registry.info(name).manifest.labels
     mask = np.array([data.label_names[i] in known for i in data.held_out_labels], dtype=bool)
     if mask.any():
@@ -195,7 +199,7 @@ def sample_generator(registry: Registry, name: str, data: SpriteData, count: int
         plan = labels_like(np.arange(len(known)), list(known), count)
     sprites, labels, s = [], [], seed
     for label, n in plan:
-        sprites.append(api.generate(name, n, s, label=label, registry=registry).sprites)
+        sprites.append(_generate(registry, name, n, s, label))
         labels += [label] * n
         s += n
     return np.concatenate(sprites), labels
