@@ -141,8 +141,8 @@ def batch_loss(model: nn.Module, x: torch.Tensor, flag: torch.Tensor, target: to
     ent = -(gate * gate.clamp_min(1e-8).log()).sum(1).mean()
     loss = bce + cfg.class_weight * ce + cfg.balance_weight * bal + cfg.entropy_weight * ent
     acc = ((q_logit > 0).float() == target).float().mean()
-    logs = {"loss": float(loss), "bce": float(bce), "ce": float(ce), "balance": float(bal), "entropy": float(ent),
-            "acc": float(acc)}
+    logs = {k: float(v.detach()) for k, v in
+            {"loss": loss, "bce": bce, "ce": ce, "balance": bal, "entropy": ent, "acc": acc}.items()}
     return loss, logs, gate.detach()
 
 
