@@ -238,6 +238,8 @@ function M.generate(ctx)
       dlg:combobox{ id = "label", label = "Label", options = { ANY_LABEL }, option = ANY_LABEL }
       dlg:number{ id = "steps", label = "Steps (0: model's)", text = tostring(prefs.steps or 0), decimals = 0 }
       dlg:number{ id = "guidance", label = "Guidance", text = tostring(prefs.guidance or 0), decimals = 1 }
+      dlg:number{ id = "candidates", label = "Candidates (best of)", text = tostring(prefs.candidates or 1),
+                  decimals = 0 }
     end,
     on_model = function(model)
       local options = { ANY_LABEL }
@@ -249,6 +251,8 @@ function M.generate(ctx)
       if takes(model, "label") and d.label ~= ANY_LABEL then p.label = d.label end
       if takes(model, "steps") and int(d.steps) > 0 then p.steps = int(d.steps) end
       if takes(model, "guidance") and (tonumber(d.guidance) or 0) > 0 then p.guidance = tonumber(d.guidance) end
+      -- the server's teacher makes this many per sprite and returns the best (1: off; at most 16)
+      if int(d.candidates) > 1 then p.candidates = math.min(int(d.candidates), 16) end
       return protocol.generate(p)
     end })
 end
