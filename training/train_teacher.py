@@ -149,6 +149,28 @@ def batch_loss(model: nn.Module, x: torch.Tensor, flag: torch.Tensor, target: to
     return loss, logs, gate.detach()
 
 
+@torch.no_grad()
+def refresh_norms(model: nn.Module, batches: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
+                  per_size: int = 20) -> None:
+    """Recompute every BatchNorm's running statistics for ``model``'s own (EMA) weights: cumulative averages over
+    the first ``per_size`` batches of each size (each size updates its own statistics, see ``SizeNorm``). EMA
+    weights paired with the live model's statistics score no better than chance. Leaves ``model`` in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    used: dict[int, int] = {}
+    for size, xb, _, _ in batches:
+        if used.get(size, 0) < per_size:
+            used[size] = used.get(size, 0) + 1
+            model(*as_input(xb, size))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.eval()
+
+
 def lr_at(step: int, total: int, cfg: TeacherTrainConfig) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -227,6 +249,7 @@ def fit(cfg: TeacherTrainConfig, net_cfg: TeacherConfig, pos: dict[int, Positive
                 break
         elapsed += time.perf_counter() - t0
         epoch += 1
+        refresh_norms(ema, batches)
         n = max(1, len(gates))
         row = {"epoch": epoch, "step": step, "lr": round(lr_at(step, total, cfg), 6), "elapsed_s": round(elapsed, 1),
                **{f"train_{k}": round(v / n, 4) for k, v in sums.items()},
