@@ -32,7 +32,7 @@ from .models.teacher import SIZES, TeacherConfig, TeacherNet, size_flag
 from .sheets import save_sheet
 from .teacher_data import CREDITS, DATASETS, EVAL_SEED, TEACHER_LABELS, label_counts, load_positives
 from .teacher_eval import evaluate, held_out_sets
-from .teacher_negatives import generated
+from .teacher_negatives import available_generators, generated
 from .train_teacher import as_input
 from .trainer import load_checkpoint
 
@@ -117,8 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     pos = load_positives(a.data, a.cache or None)
     generators = ckpt.get("generators", {})
     gen_registry = Registry(a.models_dir, env=False)
-    eval_pools = {g: (v["size"], generated(gen_registry, g, tcfg["eval_per_model"], EVAL_SEED,
-                                           a.generator_cache or None)) for g, v in generators.items()}
+    # every generator shipped now is judged, also those the teacher never saw in training (marked in the card)
+    present = available_generators(gen_registry)
+    unseen = sorted(set(present) - set(generators))
+    eval_pools = {g: (size, generated(gen_registry, g, tcfg["eval_per_model"], EVAL_SEED, a.generator_cache or None))
+                  for g, size in present.items()}
     held = held_out_sets(pos, eval_pools)
 
     work = Path(tempfile.mkdtemp(prefix=f"{a.name}-"))
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             sheets[f"ranked{s}"] = ranked_sheet(teacher, gens, out / ("samples.png" if s == 16 else f"ranked{s}.png"))
             first = sorted(gens)[0]
             sheets[f"best_of_4_{first}"] = best_of_sheet(teacher, gens[first], out / f"best_of_4_{first}.png")
+    evaluation["generators_not_trained_against"] = unseen
     metrics = {"held_out": evaluation, "parity_max_abs_diff": {GRAPH_ROLE: parity, "tolerance": PARITY_ATOL},
                "score_sprites_per_s": {**speed, "threads": 1}, "sheets": sheets,
                "history": ckpt.get("history", [])[-1:]}
