@@ -75,8 +75,13 @@ function M.sprite_dialog(ctx, spec)
         st.models = {}
         local names = {}
         for _, m in ipairs(r.models or {}) do
-          st.models[m.name] = m
-          names[#names + 1] = m.name
+          -- a model that lists its operations must offer this one (a teacher or evaluator makes no sprites)
+          local offers = m.operations == nil
+          for _, op in ipairs(m.operations or {}) do if op == spec.key then offers = true end end
+          if offers then
+            st.models[m.name] = m
+            names[#names + 1] = m.name
+          end
         end
         local option = st.models[prefs.model] and prefs.model or r.default
         dlg:modify{ id = "model", options = names, option = option }

@@ -339,6 +339,15 @@ describe("Generate Sprite dialog", function()
                       url = "ws://127.0.0.1:8737", label = "(any)", steps = 0, guidance = 0, dither = "none",
                       despeckle = false, outline = "None", candidates = 1 }, prefs.generate)
   end)
+  it("lists only models that make sprites for the dialog's operation", function()
+    local conn, ws = ready_connection()
+    local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
+    local models = ws:_last()
+    ws:_text(json.encode{ id = models.id, type = "result", op = "models", default = "vae16",
+                          models = { { name = "teacher", size = { 40, 40 }, operations = { "score", "similar" } },
+                                     { name = "vae16", size = { 16, 16 }, operations = { "generate", "variations" } } } })
+    assert.are.same({ "vae16" }, dlg._w.model.options)
+  end)
   it("asks for the teacher's best of N candidates only when N > 1, at most 16", function()
     local dlg, _, ws = open()
     dlg:_click("generate")
