@@ -122,6 +122,17 @@ def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
             lines += ["", f"Training batches, mean gate per expert: epoch 1 {first['mean_gate']}, epoch "
                           f"{history[-1]['epoch']} {last['mean_gate']} (top-1 shares {last['top1_share']}); every "
                           "epoch's numbers are in the checkpoint's history and the training log."]
+    fd = ev.get("best_of_4_fd") or {}
+    if fd:
+        lines += ["", "### Best of 4 vs random of 4 (frozen evaluator)", "",
+                  "Fréchet distance to the held-out real sprites in the features of the frozen evaluator "
+                  "(`pixelsprite/models/evaluator`, which the teacher never saw; lower is better), of the first of "
+                  f"each group of 4 seeds (= random of 4) and of the teacher's pick, seeds {2_000_000}.. .", "",
+                  "| generator | groups | FD random of 4 | FD best of 4 | mean quality random / best |",
+                  "|---|---|---|---|---|"]
+        for g, r in fd.items():
+            lines.append(f"| `{g}` | {r['groups']} | {r['fd_first_of_4']:.2f} | **{r['fd_best_of_4']:.2f}** | "
+                         f"{r['mean_quality_first_of_4']:.3f} / {r['mean_quality_best_of_4']:.3f} |")
     sheets = met.get("sheets", {})
     bo = {k: v for k, v in sheets.items() if k.startswith("best_of_4_")}
     if bo:

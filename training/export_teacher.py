@@ -22,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from pixelsprite.errors import PixelspriteError
 from pixelsprite.manifest import ImageSpec, Manifest, save_manifest
 from pixelsprite.registry import Registry
 from pixelsprite.teacher import FAMILY, GRAPH_ROLE, TeacherModel
@@ -101,6 +102,33 @@ def best_of_sheet(teacher: TeacherModel, sprites: np.ndarray, path: Path, n: int
             "best_of_4_mean_quality": round(float(q.max(1).mean()), 4)}
 
 
+BEST_OF_SEED = 2_000_000
+BEST_OF_GROUPS = 512
+
+
+def best_of_4_fd(teacher: TeacherModel, registry: Registry, real: np.ndarray, sprites: np.ndarray) -> dict | None:
+    """Fréchet distance in the frozen evaluator's features (``pixelsprite/models/evaluator``; the teacher never saw
+    it) of held-out ``real`` vs the first of each group of 4 seeds (random-of-4: seeds are independent) and vs the
+    teacher's best of each group. None when no evaluator is installed."""
+    try:
+        from pixelsprite.evaluation.distances import frechet_distance
+        from pixelsprite.evaluation.evaluator import Evaluator
+
+        evaluator = Evaluator.load(registry)
+    except (ImportError, PixelspriteError):
+        return None
+    n = len(sprites) // 4
+    groups = sprites[: 4 * n].reshape(n, 4, *sprites.shape[1:])
+    q = teacher.score(sprites[: 4 * n]).quality.reshape(n, 4)
+    first, best = groups[:, 0], groups[np.arange(n), q.argmax(1)]
+    feats = evaluator.features(real)
+    return {"groups": n, "real": len(real), "evaluator": evaluator.name,
+            "fd_first_of_4": round(frechet_distance(feats, evaluator.features(first)), 3),
+            "fd_best_of_4": round(frechet_distance(feats, evaluator.features(best)), 3),
+            "mean_quality_first_of_4": round(float(q[:, 0].mean()), 4),
+            "mean_quality_best_of_4": round(float(q.max(1).mean()), 4)}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
@@ -171,6 +199,13 @@ def main(argv: list[str] | None = None) -> None:
             first = sorted(gens)[0]
             sheets[f"best_of_4_{first}"] = best_of_sheet(teacher, gens[first], out / f"best_of_4_{first}.png")
     evaluation["generators_not_trained_against"] = unseen
+    fd = {}
+    for g, (size, _) in eval_pools.items():
+        pool = generated(gen_registry, g, 4 * BEST_OF_GROUPS, BEST_OF_SEED, a.generator_cache or None)
+        row = best_of_4_fd(teacher, gen_registry, held[size].real, pool)
+        if row is not None:
+            fd[g] = row
+    evaluation["best_of_4_fd"] = fd
     metrics = {"held_out": evaluation, "parity_max_abs_diff": {GRAPH_ROLE: parity, "tolerance": PARITY_ATOL},
                "score_sprites_per_s": {**speed, "threads": 1}, "sheets": sheets,
                "history": ckpt.get("history", [])[-1:]}
