@@ -131,7 +131,9 @@ def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
                   "| generator | groups | FD random of 4 | FD best of 4 | mean quality random / best |",
                   "|---|---|---|---|---|"]
         for g, r in fd.items():
-            lines.append(f"| `{g}` | {r['groups']} | {r['fd_first_of_4']:.2f} | **{r['fd_best_of_4']:.2f}** | "
+            a, b = f"{r['fd_first_of_4']:.2f}", f"{r['fd_best_of_4']:.2f}"
+            a, b = (a, f"**{b}**") if r["fd_best_of_4"] < r["fd_first_of_4"] else (f"**{a}**", b)
+            lines.append(f"| `{g}` | {r['groups']} | {a} | {b} | "
                          f"{r['mean_quality_first_of_4']:.3f} / {r['mean_quality_best_of_4']:.3f} |")
     sheets = met.get("sheets", {})
     bo = {k: v for k, v in sheets.items() if k.startswith("best_of_4_")}
