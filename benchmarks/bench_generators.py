@@ -78,7 +78,8 @@ def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
                                                                                  "defaults"]["guidance"]},
                       "extrapolated_from_10_steps": not a.full_reference,
                       "fd_pixels8": round(fd["reference"], 4)}), flush=True)
-    print(json.dumps({"name": f"{name}/speedup_vs_{ref_name}_reference", "unit": "x", "median": round(fast / slow, 1), "runs": 1,
+    print(json.dumps({"name": f"{name}/speedup_vs_{ref_name}_reference", "unit": "x",
+                      "median": round(fast / slow, 1), "runs": 1,
                       "fd_ratio": round(fd["default"] / fd["reference"], 3), "target_speedup": 200.0,
                       "target_fd_ratio": 1.10}), flush=True)
 
