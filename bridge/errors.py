@@ -8,6 +8,7 @@ unchanged (see ``docs/protocol.md``). The request layer's codes (``invalid_reque
 class                    code                       raised when
 =======================  =========================  ===================================================
 MalformedFrame           ``malformed_frame``        a frame is not JSON / msgpack, or not an object
+MessageTooLarge          ``message_too_large``      a frame is over ``max_message_bytes`` (up to 4x; beyond: 1009)
 UnknownOperation         ``unknown_operation``      ``op`` names no operation of this protocol
 UnsupportedOperation     ``unsupported_operation``  the operation is specified but not available yet
 UnsupportedParameter     ``unsupported_parameter``  a parameter the chosen model cannot honour
@@ -24,8 +25,8 @@ from typing import ClassVar
 from pixelsprite.errors import Cancelled, PixelspriteError
 
 __all__ = [
-    "MalformedFrame", "UnknownOperation", "UnsupportedOperation", "UnsupportedParameter", "Busy", "Cancelled",
-    "ShuttingDown", "RemoteError",
+    "MalformedFrame", "MessageTooLarge", "UnknownOperation", "UnsupportedOperation", "UnsupportedParameter", "Busy",
+    "Cancelled", "ShuttingDown", "RemoteError",
 ]  # fmt: skip
 
 
@@ -33,6 +34,13 @@ class MalformedFrame(PixelspriteError):
     """The frame cannot be decoded (bad JSON or msgpack), or is not a request object."""
 
     code: ClassVar[str] = "malformed_frame"
+
+
+class MessageTooLarge(PixelspriteError):
+    """The request frame is larger than the server's ``max_message_bytes`` (field ``message``); the connection
+    stays open. Frames over :data:`bridge.protocol.HARD_MESSAGE_FACTOR` times the limit close it with 1009."""
+
+    code: ClassVar[str] = "message_too_large"
 
 
 class UnknownOperation(PixelspriteError):

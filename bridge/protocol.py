@@ -36,10 +36,11 @@ from pixelsprite.errors import ImageError, InvalidRequest, PixelspriteError, Unk
 from pixelsprite.imageio import encode_png
 from pixelsprite.palettes.resolve import resolve_palette
 
-from .errors import MalformedFrame, UnknownOperation, UnsupportedOperation, UnsupportedParameter
+from .errors import MalformedFrame, MessageTooLarge, UnknownOperation, UnsupportedOperation, UnsupportedParameter
 
 __all__ = [
-    "PROTOCOL_VERSION", "DEFAULT_PORT", "Encoding", "Limits", "ModelCaps", "Catalog", "Call",
+    "PROTOCOL_VERSION", "DEFAULT_PORT", "HARD_MESSAGE_FACTOR", "check_frame_size", "frame_bytes",
+    "Encoding", "Limits", "ModelCaps", "Catalog", "Call",
     "OPERATIONS", "COMING_OPERATIONS", "GENERATION_PARAMETERS", "IMAGE_FORMATS", "MAX_ID_LENGTH", "MAX_IMAGE_SIDE",
     "decode_frame", "encode_frame", "request_id", "parse_request",
     "result_message", "error_message", "progress_message", "hello_message", "models_message", "cancel_message",
@@ -95,13 +96,33 @@ _WHY_NOT = {
 }
 
 
+HARD_MESSAGE_FACTOR = 4  # frames up to this many times max_message_bytes get an error answer; larger: close 1009
+
+
+def frame_bytes(frame: str | bytes | bytearray | memoryview) -> int:
+    """A frame's size on the wire in bytes (a text frame's UTF-8 length)."""
+    return len(frame.encode("utf-8")) if isinstance(frame, str) else len(frame)
+
+
+def check_frame_size(frame: str | bytes | bytearray | memoryview, limits: Limits) -> None:
+    """Raise :class:`~bridge.errors.MessageTooLarge` naming the limit when ``frame`` is over it."""
+    if len(frame) <= limits.max_message_bytes // 4 and isinstance(frame, str):
+        return  # even 4-byte UTF-8 characters cannot exceed the limit
+    size = frame_bytes(frame)
+    if size > limits.max_message_bytes:
+        raise MessageTooLarge(f"message is {size} bytes; the limit is {limits.max_message_bytes} bytes "
+                              "(send fewer or smaller images per request)", field="message")
+
+
 # ------------------------------------------------------------------------------------------- data types
 @dataclass(frozen=True)
 class Limits:
     """The server's limits, announced by ``hello``.
 
     Attributes:
-        max_message_bytes: largest frame the server reads; a larger one closes the connection with 1009.
+        max_message_bytes: largest request frame the server accepts; a larger one is answered with the error
+            ``message_too_large`` (field ``message``), and one over ``HARD_MESSAGE_FACTOR`` times it closes
+            the connection with 1009 (the websocket "message too big" code) without being read.
         max_inflight: requests one connection may have queued or running at once; more answer ``busy``.
         max_queue: requests waiting for a worker, all connections together; more answer ``busy``.
         max_count: sprites per request.

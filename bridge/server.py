@@ -9,8 +9,9 @@ inference and PNG encoding run on a pool of ``workers`` threads fed by a bounded
 * **micro-batching**: a worker that takes a ``generate`` job also takes every queued job with the same batch key
   (model, colour cap) up to ``max_batch_sprites`` sprites, and runs them as one decoder call;
 * **limits**: at most ``limits.max_inflight`` requests per connection and ``limits.max_queue`` queued requests in
-  all; beyond either, the request is answered ``busy`` at once. Frames over ``limits.max_message_bytes`` close the
-  connection with 1009 (the websocket "message too big" code);
+  all; beyond either, the request is answered ``busy`` at once. Frames over ``limits.max_message_bytes`` are
+  answered ``message_too_large``; frames over 4 times it close the connection with 1009 (websocket "message too
+  big") unread;
 * **cancel**: ``{"op": "cancel", "target": id}`` drops a queued job, or stops a running generate between chunks of
   ``chunk_sprites`` sprites; the target is answered ``cancelled`` at once;
 * **security**: binds 127.0.0.1 by default; the handshake is refused (403) when it carries an ``Origin`` header not
@@ -215,7 +216,7 @@ class Server:
             self._handle, self.host, self.port,
             origins=self._origins,
             process_request=self._process_request,
-            max_size=self.limits.max_message_bytes,
+            max_size=self.limits.max_message_bytes * proto.HARD_MESSAGE_FACTOR,  # between: an error answer
             max_queue=4,
             compression=None,
             logger=logging.getLogger(LOGGER_NAME + ".ws"),
@@ -370,9 +371,9 @@ class Server:
         try:
             if len(frame) > LARGE_FRAME:
                 obj, encoding, call = await asyncio.get_running_loop().run_in_executor(
-                    None, self._parse, frame, await self.catalog())
+                    None, self._parse, frame, await self.catalog(), self.limits)
             else:
-                obj, encoding, call = self._parse(frame, await self.catalog())
+                obj, encoding, call = self._parse(frame, await self.catalog(), self.limits)
             rid = call.id
             await self._dispatch(conn, call, received)
         except _Rejected as r:
@@ -388,11 +389,13 @@ class Server:
             await self._send(conn, _error_frame(rid, e, encoding))
 
     @staticmethod
-    def _parse(frame: str | bytes, catalog: proto.Catalog) -> tuple[Any, proto.Encoding, proto.Call]:
+    def _parse(frame: str | bytes, catalog: proto.Catalog, limits: proto.Limits
+               ) -> tuple[Any, proto.Encoding, proto.Call]:
         encoding: proto.Encoding = "json" if isinstance(frame, str) else "msgpack"
         obj: Any = None
         try:
             obj, encoding = proto.decode_frame(frame)
+            proto.check_frame_size(frame, limits)  # decoded first, so the error carries the request's id
             return obj, encoding, proto.parse_request(obj, encoding, catalog)
         except PixelspriteError as e:
             raise _Rejected(proto.request_id(obj), e, encoding) from None

@@ -167,14 +167,26 @@ def test_duplicate_in_flight_id_is_rejected(make_server: Callable[..., Backgroun
     run(go())
 
 
-def test_oversized_message_closes_with_1009(make_server: Callable[..., BackgroundServer]) -> None:
+def test_oversized_message_is_answered_then_far_oversized_closes_with_1009(
+        make_server: Callable[..., BackgroundServer]) -> None:
     from bridge.protocol import Limits
 
     srv = make_server(limits=Limits(max_message_bytes=1000))
 
     async def go() -> None:
         async with connect(srv.url) as ws:
-            await ws.send("x" * 2000)
+            # over the limit: an error naming the field and the limit, with the request's id; the socket stays open
+            await ws.send(json.dumps({"id": "big", "op": "models", "pad": "x" * 1500}))
+            answer = json.loads(await ws.recv())
+            assert (answer["id"], answer["type"], answer["code"], answer["field"]) == (
+                "big", "error", "message_too_large", "message")
+            assert "1000 bytes" in answer["message"]
+            await ws.send(json.dumps({"id": "é", "op": "models", "pad": "é" * 600}))  # 600 chars, 1,200 bytes
+            assert json.loads(await ws.recv())["code"] == "message_too_large"
+            await ws.send(json.dumps({"id": "ok", "op": "models"}))
+            assert json.loads(await ws.recv())["type"] == "result"
+            # far over it (more than 4x): closed with 1009 without being read
+            await ws.send("x" * 4001)
             with pytest.raises(ConnectionClosedError) as e:
                 await ws.recv()
             assert e.value.rcvd is not None and e.value.rcvd.code == 1009
