@@ -135,6 +135,13 @@ def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
             a, b = (a, f"**{b}**") if r["fd_best_of_4"] < r["fd_first_of_4"] else (f"**{a}**", b)
             lines.append(f"| `{g}` | {r['groups']} | {a} | {b} | "
                          f"{r['mean_quality_first_of_4']:.3f} / {r['mean_quality_best_of_4']:.3f} |")
+        worse = [g for g, r in fd.items() if r["fd_best_of_4"] > r["fd_first_of_4"]]
+        if worse:
+            lines += ["", f"For {', '.join(f'`{g}`' for g in worse)} the teacher's pick is *further* from the real "
+                          "distribution than a random pick, although each picked sprite scores higher: best-of-N is "
+                          "mode-seeking (compact, clean, simple sprites score highest, see the sheets), so a set of "
+                          "picks is less varied than the data. Use `candidates` to get individual sprites worth "
+                          "keeping, not to draw a representative sample."]
     sheets = met.get("sheets", {})
     bo = {k: v for k, v in sheets.items() if k.startswith("best_of_4_")}
     if bo:

@@ -196,8 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         gens = {g: v for g, (sz, v) in eval_pools.items() if sz == s}
         if gens:
             sheets[f"ranked{s}"] = ranked_sheet(teacher, gens, out / ("samples.png" if s == 16 else f"ranked{s}.png"))
-            first = sorted(gens)[0]
-            sheets[f"best_of_4_{first}"] = best_of_sheet(teacher, gens[first], out / f"best_of_4_{first}.png")
+            for g in sorted(gens):
+                sheets[f"best_of_4_{g}"] = best_of_sheet(teacher, gens[g], out / f"best_of_4_{g}.png")
     evaluation["generators_not_trained_against"] = unseen
     fd = {}
     for g, (size, _) in eval_pools.items():
