@@ -93,11 +93,17 @@ def corruption_table(d: DatasetReport) -> str:
     return "\n".join(lines)
 
 
+def _teacher_mean(r: SetMetrics) -> str:
+    return "—" if r.teacher is None else f"{r.teacher['mean']:.2f}"
+
+
 def headline_table(result: SuiteResult) -> str:
     """One row per generator, each beside its dataset's real-vs-real baseline and held-out figures (README)."""
+    teacher = result.teacher is not None
     lines = ["| model | dataset | FD ↓ (real vs real) | KID ×10³ ↓ (real vs real) | precision / recall | "
-             "colours / sprite (held-out real) | isolated px (held-out real) | memorized |",
-             "|---|---|---|---|---|---|---|---|"]
+             "colours / sprite (held-out real) | isolated px (held-out real) | memorized |"
+             + (" teacher quality (held-out real) |" if teacher else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if teacher else "")]
     for d in result.datasets:
         base = next(r for r in d.rows if r.kind == "baseline")
         real = next(r for r in d.rows if r.kind == "held_out")
@@ -109,7 +115,8 @@ def headline_table(result: SuiteResult) -> str:
                 f"({_f(base.kid, 2, 1e3)}) | {_f(r.precision, 2)} / {_f(r.recall, 2)} | "
                 f"{r.stats['colors_per_sprite']:.1f} ({real.stats['colors_per_sprite']:.1f}) | "
                 f"{r.stats['isolated_pixel_rate']:.3f} ({real.stats['isolated_pixel_rate']:.3f}) | "
-                f"{_pct(r.memorization_rate)} |")
+                f"{_pct(r.memorization_rate)} |"
+                + (f" {_teacher_mean(r)} ({_teacher_mean(real)}) |" if teacher else ""))
     return "\n".join(lines)
 
 
@@ -148,7 +155,9 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         "- **memorized**: share of sprites whose nearest training sprite is almost identical (mean |ΔRGBA| < 2 "
         "over the pixels opaque in either); for the held-out row, the near-duplicates the data already has.",
         "- **teacher quality**: the teacher model's quality score in [0, 1]"
-        + (f" (`{result.teacher}`)." if result.teacher else " — no teacher bundle was installed for this run."),
+        + (f" (`{result.teacher}`), mean / median. The teacher learned real *training* sprites as its positives, so "
+           "its score on the training subset is optimistic: compare generators with the held-out row."
+           if result.teacher else " — no teacher bundle was installed for this run."),
         "",
     ]
     for d in result.datasets:
