@@ -17,6 +17,7 @@ Inputs are plain arrays (:class:`SpriteData`), so the suite itself needs neither
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -231,22 +232,28 @@ def _agreement(ev: Evaluator, predicted: np.ndarray, labels: Sequence[str] | Non
     return float(np.mean([p == index[lab] for p, lab in zip(predicted, labels)]))
 
 
+def _rng(seed: int, key: str) -> np.random.Generator:
+    """A generator for one row's subsampling, from the base seed and the row's name (stable across runs)."""
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
+
+
 def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev: Evaluator, cfg: SuiteConfig,
                       scorer: Scorer | None, log: Callable[[str], None]) -> DatasetReport:
-    rng = np.random.default_rng(cfg.seed)
     real = ev.run(data.held_out)
 
-    def distances(feats: np.ndarray) -> dict[str, Any]:
+    def distances(feats: np.ndarray, row: str) -> dict[str, Any]:
+        rng = _rng(cfg.seed, row)  # per row: a model's numbers do not depend on which other rows were measured
         k = kid(real.features, feats, rng, cfg.kid_subsets, cfg.kid_subset_size)
         pr = precision_recall(real.features, feats, rng, cfg.pr_k, cfg.pr_repeats)
         return {"fd": frechet_distance(real.features, feats), "kid": k.mean, "kid_std": k.std,
                 "precision": pr.precision, "recall": pr.recall}
 
-    pick = rng.choice(len(data.train), min(cfg.baseline_count, len(data.train)), replace=False)
+    pick = _rng(cfg.seed, "baseline").choice(len(data.train), min(cfg.baseline_count, len(data.train)), replace=False)
     subset = data.train[np.sort(pick)]
-    rows = [SetMetrics("training subset (real vs real)", "baseline", data.name, len(subset),
+    base = "training subset (real vs real)"
+    rows = [SetMetrics(base, "baseline", data.name, len(subset),
                        label_agreement=None, stats=pixel_art_stats(subset), memorization_rate=None,
-                       teacher=_teacher(scorer, subset), **distances(ev.features(subset)))]
+                       teacher=_teacher(scorer, subset), **distances(ev.features(subset), base))]
     held_labels = [data.label_names[i] for i in data.held_out_labels]
     rows.append(SetMetrics("held-out real", "held_out", data.name, len(data.held_out), None, None, None, None, None,
                            label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
@@ -255,10 +262,10 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
                            teacher=_teacher(scorer, data.held_out)))
     if cfg.corruptions:
         for what, damage in CORRUPTIONS.items():
-            bad = damage(subset, np.random.default_rng(cfg.seed))
+            bad = damage(subset, _rng(cfg.seed, "damage " + what))
             rows.append(SetMetrics(what, "corruption", data.name, len(bad), label_agreement=None,
                                    stats=pixel_art_stats(bad), memorization_rate=None,
-                                   **distances(ev.features(bad))))
+                                   **distances(ev.features(bad), what)))
     sheets = {"held-out real": _spread(data.held_out, cfg.sheet_count)}
     for name in names:
         t0 = time.perf_counter()
@@ -270,7 +277,7 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
                                label_agreement=agreement, stats=pixel_art_stats(sprites),
                                memorization_rate=memorization_rate(sprites, data.train),
                                teacher=_teacher(scorer, sprites), settings=_settings(registry, name),
-                               seconds=round(seconds, 2), **distances(out.features)))
+                               seconds=round(seconds, 2), **distances(out.features, name)))
         sheets[name] = _spread(sprites, cfg.sheet_count)
         log(f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {rows[-1].fd:.3f}")
     return DatasetReport(data.name, data.size, len(data.train), len(data.held_out), tuple(rows), sheets)
