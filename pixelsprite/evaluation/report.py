@@ -63,7 +63,8 @@ def _row(r: SetMetrics, sheets_rel: str | None) -> str:
         name = f"[{name}]({sheets_rel}/{sheet_name(r.dataset, r.name)})"
     teacher = "—" if r.teacher is None else f"{r.teacher['mean']:.3f} / {r.teacher['median']:.3f}"
     s = r.stats
-    return (f"| {name} | {r.count} | {_settings(r.settings) if r.kind == 'generator' else '—'} | {_f(r.fd)} | "
+    fd = _f(r.fd) + (f" ± {r.fd_std:.2f}" if r.fd_std is not None else "")
+    return (f"| {name} | {r.count} | {_settings(r.settings) if r.kind == 'generator' else '—'} | {fd} | "
             f"{_f(r.kid, 2, 1e3)} ± {_f(r.kid_std, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
             f"{_pct(r.label_agreement)} | {s['colors_per_sprite']:.1f} ({s['colors_per_sprite_median']:.0f}) | "
             f"{_pct(s['non_binary_alpha_share'])} | {s['isolated_pixel_rate']:.3f} | {_pct(r.memorization_rate)} | "
@@ -136,7 +137,9 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         "held-out label mix — and measured against the **held-out split** of the dataset it was trained on "
         "(the builders' stable 10% split, which no model trained on). Each table also measures "
         f"{cfg.baseline_count} real *training* sprites against the same held-out split (**real vs real**: the "
-        "best a generator can expect at these sample sizes) and the held-out sprites themselves.",
+        f"best a generator can expect at these sample sizes; the mean over {cfg.baseline_draws} random training "
+        "subsets, FD ± its standard deviation across them — the noise floor of the comparison) and the held-out "
+        "sprites themselves.",
         "",
         "## Reading the columns",
         f"- **FD**, **KID**, **precision**, **recall** are computed in the {result.evaluator!r} network's features "

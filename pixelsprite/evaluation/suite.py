@@ -46,7 +46,8 @@ class SuiteConfig:
 
     count: generated sprites per model; baseline_count: training sprites in the real-vs-real baseline;
     seed: base seed of the generated sprites and of every subsample; kid_*: KID subsets; pr_*: precision/recall
-    neighbourhood size and equal-size repeats; sheet_count: sprites per sample sheet.
+    neighbourhood size and equal-size repeats; baseline_draws: training subsets whose distances the real-vs-real
+    row averages (their FD's std is the noise floor); sheet_count: sprites per sample sheet.
     """
 
     count: int = 512
@@ -55,13 +56,16 @@ class SuiteConfig:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     pr_k: int = 3
-    pr_repeats: int = 10
+    pr_repeats: int = 50
+    baseline_draws: int = 5  # independent training subsets averaged in the real-vs-real row
     sheet_count: int = 64
     corruptions: bool = True  # also measure the training subset after known damage (a sanity check)
 
     def __post_init__(self) -> None:
         if self.count < 2 * self.pr_k or self.baseline_count < 2 * self.pr_k:
             raise ValueError(f"count and baseline_count must be at least {2 * self.pr_k}")
+        if self.baseline_draws < 1:
+            raise ValueError(f"baseline_draws must be at least 1, got {self.baseline_draws}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +94,8 @@ class SetMetrics:
     (held-out row: the evaluator's accuracy; None for unconditional generators). stats: :func:`pixel_art_stats`.
     memorization_rate: share with a near-identical training sprite (None for the training subset).
     teacher: mean/median teacher quality, when a teacher was given. settings: sampler settings used.
+    fd_std, draws: for the baseline, the distances are means over ``draws`` training subsets and ``fd_std`` the
+    standard deviation of their FDs (statistics and teacher scores are the first subset's).
     """
 
     name: str
@@ -107,6 +113,8 @@ class SetMetrics:
     teacher: dict[str, float] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    fd_std: float | None = None
+    draws: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -248,12 +256,18 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         return {"fd": frechet_distance(real.features, feats), "kid": k.mean, "kid_std": k.std,
                 "precision": pr.precision, "recall": pr.recall}
 
-    pick = _rng(cfg.seed, "baseline").choice(len(data.train), min(cfg.baseline_count, len(data.train)), replace=False)
-    subset = data.train[np.sort(pick)]
     base = "training subset (real vs real)"
-    rows = [SetMetrics(base, "baseline", data.name, len(subset),
-                       label_agreement=None, stats=pixel_art_stats(subset), memorization_rate=None,
-                       teacher=_teacher(scorer, subset), **distances(ev.features(subset), base))]
+    draws = []
+    for i in range(cfg.baseline_draws):
+        pick = _rng(cfg.seed, f"baseline {i}").choice(len(data.train), min(cfg.baseline_count, len(data.train)),
+                                                      replace=False)
+        draws.append(data.train[np.sort(pick)])
+    measured = [distances(ev.features(d), f"{base} {i}") for i, d in enumerate(draws)]
+    subset = draws[0]
+    mean: dict[str, Any] = {k: float(np.mean([m[k] for m in measured])) for k in measured[0]}
+    rows = [SetMetrics(base, "baseline", data.name, len(subset), label_agreement=None,
+                       stats=pixel_art_stats(subset), memorization_rate=None, teacher=_teacher(scorer, subset),
+                       fd_std=float(np.std([m["fd"] for m in measured])), draws=len(draws), **mean)]
     held_labels = [data.label_names[i] for i in data.held_out_labels]
     rows.append(SetMetrics("held-out real", "held_out", data.name, len(data.held_out), None, None, None, None, None,
                            label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
