@@ -16,7 +16,8 @@ from pixelsprite.imageio import read_image
 from pixelsprite.metrics import colors_per_sprite, isolated_pixel_rate
 from pixelsprite.registry import BUILTIN_DIR, Registry
 
-SHIPPED = ("vae16", "vae40")
+SHIPPED = ("vae16", "vae40", "diffusion16", "flow16", "flow40")
+GENERATORS = ("diffusion16", "flow16", "flow40")  # class-conditional: the card's figures are per label
 pytestmark = pytest.mark.shipped
 
 
@@ -37,7 +38,19 @@ def test_bundle_is_complete_and_credits_its_data(name: str) -> None:
     assert "CC0" in card and "isolated-pixel rate" in card
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", GENERATORS)
+def test_labelled_sprites_meet_the_card(name: str, registry: Registry) -> None:
+    m = registry.info(name).manifest
+    res = api.generate(name, 64, seed=0, label="monster", registry=registry)
+    size = m.image.width
+    assert res.sprites.shape == (64, size, size, 4) and set(np.unique(res.sprites[..., 3])) <= {0, 255}
+    gen = m.metrics["per_label"]["monster"]["generated"]
+    assert abs(colors_per_sprite(res.sprites).mean() - gen["colors_per_sprite"]) < 0.35 * gen["colors_per_sprite"]
+    assert abs(isolated_pixel_rate(res.sprites).mean() - gen["isolated_pixel_rate"]) < 0.1
+    assert (res.sprites[..., 3] > 0).any(axis=(1, 2)).mean() > 0.9
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n not in GENERATORS])
 def test_generated_sprites_meet_the_card(name: str, registry: Registry) -> None:
     m = registry.info(name).manifest
     res = api.generate(name, 128, seed=0, registry=registry)
