@@ -1,6 +1,6 @@
 """Issue 3's benchmark, in one run and on the same bundle: sprites/s at the bundle's default settings against the
-500-step ``ddpm`` reference (diffusion; flow: ``heun`` 100), and the interim Fréchet distance ``fd_pixels8`` of both
-on the held-out split with its label mix.
+500-step ``ddpm`` reference (diffusion; flow: ``heun`` 100), and the Fréchet distance of both in the frozen evaluator's
+features (``fd_evaluator``, as in the cards and ``pixelsprite evaluate``) on the held-out split with its label mix.
 
     python benchmarks/bench_generators.py --models diffusion16 flow16 [--count 256] [--full-reference]
     python benchmarks/bench_generators.py --models flow16 --against diffusion16   # vs another bundle's reference
@@ -23,7 +23,7 @@ from timing import rate
 from pixelsprite import api
 from pixelsprite.registry import Registry
 from training.data.builders import build
-from training.evaluate_generator import fd_pixels8
+from training.evaluate_generator import frechet_meter
 
 DATASETS = {16: "dcss16fine", 40: "dcss40fine"}
 TARGET_SPS = {16: 100.0, 40: 15.0}
@@ -65,11 +65,12 @@ def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
             gens["reference"].append(api.generate(ref_name, int(c), seed, label=lab, solver=ref_solver,
                                                   steps=ref_steps, registry=reg).sprites)
             seed += int(c)
-    fd = {k: fd_pixels8(np.concatenate(v), val.images) for k, v in gens.items()}
+    meter = frechet_meter(val.images)
+    fd = {k: meter(np.concatenate(v)) for k, v in gens.items()}
     d = s["defaults"]
     print(json.dumps({"name": f"{name}/default/batch64", "unit": "sprites/s", "median": round(fast, 2),
                       "runs": [round(r, 2) for r in fast_runs], "settings": d,
-                      "fd_pixels8": round(fd["default"], 4),
+                      "fd": round(fd["default"], 4), "fd_metric": meter.name,
                       "target": TARGET_SPS[size], "meets_target": fast >= TARGET_SPS[size]}), flush=True)
     print(json.dumps({"name": f"{ref_name}/reference/batch64", "unit": "sprites/s", "median": round(slow, 4),
                       "runs": [round(r, 4) for r in slow_runs], "settings": {"solver": ref_solver,
@@ -77,7 +78,7 @@ def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
                                                                              "guidance": rm.extra["sampling"][
                                                                                  "defaults"]["guidance"]},
                       "extrapolated_from_10_steps": not a.full_reference,
-                      "fd_pixels8": round(fd["reference"], 4)}), flush=True)
+                      "fd": round(fd["reference"], 4)}), flush=True)
     print(json.dumps({"name": f"{name}/speedup_vs_{ref_name}_reference", "unit": "x",
                       "median": round(fast / slow, 1), "runs": 1,
                       "fd_ratio": round(fd["default"] / fd["reference"], 3), "target_speedup": 200.0,

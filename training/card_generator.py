@@ -11,6 +11,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
     t, x, s = m.training, m.metrics, m.extra["sampling"]
     real, gen, raw = x["held_out_real"], x["generated"], x["generated_without_color_cap"]
     gaps, d, ref, speed = x["gaps_vs_held_out"], x["defaults"], x["reference"], x["sprites_per_s"]
+    fd = x["fd"]
     ds, recipe = t["dataset"], t["recipe"]
     size = f"{m.image.width}x{m.image.height}"
     what = (f"schedule `{s['schedule']}`, {s['prediction']}-prediction" if m.family == "diffusion"
@@ -46,10 +47,10 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
         "",
         "## Quality versus steps (held-out split, raw colours)",
-        f"Interim Fréchet distance `fd_pixels8` ({x['fd_pixels8']['feature']}) on {x['reference_count']} "
-        "sprites with the held-out label mix; sprites/s at batch 64 with guidance.",
+        f"Fréchet distance `{fd['metric']}` ({fd['feature']}) on {x['reference_count']} sprites with the held-out "
+        "label mix against the held-out split; sprites/s at batch 64 with guidance.",
         "",
-        "| solver | steps | network evals | fd_pixels8 | colours/sprite | isolated-pixel rate | sprites/s |",
+        f"| solver | steps | network evals | {fd['metric']} | colours/sprite | isolated-pixel rate | sprites/s |",
         "|---|---|---|---|---|---|---|",
         f"| {ref['solver']} (reference) | {ref['steps']} | {ref['nfe']} | {ref['fd']:.3f} | "
         f"{ref['colors_per_sprite']:.1f} | {ref['isolated_pixel_rate']:.3f} | {ref['sprites_per_s']:.2f} |",
@@ -65,7 +66,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         f"- relative gap, colours per sprite: **{gaps['colors_per_sprite']:.1%}**; isolated-pixel rate: "
         f"**{gaps['isolated_pixel_rate']:.1%}** (target: within 25%).",
-        f"- fd_pixels8: default {x['fd_pixels8']['default']:.3f}, reference {x['fd_pixels8']['reference']:.3f}.",
+        f"- {fd['metric']}: default {fd['default']:.3f} (as shipped), reference {fd['reference']:.3f} (raw colours).",
         f"- speed at batch {speed['batch']}: {speed['default']:.1f} sprites/s at the defaults, "
         f"{speed['reference']:.3f} for the reference ({speed['speedup']:.0f}x).",
         f"- memorization rate: {x['memorization_rate']:.2%}.",
@@ -95,12 +96,12 @@ def _distillation_lines(d: dict | None) -> list[str]:
         f"{r.get('pair_seconds', 0) / 60:.1f} min to draw), then {r.get('step', '?')} steps of straight-line "
         f"regression ({r.get('seconds', 0) / 60:.1f} min). It runs at guidance 1: one network pass per step.",
         "",
-        "| model | setting | network passes / sprite | fd_pixels8 | sprites/s (batch 64) |",
+        "| model | setting | network passes / sprite | fd (raw colours) | sprites/s (batch 64) |",
         "|---|---|---|---|---|",
         f"| teacher `{d['bundle']}` | {ref['solver']} {ref['steps']} (reference, guided) | {2 * ref['nfe']} | "
         f"{ref['fd']:.3f} | {ref['sprites_per_s']:.2f} |",
         f"| teacher `{d['bundle']}` | {d['defaults']['solver']} {d['defaults']['steps']} (its default) | "
-        f"{2 * _nfe(d['defaults'])} | {d['fd_pixels8_default']:.3f} | {d['sprites_per_s_default']:.1f} |",
+        f"{2 * _nfe(d['defaults'])} | {d['fd_default']:.3f} | {d['sprites_per_s_default']:.1f} |",
         f"| this student | defaults above | see the table above | see above | "
         f"{d['speedup_vs_its_reference']:.0f}x the teacher's reference speed |",
         "",

@@ -1,15 +1,27 @@
-"""Evaluation helpers for the iterative generators: an interim Fréchet distance and the choice of fast defaults.
+"""Evaluation helpers for the iterative generators: the Fréchet distance their sweeps use, and the choice of fast
+defaults.
 
-Interim Fréchet distance (until the teacher/evaluation issue ships a frozen evaluator network): the Fréchet
-distance (Heusel et al. 2017, eq. 6) between Gaussians fitted to *pixel features* of two sprite sets. A
-sprite's feature is its premultiplied RGBA in [0, 1], block-averaged to 8x8 (16x16: 2x2 blocks; 40x40: 5x5
-blocks): 256 numbers that see silhouette, colour layout and coverage but not single-pixel texture. It is
-called ``fd_pixels8`` everywhere so it is never mistaken for an FID.
+The Fréchet distance (Heusel et al. 2017, eq. 6) is computed in the features of the frozen **evaluator** bundle
+(``pixelsprite/models/evaluator``, the network the evaluation suite uses; see ``docs/evaluation.md``), so a
+bundle's quality-versus-steps table, its defaults and ``pixelsprite evaluate`` speak about one number. Named
+``fd_evaluator`` everywhere.
+
+Sprites larger than the evaluator's canvas (only possible with ``folder:PATH`` datasets) fall back to the
+former interim distance ``fd_pixels8``: premultiplied RGBA in [0, 1], block-averaged to 8x8 (256 numbers that
+see silhouette, colour layout and coverage but not single-pixel texture).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+
+from pixelsprite.api import default_registry
+from pixelsprite.evaluation.distances import frechet_distance
+from pixelsprite.evaluation.evaluator import Evaluator
+from pixelsprite.registry import Registry
 
 FEATURE_SIZE = 8
 
@@ -25,22 +37,32 @@ def pixel_features(rgba: np.ndarray) -> np.ndarray:
     return x.reshape(n, FEATURE_SIZE, b, FEATURE_SIZE, b, 4).mean(axis=(2, 4)).reshape(n, -1)
 
 
-def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh((a + a.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+@dataclass(frozen=True)
+class FrechetMeter:
+    """Fréchet distance of generated sprites to one fixed real set, in one feature space.
+
+    ``meter(generated)``: uint8 ``(N, S, S, 4)`` sprites, N >= 2 -> float >= 0 (lower is closer to ``real``).
+    ``name`` is the key cards and manifests use; ``feature`` says in words what the features are.
+    """
+
+    name: str
+    feature: str
+    features: Callable[[np.ndarray], np.ndarray]
+    real: np.ndarray  # float (M, D): the real set's features
+
+    def __call__(self, generated: np.ndarray) -> float:
+        return frechet_distance(self.real, self.features(generated))
 
 
-def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
-    """||μ1 - μ2||² + tr(Σ1 + Σ2 - 2 (Σ1^½ Σ2 Σ1^½)^½) between Gaussians fitted to two feature sets."""
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    r1 = _sqrtm_psd(s1)
-    cross = _sqrtm_psd(r1 @ s2 @ r1)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(cross))
-
-
-def fd_pixels8(generated: np.ndarray, real: np.ndarray) -> float:
-    return frechet_distance(pixel_features(generated), pixel_features(real))
+def frechet_meter(real: np.ndarray, registry: Registry | None = None) -> FrechetMeter:
+    """The evaluator's Fréchet distance against ``real`` (uint8 ``(M, S, S, 4)``), or ``fd_pixels8`` when the
+    sprites do not fit the evaluator's canvas."""
+    ev = Evaluator.load(registry or default_registry())
+    if real.shape[1] <= ev.canvas:
+        return FrechetMeter("fd_evaluator", f"features of the frozen `{ev.name}` network (docs/evaluation.md)",
+                            ev.features, ev.features(real))
+    return FrechetMeter("fd_pixels8", "8x8 block means of premultiplied RGBA (sprites larger than the evaluator's "
+                        "canvas)", pixel_features, pixel_features(real))
 
 
 def choose_default(rows: list[dict], reference_fd: float, tolerance: float = 0.10) -> dict:

@@ -5,7 +5,7 @@
 
 Story: checkpoint -> EMA U-Net -> ONNX network graph (parity-checked; plus the first stage's VAE graphs in
 latent space) -> a first manifest -> **quality-versus-steps sweep** on the held-out split (raw colours,
-interim Fréchet distance ``fd_pixels8``, sprites/s at batch 64) -> the default solver/steps = the cheapest
+Fréchet distance in the frozen evaluator's features, sprites/s at batch 64) -> the default solver/steps = the cheapest
 setting within 10% of the reference's fd (diffusion: ``ddpm`` with all T steps; flow: the most expensive
 setting swept) -> decoding policy calibrated on the *training* split at those defaults -> evaluation at the
 defaults (pixel-art statistics per label and overall, memorization, speed) -> per-label sample sheets and
@@ -33,7 +33,7 @@ from pixelsprite.registry import Registry
 from .card_generator import write_card
 from .data.builders import SpriteSet, label_counts, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats, relative_gap
-from .evaluate_generator import choose_default, fd_pixels8
+from .evaluate_generator import FrechetMeter, choose_default, frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
 from .export_vae import COLOR_CAP, DESPECKLE, TOLERANCES
 from .models.unet import UNet, UNetConfig
@@ -140,8 +140,8 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     ``sweep``: (solver, steps) settings to measure (default :data:`SWEEP`); ``reference``: the setting the
     defaults must stay within 10% fd of (default: ``ddpm`` with all T steps, or :data:`FLOW_REFERENCE`).
     ``baseline``: the exported bundle this model was distilled from (``training.reflow``): its reference fd is
-    then the bar the defaults must stay within, and its reference speed is re-measured here (same process) from
-    ``baseline_folder`` for the speed-up.
+    then the bar the defaults must stay within; with ``baseline_folder`` its reference fd and speed are
+    re-measured here (same process, same meter) for that bar and the speed-up.
     """
     t0 = time.perf_counter()
     bundle = Path(bundle)
@@ -201,6 +201,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     real_val = val.images
+    fd = frechet_meter(real_val)
     plan = _labels_like(val, eval_count)
     ref_plan = _labels_like(val, reference_count)
     if reference is not None:
@@ -211,7 +212,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
         ref_solver, ref_steps = FLOW_REFERENCE
     ref = _generate(name, reg, ref_plan, 0, solver=ref_solver, steps=ref_steps, max_colors=0)
     reference = {"solver": ref_solver, "steps": ref_steps, "nfe": NFE[ref_solver] * ref_steps,
-                 "count": reference_count, "fd": round(fd_pixels8(ref, real_val), 4),
+                 "count": reference_count, "fd": round(fd(ref), 4),
                  **{k: round(v, 4) for k, v in pixel_art_stats(ref).items()}}
     # the reference's speed: per-step cost is constant, so time 10 steps of it and scale to all of them
     probe = min(10, ref_steps)
@@ -220,11 +221,12 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     for solver, steps in sweep or SWEEP[family]:
         gen = _generate(name, reg, ref_plan, 0, solver=solver, steps=steps, max_colors=0)
         rows.append({"solver": solver, "steps": steps, "nfe": NFE[solver] * steps,
-                     "fd": round(fd_pixels8(gen, real_val), 4), "sprites_per_s": round(_speed(name, reg, solver, steps,
+                     "fd": round(fd(gen), 4), "sprites_per_s": round(_speed(name, reg, solver, steps,
                                                                                                   speed_batch), 2),
                      **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}})
         print(f"sweep {rows[-1]}", flush=True)
-    distilled_from = _baseline_summary(baseline, baseline_folder, speed_batch) if baseline is not None else None
+    distilled_from = (_baseline_summary(baseline, baseline_folder, speed_batch, fd, ref_plan) if baseline is not None
+                      else None)
     best = choose_default(rows, distilled_from["reference"]["fd"] if distilled_from else reference["fd"])
     defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": guidance}
     manifest = replace(manifest, extra={"sampling": sampling_section(family, state, defaults)})
@@ -255,8 +257,8 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
         "gaps_vs_held_out": {k: round(relative_gap(generated, real, k), 4)
                              for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
         "per_label": per_label,
-        "fd_pixels8": {"default": round(fd_pixels8(gen, real_val), 4), "reference": reference["fd"],
-                       "feature": "8x8 block means of premultiplied RGBA; interim, see training.evaluate_generator"},
+        "fd": {"metric": fd.name, "feature": fd.feature, "default": round(fd(gen), 4),
+               "reference": reference["fd"]},
         "quality_vs_steps": rows, "reference": reference, "defaults": defaults,
         "sprites_per_s": {"batch": speed_batch, "default": round(speed, 2), "reference": reference["sprites_per_s"],
                                   "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},
@@ -282,23 +284,32 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
     install_bundle(out, bundle)
     shutil.rmtree(work)
-    print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd_pixels8",
+    print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd",
                                               "defaults", "sprites_per_s")}, indent=1))
     return manifest
 
 
-def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch: int) -> dict:
-    """What a distilled model is measured against: the baseline bundle's reference and defaults (from its
-    manifest, same held-out protocol) and its reference speed re-measured in this process."""
+def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch: int,
+                      fd: FrechetMeter, plan: list[tuple[str, int]]) -> dict:
+    """What a distilled model is measured against: the baseline bundle's reference and defaults. With its
+    ``folder``, both are re-measured in this process (fd with this export's meter and label plan, the
+    reference's speed); otherwise they come from its manifest (same held-out protocol)."""
     ref = dict(baseline.metrics["reference"])
+    defaults = baseline.metrics["defaults"]
+    out = {"bundle": baseline.name, "reference": ref, "defaults": defaults,
+           "fd_default": baseline.metrics["fd"]["default"],
+           "sprites_per_s_default": baseline.metrics["sprites_per_s"]["default"]}
     if folder is not None:
         reg = Registry([Path(folder).resolve().parent], builtin=False, env=False)
-        probe = min(10, int(ref["steps"]))
-        ref["sprites_per_s"] = round(_speed(baseline.name, reg, ref["solver"], probe, speed_batch) * probe
-                                     / int(ref["steps"]), 3)
-    return {"bundle": baseline.name, "reference": ref, "defaults": baseline.metrics["defaults"],
-            "fd_pixels8_default": baseline.metrics["fd_pixels8"]["default"],
-            "sprites_per_s_default": baseline.metrics["sprites_per_s"]["default"]}
+        steps = int(ref["steps"])
+        probe = min(10, steps)
+        ref["sprites_per_s"] = round(_speed(baseline.name, reg, ref["solver"], probe, speed_batch) * probe / steps, 3)
+        ref["fd"] = round(fd(_generate(baseline.name, reg, plan, 0, solver=ref["solver"], steps=steps,
+                                       max_colors=0)), 4)
+        out["fd_default"] = round(fd(_generate(baseline.name, reg, plan, 0, max_colors=0)), 4)
+        out["sprites_per_s_default"] = round(_speed(baseline.name, reg, defaults["solver"], defaults["steps"],
+                                                    speed_batch), 2)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

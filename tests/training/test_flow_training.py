@@ -80,6 +80,7 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
     m = load_manifest(bundle)
     s = m.extra["sampling"]
     assert m.family == "flow" and s["space"] == "latent" and s["shape"] == [2, 4, 4]
+    assert m.metrics["fd"]["metric"] == "fd_evaluator"  # the frozen evaluator's features, as in docs/evaluation.md
     assert s["path"] == "linear" and s["time_input"] == "t" and len(s["latent"]["mean"]) == 2
     assert set(m.graphs) == {"velocity", "encoder", "decoder"}
     reg = Registry([tmp_path / "models"], builtin=False, env=False)
