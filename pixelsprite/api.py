@@ -49,6 +49,13 @@ manifest). VAE models take none of label, steps, solver or guidance: giving one 
 Diffusion and flow requests accept ``progress(done, total)`` and ``cancel() -> bool`` hooks through
 :func:`handle` (and the keyword functions); ``cancel`` returning True raises :class:`~pixelsprite.errors.Cancelled`.
 
+Previews: ``generate`` and ``variations`` (through :func:`handle` too) take ``preview=``, a
+:class:`~pixelsprite.iterative.Previews` (callback, ``every`` k steps, ``min_interval_s``) or a bare callback
+``preview(sprites, done, total)``: diffusion and flow models hand it the current clean estimate of each requested
+sprite (with ``candidates`` C > 1: candidate 0 of each, seed ``seed + i*C``), decoded with hard alpha only, after
+sampler steps (never the last one); see :mod:`pixelsprite.iterative`. VAE models make sprites in one pass and
+call it never. Previews never change the result; without ``preview`` nothing is decoded early.
+
 Palettes: ``palette`` is applied after the model's own clean-up (hard alpha, ``max_colors``, despeckle) with
 :func:`pixelsprite.palettes.enforce`: nearest colour in OKLab, optional Bayer dithering, outlines kept dark; alpha
 never changes. Clean-up (:mod:`pixelsprite.cleanup`) runs in the same place, in the order ``despeckle`` ->
@@ -73,6 +80,7 @@ candidate whose teacher class equals the source's; when no candidate keeps it, t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -91,7 +99,7 @@ from .diffusion import DiffusionModel
 from .errors import ImageError, InvalidRequest, PixelspriteError, UnknownModel
 from .flow import FlowModel
 from .imageio import read_image
-from .iterative import MAX_GUIDANCE, CancelCheck, IterativeModel, Progress
+from .iterative import MAX_GUIDANCE, CancelCheck, IterativeModel, PreviewCallback, Previews, Progress
 from .palettes import (
     DITHERS,
     FORMATS,
@@ -122,7 +130,7 @@ __all__ = [
     "ScoreResult", "Result",
     "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette", "apply",
     "score", "similar",
-    "default_registry", "random_seed",
+    "default_registry", "random_seed", "Previews", "PreviewCallback",
 ]  # fmt: skip
 
 MAX_COUNT = 1024
@@ -1016,8 +1024,16 @@ def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
     return ModelsResult(tuple(infos), default, registry.problems, time.perf_counter() - t0)
 
 
+def _previews(preview: Previews | PreviewCallback | None, count: int, c: int) -> Previews | None:
+    """The request's previews, showing candidate 0 of each requested sprite when there are candidates."""
+    previews = Previews.of(preview)
+    if previews is None or c == 1 or previews.rows is not None:
+        return previews
+    return dataclasses.replace(previews, rows=tuple(range(0, count * c, c)))
+
+
 def _generate(req: GenerateRequest, registry: Registry, progress: Progress | None = None,
-              cancel: CancelCheck | None = None) -> SpriteResult:
+              cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> SpriteResult:
     t0 = time.perf_counter()
     c = req.candidates
     it = _iterative(registry, req.model)
@@ -1025,7 +1041,8 @@ def _generate(req: GenerateRequest, registry: Registry, progress: Progress | Non
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count * c))
-        sprites = _paletted(it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel), req)
+        sprites = _paletted(it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel,
+                                        preview=_previews(preview, req.count, c)), req)
         return _best("generate", it.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
     model = _vae(registry, req.model, "generate")
     _no_sampler_options(model, req)
@@ -1059,7 +1076,8 @@ def _decode(req: DecodeRequest, registry: Registry) -> SpriteResult:
 
 
 def _variations(req: VariationsRequest, registry: Registry, progress: Progress | None = None,
-                cancel: CancelCheck | None = None) -> SpriteResult:
+                cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
+                ) -> SpriteResult:
     t0 = time.perf_counter()
     it = _iterative(registry, req.model)
     if it is not None:
@@ -1073,7 +1091,8 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count * req.candidates))
         sprites = _paletted(it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
-                                          cancel=cancel), req)
+                                          cancel=cancel, preview=_previews(preview, req.count, req.candidates)),
+                            req)
         return _best("variations", it.name, req.teacher, registry, sprites, seeds, req.count, req.candidates, base,
                      t0, keep=image if req.keep_class else None)
     model = _vae(registry, req.model, "variations")
@@ -1208,14 +1227,16 @@ _HANDLERS: dict[type, Callable[..., Any]] = {
     SimilarRequest: _similar,
 }
 _HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest)  # handlers taking progress= and cancel=
+_PREVIEWED = (GenerateRequest, VariationsRequest)  # handlers taking preview=
 
 
 def handle(request: Request, *, registry: Registry | None = None, progress: Progress | None = None,
-           cancel: CancelCheck | None = None) -> Result:
+           cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> Result:
     """Run one request. Transports call this (off their event loop: it blocks on onnxruntime).
 
     ``progress(done, total)`` is called after every sampler step and ``cancel()`` checked between steps
-    (diffusion/flow generate, variations and interpolate; other requests ignore both).
+    (diffusion/flow generate, variations and interpolate; other requests ignore both). ``preview`` (see the
+    module docstring) is honoured by diffusion/flow generate and variations; other requests ignore it.
 
     Raises:
         PixelspriteError subclasses only, for anything a caller can cause (Cancelled when ``cancel`` says so).
@@ -1223,7 +1244,9 @@ def handle(request: Request, *, registry: Registry | None = None, progress: Prog
     fn = _HANDLERS.get(type(request))
     if fn is None:
         raise InvalidRequest(f"unsupported request type {type(request).__name__}", field="op")
-    hooks = {"progress": progress, "cancel": cancel} if type(request) in _HOOKED else {}
+    hooks: dict[str, Any] = {"progress": progress, "cancel": cancel} if type(request) in _HOOKED else {}
+    if type(request) in _PREVIEWED:
+        hooks["preview"] = preview
     result: Result = fn(request, registry or default_registry(), **hooks)
     return result
 
@@ -1254,17 +1277,19 @@ def generate(
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
+    preview: Previews | PreviewCallback | None = None,
 ) -> SpriteResult:
     """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``.
 
-    ``label``, ``steps``, ``solver``, ``guidance``, ``progress`` and ``cancel``: diffusion and flow models only.
+    ``label``, ``steps``, ``solver``, ``guidance``, ``progress``, ``cancel`` and ``preview`` (the clean estimate
+    during sampling, see :mod:`pixelsprite.iterative`): diffusion and flow models only.
     ``palette`` (a built-in name, a colour list or a palette file) and ``dither``: map the sprites onto a palette.
     ``candidates``: sprite ``i`` is the ``teacher``'s best of seeds ``seed + i*C .. seed + i*C + C - 1``.
     """
     req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance,
                           palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
                           outline=outline, candidates=candidates, teacher=teacher)
-    return _generate(req, registry or default_registry(), progress, cancel)
+    return _generate(req, registry or default_registry(), progress, cancel, preview)
 
 
 def encode(
@@ -1315,6 +1340,7 @@ def variations(
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
+    preview: Previews | PreviewCallback | None = None,
 ) -> SpriteResult:
     """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``.
 
@@ -1325,7 +1351,7 @@ def variations(
                             guidance=guidance, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
                             despeckle=despeckle, outline=outline, candidates=candidates, teacher=teacher,
                             keep_class=keep_class)
-    return _variations(req, registry or default_registry(), progress, cancel)
+    return _variations(req, registry or default_registry(), progress, cancel, preview)
 
 
 def interpolate(

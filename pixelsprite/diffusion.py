@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import BundleError
-from .iterative import IterativeModel, SamplingSpec, Settings
+from .iterative import IterativeModel, Observer, SamplingSpec, Settings
 from .samplers import StepHook, ddim, ddpm
 from .samplers.schedules import DiffusionSchedule, trailing_timesteps
 
@@ -66,14 +66,18 @@ class DiffusionModel(IterativeModel):
         return min(max(1, math.ceil(s.steps * strength - 1e-9)), self._t_start(strength) + 1)
 
     def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
-                hook: StepHook) -> np.ndarray:
+                hook: StepHook, observe: Observer | None = None) -> np.ndarray:
         timesteps = trailing_timesteps(self._t_start(strength) + 1, self.phase_steps(s, strength))
-        predict = self.predictor(s, x.shape[0])
+        predict = self.predictor(s, x.shape[0], observe)
         if s.solver == "ddpm":
             return ddpm.sample(predict, x, self.schedule, timesteps, self.spec.prediction, rngs,
                                clip=self.spec.clip_denoised, hook=hook)
         return ddim.sample(predict, x, self.schedule, timesteps, self.spec.prediction,
                            clip=self.spec.clip_denoised, hook=hook)
+
+    def _clean_estimate(self, x: np.ndarray, t: float, pred: np.ndarray) -> np.ndarray:
+        """x̂_0 at timestep t (Ho et al. eq. 15, or the v identity), clipped as the samplers clip it."""
+        return self.schedule.x0_eps(x, int(t), pred, self.spec.prediction, self.spec.clip_denoised)[0]
 
     def _noised(self, x0: np.ndarray, noise: np.ndarray, s: Settings, strength: float) -> np.ndarray:
         return self.schedule.q_sample(x0, self._t_start(strength), noise)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import BundleError
-from .iterative import IterativeModel, SamplingSpec, Settings
+from .iterative import IterativeModel, Observer, SamplingSpec, Settings
 from .samplers import StepHook, euler, heun, midpoint
 from .samplers.paths import PATHS, FlowPath, uniform_grid
 
@@ -49,12 +49,18 @@ class FlowModel(IterativeModel):
             raise BundleError(f"{where}: manifest key 'sampling.time_input' must be 't' for flow")
         object.__setattr__(self, "path", FlowPath(kind))
 
-    def _integrate(self, x: np.ndarray, s: Settings, ts: np.ndarray, hook: StepHook) -> np.ndarray:
-        return _INTEGRATORS[s.solver](self.predictor(s, x.shape[0]), x, ts, hook=hook)
+    def _integrate(self, x: np.ndarray, s: Settings, ts: np.ndarray, hook: StepHook,
+                   observe: Observer | None = None) -> np.ndarray:
+        return _INTEGRATORS[s.solver](self.predictor(s, x.shape[0], observe), x, ts, hook=hook)
 
     def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
-                hook: StepHook) -> np.ndarray:
-        return self._integrate(x, s, uniform_grid(self.phase_steps(s, strength), 1.0 - strength, 1.0), hook)
+                hook: StepHook, observe: Observer | None = None) -> np.ndarray:
+        return self._integrate(x, s, uniform_grid(self.phase_steps(s, strength), 1.0 - strength, 1.0), hook,
+                               observe)
+
+    def _clean_estimate(self, x: np.ndarray, t: float, pred: np.ndarray) -> np.ndarray:
+        """x̂_1 at time t from the velocity (the path's endpoint estimate)."""
+        return self.path.x1_estimate(x, pred, t)
 
     def _noised(self, x0: np.ndarray, noise: np.ndarray, s: Settings, strength: float) -> np.ndarray:
         return self.path.x_t(x0, noise, 1.0 - strength)

@@ -9,6 +9,16 @@ Seeds: the starting noise of the sprite with seed ``s`` is
 stochastic solver (``ddpm``) then keeps drawing that sprite's step noise from the same ``rng``. So a sprite
 depends on its seed (and label, solver, steps, guidance) only, never on the batch it was generated in.
 
+Previews (opt-in): ``generate`` and ``variations`` take ``preview=`` (a :class:`Previews`, or a bare
+:data:`PreviewCallback` meaning "after every step"). After a sampler step the network's last evaluation
+``(x, t, f̂)`` gives the clean estimate (diffusion: x̂_0 of Ho et al. eq. 15 / the v identity, clipped like the
+sampler clips it; flow: x̂_1 of :meth:`~pixelsprite.samplers.paths.FlowPath.x1_estimate`), which is decoded (the
+first stage, in latent space) and given hard alpha only (no colour reduction, palette or clean-up: that is what
+the finished sprite adds) -> uint8 ``(N, H, W, 4)`` handed to the callback with ``(done, total)``. Throttled: only
+after steps whose number is a multiple of ``every``, at least ``min_interval_s`` after the previous preview began,
+and never after the last step (the result follows). Without ``preview`` the samplers run exactly as before (no
+wrapper, no decoding): previews cost nothing unless asked for, and never change the result.
+
 Model space: with ``sampling.space == "pixel"`` the network works on RGBA images in ``image.value_range``; with
 ``"latent"`` it works on normalised latents of a VAE first stage: ``x = (z - latent.mean) / latent.std`` per
 channel, ``z`` the VAE encoder mean; sprites are decoded by the bundle's ``decoder`` graph from
@@ -18,6 +28,7 @@ channel, ``z`` the VAE encoder mean; sprites are decoded by the bundle's ``decod
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -29,14 +40,14 @@ from . import latent as latent_ops
 from .errors import BundleError, Cancelled, InvalidRequest
 from .imageio import to_model
 from .manifest import Manifest, TensorSpec
-from .postprocess import finish
+from .postprocess import finish, hard_alpha_from_model
 from .registry import Bundle
 from .samplers import StepHook
 from .samplers.guidance import guided
 
 __all__ = [
-    "CHUNK", "MAX_GUIDANCE", "SPACES", "Progress", "CancelCheck", "SamplingSpec", "IterativeModel", "make_hook",
-    "dims_match",
+    "CHUNK", "MAX_GUIDANCE", "SPACES", "Progress", "CancelCheck", "PreviewCallback", "Previews", "Observer",
+    "SamplingSpec", "IterativeModel", "make_hook", "dims_match",
 ]  # fmt: skip
 
 CHUNK = 256
@@ -50,22 +61,94 @@ CancelCheck = Callable[[], bool]
 """``cancel()``: checked before sampling and after every step; returning True raises :class:`Cancelled`."""
 
 
+PreviewCallback = Callable[[np.ndarray, int, int], None]
+"""``preview(sprites, done, total)``: the current clean estimate as uint8 ``(N, H, W, 4)`` with hard alpha."""
+Observer = Callable[[np.ndarray, float, np.ndarray], None]
+"""``observe(x, t, f̂)``: sees every (guided) network evaluation of a sampling run."""
+
+
+@dataclass(frozen=True)
+class Previews:
+    """A request for previews during sampling (see the module docstring).
+
+    Attributes:
+        callback: receives ``(sprites uint8 (N, H, W, 4), done, total)`` on the sampling thread.
+        every: preview only after steps ``done`` with ``done % every == 0``.
+        min_interval_s: and only when at least this long has passed since the previous preview began.
+        rows: which sprites of the batch to preview (default: all), e.g. one candidate per requested sprite.
+    """
+
+    callback: PreviewCallback
+    every: int = 1
+    min_interval_s: float = 0.0
+    rows: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise InvalidRequest(f"preview every must be a positive integer, got {self.every!r}", field="preview")
+        if not (isinstance(self.min_interval_s, (int, float)) and self.min_interval_s >= 0):
+            raise InvalidRequest(f"preview min_interval_s must be >= 0, got {self.min_interval_s!r}",
+                                 field="preview")
+
+    @classmethod
+    def of(cls, value: Previews | PreviewCallback | None) -> Previews | None:
+        """A :class:`Previews`, from itself or a bare callback (every step); None stays None."""
+        if value is None or isinstance(value, Previews):
+            return value
+        if not callable(value):
+            raise InvalidRequest(f"preview must be a callable or Previews, got {type(value).__name__}",
+                                 field="preview")
+        return cls(value)
+
+
+class _Watch:
+    """One sampling run's preview state: remembers the last network evaluation and, when a step ends and the
+    throttle allows, turns it into preview sprites. Per request, so a shared model stays stateless."""
+
+    def __init__(self, model: IterativeModel, previews: Previews, rows: Sequence[int] | None = None) -> None:
+        self.model, self.previews = model, previews
+        self.rows = None if rows is None else np.asarray(rows, np.int64)
+        self.last: tuple[np.ndarray, float, np.ndarray] | None = None
+        self.began = -math.inf
+
+    def observe(self, x: np.ndarray, t: float, pred: np.ndarray) -> None:
+        self.last = (x, t, pred)  # references only: no copy, no work
+
+    def after_step(self, done: int, total: int) -> None:
+        p = self.previews
+        if self.last is None or done >= total or done % p.every:
+            return
+        now = time.perf_counter()
+        if now - self.began < p.min_interval_s:
+            return
+        self.began = now
+        x, t, pred = self.last
+        if self.rows is not None:
+            x, pred = x[self.rows], pred[self.rows]
+        p.callback(self.model.preview_sprites(self.model._clean_estimate(x, t, pred)), done, total)
+
+
 def dims_match(spec: TensorSpec, want: tuple[int, ...]) -> bool:
     rest = spec.shape[1:]
     return len(rest) == len(want) and all(isinstance(d, int) and d == w for d, w in zip(rest, want, strict=True))
 
 
-def make_hook(progress: Progress | None, cancel: CancelCheck | None, total: int) -> Callable[[int], StepHook]:
+def make_hook(progress: Progress | None, cancel: CancelCheck | None, total: int,
+              watch: _Watch | None = None) -> Callable[[int], StepHook]:
     """A factory of per-phase step hooks reporting one running count ``(done, total)`` over a request's phases.
 
     ``factory(offset)`` returns the hook for a phase starting after ``offset`` steps. Cancellation is checked
-    once here (before any work) and after every step.
+    once here (before any work) and after every step. With ``watch`` (previews; single-phase runs only) a due
+    preview is handed out after a step and before that step's ``progress``, so a transport can send both in one
+    message.
     """
     if cancel is not None and cancel():
         raise Cancelled("the request was cancelled before sampling started")
 
     def factory(offset: int) -> StepHook:
         def hook(done: int, _phase_total: int) -> None:
+            if watch is not None:
+                watch.after_step(offset + done, total)
             if progress is not None:
                 progress(offset + done, total)
             if cancel is not None and cancel():
@@ -311,12 +394,25 @@ class IterativeModel:
             out.append(self.bundle.run(self.ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
         return np.concatenate(out)
 
-    def predictor(self, s: Settings, n: int) -> Callable[[np.ndarray, float], np.ndarray]:
-        """The guided prediction ``(x, t) -> f̂`` for n sprites of label ``s.label``; t in model-time units."""
+    def predictor(self, s: Settings, n: int, observe: Observer | None = None
+                  ) -> Callable[[np.ndarray, float], np.ndarray]:
+        """The guided prediction ``(x, t) -> f̂`` for n sprites of label ``s.label``; t in model-time units.
+
+        ``observe(x, t, f̂)`` (previews) sees every evaluation; without it the guided network is returned as is.
+        """
         labels = np.full(n, max(s.label, 0), np.int64)
         null = self.spec.null_label if self.spec.null_label is not None else 0
         scale = s.guidance if self.spec.null_label is not None else 1.0
-        return guided(self.network, labels, null, scale)
+        predict = guided(self.network, labels, null, scale)
+        if observe is None:
+            return predict
+
+        def observed(x: np.ndarray, t: float) -> np.ndarray:
+            pred = predict(x, t)
+            observe(x, t, pred)
+            return pred
+
+        return observed
 
     # ------------------------------------------------------------------------------------ spaces and noise
     def start_noise(self, seeds: Sequence[int]) -> tuple[np.ndarray, list[np.random.Generator]]:
@@ -356,6 +452,11 @@ class IterativeModel:
                for i in range(0, len(z), CHUNK)]
         return np.concatenate(out).astype(np.float32)
 
+    def preview_sprites(self, x: np.ndarray) -> np.ndarray:
+        """Model-space ``(N, *shape)`` -> uint8 sprites with hard alpha only (the cheap, honest preview)."""
+        return hard_alpha_from_model(self.decode_raw(x), self.manifest.image.value_range,
+                                     self.manifest.postprocess.alpha_threshold)
+
     def finish(self, x: np.ndarray, max_colors: int | None) -> np.ndarray:
         """Model-space ``(N, *shape)`` -> finished uint8 sprites (the manifest's decoding policy)."""
         pp = self.manifest.postprocess
@@ -369,8 +470,13 @@ class IterativeModel:
         return max(1, math.ceil(s.steps * strength - 1e-9)) if strength > 0 else 0
 
     def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
-                hook: StepHook) -> np.ndarray:
-        """Sample from x at noise level ``strength`` (1: pure noise) to clean model-space x."""
+                hook: StepHook, observe: Observer | None = None) -> np.ndarray:
+        """Sample from x at noise level ``strength`` (1: pure noise) to clean model-space x; ``observe`` goes to
+        :meth:`predictor`."""
+        raise NotImplementedError
+
+    def _clean_estimate(self, x: np.ndarray, t: float, pred: np.ndarray) -> np.ndarray:
+        """The network's clean model-space estimate at (x, t) from its (guided) prediction (previews)."""
         raise NotImplementedError
 
     def _noised(self, x0: np.ndarray, noise: np.ndarray, s: Settings, strength: float) -> np.ndarray:
@@ -382,25 +488,38 @@ class IterativeModel:
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------ operations
+    def _watch(self, preview: Previews | PreviewCallback | None) -> _Watch | None:
+        previews = Previews.of(preview)
+        return None if previews is None else _Watch(self, previews, previews.rows)
+
     def generate(self, seeds: Sequence[int], s: Settings, max_colors: int | None = None, *,
-                 progress: Progress | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
-        """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only."""
-        hooks = make_hook(progress, cancel, s.steps)
+                 progress: Progress | None = None, cancel: CancelCheck | None = None,
+                 preview: Previews | PreviewCallback | None = None) -> np.ndarray:
+        """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only.
+
+        ``preview``: previews of the clean estimate during sampling (module docstring); never changes the result.
+        """
+        watch = self._watch(preview)
+        hooks = make_hook(progress, cancel, s.steps, watch)
         x, rngs = self.start_noise(seeds)
-        return self.finish(self._sample(x, s, rngs, 1.0, hooks(0)), max_colors)
+        observe = watch.observe if watch is not None else None
+        return self.finish(self._sample(x, s, rngs, 1.0, hooks(0), observe), max_colors)
 
     def variations(self, rgba: np.ndarray, seeds: Sequence[int], strength: float, s: Settings,
                    max_colors: int | None = None, *, progress: Progress | None = None,
-                   cancel: CancelCheck | None = None) -> np.ndarray:
+                   cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
+                   ) -> np.ndarray:
         """SDEdit (Meng et al. 2022): noise the sprite to level ``strength`` in (0, 1] with each seed's noise,
         then sample back. strength 1 ignores the sprite; 0 returns it (through the decoding policy)."""
-        hooks = make_hook(progress, cancel, self.phase_steps(s, strength))
+        watch = self._watch(preview)
+        hooks = make_hook(progress, cancel, self.phase_steps(s, strength), watch)
         x0 = self.to_space(np.asarray(rgba)[None])
         noise, rngs = self.start_noise(seeds)
         if strength <= 0:
             return self.finish(np.repeat(x0, len(seeds), axis=0), max_colors)
         x = self._noised(np.repeat(x0, len(seeds), axis=0), noise, s, strength)
-        return self.finish(self._sample(x, s, rngs, strength, hooks(0)), max_colors)
+        observe = watch.observe if watch is not None else None
+        return self.finish(self._sample(x, s, rngs, strength, hooks(0), observe), max_colors)
 
     def endpoint_noise(self, value: int | np.ndarray, s: Settings, hook: StepHook) -> np.ndarray:
         """A seed's starting noise, or an image's noise by inverting the deterministic sampler: ``shape``."""

@@ -55,6 +55,17 @@ class FlowPath:
         da, ds = self.d_alpha_sigma(t)
         return (da * x1 + ds * x0).astype(np.float32)
 
+    def x1_estimate(self, x_t: np.ndarray, v: np.ndarray, t: float) -> np.ndarray:
+        """The clean estimate x̂_1 at (x_t, t) from a velocity v: solve x_t = α x_1 + σ x_0, v = α' x_1 + σ' x_0
+        for x_1, i.e. x̂_1 = (σ' x_t - σ v) / (σ' α - σ α').
+
+        linear: x̂_1 = x_t + (1 - t) v; cosine: x̂_1 = sin(πt/2) x_t + cos(πt/2) v / (π/2). Exact when v is the
+        true conditional velocity (a constant field integrates to this endpoint in one Euler step).
+        """
+        a, s = self.alpha_sigma(t)
+        da, ds = self.d_alpha_sigma(t)
+        return ((ds * x_t - s * v) / (ds * a - s * da)).astype(np.float32)
+
 
 def uniform_grid(steps: int, t_start: float = 0.0, t_end: float = 1.0) -> np.ndarray:
     """``steps + 1`` evenly spaced times from ``t_start`` to ``t_end`` (either direction), float64."""
