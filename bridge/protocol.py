@@ -41,9 +41,10 @@ from .errors import MalformedFrame, MessageTooLarge, UnknownOperation, Unsupport
 __all__ = [
     "PROTOCOL_VERSION", "DEFAULT_PORT", "HARD_MESSAGE_FACTOR", "check_frame_size", "frame_bytes",
     "Encoding", "Limits", "ModelCaps", "Catalog", "Call",
-    "OPERATIONS", "COMING_OPERATIONS", "GENERATION_PARAMETERS", "IMAGE_FORMATS", "MAX_ID_LENGTH", "MAX_IMAGE_SIDE",
-    "decode_frame", "encode_frame", "request_id", "parse_request",
-    "result_message", "error_message", "progress_message", "hello_message", "models_message", "cancel_message",
+    "OPERATIONS", "COMING_OPERATIONS", "FEATURES", "GENERATION_PARAMETERS", "IMAGE_FORMATS", "MAX_ID_LENGTH",
+    "MAX_IMAGE_SIDE", "decode_frame", "encode_frame", "request_id", "parse_request",
+    "result_message", "error_message", "progress_message", "encode_images", "hello_message", "models_message",
+    "cancel_message",
 ]  # fmt: skip
 
 PROTOCOL_VERSION = 1
@@ -68,8 +69,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "hello": ("client", "version", "protocol"),
     "models": (),
     "cancel": ("target",),
-    "generate": ("count", "seed", *_SPRITES, *_BEST),
-    "variations": ("image", "count", "strength", "seed", *_SPRITES, *_BEST, "keep_class"),
+    "generate": ("count", "seed", *_SPRITES, *_BEST, "preview"),
+    "variations": ("image", "count", "strength", "seed", *_SPRITES, *_BEST, "keep_class", "preview"),
     "interpolate": ("a", "b", "count", "method", *_SPRITES, *_BEST, "seed"),
     "grid": ("corners", "rows", "cols", "method", *_SPRITES),
     "encode": ("model", "images"),
@@ -80,6 +81,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
                 "image_format"),
 }
 """Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
+FEATURES = ("preview",)
+"""Optional behaviours of this server that ``hello`` announces (additive within protocol 1)."""
 COMING_OPERATIONS: dict[str, str] = {}
 """Operations of the protocol that answer ``unsupported_operation`` until their feature lands (none today)."""
 
@@ -228,6 +231,7 @@ class Call:
         image_format: how sprites come back: ``"png"`` or ``"rgba"``.
         params: the parameters of ``hello`` and ``cancel``.
         model: the resolved model for model operations, else None.
+        preview: the client asked for preview images in ``progress`` answers (generate, variations).
     """
 
     id: str
@@ -237,6 +241,7 @@ class Call:
     image_format: str = "png"
     params: Mapping[str, Any] = field(default_factory=dict)
     model: ModelCaps | None = None
+    preview: bool = False
 
     @property
     def batch_key(self) -> tuple[Any, ...] | None:
@@ -512,6 +517,8 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     sampler = {"label": _str(obj.get("label"), "label"), "steps": _int(obj.get("steps"), "steps"),
                "solver": _str(obj.get("solver"), "solver"), "guidance": _number(obj.get("guidance"), "guidance", None)}
     req: api.Request
+    # preview: a hint for progress answers (diffusion/flow sample in steps; other models send no previews)
+    preview = _bool(obj.get("preview"), "preview") if op in ("generate", "variations") else False
     best = {"candidates": _int(obj.get("candidates"), "candidates", 1), "teacher": _str(obj.get("teacher"), "teacher")}
     if op == "generate":
         req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
@@ -549,7 +556,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
         if "latents" not in obj:
             raise InvalidRequest("decode needs latents", field="latents")
         req = api.DecodeRequest(name, _latents(obj["latents"]), max_colors, **colours)
-    return Call(rid, op, encoding, req, image_format, {}, model)
+    return Call(rid, op, encoding, req, image_format, {}, model, preview)
 
 
 def _bool(value: Any, name: str) -> bool:
@@ -646,12 +653,20 @@ def error_message(rid: str | None, error: PixelspriteError) -> dict[str, Any]:
     return {"id": rid, "type": "error", **error.to_dict()}
 
 
-def progress_message(rid: str, done: int, total: int, unit: str = "sprites") -> dict[str, Any]:
-    """``{"id", "type": "progress", "done", "total", "unit"}``."""
-    return {"id": rid, "type": "progress", "done": done, "total": total, "unit": unit}
+def progress_message(rid: str, done: int, total: int, unit: str = "sprites", *, preview: np.ndarray | None = None,
+                     image_format: str = "png") -> dict[str, Any]:
+    """``{"id", "type": "progress", "done", "total", "unit"}``; with ``preview`` (uint8 ``(N, H, W, 4)``) also
+    ``images`` (encoded as ``image_format``, as results are), ``size`` ``[W, H]``, ``count`` and ``image_format``."""
+    msg: dict[str, Any] = {"id": rid, "type": "progress", "done": done, "total": total, "unit": unit}
+    if preview is not None:
+        n, h, w = (int(d) for d in preview.shape[:3])
+        msg.update({"count": n, "size": [w, h], "image_format": image_format,
+                    "images": encode_images(preview, image_format)})
+    return msg
 
 
-def _images(sprites: np.ndarray, image_format: str) -> list[bytes]:
+def encode_images(sprites: np.ndarray, image_format: str) -> list[bytes]:
+    """Sprites uint8 ``(N, H, W, 4)`` -> one byte string each: raw RGBA rows (``"rgba"``) or PNG files."""
     if image_format == "rgba":
         return [np.ascontiguousarray(s).tobytes() for s in sprites]
     return [encode_png(s) for s in sprites]
@@ -668,7 +683,7 @@ def result_message(call: Call, result: api.Result, *, timing: Mapping[str, float
             "count": n,
             "size": [w, h],
             "image_format": call.image_format,
-            "images": _images(result.sprites, call.image_format),
+            "images": encode_images(result.sprites, call.image_format),
             "seeds": list(result.seeds),
             "base_seed": result.base_seed,
             "layout": list(result.layout),
@@ -709,6 +724,7 @@ def hello_message(call: Call, catalog: Catalog, limits: Limits, server_version: 
         "limits": limits.to_dict(),
         "operations": list(OPERATIONS),
         "coming": list(COMING_OPERATIONS),
+        "features": list(FEATURES),
         "image_formats": list(IMAGE_FORMATS),
         "models": sorted(catalog.models),
         "default_model": catalog.default,

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import numpy as np
 from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
@@ -98,6 +99,7 @@ class _Job:
     events: asyncio.Queue[tuple[bool, str | bytes]] = field(default_factory=asyncio.Queue)
     finished: bool = False
     outcome: str = ""
+    preview: tuple[int, np.ndarray] | None = None  # (done, sprites): the step's preview, sent with its progress
 
     @property
     def sprites(self) -> int:
@@ -111,9 +113,19 @@ class _Job:
             self.events.put_nowait((True, frame))
 
     def progress(self, done: int, total: int, unit: str = "sprites") -> None:
-        """Queue a progress answer; called from a worker thread."""
-        frame = proto.encode_frame(proto.progress_message(self.call.id, done, total, unit), self.call.encoding)
+        """Queue a progress answer (with the step's preview images, if one was made); from a worker thread."""
+        sprites = None
+        if self.preview is not None and self.preview[0] == done:
+            sprites = self.preview[1]
+        self.preview = None
+        msg = proto.progress_message(self.call.id, done, total, unit, preview=sprites,
+                                     image_format=self.call.image_format)
+        frame = proto.encode_frame(msg, self.call.encoding)  # PNG/base64 encoding stays off the event loop
         self.loop.call_soon_threadsafe(self._put_progress, frame)
+
+    def keep_preview(self, sprites: np.ndarray, done: int, _total: int) -> None:
+        """The sampler's preview of step ``done``; the progress of that step (which follows at once) carries it."""
+        self.preview = (done, sprites)
 
     def _put_progress(self, frame: str | bytes) -> None:
         if not self.finished:
@@ -149,6 +161,9 @@ class Server:
         max_batch_sprites: the most sprites one merged call makes.
         chunk_sprites: a generate larger than this runs in chunks, with progress and cancel between them.
         grace_s: how long shutdown waits for in-flight work before cancelling it.
+        preview_every: with ``"preview": true``, a diffusion/flow request gets preview images after every this
+            many sampler steps ...
+        preview_interval_s: ... and at most one per this many seconds (decoding and sending cost time).
         warm: load the default model (and run one sprite) in the background after listening.
     """
 
@@ -166,6 +181,8 @@ class Server:
         max_batch_sprites: int = 256,
         chunk_sprites: int = 128,
         grace_s: float = 5.0,
+        preview_every: int = 1,
+        preview_interval_s: float = 0.25,
         warm: bool = False,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -179,6 +196,8 @@ class Server:
         self.max_batch_sprites = max_batch_sprites
         self.chunk_sprites = chunk_sprites
         self.grace_s = grace_s
+        self.preview_every = preview_every
+        self.preview_interval_s = preview_interval_s
         self.warm = warm
         self.log = logger or logging.getLogger(LOGGER_NAME)
         self._pool: ThreadPoolExecutor | None = None
@@ -540,9 +559,11 @@ class Server:
         req = job.call.request
         assert req is not None
         if job.call.model is not None and job.call.model.family in ("diffusion", "flow"):
-            # progress per sampler step; cancel checked between steps
+            # progress per sampler step (with preview images when asked); cancel checked between steps
+            preview = (api.Previews(job.keep_preview, self.preview_every, self.preview_interval_s)
+                       if job.call.preview else None)
             return api.handle(req, registry=self.registry, progress=lambda d, t: job.progress(d, t, "steps"),
-                              cancel=job.cancel.is_set)
+                              cancel=job.cancel.is_set, preview=preview)
         if isinstance(req, api.GenerateRequest):
             return generate_chunked(req, self.registry, chunk=self.chunk_sprites, cancel=job.cancel,
                                     progress=job.progress)

@@ -1,10 +1,13 @@
-"""Diffusion and flow models over the socket: sampler parameters, per-step progress, cancel between steps."""
+"""Diffusion and flow models over the socket: sampler parameters, per-step progress, cancel between steps, previews."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import Iterator
 
+import msgpack
 import numpy as np
 import pytest
 
@@ -12,6 +15,7 @@ from bridge.client import Client, SyncClient
 from bridge.errors import RemoteError
 from bridge.server import BackgroundServer
 from pixelsprite import api
+from pixelsprite.imageio import decode_image
 from pixelsprite.registry import Registry
 
 
@@ -69,3 +73,81 @@ def test_cancel_stops_sampling_between_steps(iterative_server: BackgroundServer)
             assert (await asyncio.wait_for(c.generate(model="tflow", count=1, seed=1, steps=2), 20)).seeds == [1]
 
     asyncio.run(go())
+
+
+# ------------------------------------------------------------------------------------------------- previews
+@pytest.fixture(scope="module")
+def preview_server(iterative_registry: Registry) -> Iterator[BackgroundServer]:
+    # no interval: a preview after every step but the last, so the counts are exact
+    with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0, preview_interval_s=0.0) as srv:
+        yield srv
+
+
+def _exchange(url: str, request: dict, encoding: str = "json") -> list[dict]:
+    """Send one request on a fresh connection; every answer to it up to the final one, decoded."""
+    import websockets.sync.client as ws_client
+
+    out = []
+    with ws_client.connect(url, max_size=None) as conn:
+        conn.send(json.dumps(request) if encoding == "json" else msgpack.packb(request))
+        while True:
+            raw = conn.recv(timeout=60)
+            msg = json.loads(raw) if isinstance(raw, str) else msgpack.unpackb(raw)
+            out.append(msg)
+            if msg["type"] != "progress":
+                return out
+
+
+def _raw(b: str | bytes) -> bytes:
+    return base64.b64decode(b) if isinstance(b, str) else b
+
+
+@pytest.mark.parametrize("model,solver", [("tflow", "heun"), ("tdiff", "ddpm"), ("tflow-lat", "euler")])
+def test_previews_arrive_before_the_result_which_they_do_not_change(
+        preview_server: BackgroundServer, iterative_registry: Registry, model: str, solver: str) -> None:
+    req = {"op": "generate", "model": model, "count": 3, "seed": 9, "steps": 4, "solver": solver,
+           "image_format": "rgba"}
+    answers = _exchange(preview_server.url, {"id": "p", **req, "preview": True})
+    *progress, result = answers
+    assert result["type"] == "result"
+    assert [(p["done"], p["total"], p["unit"]) for p in progress] == [(d, 4, "steps") for d in (1, 2, 3, 4)]
+    for p in progress[:3]:  # after every step but the last, in the request's image format
+        assert (p["count"], p["size"], p["image_format"]) == (3, [8, 8], "rgba")
+        assert [len(_raw(b)) for b in p["images"]] == [8 * 8 * 4] * 3
+        alpha = np.frombuffer(b"".join(_raw(b) for b in p["images"]), np.uint8).reshape(3, 8, 8, 4)[..., 3]
+        assert set(np.unique(alpha)) <= {0, 255}
+    assert "images" not in progress[3]  # the result follows at once
+    plain = _exchange(preview_server.url, {"id": "q", **req})
+    assert all("images" not in p for p in plain[:-1])  # the default sends no images
+    assert [_raw(b) for b in plain[-1]["images"]] == [_raw(b) for b in result["images"]]
+    want = api.generate(model, 3, 9, steps=4, solver=solver, registry=iterative_registry)
+    got = np.stack([np.frombuffer(_raw(b), np.uint8).reshape(8, 8, 4) for b in result["images"]])
+    np.testing.assert_array_equal(got, want.sprites)
+
+
+def test_previews_over_msgpack_are_png_like_the_results(preview_server: BackgroundServer) -> None:
+    with SyncClient(preview_server.url) as c:
+        image = c.generate(model="tflow", count=1, seed=2, steps=2).rgba[0]
+    answers = _exchange(preview_server.url, {"id": "v", "op": "variations", "model": "tflow", "image":
+                                             {"rgba": image.tobytes(), "width": 8, "height": 8}, "count": 2,
+                                             "strength": 1.0, "seed": 1, "steps": 3, "solver": "euler",
+                                             "preview": True}, "msgpack")
+    with_images = [a for a in answers if a["type"] == "progress" and "images" in a]
+    assert len(with_images) == 2 and answers[-1]["type"] == "result"
+    for p in with_images:
+        assert p["image_format"] == "png" and p["count"] == 2
+        assert [decode_image(b).shape for b in p["images"]] == [(8, 8, 4)] * 2
+
+
+def test_bad_preview_values_get_a_clear_error(preview_server: BackgroundServer) -> None:
+    for bad in ("yes", 1, [True]):
+        (answer,) = _exchange(preview_server.url, {"id": "b", "op": "generate", "model": "tflow", "preview": bad})
+        assert (answer["type"], answer["code"], answer["field"]) == ("error", "invalid_request", "preview")
+        assert "preview must be true or false" in answer["message"]
+
+
+def test_default_interval_throttles_previews(iterative_registry: Registry) -> None:
+    with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0, preview_interval_s=3600.0) as srv:
+        answers = _exchange(srv.url, {"id": "t", "op": "generate", "model": "tflow", "count": 1, "seed": 0,
+                                      "steps": 6, "solver": "euler", "preview": True})
+    assert [a["done"] for a in answers[:-1] if "images" in a] == [1]  # the first at once, the next an hour later

@@ -200,6 +200,35 @@ def test_result_message_carries_images_seeds_and_layout() -> None:
     json.loads(proto.encode_frame(proto.result_message(call, result), "json"))
 
 
+def test_preview_is_a_bool_on_generate_and_variations_only() -> None:
+    assert parse({"id": "g", "op": "generate"}).preview is False
+    assert parse({"id": "g", "op": "generate", "preview": None}).preview is False  # null counts as absent
+    assert parse({"id": "g", "op": "generate", "preview": True}).preview is True
+    assert parse({"id": "v", "op": "variations", "image": PNG, "preview": True}).preview is True
+    for bad in (1, 0, "true", [], {}):
+        with pytest.raises(InvalidRequest) as e:
+            parse({"id": "g", "op": "generate", "preview": bad})
+        assert e.value.field == "preview" and "preview must be true or false" in e.value.message
+    for op in ({"op": "interpolate", "a": 1, "b": 2}, {"op": "grid", "corners": [1, 2, 3, 4]}):
+        with pytest.raises(InvalidRequest) as e:
+            parse({"id": "x", **op, "preview": True})
+        assert e.value.field == "preview"
+
+
+def test_progress_message_carries_preview_images_in_the_call_encoding() -> None:
+    assert proto.progress_message("g", 1, 4, "steps") == {"id": "g", "type": "progress", "done": 1, "total": 4,
+                                                          "unit": "steps"}
+    sprites = np.zeros((3, 8, 6, 4), np.uint8)
+    sprites[2, 1, 1] = 255
+    msg = proto.progress_message("g", 1, 4, "steps", preview=sprites, image_format="rgba")
+    assert (msg["count"], msg["size"], msg["image_format"]) == (3, [6, 8], "rgba")
+    assert msg["images"] == [s.tobytes() for s in sprites]
+    png = proto.progress_message("g", 1, 4, "steps", preview=sprites)
+    assert png["image_format"] == "png" and all(p.startswith(b"\x89PNG") for p in png["images"])
+    wire = json.loads(proto.encode_frame(msg, "json"))
+    assert base64.b64decode(wire["images"][2]) == sprites[2].tobytes()
+
+
 def test_error_message_shape() -> None:
     msg = proto.error_message("x", InvalidRequest("count must be ...", field="count"))
     assert msg == {"id": "x", "type": "error", "code": "invalid_request", "message": "count must be ...",
@@ -211,6 +240,7 @@ def test_hello_and_models_messages() -> None:
     msg = proto.hello_message(call, CATALOG, proto.Limits(), "0.1.0")
     assert msg["protocol"] == proto.PROTOCOL_VERSION == 1
     assert msg["coming"] == [] and {"score", "similar"} <= set(msg["operations"])
+    assert msg["features"] == ["preview"]
     assert msg["limits"]["max_count"] == api.MAX_COUNT
     models = proto.models_message(parse({"id": "m", "op": "models"}), CATALOG, {"tiny": True})
     tiny = models["models"][0]

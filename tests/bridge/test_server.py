@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -165,6 +166,25 @@ def test_duplicate_in_flight_id_is_rejected(make_server: Callable[..., Backgroun
             assert (answer["type"], answer["field"]) == ("error", "id")
 
     run(go())
+
+
+def test_preview_on_a_vae_model_is_accepted_and_sends_no_images(make_server: Callable[..., BackgroundServer],
+                                                                 registry: Registry) -> None:
+    srv = make_server(workers=1, chunk_sprites=2)
+
+    async def go() -> list[dict[str, Any]]:
+        async with connect(srv.url) as ws:
+            await ws.send(json.dumps({"id": "v", "op": "generate", "model": "tiny", "count": 5, "seed": 3,
+                                      "image_format": "rgba", "preview": True}))
+            answers = [json.loads(await ws.recv())]
+            while answers[-1]["type"] == "progress":
+                answers.append(json.loads(await ws.recv()))
+            return answers
+
+    *progress, result = run(go())
+    assert [p["done"] for p in progress] == [2, 4, 5] and all("images" not in p for p in progress)  # chunks only
+    want = api.generate("tiny", 5, 3, registry=registry).sprites
+    assert result["images"] == [base64.b64encode(s.tobytes()).decode() for s in want]
 
 
 def test_oversized_message_is_answered_then_far_oversized_closes_with_1009(
