@@ -96,6 +96,15 @@ function M:offers(op)
   return false
 end
 
+-- Whether the server (per its hello) announces an optional feature such as "preview"; false when unknown, since
+-- a server that does not know a feature's parameter refuses the request.
+function M:supports(feature)
+  local features = self.server and self.server.features
+  if type(features) ~= "table" then return false end
+  for _, f in ipairs(features) do if f == feature then return true end end
+  return false
+end
+
 function M:cancel(target)
   if target and self.pending[target] then self:send(protocol.cancel(target)) end
 end

@@ -44,6 +44,27 @@ function M.grid_layout(n, w, h, canvas_w, canvas_h)
   return best or { cols = n, rows = 1, scale = 1 }
 end
 
+-- Draws images as the preview grid on a canvas's GraphicsContext: integer scale, nearest neighbour, picked ones
+-- framed. The same code draws the final result and the previews that arrive with progress. Returns the layout.
+function M.draw_grid(gc, images, picked)
+  gc.antialias = false
+  local n = #images
+  if n == 0 then return nil end
+  local w, h = images[1].width, images[1].height
+  local lay = M.grid_layout(n, w, h, gc.width, gc.height)
+  for i, im in ipairs(images) do
+    im.preview = im.preview or document.image(im)
+    local x, y = ((i - 1) % lay.cols) * w * lay.scale, ((i - 1) // lay.cols) * h * lay.scale
+    local dst = Rectangle(x, y, w * lay.scale, h * lay.scale)
+    gc:drawImage(im.preview, Rectangle(0, 0, w, h), dst)
+    if picked and picked[i] then
+      gc.color = Color{ r = 255, g = 200, b = 0, a = 255 }
+      gc:strokeRect(dst)
+    end
+  end
+  return lay
+end
+
 -- Which image index (1-based) a canvas point falls on, or nil.
 function M.hit(layout, w, h, x, y, n)
   local cell_w, cell_h = w * layout.scale, h * layout.scale
@@ -56,13 +77,15 @@ end
 
 -- A sprite dialog: server status, model, count, seed (with dice), the spec's own fields, palette, preview grid,
 -- Generate / Cancel / Insert. spec: title, key (preferences namespace), insert (default mode),
--- fields(dlg, prefs) adds widgets, request(data, model) -> request table or nil and a sentence.
+-- fields(dlg, prefs) adds widgets, request(data, model) -> request table or nil and a sentence, preview (ask a
+-- server that offers it for preview images with progress; the grid shows them until the result arrives).
 -- ctx: conn (connection), prefs (plugin.preferences), palettes (built-in names). Returns the dialog and its state.
 function M.sprite_dialog(ctx, spec)
   local conn = ctx.conn
   ctx.prefs[spec.key] = ctx.prefs[spec.key] or {}
   local prefs = ctx.prefs[spec.key]
-  local st = { images = {}, picked = {}, models = {}, request = nil }
+  -- images: the result's (pickable, insertable); preview: the latest progress images, shown until the result
+  local st = { images = {}, preview = {}, picked = {}, models = {}, request = nil }
   local dlg
 
   local function set_status(text)
@@ -117,17 +140,31 @@ function M.sprite_dialog(ctx, spec)
   local function generate()
     local d = dlg.data
     remember(d)
-    st.images, st.picked = {}, {}
+    st.images, st.preview, st.picked = {}, {}, {}
     dlg:repaint()
     local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette))
     if not msg then return set_status(why) end
     for k, v in pairs(M.cleanup(d)) do msg[k] = v end
+    -- preview images come only from servers that announce them (older ones refuse unknown parameters)
+    if spec.preview and conn:supports("preview") then msg.preview = true end
     set_status("Working on " .. tostring(msg.count) .. " sprite(s)...")
     dlg:modify{ id = "cancel", enabled = true }
     st.request = conn:send(msg, {
-      on_progress = function(p) set_status(string.format("Generating... %d / %d %s", p.done, p.total, p.unit)) end,
+      on_progress = function(p)
+        local text = string.format("Generating... %d / %d %s", p.done, p.total, p.unit)
+        if p.images and not st.closed then
+          local images = protocol.images(p)
+          if images then
+            st.preview = images
+            text = text .. " (preview)"
+            dlg:repaint()
+          end
+        end
+        set_status(text)
+      end,
       on_result = function(r)
         st.request = nil
+        st.preview = {}
         dlg:modify{ id = "cancel", enabled = false }
         local images, err = protocol.images(r)
         if not images then return set_status("Error: " .. err) end
@@ -144,6 +181,10 @@ function M.sprite_dialog(ctx, spec)
         st.request = nil
         dlg:modify{ id = "cancel", enabled = false }
         set_status(text)
+        if #st.preview > 0 and not st.closed then
+          st.preview = {}
+          dlg:repaint()
+        end
       end,
     })
   end
@@ -186,22 +227,10 @@ function M.sprite_dialog(ctx, spec)
   dlg:combobox{ id = "outline", label = "Outline", options = OUTLINES, option = prefs.outline or OUTLINES[1] }
   dlg:canvas{ id = "preview", width = M.CANVAS_W, height = M.CANVAS_H,
     onpaint = function(ev)
-      local gc = ev.context
-      gc.antialias = false
-      local n = #st.images
-      if n == 0 then return end
-      local w, h = st.images[1].width, st.images[1].height
-      local lay = M.grid_layout(n, w, h, gc.width, gc.height)
-      st.layout = lay
-      for i, im in ipairs(st.images) do
-        im.preview = im.preview or document.image(im)
-        local x, y = ((i - 1) % lay.cols) * w * lay.scale, ((i - 1) // lay.cols) * h * lay.scale
-        local dst = Rectangle(x, y, w * lay.scale, h * lay.scale)
-        gc:drawImage(im.preview, Rectangle(0, 0, w, h), dst)
-        if st.picked[i] then
-          gc.color = Color{ r = 255, g = 200, b = 0, a = 255 }
-          gc:strokeRect(dst)
-        end
+      if #st.images > 0 then
+        st.layout = M.draw_grid(ev.context, st.images, st.picked)
+      else  -- while working: the latest preview (not pickable)
+        M.draw_grid(ev.context, st.preview)
       end
     end,
     onmousedown = function(ev)
@@ -237,7 +266,7 @@ end
 
 function M.generate(ctx)
   local dlg_ref
-  return M.sprite_dialog(ctx, { title = "Generate Sprite", key = "generate", insert = "New sprite",
+  return M.sprite_dialog(ctx, { title = "Generate Sprite", key = "generate", insert = "New sprite", preview = true,
     fields = function(dlg, prefs)
       dlg_ref = dlg
       dlg:combobox{ id = "label", label = "Label", options = { ANY_LABEL }, option = ANY_LABEL }
@@ -270,6 +299,7 @@ end
 -- Variations of Selection...: the active cel (inside the selection, if any) -> N variations.
 function M.variations(ctx)
   return M.sprite_dialog(ctx, { title = "Variations of Selection", key = "variations", insert = "New frames",
+    preview = true,
     fields = function(dlg, prefs)
       dlg:slider{ id = "strength", label = "Strength (%)", min = 0, max = 200, value = prefs.strength or 50 }
     end,

@@ -46,7 +46,8 @@ function M.models(id) return request("models", id) end
 
 function M.cancel(target, id) return request("cancel", id, { target = target }) end
 
--- params: model, count, seed, label, steps, guidance, palette, dither, max_colors. Images come back as raw RGBA.
+-- params: model, count, seed, label, steps, guidance, palette, dither, max_colors, preview (progress answers carry
+-- preview images). Images come back as raw RGBA.
 function M.generate(params, id)
   local p = {}
   for k, v in pairs(params or {}) do p[k] = v end
@@ -88,7 +89,8 @@ function M.decode(text)
   return msg
 end
 
--- The images of a sprite result as a list of {width=, height=, bytes=} with raw RGBA bytes.
+-- The images of a sprite result, or of a progress answer with preview images (same fields: image_format, size,
+-- images), as a list of {width=, height=, bytes=} with raw RGBA bytes.
 function M.images(result)
   if result.image_format ~= "rgba" then return nil, "expected raw RGBA images, got " .. tostring(result.image_format) end
   local w, h = result.size[1], result.size[2]

@@ -21,6 +21,7 @@ import pytest
 
 from bridge.client import SyncClient
 from bridge.server import BackgroundServer
+from pixelsprite import api
 from pixelsprite.palettes.builtin import builtin_names
 from pixelsprite.registry import Registry
 
@@ -136,3 +137,45 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
     pal = np.frombuffer((out / "pal-1.rgba").read_bytes(), np.uint8).reshape(-1, 4)
     opaque = {tuple(p[:3]) for p in pal if p[3] == 255}
     assert opaque <= {(0, 0, 0), (255, 255, 255), (255, 0, 0)}
+
+
+def test_lua_dialog_draws_previews_from_a_real_server(iterative_registry: Registry, tmp_path: Path) -> None:
+    # the Generate Sprite dialog (dialogs.lua on the API stub) against a real server's answers: it asks for
+    # previews because hello announces them, and its canvas draws every preview, then the result, byte for byte
+    lua = _need("lua5.4")
+    import websockets.sync.client as ws_client
+
+    def dialog(*args: str) -> list[str]:
+        run = subprocess.run([lua, str(HERE / "contract.lua"), "dialog", str(tmp_path / "hello.json"),
+                              str(tmp_path / "models.json"), "tflow", *args], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.splitlines()
+
+    with BackgroundServer(registry=iterative_registry, workers=1, grace_s=1.0, preview_interval_s=0.0) as server:
+        with ws_client.connect(server.url, max_size=None) as conn:
+            for name in ("hello", "models"):
+                conn.send(json.dumps({"id": name, "op": name}))
+                (tmp_path / f"{name}.json").write_text(str(conn.recv(timeout=60)))
+            (frame,) = dialog()
+            request = json.loads(frame)
+            assert (request["op"], request["model"], request["steps"], request["image_format"], request["preview"]) \
+                == ("generate", "tflow", 4, "rgba", True)
+            conn.send(frame)
+            answers = [str(conn.recv(timeout=60))]
+            while json.loads(answers[-1])["type"] == "progress":
+                answers.append(str(conn.recv(timeout=60)))
+    (tmp_path / "answers.jsonl").write_text("\n".join(answers) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    lines = [line.split("\t") for line in dialog(str(tmp_path / "answers.jsonl"), str(out))]
+    msgs = [json.loads(a) for a in answers]
+    assert [m["type"] for m in msgs] == ["progress"] * 4 + ["result"]
+    with_images = [n for n, m in enumerate(msgs, start=1) if "images" in m]
+    assert with_images == [1, 2, 3, 5]  # previews after steps 1..3 (not 4), then the result
+    for n in with_images:
+        assert lines[n - 1] == [str(n), msgs[n - 1]["type"], "2"]
+        for i, b64 in enumerate(msgs[n - 1]["images"], start=1):
+            assert (out / f"{n}-{i}.rgba").read_bytes() == base64.b64decode(b64), (n, i)
+    want = api.generate("tflow", 2, 4, steps=4, registry=iterative_registry).sprites
+    for i in range(2):
+        assert (out / f"5-{i + 1}.rgba").read_bytes() == want[i].tobytes()

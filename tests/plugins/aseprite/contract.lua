@@ -2,6 +2,11 @@
 --   lua5.4 contract.lua requests MODEL RGBA_FILE W H  -> one JSON request frame per line on stdout
 --   lua5.4 contract.lua answers ANSWERS_FILE OUT_DIR -> for each sprite answer, OUT_DIR/<id>-<i>.rgba holds the bytes
 --                                                      of the Aseprite Image the extension made from it
+--   lua5.4 contract.lua dialog HELLO MODELS MODEL [ANSWERS OUT_DIR]
+--       the Generate Sprite dialog itself, on a stub socket fed the server's real hello and models answers:
+--       without ANSWERS, prints the generate frame the dialog sends (count 2, seed 4, steps 4); with ANSWERS (the
+--       server's answers to that frame, one per line), feeds them to the dialog and writes what its preview canvas
+--       drew after each one: OUT_DIR/<n>-<i>.rgba (n: the answer's line number), printing "<n>\t<type>\t<images>"
 local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
 local stub = assert(loadfile(here .. "stub/aseprite.lua"))(here .. "stub")
 package.path = here .. "../../../plugins/aseprite/?.lua;" .. package.path
@@ -28,6 +33,53 @@ if mode == "requests" then
     protocol.palette({ model = model, count = 8, seed = 7, colors = 4, format = "gpl", name = "p" }, "palette"),
   }
   for _, m in ipairs(frames) do print(protocol.encode(m)) end
+elseif mode == "dialog" then
+  local connection = require("connection")
+  local dialogs = require("dialogs")
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    return text
+  end
+  local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+  conn:connect()
+  local ws = stub.sockets[#stub.sockets]
+  ws:_open()
+  local function answer(text)  -- a server answer, addressed to the request the extension sent last
+    local msg = json.decode(text)
+    msg.id = ws:_last().id
+    ws:_text(json.encode(msg))
+  end
+  answer(read(arg[2]))                        -- hello
+  local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
+  answer(read(arg[3]))                        -- models
+  dlg:modify{ id = "model", option = arg[4] }
+  dlg._w.model.onchange()
+  dlg:modify{ id = "count", text = "2" }
+  dlg:modify{ id = "seed", text = "4" }
+  dlg:modify{ id = "steps", text = "4" }
+  dlg._w.generate.onclick()
+  local sent = ws.sent[#ws.sent]
+  if not arg[5] then
+    print(sent)
+  else
+    local id, n = json.decode(sent).id, 0
+    for line in io.lines(arg[5]) do
+      n = n + 1
+      local msg = json.decode(line)
+      msg.id = id
+      ws:_text(json.encode(msg))
+      local drawn = dlg._w.preview.gc.drawn
+      for i, d in ipairs(drawn) do
+        local f = assert(io.open(string.format("%s/%d-%d.rgba", arg[6], n, i), "wb"))
+        f:write(d.image.bytes)
+        f:close()
+        assert(not d.antialias and d.dst.width % d.src.width == 0)
+      end
+      print(n .. "\t" .. msg.type .. "\t" .. #drawn)
+    end
+  end
 elseif mode == "answers" then
   local out_dir = arg[3]
   for line in io.lines(arg[2]) do

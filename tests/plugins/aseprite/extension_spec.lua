@@ -29,7 +29,8 @@ end
 local HELLO = json.encode{ id = "?", type = "result", op = "hello", server = "pixelsprite", version = "0.1.0",
                             protocol = 1 }
 
-local function ready_connection(states)
+-- A connection that has said hello; `features` (e.g. { "preview" }) are what the server's hello announces.
+local function ready_connection(states, features)
   local conn = connection.new{ url = "ws://127.0.0.1:8737", on_state = function(s, d)
     if states then states[#states + 1] = s end
   end }
@@ -37,8 +38,21 @@ local function ready_connection(states)
   local ws = stub.sockets[#stub.sockets]
   ws:_open()
   local hello = ws:_last()
-  ws:_text((HELLO:gsub('"id":"%?"', '"id":"' .. hello.id .. '"')))
+  if features then
+    ws:_text(json.encode{ id = hello.id, type = "result", op = "hello", server = "pixelsprite", version = "0.1.0",
+                          protocol = 1, features = features })
+  else
+    ws:_text((HELLO:gsub('"id":"%?"', '"id":"' .. hello.id .. '"')))
+  end
   return conn, ws
+end
+
+-- A progress answer carrying preview images (raw RGBA), as a server sends for "preview": true.
+local function preview_frame(id, images, w, h, done, total)
+  local msg = { id = id, type = "progress", done = done, total = total, unit = "steps", count = #images,
+                size = { w, h }, image_format = "rgba", images = {} }
+  for i, bytes in ipairs(images) do msg.images[i] = b64.encode(bytes) end
+  return json.encode(msg)
 end
 
 before_each(function() stub.reset() end)
@@ -164,6 +178,15 @@ describe("connection", function()
     ws:_text(json.encode{ id = id, type = "result", op = "generate" })  -- a late duplicate is ignored
     assert.are.same({ "progress 1", "The chosen model cannot use a setting (label).\nm", "result" }, seen)
   end)
+  it("knows the optional features the server's hello announces, none before hello", function()
+    local conn = connection.new{ url = "ws://x" }
+    assert.is_false(conn:supports("preview"))
+    conn = ready_connection(nil, { "preview" })
+    assert.is_true(conn:supports("preview"))
+    assert.is_false(conn:supports("telepathy"))
+    conn = ready_connection()
+    assert.is_false(conn:supports("preview"))  -- an older server: no features field
+  end)
   it("sends cancel for a request in flight only", function()
     local conn, ws = ready_connection()
     local id = conn:send(protocol.generate{ count = 1 }, {})
@@ -255,8 +278,8 @@ describe("document", function()
 end)
 
 describe("Generate Sprite dialog", function()
-  local function open(prefs, which)
-    local conn, ws = ready_connection()
+  local function open(prefs, which, features)
+    local conn, ws = ready_connection(nil, features)
     local dlg, st = dialogs[which or "generate"]{ conn = conn, prefs = prefs or {}, palettes = { "pico-8" } }
     local models = ws:_last()
     assert.are.equal("models", models.op)
@@ -338,6 +361,66 @@ describe("Generate Sprite dialog", function()
     assert.are.same({ model = "vae16", count = 3, seed = 7, palette = "pico-8", insert = "New sprite",
                       url = "ws://127.0.0.1:8737", label = "(any)", steps = 0, guidance = 0, dither = "none",
                       despeckle = false, outline = "None", candidates = 1 }, prefs.generate)
+  end)
+  it("asks for previews and redraws the grid with each progress that carries images", function()
+    local dlg, st, ws = open({}, "generate", { "preview" })
+    dlg:_set("count", "text", "2")
+    dlg:_click("generate")
+    local req = ws:_last()
+    assert.is_true(req.preview)
+    assert.are.equal("rgba", req.image_format)
+    local function px(v) return rgba(16, 16, function(x, y) return v, x, y, 255 end) end
+    -- a progress without images only updates the status
+    ws:_text(json.encode{ id = req.id, type = "progress", done = 1, total = 4, unit = "steps" })
+    assert.are.equal(0, #dlg._w.preview.gc.drawn)
+    ws:_text(preview_frame(req.id, { px(1), px(2) }, 16, 16, 2, 4))
+    assert.truthy(dlg._w.status.text:find("2 / 4 steps %(preview%)"))
+    local gc = dlg._w.preview.gc
+    assert.are.equal(2, #gc.drawn)
+    assert.is_false(gc.drawn[1].antialias)
+    assert.are.equal(px(1), gc.drawn[1].image.bytes)
+    local d = gc.drawn[2]
+    assert.are.same({ 16, 16 }, { d.src.width, d.src.height })
+    assert.are.equal(0, d.dst.width % 16)
+    assert.truthy(d.dst.width > 16)  -- scaled by a whole number, as the final grid
+    -- previews are not pickable nor insertable
+    dlg:_mousedown("preview", d.dst.x + 1, d.dst.y + 1)
+    assert.is_nil(st.picked[2])
+    dlg:_click("insert_button")
+    assert.truthy(dlg._w.status.text:find("Generate first"))
+    assert.is_nil(app.activeSprite)
+    -- the next preview replaces the last one
+    ws:_text(preview_frame(req.id, { px(3), px(4) }, 16, 16, 3, 4))
+    assert.are.equal(px(4), dlg._w.preview.gc.drawn[2].image.bytes)
+    -- the result replaces the preview with the same drawing code
+    ws:_text(result_frame(req.id, { px(5), px(6) }, 16, 16))
+    gc = dlg._w.preview.gc
+    assert.are.same({ px(5), px(6) }, { gc.drawn[1].image.bytes, gc.drawn[2].image.bytes })
+    assert.are.equal(d.dst.width, gc.drawn[2].dst.width)
+    assert.are.equal(0, #st.preview)
+    dlg:_mousedown("preview", d.dst.x + 1, d.dst.y + 1)
+    assert.is_true(st.picked[2])
+  end)
+  it("drops the preview when the request fails, and ignores previews it cannot read", function()
+    local dlg, st, ws = open({}, "variations", { "preview" })
+    local s = Sprite(16, 16, ColorMode.RGB)
+    local img = Image(16, 16, ColorMode.RGB)
+    app.activeCel = s:newCel(s.layers[1], 1, img, Point(0, 0))
+    dlg:_click("generate")
+    local req = ws:_last()
+    assert.are.same({ "variations", true }, { req.op, req.preview })
+    ws:_text(preview_frame(req.id, { "\1\2\3" }, 16, 16, 1, 3))  -- a wrong byte count: not drawn
+    assert.are.equal(0, #st.preview)
+    ws:_text(preview_frame(req.id, { img.bytes }, 16, 16, 2, 3))
+    assert.are.equal(1, #dlg._w.preview.gc.drawn)
+    ws:_text(json.encode{ id = req.id, type = "error", code = "cancelled", message = "cancelled", field = "id" })
+    assert.are.equal(0, #st.preview)
+    assert.are.equal(0, #dlg._w.preview.gc.drawn)
+  end)
+  it("does not ask an older server for previews", function()
+    local dlg, _, ws = open()
+    dlg:_click("generate")
+    assert.is_nil(ws:_last().preview)
   end)
   it("lists only models that make sprites for the dialog's operation", function()
     local conn, ws = ready_connection()
