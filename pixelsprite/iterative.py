@@ -457,9 +457,11 @@ class IterativeModel:
         return hard_alpha_from_model(self.decode_raw(x), self.manifest.image.value_range,
                                      self.manifest.postprocess.alpha_threshold)
 
-    def finish(self, x: np.ndarray, max_colors: int | None) -> np.ndarray:
-        """Model-space ``(N, *shape)`` -> finished uint8 sprites (the manifest's decoding policy)."""
-        pp = self.manifest.postprocess
+    def finish(self, x: np.ndarray, max_colors: int | None, label: int = -1) -> np.ndarray:
+        """Model-space ``(N, *shape)`` -> finished uint8 sprites (the manifest's decoding policy; sprites of
+        label index ``label`` use that label's own colour policy when the manifest has one)."""
+        names = self.manifest.labels
+        pp = self.manifest.postprocess.for_label(names[label] if 0 <= label < len(names) else None)
         k = pp.max_colors if max_colors is None else max_colors
         return finish(self.decode_raw(x), self.manifest.image.value_range, alpha_threshold=pp.alpha_threshold,
                       max_colors=k, color_tolerance=pp.color_tolerance, despeckle_distance=pp.despeckle)
@@ -503,7 +505,7 @@ class IterativeModel:
         hooks = make_hook(progress, cancel, s.steps, watch)
         x, rngs = self.start_noise(seeds)
         observe = watch.observe if watch is not None else None
-        return self.finish(self._sample(x, s, rngs, 1.0, hooks(0), observe), max_colors)
+        return self.finish(self._sample(x, s, rngs, 1.0, hooks(0), observe), max_colors, s.label)
 
     def variations(self, rgba: np.ndarray, seeds: Sequence[int], strength: float, s: Settings,
                    max_colors: int | None = None, *, progress: Progress | None = None,
@@ -516,10 +518,10 @@ class IterativeModel:
         x0 = self.to_space(np.asarray(rgba)[None])
         noise, rngs = self.start_noise(seeds)
         if strength <= 0:
-            return self.finish(np.repeat(x0, len(seeds), axis=0), max_colors)
+            return self.finish(np.repeat(x0, len(seeds), axis=0), max_colors, s.label)
         x = self._noised(np.repeat(x0, len(seeds), axis=0), noise, s, strength)
         observe = watch.observe if watch is not None else None
-        return self.finish(self._sample(x, s, rngs, strength, hooks(0), observe), max_colors)
+        return self.finish(self._sample(x, s, rngs, strength, hooks(0), observe), max_colors, s.label)
 
     def endpoint_noise(self, value: int | np.ndarray, s: Settings, hook: StepHook) -> np.ndarray:
         """A seed's starting noise, or an image's noise by inverting the deterministic sampler: ``shape``."""
@@ -540,4 +542,4 @@ class IterativeModel:
             ends.append(self.endpoint_noise(v, s, hooks(done)))
             done += 0 if isinstance(v, (int, np.integer)) else s.steps
         x = latent_ops.interpolate(ends[0], ends[1], frames, method)
-        return self.finish(self._sample(x, s, [], 1.0, hooks(done)), max_colors)
+        return self.finish(self._sample(x, s, [], 1.0, hooks(done)), max_colors, s.label)

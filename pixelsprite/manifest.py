@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "GraphSpec",
     "ImageSpec",
     "LatentSpec",
+    "LabelPolicy",
     "PostprocessSpec",
     "Manifest",
     "load_manifest",
@@ -333,6 +334,15 @@ class LatentSpec:
 
 
 @dataclass(frozen=True)
+class LabelPolicy:
+    """One label's colour policy (label-conditional generators): replaces the spec's tolerance and despeckle."""
+
+    label: str
+    color_tolerance: float
+    despeckle: float
+
+
+@dataclass(frozen=True)
 class PostprocessSpec:
     """Decoding defaults.
 
@@ -343,36 +353,63 @@ class PostprocessSpec:
             this (0: every sprite gets exactly the cap); see :func:`pixelsprite.postprocess.reduce_colors_adaptive`.
         despeckle: OKLab distance under which a lone pixel merges into its closest neighbour's colour after
             colour reduction (0: off); see :func:`pixelsprite.postprocess.despeckle`.
+        per_label: label-conditional models: labels whose sprites use their own tolerance and despeckle
+            (JSON: ``"per_label": {"ring": {"color_tolerance": 0.03, "despeckle": 0.05}}``); see :meth:`for_label`.
     """
 
     alpha_threshold: float = 0.0
     max_colors: int = 0
     color_tolerance: float = 0.0
     despeckle: float = 0.0
+    per_label: tuple[LabelPolicy, ...] = ()
+
+    def for_label(self, label: str | None) -> PostprocessSpec:
+        """The policy sprites of ``label`` are decoded with (this spec when the label has none of its own)."""
+        for p in self.per_label:
+            if p.label == label:
+                return replace(self, color_tolerance=p.color_tolerance, despeckle=p.despeckle, per_label=())
+        return self
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "postprocess", src: str = "<dict>") -> PostprocessSpec:
         d = _obj(d, where, src)
-        _keys(d, where, src, ("alpha_threshold", "max_colors"), ("color_tolerance", "despeckle"))
-        tolerance = _float(d.get("color_tolerance", 0.0), f"{where}.color_tolerance", src)
-        distance = _float(d.get("despeckle", 0.0), f"{where}.despeckle", src)
-        for key, value in (("color_tolerance", tolerance), ("despeckle", distance)):
-            if value < 0:
-                raise BundleError(f"{src}: manifest key '{where}.{key}' must be >= 0, got {value}")
+        _keys(d, where, src, ("alpha_threshold", "max_colors"), ("color_tolerance", "despeckle", "per_label"))
+        tolerance, distance = _policy(d, where, src)
+        per_label = tuple(LabelPolicy(_str(k, f"{where}.per_label", src), *_policy(v, f"{where}.per_label.{k}", src,
+                                                                                     required=True))
+                          for k, v in _obj(d.get("per_label", {}), f"{where}.per_label", src).items())
         return cls(
             alpha_threshold=_float(d["alpha_threshold"], f"{where}.alpha_threshold", src),
             max_colors=_int(d["max_colors"], f"{where}.max_colors", src, minimum=0),
             color_tolerance=tolerance,
             despeckle=distance,
+            per_label=per_label,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "alpha_threshold": self.alpha_threshold,
             "max_colors": self.max_colors,
             "color_tolerance": self.color_tolerance,
             "despeckle": self.despeckle,
         }
+        if self.per_label:
+            out["per_label"] = {p.label: {"color_tolerance": p.color_tolerance, "despeckle": p.despeckle}
+                                for p in self.per_label}
+        return out
+
+
+def _policy(d: Any, where: str, src: str, required: bool = False) -> tuple[float, float]:
+    """(color_tolerance, despeckle) of a postprocess object, each >= 0 (0 when optional and absent)."""
+    d = _obj(d, where, src)
+    keys = ("color_tolerance", "despeckle")
+    if required:
+        _keys(d, where, src, keys, ())
+    values = tuple(_float(d.get(k, 0.0), f"{where}.{k}", src) for k in keys)
+    for key, value in zip(keys, values):
+        if value < 0:
+            raise BundleError(f"{src}: manifest key '{where}.{key}' must be >= 0, got {value}")
+    return values[0], values[1]
 
 
 _TOP_KEYS = (
@@ -463,6 +500,12 @@ class Manifest:
         )
         training = _obj(d.get("training", {}), "training", src)
         metrics = _obj(d.get("metrics", {}), "metrics", src)
+        postprocess = PostprocessSpec.from_dict(d["postprocess"], "postprocess", src) if "postprocess" in d \
+            else PostprocessSpec()
+        stray = [p.label for p in postprocess.per_label if p.label not in labels]
+        if stray:
+            raise BundleError(f"{src}: manifest key 'postprocess.per_label' names {stray}, which are not in "
+                              f"'labels' {list(labels)}")
         return cls(
             name=name,
             family=_str(d["family"], "family", src),
@@ -470,9 +513,7 @@ class Manifest:
             image=ImageSpec.from_dict(d["image"], "image", src),
             latent=LatentSpec.from_dict(d["latent"], "latent", src) if d.get("latent") is not None else None,
             labels=labels,
-            postprocess=PostprocessSpec.from_dict(d["postprocess"], "postprocess", src)
-            if "postprocess" in d
-            else PostprocessSpec(),
+            postprocess=postprocess,
             graphs=graphs,
             training=json.loads(json.dumps(training)),
             metrics=json.loads(json.dumps(metrics)),

@@ -29,7 +29,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"labels with classifier-free guidance (label dropout {s['conditioning']['label_dropout']}). "
         f"Defaults chosen by measurement: solver `{d['solver']}`, {d['steps']} steps, guidance {d['guidance']:g}. "
         "Decoding: hard alpha, then the calibrated colour policy "
-        f"(tolerance {m.postprocess.color_tolerance:g}, despeckle {m.postprocess.despeckle:g}).",
+        f"(tolerance {m.postprocess.color_tolerance:g}, despeckle {m.postprocess.despeckle:g}"
+        f"{_label_policies(m)}).",
         "",
         "## Data",
         credits,
@@ -112,3 +113,11 @@ def _distillation_lines(d: dict | None) -> list[str]:
 
 def _nfe(defaults: dict) -> int:
     return {"euler": 1, "midpoint": 2, "heun": 2, "ddim": 1, "ddpm": 1}[defaults["solver"]] * int(defaults["steps"])
+
+
+def _label_policies(m: Manifest) -> str:
+    """The labels calibrated to their own colour policy, in words (empty when none)."""
+    if not m.postprocess.per_label:
+        return ""
+    own = ", ".join(f"{p.label} {p.color_tolerance:g}/{p.despeckle:g}" for p in m.postprocess.per_label)
+    return f"; labels with their own tolerance/despeckle, calibrated on their training sprites: {own}"

@@ -7,7 +7,8 @@ Story: checkpoint -> EMA U-Net -> ONNX network graph (parity-checked; plus the f
 latent space) -> a first manifest -> **quality-versus-steps sweep** on the held-out split (raw colours,
 Fréchet distance in the frozen evaluator's features, sprites/s at batch 64) -> the default solver/steps = the cheapest
 setting within 10% of the reference's fd (diffusion: ``ddpm`` with all T steps; flow: the most expensive
-setting swept) -> decoding policy calibrated on the *training* split at those defaults -> evaluation at the
+setting swept) -> decoding policy calibrated on the *training* split at those defaults, overall and per label
+(a label's own colour tolerance/despeckle where its statistics ask for one) -> evaluation at the
 defaults (pixel-art statistics per label and overall, memorization, speed) -> per-label sample sheets and
 ``card.md``.
 """
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from pixelsprite import api
-from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, load_manifest, save_manifest
+from pixelsprite.manifest import ImageSpec, LabelPolicy, Manifest, PostprocessSpec, load_manifest, save_manifest
 from pixelsprite.postprocess import despeckle, reduce_colors_adaptive
 from pixelsprite.registry import Registry
 
@@ -49,6 +50,8 @@ SWEEP = {  # (solver, steps) measured on the held-out split
 }
 FLOW_REFERENCE = ("heun", 100)
 SPEED_BATCH = 64
+LABEL_CALIBRATION_COUNT = 64  # raw sprites per label for its own colour policy
+MIN_LABEL_SPRITES = 10  # labels with fewer training sprites keep the overall policy
 
 
 def load_generator(checkpoint: str | Path) -> tuple[UNet, dict]:
@@ -116,8 +119,9 @@ def _speed(name: str, reg: Registry, solver: str, steps: int, batch: int = SPEED
     return batch / float(np.median(times))
 
 
-def calibrate(raw: np.ndarray, real: dict[str, float]) -> tuple[PostprocessSpec, list[dict]]:
-    """The decoding policy whose statistics on ``raw`` (uint8, hard alpha) sit closest to ``real``."""
+def _ladder(raw: np.ndarray, real: dict[str, float]) -> list[dict]:
+    """Every (tolerance, despeckle) policy applied to ``raw`` (uint8, hard alpha), with its statistics and its
+    ``gap`` to ``real``: the larger relative gap of colours per sprite and isolated-pixel rate."""
     rows = []
     for tolerance in TOLERANCES:
         reduced = reduce_colors_adaptive(raw, COLOR_CAP, tolerance)
@@ -126,8 +130,27 @@ def calibrate(raw: np.ndarray, real: dict[str, float]) -> tuple[PostprocessSpec,
             gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
             rows.append({"color_tolerance": tolerance, "despeckle": distance, "gap": round(gap, 4),
                          **{k: round(v, 4) for k, v in stats.items()}})
+    return rows
+
+
+def calibrate(raw: np.ndarray, real: dict[str, float],
+              per_label: dict[str, tuple[np.ndarray, dict[str, float]]] | None = None
+              ) -> tuple[PostprocessSpec, dict]:
+    """The decoding policy whose statistics on ``raw`` (uint8, hard alpha) sit closest to ``real``, plus, for
+    each label in ``per_label`` (label -> (its raw sprites, its real statistics)), that label's own closest
+    policy where it differs from the overall one. Returns the spec and the calibration record (all rows)."""
+    rows = _ladder(raw, real)
     best = min(rows, key=lambda r: r["gap"])
-    return PostprocessSpec(0.0, COLOR_CAP, best["color_tolerance"], best["despeckle"]), rows
+    policies, record = [], {"overall": rows, "per_label": {}}
+    for label, (label_raw, label_real) in (per_label or {}).items():
+        label_rows = _ladder(label_raw, label_real)
+        own = min(label_rows, key=lambda r: r["gap"])
+        overall = next(r for r in label_rows
+                       if (r["color_tolerance"], r["despeckle"]) == (best["color_tolerance"], best["despeckle"]))
+        record["per_label"][label] = {"chosen": own, "overall_policy": overall}
+        if own["gap"] < overall["gap"]:
+            policies.append(LabelPolicy(label, own["color_tolerance"], own["despeckle"]))
+    return PostprocessSpec(0.0, COLOR_CAP, best["color_tolerance"], best["despeckle"], tuple(policies)), record
 
 
 def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
@@ -235,7 +258,13 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
 
     # 3. decoding policy at the defaults, calibrated against the training split
     raw = _generate(name, reg, _labels_like(train, eval_count), 20_000, max_colors=0)
-    postprocess, ladder = calibrate(raw, pixel_art_stats(train.images))
+    per_label = {}
+    for i, lab in enumerate(train.label_names):  # each label's own policy, against its own training sprites
+        real_lab = train.images[train.labels == i]
+        if len(real_lab) >= MIN_LABEL_SPRITES:
+            per_label[lab] = (_generate(name, reg, [(lab, LABEL_CALIBRATION_COUNT)], 30_000 + 1_000 * i,
+                                        max_colors=0), pixel_art_stats(real_lab))
+    postprocess, ladder = calibrate(raw, pixel_art_stats(train.images), per_label)
     manifest = replace(manifest, postprocess=postprocess)
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -297,9 +326,10 @@ def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch
     ref = dict(baseline.metrics["reference"])
     defaults = baseline.metrics["defaults"]
     out = {"bundle": baseline.name, "reference": ref, "defaults": defaults,
-           "fd_default": baseline.metrics["fd"]["default"],
            "sprites_per_s_default": baseline.metrics["sprites_per_s"]["default"]}
-    if folder is not None:
+    if folder is None:
+        out["fd_default"] = baseline.metrics["fd"]["default"]
+    else:
         reg = Registry([Path(folder).resolve().parent], builtin=False, env=False)
         steps = int(ref["steps"])
         probe = min(10, steps)

@@ -3,6 +3,10 @@ guidance, hooks, variations, interpolation, inversion, the latent space, and req
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -175,3 +179,21 @@ def test_cli_sampler_options(iterative_registry: Registry, tmp_path, capsys: pyt
     code = cli.main(["--models-dir", root, "interpolate", "--model", "tflow", "--seed-a", "1", "--seed-b", "2",
                      "--steps", "3", "--sample-steps", "2", "--solver", "euler", "-o", str(out)])
     assert code == 0
+
+
+def test_a_label_with_its_own_colour_policy_decodes_with_it(iterative_registry: Registry, tmp_path: Path) -> None:
+    src = Path(iterative_registry.load("tflow").info.path)
+    shutil.copytree(src, tmp_path / "tflow")
+    path = tmp_path / "tflow" / "manifest.json"
+    d = json.loads(path.read_text())
+    d["postprocess"]["per_label"] = {"a": {"color_tolerance": 1.0, "despeckle": 0.0}}  # any error allowed: 1 colour
+    path.write_text(json.dumps(d))
+    own = Registry([tmp_path], builtin=False, env=False)
+    for label, expect_change in (("a", True), ("b", False)):
+        kw = {"label": label, "steps": 3}
+        before = api.generate("tflow", 4, seed=0, registry=iterative_registry, **kw).sprites
+        after = api.generate("tflow", 4, seed=0, registry=own, **kw).sprites
+        assert np.array_equal(before[..., 3], after[..., 3])  # the policy changes colours, never the shape
+        assert (not np.array_equal(before, after)) == expect_change
+        if expect_change:
+            assert all(len(np.unique(s[s[..., 3] > 0][:, :3], axis=0)) == 1 for s in after)

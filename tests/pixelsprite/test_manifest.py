@@ -13,6 +13,7 @@ from pixelsprite.errors import BundleError
 from pixelsprite.manifest import (
     GraphSpec,
     ImageSpec,
+    LabelPolicy,
     LatentSpec,
     Manifest,
     PostprocessSpec,
@@ -208,3 +209,27 @@ def test_load_errors_name_the_path(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("[]")
     with pytest.raises(BundleError, match="must be an object"):
         load_manifest(tmp_path)
+
+
+def test_per_label_colour_policy_round_trips_and_resolves() -> None:
+    d = copy.deepcopy(EXAMPLE)
+    d["postprocess"]["per_label"] = {"item": {"color_tolerance": 0.03, "despeckle": 0.0}}
+    m = Manifest.from_dict(d)
+    assert m.postprocess.per_label == (LabelPolicy("item", 0.03, 0.0),)
+    assert m.postprocess.for_label("item") == PostprocessSpec(0.0, 12, 0.03, 0.0)
+    assert m.postprocess.for_label("mon") is m.postprocess and m.postprocess.for_label(None) is m.postprocess
+    assert Manifest.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    assert "per_label" not in Manifest.from_dict(EXAMPLE).to_dict()["postprocess"]  # absent stays absent
+
+
+@pytest.mark.parametrize(("per_label", "match"), [
+    ({"dragon": {"color_tolerance": 0.03, "despeckle": 0.0}}, r"per_label' names \['dragon'\]"),
+    ({"item": {"color_tolerance": 0.03}}, r"postprocess\.per_label\.item\.despeckle' is missing"),
+    ({"item": {"color_tolerance": -1, "despeckle": 0.0}}, r"item\.color_tolerance' must be >= 0"),
+    ({"item": 0.03}, r"postprocess\.per_label\.item' must be an object"),
+])
+def test_per_label_policy_errors_name_the_key(per_label: dict, match: str) -> None:
+    d = copy.deepcopy(EXAMPLE)
+    d["postprocess"]["per_label"] = per_label
+    with pytest.raises(BundleError, match=match):
+        Manifest.from_dict(d)

@@ -81,6 +81,10 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
     s = m.extra["sampling"]
     assert m.family == "flow" and s["space"] == "latent" and s["shape"] == [2, 4, 4]
     assert m.metrics["fd"]["metric"] == "fd_evaluator"  # the frozen evaluator's features, as in docs/evaluation.md
+    cal = m.metrics["postprocess_calibration"]
+    assert set(cal["per_label"]) == {"diamond", "square"}  # each label calibrated against its own training sprites
+    for p in m.postprocess.per_label:  # a label keeps its own policy only where it beats the overall one there
+        assert cal["per_label"][p.label]["chosen"]["gap"] < cal["per_label"][p.label]["overall_policy"]["gap"]
     assert s["path"] == "linear" and s["time_input"] == "t" and len(s["latent"]["mean"]) == 2
     assert set(m.graphs) == {"velocity", "encoder", "decoder"}
     reg = Registry([tmp_path / "models"], builtin=False, env=False)
