@@ -45,8 +45,8 @@ ROLES = {"diffusion": "denoiser", "flow": "velocity"}
 SOLVERS = {"diffusion": ["ddpm", "ddim"], "flow": ["euler", "midpoint", "heun"]}
 NFE = {"ddpm": 1, "ddim": 1, "euler": 1, "midpoint": 2, "heun": 2}
 SWEEP = {  # (solver, steps) measured on the held-out split
-    "diffusion": [("ddim", s) for s in (4, 8, 12, 16, 25, 50, 100)],
-    "flow": [(sol, s) for sol in ("euler", "midpoint", "heun") for s in (2, 4, 6, 8, 12, 16, 25, 50)],
+    "diffusion": [("ddim", s) for s in (2, 3, 4, 6, 8, 12, 16, 25, 50, 100)],
+    "flow": [(sol, s) for sol in ("euler", "midpoint", "heun") for s in (1, 2, 3, 4, 6, 8, 12, 25, 50)],
 }
 FLOW_REFERENCE = ("heun", 100)
 SPEED_BATCH = 64
