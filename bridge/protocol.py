@@ -536,9 +536,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
                 raise InvalidRequest(f"interpolate needs endpoint {end} (a seed or an image)", field=end)
         req = api.InterpolateRequest(name, _endpoint(obj["a"], "a"), _endpoint(obj["b"], "b"),
                                      _int(obj.get("count"), "count", 8), _str(obj.get("method"), "method", "slerp"),
-                                     max_colors, **colours, label=sampler["label"], sample_steps=sampler["steps"],
-                                     solver=sampler["solver"], guidance=sampler["guidance"], **best,
-                                     seed=_int(obj.get("seed"), "seed"))
+                                     max_colors, **colours, **sampler, **best, seed=_int(obj.get("seed"), "seed"))
     elif op == "grid":
         corners = obj.get("corners")
         if not isinstance(corners, list) or len(corners) != 4:

@@ -12,16 +12,16 @@ Limits (module constants, also named in error messages):
 field              limit                  note
 =================  =====================  ==================================================
 count              1 .. 1024              sprites per generate / variations request
+count (interp.)    2 .. 64                interpolation frames, endpoints included (``steps`` of :func:`interpolate`)
 images, latents    1 .. 1024              items per encode / decode request
-steps              2 .. 64                interpolation frames, endpoints included
 rows, cols         2 .. 16                grid size
 strength           0.0 .. 2.0             variation noise scale (latent standard deviations)
 seed               0 .. 2**53 - 1         JSON-safe; ``seed + count - 1`` must fit as well
 max_colors         0 .. 256               None: the manifest's default; 0: no colour reduction
 method             "lerp" | "slerp"
 label              a name of the model's  diffusion/flow only; None: unconditional (the null label)
-steps (sampling)   1 .. 1000              diffusion/flow sampler steps (generate, variations; ``sample_steps`` on
-                                          interpolate, whose ``steps`` counts frames); also <= the model's max
+steps              1 .. 1000              diffusion/flow sampler steps (generate, variations, interpolate; the
+                                          ``sample_steps`` of :func:`interpolate`); also <= the model's max
 solver             the model's solvers    diffusion: ``ddpm``, ``ddim``; flow: ``euler``, ``midpoint``, ``heun``
 guidance           0.0 .. 20.0            classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger
 strength           0.0 .. 1.0             diffusion/flow variations: the noise level the sprite is taken to
@@ -376,16 +376,18 @@ class VariationsRequest:
 
 @dataclass(frozen=True, eq=False)
 class InterpolateRequest:
-    """``steps`` sprites from endpoint ``a`` to ``b`` (each a seed or an image), endpoints included."""
+    """``count`` sprites (frames) from endpoint ``a`` to ``b`` (each a seed or an image), endpoints included;
+    ``steps`` are sampler steps (diffusion/flow), as in the wire protocol. (The keyword function
+    :func:`interpolate` keeps its own names: ``steps`` for the frames, ``sample_steps`` for the sampler.)"""
 
     model: str | None
     a: Endpoint
     b: Endpoint
-    steps: int = 8
+    count: int = 8
     method: str = "slerp"
     max_colors: int | None = None
     label: str | None = None
-    sample_steps: int | None = None
+    steps: int | None = None
     solver: str | None = None
     guidance: float | None = None
     palette: PaletteSpec | None = None
@@ -401,13 +403,13 @@ class InterpolateRequest:
         _model(self.model)
         _endpoint(self.a, "a")
         _endpoint(self.b, "b")
-        _int(self.steps, "steps", MIN_STEPS, MAX_STEPS)
+        _int(self.count, "count", MIN_STEPS, MAX_STEPS)
         _method(self.method)
         _max_colors(self.max_colors)
-        _sampler_options(self.label, self.sample_steps, self.solver, self.guidance, "sample_steps")
+        _sampler_options(self.label, self.steps, self.solver, self.guidance)
         _palette_options(self)
         _cleanup_options(self)
-        _teacher_options(self, self.steps)
+        _teacher_options(self, self.count)
 
 
 @dataclass(frozen=True, eq=False)
@@ -831,8 +833,9 @@ def _iterative(registry: Registry, name: str | None) -> IterativeModel | None:
 
 
 def _no_sampler_options(model: VaeModel, req: Any, steps_field: str = "steps") -> None:
-    """A VAE takes no label and has no sampler: reject those options, naming the field."""
-    for field, value in (("label", req.label), (steps_field, getattr(req, steps_field)), ("solver", req.solver),
+    """A VAE takes no label and has no sampler: reject those options, naming the field (``req.steps`` is called
+    ``steps_field``)."""
+    for field, value in (("label", req.label), (steps_field, req.steps), ("solver", req.solver),
                          ("guidance", req.guidance)):
         if value is not None:
             what = "takes no label (it is unconditional)" if field == "label" else f"has no sampler ({field})"
@@ -1110,14 +1113,15 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
 
 
 def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress | None = None,
-                 cancel: CancelCheck | None = None) -> SpriteResult:
+                 cancel: CancelCheck | None = None, *, steps_field: str = "steps") -> SpriteResult:
+    """``steps_field``: what errors call ``req.steps`` (``sample_steps`` for the keyword function)."""
     t0 = time.perf_counter()
     it = _iterative(registry, req.model)
     if it is not None:
         if req.candidates > 1:
             raise InvalidRequest(f"candidates on interpolate needs a 'vae' model; {it.FAMILY} model {it.name!r} "
                                  "interpolates deterministically (use candidates=1)", field="candidates")
-        settings = it.settings(req.label, req.solver, req.sample_steps, req.guidance, steps_field="sample_steps",
+        settings = it.settings(req.label, req.solver, req.steps, req.guidance, steps_field=steps_field,
                                deterministic=True)
         ends: list[int | np.ndarray] = []
         for field, value in (("a", req.a), ("b", req.b)):
@@ -1127,31 +1131,31 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
                 raise InvalidRequest(f"model {it.name!r} has no encoder, so {field} cannot be an image", field=field)
             else:
                 ends.append(_image(it, value, field, req.alpha_threshold))
-        sprites = _paletted(it.interpolate(ends[0], ends[1], req.steps, req.method, settings, req.max_colors,
+        sprites = _paletted(it.interpolate(ends[0], ends[1], req.count, req.method, settings, req.max_colors,
                                            progress=progress, cancel=cancel), req)
-        return SpriteResult("interpolate", it.name, sprites, (None,) * req.steps, None, time.perf_counter() - t0,
-                            (1, req.steps))
+        return SpriteResult("interpolate", it.name, sprites, (None,) * req.count, None, time.perf_counter() - t0,
+                            (1, req.count))
     model = _vae(registry, req.model, "interpolate")
-    _no_sampler_options(model, req, "sample_steps")
+    _no_sampler_options(model, req, steps_field)
     za = _endpoint_latent(model, req.a, "a", req.alpha_threshold)
     zb = _endpoint_latent(model, req.b, "b", req.alpha_threshold)
-    z = latent_ops.interpolate(za, zb, req.steps, req.method)
+    z = latent_ops.interpolate(za, zb, req.count, req.method)
     c = req.candidates
     if c > 1:
         base = req.seed if req.seed is not None else random_seed()
         z, seeds = _jittered(model, z, c, base)
         sprites = _paletted(model.decode(z, req.max_colors), req)
-        return _best("interpolate", model.name, req.teacher, registry, sprites, seeds, req.steps, c, base, t0,
-                     (1, req.steps))
+        return _best("interpolate", model.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0,
+                     (1, req.count))
     sprites = _paletted(model.decode(z, req.max_colors), req)
     return SpriteResult(
         "interpolate",
         model.name,
         sprites,
-        (None,) * req.steps,
+        (None,) * req.count,
         None,
         time.perf_counter() - t0,
-        (1, req.steps),
+        (1, req.count),
     )
 
 
@@ -1383,12 +1387,17 @@ def interpolate(
     Diffusion/flow: slerp/lerp of the starting noise (an image's noise by inverting the deterministic sampler),
     sampled deterministically with ``sample_steps`` steps. ``candidates`` (VAE): each inner frame is the
     teacher's best of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
+
+    These keywords predate :class:`InterpolateRequest`'s ``count`` (= ``steps`` here) and ``steps``
+    (= ``sample_steps`` here) and stay as they are; errors name them as spelled here.
     """
-    req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, sample_steps=sample_steps,
+    _int(steps, "steps", MIN_STEPS, MAX_STEPS)  # checked under this function's names before the request's
+    _sampler_options(None, sample_steps, None, None, "sample_steps")
+    req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, steps=sample_steps,
                              solver=solver, guidance=guidance, palette=palette, dither=dither,
                              alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline,
                              candidates=candidates, teacher=teacher, seed=seed)
-    return _interpolate(req, registry or default_registry(), progress, cancel)
+    return _interpolate(req, registry or default_registry(), progress, cancel, steps_field="sample_steps")
 
 
 def grid(

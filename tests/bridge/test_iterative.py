@@ -58,6 +58,11 @@ def test_interpolate_takes_count_frames_and_sampler_steps(iterative_server: Back
         got = c.interpolate(1, 2, model="tdiff", count=5, steps=6, image_format="rgba")
     want = api.interpolate("tdiff", 1, 2, steps=5, sample_steps=6, registry=iterative_registry)
     np.testing.assert_array_equal(got.rgba, want.sprites)
+    assert api.handle(api.InterpolateRequest("tdiff", 1, 2, count=5, steps=6),  # the wire's names
+                      registry=iterative_registry).sprites.tobytes() == want.sprites.tobytes()
+    with SyncClient(iterative_server.url) as c, pytest.raises(RemoteError) as e:
+        c.interpolate(1, 2, model="tdiff", count=3, steps=99)  # over the model's max_steps (40)
+    assert e.value.field == "steps"
 
 
 def test_cancel_stops_sampling_between_steps(iterative_server: BackgroundServer) -> None:

@@ -164,9 +164,13 @@ def test_images_never_reach_the_request_layer_as_strings() -> None:
 def test_endpoints_are_seeds_or_images() -> None:
     req = parse({"id": "a", "op": "interpolate", "a": 3, "b": {"png": PNG}, "count": 5}).request
     assert isinstance(req, api.InterpolateRequest)
-    assert (req.a, req.b, req.steps) == (3, PNG, 5)
+    assert (req.a, req.b, req.count, req.steps) == (3, PNG, 5, None)
     with pytest.raises(InvalidRequest):
         parse({"id": "a", "op": "interpolate", "a": True, "b": 2})
+    # the frame count is "count" on the wire, in the request and in its errors
+    with pytest.raises(InvalidRequest) as e:
+        parse({"id": "a", "op": "interpolate", "a": 1, "b": 2, "count": 100})
+    assert e.value.field == "count" and e.value.message.startswith("count must be between 2 and 64")
 
 
 def test_latents_as_tensor_or_nested_list() -> None:

@@ -166,11 +166,14 @@ def test_concurrent_requests_agree(registry: Registry) -> None:
         ),
         (lambda: api.VariationsRequest(None, 3.5), "image", "image must be an image"),
         (
-            lambda: api.InterpolateRequest(None, 1, 2, steps=1),
-            "steps",
-            "steps must be between 2 and 64, got 1",
+            lambda: api.InterpolateRequest(None, 1, 2, count=1),
+            "count",
+            "count must be between 2 and 64, got 1",
         ),
-        (lambda: api.InterpolateRequest(None, 1, 2, steps=65), "steps", "steps must be between 2 and 64"),
+        (lambda: api.InterpolateRequest(None, 1, 2, count=65), "count", "count must be between 2 and 64"),
+        (lambda: api.InterpolateRequest(None, 1, 2, steps=0), "steps", "steps must be between 1 and 1000"),
+        (lambda: api.interpolate(None, 1, 2, steps=65), "steps", "steps must be between 2 and 64"),
+        (lambda: api.interpolate(None, 1, 2, sample_steps=0), "sample_steps", "sample_steps must be between 1"),
         (
             lambda: api.InterpolateRequest(None, 1, 2, method="cubic"),
             "method",
