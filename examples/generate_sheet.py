@@ -39,7 +39,7 @@ def main() -> None:
         )
         write_png(args.out / "variations.png", compose_sheet(var.sprites, columns=8, scale=4))
 
-    strip = pixelsprite.interpolate(sheet.model, 7, 8, steps=8, method="slerp", registry=registry)
+    strip = pixelsprite.interpolate(sheet.model, 7, 8, count=8, method="slerp", registry=registry)
     write_png(args.out / "strip.png", compose_sheet(strip.sprites, columns=8, scale=4))
     print(f"wrote {args.out}/sheet.png, variations.png, strip.png")
 

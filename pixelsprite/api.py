@@ -12,7 +12,7 @@ Limits (module constants, also named in error messages):
 field              limit                  note
 =================  =====================  ==================================================
 count              1 .. 1024              sprites per generate / variations request
-count (interp.)    2 .. 64                interpolation frames, endpoints included (``steps`` of :func:`interpolate`)
+count (interp.)    2 .. 64                interpolation frames, endpoints included
 images, latents    1 .. 1024              items per encode / decode request
 rows, cols         2 .. 16                grid size
 strength           0.0 .. 2.0             variation noise scale (latent standard deviations)
@@ -20,8 +20,8 @@ seed               0 .. 2**53 - 1         JSON-safe; ``seed + count - 1`` must f
 max_colors         0 .. 256               None: the manifest's default; 0: no colour reduction
 method             "lerp" | "slerp"
 label              a name of the model's  diffusion/flow only; None: unconditional (the null label)
-steps              1 .. 1000              diffusion/flow sampler steps (generate, variations, interpolate; the
-                                          ``sample_steps`` of :func:`interpolate`); also <= the model's max
+steps              1 .. 1000              diffusion/flow sampler steps (generate, variations, interpolate); also
+                                          <= the model's max
 solver             the model's solvers    diffusion: ``ddpm``, ``ddim``; flow: ``euler``, ``midpoint``, ``heun``
 guidance           0.0 .. 20.0            classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger
 strength           0.0 .. 1.0             diffusion/flow variations: the noise level the sprite is taken to
@@ -190,12 +190,12 @@ def _method(value: Any) -> None:
         raise InvalidRequest(f"method must be one of {', '.join(METHODS)}, got {value!r}", field="method")
 
 
-def _sampler_options(label: Any, steps: Any, solver: Any, guidance: Any, steps_field: str = "steps") -> None:
+def _sampler_options(label: Any, steps: Any, solver: Any, guidance: Any) -> None:
     """Model-independent checks of the diffusion/flow options; the model checks the rest when it runs."""
     if label is not None and (not isinstance(label, str) or not label):
         raise InvalidRequest(f"label must be a non-empty string or null, got {label!r}", field="label")
     if steps is not None:
-        _int(steps, steps_field, 1, MAX_SAMPLE_STEPS)
+        _int(steps, "steps", 1, MAX_SAMPLE_STEPS)
     if solver is not None and (not isinstance(solver, str) or not solver):
         raise InvalidRequest(f"solver must be a non-empty string or null, got {solver!r}", field="solver")
     if guidance is not None:
@@ -377,8 +377,7 @@ class VariationsRequest:
 @dataclass(frozen=True, eq=False)
 class InterpolateRequest:
     """``count`` sprites (frames) from endpoint ``a`` to ``b`` (each a seed or an image), endpoints included;
-    ``steps`` are sampler steps (diffusion/flow), as in the wire protocol. (The keyword function
-    :func:`interpolate` keeps its own names: ``steps`` for the frames, ``sample_steps`` for the sampler.)"""
+    ``steps`` are sampler steps (diffusion/flow), as in the wire protocol and :func:`interpolate`."""
 
     model: str | None
     a: Endpoint
@@ -832,14 +831,15 @@ def _iterative(registry: Registry, name: str | None) -> IterativeModel | None:
     return cls(bundle) if cls is not None else None
 
 
-def _no_sampler_options(model: VaeModel, req: Any, steps_field: str = "steps") -> None:
-    """A VAE takes no label and has no sampler: reject those options, naming the field (``req.steps`` is called
-    ``steps_field``)."""
-    for field, value in (("label", req.label), (steps_field, req.steps), ("solver", req.solver),
+def _no_sampler_options(model: VaeModel, req: Any, hint: str = "") -> None:
+    """A VAE takes no label and has no sampler: reject those options, naming the field (``hint`` is appended to
+    the message about ``steps``)."""
+    for field, value in (("label", req.label), ("steps", req.steps), ("solver", req.solver),
                          ("guidance", req.guidance)):
         if value is not None:
             what = "takes no label (it is unconditional)" if field == "label" else f"has no sampler ({field})"
-            raise InvalidRequest(f"model {model.name!r} is a {VAE_FAMILY!r} model: it {what}", field=field)
+            extra = hint if field == "steps" else ""
+            raise InvalidRequest(f"model {model.name!r} is a {VAE_FAMILY!r} model: it {what}{extra}", field=field)
 
 
 def _image(model: VaeModel | IterativeModel, value: ImageInput, field: str, threshold: int = 127) -> np.ndarray:
@@ -1113,16 +1113,14 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
 
 
 def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress | None = None,
-                 cancel: CancelCheck | None = None, *, steps_field: str = "steps") -> SpriteResult:
-    """``steps_field``: what errors call ``req.steps`` (``sample_steps`` for the keyword function)."""
+                 cancel: CancelCheck | None = None) -> SpriteResult:
     t0 = time.perf_counter()
     it = _iterative(registry, req.model)
     if it is not None:
         if req.candidates > 1:
             raise InvalidRequest(f"candidates on interpolate needs a 'vae' model; {it.FAMILY} model {it.name!r} "
                                  "interpolates deterministically (use candidates=1)", field="candidates")
-        settings = it.settings(req.label, req.solver, req.steps, req.guidance, steps_field=steps_field,
-                               deterministic=True)
+        settings = it.settings(req.label, req.solver, req.steps, req.guidance, deterministic=True)
         ends: list[int | np.ndarray] = []
         for field, value in (("a", req.a), ("b", req.b)):
             if isinstance(value, (int, np.integer)):
@@ -1136,7 +1134,7 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
         return SpriteResult("interpolate", it.name, sprites, (None,) * req.count, None, time.perf_counter() - t0,
                             (1, req.count))
     model = _vae(registry, req.model, "interpolate")
-    _no_sampler_options(model, req, steps_field)
+    _no_sampler_options(model, req, "; the number of frames is 'count'")
     za = _endpoint_latent(model, req.a, "a", req.alpha_threshold)
     zb = _endpoint_latent(model, req.b, "b", req.alpha_threshold)
     z = latent_ops.interpolate(za, zb, req.count, req.method)
@@ -1362,12 +1360,12 @@ def interpolate(
     model: str | None,
     a: Endpoint,
     b: Endpoint,
-    steps: int = 8,
+    count: int = 8,
     method: str = "slerp",
     *,
     max_colors: int | None = None,
     label: str | None = None,
-    sample_steps: int | None = None,
+    steps: int | None = None,
     solver: str | None = None,
     guidance: float | None = None,
     palette: PaletteSpec | None = None,
@@ -1382,22 +1380,18 @@ def interpolate(
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
 ) -> SpriteResult:
-    """``steps`` sprites from ``a`` to ``b`` (seeds or images), endpoints included.
+    """``count`` sprites (frames) from ``a`` to ``b`` (seeds or images), endpoints included.
 
     Diffusion/flow: slerp/lerp of the starting noise (an image's noise by inverting the deterministic sampler),
-    sampled deterministically with ``sample_steps`` steps. ``candidates`` (VAE): each inner frame is the
+    sampled deterministically with ``steps`` sampler steps. ``candidates`` (VAE): each inner frame is the
     teacher's best of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
-
-    These keywords predate :class:`InterpolateRequest`'s ``count`` (= ``steps`` here) and ``steps``
-    (= ``sample_steps`` here) and stay as they are; errors name them as spelled here.
+    The names are those of :class:`InterpolateRequest` and the wire protocol.
     """
-    _int(steps, "steps", MIN_STEPS, MAX_STEPS)  # checked under this function's names before the request's
-    _sampler_options(None, sample_steps, None, None, "sample_steps")
-    req = InterpolateRequest(model, a, b, steps, method, max_colors, label=label, steps=sample_steps,
+    req = InterpolateRequest(model, a, b, count, method, max_colors, label=label, steps=steps,
                              solver=solver, guidance=guidance, palette=palette, dither=dither,
                              alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline,
                              candidates=candidates, teacher=teacher, seed=seed)
-    return _interpolate(req, registry or default_registry(), progress, cancel, steps_field="sample_steps")
+    return _interpolate(req, registry or default_registry(), progress, cancel)
 
 
 def grid(

@@ -6,8 +6,8 @@ Usage::
     pixelsprite generate [--model M] [-n 64] [--seed 7] [-o sheet.png] [--separate] [--scale K] [--columns C]
     pixelsprite generate --model diffusion16 --label potion [--steps 8] [--solver ddim] [--guidance 2]
     pixelsprite variations SPRITE.png [-n 8] [--strength 0.5] [--seed 1] [-o out.png]
-    pixelsprite interpolate A.png B.png [--steps 8] [--method slerp] [-o strip.png]
-    pixelsprite interpolate --seed-a 1 --seed-b 2 [--steps 8] [-o strip.png]
+    pixelsprite interpolate A.png B.png [-n 8] [--method slerp] [-o strip.png]   # -n/--count: frames
+    pixelsprite interpolate --seed-a 1 --seed-b 2 [-n 8] [--steps 10] [-o strip.png]  # --steps: sampler steps
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
     pixelsprite generate --palette db32|FILE.gpl|'#1a1c2c,#5d275d,...' [--dither none|bayer2|bayer4]
     pixelsprite generate --candidates 4 [--teacher teacher]  # each sprite: the teacher's best of 4 seeds
@@ -98,10 +98,10 @@ def _add_palette(p: argparse.ArgumentParser, required: bool = False) -> None:
                    help="1-pixel outline on transparent pixels next to opaque ones, inside the canvas")
 
 
-def _add_sampler(p: argparse.ArgumentParser, steps_flag: str = "--steps") -> None:
+def _add_sampler(p: argparse.ArgumentParser) -> None:
     """Diffusion/flow options; None leaves the model's measured default (a VAE model rejects them)."""
     p.add_argument("--label", default=None, help="class label (diffusion/flow; see `pixelsprite models`)")
-    p.add_argument(steps_flag, type=int, default=None, dest="sample_steps",
+    p.add_argument("--steps", type=int, default=None,
                    help=f"sampler steps, 1..{api.MAX_SAMPLE_STEPS} (default: the model's)")
     p.add_argument("--solver", default=None, help="ddpm|ddim (diffusion), euler|midpoint|heun (flow)")
     p.add_argument("--guidance", type=float, default=None,
@@ -165,12 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-a", type=int, default=None, help="use this seed as endpoint A")
     p.add_argument("--seed-b", type=int, default=None, help="use this seed as endpoint B")
     p.add_argument(
-        "--steps", "-n", "--count", dest="steps", type=int, default=8,
-        help=f"frames incl. endpoints, {api.MIN_STEPS}..{api.MAX_STEPS} (the protocol's and job files' 'count')"
+        "-n", "--count", type=int, default=8,
+        help=f"frames incl. endpoints, {api.MIN_STEPS}..{api.MAX_STEPS} (default 8)"
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
-    _add_sampler(p, "--sample-steps")
+    _add_sampler(p)
     _add_candidates(p)
     p.add_argument("--seed", type=int, default=None, help="seed of the candidates' jitter (default: random)")
 
@@ -463,14 +463,14 @@ def _run(args: argparse.Namespace) -> int:
                "guidance": getattr(args, "guidance", None)}
     best: dict[str, Any] = {"candidates": getattr(args, "candidates", 1), "teacher": getattr(args, "teacher", None)}
     if args.command == "generate":
-        result = api.generate(args.model, args.count, args.seed, steps=args.sample_steps, **sampler, **common, **best)
+        result = api.generate(args.model, args.count, args.seed, steps=args.steps, **sampler, **common, **best)
     elif args.command == "variations":
         result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
-                                steps=args.sample_steps, keep_class=args.keep_class, **sampler, **common, **best)
+                                steps=args.steps, keep_class=args.keep_class, **sampler, **common, **best)
     elif args.command == "interpolate":
         a = _endpoint(args.a, args.seed_a, "a")
         b = _endpoint(args.b, args.seed_b, "b")
-        result = api.interpolate(args.model, a, b, args.steps, args.method, sample_steps=args.sample_steps,
+        result = api.interpolate(args.model, a, b, args.count, args.method, steps=args.steps,
                                  seed=args.seed, **sampler, **common, **best)
 
     elif args.command == "grid":

@@ -353,7 +353,7 @@ class IterativeModel:
 
     # ----------------------------------------------------------------------------------- request settings
     def settings(self, label: str | None, solver: str | None, steps: int | None, guidance: float | None,
-                 *, steps_field: str = "steps", deterministic: bool = False) -> Settings:
+                 *, deterministic: bool = False) -> Settings:
         """Resolve a request's options against this model; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
         if label is None:
@@ -376,8 +376,8 @@ class IterativeModel:
                                  f"({', '.join(usable) or 'this model has none'})", field="solver")
         steps = spec.default_steps if steps is None else steps
         if not 1 <= steps <= spec.max_steps:
-            raise InvalidRequest(f"{steps_field} must be between 1 and {spec.max_steps} for model {self.name!r}, "
-                                 f"got {steps}", field=steps_field)
+            raise InvalidRequest(f"steps must be between 1 and {spec.max_steps} for model {self.name!r}, "
+                                 f"got {steps}", field="steps")
         g = spec.default_guidance if guidance is None else float(guidance)
         return Settings(solver, steps, g, index)
 

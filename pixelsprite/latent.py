@@ -64,11 +64,11 @@ def slerp(a: npt.ArrayLike, b: npt.ArrayLike, t: npt.ArrayLike, *, eps: float = 
     return (out[0] if scalar else out).astype(np.float32)
 
 
-def interpolate(a: npt.ArrayLike, b: npt.ArrayLike, steps: int, method: str = "lerp") -> np.ndarray:
-    """``steps`` latents from a to b, endpoints included: ``(steps, *S)`` float32."""
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    ts = np.linspace(0.0, 1.0, steps)
+def interpolate(a: npt.ArrayLike, b: npt.ArrayLike, count: int, method: str = "lerp") -> np.ndarray:
+    """``count`` latents from a to b, endpoints included: ``(count, *S)`` float32."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    ts = np.linspace(0.0, 1.0, count)
     if method == "lerp":
         return lerp(a, b, ts)
     if method == "slerp":

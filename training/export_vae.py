@@ -171,7 +171,7 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     # 4. pictures and the card
     save_sheet(api.generate(name, 64, seed=0, registry=registry).sprites, out / "samples.png", columns=8,
                scale=4 if cfg.image_size <= 16 else 2)
-    strips = [api.interpolate(name, a, b, steps=10, method="slerp", registry=registry).sprites
+    strips = [api.interpolate(name, a, b, count=10, method="slerp", registry=registry).sprites
               for a, b in ((1, 2), (3, 4), (5, 6), (7, 8))]
     save_sheet(np.concatenate(strips), out / "interpolation.png", columns=10,
                scale=4 if cfg.image_size <= 16 else 2)

@@ -56,7 +56,7 @@ def test_interpolate_takes_count_frames_and_sampler_steps(iterative_server: Back
                                                           iterative_registry: Registry) -> None:
     with SyncClient(iterative_server.url) as c:
         got = c.interpolate(1, 2, model="tdiff", count=5, steps=6, image_format="rgba")
-    want = api.interpolate("tdiff", 1, 2, steps=5, sample_steps=6, registry=iterative_registry)
+    want = api.interpolate("tdiff", 1, 2, count=5, steps=6, registry=iterative_registry)
     np.testing.assert_array_equal(got.rgba, want.sprites)
     assert api.handle(api.InterpolateRequest("tdiff", 1, 2, count=5, steps=6),  # the wire's names
                       registry=iterative_registry).sprites.tobytes() == want.sprites.tobytes()

@@ -185,7 +185,7 @@ def test_interpolate_between_two_picked_sprites(page: Any, shipped: Registry, tm
     page.fill("#frames", "6")
     page.click("#interpolate")
     wait_until(page, "() => document.querySelectorAll('#strip .tile img').length === 6")
-    expected = api.interpolate("vae16", 7, 12, steps=6, registry=shipped).sprites
+    expected = api.interpolate("vae16", 7, 12, count=6, registry=shipped).sprites
     np.testing.assert_array_equal(dom_sprites(page, "#strip"), expected)
     # a third pick drops the oldest; a frame (no seed) goes to the server as an image endpoint
     page.locator("#strip .tile .pick").nth(2).check()

@@ -106,11 +106,11 @@ def test_variations(registry: Registry, tmp_path: Path) -> None:
 @pytest.mark.parametrize("method", ["lerp", "slerp"])
 def test_interpolate_endpoints(registry: Registry, method: str) -> None:
     ends = api.generate("tiny", 2, seed=20, registry=registry).sprites
-    r = api.interpolate("tiny", 20, 21, steps=6, method=method, registry=registry)
+    r = api.interpolate("tiny", 20, 21, count=6, method=method, registry=registry)
     assert r.sprites.shape == (6, SIZE, SIZE, 4) and r.layout == (1, 6)
     assert r.sprites[0].tobytes() == ends[0].tobytes()
     assert r.sprites[-1].tobytes() == ends[1].tobytes()
-    img = api.interpolate("tiny", ends[0], 21, steps=3, method=method, registry=registry)  # image endpoint
+    img = api.interpolate("tiny", ends[0], 21, count=3, method=method, registry=registry)  # image endpoint
     assert img.sprites.shape == (3, SIZE, SIZE, 4)
     assert img.sprites[-1].tobytes() == ends[1].tobytes()
 
@@ -172,8 +172,8 @@ def test_concurrent_requests_agree(registry: Registry) -> None:
         ),
         (lambda: api.InterpolateRequest(None, 1, 2, count=65), "count", "count must be between 2 and 64"),
         (lambda: api.InterpolateRequest(None, 1, 2, steps=0), "steps", "steps must be between 1 and 1000"),
-        (lambda: api.interpolate(None, 1, 2, steps=65), "steps", "steps must be between 2 and 64"),
-        (lambda: api.interpolate(None, 1, 2, sample_steps=0), "sample_steps", "sample_steps must be between 1"),
+        (lambda: api.interpolate(None, 1, 2, count=65), "count", "count must be between 2 and 64"),
+        (lambda: api.interpolate(None, 1, 2, steps=0), "steps", "steps must be between 1"),
         (
             lambda: api.InterpolateRequest(None, 1, 2, method="cubic"),
             "method",
@@ -235,7 +235,7 @@ def test_image_ops_need_an_encoder(registry: Registry) -> None:
     with pytest.raises(InvalidRequest, match="'tiny-dec' has no encoder") as e:
         api.variations("tiny-dec", src, registry=registry)
     assert e.value.field == "image"
-    assert api.interpolate("tiny-dec", 1, 2, steps=2, registry=registry).sprites.shape[0] == 2
+    assert api.interpolate("tiny-dec", 1, 2, count=2, registry=registry).sprites.shape[0] == 2
 
 
 def test_decode_checks_latent_shape(registry: Registry) -> None:

@@ -48,7 +48,7 @@ def test_cleanup_order_despeckle_palette_outline(registry: Registry) -> None:
     assert np.array_equal(res.sprites, outline(base, (1, 2, 3)))
     for result in (
         api.variations("tiny", plain[0], 2, seed=1, despeckle=True, registry=registry),
-        api.interpolate("tiny", 1, 2, steps=3, outline="darkest", registry=registry),
+        api.interpolate("tiny", 1, 2, count=3, outline="darkest", registry=registry),
         api.grid("tiny", [1, 2, 3, 4], 2, 2, despeckle=True, outline="#000000", registry=registry),
     ):
         assert result.sprites.dtype == np.uint8, result.op

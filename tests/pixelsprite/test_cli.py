@@ -101,7 +101,7 @@ def test_variations_interpolate_grid(capsys: pytest.CaptureFixture[str], models_
         "1",
         "--seed-b",
         "2",
-        "--steps",
+        "--count",
         "5",
         "--method",
         "lerp",
@@ -110,7 +110,7 @@ def test_variations_interpolate_grid(capsys: pytest.CaptureFixture[str], models_
     )
     assert code == 0, err
     assert _size(strip) == ((SIZE + 1) * 5 - 1, SIZE)  # one row
-    code, _, err = run(capsys, models_dir, "interpolate", str(src), "seed:3", "--steps", "3", "-o", str(strip))
+    code, _, err = run(capsys, models_dir, "interpolate", str(src), "seed:3", "-n", "3", "-o", str(strip))
     assert code == 0, err
 
     g = tmp_path / "grid.png"
@@ -141,7 +141,9 @@ def test_variations_interpolate_grid(capsys: pytest.CaptureFixture[str], models_
         (["generate", "--model", "nope"], "error: unknown model 'nope'; available models: tiny, tiny-dec, tiny-gmm"),
         (["generate", "--scale", "0"], "error: scale must be between 1 and 32, got 0"),
         (["interpolate", "--seed-a", "1"], "error: endpoint b is missing"),
-        (["interpolate", "--steps", "1", "seed:1", "seed:2"], "error: steps must be between 2 and 64, got 1"),
+        (["interpolate", "--count", "1", "seed:1", "seed:2"], "error: count must be between 2 and 64, got 1"),
+        (["interpolate", "--steps", "4", "seed:1", "seed:2"],
+         "error: model 'tiny' is a 'vae' model: it has no sampler (steps); the number of frames is 'count'"),
     ],
 )
 def test_errors_exit_2_without_traceback(

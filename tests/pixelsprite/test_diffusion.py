@@ -90,7 +90,7 @@ def test_variations_by_partial_noising(iterative_registry: Registry) -> None:
 def test_interpolation_between_seeds_starts_and_ends_on_them(iterative_registry: Registry, model: str,
                                                              solver: str) -> None:
     kw = {"label": "a", "solver": solver, "guidance": 2.0, "registry": iterative_registry}
-    strip = api.interpolate(model, 5, 9, steps=5, method="lerp", sample_steps=4, **kw)
+    strip = api.interpolate(model, 5, 9, count=5, method="lerp", steps=4, **kw)
     ends = api.generate(model, 1, seed=5, steps=4, **kw).sprites[0], api.generate(model, 1, seed=9, steps=4,
                                                                                     **kw).sprites[0]
     assert strip.sprites.shape == (5, SIZE, SIZE, 4) and strip.layout == (1, 5)
@@ -105,9 +105,9 @@ def test_image_endpoints_invert_the_deterministic_sampler(iterative_registry: Re
     back = m._sample(noise, s, [], 1.0, lambda d, t: None)
     assert np.allclose(back, x1, atol=2e-3)  # the reverse ODE, then the ODE, returns the start
     sprite = api.generate("tflow", 1, seed=4, label="a", registry=iterative_registry).sprites[0]
-    strip = api.interpolate("tflow", sprite, 7, steps=3, label="a", registry=iterative_registry)
+    strip = api.interpolate("tflow", sprite, 7, count=3, label="a", registry=iterative_registry)
     assert strip.sprites.shape == (3, SIZE, SIZE, 4)
-    diff = api.interpolate("tdiff", sprite, sprite, steps=3, sample_steps=5, registry=iterative_registry)
+    diff = api.interpolate("tdiff", sprite, sprite, count=3, steps=5, registry=iterative_registry)
     assert diff.sprites[0].tobytes() == diff.sprites[2].tobytes()
 
 
@@ -135,7 +135,7 @@ def test_request_errors_name_the_field(iterative_registry: Registry, registry: R
         (lambda: api.variations("tdiff", np.zeros((SIZE, SIZE, 4), np.uint8), 2, 1.5, registry=reg), "strength",
          "between 0 and 1"),
         (lambda: api.interpolate("tdiff", 1, 2, solver="ddpm", registry=reg), "solver", "deterministic"),
-        (lambda: api.interpolate("tdiff", 1, 2, sample_steps=99, registry=reg), "sample_steps", "between 1 and 40"),
+        (lambda: api.interpolate("tdiff", 1, 2, steps=99, registry=reg), "steps", "between 1 and 40"),
         (lambda: api.grid("tdiff", [1, 2, 3, 4], registry=reg), "model", "supports the families: vae"),
         (lambda: api.generate("tiny", 2, 0, label="a", registry=registry), "label", "takes no label"),
         (lambda: api.generate("tiny", 2, 0, steps=4, registry=registry), "steps", "has no sampler"),
@@ -177,7 +177,7 @@ def test_cli_sampler_options(iterative_registry: Registry, tmp_path, capsys: pyt
     code = cli.main(["--models-dir", root, "generate", "--model", "tdiff", "--label", "cat", "-o", str(out)])
     assert code == 2 and "valid labels: a, b" in capsys.readouterr().err
     code = cli.main(["--models-dir", root, "interpolate", "--model", "tflow", "--seed-a", "1", "--seed-b", "2",
-                     "--steps", "3", "--sample-steps", "2", "--solver", "euler", "-o", str(out)])
+                     "--count", "3", "--steps", "2", "--solver", "euler", "-o", str(out)])
     assert code == 0
 
 

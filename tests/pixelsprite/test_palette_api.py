@@ -90,7 +90,7 @@ def test_every_sprite_operation_applies_the_palette(registry: Registry) -> None:
     image = plain.sprites[0]
     for result in (
         api.variations("tiny", image, 3, seed=1, palette=db16, registry=registry),
-        api.interpolate("tiny", 1, 2, steps=3, palette="db16", dither="bayer2", registry=registry),
+        api.interpolate("tiny", 1, 2, count=3, palette="db16", dither="bayer2", registry=registry),
         api.grid("tiny", [1, 2, 3, 4], 2, 2, palette=["#140c1c", "#deeed6"], registry=registry),
         api.decode("tiny", np.zeros((2, 4, 2, 2), np.float32), palette="db16", registry=registry),
     ):

@@ -47,7 +47,7 @@ def test_mixture_generate_regenerates_alone(registry: Registry) -> None:
         assert sprite.seed is not None
         alone = api.generate("tiny-gmm", 1, seed=sprite.seed, registry=registry)
         assert alone.sprites[0].tobytes() == sprite.rgba.tobytes()
-    r = api.interpolate("tiny-gmm", 11, 16, steps=3, registry=registry)
+    r = api.interpolate("tiny-gmm", 11, 16, count=3, registry=registry)
     assert r.sprites[0].tobytes() == batch.sprites[0].tobytes()
     assert r.sprites[-1].tobytes() == batch.sprites[-1].tobytes()
 

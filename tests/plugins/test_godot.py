@@ -220,7 +220,7 @@ def test_plugin_client_against_a_live_server(project: Path, server_url: str, god
     frames = [_rgba(project / p.removeprefix("res://")) for p in report["frames"]]
     assert len(frames) == 6 and all(f.shape == (16, 16, 4) for f in frames)
     # the same frames as the API makes from the two saved PNGs (image endpoints are encoded, so not the PNGs)
-    strip = api.interpolate("vae16", expected[0], expected[1], steps=6, method="slerp").sprites
+    strip = api.interpolate("vae16", expected[0], expected[1], count=6, method="slerp").sprites
     for frame, want in zip(frames, strip, strict=True):
         np.testing.assert_array_equal(frame, want)
     tres = (project / "generated" / "walk.tres").read_text()
