@@ -121,7 +121,7 @@ from .vae import FAMILY as VAE_FAMILY
 from .vae import VaeModel
 
 __all__ = [
-    "MAX_COUNT", "MIN_STEPS", "MAX_STEPS", "MIN_GRID", "MAX_GRID", "MAX_STRENGTH", "MAX_SEED", "MAX_COLORS",
+    "MAX_COUNT", "MIN_FRAMES", "MAX_FRAMES", "MIN_GRID", "MAX_GRID", "MAX_STRENGTH", "MAX_SEED", "MAX_COLORS",
     "METHODS", "ImageInput", "Endpoint",
     "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
     "InterpolateRequest", "GridRequest", "PaletteRequest", "ScoreRequest", "SimilarRequest", "Request", "DITHERS",
@@ -134,7 +134,7 @@ __all__ = [
 ]  # fmt: skip
 
 MAX_COUNT = 1024
-MIN_STEPS, MAX_STEPS = 2, 64
+MIN_FRAMES, MAX_FRAMES = 2, 64  # interpolate: frames (count), endpoints included
 MIN_GRID, MAX_GRID = 2, 16
 MAX_STRENGTH = 2.0
 MAX_SEED = 2**53 - 1
@@ -402,7 +402,7 @@ class InterpolateRequest:
         _model(self.model)
         _endpoint(self.a, "a")
         _endpoint(self.b, "b")
-        _int(self.count, "count", MIN_STEPS, MAX_STEPS)
+        _int(self.count, "count", MIN_FRAMES, MAX_FRAMES)
         _method(self.method)
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-b", type=int, default=None, help="use this seed as endpoint B")
     p.add_argument(
         "-n", "--count", type=int, default=8,
-        help=f"frames incl. endpoints, {api.MIN_STEPS}..{api.MAX_STEPS} (default 8)"
+        help=f"frames incl. endpoints, {api.MIN_FRAMES}..{api.MAX_FRAMES} (default 8)"
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)

@@ -246,6 +246,9 @@ def test_hello_and_models_messages() -> None:
     assert msg["coming"] == [] and {"score", "similar"} <= set(msg["operations"])
     assert msg["features"] == ["preview"]
     assert msg["limits"]["max_count"] == api.MAX_COUNT
+    # the ranges clients clamp their fields to: "steps" is the sampler's, as everywhere on the wire
+    assert msg["limits"]["steps"] == [1, api.MAX_SAMPLE_STEPS]
+    assert msg["limits"]["interpolate_count"] == [api.MIN_FRAMES, api.MAX_FRAMES]
     models = proto.models_message(parse({"id": "m", "op": "models"}), CATALOG, {"tiny": True})
     tiny = models["models"][0]
     assert (tiny["name"], tiny["loaded"], tiny["size"], tiny["labels"]) == ("tiny", True, [8, 8], ["a", "b"])

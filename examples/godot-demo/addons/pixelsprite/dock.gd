@@ -181,7 +181,7 @@ func _build_settings(box: VBoxContainer) -> void:
 	_count = _row(grid, "Count", _spin(1, 1024, 16), "Sprites to make (1..1024).")
 	_seed = _row(grid, "Seed", LineEdit.new(), "Base seed; sprite i gets seed + i. Empty: random.")
 	_seed.placeholder_text = "random"
-	_steps = _row(grid, "Steps", _spin(2, 64, 16), "Sampler steps (diffusion and flow models).")
+	_steps = _row(grid, "Steps", _spin(1, 1000, 16), "Sampler steps (diffusion and flow models).")
 	_solver = _row(grid, "Solver", OptionButton.new(), "Sampler (diffusion and flow models list theirs).")
 	_guidance = _row(grid, "Guidance", _spin(0, 20, 1.0, 0.1),
 		"Classifier-free guidance (conditional models): 0 unconditional, 1 conditional, >1 stronger.")
@@ -342,7 +342,7 @@ func _on_state_changed(state: int, text: String) -> void:
 func _on_server_ready(hello: Dictionary) -> void:
 	var limits: Dictionary = hello.get("limits", {})
 	_count.max_value = int(limits.get("max_count", 1024))
-	var steps: Array = limits.get("steps", [2, 64])
+	var steps: Array = limits.get("steps", [1, 1000])
 	_steps.min_value = int(steps[0])
 	_steps.max_value = int(steps[1])
 	_strength.max_value = float(limits.get("max_strength", 2.0))
