@@ -68,6 +68,9 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"- relative gap, colours per sprite: **{gaps['colors_per_sprite']:.1%}**; isolated-pixel rate: "
         f"**{gaps['isolated_pixel_rate']:.1%}** (target: within 25%).",
         f"- {fd['metric']}: default {fd['default']:.3f} (as shipped), reference {fd['reference']:.3f} (raw colours).",
+        f"- how the defaults were chosen: the cheapest swept setting whose fd is within 10% of the reference's "
+        f"(at most {fd.get('bar', float('nan')):.3f}) among those spending at most {x.get('max_default_nfe', '?')} "
+        "network evaluations (the interactive budget); where none is, the lowest fd within the budget.",
         f"- speed at batch {speed['batch']}: {speed['default']:.1f} sprites/s at the defaults, "
         f"{speed['reference']:.3f} for the reference ({speed['speedup']:.0f}x).",
         f"- memorization rate: {x['memorization_rate']:.2%}.",

@@ -52,6 +52,8 @@ FLOW_REFERENCE = ("heun", 100)
 SPEED_BATCH = 64
 LABEL_CALIBRATION_COUNT = 64  # raw sprites per label for its own colour policy
 MIN_LABEL_SPRITES = 10  # labels with fewer training sprites keep the overall policy
+MAX_DEFAULT_NFE = 4  # the interactive budget: defaults spend at most this many network evaluations
+DEFAULT_FD_TOLERANCE = 0.10  # defaults stay within 10% of the reference's fd where the budget allows
 
 
 def load_generator(checkpoint: str | Path) -> tuple[UNet, dict]:
@@ -157,7 +159,8 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
                             eval_count: int = 512, reference_count: int = 256, guidance: float = 2.0,
                             sweep: list[tuple[str, int]] | None = None, reference: tuple[str, int] | None = None,
                             speed_batch: int = SPEED_BATCH, baseline: Manifest | None = None,
-                            baseline_folder: str | Path | None = None) -> Manifest:
+                            baseline_folder: str | Path | None = None, max_nfe: int = MAX_DEFAULT_NFE
+                            ) -> Manifest:
     """Export, sweep, calibrate, evaluate and write the bundle (see the module docstring).
 
     ``sweep``: (solver, steps) settings to measure (default :data:`SWEEP`); ``reference``: the setting the
@@ -225,7 +228,6 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     reg = Registry([work], builtin=False, env=False)
     real_val = val.images
     fd = frechet_meter(real_val)
-    plan = _labels_like(val, eval_count)
     ref_plan = _labels_like(val, reference_count)
     if reference is not None:
         ref_solver, ref_steps = reference
@@ -250,9 +252,33 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
         print(f"sweep {rows[-1]}", flush=True)
     distilled_from = (_baseline_summary(baseline, baseline_folder, speed_batch, fd, ref_plan) if baseline is not None
                       else None)
-    best = choose_default(rows, distilled_from["reference"]["fd"] if distilled_from else reference["fd"])
-    defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": guidance}
-    manifest = replace(manifest, extra={"sampling": sampling_section(family, state, defaults)})
+    measured = {"quality_vs_steps": rows, "reference": reference, "reference_count": reference_count,
+                "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL}}
+    if distilled_from is not None:
+        measured["distilled_from"] = {**distilled_from, "recipe": mc.get("reflow")}
+    return finish_bundle(out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count,
+                         speed_batch=speed_batch, max_nfe=max_nfe, started=t0)
+
+
+def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | Path, *, eval_count: int = 512,
+                  speed_batch: int = SPEED_BATCH, max_nfe: int = MAX_DEFAULT_NFE,
+                  started: float | None = None) -> Manifest:
+    """Steps 3-5 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep (``quality_vs_steps``,
+    ``reference``, ``reference_count``, ``parity_max_abs_diff``, and ``distilled_from`` for a student): choose
+    the defaults, calibrate the decoding policy, evaluate, draw the sheets, write the card; install into
+    ``bundle``. ``out``'s parent folder is used as a scratch registry and removed afterwards."""
+    t0 = time.perf_counter() if started is None else started
+    name, work = manifest.name, out.parent
+    train, val = data.train(), data.val()
+    measured = manifest.metrics
+    rows, reference = measured["quality_vs_steps"], measured["reference"]
+    distilled_from = measured.get("distilled_from")
+    bar = distilled_from["reference"]["fd"] if distilled_from else reference["fd"]
+    best = choose_default(rows, bar, max_nfe=max_nfe)
+    sampling = dict(manifest.extra["sampling"])
+    defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": sampling["defaults"]["guidance"]}
+    manifest = replace(manifest, postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
+                       extra={**manifest.extra, "sampling": {**sampling, "defaults": defaults}})
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
 
@@ -270,35 +296,39 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     reg = Registry([work], builtin=False, env=False)
 
     # 4. evaluation at the defaults on the held-out split, through the runtime
+    real_val = val.images
+    fd = frechet_meter(real_val)
+    plan = _labels_like(val, eval_count)
     gen = _generate(name, reg, plan, 0)
     real = pixel_art_stats(real_val)
     generated = pixel_art_stats(gen)
-    per_label = {}
+    per_label_stats = {}
     s = 0
     for lab, count in plan:
         idx = val.labels == val.label_names.index(lab)
-        per_label[lab] = {"real": pixel_art_stats(val.images[idx]), "generated": pixel_art_stats(gen[s:s + count])}
+        per_label_stats[lab] = {"real": pixel_art_stats(val.images[idx]),
+                                "generated": pixel_art_stats(gen[s:s + count])}
         s += count
     speed = _speed(name, reg, defaults["solver"], defaults["steps"], speed_batch)
     metrics = {
+        **measured,
         "held_out_real": real, "generated": generated,
         "generated_without_color_cap": pixel_art_stats(_generate(name, reg, plan, 0, max_colors=0)),
         "gaps_vs_held_out": {k: round(relative_gap(generated, real, k), 4)
                              for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
-        "per_label": per_label,
+        "per_label": per_label_stats,
         "fd": {"metric": fd.name, "feature": fd.feature, "default": round(fd(gen), 4),
-               "reference": reference["fd"]},
-        "quality_vs_steps": rows, "reference": reference, "defaults": defaults,
+               "reference": reference["fd"], "bar": round(bar * (1 + DEFAULT_FD_TOLERANCE), 4)},
+        "defaults": defaults, "max_default_nfe": max_nfe,
         "sprites_per_s": {"batch": speed_batch, "default": round(speed, 2), "reference": reference["sprites_per_s"],
-                                  "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},
+                          "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},
         "memorization_rate": memorization_rate(gen, train.images),
         "postprocess_calibration": ladder,
-        "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
-        "eval_count": eval_count, "reference_count": reference_count,
+        "eval_count": eval_count,
     }
     if distilled_from is not None:
         ref_speed = distilled_from["reference"]["sprites_per_s"]
-        metrics["distilled_from"] = {**distilled_from, "recipe": mc.get("reflow"),
+        metrics["distilled_from"] = {**distilled_from,
                                      "speedup_vs_its_reference": round(speed / max(ref_speed, 1e-9), 1)}
     manifest = replace(manifest, metrics=metrics)
 
@@ -316,6 +346,21 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd",
                                               "defaults", "sprites_per_s")}, indent=1))
     return manifest
+
+
+def refinish_bundle(folder: str | Path, data: SpriteSet, bundle: str | Path, **kw: object) -> Manifest:
+    """Re-decide an exported bundle's defaults from the sweep stored in its manifest (no re-sweep), then
+    recalibrate, re-evaluate and rewrite it into ``bundle`` (may be ``folder`` itself)."""
+    m = load_manifest(folder)
+    work = Path(tempfile.mkdtemp(prefix=f"{m.name}-"))
+    out = work / m.name
+    shutil.copytree(folder, out)
+    keep = ("quality_vs_steps", "reference", "reference_count", "parity_max_abs_diff", "distilled_from")
+    measured = {k: m.metrics[k] for k in keep if k in m.metrics}
+    if "distilled_from" in measured:
+        measured["distilled_from"] = {k: v for k, v in measured["distilled_from"].items()
+                                      if k != "speedup_vs_its_reference"}
+    return finish_bundle(out, replace(m, metrics=measured), data, bundle, **kw)  # type: ignore[arg-type]
 
 
 def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch: int,
@@ -344,7 +389,8 @@ def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint")
+    p.add_argument("source", help="a trained checkpoint (.pt), or an exported bundle folder: then its stored sweep "
+                                  "is reused (defaults re-decided, recalibrated, re-evaluated; no re-sweep)")
     p.add_argument("--dataset", default="dcss16fine")
     p.add_argument("--data", default="../shared/datasets")
     p.add_argument("--cache", default=".cache/datasets")
@@ -354,13 +400,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-count", type=int, default=512)
     p.add_argument("--reference-count", type=int, default=256)
     p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--max-nfe", type=int, default=MAX_DEFAULT_NFE, help="network evaluations the defaults may spend")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     data = load_dataset(a.dataset, a.data, a.sprite_size, a.cache)
-    export_generator_bundle(a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count,
-                            reference_count=a.reference_count, guidance=a.guidance)
+    if Path(a.source).is_dir():
+        refinish_bundle(a.source, data, a.bundle, eval_count=a.eval_count, max_nfe=a.max_nfe)
+        return
+    export_generator_bundle(a.source, data, a.bundle, a.name, eval_count=a.eval_count,
+                            reference_count=a.reference_count, guidance=a.guidance, max_nfe=a.max_nfe)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,12 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
         assert cal["per_label"][p.label]["chosen"]["gap"] < cal["per_label"][p.label]["overall_policy"]["gap"]
     assert s["path"] == "linear" and s["time_input"] == "t" and len(s["latent"]["mean"]) == 2
     assert set(m.graphs) == {"velocity", "encoder", "decoder"}
+    # re-deciding from the stored sweep (no re-sweep) under a tighter budget
+    from training.export_generator import refinish_bundle
+    again = refinish_bundle(bundle, data, tmp_path / "models3" / "tflow", eval_count=16, speed_batch=8, max_nfe=2)
+    assert again.metrics["quality_vs_steps"] == m.metrics["quality_vs_steps"]
+    assert again.metrics["max_default_nfe"] == 2 and again.extra["sampling"]["defaults"]["solver"] == "euler"
+    assert "interactive budget" in (tmp_path / "models3" / "tflow" / "card.md").read_text()
     reg = Registry([tmp_path / "models"], builtin=False, env=False)
     a = api.generate("tflow", 3, seed=5, label="diamond", registry=reg).sprites
     assert a.shape == (3, 16, 16, 4) and set(np.unique(a[..., 3])) <= {0, 255}
