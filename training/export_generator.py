@@ -52,7 +52,8 @@ FLOW_REFERENCE = ("heun", 100)
 SPEED_BATCH = 64
 LABEL_CALIBRATION_COUNT = 64  # raw sprites per label for its own colour policy
 MIN_LABEL_SPRITES = 10  # labels with fewer training sprites keep the overall policy
-MAX_DEFAULT_NFE = 4  # the interactive budget: defaults spend at most this many network evaluations
+MAX_DEFAULT_NFE = {16: 4, 40: 8}  # the interactive budget by sprite size: network evaluations the defaults may
+# spend (on this 2-core CPU at batch 64: 16x16 stays near 100 sprites/s, 40x40 above 15; see docs)
 DEFAULT_FD_TOLERANCE = 0.10  # defaults stay within 10% of the reference's fd where the budget allows
 
 
@@ -159,7 +160,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
                             eval_count: int = 512, reference_count: int = 256, guidance: float = 2.0,
                             sweep: list[tuple[str, int]] | None = None, reference: tuple[str, int] | None = None,
                             speed_batch: int = SPEED_BATCH, baseline: Manifest | None = None,
-                            baseline_folder: str | Path | None = None, max_nfe: int = MAX_DEFAULT_NFE
+                            baseline_folder: str | Path | None = None, max_nfe: int | None = None
                             ) -> Manifest:
     """Export, sweep, calibrate, evaluate and write the bundle (see the module docstring).
 
@@ -261,12 +262,13 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
 
 
 def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | Path, *, eval_count: int = 512,
-                  speed_batch: int = SPEED_BATCH, max_nfe: int = MAX_DEFAULT_NFE,
+                  speed_batch: int = SPEED_BATCH, max_nfe: int | None = None,
                   started: float | None = None) -> Manifest:
     """Steps 3-5 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep (``quality_vs_steps``,
     ``reference``, ``reference_count``, ``parity_max_abs_diff``, and ``distilled_from`` for a student): choose
     the defaults, calibrate the decoding policy, evaluate, draw the sheets, write the card; install into
-    ``bundle``. ``out``'s parent folder is used as a scratch registry and removed afterwards."""
+    ``bundle``. ``max_nfe``: the interactive budget (None: :data:`MAX_DEFAULT_NFE` for the sprite size). ``out``'s
+    parent folder is used as a scratch registry and removed afterwards."""
     t0 = time.perf_counter() if started is None else started
     name, work = manifest.name, out.parent
     train, val = data.train(), data.val()
@@ -274,6 +276,7 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     rows, reference = measured["quality_vs_steps"], measured["reference"]
     distilled_from = measured.get("distilled_from")
     bar = distilled_from["reference"]["fd"] if distilled_from else reference["fd"]
+    max_nfe = max_nfe or MAX_DEFAULT_NFE.get(data.size, max(MAX_DEFAULT_NFE.values()))
     best = choose_default(rows, bar, max_nfe=max_nfe)
     sampling = dict(manifest.extra["sampling"])
     defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": sampling["defaults"]["guidance"]}
@@ -400,17 +403,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-count", type=int, default=512)
     p.add_argument("--reference-count", type=int, default=256)
     p.add_argument("--guidance", type=float, default=2.0)
-    p.add_argument("--max-nfe", type=int, default=MAX_DEFAULT_NFE, help="network evaluations the defaults may spend")
+    p.add_argument("--max-nfe", type=int, default=0,
+                   help=f"network evaluations the defaults may spend (0: by sprite size, {MAX_DEFAULT_NFE})")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     data = load_dataset(a.dataset, a.data, a.sprite_size, a.cache)
     if Path(a.source).is_dir():
-        refinish_bundle(a.source, data, a.bundle, eval_count=a.eval_count, max_nfe=a.max_nfe)
+        refinish_bundle(a.source, data, a.bundle, eval_count=a.eval_count, max_nfe=a.max_nfe or None)
         return
     export_generator_bundle(a.source, data, a.bundle, a.name, eval_count=a.eval_count,
-                            reference_count=a.reference_count, guidance=a.guidance, max_nfe=a.max_nfe)
+                            reference_count=a.reference_count, guidance=a.guidance, max_nfe=a.max_nfe or None)
 
 
 if __name__ == "__main__":
