@@ -16,8 +16,8 @@ from pixelsprite.imageio import read_image
 from pixelsprite.metrics import colors_per_sprite, isolated_pixel_rate
 from pixelsprite.registry import BUILTIN_DIR, Registry
 
-SHIPPED = ("vae16", "vae40", "diffusion16", "flow16", "flow40")
-GENERATORS = ("diffusion16", "flow16", "flow40")  # class-conditional: the card's figures are per label
+SHIPPED = ("vae16", "vae40", "diffusion16", "diffusion40", "flow16", "flow40")
+GENERATORS = ("diffusion16", "diffusion40", "flow16", "flow40")  # class-conditional: the card's figures are per label
 pytestmark = pytest.mark.shipped
 
 
