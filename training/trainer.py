@@ -47,6 +47,16 @@ class TrainerConfig:
     sample_count: int = 64
     sample_every: int = 1  # epochs between preview sheets (the last epoch always gets one)
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    label_balance: float = 0.0  # draw sprite i with weight count(label_i)^-balance (0: every sprite once an epoch;
+    # 1: every label equally often; epochs then draw with replacement)
+
+
+def label_weights(labels: np.ndarray, balance: float) -> torch.Tensor:
+    """Per-sprite sampling weights ``count(label)^-balance`` (float64, sum 1): 0 keeps every sprite equally likely,
+    1 makes every label equally likely."""
+    counts = np.bincount(labels)
+    w = counts[labels].astype(np.float64) ** -balance
+    return torch.from_numpy(w / w.sum())
 
 
 class Objective(Protocol):
@@ -161,6 +171,7 @@ class Trainer:
         y_all = torch.from_numpy(train_labels).to(rt.device)
         per_rank = len(x_all) // rt.world_size
         steps_per_epoch = max(1, per_rank // cfg.batch_size)
+        weights = label_weights(train_labels, cfg.label_balance) if cfg.label_balance > 0 else None
         total_steps = cfg.epochs * steps_per_epoch
         budget_hit = cfg.time_budget_s > 0 and elapsed >= cfg.time_budget_s
         metrics_path = self.out / "metrics.csv"
@@ -169,7 +180,9 @@ class Trainer:
             t0 = time.perf_counter()
             # same permutation on every rank (seeded by epoch), each takes its own shard
             gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            perm = torch.randperm(len(x_all), generator=gen)[rt.rank * per_rank:(rt.rank + 1) * per_rank]
+            order = (torch.randperm(len(x_all), generator=gen) if weights is None
+                     else torch.multinomial(weights, len(x_all), replacement=True, generator=gen))
+            perm = order[rt.rank * per_rank:(rt.rank + 1) * per_rank]
             aug_gen = torch.Generator(device=rt.device).manual_seed(cfg.seed * 7919 + epoch * 31 + rt.rank)
             train_model.train()
             sums: dict[str, float] = {}

@@ -6,7 +6,7 @@ import torch
 from training.distributed import setup
 from training.models.vae import VAE, VAEConfig
 from training.objectives_vae import VAELossConfig, VAEObjective
-from training.trainer import Trainer, TrainerConfig, load_checkpoint, lr_at
+from training.trainer import Trainer, TrainerConfig, label_weights, load_checkpoint, lr_at
 
 TINY = VAEConfig(image_size=16, widths=(8, 8, 8), blocks_per_level=1, latent_channels=2)
 
@@ -49,3 +49,13 @@ def test_lr_schedule_warms_up_then_decays():
     cfg = TrainerConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
     assert lr_at(0, 100, cfg) == 0.1 and lr_at(9, 100, cfg) == 1.0
     assert abs(lr_at(100, 100, cfg) - 0.1) < 1e-9 and lr_at(50, 100, cfg) < lr_at(20, 100, cfg)
+
+
+def test_label_balance_weights_each_label_as_asked():
+    labels = np.array([0] * 90 + [1] * 10)
+    for balance, share_of_1 in ((0.0, 0.10), (0.5, 0.25), (1.0, 0.50)):
+        w = label_weights(labels, balance).numpy()
+        assert np.isclose(w.sum(), 1.0) and np.isclose(w[labels == 1].sum(), share_of_1)
+    draws = torch.multinomial(label_weights(labels, 1.0), 20_000, replacement=True,
+                              generator=torch.Generator().manual_seed(0))
+    assert abs(float((labels[draws.numpy()] == 1).mean()) - 0.5) < 0.02
