@@ -171,7 +171,6 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     re-measured here (same process, same meter) for that bar and the speed-up.
     """
     t0 = time.perf_counter()
-    bundle = Path(bundle)
     train, val = data.train(), data.val()
     model, state = load_generator(checkpoint)
     family = state["family"]
@@ -227,8 +226,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     )
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
-    real_val = val.images
-    fd = frechet_meter(real_val)
+    fd = frechet_meter(val.images)
     ref_plan = _labels_like(val, reference_count)
     if reference is not None:
         ref_solver, ref_steps = reference
@@ -275,9 +273,9 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     measured = manifest.metrics
     rows, reference = measured["quality_vs_steps"], measured["reference"]
     distilled_from = measured.get("distilled_from")
-    bar = distilled_from["reference"]["fd"] if distilled_from else reference["fd"]
+    bar_fd = distilled_from["reference"]["fd"] if distilled_from else reference["fd"]
     max_nfe = max_nfe or MAX_DEFAULT_NFE.get(data.size, max(MAX_DEFAULT_NFE.values()))
-    best = choose_default(rows, bar, max_nfe=max_nfe)
+    best = choose_default(rows, bar_fd, DEFAULT_FD_TOLERANCE, max_nfe)
     sampling = dict(manifest.extra["sampling"])
     defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": sampling["defaults"]["guidance"]}
     manifest = replace(manifest, postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
@@ -321,7 +319,7 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
                              for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
         "per_label": per_label_stats,
         "fd": {"metric": fd.name, "feature": fd.feature, "default": round(fd(gen), 4),
-               "reference": reference["fd"], "bar": round(bar * (1 + DEFAULT_FD_TOLERANCE), 4)},
+               "reference": reference["fd"], "bar": round(bar_fd * (1 + DEFAULT_FD_TOLERANCE), 4)},
         "defaults": defaults, "max_default_nfe": max_nfe,
         "sprites_per_s": {"batch": speed_batch, "default": round(speed, 2), "reference": reference["sprites_per_s"],
                           "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},
