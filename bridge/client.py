@@ -33,11 +33,14 @@ from pixelsprite.imageio import decode_image
 from . import protocol as proto
 from .errors import RemoteError
 
-__all__ = ["Client", "SyncClient", "Sprites", "image_arg", "DEFAULT_URL"]
+__all__ = ["Client", "SyncClient", "Sprites", "Progress", "image_arg", "DEFAULT_URL"]
 
 DEFAULT_URL = f"ws://127.0.0.1:{proto.DEFAULT_PORT}"
 T = TypeVar("T")
 ProgressCallback = Callable[[int, int], Any]
+"""``on_progress(done, total)``: the plain progress callback (every progress answer)."""
+UpdateCallback = Callable[["Progress"], Any]
+"""``on_update(progress)``: gets each progress answer whole, as a :class:`Progress` (with its preview, if any)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +57,19 @@ class Sprites:
         return int(self.rgba.shape[0])
 
 
+@dataclass(frozen=True, eq=False)
+class Progress:
+    """One ``progress`` answer: ``done`` of ``total`` ``unit`` (``"sprites"`` or ``"steps"``), and with
+    ``preview=True`` on a diffusion/flow request, ``preview``: the sprites so far as uint8 ``(N, H, W, 4)`` (else
+    None; docs/protocol.md, *Previews*). ``message`` is the answer as it came."""
+
+    done: int
+    total: int
+    unit: str | None
+    preview: np.ndarray | None
+    message: dict[str, Any]
+
+
 def image_arg(image: np.ndarray | bytes) -> dict[str, Any] | bytes:
     """An image parameter: PNG bytes as they are, a uint8 ``(H, W, 4)`` array as a raw RGBA object."""
     if isinstance(image, (bytes, bytearray)):
@@ -68,14 +84,34 @@ def _bytes(value: Any) -> bytes:
     return base64.b64decode(value) if isinstance(value, str) else bytes(value)
 
 
-def _sprites(msg: dict[str, Any]) -> Sprites:
+def _images(msg: dict[str, Any]) -> np.ndarray:
+    """A message's ``images`` (result or preview; ``size``, ``image_format``) as uint8 ``(N, H, W, 4)``."""
     w, h = msg["size"]
-    if msg["image_format"] == "rgba":
+    if msg.get("image_format", "png") == "rgba":
         rgba = [np.frombuffer(_bytes(b), np.uint8).reshape(h, w, 4) for b in msg["images"]]
     else:
         rgba = [decode_image(_bytes(b)) for b in msg["images"]]
-    arr = np.stack(rgba) if rgba else np.zeros((0, h, w, 4), np.uint8)
-    return Sprites(arr, list(msg["seeds"]), msg.get("base_seed"), msg["model"], msg)
+    return np.stack(rgba) if rgba else np.zeros((0, h, w, 4), np.uint8)
+
+
+def _sprites(msg: dict[str, Any]) -> Sprites:
+    return Sprites(_images(msg), list(msg["seeds"]), msg.get("base_seed"), msg["model"], msg)
+
+
+def _progress(msg: dict[str, Any]) -> Progress:
+    preview = _images(msg) if "images" in msg else None
+    return Progress(int(msg["done"]), int(msg["total"]), msg.get("unit"), preview, msg)
+
+
+_Pending = tuple["asyncio.Future[dict[str, Any]]", ProgressCallback | None, UpdateCallback | None]
+
+
+def _flag(preview: bool) -> bool | None:
+    """``preview`` on the wire: sent only when asked for, so an older server (no ``"preview"`` feature) still
+    takes requests without it."""
+    if not isinstance(preview, bool):
+        raise TypeError(f"preview must be True or False, got {preview!r}")
+    return True if preview else None
 
 
 class Client:
@@ -85,7 +121,7 @@ class Client:
         self.ws = ws
         self.encoding: proto.Encoding = encoding
         self._ids = itertools.count(1)
-        self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], ProgressCallback | None]] = {}
+        self._pending: dict[str, _Pending] = {}
         self.unaddressed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         """Answers without a usable id (errors about malformed frames)."""
         self._reader = asyncio.create_task(self._read())
@@ -122,10 +158,12 @@ class Client:
                 if entry is None:
                     self.unaddressed.put_nowait(msg)
                     continue
-                future, on_progress = entry
+                future, on_progress, on_update = entry
                 if msg.get("type") == "progress":
                     if on_progress is not None:
                         on_progress(msg["done"], msg["total"])
+                    if on_update is not None:
+                        on_update(_progress(msg))
                     continue
                 self._pending.pop(msg["id"], None)
                 if not future.done():
@@ -133,7 +171,7 @@ class Client:
         except ConnectionClosed:
             pass
         finally:
-            for future, _ in self._pending.values():
+            for future, _, _ in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionError("the connection closed before the answer came"))
             self._pending.clear()
@@ -146,13 +184,17 @@ class Client:
         await self.ws.send(frame)
 
     async def submit(self, op: str, *, id: str | None = None, on_progress: ProgressCallback | None = None,
+                     on_update: UpdateCallback | None = None,
                      **params: Any) -> tuple[str, Awaitable[dict[str, Any]]]:
-        """Send a request; returns its id and an awaitable of the final answer (result or error message)."""
+        """Send a request; returns its id and an awaitable of the final answer (result or error message).
+
+        ``on_progress(done, total)`` and ``on_update(Progress)`` are called (on the event loop) for each progress
+        answer; ``on_update`` gets the whole answer, with decoded preview sprites when there are some."""
         rid = id or self.new_id()
         if rid in self._pending:
             raise ValueError(f"request id {rid!r} is already in flight")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = (future, on_progress)
+        self._pending[rid] = (future, on_progress, on_update)
         msg = {"id": rid, "op": op, **{k: v for k, v in params.items() if v is not None}}
         try:
             await self.ws.send(proto.encode_frame(msg, self.encoding))
@@ -161,9 +203,10 @@ class Client:
             raise
         return rid, future
 
-    async def request(self, op: str, *, on_progress: ProgressCallback | None = None, **params: Any) -> dict[str, Any]:
+    async def request(self, op: str, *, on_progress: ProgressCallback | None = None,
+                      on_update: UpdateCallback | None = None, **params: Any) -> dict[str, Any]:
         """Send a request and wait for its result message; raises :class:`RemoteError` on an error answer."""
-        _, future = await self.submit(op, on_progress=on_progress, **params)
+        _, future = await self.submit(op, on_progress=on_progress, on_update=on_update, **params)
         msg = await future
         if msg.get("type") == "error":
             raise RemoteError(msg["code"], msg["message"], field=msg.get("field"), request_id=msg.get("id"))
@@ -178,16 +221,21 @@ class Client:
 
     async def generate(self, *, model: str | None = None, count: int = 16, seed: int | None = None,
                        image_format: str = "png", on_progress: ProgressCallback | None = None,
-                       **params: Any) -> Sprites:
+                       on_update: UpdateCallback | None = None, preview: bool = False, **params: Any) -> Sprites:
+        """``preview=True`` asks for preview sprites (a server whose ``hello`` lists the ``"preview"`` feature):
+        they come to ``on_update`` as :attr:`Progress.preview`. False sends no ``preview`` at all."""
         msg = await self.request("generate", model=model, count=count, seed=seed, image_format=image_format,
-                                 on_progress=on_progress, **params)
+                                 on_progress=on_progress, on_update=on_update, preview=_flag(preview), **params)
         return _sprites(msg)
 
     async def variations(self, image: np.ndarray | bytes, *, model: str | None = None, count: int = 8,
                          strength: float | None = None, seed: int | None = None, image_format: str = "png",
-                         **params: Any) -> Sprites:
+                         on_progress: ProgressCallback | None = None, on_update: UpdateCallback | None = None,
+                         preview: bool = False, **params: Any) -> Sprites:
+        """As :meth:`generate`: ``preview=True`` sends previews to ``on_update``."""
         msg = await self.request("variations", model=model, image=image_arg(image), count=count, strength=strength,
-                                 seed=seed, image_format=image_format, **params)
+                                 seed=seed, image_format=image_format, on_progress=on_progress,
+                                 on_update=on_update, preview=_flag(preview), **params)
         return _sprites(msg)
 
     async def interpolate(self, a: int | np.ndarray | bytes, b: int | np.ndarray | bytes, *, model: str | None = None,

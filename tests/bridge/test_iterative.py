@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -156,3 +157,45 @@ def test_default_interval_throttles_previews(iterative_registry: Registry) -> No
         answers = _exchange(srv.url, {"id": "t", "op": "generate", "model": "tflow", "count": 1, "seed": 0,
                                       "steps": 6, "solver": "euler", "preview": True})
     assert [a["done"] for a in answers[:-1] if "images" in a] == [1]  # the first at once, the next an hour later
+
+
+def test_python_client_hands_previews_to_on_update(preview_server: BackgroundServer,
+                                                   iterative_registry: Registry) -> None:
+    """``preview=True`` on the client: ``on_update`` gets every progress answer as a ``Progress`` with the decoded
+    preview sprites; the plain ``on_progress(done, total)`` callers keep working beside it."""
+    for image_format in ("rgba", "png"):
+        updates: list[Any] = []
+        plain: list[tuple[int, int]] = []
+        with SyncClient(preview_server.url) as c:
+            assert "preview" in c.hello()["features"]
+            got = c.generate(model="tdiff", count=3, seed=4, steps=4, solver="ddim", image_format=image_format,
+                             preview=True, on_update=updates.append,
+                             on_progress=lambda d, t, seen=plain: seen.append((d, t)))
+        assert plain == [(d, 4) for d in (1, 2, 3, 4)]
+        assert [(u.done, u.total, u.unit) for u in updates] == [(d, 4, "steps") for d in (1, 2, 3, 4)]
+        for u in updates[:3]:
+            assert isinstance(u.preview, np.ndarray) and u.preview.dtype == np.uint8
+            assert u.preview.shape == (3, 8, 8, 4) and set(np.unique(u.preview[..., 3])) <= {0, 255}
+            assert u.message["images"]  # the raw answer too
+        assert updates[3].preview is None  # the result follows at once
+        want = api.generate("tdiff", 3, 4, steps=4, solver="ddim", registry=iterative_registry)
+        np.testing.assert_array_equal(got.rgba, want.sprites)  # previews do not change the result
+
+
+def test_python_client_previews_for_variations_and_without_preview(preview_server: BackgroundServer) -> None:
+    async def go() -> None:
+        async with await Client.connect(preview_server.url) as c:
+            image = (await c.generate(model="tflow", count=1, seed=2, steps=2, image_format="rgba")).rgba[0]
+            updates: list[Any] = []
+            got = await c.variations(image, model="tflow", count=2, strength=1.0, seed=1, steps=3, solver="euler",
+                                     preview=True, on_update=updates.append)
+            assert len(got) == 2
+            shapes = [u.preview.shape for u in updates if u.preview is not None]
+            assert shapes == [(2, 8, 8, 4)] * 2 and [u.done for u in updates] == [1, 2, 3]
+            quiet: list[Any] = []
+            await c.generate(model="tflow", count=1, seed=2, steps=3, on_update=quiet.append)
+            assert [u.done for u in quiet] == [1, 2, 3] and all(u.preview is None for u in quiet)
+            with pytest.raises(TypeError):
+                await c.generate(model="tflow", count=1, preview="yes")  # type: ignore[arg-type]
+
+    asyncio.run(go())
