@@ -21,7 +21,8 @@ Usage::
     pixelsprite palette convert IN.gpl OUT.hex                 # formats by extension
     pixelsprite palette propose [--model vae16] [-n 64] [--seed 0] [--colors 16] [-o pal.gpl]  # from samples
     pixelsprite palettes [NAME|FILE [-o out.tres]]             # alias of palette list / show / convert
-    pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]...
+    pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]... [--preview-every N]
+                      [--preview-interval S]
     pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
     pixelsprite evaluate --data ../shared/datasets [--models M...] [--count 512]   # docs/evaluation.md
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -247,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser origin allowed to connect, e.g. http://localhost:5173 (repeatable)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
+    p.add_argument("--preview-every", type=_at_least_one, default=1, metavar="N",
+                   help="with \"preview\": true, a diffusion/flow preview at most every N sampler steps (default 1)")
+    p.add_argument("--preview-interval", type=_non_negative_seconds, default=0.25, metavar="S",
+                   help="... and at most one preview per S seconds per request (default 0.25; 0: no limit)")
 
     p = sub.add_parser("watch", help="run job files dropped into INBOX, outputs to --out (docs/watch-folder.md)")
     p.add_argument("inbox", help="folder job files (*.json) are dropped into; done/ and failed/ are made inside it")
@@ -262,6 +268,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     _evaluate_arguments(p)
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _endpoint(text: str | None, seed: int | None, field: str) -> api.Endpoint:
@@ -454,7 +482,8 @@ def _run(args: argparse.Namespace) -> int:
         from bridge.server import serve_forever  # the bridge imports pixelsprite; import it only when serving
 
         return serve_forever(registry=registry, host=args.host, port=args.port, token=args.token,
-                             allow_origins=args.allow_origin, log_format=args.log_format)
+                             allow_origins=args.allow_origin, log_format=args.log_format,
+                             preview_every=args.preview_every, preview_interval_s=args.preview_interval)
     common: dict[str, Any] = {"max_colors": args.max_colors, "registry": registry, "palette": args.palette,
                               "dither": args.dither, "alpha_threshold": args.alpha_threshold,
                               "despeckle": args.despeckle, "outline": args.outline}
