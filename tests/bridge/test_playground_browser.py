@@ -311,3 +311,60 @@ def test_a_diffusion_model_takes_label_steps_and_guidance(browser: Any, iterativ
             np.testing.assert_array_equal(dom_sprites(pg), want)
         finally:
             pg.close()
+
+
+WATCH_PREVIEWS = """() => {
+  window.previewsSeen = [];
+  const grid = document.querySelector('#sprites');
+  new MutationObserver(() => {
+    const tiles = [...grid.querySelectorAll('.tile.preview')];
+    if (tiles.length) window.previewsSeen.push({n: tiles.length, buttons: grid.querySelectorAll('button').length,
+      picks: grid.querySelectorAll('.pick').length, busy: grid.getAttribute('aria-busy'),
+      srcs: tiles.map(t => t.querySelector('img').src), caption: tiles[0].textContent});
+  }).observe(grid, {childList: true, subtree: true});
+}"""
+
+
+def test_a_flow_model_draws_previews_before_the_result(browser: Any, iterative_registry: Registry) -> None:
+    """The server announces "preview": the page asks for it, draws each step's preview into the grid (marked, not
+    clickable or pickable), and the result replaces them, pixel for pixel the one without previews."""
+    with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0, preview_interval_s=0.0) as srv:
+        pg = browser.new_page()
+        frames: list[str] = []
+        problems: list[str] = []
+        pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: problems.append(str(e)))
+
+        def record(frame: str | bytes) -> None:
+            frames.append(frame if isinstance(frame, str) else frame.decode())
+
+        pg.on("websocket", lambda ws: (ws.on("framesent", record), ws.on("framereceived", record)))
+        try:
+            assert srv.server is not None and srv.server.site is not None
+            pg.goto(srv.server.site.origin + "/")
+            pg.wait_for_selector("body[data-state=ready]", timeout=TIMEOUT_MS)
+            pg.select_option("#model", "tflow")
+            pg.fill("#steps", "5")
+            pg.fill("#count", "3")
+            pg.fill("#seed", "4")
+            pg.evaluate(WATCH_PREVIEWS)
+            pg.click("#generate")
+            wait_until(pg, "() => document.querySelector('#progress-text').textContent.startsWith('3 sprites from')")
+            text = frames
+            sent = [json.loads(f) for f in text if '"op":"generate"' in f and '"type"' not in f]
+            assert sent and sent[0]["preview"] is True
+            previews = [json.loads(f) for f in text if '"type":"progress"' in f and '"images"' in f]
+            assert [p["done"] for p in previews] == [1, 2, 3, 4]  # every step but the last
+            seen = pg.evaluate("() => window.previewsSeen")
+            assert seen, "no preview was drawn before the result"
+            assert all(s["n"] == 3 and s["buttons"] == 0 and s["picks"] == 0 and s["busy"] == "true" for s in seen)
+            assert seen[0]["srcs"] == ["data:image/png;base64," + b for b in previews[0]["images"]]
+            assert "preview" in seen[0]["caption"] and "step 1/5" in seen[0]["caption"]
+            assert pg.locator("#sprites .tile.preview").count() == 0  # the result replaced them
+            assert pg.locator("#sprites .tile button.sprite").count() == 3
+            assert pg.get_attribute("#sprites", "aria-busy") is None
+            want = api.generate("tflow", count=3, seed=4, steps=5, registry=iterative_registry).sprites
+            np.testing.assert_array_equal(dom_sprites(pg), want)
+            assert not problems, problems
+        finally:
+            pg.close()
