@@ -10,7 +10,8 @@ In Godot: every .gd file passes ``--check-only``; the demo project imports with 
 and the editor starts with the dock; ``client_test.gd`` drives the plugin's own client code against a live server
 (generate, save into res://, variations, interpolation frames + SpriteFrames, palettes, candidates, cancel, a 1.4 MB
 answer, the 64 KiB default buffer's 1009 as a control); after a re-import ``import_check.gd`` checks size, alpha and
-pixels of the imported textures; ``dock_test.gd`` drives the dock's UI code. Here, the saved files are checked against
+pixels of the imported textures; ``dock_test.gd`` drives the dock's UI code (and, against a second server with
+the tiny flow model, its step previews). Here, the saved files are checked against
 pixelsprite's own API.
 """
 
@@ -145,6 +146,13 @@ def server_url() -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="module")
+def preview_server_url(iterative_registry: Registry) -> Iterator[str]:
+    """The tiny diffusion and flow models, previews at every step (no time throttle)."""
+    with BackgroundServer(registry=iterative_registry, workers=1, grace_s=1.0, preview_interval_s=0.0) as server:
+        yield server.url
+
+
 def test_every_gd_file_passes_godots_static_check(project: Path) -> None:
     scripts = sorted(p.relative_to(project).as_posix() for p in project.rglob("*.gd") if ".godot" not in p.parts)
     assert len(scripts) >= 9, scripts
@@ -240,9 +248,15 @@ def test_plugin_client_against_a_live_server(project: Path, server_url: str, god
     assert check["textures"] == 8 + 6
 
 
-def test_dock_against_a_live_server(project: Path, server_url: str) -> None:
-    run = godot(project, "--headless", "-s", "res://tests/dock_test.gd", "--", server_url)
-    _report(project, "dock_report.json", run)
+def test_dock_against_a_live_server(project: Path, server_url: str, preview_server_url: str,
+                                    iterative_registry: Registry) -> None:
+    run = godot(project, "--headless", "-s", "res://tests/dock_test.gd", "--", server_url, preview_server_url)
+    report = _report(project, "dock_report.json", run)
+    assert report["previews"] == 3, report  # steps 1..3 of 4 (none after the last), then the result
+    # the flow result the dock saved after drawing previews is pixelsprite's, byte for byte
+    want = api.generate("tflow", 2, 4, steps=4, registry=iterative_registry).sprites
+    for i, sprite in enumerate(want):
+        np.testing.assert_array_equal(_rgba(project / "dock_out" / f"tflow-{4 + i}.png"), sprite)
     saved = sorted(p.name for p in (project / "dock_out").glob("vae16-*.png"))
     assert saved == sorted(f"vae16-{s}.png" for s in range(7, 13))
     frames = sorted((project / "dock_out" / "vae16-7-to-vae16-9").glob("*.png"))

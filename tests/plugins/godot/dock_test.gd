@@ -1,9 +1,11 @@
 extends SceneTree
 ## The dock itself (dock.gd, as the EditorPlugin builds it) against a live pixelsprite server, headless: connect,
 ## models fill the fields, Generate fills the nearest-filtered preview, Save writes PNGs into res://, a second Save asks
-## before overwriting, an unsupported setting shows the server's error in words.
+## before overwriting, an unsupported setting shows the server's error in words. With a second server (tiny diffusion
+## and flow models, previews unthrottled): a flow generate asks for previews, draws them (not selectable) before the
+## result replaces them, and a cancel removes them.
 ##
-##   godot --headless --path PROJECT -s res://tests/dock_test.gd -- ws://127.0.0.1:PORT
+##   godot --headless --path PROJECT -s res://tests/dock_test.gd -- ws://127.0.0.1:PORT [ws://127.0.0.1:PORT2]
 ##
 ## Outside the editor (Engine.is_editor_hint() is false) the dock skips only the editor calls (filesystem scan,
 ## FileSystem selection, remembered settings). Writes res://dock_report.json; exit status 0 when every check passed.
@@ -174,9 +176,72 @@ func _run() -> void:
 	check(FileAccess.get_file_as_string("res://project.godot").contains(
 		"textures/canvas_textures/default_texture_filter=0"), "project.godot saved with Nearest")
 
+	if args.size() > 1:
+		await _previews(args[1])
+
 	var f := FileAccess.open("res://dock_report.json", FileAccess.WRITE)
 	f.store_string(JSON.stringify(report, "  "))
 	f.close()
 	print("dock_test: %d checks, %d failures" % [report["checks"].size(), report["failures"].size()])
 	dock.queue_free()
 	quit(1 if not report["failures"].is_empty() else 0)
+
+
+## Previews of a flow model's steps: requested because hello lists them, drawn before the result, never pickable.
+func _previews(url: String) -> void:
+	dock._url.text = url
+	dock._on_connect_pressed()
+	check(await wait_until(func() -> bool: return dock._models.has("tflow")), "iterative models arrive: " + dock._status.text)
+	check(load("res://addons/pixelsprite/protocol.gd").has_feature(conn.hello_answer, "preview"), "hello lists preview")
+	for i in dock._model.item_count:
+		if dock._model.get_item_text(i) == "tflow":
+			dock._model.select(i)
+	dock._on_model_changed()
+	dock._count.value = 2
+	dock._seed.text = "4"
+	dock._steps.value = 4
+	var s: Dictionary = dock.settings()
+	check(s.get("preview") == true and s["steps"] == 4, "settings ask for previews: %s" % str(s))
+	var protocol = load("res://addons/pixelsprite/protocol.gd")
+	check(protocol.generate("x", 2, s).get("preview") == true
+		and not protocol.interpolate("x", 1, 2, 3, "slerp", s).has("preview"), "generate sends preview, interpolate not")
+	dock._on_generate_pressed()
+	var id := str(dock._job.get("id", ""))
+	var seen := {"previews": 0, "items": [], "selectable": false, "result": false}
+	var original: Callable = conn._callbacks.get(id, Callable())
+	check(original.is_valid(), "the generate is in flight")
+	# watch the dock's state right after each answer (answers may arrive several per frame)
+	conn._callbacks[id] = func(answer: Dictionary) -> void:
+		original.call(answer)
+		if answer.get("type") == "progress" and answer.has("images"):
+			if seen["result"]:
+				seen["previews"] = -100  # a preview after the result
+			seen["previews"] += 1
+			seen["items"].append(dock._preview.item_count)
+			for i in dock._preview.item_count:
+				seen["selectable"] = seen["selectable"] or dock._preview.is_item_selectable(i)
+		elif answer.get("type") == "result":
+			seen["result"] = true
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "flow generate finishes: " + dock._message.text)
+	report["previews"] = seen["previews"]
+	check(seen["previews"] >= 1 and seen["result"], "previews drawn before the result: %s" % str(seen))
+	check(seen["items"].all(func(n) -> bool: return n == 2), "each preview shows 2 sprites: %s" % str(seen["items"]))
+	check(not seen["selectable"], "previews are not selectable")
+	check(dock._preview.item_count == 2 and dock._sprites.size() == 2 and dock._preview.is_item_selectable(0)
+		and dock._preview.is_item_selectable(1), "the result replaces the previews: " + dock._message.text)
+	dock._folder.text = "res://dock_out"
+	dock._pattern.text = "{model}-{seed}"
+	dock._save_preview(false)
+	check(FileAccess.file_exists("res://dock_out/tflow-5.png"), "the result saves: " + dock._message.text)
+
+	# a cancel (or an error) removes the preview
+	dock._steps.value = 400
+	dock._on_generate_pressed()
+	await wait_until(func() -> bool: return dock._preview.item_count > dock._sprites.size() or dock._job.is_empty())
+	report["preview_before_cancel"] = dock._preview.item_count > dock._sprites.size()
+	dock._on_cancel_pressed()
+	check(await wait_until(func() -> bool: return dock._job.is_empty()), "cancel ends the flow generate")
+	check(dock._preview.item_count == dock._sprites.size() and (dock._message.text.begins_with("Cancelled")
+		or dock._sprites.size() == 2), "no preview left after cancel: %d items, %s" % [dock._preview.item_count,
+		dock._message.text])
+	conn.close()

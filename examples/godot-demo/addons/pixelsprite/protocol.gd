@@ -83,6 +83,8 @@ static func sprite_options(settings: Dictionary) -> Dictionary:
 		p["outline"] = str(settings["outline"])
 	if settings.get("max_colors") != null:
 		p["max_colors"] = int(settings["max_colors"])
+	if settings.get("preview", false):
+		p["preview"] = true  # only to a server whose hello lists it (see has_feature): older ones reject the key
 	p["image_format"] = str(settings.get("image_format", "png"))
 	return p
 
@@ -111,6 +113,7 @@ static func interpolate(id: String, a, b, frames: int, method: String, settings:
 	var msg := sprite_options(settings)
 	msg.erase("seed")
 	msg.erase("label")
+	msg.erase("preview")  # interpolate takes no preview
 	msg["id"] = id
 	msg["op"] = "interpolate"
 	msg["a"] = a if typeof(a) == TYPE_INT else image_payload(a)
@@ -173,8 +176,15 @@ static func check_hello(answer: Dictionary) -> String:
 	return ""
 
 
-## The Images of a sprite result (`generate`, `variations`, `interpolate`, `grid`, `decode`), in order. An image that
-## does not decode is null in the list (and the caller reports it).
+## Whether the server's `hello` answer lists an optional behaviour of protocol 1 in `features` (e.g. "preview").
+static func has_feature(hello_answer: Dictionary, feature: String) -> bool:
+	var features = hello_answer.get("features", [])
+	return typeof(features) == TYPE_ARRAY and features.has(feature)
+
+
+## The Images of a sprite result (`generate`, `variations`, `interpolate`, `grid`, `decode`; also a `progress`
+## answer's preview `images`, which read the same), in order. An image that does not decode is null in the list (and
+## the caller reports it).
 static func result_images(answer: Dictionary) -> Array:
 	var out := []
 	var size: Array = answer.get("size", [0, 0])

@@ -1,6 +1,7 @@
 @tool
 extends ScrollContainer
-## The pixelsprite dock: server status, generation settings, a nearest-filtered preview grid, saving into res://,
+## The pixelsprite dock: server status, generation settings, a nearest-filtered preview grid (with a diffusion/flow
+## model's step previews while it runs, when the server offers them), saving into res://,
 ## variations and interpolation of textures selected in the FileSystem dock, palette export, and the project's
 ## texture filter. Built in code; talks to the server only through connection.gd and protocol.gd, writes files only
 ## through sprite_files.gd.
@@ -18,6 +19,7 @@ var selection_provider := Callable()
 
 var _models := {}  # name -> the `models` entry
 var _sprites := []  # preview entries: {"image": Image, "seed": int or null, "model": String, "op": String}
+# items of _preview past _sprites.size() are a running generate's previews: dimmed, not selectable, never saved
 var _job := {}  # the running operation: {"kind", "ids", "chunks", "done", "total", ...}
 
 # widgets
@@ -433,6 +435,8 @@ func settings() -> Dictionary:
 		s["outline"] = "#" + _outline_color.color.to_html(false)
 	if _max_colors.value >= 0:
 		s["max_colors"] = int(_max_colors.value)
+	if connection != null and Protocol.has_feature(connection.hello_answer, "preview"):
+		s["preview"] = true  # diffusion/flow progress then carries the sprites so far (interpolate drops it)
 	return s
 
 
@@ -486,9 +490,12 @@ func _on_sprite_answer(answer: Dictionary) -> void:
 				_set_progress(int(_job["chunk_base"]) + int(answer.get("done", 0)), int(_job["total"]))
 			else:
 				_progress.value = float(answer.get("done", 0)) / max(1.0, float(answer.get("total", 1)))
+			if answer.has("images"):
+				_show_step_preview(answer)
 		"error":
 			_finish_job(Protocol.error_text(answer))
 		"result":
+			_drop_step_preview()
 			var images := Protocol.result_images(answer)
 			var seeds := Protocol.result_seeds(answer)
 			for i in images.size():
@@ -522,6 +529,7 @@ func _start_job(job: Dictionary) -> void:
 
 func _finish_job(text: String) -> void:
 	_job = {}
+	_drop_step_preview()
 	_set_busy(false)
 	if text != "":
 		_show(text)
@@ -562,6 +570,24 @@ func _add_sprite(image: Image, seed, model: String, op: String) -> void:
 	_sprites.append({"image": image, "seed": seed, "model": model, "op": op, "index": index})
 	var item := _preview.add_icon_item(ImageTexture.create_from_image(image))
 	_preview.set_item_tooltip(item, "seed %s" % str(seed) if seed != null else "frame %d" % index)
+
+
+## Draws a `progress` answer's preview images after the finished sprites, replacing the previous preview: dimmed and
+## not selectable, so neither Save nor Export palette can pick them; the result (or an error/cancel) removes them.
+func _show_step_preview(answer: Dictionary) -> void:
+	_drop_step_preview()
+	var step := "preview at step %d of %d: not final" % [int(answer.get("done", 0)), int(answer.get("total", 0))]
+	for image in Protocol.result_images(answer):
+		if image == null:
+			continue
+		var item := _preview.add_icon_item(ImageTexture.create_from_image(image), false)
+		_preview.set_item_icon_modulate(item, Color(1, 1, 1, 0.55))
+		_preview.set_item_tooltip(item, step)
+
+
+func _drop_step_preview() -> void:
+	while _preview.item_count > _sprites.size():
+		_preview.remove_item(_preview.item_count - 1)
 
 
 func _clear_preview() -> void:
