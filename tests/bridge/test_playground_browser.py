@@ -276,16 +276,23 @@ def test_screenshot(page: Any, tmp_path: Path) -> None:
         assert im.width == 1360 and im.height >= 900
 
 
+def record_frames(pg: Any) -> list[str]:
+    """Every websocket frame the page sends or receives, as text, in order (filled while the page runs)."""
+    frames: list[str] = []
+
+    def record(frame: str | bytes) -> None:
+        frames.append(frame if isinstance(frame, str) else frame.decode())
+
+    pg.on("websocket", lambda ws: (ws.on("framesent", record), ws.on("framereceived", record)))
+    return frames
+
+
 def test_a_diffusion_model_takes_label_steps_and_guidance(browser: Any, iterative_registry: Registry) -> None:
     """With a (tiny) conditional diffusion model the sampler fields come alive, go over the wire, and the progress
     bar follows the sampler's steps."""
     with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0) as srv:
         pg = browser.new_page()
-        frames: list[str] = []
-        def record(frame: str | bytes) -> None:
-            frames.append(frame if isinstance(frame, str) else frame.decode())
-
-        pg.on("websocket", lambda ws: (ws.on("framesent", record), ws.on("framereceived", record)))
+        frames = record_frames(pg)
         try:
             assert srv.server is not None and srv.server.site is not None
             pg.goto(srv.server.site.origin + "/")
@@ -330,15 +337,10 @@ def test_a_flow_model_draws_previews_before_the_result(browser: Any, iterative_r
     clickable or pickable), and the result replaces them, pixel for pixel the one without previews."""
     with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0, preview_interval_s=0.0) as srv:
         pg = browser.new_page()
-        frames: list[str] = []
+        frames = record_frames(pg)
         problems: list[str] = []
         pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         pg.on("pageerror", lambda e: problems.append(str(e)))
-
-        def record(frame: str | bytes) -> None:
-            frames.append(frame if isinstance(frame, str) else frame.decode())
-
-        pg.on("websocket", lambda ws: (ws.on("framesent", record), ws.on("framereceived", record)))
         try:
             assert srv.server is not None and srv.server.site is not None
             pg.goto(srv.server.site.origin + "/")
