@@ -256,17 +256,18 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     if distilled_from is not None:
         measured["distilled_from"] = {**distilled_from, "recipe": mc.get("reflow")}
     return finish_bundle(out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count,
-                         speed_batch=speed_batch, max_nfe=max_nfe, started=t0)
+                         speed_batch=speed_batch, max_nfe=max_nfe, started=t0, fd=fd)
 
 
 def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | Path, *, eval_count: int = 512,
                   speed_batch: int = SPEED_BATCH, max_nfe: int | None = None,
-                  started: float | None = None) -> Manifest:
+                  started: float | None = None, fd: FrechetMeter | None = None) -> Manifest:
     """Steps 3-5 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep (``quality_vs_steps``,
     ``reference``, ``reference_count``, ``parity_max_abs_diff``, and ``distilled_from`` for a student): choose
     the defaults, calibrate the decoding policy, evaluate, draw the sheets, write the card; install into
-    ``bundle``. ``max_nfe``: the interactive budget (None: :data:`MAX_DEFAULT_NFE` for the sprite size). ``out``'s
-    parent folder is used as a scratch registry and removed afterwards."""
+    ``bundle``. ``max_nfe``: the interactive budget (None: :data:`MAX_DEFAULT_NFE` for the sprite size); ``fd``:
+    the held-out split's meter when the caller has it. ``out``'s parent folder is used as a scratch registry and
+    removed afterwards."""
     t0 = time.perf_counter() if started is None else started
     name, work = manifest.name, out.parent
     train, val = data.train(), data.val()
@@ -298,7 +299,7 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
 
     # 4. evaluation at the defaults on the held-out split, through the runtime
     real_val = val.images
-    fd = frechet_meter(real_val)
+    fd = fd or frechet_meter(real_val)
     plan = _labels_like(val, eval_count)
     gen = _generate(name, reg, plan, 0)
     real = pixel_art_stats(real_val)
