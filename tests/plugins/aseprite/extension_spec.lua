@@ -1,4 +1,6 @@
--- busted specs for the Aseprite extension, run against the Aseprite API stub in stub/.
+-- busted specs for the Aseprite extension, run against the test double of Aseprite's API in stub/ (rebuilt from
+-- Aseprite's source; see the comments there). The last block, "in real Aseprite", holds the behaviours of the real
+-- program that a hand-written stub had missed (issue #17).
 -- Run from the repository root: busted tests/plugins/aseprite
 local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
 local STUB_DIR = here .. "stub"
@@ -26,9 +28,6 @@ local function result_frame(id, images, w, h, extra)
   return json.encode(msg)
 end
 
-local HELLO = json.encode{ id = "?", type = "result", op = "hello", server = "pixelsprite", version = "0.1.0",
-                            protocol = 1 }
-
 -- A connection that has said hello; `features` (e.g. { "preview" }) are what the server's hello announces.
 local function ready_connection(states, features)
   local conn = connection.new{ url = "ws://127.0.0.1:8737", on_state = function(s, d)
@@ -38,12 +37,11 @@ local function ready_connection(states, features)
   local ws = stub.sockets[#stub.sockets]
   ws:_open()
   local hello = ws:_last()
-  if features then
-    ws:_text(json.encode{ id = hello.id, type = "result", op = "hello", server = "pixelsprite", version = "0.1.0",
-                          protocol = 1, features = features })
-  else
-    ws:_text((HELLO:gsub('"id":"%?"', '"id":"' .. hello.id .. '"')))
-  end
+  -- an older server's hello has no features field
+  ws:_text(json.encode{ id = hello.id, type = "result", op = "hello", server = "pixelsprite", version = "0.1.0",
+                        protocol = 1, features = features,
+                        operations = { "hello", "models", "generate", "variations", "interpolate", "palette",
+                                       "cancel" } })
   return conn, ws
 end
 
@@ -87,7 +85,7 @@ describe("protocol", function()
   it("asks generate for raw RGBA and leaves out empty parameters", function()
     local m = protocol.generate({ model = "vae16", count = 4, seed = 7, palette = "" }, "g1")
     assert.are.same({ id = "g1", op = "generate", model = "vae16", count = 4, seed = 7, image_format = "rgba" }, m)
-    assert.are.same(m, json.decode(protocol.encode(m)))
+    assert.are.same(m, stub.plain(json.decode(protocol.encode(m))))
   end)
   it("sends images as raw RGBA base64 with their size", function()
     local bytes = rgba(2, 1, function(x) return x * 10, 1, 2, 255 end)
@@ -151,7 +149,7 @@ describe("connection", function()
     local conn, ws = ready_connection(states)
     assert.are.equal("ready", conn.state)
     assert.are.same({ "connecting", "ready" }, states)
-    assert.are.equal("hello", json.decode(ws.sent[1]).op)
+    assert.are.equal("hello", stub.plain(json.decode(ws.sent[1])).op)
   end)
   it("reports a protocol mismatch", function()
     local conn = connection.new{ url = "ws://x" }
@@ -204,7 +202,7 @@ describe("connection", function()
     local ws
     conn, ws = ready_connection()
     conn:send(protocol.models(), { on_error = function(_, t) text = t end })
-    ws.onreceive(WebSocketMessageType.CLOSE, "")
+    ws:_drop()
     assert.truthy(text:find("broke"))
     assert.are.equal("connecting", conn.state)
   end)
@@ -301,14 +299,13 @@ describe("Generate Sprite dialog", function()
   it("offers label, steps and guidance only to models that take them", function()
     local dlg, _, ws = open()
     assert.are.same({ "(any)" }, dlg._w.label.options)
-    dlg:_set("steps", "text", "12")
+    dlg:_type("steps", "12")
     dlg:_click("generate")
     assert.is_nil(ws:_last().steps)
-    dlg:_set("model", "option", "flow16")
-    dlg._w.model.onchange()
+    dlg:_choose("model", "flow16")
     assert.are.same({ "(any)", "item", "mon" }, dlg._w.label.options)
-    dlg:_set("label", "option", "mon")
-    dlg:_set("guidance", "text", "2.5")
+    dlg:_choose("label", "mon")
+    dlg:_type("guidance", "2.5")
     dlg:_click("generate")
     local req = ws:_last()
     assert.are.same({ "mon", 12, 2.5 }, { req.label, req.steps, req.guidance })
@@ -316,7 +313,7 @@ describe("Generate Sprite dialog", function()
   it("reconnects to the server URL typed in and remembers it", function()
     local prefs = {}
     local dlg = open(prefs)
-    dlg:_set("url", "text", "ws://127.0.0.1:9000")
+    dlg:_type("url", "ws://127.0.0.1:9000")
     dlg:_click("reconnect")
     assert.are.equal("ws://127.0.0.1:9000", stub.sockets[#stub.sockets].url)
     assert.are.equal("ws://127.0.0.1:9000", prefs.url)
@@ -330,9 +327,9 @@ describe("Generate Sprite dialog", function()
   it("generates without blocking, previews nearest-neighbour, inserts picks, remembers options", function()
     local prefs = {}
     local dlg, st, ws = open(prefs)
-    dlg:_set("count", "text", "3")
-    dlg:_set("seed", "text", "7")
-    dlg:_set("palette", "option", "pico-8")
+    dlg:_type("count", "3")
+    dlg:_type("seed", "7")
+    dlg:_choose("palette", "pico-8")
     dlg:_click("generate")
     local req = ws:_last()
     assert.are.same({ id = req.id, op = "generate", model = "vae16", count = 3, seed = 7, palette = "pico-8",
@@ -359,12 +356,12 @@ describe("Generate Sprite dialog", function()
     assert.are.equal(1, #s.frames)
     assert.are.equal(px[2], s.layers[1]:cel(1).image.bytes)
     assert.are.same({ model = "vae16", count = 3, seed = 7, palette = "pico-8", insert = "New sprite",
-                      url = "ws://127.0.0.1:8737", label = "(any)", steps = 0, guidance = 0, dither = "none",
-                      despeckle = false, outline = "None", candidates = 1 }, prefs.generate)
+                      steps = 0, guidance = 0.0, dither = "none", despeckle = false, outline = "None",
+                      candidates = 1 }, prefs.generate)
   end)
   it("asks for previews and redraws the grid with each progress that carries images", function()
     local dlg, st, ws = open({}, "generate", { "preview" })
-    dlg:_set("count", "text", "2")
+    dlg:_type("count", "2")
     dlg:_click("generate")
     local req = ws:_last()
     assert.is_true(req.preview)
@@ -435,10 +432,10 @@ describe("Generate Sprite dialog", function()
     local dlg, _, ws = open()
     dlg:_click("generate")
     assert.is_nil(ws:_last().candidates)
-    dlg:_set("candidates", "text", "4")
+    dlg:_type("candidates", "4")
     dlg:_click("generate")
     assert.are.equal(4, ws:_last().candidates)
-    dlg:_set("candidates", "text", "99")
+    dlg:_type("candidates", "99")
     dlg:_click("generate")
     assert.are.equal(16, ws:_last().candidates)
   end)
@@ -447,14 +444,14 @@ describe("Generate Sprite dialog", function()
     dlg:_click("generate")
     local req = ws:_last()
     assert.is_nil(req.despeckle or req.outline or req.dither)
-    dlg:_set("despeckle", "selected", true)
-    dlg:_set("outline", "option", "Darkest colour")
-    dlg:_set("dither", "option", "bayer2")
+    dlg:_check("despeckle", true)
+    dlg:_choose("outline", "Darkest colour")
+    dlg:_choose("dither", "bayer2")
     dlg:_click("generate")
     req = ws:_last()
     assert.are.same({ true, "darkest" }, { req.despeckle, req.outline })
     assert.is_nil(req.dither)  -- dithering needs a palette
-    dlg:_set("palette", "option", "pico-8")
+    dlg:_choose("palette", "pico-8")
     dlg:_click("generate")
     assert.are.equal("bayer2", ws:_last().dither)
   end)
@@ -462,7 +459,7 @@ describe("Generate Sprite dialog", function()
     local s = Sprite(16, 16, ColorMode.RGB)
     document.set_palette(s, { "#102030", "#ffffff" })
     local dlg, _, ws = open()
-    dlg:_set("palette", "option", "Sprite's palette")
+    dlg:_choose("palette", "Sprite's palette")
     dlg:_click("generate")
     assert.are.same({ "#102030", "#ffffff" }, ws:_last().palette)
   end)
@@ -482,7 +479,7 @@ describe("Generate Sprite dialog", function()
     dlg:close()
     assert.are.same({ id = ws:_last().id, op = "cancel", target = again.id }, ws:_last())
     local text = dlg._w.status.text
-    ws.onreceive(WebSocketMessageType.CLOSE, "")
+    ws:_drop()
     assert.are.equal(text, dlg._w.status.text)
   end)
   it("sends the active cel inside the selection for variations and inserts them as new frames", function()
@@ -494,8 +491,8 @@ describe("Generate Sprite dialog", function()
     local prefs = {}
     local dlg, _, ws = open(prefs, "variations")
     assert.are.equal("New frames", dlg.data.insert)
-    dlg:_set("count", "text", "2")
-    dlg:_set("strength", "value", 80)
+    dlg:_type("count", "2")
+    dlg:_slide("strength", 80)
     dlg:_click("generate")
     local req = ws:_last()
     assert.are.equal("variations", req.op)
@@ -524,8 +521,8 @@ describe("Generate Sprite dialog", function()
     s:newEmptyFrame(2)
     s:newCel(s.layers[1], 2, b, Point(0, 0))
     local dlg, _, ws = open({}, "interpolate")
-    dlg:_set("count", "text", "5")
-    dlg:_set("method", "option", "lerp")
+    dlg:_type("count", "5")
+    dlg:_choose("method", "lerp")
     dlg:_click("generate")
     local req = ws:_last()
     assert.are.equal("interpolate", req.op)
@@ -538,7 +535,7 @@ describe("Generate Sprite dialog", function()
     local s = Sprite(16, 16, ColorMode.RGB)
     local prefs = {}
     local dlg, st, ws = open(prefs, "palette")
-    dlg:_set("colors", "text", "2")
+    dlg:_type("colors", "2")
     dlg:_click("propose")
     local req = ws:_last()
     assert.are.same({ id = req.id, op = "palette", model = "vae16", count = 64, seed = 1, colors = 2,
@@ -551,13 +548,13 @@ describe("Generate Sprite dialog", function()
     dlg:_click("set")
     assert.are.equal(before + 1, #stub.transactions)
     assert.are.same({ "#000000", "#ff8000" }, document.palette_hexes(s))
-    local path = os.tmpname()
-    dlg:_set("path", "filename", path)
+    local path = stub.current_path .. "/mine.gpl"
+    dlg:_browse("path", path)
     dlg:_click("save")
-    local f = assert(io.open(path, "rb"))
+    local f = assert(stub.real.open(path, "rb"))
     assert.are.equal(gpl, f:read("a"))
     f:close()
-    os.remove(path)
+    assert.truthy(dlg._w.status.text:find("Saved"))
     assert.are.equal(2, prefs.palette_from_model.colors)
     assert.truthy(#st.colors == 2)
   end)
@@ -598,8 +595,308 @@ describe("plugin.lua", function()
     assert.are.equal("Generate Sprite", dlg.title)
     assert.are.equal("Palette", dlg._w.palette.label)
     assert.truthy(#dlg._w.palette.options > 2)
-    assert.is_true(stub.sockets[1].connected)  -- it connected on first use, without waiting
+    assert.are.equal("connecting", stub.sockets[1].state)  -- it connected on first use, without waiting
     exit(plugin)
-    assert.is_false(stub.sockets[1].connected)
+    assert.are.equal("stopped", stub.sockets[1].state)
+  end)
+end)
+
+-- Behaviours of the real Aseprite, modelled by the double from Aseprite's source (issue #17). Each of these failed
+-- against the extension as it was written for the hand-made stub.
+describe("in real Aseprite", function()
+  local MODELS = { { name = "vae16", size = { 16, 16 } },
+                   { name = "flow16", size = { 16, 16 }, labels = { "item", "mon" },
+                     parameters = { "label", "steps", "guidance" } } }
+
+  local function answer_models(ws, models, default)
+    local req = ws:_last()
+    assert.are.equal("models", req.op)
+    ws:_text(json.encode{ id = req.id, type = "result", op = "models", default = default or "vae16",
+                          models = models or MODELS })
+  end
+
+  local function dialog(features, which)
+    local conn, ws = ready_connection(nil, features)
+    local dlg, st = dialogs[which or "generate"]{ conn = conn, prefs = {}, palettes = { "pico-8" } }
+    answer_models(ws)
+    return dlg, st, ws, conn
+  end
+
+  -- 1. json.decode returns a userdata proxy with float numbers (json_class.cpp)
+  describe("1. JSON proxies", function()
+    it("json.decode gives a userdata proxy with float numbers, as json_class.cpp does", function()
+      local o = json.decode('{"a":[1,2],"b":5}')
+      assert.are.equal("userdata", type(o))
+      assert.are.equal("float", math.type(o.b))
+      assert.are.equal(2, #o.a)
+    end)
+    it("says hello through a proxy and becomes ready", function()
+      local conn = ready_connection()
+      assert.are.equal("ready", conn.state)
+      assert.are.equal("0.1.0", conn.detail)
+    end)
+    it("reads hello's features and operations from the proxy", function()
+      local conn = ready_connection(nil, { "preview" })
+      assert.is_true(conn:supports("preview"))
+      assert.is_false(conn:offers("telepathy"))
+      assert.is_true(conn:offers("palette"))
+    end)
+    it("turns integral JSON numbers into integers and keeps fractions", function()
+      local msg = assert(protocol.decode('{"id":"g","type":"result","size":[16,16],"seeds":[7,8],' ..
+                                         '"timing":{"total_ms":3.5},"images":[]}'))
+      assert.are.equal("table", type(msg))
+      assert.are.same({ "integer", "integer", "integer" },
+                      { math.type(msg.size[1]), math.type(msg.size[2]), math.type(msg.seeds[2]) })
+      assert.are.equal(3.5, msg.timing.total_ms)
+      local conn = connection.new{ url = "ws://x" }
+      conn:connect()
+      local ws = stub.sockets[1]
+      ws:_open()
+      ws:_text(json.encode{ id = ws:_last().id, type = "result", op = "hello", protocol = 2 })
+      assert.are.equal("mismatch", conn.state)
+      assert.truthy(conn.detail:find("protocol 2 "))
+      assert.is_nil(conn.detail:find("2%.0"))
+    end)
+    it("fills the model list, previews and inserts results that arrive as proxies", function()
+      local dlg, st, ws = dialog({ "preview" })
+      assert.are.same({ "vae16", "flow16" }, dlg._w.model.options)
+      dlg:_click("generate")
+      local req = ws:_last()
+      assert.is_true(req.preview)
+      local px = rgba(16, 16, function(x, y) return x, y, 9, 255 end)
+      ws:_text(preview_frame(req.id, { px }, 16, 16, 1, 4))
+      assert.are.equal(1, #dlg._w.preview.gc.drawn)
+      ws:_text(result_frame(req.id, { px, px }, 16, 16))
+      assert.are.equal(2, #st.images)
+      assert.truthy(dlg._w.status.text:find("seeds 7..8"))
+      dlg:_click("insert_button")
+      assert.are.equal(px, app.activeSprite.layers[1]:cel(1).image.bytes)
+      assert.are.same({}, stub.console)
+    end)
+  end)
+
+  -- 2. a failed connection arrives as ERROR, never CLOSE (websocket_class.cpp, IXWebSocket.cpp checkConnection)
+  describe("2. no server", function()
+    it("shows how to start the server when the connection is refused", function()
+      local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+      local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
+      local ws = stub.sockets[1]
+      ws:_refuse()
+      assert.truthy(dlg._w.status.text:find("start it with: pixelsprite serve", 1, true))
+      assert.truthy(dlg._w.status.text:find("ws://127.0.0.1:8737", 1, true))
+      -- Aseprite keeps retrying: when the server comes up the same socket opens, says hello and lists the models
+      ws:_open()
+      ws:_text(json.encode{ id = ws:_last().id, type = "result", op = "hello", version = "0.1.0", protocol = 1 })
+      assert.are.equal("ready", conn.state)
+      assert.are.equal("models", ws:_last().op)
+    end)
+    it("works with Aseprite versions whose onreceive gets no error text (before v1.3.16)", function()
+      stub.onreceive_error_arg = false
+      local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+      local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
+      stub.sockets[1]:_refuse()
+      assert.truthy(dlg._w.status.text:find("pixelsprite serve", 1, true))
+      assert.are.same({}, stub.console)
+    end)
+  end)
+
+  -- 3. an error raised inside onreceive stops the socket for good (websocket_class.cpp: consolePrint + ws->stop())
+  describe("3. errors inside handlers", function()
+    it("survives a progress answer without done/total", function()
+      local dlg, st, ws = dialog()
+      dlg:_click("generate")
+      local req = ws:_last()
+      ws:_text(json.encode{ id = req.id, type = "progress", unit = "steps" })
+      assert.are.equal("open", ws.state)
+      assert.are.same({}, stub.console)
+      local px = rgba(16, 16, function() return 1, 2, 3, 255 end)
+      assert.is_true(ws:_text(result_frame(req.id, { px }, 16, 16)))
+      assert.are.equal(1, #st.images)
+    end)
+    it("keeps the socket when a handler raises, and reports the error", function()
+      local conn, ws = ready_connection()
+      local reported
+      conn.on_bug = function(text) reported = text end
+      conn:send(protocol.models("m1"), { on_result = function() error("boom") end })
+      ws:_text(json.encode{ id = "m1", type = "result", op = "models", models = {} })
+      assert.are.equal("open", ws.state)
+      assert.are.same({}, stub.console)
+      assert.truthy(reported:find("boom"))
+      local got
+      conn:send(protocol.models("m2"), { on_result = function(r) got = r.id end })
+      ws:_text(json.encode{ id = "m2", type = "result", op = "models", models = {} })
+      assert.are.equal("m2", got)
+    end)
+    it("reports a request on a socket that broke instead of raising from sendText", function()
+      local dlg, _, ws = dialog()
+      ws:_drop(true)  -- the network broke; Aseprite has not delivered the CLOSE yet
+      dlg:_click("generate")
+      assert.are.same({}, stub.console)
+      assert.truthy(dlg._w.status.text:find("connect"))
+      assert.is_false(dlg._w.cancel.enabled)
+    end)
+  end)
+
+  -- 4. refusing the network permission makes WebSocket{} raise (websocket_class.cpp ask_access, security.cpp)
+  describe("4. network permission", function()
+    it("explains a refused permission and asks again on Reconnect", function()
+      stub.access.socket = false
+      local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+      local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
+      assert.is_true(dlg.visible)
+      assert.are.equal("error", conn.state)
+      assert.truthy(dlg._w.status.text:find("allow"))
+      assert.are.equal(1, #stub.prompts)
+      stub.access.socket = true
+      dlg:_click("reconnect")
+      assert.are.equal(2, #stub.prompts)
+      local ws = stub.sockets[1]
+      ws:_open()
+      ws:_text(json.encode{ id = ws:_last().id, type = "result", op = "hello", version = "0.1.0", protocol = 1 })
+      assert.are.equal("ready", conn.state)
+    end)
+    it("asks again when the next dialog opens", function()
+      stub.access.socket = false
+      local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+      dialogs.generate{ conn = conn, prefs = {}, palettes = {} }:close()
+      stub.access.socket = true
+      dialogs.palette{ conn = conn, prefs = {}, palettes = {} }
+      assert.are.equal(2, #stub.prompts)
+      assert.are.equal("connecting", stub.sockets[1].state)
+    end)
+  end)
+
+  -- 5. file widgets return full paths; io.open raises on refusal (dialog_class.cpp Dialog_file, security.cpp)
+  describe("5. Save .gpl", function()
+    local function proposed()
+      local dlg, st, ws = dialog(nil, "palette")
+      dlg:_click("propose")
+      local req = ws:_last()
+      ws:_text(json.encode{ id = req.id, type = "result", op = "palette", model = "vae16", sample_count = 8,
+                            colors = { "#000000", "#ff8000" }, format = "gpl", file = b64.encode("GIMP Palette\n") })
+      return dlg, st
+    end
+    it("gives the user an entry and a save dialog for the file name", function()
+      local dlg = proposed()
+      assert.is_true(dlg._w.path.entry)
+      assert.is_true(dlg._w.path.save)
+    end)
+    it("writes nothing until the user chose a file name", function()
+      local dlg = proposed()
+      dlg:_click("save")
+      assert.is_nil(stub.real.open(stub.current_path .. "/pixelsprite.gpl", "rb"))
+      assert.truthy(dlg._w.status.text:find("file name"))
+      assert.are.same({}, stub.prompts)
+    end)
+    it("saves under a typed name, adding .gpl", function()
+      local dlg = proposed()
+      dlg:_type("path", "mine")
+      dlg:_click("save")
+      local f = assert(stub.real.open(stub.current_path .. "/mine.gpl", "rb"))
+      assert.are.equal("GIMP Palette\n", f:read("a"))
+      f:close()
+    end)
+    it("says so when Aseprite is not allowed to write the file", function()
+      local dlg = proposed()
+      stub.access.write = false
+      dlg:_browse("path", stub.current_path .. "/denied.gpl")
+      dlg:_click("save")
+      assert.are.same({}, stub.console)
+      assert.truthy(dlg._w.status.text:find("not allowed"))
+      assert.is_nil(stub.real.open(stub.current_path .. "/denied.gpl", "rb"))
+    end)
+  end)
+
+  -- 6. Dialog.data holds buttons' booleans and labels' text; modify{option=} ignores an unknown option and
+  --    modify{options=} fires onchange (dialog_class.cpp Dialog_get_data / Dialog_modify, ui/combobox.cpp)
+  describe("6. dialog data and comboboxes", function()
+    it("remembers only the form's fields, and they survive a restart", function()
+      local prefs = {}
+      local conn, ws = ready_connection()
+      local dlg = dialogs.generate{ conn = conn, prefs = prefs, palettes = {} }
+      answer_models(ws)
+      dlg:_type("count", "3")
+      dlg:_click("generate")
+      local want = { model = "vae16", count = 3, seed = 1, palette = "None", insert = "New sprite", steps = 0,
+                     guidance = 0.0, dither = "none", despeckle = false, outline = "None", candidates = 1 }
+      assert.are.same(want, prefs.generate)
+      assert.are.same(want, stub.reload_preferences(prefs).generate)
+    end)
+    it("keeps only form fields for Palette from Model", function()
+      local prefs = {}
+      local conn, ws = ready_connection()
+      local dlg = dialogs.palette{ conn = conn, prefs = prefs, palettes = {} }
+      answer_models(ws)
+      dlg:_click("propose")
+      assert.are.same({ model = "vae16", count = 64, colors = 16, seed = 1, method = "kmeans" },
+                      prefs.palette_from_model)
+    end)
+    it("follows the model Aseprite selected when the default one is not in the list", function()
+      local conn, ws = ready_connection()
+      local dlg = dialogs.generate{ conn = conn, prefs = { generate = { model = "gone" } }, palettes = {} }
+      answer_models(ws, { { name = "teacher", size = { 40, 40 }, operations = { "score" } },
+                          { name = "flow16", size = { 16, 16 }, labels = { "item", "mon" },
+                            parameters = { "label", "steps" }, operations = { "generate" } } }, "teacher")
+      assert.are.equal("flow16", dlg.data.model)
+      assert.are.same({ "(any)", "item", "mon" }, dlg._w.label.options)
+      dlg:_choose("label", "mon")
+      dlg:_click("generate")
+      assert.are.same({ "flow16", "mon" }, { ws:_last().model, ws:_last().label })
+    end)
+  end)
+
+  -- 7. the old socket's CLOSE arrives after the new socket exists (websocket_class.cpp execute_from_ui_thread)
+  describe("7. reconnect", function()
+    it("ties each CLOSE to its own socket", function()
+      local dlg, _, old, conn = dialog()
+      stub.auto_close_reply = false          -- the old server answers our close frame late
+      dlg:_type("url", "ws://127.0.0.1:9000")
+      dlg:_click("reconnect")
+      local new = stub.sockets[#stub.sockets]
+      assert.are_not.equal(old, new)
+      new:_open()
+      local hello = new:_last()
+      assert.are.equal("hello", hello.op)
+      old:_close_reply()                     -- now the old socket's CLOSE runs
+      new:_text(json.encode{ id = hello.id, type = "result", op = "hello", version = "0.2.0", protocol = 1 })
+      assert.are.equal("ready", conn.state)
+      assert.truthy(dlg._w.status.text:find("Connected to ws://127.0.0.1:9000", 1, true))
+      assert.are.equal("models", new:_last().op)
+    end)
+    it("fails what was in flight on the old socket once, with a sentence", function()
+      local dlg, _, old = dialog()
+      dlg:_click("generate")
+      local req = old:_last()
+      dlg:_click("reconnect")
+      assert.truthy(dlg._w.status.text:find("closed"))
+      assert.is_false(dlg._w.cancel.enabled)
+      assert.is_false(old:_text(result_frame(req.id, {}, 16, 16)))
+    end)
+  end)
+
+  -- 8. Image.bytes is rowStride * height bytes (image_class.cpp, api/image.md)
+  describe("8. Image.bytes", function()
+    it("writes and reads images whose rows are padded", function()
+      stub.row_padding = 8
+      local px = rgba(3, 2, function(x, y) return x, y, 7, 255 end)
+      local img = document.image{ width = 3, height = 2, bytes = px }
+      assert.are.same({ 2, 1, 7, 255 }, { img:getPixelRGBA(2, 1) })
+      assert.are.equal((3 * 4 + 8) * 2, #img.bytes)
+      local s = Sprite(3, 2, ColorMode.RGB)
+      local cel = s:newCel(s.layers[1], 1, img, Point(0, 0))
+      assert.are.equal(px, document.cel_rgba(cel, 3, 2))
+    end)
+  end)
+
+  it("says which Aseprite it needs when the json API is missing (before v1.3-rc5)", function()
+    local saved = json
+    json = nil
+    local plugin = { path = ROOT:sub(1, -2), preferences = {}, newCommand = function() end,
+                     newMenuGroup = function() end }
+    dofile(ROOT .. "plugin.lua")
+    local ok = pcall(init, plugin)
+    json = saved
+    assert.is_true(ok)
+    assert.truthy(tostring(stub.alerts[1]):find("1.3-rc5", 1, true))
   end)
 end)

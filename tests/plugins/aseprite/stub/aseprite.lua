@@ -1,17 +1,99 @@
--- A stub of the parts of Aseprite's Lua API (https://www.aseprite.org/api/) the extension uses, written from its
--- documentation: app, Image, Sprite, Layer, Frame, Cel, Palette, Color, Point, Rectangle, ColorMode, Dialog,
--- GraphicsContext, WebSocket, WebSocketMessageType, json. It also records what tests need to check: which document
--- edits happened inside app.transaction, the frames a WebSocket sent, and the widgets of a Dialog.
+-- Test double of the parts of Aseprite's Lua API the extension uses, rebuilt from Aseprite's own source rather than
+-- from memory. Sources (read with the search tool's read_file / fetched snapshots):
+--   aseprite/aseprite at d586b3f3f (2026-08): src/app/script/{json_class,websocket_class,dialog_class,image_class,
+--     security,app_object,sprite_class,graphics_context,plugin_class,engine}.cpp, src/ui/combobox.cpp,
+--     src/app/ui/filename_field.cpp, src/app/ui/expr_entry.cpp, src/app/extensions.cpp, tests/scripts/json.lua;
+--   aseprite/IXWebSocket ixwebsocket/IXWebSocket.cpp (the websocket client Aseprite embeds);
+--   aseprite/laf base/fs.cpp (paths); aseprite/api at 74ace0f: api/{websocket,websocketmessagetype,json,dialog,
+--     image,plugin}.md.
+-- Every behaviour below names the file it follows; "simplified" marks what the double leaves out.
+--
+-- Besides the API, the double records what the specs check (edits inside app.transaction, frames a socket sent,
+-- dialog widgets, permission prompts, errors Aseprite would print to its console) and offers "user" and "server"
+-- actions (methods starting with "_"), which are not Aseprite API.
 local stub = {}
 local dir = ...
 
-json = dofile(dir .. "/json.lua")
+local real = { open = io.open, lines = io.lines, remove = os.remove, tmpname = os.tmpname, execute = os.execute }
+stub.real = real
 
-ColorMode = { RGB = 0, GRAYSCALE = 1, INDEXED = 2, TILEMAP = 3 }
-WebSocketMessageType = { TEXT = 1, BINARY = 2, OPEN = 3, CLOSE = 4, PING = 5, PONG = 6, FRAGMENT = 7 }
+local json_double = dofile(dir .. "/json.lua")
+json = json_double.json
+stub.plain = json_double.plain
+stub.is_proxy = json_double.is_proxy
 
-app = { activeSprite = nil, activeFrame = nil, activeLayer = nil, activeCel = nil }
-stub.edits = {}          -- { what = string, inside = bool }
+-- ColorMode (engine.cpp setfield_integer of doc::ColorMode, src/doc/color_mode.h): RGB 0, GRAYSCALE 1, INDEXED 2,
+-- (BITMAP 3,) TILEMAP 4.
+ColorMode = { RGB = 0, GRAYSCALE = 1, INDEXED = 2, TILEMAP = 4 }
+
+-- WebSocketMessageType (websocket_class.cpp register_websocket_class): the values of ix::WebSocketMessageType
+-- (IXWebSocketMessageType.h: Message 0, Open 1, Close 2, Error 3, Ping 4, Pong 5, Fragment 6) and BINARY =
+-- Fragment + 10. Upper-case names since 5d04eb5a2 (v1.2.30).
+WebSocketMessageType = { TEXT = 0, OPEN = 1, CLOSE = 2, ERROR = 3, PING = 4, PONG = 5, FRAGMENT = 6, BINARY = 16 }
+
+app = {}
+
+---------------------------------------------------------------------------------------------------------------
+-- The UI thread. websocket_class.cpp runs every onreceive through ui::execute_from_ui_thread: the callback runs
+-- later, from Aseprite's event loop, never inside the Lua call that caused it (e.g. ws:close()). The double keeps
+-- those callbacks in a queue; stub.pump() is the event loop running them. Every "_" action below pumps after it.
+---------------------------------------------------------------------------------------------------------------
+stub.queue = {}
+function stub.pump()
+  while #stub.queue > 0 do
+    local job = table.remove(stub.queue, 1)
+    job()
+  end
+end
+
+-- Aseprite prints errors that scripts raise inside its callbacks to its console (engine.cpp consolePrint) instead
+-- of stopping; the double records them.
+local function console(msg) stub.console[#stub.console + 1] = tostring(msg) end
+
+---------------------------------------------------------------------------------------------------------------
+-- Permissions (security.cpp ask_access): with the UI, io.open/io.lines and WebSocket{} ask the user ("Allow" or
+-- "Stop"); a refusal makes the call raise. stub.access[mode] = false models the user pressing Stop (modes: "read",
+-- "write", "socket"); every prompt is recorded in stub.prompts. ("Don't show again" is the default true.)
+---------------------------------------------------------------------------------------------------------------
+local function ask_access(mode, what)
+  stub.prompts[#stub.prompts + 1] = { mode = mode, what = what }
+  return stub.access[mode] ~= false
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return stub.current_path .. "/" .. path
+end
+
+-- security.cpp secure_io_open: "w" anywhere in the mode asks for Write, else Read; refused ->
+-- luaL_error("the script doesn't have access to file '%s'") with the absolute path. It raises, it does not return nil.
+function io.open(path, mode)
+  local abs = absolute(path)
+  local m = (mode and mode:find("w")) and "write" or "read"
+  if not ask_access(m, abs) then error("the script doesn't have access to file '" .. abs .. "'", 2) end
+  return real.open(path, mode)
+end
+
+-- security.cpp secure_io_lines: asks for Read when given a file name.
+function io.lines(path, ...)
+  if path and not ask_access("read", absolute(path)) then
+    error("the script doesn't have access to file '" .. absolute(path) .. "'", 2)
+  end
+  return real.lines(path, ...)
+end
+
+-- security.cpp overwrite_unsecure_functions: os.exit and os.tmpname are replaced by a function raising
+-- "unsupported function"; os.remove asks for Write and returns fail (nil, message, errno) when refused.
+function os.tmpname() error("unsupported function 'tmpname'", 2) end
+function os.remove(path)
+  if not ask_access("write", absolute(path)) then return nil, absolute(path) .. ": Permission denied", 13 end
+  return real.remove(path)
+end
+
+---------------------------------------------------------------------------------------------------------------
+-- app (app_object.cpp)
+---------------------------------------------------------------------------------------------------------------
+stub.edits = {}          -- { what = string, inside = bool }: document edits, and whether inside app.transaction
 stub.transactions = {}   -- labels of the transactions run
 local depth = 0
 
@@ -19,15 +101,33 @@ local function edit(what)
   stub.edits[#stub.edits + 1] = { what = what, inside = depth > 0 }
 end
 
+local function new_tmp_dir()
+  local p = real.tmpname()
+  real.remove(p)
+  real.execute("mkdir -p '" .. p .. "'")
+  return p
+end
+
 function stub.reset()
   app.activeSprite, app.activeFrame, app.activeLayer, app.activeCel = nil, nil, nil, nil
   stub.edits, stub.transactions, stub.sockets, stub.dialogs, stub.alerts = {}, {}, {}, {}, {}
+  stub.queue, stub.console, stub.prompts = {}, {}, {}
+  stub.access = { read = true, write = true, socket = true }
+  -- Dialog:file{} without a sprite file uses the current path (base::get_current_path); a fresh folder per test
+  stub.current_path = new_tmp_dir()
+  -- rowStride - width * bytesPerPixel; 0 in current builds (doc/image_impl.h), the API only promises rowStride
+  stub.row_padding = 0
+  -- IXWebSocket completes the close handshake when the server answers the close frame; true: at the next pump
+  stub.auto_close_reply = true
+  -- the third onreceive argument (error text) exists since 85aae160a (v1.3.15.5 / v1.3.16)
+  stub.onreceive_error_arg = true
 end
 
--- app.transaction(function) or app.transaction(label, function): one undo step.
+-- App_transaction: app.transaction(function) or app.transaction(label, function); one undo step; an error inside
+-- rolls it back and is raised again (lua_error).
 function app.transaction(a, b)
   local label, fn = a, b
-  if type(a) == "function" then label, fn = "", a end
+  if type(a) == "function" then label, fn = "Transaction", a end
   stub.transactions[#stub.transactions + 1] = label
   depth = depth + 1
   local ok, err = pcall(fn)
@@ -38,40 +138,71 @@ end
 function app.refresh() end
 function app.alert(t) stub.alerts[#stub.alerts + 1] = t end
 
+-- Point/Rectangle (point_class.cpp, rectangle_class.cpp): simplified to plain tables with the same fields.
 function Point(x, y) return { x = x or 0, y = y or 0 } end
 function Rectangle(x, y, w, h) return { x = x or 0, y = y or 0, width = w or 0, height = h or 0 } end
 
--- Color{ r=, g=, b=, a= } -> .red .green .blue .alpha
+-- Color{ r=, g=, b=, a= } -> .red .green .blue .alpha (color_class.cpp); simplified to a table.
 function Color(t)
   return { red = t.r or t.red or 0, green = t.g or t.green or 0, blue = t.b or t.blue or 0,
            alpha = t.a or t.alpha or 255 }
 end
 
--- Image(width, height [, colorMode]); image.bytes gets/sets the raw pixels (RGBA: 4 bytes per pixel, row-major).
+---------------------------------------------------------------------------------------------------------------
+-- Image (image_class.cpp)
+---------------------------------------------------------------------------------------------------------------
+local BPP = { [0] = 4, [1] = 2, [2] = 1, [4] = 4 }
 local ImageMT = {}
+-- Image_get_rowStride = image->rowBytes(); Image_get_bytes: rowStride * height bytes, row by row (the API page
+-- image.md: "The number of bytes must be equal to image.rowStride * image.height"). RGB pixels are R, G, B, A.
 ImageMT.__index = function(img, k)
-  if k == "bytes" then return table.concat(img._px) end
+  if k == "rowStride" then return img.width * BPP[img.colorMode] + rawget(img, "_pad") end
+  if k == "bytesPerPixel" then return BPP[img.colorMode] end
+  if k == "bytes" then
+    local rows, pad = {}, string.rep("\0", rawget(img, "_pad"))
+    for y = 0, img.height - 1 do
+      rows[#rows + 1] = table.concat(img._px, "", y * img.width + 1, (y + 1) * img.width) .. pad
+    end
+    return table.concat(rows)
+  end
   return ImageMT[k]
 end
+-- Image_set_bytes: exactly rowStride * height bytes, else luaL_error("Data size does not match: given %d, needed %d.")
 ImageMT.__newindex = function(img, k, v)
   if k == "bytes" then
-    assert(type(v) == "string" and #v == img.width * img.height * 4, "Image.bytes: wrong number of bytes")
-    for i = 1, img.width * img.height do img._px[i] = v:sub(i * 4 - 3, i * 4) end
+    local bpp, stride = BPP[img.colorMode], img.rowStride
+    local needed = stride * img.height
+    if type(v) ~= "string" or #v ~= needed then
+      error(string.format("Data size does not match: given %d, needed %d.", type(v) == "string" and #v or 0,
+        needed), 2)
+    end
+    for y = 0, img.height - 1 do
+      for x = 0, img.width - 1 do
+        local at = y * stride + x * bpp + 1
+        img._px[y * img.width + x + 1] = v:sub(at, at + bpp - 1)
+      end
+    end
   else rawset(img, k, v) end
 end
+-- Image_new(width, height [, colorMode]): lua_tointeger on the sizes (an integral float works, 16.5 becomes 0), a
+-- size below 1 becomes 1; the image starts cleared to the mask colour (transparent).
 function Image(w, h, mode)
-  assert(type(w) == "number" and type(h) == "number", "Image(width, height, colorMode)")
-  local px = {}
-  for i = 1, w * h do px[i] = "\0\0\0\0" end
-  return setmetatable({ width = w, height = h, colorMode = mode or ColorMode.RGB, _px = px }, ImageMT)
+  w, h = math.tointeger(w) or 0, math.tointeger(h) or 0
+  if w < 1 then w = 1 end
+  if h < 1 then h = 1 end
+  mode = mode or ColorMode.RGB
+  local px, zero = {}, string.rep("\0", BPP[mode])
+  for i = 1, w * h do px[i] = zero end
+  return setmetatable({ width = w, height = h, colorMode = mode, _px = px, _pad = stub.row_padding }, ImageMT)
 end
--- image:drawImage(src, Point): copies src's pixels at the position (alpha 0 source pixels leave the target).
+-- Image:drawImage(src, position): simplified to copying the source's non-transparent pixels (real Aseprite blends
+-- with opacity and blend mode; the extension only draws opaque or fully transparent pixels).
 function ImageMT.drawImage(img, src, pos)
   for y = 0, src.height - 1 do
     for x = 0, src.width - 1 do
       local tx, ty = x + pos.x, y + pos.y
       local p = src._px[y * src.width + x + 1]
-      if tx >= 0 and ty >= 0 and tx < img.width and ty < img.height and p:byte(4) > 0 then
+      if tx >= 0 and ty >= 0 and tx < img.width and ty < img.height and p:byte(#p) > 0 then
         img._px[ty * img.width + tx + 1] = p
       end
     end
@@ -80,7 +211,7 @@ end
 -- Test helper (not Aseprite API): the four bytes of a pixel.
 function ImageMT.getPixelRGBA(img, x, y) return img._px[y * img.width + x + 1]:byte(1, 4) end
 
--- Palette(n): #palette, palette:getColor(i), palette:setColor(i, color), indices from 0.
+-- Palette(n): #palette, palette:getColor(i), palette:setColor(i, color), indices from 0 (palette_class.cpp).
 local PaletteMT = {}
 PaletteMT.__index = PaletteMT
 PaletteMT.__len = function(p) return #p._c end
@@ -92,6 +223,9 @@ end
 function PaletteMT:getColor(i) assert(i >= 0 and i < #self._c, "index out of range"); return self._c[i + 1] end
 function PaletteMT:setColor(i, c) assert(i >= 0 and i < #self._c, "index out of range"); self._c[i + 1] = c end
 
+---------------------------------------------------------------------------------------------------------------
+-- Sprite, Layer, Frame, Cel (sprite_class.cpp, layer_class.cpp, cel_class.cpp); simplified to tables.
+---------------------------------------------------------------------------------------------------------------
 local SpriteMT = {}
 SpriteMT.__index = SpriteMT
 
@@ -106,11 +240,14 @@ local function layer(sprite, name)
   return l
 end
 
--- Sprite(width, height [, colorMode]): one layer, one frame; becomes the active sprite.
+-- Sprite_new(width, height [, colorMode]): one layer, one frame, a 256-colour palette; sizes below 1 raise; the
+-- new document joins the context and becomes the active sprite. A new sprite has no file name (no folder).
 function Sprite(w, h, mode)
+  if (math.tointeger(w) or 0) < 1 then error(string.format("invalid width value = %d in Sprite()", 0), 2) end
+  if (math.tointeger(h) or 0) < 1 then error(string.format("invalid height value = %d in Sprite()", 0), 2) end
   local s = setmetatable({ width = w, height = h, colorMode = mode or ColorMode.RGB, frames = {}, layers = {},
-                           palettes = {}, selection = { isEmpty = true, bounds = Rectangle(0, 0, 0, 0) } },
-                     SpriteMT)
+                           palettes = {}, filename = "Sprite-0001",
+                           selection = { isEmpty = true, bounds = Rectangle(0, 0, 0, 0) } }, SpriteMT)
   s.frames[1] = frame(s, 1)
   s.layers[1] = layer(s, "Layer 1")
   s.palettes[1] = Palette(256)
@@ -126,11 +263,11 @@ function SpriteMT:newLayer()
   return l
 end
 
--- sprite:newEmptyFrame(frameNumber): inserts an empty frame at that number (cels after it move one on).
+-- Sprite_newEmptyFrame(frameNumber): inserts an empty frame at that number (cels after it move one on).
 function SpriteMT:newEmptyFrame(n)
   edit("newEmptyFrame")
   n = n or #self.frames + 1
-  assert(n >= 1 and n <= #self.frames + 1, "frame number out of range")
+  if n < 1 or n > #self.frames + 1 then error("frame index out of bounds " .. tostring(n), 2) end
   for _, l in ipairs(self.layers) do
     for f = #self.frames, n, -1 do l.cels[f + 1] = l.cels[f] end
     l.cels[n] = nil
@@ -140,13 +277,15 @@ function SpriteMT:newEmptyFrame(n)
   return self.frames[n]
 end
 
--- sprite:newCel(layer, frame, image, position)
+-- Sprite_newCel(layer, frame, image, position): "frame index out of bounds" past the last frame; the cel gets a
+-- copy of the image (Image::createCopy).
 function SpriteMT:newCel(l, f, image, pos)
   edit("newCel")
   local n = type(f) == "table" and f.frameNumber or f
-  assert(self.frames[n], "frame " .. tostring(n) .. " does not exist")
-  assert(image.colorMode == self.colorMode, "the image's color mode differs from the sprite's")
-  local cel = { sprite = self, layer = l, frameNumber = n, image = image, position = pos or Point(0, 0) }
+  if not self.frames[n] then error("frame index out of bounds " .. tostring(n), 2) end
+  local copy = Image(image.width, image.height, image.colorMode)
+  for i, p in ipairs(image._px) do copy._px[i] = p end
+  local cel = { sprite = self, layer = l, frameNumber = n, image = copy, position = pos or Point(0, 0) }
   l.cels[n] = cel
   return cel
 end
@@ -156,10 +295,14 @@ function SpriteMT:setPalette(p)
   self.palettes[1] = p
 end
 
--- GraphicsContext of a canvas onpaint event; records drawImage calls.
+---------------------------------------------------------------------------------------------------------------
+-- GraphicsContext of a canvas onpaint event (graphics_context.cpp): width, height, antialias, color,
+-- drawImage(image, srcRect, dstRect) or drawImage(image, x, y), strokeRect, fillRect. Records the calls.
+---------------------------------------------------------------------------------------------------------------
 local function graphics(w, h)
-  local gc = { width = w, height = h, antialias = true, color = Color{ r = 0, g = 0, b = 0 }, drawn = {} }
-  function gc:drawImage(img, a, b)
+  local gc = { width = w, height = h, antialias = false, color = Color{ r = 0, g = 0, b = 0 }, drawn = {} }
+  function gc:drawImage(img, a, b, c)
+    if type(a) == "number" then a, b = Rectangle(0, 0, img.width, img.height), Rectangle(a, b, img.width, img.height) end
     self.drawn[#self.drawn + 1] = { image = img, src = a, dst = b, antialias = self.antialias }
   end
   function gc:strokeRect(r) self.stroked = (self.stroked or 0) + 1 end
@@ -167,90 +310,395 @@ local function graphics(w, h)
   return gc
 end
 
--- Dialog{ title=, onclose= } with widget builders taking { id=, label=, text=, ... }.
+---------------------------------------------------------------------------------------------------------------
+-- Dialog (dialog_class.cpp)
+---------------------------------------------------------------------------------------------------------------
 local DialogMT = {}
-DialogMT.__index = function(d, k)
-  if k == "data" then
-    local data = {}
-    for id, w in pairs(d._w) do
-      if w.kind == "number" then data[id] = tonumber(w.text)
-      elseif w.kind == "combobox" then data[id] = w.option
-      elseif w.kind == "slider" then data[id] = w.value
-      elseif w.kind == "check" then data[id] = w.selected
-      elseif w.kind == "entry" then data[id] = w.text
-      elseif w.kind == "file" then data[id] = w.filename end
+
+-- Dialog_connect_signal: a widget's callback runs only while the dialog is shown (dlg->showRef, set by show() and
+-- cleared on close); it gets an event table; an error inside is caught (lua_pcall) and printed to the console.
+local function signal(dlg, fn, ev)
+  if not fn or not dlg._shown then return end
+  local ok, err = pcall(fn, ev or {})
+  if not ok then console(err) end
+end
+
+-- Dialog_get_data: one field per widget with a string id: button/check/radio -> boolean (selected, or the button
+-- that closed the dialog, or the last button clicked: dlg->lastButton), entry -> text, label -> its text (!),
+-- number -> integer when decimals == 0 (the default, expr_entry.cpp) else a float, slider -> integer,
+-- combobox -> the selected item's text or nil, file -> the full file name (FilenameField::fullFilename, always a
+-- path), separator -> nothing, anything else (canvas) -> nil.
+local function data(d)
+  local out = {}
+  for id, w in pairs(d._w) do
+    local k = w.kind
+    if k == "button" or k == "check" or k == "radio" then
+      out[id] = (w.selected == true) or d._lastButton == w
+    elseif k == "entry" or k == "label" then out[id] = w.text or ""
+    elseif k == "number" then
+      local n = tonumber(w.text) or 0
+      if (w.decimals or 0) == 0 then out[id] = math.tointeger(n) or math.floor(n + 0.5) else out[id] = n + 0.0 end
+    elseif k == "slider" then out[id] = math.tointeger(w.value) or 0
+    elseif k == "combobox" then out[id] = w.options[w.selected]
+    elseif k == "file" then out[id] = w.filename
     end
-    return data
   end
+  return out
+end
+
+DialogMT.__index = function(d, k)
+  if k == "data" then return data(d) end
   return DialogMT[k]
 end
+
+-- Dialog{ title=, onclose= } or Dialog(title) (Dialog_new).
 function Dialog(t)
   t = type(t) == "string" and { title = t } or (t or {})
-  local d = setmetatable({ title = t.title, onclose = t.onclose, _w = {}, _order = {}, visible = false }, DialogMT)
+  local d = setmetatable({ title = t.title, onclose = t.onclose, _w = {}, _order = {}, visible = false,
+                           _shown = false }, DialogMT)
   stub.dialogs[#stub.dialogs + 1] = d
   return d
 end
-local function widget(kind)
-  return function(d, t)
-    t = t or {}
-    t.kind = kind
-    if t.enabled == nil then t.enabled = true end
-    if kind == "combobox" and t.option == nil and t.options then t.option = t.options[1] end
-    local id = t.id or (kind .. #d._order)
-    d._w[id] = t
-    d._order[#d._order + 1] = id
-    return d
+
+-- Dialog_add_widget: a widget with a string `id` goes into dataWidgets (Dialog.data); `enabled`/`visible` flags.
+local function add(d, kind, t)
+  t = t or {}
+  local w = {}
+  for k, v in pairs(t) do w[k] = v end
+  w.kind = kind
+  if w.enabled == nil then w.enabled = true end
+  if w.visible == nil then w.visible = true end
+  local id = type(t.id) == "string" and t.id or (kind .. "#" .. (#d._order + 1))
+  w.id = id
+  d._w[id] = w
+  d._order[#d._order + 1] = id
+  return d, w
+end
+
+-- ComboBox::setSelectedItemIndex (src/ui/combobox.cpp): a valid index different from the current one selects it
+-- and emits Change, which calls the combobox's onchange.
+local function combo_select(d, w, index)
+  if index >= 1 and index <= #w.options and w.selected ~= index then
+    w.selected = index
+    signal(d, w.onchange)
   end
 end
-for _, k in ipairs{ "label", "button", "combobox", "number", "slider", "check", "entry", "canvas", "separator",
-                    "newrow", "color", "shades", "file", "radio" } do
-  DialogMT[k] = widget(k)
+
+local function find_option(w, text)
+  for i, o in ipairs(w.options) do if o == text then return i end end
+  return nil
 end
+
+-- FilenameField::setFilename (filename_field.cpp) with editFullPath off and no sprite folder: the value is the
+-- folder plus the name; every change emits Change (the file widget's onchange).
+local function dirname(p) return p:match("^(.*)/[^/]*$") or "" end
+local function basename(p) return p:match("[^/]*$") end
+local function join_path(a, b)  -- base::join_path (laf base/fs.cpp): adds "/" unless a is empty or ends in one
+  if a ~= "" and a:sub(-1) ~= "/" then a = a .. "/" end
+  return a .. b
+end
+local function file_set(d, w, full)
+  w.filename = join_path(dirname(full), basename(full))
+  signal(d, w.onchange)
+end
+
+for _, k in ipairs{ "label", "button", "check", "radio", "entry", "slider", "canvas", "separator", "color",
+                    "shades" } do
+  DialogMT[k] = function(d, t) return (add(d, k, t)) end
+end
+function DialogMT:newrow() return self end
+
+-- Dialog_number: an ExprEntry; decimals default 0.
+function DialogMT:number(t)
+  local d, w = add(self, "number", t)
+  w.text = t and t.text and tostring(t.text) or ""
+  w.decimals = t and t.decimals or 0
+  return d
+end
+
+-- Dialog_combobox: adds the options (a first item added to a non-editable combobox is selected: addItem), then
+-- selects `option` only when it is one of them; onchange is connected afterwards, so building fires nothing.
+function DialogMT:combobox(t)
+  local d, w = add(self, "combobox", t)
+  w.options = {}
+  for _, o in ipairs(t.options or {}) do if type(o) == "string" or type(o) == "number" then
+    w.options[#w.options + 1] = tostring(o) end end
+  w.selected = #w.options > 0 and 1 or nil
+  if type(t.option) == "string" then w.selected = find_option(w, t.option) or w.selected end
+  w.option = nil
+  return d
+end
+
+-- Dialog_file: `filename` (default ""), `save`, `entry` (any boolean, even false, makes an entry field:
+-- `type == LUA_TBOOLEAN`), `filetypes` (a name without extension gets the first), `basepath`; the folder is
+-- basepath, else the filename's folder, else the active sprite's file folder, else the current path; the value
+-- is join_path(folder, file name of `filename`): a full path from the start, with no user action.
+function DialogMT:file(t)
+  local d, w = add(self, "file", t)
+  w.entry = type(t.entry) == "boolean"
+  w.save = t.save == true
+  local fn = t.filename or ""
+  local exts = t.filetypes or {}
+  if fn ~= "" and not basename(fn):find("%.") and exts[1] then fn = fn .. "." .. exts[1] end
+  local path = t.basepath or dirname(fn)
+  if path == "" then
+    local doc = app.activeSprite and app.activeSprite.filename or ""
+    path = dirname(doc)
+    if path == "" then path = stub.current_path end
+  end
+  w.filename = join_path(path, basename(fn))
+  return d
+end
+
+-- Dialog_modify: an unknown id raises; then, per field present: enabled, selected, visible, text (any widget),
+-- label, decimals, value (slider), options (ComboBox::deleteAllItems, then addItem each: the first one added gets
+-- selected, which emits Change -> onchange; no options -> no selection), option (selected only when it is one of
+-- the options and not already selected, which emits Change; an unknown option is ignored), filename (file widget:
+-- setFilename, which emits Change).
 function DialogMT:modify(t)
-  local w = assert(self._w[t.id], "no widget " .. tostring(t.id))
-  for k, v in pairs(t) do if k ~= "id" then w[k] = v end end
-  if t.options and t.option == nil then w.option = t.options[1] end
+  if t.id == nil then
+    if t.title or t.text then self.title = t.title or t.text end
+    return self
+  end
+  local w = self._w[t.id]
+  if not w then error('Given id="' .. tostring(t.id) .. '" in Dialog:modify{} not found in dialog', 2) end
+  if t.enabled ~= nil then w.enabled = t.enabled and true or false end
+  if t.selected ~= nil then w.selected = t.selected and true or false end
+  if t.visible ~= nil then w.visible = t.visible and true or false end
+  if t.text ~= nil then w.text = tostring(t.text) end
+  if t.label ~= nil then w.label = tostring(t.label) end
+  if t.decimals ~= nil then w.decimals = t.decimals end
+  if t.value ~= nil and w.kind == "slider" then w.value = math.tointeger(t.value) or 0 end
+  if type(t.options) == "table" and w.kind == "combobox" then
+    w.options, w.selected = {}, nil
+    for _, o in ipairs(t.options) do
+      if type(o) == "string" or type(o) == "number" then
+        w.options[#w.options + 1] = tostring(o)
+        if #w.options == 1 then combo_select(self, w, 1) end
+      end
+    end
+  end
+  if type(t.option) == "string" and w.kind == "combobox" then
+    local i = find_option(w, t.option)
+    if i then combo_select(self, w, i) end
+  end
+  if t.filename ~= nil and w.kind == "file" then file_set(self, w, tostring(t.filename)) end
   return self
 end
-function DialogMT:show(t) self.visible = true; self.wait = t and t.wait; return self end
+
+-- Dialog_show{ wait=false }: shows the dialog and keeps it alive (refShow), so its callbacks run from now on.
+function DialogMT:show(t)
+  self.visible = true
+  self._shown = true
+  self.wait = t and t.wait
+  return self
+end
+
+-- Dialog_close: closeWindow -> the Close signal runs onclose, then unrefShow: no callback runs afterwards.
 function DialogMT:close()
-  self.visible = false
-  if self.onclose then self.onclose() end
+  if self.visible then
+    self.visible = false
+    signal(self, self.onclose)
+  end
+  self._shown = false
   return self
 end
+
+-- Dialog_repaint: every canvas's onpaint, with a fresh GraphicsContext (errors go to the console).
 function DialogMT:repaint()
   for _, id in ipairs(self._order) do
     local w = self._w[id]
-    if w.kind == "canvas" and w.onpaint then
-      w.gc = graphics(w.width, w.height)
-      w.onpaint({ context = w.gc })
+    if w.kind == "canvas" then
+      w.gc = graphics(w.width or 0, w.height or 0)
+      signal(self, w.onpaint, { context = w.gc })
     end
   end
 end
--- Test helpers (not Aseprite API): press a button, set a widget, click a canvas.
+
+-- User actions (not Aseprite API). Each runs like a UI event and then lets the event loop run (stub.pump).
+-- Dialog_button_base: clicking a button makes it dlg->lastButton (so Dialog.data says true for it), then runs
+-- onclick; a button without onclick closes the dialog.
 function DialogMT:_click(id)
   local w = assert(self._w[id], "no widget " .. id)
-  assert(w.enabled, id .. " is disabled")
-  w.onclick()
+  assert(w.enabled and w.visible, id .. " is disabled or hidden")
+  assert(self._shown, "the dialog is not shown")
+  if w.kind == "button" then self._lastButton = w end
+  if w.kind == "check" or w.kind == "radio" then w.selected = not w.selected end
+  if w.onclick then signal(self, w.onclick) else self:close() end
+  stub.pump()
 end
-function DialogMT:_set(id, field, value) self._w[id][field] = value end
-function DialogMT:_mousedown(id, x, y) self._w[id].onmousedown({ x = x, y = y, button = 1 }) end
+-- The user picks an option from a combobox's list (ComboBox::setSelectedItemIndex: onchange when it changes).
+function DialogMT:_choose(id, option)
+  local w = assert(self._w[id], "no widget " .. id)
+  combo_select(self, w, assert(find_option(w, option), "no option " .. tostring(option)))
+  stub.pump()
+end
+-- The user types into an entry/number (its onchange runs) or into a file widget's entry (entry=true only).
+function DialogMT:_type(id, text)
+  local w = assert(self._w[id], "no widget " .. id)
+  if w.kind == "file" then
+    assert(w.entry, "this file widget has no entry field (entry=true): the user cannot type a name")
+    file_set(self, w, text:sub(1, 1) == "/" and text or join_path(dirname(w.filename), text))
+  else
+    w.text = tostring(text)
+    signal(self, w.onchange)
+  end
+  stub.pump()
+end
+-- The user picks a file with the file widget's button (FilenameField::onBrowse -> setFilename -> onchange).
+function DialogMT:_browse(id, path)
+  local w = assert(self._w[id], "no widget " .. id)
+  file_set(self, w, path)
+  stub.pump()
+end
+function DialogMT:_check(id, on) self._w[id].selected = on and true or false; signal(self, self._w[id].onclick) end
+function DialogMT:_slide(id, v) self._w[id].value = v; signal(self, self._w[id].onchange) end
+function DialogMT:_mousedown(id, x, y)
+  signal(self, self._w[id].onmousedown, { x = x, y = y, button = 1 })
+  stub.pump()
+end
+-- Raw widget state for a test's set-up (no event).
+function DialogMT:_set(id, field, value)
+  local w = self._w[id]
+  if w.kind == "combobox" and field == "option" then w.selected = assert(find_option(w, value))
+  else w[field] = value end
+end
 
--- WebSocket{ url=, onreceive=function(messageType, data), deflate=, minreconnectwait=, maxreconnectwait= }
+---------------------------------------------------------------------------------------------------------------
+-- WebSocket (websocket_class.cpp over IXWebSocket)
+---------------------------------------------------------------------------------------------------------------
 local WebSocketMT = {}
 WebSocketMT.__index = WebSocketMT
+
+-- WebSocket_new{ url=, onreceive=, deflate=, minreconnectwait=, maxreconnectwait= }: first asks for the network
+-- permission (ask_access OpenSocket, since 6e84bb544 / v1.2.30) and raises
+-- "the script doesn't have access to create a WebSocket for '<url>'" when refused. Without onreceive a no-op
+-- handler is set.
 function WebSocket(t)
-  local ws = setmetatable({ url = t.url, onreceive = t.onreceive, sent = {}, connected = false }, WebSocketMT)
+  t = t or {}
+  if t.url and not ask_access("socket", t.url) then
+    error("the script doesn't have access to create a WebSocket for '" .. t.url .. "'", 2)
+  end
+  local ws = setmetatable({ url = t.url, onreceive = t.onreceive or function() end, sent = {}, state = "closed",
+                            deflate = t.deflate, minreconnectwait = t.minreconnectwait,
+                            maxreconnectwait = t.maxreconnectwait }, WebSocketMT)
   stub.sockets[#stub.sockets + 1] = ws
   return ws
 end
-function WebSocketMT:connect() self.connected = true end
-function WebSocketMT:close() self.connected = false end
-function WebSocketMT:sendText(...) self.sent[#self.sent + 1] = table.concat({ ... }) end
--- Test helpers: the server side.
-function WebSocketMT:_open() self.onreceive(WebSocketMessageType.OPEN, "") end
-function WebSocketMT:_text(s) self.onreceive(WebSocketMessageType.TEXT, s) end
-function WebSocketMT:_last() return json.decode(self.sent[#self.sent]) end
+
+-- onMessageCallback -> ui::execute_from_ui_thread: onreceive(type, data[, error]) runs later from the event loop,
+-- inside lua_pcall; an error raised in it is printed to the console and the socket is stopped for good
+-- (ws->stop(): no more messages, no reconnection).
+local function deliver(ws, kind, payload, err)
+  stub.queue[#stub.queue + 1] = function()
+    local ok, e
+    if stub.onreceive_error_arg then ok, e = pcall(ws.onreceive, kind, payload or "", err or "")
+    else ok, e = pcall(ws.onreceive, kind, payload or "") end
+    if not ok then
+      console(e)
+      ws.state = "stopped"
+    end
+  end
+end
+
+-- WebSocket_connect -> ix start(): a thread tries to connect; the outcome arrives later (server actions below).
+-- Starting twice does nothing (IXWebSocket::start: "we've already been started").
+function WebSocketMT:connect()
+  if self.state == "closed" then self.state = "connecting" end
+end
+
+-- WebSocket_close -> ix stop(): close() sends a close frame if open; the CLOSE event comes when the close
+-- handshake completes (IXWebSocket's onCloseCallback), through the UI queue like every event; stop() also ends the
+-- automatic reconnection. A socket that is not open gets no CLOSE. api/websocket.md: "After a disconnect,
+-- onreceive function will be called with message type WebSocketMessageType.CLOSE".
+function WebSocketMT:close()
+  if self.state == "open" then
+    self.state = "closing"
+    if stub.auto_close_reply then self:_close_reply(true) end
+  elseif self.state ~= "closing" then
+    self.state = "stopped"
+  end
+end
+
+-- WebSocket_sendText: raises "WebSocket is not connected, can't send text" unless the socket is open
+-- (ws->getReadyState() != Open); joins its arguments.
+function WebSocketMT:sendText(...)
+  if self.state ~= "open" then error("WebSocket is not connected, can't send text", 2) end
+  self.sent[#self.sent + 1] = table.concat({ ... })
+end
+
+-- Server / network actions (not Aseprite API), each followed by the event loop:
+-- the server accepts the connection: OPEN.
+function WebSocketMT:_open()
+  assert(self.state == "connecting", "the socket is not trying to connect (" .. self.state .. ")")
+  self.state = "open"
+  deliver(self, WebSocketMessageType.OPEN, "")
+  stub.pump()
+end
+-- No server: IXWebSocket::checkConnection reports each failed try as an ERROR with errorInfo.reason (third
+-- onreceive argument) and, with automatic reconnection (the default), tries again later. Never a CLOSE.
+function WebSocketMT:_refuse(reason)
+  assert(self.state == "connecting", "the socket is not trying to connect (" .. self.state .. ")")
+  deliver(self, WebSocketMessageType.ERROR, "",
+    reason or "Unable to connect to 127.0.0.1 on port 8737, error: Connection refused")
+  stub.pump()
+end
+-- A text frame from the server (TEXT, data = the frame). Returns false when the socket cannot receive.
+function WebSocketMT:_text(s)
+  if self.state ~= "open" then return false end
+  deliver(self, WebSocketMessageType.TEXT, s)
+  stub.pump()
+  return true
+end
+-- The server goes away while connected: CLOSE, then the client keeps trying to reconnect (connecting). The ready
+-- state changes at once on the network thread, the CLOSE event waits for the UI thread: with `queued_only` the
+-- event stays queued (sendText already raises meanwhile).
+function WebSocketMT:_drop(queued_only)
+  assert(self.state == "open", "the socket is not open")
+  self.state = "connecting"
+  deliver(self, WebSocketMessageType.CLOSE, "")
+  if not queued_only then stub.pump() end
+end
+-- The server answers our close frame: the CLOSE event of a close() (queued; pumped unless `queued_only`).
+function WebSocketMT:_close_reply(queued_only)
+  assert(self.state == "closing", "the socket is not closing")
+  self.state = "stopped"
+  deliver(self, WebSocketMessageType.CLOSE, "")
+  if not queued_only then stub.pump() end
+end
+-- The last frame sent, decoded to plain Lua values for assertions.
+function WebSocketMT:_last() return stub.plain(json.decode(self.sent[#self.sent])) end
+
+---------------------------------------------------------------------------------------------------------------
+-- Plugin preferences (plugin_class.cpp, extensions.cpp serialize_table): plugin.preferences is a plain table saved
+-- to __pref.lua on exit by serialize_table (string keys as `k=` or ["k"]=, number keys positional, booleans,
+-- numbers via lua_tostring, strings escaped, tables recursively, anything else -> nil) and loaded back next
+-- session. stub.reload_preferences(t) returns what the next session would see.
+---------------------------------------------------------------------------------------------------------------
+local function serialize(t, out)
+  out[#out + 1] = "{"
+  local first = true
+  for k, v in next, t do
+    if not first then out[#out + 1] = "," end
+    first = false
+    if type(k) == "string" then
+      if k:match("^[%a_][%w_]*$") then out[#out + 1] = k .. "=" else out[#out + 1] = '["' .. k .. '"]=' end
+    end
+    local tv = type(v)
+    if tv == "boolean" then out[#out + 1] = tostring(v)
+    elseif tv == "number" then out[#out + 1] = tostring(v)
+    elseif tv == "string" then
+      out[#out + 1] = '"' .. v:gsub('[\\"\t\r\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\t"] = "\\t", ["\r"] = "\\n",
+                                                  ["\n"] = "\\n" }) .. '"'
+    elseif tv == "table" then serialize(v, out)
+    else out[#out + 1] = "nil" end
+  end
+  out[#out + 1] = "}"
+  return out
+end
+function stub.reload_preferences(t)
+  return assert(load("return " .. table.concat(serialize(t, {}))))()
+end
 
 stub.reset()
 return stub
