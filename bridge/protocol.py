@@ -520,7 +520,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     req: api.Request
     # preview: a hint for progress answers (diffusion/flow sample in steps; other models send no previews)
     preview = _bool(obj.get("preview"), "preview") if op in ("generate", "variations") else False
-    best = {"candidates": _int(obj.get("candidates"), "candidates", 1), "teacher": _str(obj.get("teacher"), "teacher")}
+    best = {"candidates": _int(obj.get("candidates"), "candidates", 1), "teacher": _teacher(obj, catalog)}
     if op == "generate":
         req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
                                   max_colors, **colours, **sampler, **best)
@@ -572,12 +572,19 @@ def _image_list(value: Any, name: str) -> tuple[bytes | np.ndarray, ...]:
     return tuple(_image(im, f"{name}[{i}]") for i, im in enumerate(value))
 
 
-def _parse_teacher_op(rid: str, op: str, encoding: Encoding, obj: Mapping[str, Any], catalog: Catalog) -> Call:
-    """``score`` (given images) and ``similar`` (given images, or fresh samples of a generator ``model``)."""
+def _teacher(obj: Mapping[str, Any], catalog: Catalog) -> str | None:
+    """The ``teacher`` parameter; naming a model that is not a teacher is ``invalid_request`` on every operation (as
+    the request layer answers it), not ``unsupported_parameter`` (which is about the model being asked)."""
     teacher = _str(obj.get("teacher"), "teacher")
     if teacher is not None and teacher in catalog.models and catalog.models[teacher].family != "teacher":
-        raise UnsupportedParameter(f"model {teacher!r} ({catalog.models[teacher].family}) is not a teacher; "
-                                   "teacher must name a teacher model", field="teacher")
+        raise InvalidRequest(f"model {teacher!r} is a {catalog.models[teacher].family!r} model, not a 'teacher'; "
+                             "candidates, score and similar need a teacher", field="teacher")
+    return teacher
+
+
+def _parse_teacher_op(rid: str, op: str, encoding: Encoding, obj: Mapping[str, Any], catalog: Catalog) -> Call:
+    """``score`` (given images) and ``similar`` (given images, or fresh samples of a generator ``model``)."""
+    teacher = _teacher(obj, catalog)
     threshold = _int(obj.get("alpha_threshold"), "alpha_threshold", 127)
     if op == "score":
         if "images" not in obj:

@@ -74,7 +74,7 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "a", "op": "paint"}, UnknownOperation, "op"),
         ({"id": "a", "op": "score"}, InvalidRequest, "images"),
         ({"id": "a", "op": "similar"}, InvalidRequest, "reference"),
-        ({"id": "a", "op": "score", "images": [], "teacher": "tiny"}, UnsupportedParameter, "teacher"),
+        ({"id": "a", "op": "score", "images": [], "teacher": "tiny"}, InvalidRequest, "teacher"),
         ({"id": "a", "op": "score", "images": []}, InvalidRequest, "images"),
         ({"id": "a", "op": "generate", "cuont": 3}, InvalidRequest, "cuont"),
         ({"id": "a", "op": "generate", "count": "3"}, InvalidRequest, "count"),

@@ -43,10 +43,16 @@ def test_parse_score_and_similar(reg: Registry) -> None:
     call = proto.parse_request({"id": "r", "op": "similar", "reference": encode_png(sprite(1)), "count": 4,
                                 "seed": 2, "top": 2, "teacher": T}, "json", catalog)
     assert isinstance(call.request, api.SimilarRequest) and call.request.model == "tiny"
-    with pytest.raises(UnsupportedParameter) as e:
-        proto.parse_request({"id": "s", "op": "score", "images": [encode_png(sprite(1))], "teacher": "tiny"},
-                            "json", catalog)
-    assert e.value.field == "teacher"
+    # a teacher that is not a teacher: the same code on every operation (issue 18: generate said invalid_request,
+    # score unsupported_parameter)
+    png = encode_png(sprite(1))
+    for op, extra in (("score", {"images": [png]}), ("similar", {"reference": png}), ("generate", {"candidates": 2}),
+                      ("variations", {"image": png, "candidates": 2})):
+        with pytest.raises(InvalidRequest) as e:
+            proto.parse_request({"id": "s", "op": op, **extra, "teacher": "tiny"}, "json", catalog)
+        assert (e.value.code, e.value.field) == ("invalid_request", "teacher"), op
+        assert "'tiny' is a 'vae' model, not a 'teacher'" in e.value.message
+    assert not isinstance(e.value, UnsupportedParameter)
     with pytest.raises(InvalidRequest) as e2:
         proto.parse_request({"id": "r", "op": "similar", "reference": encode_png(sprite(1)), "images": [],
                              "teacher": T}, "json", catalog)
