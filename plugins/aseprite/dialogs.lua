@@ -1,4 +1,8 @@
 -- Dialogs. Every server call is asynchronous: buttons send a request and return at once; answers update the dialog.
+-- In Aseprite (src/app/script/dialog_class.cpp): Dialog.data also holds the buttons (booleans) and labels (their
+-- text), so only the form's own fields are remembered; modify{options=} selects the first option and fires the
+-- combobox's onchange, and modify{option=} ignores an option that is not in the list, so the dialogs read back what
+-- is actually selected; a file widget's value is always a full path, so the file name is asked for explicitly.
 local protocol = require("protocol")
 local document = require("document")
 local b64 = require("b64")
@@ -16,6 +20,7 @@ local function status_text(conn)
   local s = conn.state
   if s == "ready" then return "Connected to " .. conn.url .. " (server " .. tostring(conn.detail) .. ")" end
   if s == "connecting" then return "Connecting... " .. tostring(conn.detail or "") end
+  if s == "offline" then return "Waiting for the server: " .. tostring(conn.detail or "") end
   if s == "mismatch" then return tostring(conn.detail) end
   if s == "error" then return "Error: " .. tostring(conn.detail) end
   return "Not connected"
@@ -31,6 +36,23 @@ function M.cleanup(d)
   if OUTLINE_VALUES[d.outline] then p.outline = OUTLINE_VALUES[d.outline] end
   if d.dither and d.dither ~= "none" and d.palette and d.palette ~= PALETTE_NONE then p.dither = d.dither end
   return p
+end
+
+-- Copies the named fields of a dialog's data into preferences (not its labels or buttons, which Dialog.data also
+-- holds, nor anything a restart could not restore).
+local function remember(prefs, d, fields)
+  for _, k in ipairs(fields) do prefs[k] = d[k] end
+end
+
+-- A progress answer in words; fields the server left out are shown as "?".
+local function progress_text(p)
+  local function n(x) return math.tointeger(x) or "?" end
+  return string.format("Generating... %s / %s %s", n(p.done), n(p.total), type(p.unit) == "string" and p.unit or "")
+end
+
+-- Connects unless the connection is up or Aseprite is still trying (then its events update the dialog).
+local function ensure_connected(conn, request_models)
+  if conn.state == "ready" then request_models() elseif not conn:active() then conn:connect() end
 end
 
 -- Layout of the preview grid: cells of the sprite size scaled by an integer (nearest neighbour, never smoothed).
@@ -77,8 +99,9 @@ end
 
 -- A sprite dialog: server status, model, count, seed (with dice), the spec's own fields, palette, preview grid,
 -- Generate / Cancel / Insert. spec: title, key (preferences namespace), insert (default mode),
--- fields(dlg, prefs) adds widgets, request(data, model) -> request table or nil and a sentence, preview (ask a
--- server that offers it for preview images with progress; the grid shows them until the result arrives).
+-- fields(dlg, prefs) adds widgets, remember (the names of those widgets to keep in preferences),
+-- request(data, model) -> request table or nil and a sentence, preview (ask a server that offers it for preview
+-- images with progress; the grid shows them until the result arrives).
 -- ctx: conn (connection), prefs (plugin.preferences), palettes (built-in names). Returns the dialog and its state.
 function M.sprite_dialog(ctx, spec)
   local conn = ctx.conn
@@ -108,7 +131,10 @@ function M.sprite_dialog(ctx, spec)
         end
         local option = st.models[prefs.model] and prefs.model or r.default
         dlg:modify{ id = "model", options = names, option = option }
-        if spec.on_model then spec.on_model(st.models[option]) end
+        -- Aseprite keeps the first option when `option` is not among them (e.g. a default that makes no sprites)
+        local chosen = dlg.data.model
+        if #names == 0 then set_status("The server has no model for this.") end
+        if spec.on_model then spec.on_model(st.models[chosen]) end
       end,
       on_error = function(_, text) set_status(text) end,
     })
@@ -120,6 +146,7 @@ function M.sprite_dialog(ctx, spec)
       if state == "ready" then request_models() end
     end
   end
+  conn.on_bug = function(text) set_status("The extension hit an error: " .. tostring(text)) end
 
   local palettes = { PALETTE_NONE, PALETTE_SPRITE }
   for _, name in ipairs(ctx.palettes or {}) do palettes[#palettes + 1] = name end
@@ -133,13 +160,12 @@ function M.sprite_dialog(ctx, spec)
     return choice
   end
 
-  local function remember(d)
-    for k, v in pairs(d) do prefs[k] = v end
-  end
+  local fields = { "model", "count", "seed", "palette", "dither", "despeckle", "outline", "insert" }
+  for _, k in ipairs(spec.remember or {}) do fields[#fields + 1] = k end
 
   local function generate()
     local d = dlg.data
-    remember(d)
+    remember(prefs, d, fields)
     st.images, st.preview, st.picked = {}, {}, {}
     dlg:repaint()
     local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette))
@@ -151,7 +177,7 @@ function M.sprite_dialog(ctx, spec)
     dlg:modify{ id = "cancel", enabled = true }
     st.request = conn:send(msg, {
       on_progress = function(p)
-        local text = string.format("Generating... %d / %d %s", p.done, p.total, p.unit)
+        local text = progress_text(p)
         if p.images and not st.closed then
           local images = protocol.images(p)
           if images then
@@ -170,11 +196,11 @@ function M.sprite_dialog(ctx, spec)
         if not images then return set_status("Error: " .. err) end
         st.images = images
         local seeds = ""
-        if r.seeds and type(r.seeds[1]) == "number" then
+        if type(r.seeds) == "table" and math.tointeger(r.seeds[1]) and math.tointeger(r.seeds[#r.seeds]) then
           seeds = string.format(", seeds %d..%d", r.seeds[1], r.seeds[#r.seeds])
         end
-        set_status(string.format("%d sprite(s)%s, %.0f ms. Click to pick, then Insert.",
-          #images, seeds, r.timing and r.timing.total_ms or 0))
+        local ms = type(r.timing) == "table" and tonumber(r.timing.total_ms) or 0
+        set_status(string.format("%d sprite(s)%s, %.0f ms. Click to pick, then Insert.", #images, seeds, ms))
         dlg:repaint()
       end,
       on_error = function(_, text)
@@ -202,6 +228,7 @@ function M.sprite_dialog(ctx, spec)
   dlg = Dialog{ title = spec.title, onclose = function()
     if st.request then conn:cancel(st.request) end
     conn.on_state = function() end
+    conn.on_bug = nil
     st.closed = true
   end }
   dlg:label{ id = "status", text = status_text(conn) }
@@ -248,7 +275,7 @@ function M.sprite_dialog(ctx, spec)
   dlg:button{ id = "insert_button", text = "Insert", onclick = insert }
   dlg:button{ id = "close", text = "Close", onclick = function() dlg:close() end }
 
-  if conn.state == "ready" then request_models() elseif conn.state ~= "connecting" then conn:connect() end
+  ensure_connected(conn, request_models)
   dlg:show{ wait = false }
   return dlg, st
 end
@@ -267,6 +294,7 @@ end
 function M.generate(ctx)
   local dlg_ref
   return M.sprite_dialog(ctx, { title = "Generate Sprite", key = "generate", insert = "New sprite", preview = true,
+    remember = { "steps", "guidance", "candidates" },
     fields = function(dlg, prefs)
       dlg_ref = dlg
       dlg:combobox{ id = "label", label = "Label", options = { ANY_LABEL }, option = ANY_LABEL }
@@ -299,7 +327,7 @@ end
 -- Variations of Selection...: the active cel (inside the selection, if any) -> N variations.
 function M.variations(ctx)
   return M.sprite_dialog(ctx, { title = "Variations of Selection", key = "variations", insert = "New frames",
-    preview = true,
+    preview = true, remember = { "strength" },
     fields = function(dlg, prefs)
       dlg:slider{ id = "strength", label = "Strength (%)", min = 0, max = 200, value = prefs.strength or 50 }
     end,
@@ -317,6 +345,7 @@ end
 function M.interpolate(ctx)
   local first = app.activeFrame and app.activeFrame.frameNumber or 1
   return M.sprite_dialog(ctx, { title = "Interpolate Between Frames", key = "interpolate", insert = "New frames",
+    remember = { "method" },
     fields = function(dlg, prefs)
       dlg:number{ id = "from", label = "From frame", text = tostring(first), decimals = 0 }
       dlg:number{ id = "to", label = "To frame", text = tostring(first + 1), decimals = 0 }
@@ -342,7 +371,8 @@ function M.palette(ctx)
   local conn = ctx.conn
   ctx.prefs.palette_from_model = ctx.prefs.palette_from_model or {}
   local prefs = ctx.prefs.palette_from_model
-  local st = { colors = {}, file = nil, request = nil }
+  -- path_chosen: the user typed or picked a file name (a file widget always holds a full path, even untouched)
+  local st = { colors = {}, file = nil, request = nil, path_chosen = false }
   local dlg
   local function set_status(text)
     if not st.closed then dlg:modify{ id = "status", text = text } end
@@ -350,7 +380,7 @@ function M.palette(ctx)
 
   local function propose()
     local d = dlg.data
-    for k, v in pairs(d) do prefs[k] = v end
+    remember(prefs, d, { "model", "count", "colors", "seed", "method" })
     if not conn:offers("palette") then
       return set_status("This pixelsprite server cannot propose palettes; update it (pip install -U pixelsprite).")
     end
@@ -378,9 +408,14 @@ function M.palette(ctx)
   local function save()
     local path = dlg.data.path
     if not st.file then return set_status("Propose a palette first.") end
-    if not path or path == "" then return set_status("Choose a file name first.") end
+    local named = st.path_chosen and type(path) == "string" and path ~= "" and not path:match("[/\\]$")
+    if not named then return set_status("Type a file name in Save as (or pick one with its button) first.") end
+    if not path:lower():match("%.gpl$") then path = path .. ".gpl" end
     local bytes = b64.decode(st.file)
-    local f, err = io.open(path, "wb")
+    if not bytes then return set_status("The server sent a palette file that is not base64.") end
+    -- Aseprite asks the user before a script writes a file; a refusal raises from io.open (security.cpp)
+    local ok, f, err = pcall(io.open, path, "wb")
+    if not ok then return set_status("Aseprite was not allowed to write " .. path .. ".") end
     if not f then return set_status("Could not save: " .. tostring(err)) end
     f:write(bytes)
     f:close()
@@ -390,6 +425,7 @@ function M.palette(ctx)
   dlg = Dialog{ title = "Palette from Model", onclose = function()
     if st.request then conn:cancel(st.request) end
     conn.on_state = function() end
+    conn.on_bug = nil
     st.closed = true
   end }
   dlg:label{ id = "status", text = status_text(conn) }
@@ -412,7 +448,9 @@ function M.palette(ctx)
   end }
   dlg:button{ id = "propose", text = "Propose", onclick = propose }
   dlg:button{ id = "set", text = "Set on Sprite", onclick = set_on_sprite }
-  dlg:file{ id = "path", label = "Save as", save = true, filetypes = { "gpl" }, filename = "pixelsprite.gpl" }
+  -- entry=true: the user can type the name; save=true: its button opens a save dialog
+  dlg:file{ id = "path", label = "Save as", save = true, entry = true, filetypes = { "gpl" }, filename = "",
+            onchange = function() st.path_chosen = true end }
   dlg:button{ id = "save", text = "Save .gpl", onclick = save }
 
   local function request_models()
@@ -431,7 +469,8 @@ function M.palette(ctx)
     set_status(status_text(conn))
     if state == "ready" then request_models() end
   end
-  if conn.state == "ready" then request_models() elseif conn.state ~= "connecting" then conn:connect() end
+  conn.on_bug = function(text) set_status("The extension hit an error: " .. tostring(text)) end
+  ensure_connected(conn, request_models)
   dlg:show{ wait = false }
   return dlg, st
 end

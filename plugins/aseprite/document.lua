@@ -4,9 +4,41 @@ local protocol = require("protocol")
 
 local M = {}
 
+-- Image.bytes holds image.rowStride * image.height bytes (image_class.cpp, api/image.md): rows may be longer than
+-- width * 4. Current builds use exactly width * 4, but that is not promised, so both directions go row by row when
+-- the stride differs, and the length is checked rather than assumed.
+local function check_length(img, bytes)
+  local want = img.rowStride * img.height
+  assert(#bytes == want, string.format("Image.bytes has %d bytes, expected rowStride %d x height %d",
+    #bytes, img.rowStride, img.height))
+end
+
+-- Sets an RGB image's pixels from raw RGBA bytes (width * height * 4, row-major).
+function M.set_rgba(img, bytes)
+  local row, stride = img.width * 4, img.rowStride
+  assert(#bytes == row * img.height, "RGBA byte count does not match width x height")
+  if stride ~= row then
+    local pad, rows = string.rep("\0", stride - row), {}
+    for y = 0, img.height - 1 do rows[#rows + 1] = bytes:sub(y * row + 1, (y + 1) * row) .. pad end
+    bytes = table.concat(rows)
+  end
+  img.bytes = bytes
+  check_length(img, img.bytes)
+end
+
+-- An RGB image's pixels as raw RGBA bytes (width * height * 4, row-major), without row padding.
+function M.rgba(img)
+  local bytes, row, stride = img.bytes, img.width * 4, img.rowStride
+  check_length(img, bytes)
+  if stride == row then return bytes end
+  local rows = {}
+  for y = 0, img.height - 1 do rows[#rows + 1] = bytes:sub(y * stride + 1, y * stride + row) end
+  return table.concat(rows)
+end
+
 function M.image(result_image)
   local img = Image(result_image.width, result_image.height, ColorMode.RGB)
-  img.bytes = result_image.bytes
+  M.set_rgba(img, result_image.bytes)
   return img
 end
 
@@ -28,7 +60,7 @@ function M.cel_rgba(cel, width, height, origin)
   origin = origin or Point(0, 0)
   local img = Image(width, height, ColorMode.RGB)
   img:drawImage(cel.image, Point(cel.position.x - origin.x, cel.position.y - origin.y))
-  return img.bytes
+  return M.rgba(img)
 end
 
 -- The active sprite's palette as "#rrggbb" strings (fully transparent entries left out).

@@ -2,7 +2,15 @@
 --   b64 (base64), protocol (messages), connection (websocket), document (sprite edits), dialogs (UI).
 local conn
 
+-- The newest API used: the global `json` (Aseprite v1.3-rc5). Dialog:canvas and GraphicsContext need v1.3-rc1,
+-- WebSocket with permissions and reconnect waits v1.2.30; Plugin:newMenuGroup (v1.3-rc2) is optional.
+
 function init(plugin)
+  if type(json) ~= "table" or type(json.decode) ~= "function" or type(WebSocket) ~= "function" then
+    app.alert{ title = "pixelsprite",
+               text = "pixelsprite needs Aseprite v1.3-rc5 or newer (its json and WebSocket scripting API)." }
+    return
+  end
   package.path = plugin.path .. "/?.lua;" .. package.path
   local connection = require("connection")
   local dialogs = require("dialogs")

@@ -77,12 +77,46 @@ end
 
 function M.palette(params, id) return request("palette", id, params) end
 
+-- Aseprite's json.encode (json_class.cpp) turns a plain Lua table into JSON text; numbers go out as doubles
+-- ("%.17g"), which is exact for every integer the protocol uses. Never put a json.decode proxy inside a table to
+-- encode: Aseprite encodes userdata as null.
 function M.encode(msg) return json.encode(msg) end
 
--- Decodes a text frame into an answer table, or nil and a message.
+-- Aseprite's json.decode (since v1.3-rc5, json_class.cpp) returns a userdata proxy, not a table: it reads with
+-- indexing, `#` and pairs() (objects only: pairs() over an array proxy yields nothing), nested arrays/objects are
+-- new proxies, and every number is a float. plain() copies such a value into plain Lua tables, once, so that the
+-- rest of the extension can use type(), ipairs(), next() and keep what it needs; numbers with an integral value
+-- become integers (sizes, counts, seeds, the protocol version), others stay floats. A plain table (another JSON
+-- codec) is normalised the same way. Returns nil for what is not JSON data.
+local function plain(v)
+  local t = type(v)
+  if t == "number" then return math.tointeger(v) or v end
+  if t == "string" or t == "boolean" or t == "nil" then return v end
+  if t == "table" then
+    local out = {}
+    for k, x in pairs(v) do out[k] = plain(x) end
+    return out
+  end
+  if t ~= "userdata" then return nil end
+  -- a proxy of an object yields string keys; of an array, nothing (or integer keys, should Aseprite fix that);
+  -- of a scalar (json.decode('"text"')), pairs() raises
+  local ok, first = pcall(function() for k in pairs(v) do return k end end)
+  if not ok then return nil end
+  local out = {}
+  if type(first) == "string" then
+    for k, x in pairs(v) do out[k] = plain(x) end
+  else
+    for i = 1, #v do out[i] = plain(v[i]) end
+  end
+  return out
+end
+M.plain = plain
+
+-- Decodes a text frame into an answer table (plain Lua values), or nil and a message.
 function M.decode(text)
-  local ok, msg = pcall(json.decode, text)
-  if not ok or type(msg) ~= "table" then return nil, "the server sent something that is not JSON" end
+  local ok, raw = pcall(json.decode, text)
+  local msg = ok and plain(raw) or nil
+  if type(msg) ~= "table" then return nil, "the server sent something that is not JSON" end
   if msg.type ~= "result" and msg.type ~= "progress" and msg.type ~= "error" then
     return nil, "unknown answer type " .. tostring(msg.type)
   end
@@ -93,7 +127,9 @@ end
 -- images), as a list of {width=, height=, bytes=} with raw RGBA bytes.
 function M.images(result)
   if result.image_format ~= "rgba" then return nil, "expected raw RGBA images, got " .. tostring(result.image_format) end
-  local w, h = result.size[1], result.size[2]
+  local size = type(result.size) == "table" and result.size or {}
+  local w, h = math.tointeger(size[1]), math.tointeger(size[2])
+  if not w or not h or w < 1 or h < 1 then return nil, "the answer has no image size" end
   local out = {}
   for i, text in ipairs(result.images or {}) do
     local bytes, err = b64.decode(text)

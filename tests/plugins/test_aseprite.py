@@ -1,14 +1,17 @@
-"""The Aseprite extension (plugins/aseprite): Lua syntax, busted specs against the API stub, and a contract test in
-which the extension's own Lua builds requests that a real pixelsprite server answers, then turns the answers into
-Aseprite images whose pixels must match what the server sent.
+"""The Aseprite extension (plugins/aseprite): Lua syntax, busted specs against a test double of Aseprite's API
+rebuilt from Aseprite's source (tests/plugins/aseprite/stub, each behaviour citing the file it follows), and a
+contract test in which the extension's own Lua builds requests that a real pixelsprite server answers, then turns the
+answers (as Aseprite's json.decode proxies) into Aseprite images whose pixels must match what the server sent.
 
-Needs Debian's ``lua5.4`` and ``lua-busted``; the tests skip when those programs are absent.
+No Aseprite build runs here (not packaged in Debian, PyPI or npm; its batch mode runs no websocket callbacks or
+dialogs). Needs Debian's ``lua5.4`` and ``lua-busted``; the tests skip when those programs are absent.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +46,24 @@ def test_every_lua_file_compiles() -> None:
     assert len(files) >= 8
     for f in files:
         subprocess.run([luac, "-p", str(f)], check=True)
+
+
+def test_the_double_cites_aseprite_for_every_function() -> None:
+    # every function of the test double has a comment right above it naming the Aseprite source file or API page it
+    # follows (".cpp", ".h", ".md"), or saying it is a test/user/server action that is not Aseprite API
+    checked = 0
+    for f in sorted((HERE / "stub").glob("*.lua")):
+        lines = f.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not re.match(r"^(function |[A-Za-z_][\w.:]*\s*=\s*function)", line):
+                continue
+            j, block = i - 1, []
+            while j >= 0 and lines[j].startswith("--"):
+                block.append(lines[j])
+                j -= 1
+            assert re.search(r"\.(cpp|h|md)\b|not Aseprite API", " ".join(block)), f"{f.name}:{i + 1}: {line}"
+            checked += 1
+    assert checked >= 60
 
 
 def test_busted_specs() -> None:

@@ -3,10 +3,13 @@
 --   lua5.4 contract.lua answers ANSWERS_FILE OUT_DIR -> for each sprite answer, OUT_DIR/<id>-<i>.rgba holds the bytes
 --                                                      of the Aseprite Image the extension made from it
 --   lua5.4 contract.lua dialog HELLO MODELS MODEL [ANSWERS OUT_DIR]
---       the Generate Sprite dialog itself, on a stub socket fed the server's real hello and models answers:
+--       the Generate Sprite dialog itself, on the double's socket fed the server's real hello and models answers:
 --       without ANSWERS, prints the generate frame the dialog sends (count 2, seed 4, steps 4); with ANSWERS (the
 --       server's answers to that frame, one per line), feeds them to the dialog and writes what its preview canvas
 --       drew after each one: OUT_DIR/<n>-<i>.rgba (n: the answer's line number), printing "<n>\t<type>\t<images>"
+-- Everything runs under the test double of Aseprite's API (stub/, rebuilt from Aseprite's source): the server's
+-- answers reach the extension as Aseprite's json.decode proxies (userdata, float numbers), and the extension's
+-- requests are encoded by the double's json.encode, which writes what Aseprite's json11 writes.
 local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
 local stub = assert(loadfile(here .. "stub/aseprite.lua"))(here .. "stub")
 package.path = here .. "../../../plugins/aseprite/?.lua;" .. package.path
@@ -54,12 +57,12 @@ elseif mode == "dialog" then
   answer(read(arg[2]))                        -- hello
   local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
   answer(read(arg[3]))                        -- models
-  dlg:modify{ id = "model", option = arg[4] }
-  dlg._w.model.onchange()
-  dlg:modify{ id = "count", text = "2" }
-  dlg:modify{ id = "seed", text = "4" }
-  dlg:modify{ id = "steps", text = "4" }
-  dlg._w.generate.onclick()
+  dlg:_choose("model", arg[4])                -- the user picks the model, types the numbers, presses Generate
+  dlg:_type("count", "2")
+  dlg:_type("seed", "4")
+  dlg:_type("steps", "4")
+  dlg:_click("generate")
+  assert(#stub.console == 0, stub.console[1])
   local sent = ws.sent[#ws.sent]
   if not arg[5] then
     print(sent)
@@ -79,10 +82,12 @@ elseif mode == "dialog" then
       end
       print(n .. "\t" .. msg.type .. "\t" .. #drawn)
     end
+    assert(#stub.console == 0, stub.console[1])
   end
 elseif mode == "answers" then
   local out_dir = arg[3]
   for line in io.lines(arg[2]) do
+    assert(stub.is_proxy(json.decode(line)), "the double's json.decode must give Aseprite's proxies")
     local msg = assert(protocol.decode(line))
     if msg.type == "error" then
       print(msg.id .. "\terror\t" .. (protocol.explain(msg):gsub("\n", " ")))

@@ -39,6 +39,7 @@ app = {}
 -- those callbacks in a queue; stub.pump() is the event loop running them. Every "_" action below pumps after it.
 ---------------------------------------------------------------------------------------------------------------
 stub.queue = {}
+-- Test helper (not Aseprite API): the event loop runs the queued callbacks (ui::execute_from_ui_thread).
 function stub.pump()
   while #stub.queue > 0 do
     local job = table.remove(stub.queue, 1)
@@ -85,6 +86,7 @@ end
 -- security.cpp overwrite_unsecure_functions: os.exit and os.tmpname are replaced by a function raising
 -- "unsupported function"; os.remove asks for Write and returns fail (nil, message, errno) when refused.
 function os.tmpname() error("unsupported function 'tmpname'", 2) end
+-- security.cpp secure_os_remove: asks for Write; refused -> fail (nil, "<file>: Permission denied", EACCES).
 function os.remove(path)
   if not ask_access("write", absolute(path)) then return nil, absolute(path) .. ": Permission denied", 13 end
   return real.remove(path)
@@ -108,6 +110,7 @@ local function new_tmp_dir()
   return p
 end
 
+-- Test helper (not Aseprite API): a fresh Aseprite session for each spec.
 function stub.reset()
   app.activeSprite, app.activeFrame, app.activeLayer, app.activeCel = nil, nil, nil, nil
   stub.edits, stub.transactions, stub.sockets, stub.dialogs, stub.alerts = {}, {}, {}, {}, {}
@@ -123,8 +126,8 @@ function stub.reset()
   stub.onreceive_error_arg = true
 end
 
--- App_transaction: app.transaction(function) or app.transaction(label, function); one undo step; an error inside
--- rolls it back and is raised again (lua_error).
+-- app_object.cpp App_transaction: app.transaction(function) or app.transaction(label, function); one undo step; an
+-- error inside rolls it back and is raised again (lua_error).
 function app.transaction(a, b)
   local label, fn = a, b
   if type(a) == "function" then label, fn = "Transaction", a end
@@ -135,11 +138,14 @@ function app.transaction(a, b)
   if not ok then error(err, 0) end
 end
 
+-- app_object.cpp App_refresh: redraws the editors (nothing to model).
 function app.refresh() end
-function app.alert(t) stub.alerts[#stub.alerts + 1] = t end
+-- app_object.cpp App_alert: app.alert(text) or app.alert{ title=, text=, buttons= }; the double records the text.
+function app.alert(t) stub.alerts[#stub.alerts + 1] = type(t) == "table" and t.text or t end
 
 -- Point/Rectangle (point_class.cpp, rectangle_class.cpp): simplified to plain tables with the same fields.
 function Point(x, y) return { x = x or 0, y = y or 0 } end
+-- rectangle_class.cpp: Rectangle(x, y, width, height); a table here.
 function Rectangle(x, y, w, h) return { x = x or 0, y = y or 0, width = w or 0, height = h or 0 } end
 
 -- Color{ r=, g=, b=, a= } -> .red .green .blue .alpha (color_class.cpp); simplified to a table.
@@ -153,8 +159,9 @@ end
 ---------------------------------------------------------------------------------------------------------------
 local BPP = { [0] = 4, [1] = 2, [2] = 1, [4] = 4 }
 local ImageMT = {}
--- Image_get_rowStride = image->rowBytes(); Image_get_bytes: rowStride * height bytes, row by row (the API page
--- image.md: "The number of bytes must be equal to image.rowStride * image.height"). RGB pixels are R, G, B, A.
+-- image_class.cpp Image_get_rowStride = image->rowBytes(); Image_get_bytes: rowStride * height bytes, row by row (the
+-- API page image.md: "The number of bytes must be equal to image.rowStride * image.height"). RGB pixels are R, G, B,
+-- A.
 ImageMT.__index = function(img, k)
   if k == "rowStride" then return img.width * BPP[img.colorMode] + rawget(img, "_pad") end
   if k == "bytesPerPixel" then return BPP[img.colorMode] end
@@ -167,7 +174,8 @@ ImageMT.__index = function(img, k)
   end
   return ImageMT[k]
 end
--- Image_set_bytes: exactly rowStride * height bytes, else luaL_error("Data size does not match: given %d, needed %d.")
+-- image_class.cpp Image_set_bytes: exactly rowStride * height bytes, else luaL_error("Data size does not match: given
+-- %d, needed %d.")
 ImageMT.__newindex = function(img, k, v)
   if k == "bytes" then
     local bpp, stride = BPP[img.colorMode], img.rowStride
@@ -184,8 +192,8 @@ ImageMT.__newindex = function(img, k, v)
     end
   else rawset(img, k, v) end
 end
--- Image_new(width, height [, colorMode]): lua_tointeger on the sizes (an integral float works, 16.5 becomes 0), a
--- size below 1 becomes 1; the image starts cleared to the mask colour (transparent).
+-- image_class.cpp Image_new(width, height [, colorMode]): lua_tointeger on the sizes (an integral float works, 16.5
+-- becomes 0), a size below 1 becomes 1; the image starts cleared to the mask colour (transparent).
 function Image(w, h, mode)
   w, h = math.tointeger(w) or 0, math.tointeger(h) or 0
   if w < 1 then w = 1 end
@@ -195,8 +203,8 @@ function Image(w, h, mode)
   for i = 1, w * h do px[i] = zero end
   return setmetatable({ width = w, height = h, colorMode = mode, _px = px, _pad = stub.row_padding }, ImageMT)
 end
--- Image:drawImage(src, position): simplified to copying the source's non-transparent pixels (real Aseprite blends
--- with opacity and blend mode; the extension only draws opaque or fully transparent pixels).
+-- image_class.cpp Image_drawImage(src, position): simplified to copying the source's non-transparent pixels (real
+-- Aseprite blends with opacity and blend mode; the extension only draws opaque or fully transparent pixels).
 function ImageMT.drawImage(img, src, pos)
   for y = 0, src.height - 1 do
     for x = 0, src.width - 1 do
@@ -214,13 +222,17 @@ function ImageMT.getPixelRGBA(img, x, y) return img._px[y * img.width + x + 1]:b
 -- Palette(n): #palette, palette:getColor(i), palette:setColor(i, color), indices from 0 (palette_class.cpp).
 local PaletteMT = {}
 PaletteMT.__index = PaletteMT
+-- palette_class.cpp Palette_len: #palette is its number of colours.
 PaletteMT.__len = function(p) return #p._c end
+-- palette_class.cpp Palette_new(n): n black opaque colours (256 by default).
 function Palette(n)
   local c = {}
   for i = 1, n or 256 do c[i] = Color{ r = 0, g = 0, b = 0, a = 255 } end
   return setmetatable({ _c = c }, PaletteMT)
 end
+-- palette_class.cpp Palette_getColor(i) / Palette_setColor(i, color): indices from 0; out of range raises.
 function PaletteMT:getColor(i) assert(i >= 0 and i < #self._c, "index out of range"); return self._c[i + 1] end
+-- palette_class.cpp Palette_setColor: see getColor.
 function PaletteMT:setColor(i, c) assert(i >= 0 and i < #self._c, "index out of range"); self._c[i + 1] = c end
 
 ---------------------------------------------------------------------------------------------------------------
@@ -240,8 +252,8 @@ local function layer(sprite, name)
   return l
 end
 
--- Sprite_new(width, height [, colorMode]): one layer, one frame, a 256-colour palette; sizes below 1 raise; the
--- new document joins the context and becomes the active sprite. A new sprite has no file name (no folder).
+-- sprite_class.cpp Sprite_new(width, height [, colorMode]): one layer, one frame, a 256-colour palette; sizes below 1
+-- raise; the new document joins the context and becomes the active sprite. A new sprite has no file name (no folder).
 function Sprite(w, h, mode)
   if (math.tointeger(w) or 0) < 1 then error(string.format("invalid width value = %d in Sprite()", 0), 2) end
   if (math.tointeger(h) or 0) < 1 then error(string.format("invalid height value = %d in Sprite()", 0), 2) end
@@ -255,6 +267,7 @@ function Sprite(w, h, mode)
   return s
 end
 
+-- sprite_class.cpp Sprite_newLayer: a new image layer on top, which becomes the active layer.
 function SpriteMT:newLayer()
   edit("newLayer")
   local l = layer(self, "Layer " .. (#self.layers + 1))
@@ -263,7 +276,8 @@ function SpriteMT:newLayer()
   return l
 end
 
--- Sprite_newEmptyFrame(frameNumber): inserts an empty frame at that number (cels after it move one on).
+-- sprite_class.cpp Sprite_newEmptyFrame(frameNumber): inserts an empty frame at that number (cels after it move one
+-- on).
 function SpriteMT:newEmptyFrame(n)
   edit("newEmptyFrame")
   n = n or #self.frames + 1
@@ -277,8 +291,8 @@ function SpriteMT:newEmptyFrame(n)
   return self.frames[n]
 end
 
--- Sprite_newCel(layer, frame, image, position): "frame index out of bounds" past the last frame; the cel gets a
--- copy of the image (Image::createCopy).
+-- sprite_class.cpp Sprite_newCel(layer, frame, image, position): "frame index out of bounds" past the last frame; the
+-- cel gets a copy of the image (Image::createCopy).
 function SpriteMT:newCel(l, f, image, pos)
   edit("newCel")
   local n = type(f) == "table" and f.frameNumber or f
@@ -290,6 +304,7 @@ function SpriteMT:newCel(l, f, image, pos)
   return cel
 end
 
+-- sprite_class.cpp Sprite_setPalette(palette): sets the sprite's palette (an undoable edit).
 function SpriteMT:setPalette(p)
   edit("setPalette")
   self.palettes[1] = p
@@ -302,7 +317,9 @@ end
 local function graphics(w, h)
   local gc = { width = w, height = h, antialias = false, color = Color{ r = 0, g = 0, b = 0 }, drawn = {} }
   function gc:drawImage(img, a, b, c)
-    if type(a) == "number" then a, b = Rectangle(0, 0, img.width, img.height), Rectangle(a, b, img.width, img.height) end
+    if type(a) == "number" then
+      a, b = Rectangle(0, 0, img.width, img.height), Rectangle(a, b, img.width, img.height)
+    end
     self.drawn[#self.drawn + 1] = { image = img, src = a, dst = b, antialias = self.antialias }
   end
   function gc:strokeRect(r) self.stroked = (self.stroked or 0) + 1 end
@@ -315,17 +332,18 @@ end
 ---------------------------------------------------------------------------------------------------------------
 local DialogMT = {}
 
--- Dialog_connect_signal: a widget's callback runs only while the dialog is shown (dlg->showRef, set by show() and
--- cleared on close); it gets an event table; an error inside is caught (lua_pcall) and printed to the console.
+-- dialog_class.cpp Dialog_connect_signal: a widget's callback runs only while the dialog is shown (dlg->showRef, set
+-- by show() and cleared on close); it gets an event table; an error inside is caught (lua_pcall) and printed to the
+-- console.
 local function signal(dlg, fn, ev)
   if not fn or not dlg._shown then return end
   local ok, err = pcall(fn, ev or {})
   if not ok then console(err) end
 end
 
--- Dialog_get_data: one field per widget with a string id: button/check/radio -> boolean (selected, or the button
--- that closed the dialog, or the last button clicked: dlg->lastButton), entry -> text, label -> its text (!),
--- number -> integer when decimals == 0 (the default, expr_entry.cpp) else a float, slider -> integer,
+-- dialog_class.cpp Dialog_get_data: one field per widget with a string id: button/check/radio -> boolean (selected,
+-- or the button that closed the dialog, or the last button clicked: dlg->lastButton), entry -> text, label -> its
+-- text (!), number -> integer when decimals == 0 (the default, expr_entry.cpp) else a float, slider -> integer,
 -- combobox -> the selected item's text or nil, file -> the full file name (FilenameField::fullFilename, always a
 -- path), separator -> nothing, anything else (canvas) -> nil.
 local function data(d)
@@ -346,12 +364,13 @@ local function data(d)
   return out
 end
 
+-- dialog_class.cpp Dialog_properties: `data` is computed on each read (Dialog_get_data); methods otherwise.
 DialogMT.__index = function(d, k)
   if k == "data" then return data(d) end
   return DialogMT[k]
 end
 
--- Dialog{ title=, onclose= } or Dialog(title) (Dialog_new).
+-- dialog_class.cpp Dialog_new: Dialog{ title=, onclose= } or Dialog(title).
 function Dialog(t)
   t = type(t) == "string" and { title = t } or (t or {})
   local d = setmetatable({ title = t.title, onclose = t.onclose, _w = {}, _order = {}, visible = false,
@@ -360,7 +379,8 @@ function Dialog(t)
   return d
 end
 
--- Dialog_add_widget: a widget with a string `id` goes into dataWidgets (Dialog.data); `enabled`/`visible` flags.
+-- dialog_class.cpp Dialog_add_widget: a widget with a string `id` goes into dataWidgets (Dialog.data);
+-- `enabled`/`visible` flags.
 local function add(d, kind, t)
   t = t or {}
   local w = {}
@@ -406,9 +426,10 @@ for _, k in ipairs{ "label", "button", "check", "radio", "entry", "slider", "can
                     "shades" } do
   DialogMT[k] = function(d, t) return (add(d, k, t)) end
 end
+-- dialog_class.cpp Dialog_newrow: layout only.
 function DialogMT:newrow() return self end
 
--- Dialog_number: an ExprEntry; decimals default 0.
+-- dialog_class.cpp Dialog_number: an ExprEntry; decimals default 0.
 function DialogMT:number(t)
   local d, w = add(self, "number", t)
   w.text = t and t.text and tostring(t.text) or ""
@@ -416,8 +437,9 @@ function DialogMT:number(t)
   return d
 end
 
--- Dialog_combobox: adds the options (a first item added to a non-editable combobox is selected: addItem), then
--- selects `option` only when it is one of them; onchange is connected afterwards, so building fires nothing.
+-- dialog_class.cpp Dialog_combobox: adds the options (a first item added to a non-editable combobox is selected:
+-- addItem), then selects `option` only when it is one of them; onchange is connected afterwards, so building fires
+-- nothing.
 function DialogMT:combobox(t)
   local d, w = add(self, "combobox", t)
   w.options = {}
@@ -429,10 +451,10 @@ function DialogMT:combobox(t)
   return d
 end
 
--- Dialog_file: `filename` (default ""), `save`, `entry` (any boolean, even false, makes an entry field:
--- `type == LUA_TBOOLEAN`), `filetypes` (a name without extension gets the first), `basepath`; the folder is
--- basepath, else the filename's folder, else the active sprite's file folder, else the current path; the value
--- is join_path(folder, file name of `filename`): a full path from the start, with no user action.
+-- dialog_class.cpp Dialog_file: `filename` (default ""), `save`, `entry` (any boolean, even false, makes an entry
+-- field: `type == LUA_TBOOLEAN`), `filetypes` (a name without extension gets the first), `basepath`; the folder is
+-- basepath, else the filename's folder, else the active sprite's file folder, else the current path; the value is
+-- join_path(folder, file name of `filename`): a full path from the start, with no user action.
 function DialogMT:file(t)
   local d, w = add(self, "file", t)
   w.entry = type(t.entry) == "boolean"
@@ -450,11 +472,11 @@ function DialogMT:file(t)
   return d
 end
 
--- Dialog_modify: an unknown id raises; then, per field present: enabled, selected, visible, text (any widget),
--- label, decimals, value (slider), options (ComboBox::deleteAllItems, then addItem each: the first one added gets
--- selected, which emits Change -> onchange; no options -> no selection), option (selected only when it is one of
--- the options and not already selected, which emits Change; an unknown option is ignored), filename (file widget:
--- setFilename, which emits Change).
+-- dialog_class.cpp Dialog_modify: an unknown id raises; then, per field present: enabled, selected, visible, text
+-- (any widget), label, decimals, value (slider), options (ComboBox::deleteAllItems, then addItem each: the first one
+-- added gets selected, which emits Change -> onchange; no options -> no selection), option (selected only when it is
+-- one of the options and not already selected, which emits Change; an unknown option is ignored), filename (file
+-- widget: setFilename, which emits Change).
 function DialogMT:modify(t)
   if t.id == nil then
     if t.title or t.text then self.title = t.title or t.text end
@@ -486,7 +508,8 @@ function DialogMT:modify(t)
   return self
 end
 
--- Dialog_show{ wait=false }: shows the dialog and keeps it alive (refShow), so its callbacks run from now on.
+-- dialog_class.cpp Dialog_show{ wait=false }: shows the dialog and keeps it alive (refShow), so its callbacks run
+-- from now on.
 function DialogMT:show(t)
   self.visible = true
   self._shown = true
@@ -494,7 +517,8 @@ function DialogMT:show(t)
   return self
 end
 
--- Dialog_close: closeWindow -> the Close signal runs onclose, then unrefShow: no callback runs afterwards.
+-- dialog_class.cpp Dialog_close: closeWindow -> the Close signal runs onclose, then unrefShow: no callback runs
+-- afterwards.
 function DialogMT:close()
   if self.visible then
     self.visible = false
@@ -504,7 +528,7 @@ function DialogMT:close()
   return self
 end
 
--- Dialog_repaint: every canvas's onpaint, with a fresh GraphicsContext (errors go to the console).
+-- dialog_class.cpp Dialog_repaint: every canvas's onpaint, with a fresh GraphicsContext (errors go to the console).
 function DialogMT:repaint()
   for _, id in ipairs(self._order) do
     local w = self._w[id]
@@ -516,8 +540,8 @@ function DialogMT:repaint()
 end
 
 -- User actions (not Aseprite API). Each runs like a UI event and then lets the event loop run (stub.pump).
--- Dialog_button_base: clicking a button makes it dlg->lastButton (so Dialog.data says true for it), then runs
--- onclick; a button without onclick closes the dialog.
+-- dialog_class.cpp Dialog_button_base: clicking a button makes it dlg->lastButton (so Dialog.data says true for it),
+-- then runs onclick; a button without onclick closes the dialog.
 function DialogMT:_click(id)
   local w = assert(self._w[id], "no widget " .. id)
   assert(w.enabled and w.visible, id .. " is disabled or hidden")
@@ -527,13 +551,15 @@ function DialogMT:_click(id)
   if w.onclick then signal(self, w.onclick) else self:close() end
   stub.pump()
 end
--- The user picks an option from a combobox's list (ComboBox::setSelectedItemIndex: onchange when it changes).
+-- User action (not Aseprite API): the user picks an option from a combobox's list (src/ui/combobox.cpp
+-- ComboBox::setSelectedItemIndex: onchange when it changes).
 function DialogMT:_choose(id, option)
   local w = assert(self._w[id], "no widget " .. id)
   combo_select(self, w, assert(find_option(w, option), "no option " .. tostring(option)))
   stub.pump()
 end
--- The user types into an entry/number (its onchange runs) or into a file widget's entry (entry=true only).
+-- User action (not Aseprite API): the user types into an entry/number (its onchange runs) or into a file widget's
+-- entry (filename_field.cpp: only with entry=true; the value becomes the folder + the typed name).
 function DialogMT:_type(id, text)
   local w = assert(self._w[id], "no widget " .. id)
   if w.kind == "file" then
@@ -545,19 +571,23 @@ function DialogMT:_type(id, text)
   end
   stub.pump()
 end
--- The user picks a file with the file widget's button (FilenameField::onBrowse -> setFilename -> onchange).
+-- User action (not Aseprite API): the user picks a file with the file widget's button (filename_field.cpp
+-- FilenameField::onBrowse -> setFilename -> onchange).
 function DialogMT:_browse(id, path)
   local w = assert(self._w[id], "no widget " .. id)
   file_set(self, w, path)
   stub.pump()
 end
+-- User action (not Aseprite API): tick a check (its onclick runs).
 function DialogMT:_check(id, on) self._w[id].selected = on and true or false; signal(self, self._w[id].onclick) end
+-- User action (not Aseprite API): move a slider (its onchange runs).
 function DialogMT:_slide(id, v) self._w[id].value = v; signal(self, self._w[id].onchange) end
+-- User action (not Aseprite API): a click on a canvas (Canvas onmousedown with x, y, button).
 function DialogMT:_mousedown(id, x, y)
   signal(self, self._w[id].onmousedown, { x = x, y = y, button = 1 })
   stub.pump()
 end
--- Raw widget state for a test's set-up (no event).
+-- Test helper (not Aseprite API): raw widget state for a test's set-up (no event).
 function DialogMT:_set(id, field, value)
   local w = self._w[id]
   if w.kind == "combobox" and field == "option" then w.selected = assert(find_option(w, value))
@@ -570,10 +600,9 @@ end
 local WebSocketMT = {}
 WebSocketMT.__index = WebSocketMT
 
--- WebSocket_new{ url=, onreceive=, deflate=, minreconnectwait=, maxreconnectwait= }: first asks for the network
--- permission (ask_access OpenSocket, since 6e84bb544 / v1.2.30) and raises
--- "the script doesn't have access to create a WebSocket for '<url>'" when refused. Without onreceive a no-op
--- handler is set.
+-- websocket_class.cpp WebSocket_new{ url=, onreceive=, deflate=, minreconnectwait=, maxreconnectwait= }: first asks
+-- for the network permission (ask_access OpenSocket, since 6e84bb544 / v1.2.30) and raises "the script doesn't have
+-- access to create a WebSocket for '<url>'" when refused. Without onreceive a no-op handler is set.
 function WebSocket(t)
   t = t or {}
   if t.url and not ask_access("socket", t.url) then
@@ -601,15 +630,15 @@ local function deliver(ws, kind, payload, err)
   end
 end
 
--- WebSocket_connect -> ix start(): a thread tries to connect; the outcome arrives later (server actions below).
--- Starting twice does nothing (IXWebSocket::start: "we've already been started").
+-- websocket_class.cpp WebSocket_connect -> ix start(): a thread tries to connect; the outcome arrives later (server
+-- actions below). Starting twice does nothing (IXWebSocket::start: "we've already been started").
 function WebSocketMT:connect()
   if self.state == "closed" then self.state = "connecting" end
 end
 
--- WebSocket_close -> ix stop(): close() sends a close frame if open; the CLOSE event comes when the close
--- handshake completes (IXWebSocket's onCloseCallback), through the UI queue like every event; stop() also ends the
--- automatic reconnection. A socket that is not open gets no CLOSE. api/websocket.md: "After a disconnect,
+-- websocket_class.cpp WebSocket_close -> ix stop(): close() sends a close frame if open; the CLOSE event comes when
+-- the close handshake completes (IXWebSocket's onCloseCallback), through the UI queue like every event; stop() also
+-- ends the automatic reconnection. A socket that is not open gets no CLOSE. api/websocket.md: "After a disconnect,
 -- onreceive function will be called with message type WebSocketMessageType.CLOSE".
 function WebSocketMT:close()
   if self.state == "open" then
@@ -620,53 +649,56 @@ function WebSocketMT:close()
   end
 end
 
--- WebSocket_sendText: raises "WebSocket is not connected, can't send text" unless the socket is open
--- (ws->getReadyState() != Open); joins its arguments.
+-- websocket_class.cpp WebSocket_sendText: raises "WebSocket is not connected, can't send text" unless the socket is
+-- open (ws->getReadyState() != Open); joins its arguments.
 function WebSocketMT:sendText(...)
   if self.state ~= "open" then error("WebSocket is not connected, can't send text", 2) end
   self.sent[#self.sent + 1] = table.concat({ ... })
 end
 
 -- Server / network actions (not Aseprite API), each followed by the event loop:
--- the server accepts the connection: OPEN.
+-- the server accepts the connection: OPEN (IXWebSocket.cpp WebSocket::connect, not Aseprite API).
 function WebSocketMT:_open()
   assert(self.state == "connecting", "the socket is not trying to connect (" .. self.state .. ")")
   self.state = "open"
   deliver(self, WebSocketMessageType.OPEN, "")
   stub.pump()
 end
--- No server: IXWebSocket::checkConnection reports each failed try as an ERROR with errorInfo.reason (third
--- onreceive argument) and, with automatic reconnection (the default), tries again later. Never a CLOSE.
+-- Network action (not Aseprite API). No server: IXWebSocket.cpp checkConnection reports each failed try as an ERROR
+-- with errorInfo.reason (third onreceive argument) and, with automatic reconnection (the default), tries again later.
+-- Never a CLOSE.
 function WebSocketMT:_refuse(reason)
   assert(self.state == "connecting", "the socket is not trying to connect (" .. self.state .. ")")
   deliver(self, WebSocketMessageType.ERROR, "",
     reason or "Unable to connect to 127.0.0.1 on port 8737, error: Connection refused")
   stub.pump()
 end
--- A text frame from the server (TEXT, data = the frame). Returns false when the socket cannot receive.
+-- Server action (not Aseprite API): a text frame (TEXT, data = the frame; IXWebSocket.cpp run/dispatch). Returns
+-- false when the socket cannot receive.
 function WebSocketMT:_text(s)
   if self.state ~= "open" then return false end
   deliver(self, WebSocketMessageType.TEXT, s)
   stub.pump()
   return true
 end
--- The server goes away while connected: CLOSE, then the client keeps trying to reconnect (connecting). The ready
--- state changes at once on the network thread, the CLOSE event waits for the UI thread: with `queued_only` the
--- event stays queued (sendText already raises meanwhile).
+-- Server action (not Aseprite API). The server goes away while connected (IXWebSocket.cpp onCloseCallback): CLOSE,
+-- then the client keeps trying to reconnect (connecting). The ready state changes at once on the network thread, the
+-- CLOSE event waits for the UI thread: with `queued_only` the event stays queued (sendText already raises meanwhile).
 function WebSocketMT:_drop(queued_only)
   assert(self.state == "open", "the socket is not open")
   self.state = "connecting"
   deliver(self, WebSocketMessageType.CLOSE, "")
   if not queued_only then stub.pump() end
 end
--- The server answers our close frame: the CLOSE event of a close() (queued; pumped unless `queued_only`).
+-- Server action (not Aseprite API): the server answers our close frame: the CLOSE event of a close() (queued; pumped
+-- unless `queued_only`).
 function WebSocketMT:_close_reply(queued_only)
   assert(self.state == "closing", "the socket is not closing")
   self.state = "stopped"
   deliver(self, WebSocketMessageType.CLOSE, "")
   if not queued_only then stub.pump() end
 end
--- The last frame sent, decoded to plain Lua values for assertions.
+-- Test helper (not Aseprite API): the last frame sent, decoded to plain Lua values for assertions.
 function WebSocketMT:_last() return stub.plain(json.decode(self.sent[#self.sent])) end
 
 ---------------------------------------------------------------------------------------------------------------
@@ -696,6 +728,7 @@ local function serialize(t, out)
   out[#out + 1] = "}"
   return out
 end
+-- Test helper (not Aseprite API): the preferences the next session loads.
 function stub.reload_preferences(t)
   return assert(load("return " .. table.concat(serialize(t, {}))))()
 end

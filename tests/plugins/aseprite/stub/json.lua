@@ -223,8 +223,9 @@ end
 -- The JsonObj metatable (json_class.cpp JsonObj_methods).
 ProxyMT = { __name = "JsonObj" }
 
--- JsonObj_index: objects look the key up by lua_tostring (absent -> nil); arrays by lua_tointeger(key) - 1 (out of
--- range, 0, negative or non-numeric -> nil); strings, numbers, booleans and null proxies index to nothing.
+-- json_class.cpp JsonObj_index: objects look the key up by lua_tostring (absent -> nil); arrays by lua_tointeger(key)
+-- - 1 (out of range, 0, negative or non-numeric -> nil); strings, numbers, booleans and null proxies index to
+-- nothing.
 function ProxyMT.__index(u, key)
   local node = nodes[u]
   if node.k == "object" then
@@ -238,8 +239,9 @@ function ProxyMT.__index(u, key)
   return nil
 end
 
--- JsonObj_newindex (fixed in eeb5be9be, v1.3.2): objects set the key (a Lua nil stores a JSON null, the key stays);
--- arrays set index i > 0 (set_array_item grows the array, filling with nulls); other values ignore it.
+-- json_class.cpp JsonObj_newindex (fixed in eeb5be9be, v1.3.2): objects set the key (a Lua nil stores a JSON null,
+-- the key stays); arrays set index i > 0 (set_array_item grows the array, filling with nulls); other values ignore
+-- it.
 function ProxyMT.__newindex(u, key, value)
   local node = nodes[u]
   if node.k == "object" then
@@ -255,7 +257,7 @@ function ProxyMT.__newindex(u, key, value)
   end
 end
 
--- JsonObj_len: string -> its length, array -> items, object -> keys, null -> nil, number/bool -> 1.
+-- json_class.cpp JsonObj_len: string -> its length, array -> items, object -> keys, null -> nil, number/bool -> 1.
 function ProxyMT.__len(u)
   local node = nodes[u]
   if node.k == "string" then return #node.v end
@@ -269,9 +271,9 @@ function ProxyMT.__len(u)
   return 1
 end
 
--- JsonObj_pairs: objects iterate their keys in std::map order. Arrays get JsonObj_ipairs_next, which returns 0
--- values ("return 0;" in json_class.cpp), so `pairs(array)` yields nothing; use ipairs (Lua 5.4's ipairs indexes
--- through __index) or 1..#a. Scalars return nothing at all, so `pairs(scalar)` raises.
+-- json_class.cpp JsonObj_pairs: objects iterate their keys in std::map order. Arrays get JsonObj_ipairs_next, which
+-- returns 0 values ("return 0;" in json_class.cpp), so `pairs(array)` yields nothing; use ipairs (Lua 5.4's ipairs
+-- indexes through __index) or 1..#a. Scalars return nothing at all, so `pairs(scalar)` raises.
 function ProxyMT.__pairs(u)
   local node = nodes[u]
   if node.k == "object" then
@@ -290,16 +292,16 @@ function ProxyMT.__pairs(u)
   end
 end
 
--- JsonObj_tostring: json11 dump of the value.
+-- json_class.cpp JsonObj_tostring: json11 dump of the value.
 function ProxyMT.__tostring(u) return table.concat(dump(nodes[u], {})) end
 
--- JsonObj_eq: json11 value equality (two proxies of equal data are ==).
+-- json_class.cpp JsonObj_eq: json11 value equality (two proxies of equal data are ==).
 function ProxyMT.__eq(a, b) return tostring(a) == tostring(b) end
 
 local json = {}
 
--- Json_decode: a string (or number, by lua_tostring) -> a JsonObj proxy for ANY JSON value, a scalar included;
--- a parse error raises json11's message; other arguments return nothing.
+-- json_class.cpp Json_decode: a string (or number, by lua_tostring) -> a JsonObj proxy for ANY JSON value, a scalar
+-- included; a parse error raises json11's message; other arguments return nothing.
 function json.decode(s)
   if type(s) ~= "string" and type(s) ~= "number" then return end
   s = tostring(s)
@@ -308,7 +310,8 @@ function json.decode(s)
   return push_obj(parse(s))
 end
 
--- Json_encode: a JsonObj -> its dump; a Lua table -> get_json_value(...).dump(); anything else returns nothing.
+-- json_class.cpp Json_encode: a JsonObj -> its dump; a Lua table -> get_json_value(...).dump(); anything else returns
+-- nothing.
 function json.encode(v)
   if nodes[v] then return table.concat(dump(nodes[v], {})) end
   if type(v) == "table" then return table.concat(dump(from_lua(v), {})) end
@@ -316,6 +319,7 @@ end
 
 M.json = json
 
+-- Test helper (not Aseprite API): whether a value is one of the double's JsonObj proxies.
 function M.is_proxy(v) return nodes[v] ~= nil end
 
 -- Test helper (not Aseprite API): the plain Lua value of a proxy, for assertions in specs. Numbers stay floats.
