@@ -33,6 +33,7 @@ import numpy as np
 
 from pixelsprite import api
 from pixelsprite.errors import ImageError, InvalidRequest, PixelspriteError, UnknownModel
+from pixelsprite.families import Capabilities
 from pixelsprite.imageio import encode_png
 from pixelsprite.palettes.resolve import resolve_palette
 
@@ -61,7 +62,7 @@ GENERATION_PARAMETERS = ("model", "count", "seed", "label", "steps", "solver", "
                          "image_format")
 """Parameter spellings shared by the protocol, the CLI and job files."""
 
-_FUTURE = ("label", "steps", "solver", "guidance")
+_FUTURE = ("label", "steps", "solver", "guidance", "temperature")
 _CLEANUP = ("alpha_threshold", "despeckle", "outline")
 _SPRITES = ("model", "max_colors", "image_format", "palette", "dither", *_CLEANUP, *_FUTURE)
 _BEST = ("candidates", "teacher")
@@ -72,6 +73,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "generate": ("count", "seed", *_SPRITES, *_BEST, "preview"),
     "variations": ("image", "count", "strength", "seed", *_SPRITES, *_BEST, "keep_class", "preview"),
     "interpolate": ("a", "b", "count", "method", *_SPRITES, *_BEST, "seed"),
+    "inpaint": ("image", "mask", "count", "seed", *_SPRITES, "preview"),
     "grid": ("corners", "rows", "cols", "method", *_SPRITES),
     "encode": ("model", "images"),
     "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither", *_CLEANUP),
@@ -86,16 +88,12 @@ FEATURES = ("preview",)
 COMING_OPERATIONS: dict[str, str] = {}
 """Operations of the protocol that answer ``unsupported_operation`` until their feature lands (none today)."""
 
-_SAMPLER_PARAMETERS = frozenset({"label", "steps", "solver", "guidance"})
-_FAMILY_PARAMETERS: dict[str, frozenset[str]] = {
-    "vae": frozenset(), "diffusion": _SAMPLER_PARAMETERS, "flow": _SAMPLER_PARAMETERS,
-}
-"""The optional generation parameters (of ``_FUTURE``) each model family honours."""
 _WHY_NOT = {
     "label": "it is unconditional; label needs a conditional model",
-    "steps": "it samples in one pass; steps needs a diffusion or flow model",
-    "solver": "it samples in one pass; solver needs a diffusion or flow model",
-    "guidance": "it is unconditional; guidance needs a conditional diffusion or flow model",
+    "steps": "it samples in one pass; steps needs a model with a sampler",
+    "solver": "it samples in one pass; solver needs a model with a sampler",
+    "guidance": "it is unconditional; guidance needs a conditional model with a sampler",
+    "temperature": "its sampler has no temperature; temperature needs a pixel model",
 }
 
 
@@ -155,32 +153,37 @@ class Limits:
 
 @dataclass(frozen=True)
 class ModelCaps:
-    """What the protocol needs to know about one model (from its manifest; nothing loaded)."""
+    """What the protocol needs to know about one model (from its manifest; nothing loaded): its family's
+    declared :class:`~pixelsprite.families.Capabilities` plus size and listing facts."""
 
     name: str
-    family: str
+    caps: Capabilities
     width: int
     height: int
-    labels: tuple[str, ...] = ()
     description: str = ""
-    has_encoder: bool = False
     latent_shape: tuple[int, ...] | None = None
     max_colors: int | None = None
     builtin: bool = False
 
     @property
+    def family(self) -> str:
+        return self.caps.family
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.caps.labels
+
+    @property
     def parameters(self) -> frozenset[str]:
-        return _FAMILY_PARAMETERS.get(self.family, frozenset())
+        return frozenset(self.caps.parameters)
+
+    @property
+    def samples_in_steps(self) -> bool:
+        """The model samples in steps (progress per step, previews, cancel between steps)."""
+        return bool(self.caps.solvers)
 
     def operations(self) -> list[str]:
-        if self.family == "teacher":
-            return ["score", "similar"]
-        if self.family in ("diffusion", "flow"):
-            return ["generate", "variations", "interpolate"]
-        if self.family != "vae":
-            return []
-        ops = ["generate", "interpolate", "grid", "decode"]
-        return ops + (["variations", "encode"] if self.has_encoder else [])
+        return list(self.caps.operations)
 
     def to_dict(self, *, loaded: bool = False) -> dict[str, Any]:
         return {
@@ -191,9 +194,11 @@ class ModelCaps:
             "description": self.description,
             "operations": self.operations(),
             "parameters": sorted(self.parameters),
-            "solvers": [],
-            "steps": None,
-            "defaults": {"count": 16, "max_colors": self.max_colors, "image_format": "png"},
+            "solvers": [s.name for s in self.caps.solvers],
+            "solver_details": [s.to_dict() for s in self.caps.solvers],
+            "steps": list(self.caps.steps) if self.caps.steps is not None else None,
+            "defaults": {"count": 16, "max_colors": self.max_colors, "image_format": "png",
+                         **dict(self.caps.defaults)},
             "latent_shape": list(self.latent_shape) if self.latent_shape is not None else None,
             "builtin": self.builtin,
             "loaded": loaded,
@@ -517,20 +522,28 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     # sampler options of diffusion and flow models (a VAE was refused them in _check_parameters)
     sampler = {"label": _str(obj.get("label"), "label"), "steps": _int(obj.get("steps"), "steps"),
                "solver": _str(obj.get("solver"), "solver"), "guidance": _number(obj.get("guidance"), "guidance", None)}
+    temperature = {"temperature": _number(obj.get("temperature"), "temperature", None)}
     req: api.Request
-    # preview: a hint for progress answers (diffusion/flow sample in steps; other models send no previews)
-    preview = _bool(obj.get("preview"), "preview") if op in ("generate", "variations") else False
+    # preview: a hint for progress answers (models that sample in steps; other models send no previews)
+    preview = _bool(obj.get("preview"), "preview") if op in ("generate", "variations", "inpaint") else False
     best = {"candidates": _int(obj.get("candidates"), "candidates", 1), "teacher": _teacher(obj, catalog)}
     if op == "generate":
         req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
-                                  max_colors, **colours, **sampler, **best)
+                                  max_colors, **colours, **sampler, **best, **temperature)
     elif op == "variations":
         if "image" not in obj:
             raise InvalidRequest("variations needs an image", field="image")
         req = api.VariationsRequest(name, _image(obj["image"], "image"), _int(obj.get("count"), "count", 8),
                                     _number(obj.get("strength"), "strength", 0.5), _int(obj.get("seed"), "seed"),
-                                    max_colors, **colours, **sampler, **best,
+                                    max_colors, **colours, **sampler, **best, **temperature,
                                     keep_class=_bool(obj.get("keep_class"), "keep_class"))
+    elif op == "inpaint":
+        for key in ("image", "mask"):
+            if key not in obj:
+                raise InvalidRequest(f"inpaint needs {key} (an image; mask: white or opaque = repaint)", field=key)
+        req = api.InpaintRequest(name, _image(obj["image"], "image"), _image(obj["mask"], "mask"),
+                                 _int(obj.get("count"), "count", 8), _int(obj.get("seed"), "seed"), max_colors,
+                                 **colours, **sampler, **temperature)
     elif op == "interpolate":
         for end in ("a", "b"):
             if end not in obj:

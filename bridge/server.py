@@ -16,10 +16,16 @@ inference and PNG encoding run on a pool of ``workers`` threads fed by a bounded
   ``chunk_sprites`` sprites; the target is answered ``cancelled`` at once;
 * **security**: binds 127.0.0.1 by default; the handshake is refused (403) when it carries an ``Origin`` header not
   in ``allow_origins`` or the playground page's own (browsers always send one; editors and scripts send none), and
-  (401) without the right token when ``token`` is set (``?token=T`` in the URL, or ``Authorization: Bearer T``);
+  (401) without the right token when ``token`` is set (``?token=T`` in the URL, or ``Authorization: Bearer T``, the
+  scheme in any case); an empty token is refused at start, never taken as "no token";
+* **connections**: at most ``max_connections`` at a time (default: a quarter of the open-file limit, at most 256);
+  a handshake beyond it is answered HTTP 503, and a TCP connection beyond twice it is closed at once, so the server
+  never runs out of file descriptors; if the system still refuses an ``accept()``, one log line says so at most
+  every 10 seconds (with the count of those not logged), never a traceback per attempt;
 * **plain HTTP** (:mod:`bridge.http`): ``GET /`` on the same port is the playground page, a browser client;
-* **shutdown** (:meth:`Server.stop`): stop accepting, refuse new requests (``shutting_down``), let in-flight work
-  finish for ``grace_s`` seconds, cancel the rest, close every connection (1001), stop the workers.
+* **shutdown** (:meth:`Server.stop`): stop accepting, refuse new requests, ``hello`` and ``models`` included
+  (``shutting_down``; ``cancel`` still works), let in-flight work finish for ``grace_s`` seconds, cancel the rest,
+  close every connection (1001), stop the workers.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import asyncio
 import collections
 import contextlib
 import hmac
+import ipaddress
 import itertools
 import logging
 import os
@@ -50,17 +57,18 @@ from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
 import pixelsprite
-from pixelsprite import api
-from pixelsprite.errors import PixelspriteError, UnknownModel
+from pixelsprite import api, families
+from pixelsprite.errors import InvalidRequest, PixelspriteError, UnknownModel
 from pixelsprite.registry import Registry
 
 from . import protocol as proto
 from .batching import generate_chunked, generate_many
 from .errors import Busy, Cancelled, ShuttingDown
 from .http import Site
-from .logs import LOGGER_NAME, log_event
+from .logs import LOGGER_NAME, LogThrottle, log_event
 
-__all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers", "serve_forever"]
+__all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers", "default_max_connections",
+           "is_loopback", "serve_forever"]
 
 LARGE_FRAME = 64 * 1024
 """Frames larger than this are decoded and validated on a helper thread, not on the event loop."""
@@ -71,15 +79,48 @@ def default_workers() -> int:
     return max(2, min(4, os.cpu_count() or 2))
 
 
+MAX_DEFAULT_CONNECTIONS = 256
+ACCEPT_LOG_INTERVAL_S = 10.0
+"""At most one log line per this many seconds about ``accept()`` failing for want of file descriptors."""
+
+
+def _open_file_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def default_max_connections() -> int:
+    """A quarter of the open-file limit (each connection holds one descriptor, and a TCP connection beyond twice
+    the cap is closed at once), at least 8 and at most :data:`MAX_DEFAULT_CONNECTIONS`."""
+    limit = _open_file_limit()
+    return MAX_DEFAULT_CONNECTIONS if limit is None else max(8, min(MAX_DEFAULT_CONNECTIONS, limit // 4))
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and every loopback address: all of 127.0.0.0/8, ``::1`` (and ``::ffff:127.x.y.z``)."""
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip().strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
 def build_catalog(registry: Registry) -> proto.Catalog:
     """The protocol's view of the registry's bundles (reads manifests; loads nothing)."""
     models = {}
     for b in registry.bundles():
         m = b.manifest
         models[b.name] = proto.ModelCaps(
-            name=b.name, family=m.family, width=m.image.width, height=m.image.height, labels=tuple(m.labels),
-            description=m.description, has_encoder="encoder" in m.graphs,
-            latent_shape=tuple(m.latent.shape) if m.latent is not None else None,
+            name=b.name, caps=families.capabilities(m), width=m.image.width, height=m.image.height,
+            description=m.description, latent_shape=tuple(m.latent.shape) if m.latent is not None else None,
             max_colors=m.postprocess.max_colors, builtin=b.builtin)
     try:
         default: str | None = registry.default_model()
@@ -152,7 +193,8 @@ class Server:
         registry: where models come from (default: :func:`pixelsprite.api.default_registry`).
         host: interface to bind; loopback unless told otherwise.
         port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
-        token: if set, clients must present it (``?token=`` or ``Authorization: Bearer``).
+        token: if set, clients must present it (``?token=`` or ``Authorization: Bearer``); an empty token is an
+            error (InvalidRequest, field ``token``), not "no token".
         allow_origins: browser origins allowed to connect (e.g. ``"http://localhost:5173"``); clients that send
             no ``Origin`` header (editors, scripts) are always allowed.
         limits: message size, per-connection and queue limits.
@@ -165,6 +207,12 @@ class Server:
             many sampler steps ...
         preview_interval_s: ... and at most one per this many seconds (decoding and sending cost time).
         warm: load the default model (and run one sprite) in the background after listening.
+        max_connections: open connections at most (default :func:`default_max_connections`); a handshake beyond
+            it is answered HTTP 503.
+
+    Raises:
+        InvalidRequest: a port outside 0..65535 (field ``port``), an empty token (``token``) or a
+            ``max_connections`` below 1 (``max_connections``).
     """
 
     def __init__(
@@ -184,11 +232,23 @@ class Server:
         preview_every: int = 1,
         preview_interval_s: float = 0.25,
         warm: bool = False,
+        max_connections: int | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise InvalidRequest(f"port must be between 0 and 65535, got {port!r}", field="port")
+        if token is not None and not token.strip():
+            raise InvalidRequest("token is empty (--token '' or PIXELSPRITE_TOKEN= with no value): an empty token "
+                                 "would let anyone in; give a real token, or unset it to run without one on "
+                                 "loopback", field="token")
+        if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
+                                            or max_connections < 1):
+            raise InvalidRequest(f"max_connections must be at least 1, got {max_connections!r}",
+                                 field="max_connections")
         self.registry = registry if registry is not None else api.default_registry()
         self.host, self.port = host, port
         self.token = token
+        self.max_connections = max_connections or default_max_connections()
         self.allow_origins = tuple(allow_origins)
         self.limits = limits
         self.workers = workers or default_workers()
@@ -214,7 +274,10 @@ class Server:
         self._stopping = False
         self._stopped: asyncio.Event | None = None
         self._stop_requested: asyncio.Event | None = None
-        self.stats = {"requests": 0, "batches": 0, "batched_requests": 0, "busy": 0, "errors": 0}
+        self.stats = {"requests": 0, "batches": 0, "batched_requests": 0, "busy": 0, "errors": 0, "refused": 0}
+        self._accept_log = LogThrottle(ACCEPT_LOG_INTERVAL_S)
+        self._previous_handler: Any = None
+        self._refuse_log = LogThrottle(ACCEPT_LOG_INTERVAL_S)
 
     # -------------------------------------------------------------------------------------------- lifecycle
     @property
@@ -231,6 +294,9 @@ class Server:
         self._workers = [asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)]
         # read at each handshake, so the page's origin (known once the port is) can join it below
         self._origins: list[Origin | None] = [None, *(Origin(o) for o in self.allow_origins)]
+        loop = asyncio.get_running_loop()
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._loop_exception)
         self._ws = await serve(
             self._handle, self.host, self.port,
             origins=self._origins,
@@ -239,15 +305,22 @@ class Server:
             max_queue=4,
             compression=None,
             logger=logging.getLogger(LOGGER_NAME + ".ws"),
+            create_connection=self._connection_class(),
         )
         sockets = list(self._ws.sockets)
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.site = site = Site(self.host, self.port)  # plain HTTP: GET / is the playground page (bridge/http.py)
         self._origins.append(Origin(site.origin))
-        loopback = self.host in ("127.0.0.1", "::1", "localhost")
+        loopback = is_loopback(self.host)
         log_event(self.log, logging.INFO, "listening", url=self.url, workers=self.workers, batching=self.batching,
-                  token=self.token is not None, allow_origins=list(self.allow_origins), page=site.origin + "/")
+                  token=self.token is not None, allow_origins=list(self.allow_origins), page=site.origin + "/",
+                  max_connections=self.max_connections)
+        files = _open_file_limit()
+        if files is not None and 2 * self.max_connections + 64 > files:
+            log_event(self.log, logging.WARNING, "fd_limit", max_connections=self.max_connections, open_files=files,
+                      advice="max_connections is close to the open-file limit: raise `ulimit -n` or lower "
+                             "--max-connections")
         if not loopback and self.token is None:
             log_event(self.log, logging.WARNING, "exposed", host=self.host,
                       advice="listening beyond loopback without a token: anyone on the network can connect")
@@ -296,6 +369,8 @@ class Server:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         log_event(self.log, logging.INFO, "stopped", **self.stats)
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().set_exception_handler(self._previous_handler)
         self._stopped.set()
 
     async def run(self, *, install_signal_handlers: bool = True, ready: Any = None) -> None:
@@ -346,17 +421,65 @@ class Server:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.site is not None and (page := self.site.respond(request)) is not None:
             return page  # not a websocket handshake: plain HTTP
+        if self._open_connections() > self.max_connections:
+            self.stats["refused"] += 1
+            suppressed = self._refuse_log.allow("refused")
+            if suppressed is not None:
+                log_event(self.log, logging.WARNING, "refused", reason="max_connections",
+                          max_connections=self.max_connections, not_logged=suppressed)
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
+                                      f"too many connections: this server takes at most {self.max_connections} at "
+                                      "a time (--max-connections); retry later\n")
         if self.token is None:
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
         offered = query.get("token", [""])[0]
-        auth = _header(request.headers, "Authorization")
-        if auth.startswith("Bearer "):
-            offered = offered or auth[7:]
-        if hmac.compare_digest(offered.encode(), self.token.encode()):
+        scheme, _, credentials = _header(request.headers, "Authorization").strip().partition(" ")
+        if scheme.lower() == "bearer":  # RFC 9110: the auth scheme is case-insensitive
+            offered = offered or credentials.strip()
+        if offered and hmac.compare_digest(offered.encode(), self.token.encode()):
             return None
         log_event(self.log, logging.WARNING, "unauthorized", peer=str(connection.remote_address))
         return connection.respond(HTTPStatus.UNAUTHORIZED, "a valid token is required (?token=...)\n")
+
+    def _open_connections(self) -> int:
+        """TCP connections the websocket server holds now (handshakes included), this one too."""
+        tasks = getattr(self._ws, "handler_tasks", None)
+        return len(tasks) if tasks is not None else len(self._conns) + 1
+
+    def _connection_class(self) -> type[ServerConnection]:
+        server = self
+
+        class _CappedConnection(ServerConnection):
+            """Closes a TCP connection at once when the server holds twice ``max_connections`` (a flood that never
+            completes a handshake would otherwise hold descriptors until the handshake timeout)."""
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                if server._open_connections() > 2 * server.max_connections:
+                    server.stats["refused"] += 1
+                    self.transport.abort()
+
+        return _CappedConnection
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """The loop's exception handler: ``accept()`` failing for want of descriptors is logged as one line at most
+        every :data:`ACCEPT_LOG_INTERVAL_S` (asyncio logs a traceback per attempt, thousands a second); anything
+        else goes to the handler that was there before."""
+        exc = context.get("exception")
+        if str(context.get("message", "")).startswith("socket.accept() out of system resource"):
+            suppressed = self._accept_log.allow("accept")
+            if suppressed is not None:
+                log_event(self.log, logging.WARNING, "accept_failed",
+                          error=os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc),
+                          connections=self._open_connections() - 1, max_connections=self.max_connections,
+                          not_logged=suppressed, advice="the process is out of file descriptors: raise `ulimit -n` "
+                                                        "or lower --max-connections")
+            return
+        if self._previous_handler is not None:
+            self._previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
 
     # ------------------------------------------------------------------------------------------- connection
     async def _handle(self, ws: ServerConnection) -> None:
@@ -420,6 +543,8 @@ class Server:
             raise _Rejected(proto.request_id(obj), e, encoding) from None
 
     async def _dispatch(self, conn: _Connection, call: proto.Call, received: float) -> None:
+        if self._stopping and call.op != "cancel":
+            raise ShuttingDown("the server is shutting down and takes no new requests")
         if call.op == "hello":
             catalog = await self.catalog()
             msg = proto.hello_message(call, catalog, self.limits, pixelsprite.__version__)
@@ -437,8 +562,6 @@ class Server:
                 self._cancel_job(target, Cancelled(f"request {target.call.id!r} was cancelled", field="id"))
             await self._send(conn, proto.encode_frame(proto.cancel_message(call, found), call.encoding))
             return
-        if self._stopping:
-            raise ShuttingDown("the server is shutting down and takes no new requests")
         if call.id in conn.jobs:
             raise proto.InvalidRequest(f"a request with id {call.id!r} is already in flight on this connection",
                                        field="id")
@@ -558,7 +681,7 @@ class Server:
     def _run_one(self, job: _Job) -> api.Result:
         req = job.call.request
         assert req is not None
-        if job.call.model is not None and job.call.model.family in ("diffusion", "flow"):
+        if job.call.model is not None and job.call.model.samples_in_steps:
             # progress per sampler step (with preview images when asked); cancel checked between steps
             preview = (api.Previews(job.keep_preview, self.preview_every, self.preview_interval_s)
                        if job.call.preview else None)

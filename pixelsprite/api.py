@@ -92,12 +92,11 @@ from typing import Any
 
 import numpy as np
 
+from . import families
 from . import latent as latent_ops
 from .cleanup import outline as draw_outline
 from .cleanup import parse_outline, remove_isolated
-from .diffusion import DiffusionModel
 from .errors import ImageError, InvalidRequest, PixelspriteError, UnknownModel
-from .flow import FlowModel
 from .imageio import read_image
 from .iterative import MAX_GUIDANCE, CancelCheck, IterativeModel, PreviewCallback, Previews, Progress
 from .palettes import (
@@ -113,7 +112,8 @@ from .palettes import (
     swatch_png,
 )
 from .palettes import METHODS as PALETTE_METHODS
-from .postprocess import hard_alpha
+from .pixel import MAX_TEMPERATURE, PixelModel
+from .postprocess import hard_alpha, reduce_colors
 from .registry import Registry
 from .teacher import DEFAULT_TEACHER, Scores, TeacherModel, cosine
 from .teacher import FAMILY as TEACHER_FAMILY
@@ -124,11 +124,13 @@ __all__ = [
     "MAX_COUNT", "MIN_FRAMES", "MAX_FRAMES", "MIN_GRID", "MAX_GRID", "MAX_STRENGTH", "MAX_SEED", "MAX_COLORS",
     "METHODS", "ImageInput", "Endpoint",
     "ModelsRequest", "GenerateRequest", "EncodeRequest", "DecodeRequest", "VariationsRequest",
-    "InterpolateRequest", "GridRequest", "PaletteRequest", "ScoreRequest", "SimilarRequest", "Request", "DITHERS",
+    "InterpolateRequest", "InpaintRequest", "GridRequest", "PaletteRequest", "ScoreRequest", "SimilarRequest",
+    "Request", "DITHERS",
     "PALETTE_METHODS", "FORMATS", "MAX_CANDIDATES", "CANDIDATE_JITTER",
     "Sprite", "SpriteResult", "SimilarResult", "LatentResult", "ModelInfo", "ModelsResult", "PaletteResult",
     "ScoreResult", "Result",
-    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "grid", "palette", "apply",
+    "handle", "models", "generate", "encode", "decode", "variations", "interpolate", "inpaint", "grid", "palette",
+    "apply",
     "score", "similar",
     "default_registry", "random_seed", "Previews", "PreviewCallback",
 ]  # fmt: skip
@@ -144,7 +146,6 @@ MAX_SAMPLE_STEPS = 1000
 MAX_CANDIDATES = 16
 CANDIDATE_JITTER = 0.15
 """Interpolate candidates: the latent noise scale of jittered candidates (latent standard deviations)."""
-ITERATIVE_FAMILIES: dict[str, type[IterativeModel]] = {"diffusion": DiffusionModel, "flow": FlowModel}
 
 ImageInput = np.ndarray | str | os.PathLike | bytes
 """An image: uint8 ``(H, W, 4)`` array, a file path, or encoded file bytes (PNG, ...)."""
@@ -200,6 +201,14 @@ def _sampler_options(label: Any, steps: Any, solver: Any, guidance: Any) -> None
         raise InvalidRequest(f"solver must be a non-empty string or null, got {solver!r}", field="solver")
     if guidance is not None:
         _float(guidance, "guidance", 0.0, MAX_GUIDANCE)
+
+
+def _temperature(value: Any) -> None:
+    if value is not None:
+        _float(value, "temperature", 0.0, MAX_TEMPERATURE)
+        if float(value) <= 0:
+            raise InvalidRequest(f"temperature must be above 0 and at most {MAX_TEMPERATURE:g}, got {value}",
+                                 field="temperature")
 
 
 def _teacher_options(req: Any, count: int) -> None:
@@ -276,6 +285,7 @@ class GenerateRequest:
     outline: str | None = None
     candidates: int = 1
     teacher: str | None = None
+    temperature: float | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -283,6 +293,7 @@ class GenerateRequest:
         _seed(self.seed, self.count)
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
+        _temperature(self.temperature)
         _palette_options(self)
         _cleanup_options(self)
         _teacher_options(self, self.count)
@@ -355,6 +366,7 @@ class VariationsRequest:
     candidates: int = 1
     teacher: str | None = None
     keep_class: bool = False
+    temperature: float | None = None
 
     def __post_init__(self) -> None:
         _model(self.model)
@@ -364,6 +376,7 @@ class VariationsRequest:
         _seed(self.seed, self.count)
         _max_colors(self.max_colors)
         _sampler_options(self.label, self.steps, self.solver, self.guidance)
+        _temperature(self.temperature)
         _palette_options(self)
         _cleanup_options(self)
         _teacher_options(self, self.count)
@@ -372,6 +385,46 @@ class VariationsRequest:
         if self.keep_class and self.candidates < 2:
             raise InvalidRequest("keep_class picks among candidates: it needs candidates between 2 and "
                                  f"{MAX_CANDIDATES}, got {self.candidates}", field="keep_class")
+
+
+@dataclass(frozen=True, eq=False)
+class InpaintRequest:
+    """``count`` repaintings of the ``mask`` pixels of ``image``; every other pixel is kept exactly.
+
+    ``mask``: a (H, W) bool/uint8 array (non-zero = repaint), or an image (path, bytes, RGBA array) of the sprite's
+    size: where it has transparent pixels its opaque pixels are the mask (the alpha of a second image), else
+    its light pixels (luminance > 127: a 1-bit or grey mask, white = repaint).
+    """
+
+    model: str | None
+    image: ImageInput
+    mask: ImageInput
+    count: int = 8
+    seed: int | None = None
+    max_colors: int | None = None
+    label: str | None = None
+    steps: int | None = None
+    solver: str | None = None
+    guidance: float | None = None
+    temperature: float | None = None
+    palette: PaletteSpec | None = None
+    dither: str = "none"
+    alpha_threshold: int = 127
+    despeckle: bool = False
+    outline: str | None = None
+
+    def __post_init__(self) -> None:
+        _model(self.model)
+        _image_input(self.image, "image")
+        if not (isinstance(self.mask, np.ndarray) and self.mask.ndim == 2):
+            _image_input(self.mask, "mask")
+        _int(self.count, "count", 1, MAX_COUNT)
+        _seed(self.seed, self.count)
+        _max_colors(self.max_colors)
+        _sampler_options(self.label, self.steps, self.solver, self.guidance)
+        _temperature(self.temperature)
+        _palette_options(self)
+        _cleanup_options(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -561,6 +614,7 @@ Request = (
     | DecodeRequest
     | VariationsRequest
     | InterpolateRequest
+    | InpaintRequest
     | GridRequest
     | PaletteRequest
     | ScoreRequest
@@ -813,22 +867,40 @@ def random_seed() -> int:
     return int.from_bytes(os.urandom(4), "little")
 
 
-def _vae(registry: Registry, name: str | None, op: str) -> VaeModel:
+def _family_model(registry: Registry, name: str | None, op: str) -> Any:
+    """The runtime model ``name`` (default: the registry's default) when its family answers ``op``; otherwise an
+    InvalidRequest naming ``model`` and the families that do. The family's declared operations decide
+    (:mod:`pixelsprite.families`)."""
     name = name or registry.default_model()
     bundle = registry.load(name)
-    if bundle.manifest.family != VAE_FAMILY:
+    family = families.FAMILIES.get(bundle.manifest.family)
+    if family is None or op not in family.operations or family.model is None:
         raise InvalidRequest(
-            f"model {name!r} is a {bundle.manifest.family!r} model; {op} supports the families: {VAE_FAMILY}",
+            f"model {name!r} is a {bundle.manifest.family!r} model; {op} supports the families: "
+            f"{', '.join(families.families_with(op))}",
             field="model",
         )
-    return VaeModel(bundle)
+    return families.load(bundle)
 
 
-def _iterative(registry: Registry, name: str | None) -> IterativeModel | None:
-    """The diffusion/flow model ``name`` (default: the registry's default), or None for other families."""
-    bundle = registry.load(name or registry.default_model())
-    cls = ITERATIVE_FAMILIES.get(bundle.manifest.family)
-    return cls(bundle) if cls is not None else None
+def _vae(registry: Registry, name: str | None, op: str) -> VaeModel:
+    model = _family_model(registry, name, op)
+    if not isinstance(model, VaeModel):
+        raise InvalidRequest(f"model {model.name!r} is a {model.FAMILY!r} model; {op} supports the families: "
+                             f"{', '.join(f for f in families.families_with(op) if f == VAE_FAMILY)}",
+                             field="model")
+    return model
+
+
+def _unsupported(model: Any, req: Any) -> None:
+    """Reject optional sampler parameters (label, steps, solver, guidance, temperature) the model's family does
+    not honour, naming the field."""
+    caps = families.capabilities(model.manifest)
+    for key in families.SAMPLER_PARAMETERS:
+        if getattr(req, key, None) is not None and key not in caps.parameters:
+            why = " (it is unconditional)" if key in ("label", "guidance") and not caps.labels else ""
+            raise InvalidRequest(f"model {model.name!r} ({caps.family}) does not take {key!r}{why}; the parameters "
+                                 f"it takes: {', '.join(caps.parameters) or 'none'}", field=key)
 
 
 def _no_sampler_options(model: VaeModel, req: Any, hint: str = "") -> None:
@@ -842,7 +914,8 @@ def _no_sampler_options(model: VaeModel, req: Any, hint: str = "") -> None:
             raise InvalidRequest(f"model {model.name!r} is a {VAE_FAMILY!r} model: it {what}{extra}", field=field)
 
 
-def _image(model: VaeModel | IterativeModel, value: ImageInput, field: str, threshold: int = 127) -> np.ndarray:
+def _image(model: VaeModel | IterativeModel | PixelModel, value: ImageInput, field: str,
+           threshold: int = 127) -> np.ndarray:
     """An image input -> uint8 (H, W, 4) with hard alpha at the model's size; ImageError naming ``field``."""
     w, h = model.size
     if isinstance(value, np.ndarray):
@@ -876,14 +949,15 @@ def _endpoint_latent(model: VaeModel, value: Endpoint, field: str, threshold: in
     return model.encode(_image(model, value, field, threshold)[None])[0]
 
 
-def _paletted(sprites: np.ndarray, req: Any) -> np.ndarray:
+def _paletted(sprites: np.ndarray, req: Any, *, locked: bool = False) -> np.ndarray:
     """The request's clean-up and palette steps, in one place, after the model's own decoding policy.
 
     Order: ``despeckle`` (so dithering survives) -> ``palette``/``dither`` -> ``outline`` (never remapped).
+    ``locked``: the sampler already drew in the palette (nothing is mapped afterwards).
     """
     if req.despeckle:
         sprites = remove_isolated(sprites)
-    if req.palette is not None:
+    if req.palette is not None and not locked:
         sprites = enforce(sprites, req.palette, dither=req.dither)
     colour = parse_outline(req.outline)
     if colour is not None:
@@ -1039,7 +1113,18 @@ def _generate(req: GenerateRequest, registry: Registry, progress: Progress | Non
               cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> SpriteResult:
     t0 = time.perf_counter()
     c = req.candidates
-    it = _iterative(registry, req.model)
+    found = _family_model(registry, req.model, "generate")
+    if not isinstance(found, VaeModel):
+        _unsupported(found, req)
+    if isinstance(found, PixelModel):
+        s = found.settings(req.label, req.solver, req.steps, req.guidance, req.temperature)
+        base = req.seed if req.seed is not None else random_seed()
+        seeds = tuple(range(base, base + req.count * c))
+        raw = found.generate(seeds, s, locked=_locked(req), progress=progress, cancel=cancel,
+                             preview=_previews(preview, req.count, c))
+        sprites = _pixel_finish(raw, req)
+        return _best("generate", found.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
+    it = found if isinstance(found, IterativeModel) else None
     if it is not None:
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         base = req.seed if req.seed is not None else random_seed()
@@ -1047,12 +1132,60 @@ def _generate(req: GenerateRequest, registry: Registry, progress: Progress | Non
         sprites = _paletted(it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel,
                                         preview=_previews(preview, req.count, c)), req)
         return _best("generate", it.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
-    model = _vae(registry, req.model, "generate")
+    model = found
     _no_sampler_options(model, req)
     base = req.seed if req.seed is not None else random_seed()
     seeds = tuple(range(base, base + req.count * c))
     sprites = _paletted(model.decode(model.sample_latents(seeds), req.max_colors), req)
     return _best("generate", model.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
+
+
+def _locked(req: Any) -> np.ndarray | None:
+    """The colours a palette-locking sampler may draw: the request's palette, or None."""
+    return None if req.palette is None else np.asarray(req.palette.colors, np.uint8)
+
+
+def _pixel_finish(sprites: np.ndarray, req: Any) -> np.ndarray:
+    """A pixel model's sprites -> the user's: ``max_colors`` (when asked) and the request's clean-up; the palette
+    was already honoured by the sampler."""
+    if req.max_colors:
+        sprites = reduce_colors(sprites, req.max_colors)
+    return _paletted(sprites, req, locked=True)
+
+
+def _mask(model: Any, value: Any, image: np.ndarray) -> np.ndarray:
+    """A request's ``mask`` -> bool (H, W): True where the sprite is repainted (see :class:`InpaintRequest`)."""
+    h, w = image.shape[:2]
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        if value.shape != (h, w):
+            raise ImageError(f"mask is {value.shape[1]}x{value.shape[0]} pixels, expected {w}x{h} for model "
+                             f"{model.name!r}", field="mask")
+        return value.astype(bool)
+    rgba = _image(model, value, "mask", threshold=0) if not isinstance(value, np.ndarray) else value
+    if rgba.shape != (h, w, 4):
+        raise ImageError(f"mask is {rgba.shape[1]}x{rgba.shape[0]} pixels, expected {w}x{h} for model "
+                         f"{model.name!r}", field="mask")
+    alpha = rgba[..., 3]
+    if (alpha < 128).any():
+        return alpha >= 128
+    luminance = rgba[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return luminance > 127
+
+
+def _inpaint(req: InpaintRequest, registry: Registry, progress: Progress | None = None,
+             cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> SpriteResult:
+    t0 = time.perf_counter()
+    model = _family_model(registry, req.model, "inpaint")
+    _unsupported(model, req)
+    s = model.settings(req.label, req.solver, req.steps, req.guidance, req.temperature)
+    image = _image(model, req.image, "image", req.alpha_threshold)
+    mask = _mask(model, req.mask, image)
+    base = req.seed if req.seed is not None else random_seed()
+    seeds = tuple(range(base, base + req.count))
+    raw = model.inpaint(image, mask, seeds, s, locked=_locked(req), progress=progress, cancel=cancel,
+                        preview=_previews(preview, req.count, 1))
+    sprites = _pixel_finish(raw, req) if mask.any() else raw
+    return SpriteResult("inpaint", model.name, sprites, seeds, base, time.perf_counter() - t0)
 
 
 def _encode(req: EncodeRequest, registry: Registry) -> LatentResult:
@@ -1082,7 +1215,23 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
                 cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
                 ) -> SpriteResult:
     t0 = time.perf_counter()
-    it = _iterative(registry, req.model)
+    found = _family_model(registry, req.model, "variations")
+    if not isinstance(found, VaeModel):
+        _unsupported(found, req)
+    if isinstance(found, PixelModel):
+        if req.strength > 1.0:
+            raise InvalidRequest(f"strength must be between 0 and 1 for pixel model {found.name!r} (the share of "
+                                 f"pixels re-drawn), got {req.strength}", field="strength")
+        s = found.settings(req.label, req.solver, req.steps, req.guidance, req.temperature)
+        image = _image(found, req.image, "image", req.alpha_threshold)
+        base = req.seed if req.seed is not None else random_seed()
+        seeds = tuple(range(base, base + req.count * req.candidates))
+        raw = found.variations(image, seeds, req.strength, s, locked=_locked(req), progress=progress,
+                               cancel=cancel, preview=_previews(preview, req.count, req.candidates))
+        sprites = raw if req.strength <= 0 else _pixel_finish(raw, req)
+        return _best("variations", found.name, req.teacher, registry, sprites, seeds, req.count, req.candidates,
+                     base, t0, keep=image if req.keep_class else None)
+    it = found if isinstance(found, IterativeModel) else None
     if it is not None:
         if req.strength > 1.0:
             raise InvalidRequest(f"strength must be between 0 and 1 for {it.FAMILY} model {it.name!r} (the noise "
@@ -1098,7 +1247,7 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
                             req)
         return _best("variations", it.name, req.teacher, registry, sprites, seeds, req.count, req.candidates, base,
                      t0, keep=image if req.keep_class else None)
-    model = _vae(registry, req.model, "variations")
+    model = found
     _no_sampler_options(model, req)
     _need_encoder(model, "image")
     image = _image(model, req.image, "image", req.alpha_threshold)
@@ -1115,7 +1264,8 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
 def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress | None = None,
                  cancel: CancelCheck | None = None) -> SpriteResult:
     t0 = time.perf_counter()
-    it = _iterative(registry, req.model)
+    found = _family_model(registry, req.model, "interpolate")
+    it = found if isinstance(found, IterativeModel) else None
     if it is not None:
         if req.candidates > 1:
             raise InvalidRequest(f"candidates on interpolate needs a 'vae' model; {it.FAMILY} model {it.name!r} "
@@ -1133,7 +1283,7 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
                                            progress=progress, cancel=cancel), req)
         return SpriteResult("interpolate", it.name, sprites, (None,) * req.count, None, time.perf_counter() - t0,
                             (1, req.count))
-    model = _vae(registry, req.model, "interpolate")
+    model = found
     _no_sampler_options(model, req, "; the number of frames is 'count'")
     za = _endpoint_latent(model, req.a, "a", req.alpha_threshold)
     zb = _endpoint_latent(model, req.b, "b", req.alpha_threshold)
@@ -1223,13 +1373,14 @@ _HANDLERS: dict[type, Callable[..., Any]] = {
     DecodeRequest: _decode,
     VariationsRequest: _variations,
     InterpolateRequest: _interpolate,
+    InpaintRequest: _inpaint,
     GridRequest: _grid,
     PaletteRequest: _palette,
     ScoreRequest: _score,
     SimilarRequest: _similar,
 }
-_HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest)  # handlers taking progress= and cancel=
-_PREVIEWED = (GenerateRequest, VariationsRequest)  # handlers taking preview=
+_HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest, InpaintRequest)  # take progress= and cancel=
+_PREVIEWED = (GenerateRequest, VariationsRequest, InpaintRequest)  # handlers taking preview=
 
 
 def handle(request: Request, *, registry: Registry | None = None, progress: Progress | None = None,
@@ -1280,6 +1431,7 @@ def generate(
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
     preview: Previews | PreviewCallback | None = None,
+    temperature: float | None = None,
 ) -> SpriteResult:
     """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``.
 
@@ -1290,7 +1442,7 @@ def generate(
     """
     req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance,
                           palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
-                          outline=outline, candidates=candidates, teacher=teacher)
+                          outline=outline, candidates=candidates, teacher=teacher, temperature=temperature)
     return _generate(req, registry or default_registry(), progress, cancel, preview)
 
 
@@ -1343,6 +1495,7 @@ def variations(
     cancel: CancelCheck | None = None,
     registry: Registry | None = None,
     preview: Previews | PreviewCallback | None = None,
+    temperature: float | None = None,
 ) -> SpriteResult:
     """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``.
 
@@ -1352,8 +1505,39 @@ def variations(
     req = VariationsRequest(model, image, count, strength, seed, max_colors, label=label, steps=steps, solver=solver,
                             guidance=guidance, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
                             despeckle=despeckle, outline=outline, candidates=candidates, teacher=teacher,
-                            keep_class=keep_class)
+                            keep_class=keep_class, temperature=temperature)
     return _variations(req, registry or default_registry(), progress, cancel, preview)
+
+
+def inpaint(
+    model: str | None,
+    image: ImageInput,
+    mask: ImageInput,
+    count: int = 8,
+    seed: int | None = None,
+    *,
+    max_colors: int | None = None,
+    label: str | None = None,
+    steps: int | None = None,
+    solver: str | None = None,
+    guidance: float | None = None,
+    temperature: float | None = None,
+    palette: PaletteSpec | None = None,
+    dither: str = "none",
+    alpha_threshold: int = 127,
+    despeckle: bool = False,
+    outline: str | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    registry: Registry | None = None,
+    preview: Previews | PreviewCallback | None = None,
+) -> SpriteResult:
+    """``count`` repaintings of the ``mask`` pixels of ``image`` (pixel models); every other pixel is kept
+    exactly; repainting ``i`` has seed ``seed + i``. See :class:`InpaintRequest` for what a mask may be."""
+    req = InpaintRequest(model, image, mask, count, seed, max_colors, label=label, steps=steps, solver=solver,
+                         guidance=guidance, temperature=temperature, palette=palette, dither=dither,
+                         alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline)
+    return _inpaint(req, registry or default_registry(), progress, cancel, preview)
 
 
 def interpolate(

@@ -23,7 +23,9 @@ import numpy as np
 from . import Predict, StepHook, call_hook, per_sprite_normal
 from .schedules import DiffusionSchedule
 
-__all__ = ["sample", "invert"]
+__all__ = ["NFE_PER_STEP", "sample", "invert"]
+
+NFE_PER_STEP = 1
 
 
 def sample(predict: Predict, x_T: np.ndarray, schedule: DiffusionSchedule, timesteps: np.ndarray, prediction: str,

@@ -18,7 +18,9 @@ import numpy as np
 from . import Predict, StepHook, call_hook, per_sprite_normal
 from .schedules import DiffusionSchedule
 
-__all__ = ["sample"]
+__all__ = ["NFE_PER_STEP", "sample"]
+
+NFE_PER_STEP = 1
 
 
 def sample(predict: Predict, x_T: np.ndarray, schedule: DiffusionSchedule, timesteps: np.ndarray, prediction: str,

@@ -13,10 +13,14 @@ from bridge import protocol as proto
 from bridge.errors import MalformedFrame, UnknownOperation, UnsupportedParameter
 from pixelsprite import api
 from pixelsprite.errors import ImageError, InvalidRequest, UnknownModel
+from pixelsprite.families import Capabilities
 from pixelsprite.imageio import encode_png
 
-TINY = proto.ModelCaps("tiny", "vae", 8, 8, ("a", "b"), has_encoder=True, latent_shape=(4, 2, 2), max_colors=6)
-DEC = proto.ModelCaps("tiny-dec", "vae", 8, 8, latent_shape=(4, 2, 2))
+VAE_OPS = ("generate", "variations", "interpolate", "grid", "encode", "decode")
+TINY = proto.ModelCaps("tiny", Capabilities("vae", VAE_OPS, labels=("a", "b")), 8, 8, latent_shape=(4, 2, 2),
+                       max_colors=6)
+DEC = proto.ModelCaps("tiny-dec", Capabilities("vae", tuple(o for o in VAE_OPS if o not in ("variations", "encode"))),
+                      8, 8, latent_shape=(4, 2, 2))
 CATALOG = proto.Catalog({"tiny": TINY, "tiny-dec": DEC}, default="tiny")
 PNG = encode_png(np.zeros((8, 8, 4), np.uint8))
 

@@ -22,6 +22,7 @@ import pytest
 from bridge import protocol as proto
 from bridge.watcher import JOB_OPERATIONS, JOURNAL, STAGING, Watcher, WatchLimits, parse_job
 from pixelsprite import api, cli
+from pixelsprite.families import Capabilities
 from pixelsprite.imageio import decode_image, encode_png
 from pixelsprite.registry import Registry
 
@@ -268,7 +269,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "jobs"
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_example_jobs_are_valid(path: Path) -> None:
-    caps = {n: proto.ModelCaps(name=n, family="vae", width=s, height=s, has_encoder=True, latent_shape=(16,))
+    vae = Capabilities("vae", ("generate", "variations", "interpolate", "grid", "encode", "decode"))
+    caps = {n: proto.ModelCaps(name=n, caps=vae, width=s, height=s, latent_shape=(16,))
             for n, s in (("vae16", 16), ("vae40", 40))}
     job = parse_job(path.stem, path.read_bytes(), proto.Catalog(caps, "vae16"), WatchLimits())
     assert job.calls and all(call.op in JOB_OPERATIONS for _, call in job.calls)

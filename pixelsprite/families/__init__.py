@@ -1,0 +1,122 @@
+"""The model families: one registry from a manifest's ``family`` to what the family can do and how to load it.
+
+Every family is declared here once: the operations it can ever answer, how its :class:`Capabilities` follow
+from a manifest (nothing loaded), and the runtime class that loads a bundle of it. The request layer, the
+protocol catalog, the server, the CLI and the evaluation read these instead of naming families.
+
+    caps = capabilities(bundle_info.manifest)    # operations, parameters, labels, solvers, steps, defaults
+    model = load(registry.load(name))            # VaeModel, DiffusionModel, FlowModel, PixelModel, TeacherModel
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..diffusion import DiffusionModel
+from ..flow import FlowModel
+from ..manifest import Manifest
+from ..pixel import PixelModel
+from ..registry import Bundle
+from ..samplers import ddim, ddpm, euler, heun, midpoint
+from ..teacher import TeacherModel
+from ..vae import VaeModel
+from .capabilities import SAMPLER_PARAMETERS, Capabilities, Solver
+
+__all__ = ["FAMILIES", "Capabilities", "Family", "Solver", "SAMPLER_PARAMETERS", "capabilities", "families_with",
+           "load", "GENERATOR_OPERATION"]
+
+GENERATOR_OPERATION = "generate"
+"""A family is a generator when it can answer this operation (the evaluation suite evaluates those)."""
+
+_NFE = {"ddpm": ddpm.NFE_PER_STEP, "ddim": ddim.NFE_PER_STEP, "euler": euler.NFE_PER_STEP,
+        "midpoint": midpoint.NFE_PER_STEP, "heun": heun.NFE_PER_STEP,
+        "random": 1, "confidence": 1}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family.
+
+    Attributes:
+        name: the manifest's ``family``.
+        operations: every operation a bundle of this family may answer (a bundle may answer fewer, e.g. a VAE
+            without an encoder: see :func:`capabilities`).
+        describe: manifest -> its :class:`Capabilities` (reads the manifest only).
+        model: the runtime class built from a loaded :class:`~pixelsprite.registry.Bundle`, or None for families
+            that only the evaluation reads (``evaluator``).
+    """
+
+    name: str
+    operations: tuple[str, ...]
+    describe: Callable[[Manifest], Capabilities]
+    model: Callable[[Bundle], Any] | None
+
+
+def _section(m: Manifest, key: str) -> Mapping[str, Any]:
+    d = m.extra.get(key)
+    return d if isinstance(d, Mapping) else {}
+
+
+def _vae(m: Manifest) -> Capabilities:
+    ops: tuple[str, ...] = ("generate", "variations", "interpolate", "grid", "encode", "decode")
+    if "encoder" not in m.graphs:
+        ops = tuple(o for o in ops if o not in ("variations", "encode"))
+    return Capabilities("vae", ops)
+
+
+def _sampler_caps(family: str, ops: tuple[str, ...], section: str, deterministic: tuple[str, ...],
+                  parameters: tuple[str, ...]) -> Callable[[Manifest], Capabilities]:
+    """Capabilities of a family whose manifest section ``section`` lists solvers, max_steps and defaults; in a
+    VAE's latent space (``space: latent``) images need the bundle's encoder."""
+
+    def describe(m: Manifest) -> Capabilities:
+        d = _section(m, section)
+        solvers = tuple(Solver(s, _NFE.get(s, 1), s in deterministic) for s in d.get("solvers", ()) if s in _NFE)
+        defaults = dict(d.get("defaults", {}))
+        ops_here = ops
+        if d.get("space") == "latent" and "encoder" not in m.graphs:
+            ops_here = tuple(o for o in ops if o != "variations")
+        return Capabilities(family, ops_here, parameters if m.labels else tuple(p for p in parameters
+                                                                                  if p not in ("label", "guidance")),
+                            tuple(m.labels), solvers, (1, int(d.get("max_steps", 1))), defaults,
+                            guidance_doubles=True)
+
+    return describe
+
+
+_ITERATIVE_PARAMETERS = ("label", "steps", "solver", "guidance")
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("vae", ("generate", "variations", "interpolate", "grid", "encode", "decode"), _vae, VaeModel),
+    Family("diffusion", ("generate", "variations", "interpolate"),
+           _sampler_caps("diffusion", ("generate", "variations", "interpolate"), "sampling",
+                         DiffusionModel.DETERMINISTIC, _ITERATIVE_PARAMETERS), DiffusionModel),
+    Family("flow", ("generate", "variations", "interpolate"),
+           _sampler_caps("flow", ("generate", "variations", "interpolate"), "sampling", FlowModel.DETERMINISTIC,
+                         _ITERATIVE_PARAMETERS), FlowModel),
+    Family("pixel", ("generate", "variations", "inpaint"),
+           _sampler_caps("pixel", ("generate", "variations", "inpaint"), "tokens", (),
+                         (*_ITERATIVE_PARAMETERS, "temperature")), PixelModel),
+    Family("teacher", ("score", "similar"), lambda m: Capabilities("teacher", ("score", "similar")), TeacherModel),
+    Family("evaluator", (), lambda m: Capabilities("evaluator"), None),
+)}  # fmt: skip
+
+
+def capabilities(manifest: Manifest) -> Capabilities:
+    """What a bundle can do, from its manifest (an unknown family can do nothing)."""
+    family = FAMILIES.get(manifest.family)
+    return family.describe(manifest) if family is not None else Capabilities(manifest.family)
+
+
+def families_with(operation: str) -> tuple[str, ...]:
+    """The families that can answer ``operation``, sorted."""
+    return tuple(sorted(f.name for f in FAMILIES.values() if operation in f.operations))
+
+
+def load(bundle: Bundle) -> Any:
+    """The runtime model of a loaded bundle (its family's class); BundleError-free families only."""
+    family = FAMILIES.get(bundle.manifest.family)
+    if family is None or family.model is None:
+        raise KeyError(bundle.manifest.family)
+    return family.model(bundle)

@@ -1,0 +1,431 @@
+"""The "pixel" model family: pixel-art-native generation by masked discrete diffusion over palette tokens.
+
+Every pixel is one token: 0 transparent, 1..K a colour of the bundle's global palette (OKLab k-means of the
+training sprites, ``tokens.palette``), K + 1 MASK. The ``logits`` graph sees a partly masked canvas and predicts
+every pixel: channel 0 the logit of "opaque", channels 1..K the colour logits given opaque. Sampling starts from
+an all-MASK canvas (or a sprite with some pixels masked: variations and inpainting) and reveals pixels over
+``steps`` steps on the cosine schedule of MaskGIT (Chang et al. 2022, eq. 3 with gamma(r) = cos(pi r / 2)):
+after step i of N, a share cos(pi/2 (i+1)/N) of the pixels to fill is still masked. Colours come straight from
+the palette: alpha is exact, there is no decoder and no colour clean-up afterwards, so sprites are crisp by
+construction.
+
+Graph ``logits``: ``tokens`` int64 ``(batch, H, W)``, ``t`` float32 ``(batch,)`` (share of the canvas still
+masked), ``label`` int64 ``(batch,)`` (``num_labels`` = no label) -> ``logits`` float32 ``(batch, 1 + K, H, W)``.
+
+Solvers (the order pixels are revealed in; one network evaluation per step, two with guidance):
+    * ``random``: a fixed random order per sprite (drawn from its seed);
+    * ``confidence``: at each step the masked pixels whose drawn value is most probable, with Gumbel noise of
+      weight ``(1 - progress)`` (MaskGIT §3.2).
+Guidance: logits = l_null + w (l_label - l_null) on both heads (Ho & Salimans 2022). ``temperature`` divides the
+colour logits only: the opacity head always samples at 1, so a cold sampler cannot empty a sprite.
+
+Seeds: sprite i uses ``rng = numpy.random.default_rng(seed_i)``: ``rng.random(H*W)`` once (its reveal order and,
+for variations, which pixels are re-masked), then per step ``rng.random((3, H*W))`` (opacity, colour, Gumbel
+uniforms) whether or not the pixel is revealed; so a sprite depends on its seed and settings only, never on the
+batch it was generated in.
+
+Palette lock: with ``locked`` colours (n, 3) uint8 the colour head is summed over the global colours nearest to
+each locked colour (probabilities grouped by the OKLab-nearest locked colour), a locked colour is drawn, the
+canvas gets the global token nearest to it (what the network understands) and the sprite gets the exact locked
+colour. The sampler itself draws in the palette; nothing is mapped afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .colorspace import srgb_to_oklab
+from .errors import BundleError, InvalidRequest
+from .iterative import CancelCheck, PreviewCallback, Previews, Progress, make_hook
+from .registry import Bundle
+
+__all__ = ["FAMILY", "ROLE", "SOLVERS", "NFE_PER_STEP", "MAX_TEMPERATURE", "TokenSpec", "PixelSettings",
+           "PixelModel"]
+
+FAMILY = "pixel"
+ROLE = "logits"
+SOLVERS = ("random", "confidence")
+NFE_PER_STEP = 1
+"""Network evaluations per step of every solver (twice that with guidance != 1 on a conditional model)."""
+MAX_TEMPERATURE = 2.0
+CHUNK = 256
+
+
+def _hex(c: Any, where: str) -> tuple[int, int, int]:
+    if not (isinstance(c, str) and len(c) == 7 and c[0] == "#"):
+        raise BundleError(f"{where}: manifest key 'tokens.palette' must hold '#rrggbb' strings, got {c!r}")
+    try:
+        return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+    except ValueError:
+        raise BundleError(f"{where}: manifest key 'tokens.palette' holds a bad colour {c!r}") from None
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """The manifest's ``tokens`` section, written by ``training.export_pixel`` and read here.
+
+    Attributes:
+        palette: (K, 3) uint8 colours of tokens 1..K (token 0 is transparent, K + 1 is MASK).
+        null_label: the label index meaning "no label" (= number of labels), None for unconditional models.
+        schedule: the masking schedule (``"cosine"``).
+        solvers: reveal orders this bundle supports.
+        max_steps: the largest step count a request may ask for (at most H*W).
+        default_solver, default_steps, default_guidance, default_temperature: used when a request leaves them out.
+    """
+
+    palette: np.ndarray
+    null_label: int | None
+    schedule: str
+    solvers: tuple[str, ...]
+    max_steps: int
+    default_solver: str
+    default_steps: int
+    default_guidance: float
+    default_temperature: float
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def mask_token(self) -> int:
+        return len(self.palette) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.raw,
+                "palette": [f"#{int(c[0]):02x}{int(c[1]):02x}{int(c[2]):02x}" for c in self.palette],
+                "transparent": 0, "mask_token": self.mask_token, "schedule": self.schedule,
+                "conditioning": {**self.raw.get("conditioning", {}), "null_label": self.null_label},
+                "solvers": list(self.solvers), "max_steps": self.max_steps,
+                "defaults": {"solver": self.default_solver, "steps": self.default_steps,
+                             "guidance": self.default_guidance, "temperature": self.default_temperature}}
+
+    @classmethod
+    def parse(cls, labels: Sequence[str], d: Any, pixels: int, where: str) -> TokenSpec:
+        def bad(key: str, msg: str) -> BundleError:
+            return BundleError(f"{where}: manifest key 'tokens.{key}' {msg}")
+
+        if not isinstance(d, Mapping):
+            raise BundleError(f"{where}: a 'pixel' bundle needs a 'tokens' object in its manifest")
+        pal = d.get("palette")
+        if not (isinstance(pal, list) and 1 <= len(pal) <= 4095):
+            raise bad("palette", f"must be a list of 1..4095 '#rrggbb' colours, got {type(pal).__name__}")
+        palette = np.array([_hex(c, where) for c in pal], np.uint8)
+        if d.get("transparent", 0) != 0 or d.get("mask_token", len(pal) + 1) != len(pal) + 1:
+            raise bad("mask_token", f"must be {len(pal) + 1} with transparent 0")
+        if d.get("schedule", "cosine") != "cosine":
+            raise bad("schedule", f"must be 'cosine', got {d.get('schedule')!r}")
+        cond = d.get("conditioning", {})
+        null = cond.get("null_label") if isinstance(cond, Mapping) else None
+        if labels and null != len(labels):
+            raise bad("conditioning.null_label", f"must equal the number of labels ({len(labels)}), got {null!r}")
+        if not labels and null is not None:
+            raise bad("conditioning.null_label", "must be null for a model without labels")
+        solvers = d.get("solvers")
+        if not (isinstance(solvers, list) and solvers and all(s in SOLVERS for s in solvers)):
+            raise bad("solvers", f"must be a non-empty list of {SOLVERS}, got {solvers!r}")
+        max_steps = d.get("max_steps")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= pixels:
+            raise bad("max_steps", f"must be an integer in 1..{pixels}, got {max_steps!r}")
+        defaults = d.get("defaults")
+        if not isinstance(defaults, Mapping):
+            raise bad("defaults", "must be an object {solver, steps, guidance, temperature}")
+        solver, steps = defaults.get("solver"), defaults.get("steps")
+        guidance, temperature = defaults.get("guidance"), defaults.get("temperature", 1.0)
+        if solver not in solvers:
+            raise bad("defaults.solver", f"must be one of {solvers}, got {solver!r}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max_steps:
+            raise bad("defaults.steps", f"must be an integer in 1..{max_steps}, got {steps!r}")
+        for key, v, hi in (("guidance", guidance, 20.0), ("temperature", temperature, MAX_TEMPERATURE)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= hi:
+                raise bad(f"defaults.{key}", f"must be a number in 0..{hi:g}, got {v!r}")
+        return cls(palette, null, "cosine", tuple(solvers), max_steps, str(solver), int(steps),
+                   float(guidance), float(temperature), dict(d))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PixelSettings:
+    """A request's resolved sampler settings."""
+
+    solver: str
+    steps: int
+    guidance: float
+    temperature: float
+    label: int  # the label index; null_label (or -1 for unconditional models) for "no label"
+
+
+def still_masked(fill: int, step: int, steps: int) -> int:
+    """Pixels (of ``fill`` to fill) still masked after step ``step`` (0-based) of ``steps``: cosine schedule."""
+    return int(math.floor(fill * math.cos(0.5 * math.pi * (step + 1) / steps)))
+
+
+@dataclass(frozen=True)
+class PixelModel:
+    """A loaded ``pixel`` bundle. Stateless; safe to share between threads."""
+
+    bundle: Bundle
+    spec: TokenSpec = field(init=False, repr=False)
+    _palette_lab: np.ndarray = field(init=False, repr=False)
+
+    FAMILY: ClassVar[str] = FAMILY
+    ROLE: ClassVar[str] = ROLE
+    SOLVERS: ClassVar[tuple[str, ...]] = SOLVERS
+
+    def __post_init__(self) -> None:
+        m, where = self.bundle.manifest, str(self.bundle.info.path)
+        spec = TokenSpec.parse(m.labels, m.extra.get("tokens"), m.image.width * m.image.height, where)
+        g = m.graph(ROLE)
+        h, w = m.image.height, m.image.width
+        ok = (len(g.inputs) == 3 and g.inputs[0].dtype == "int64" and tuple(g.inputs[0].shape[1:]) == (h, w)
+              and g.inputs[1].dtype == "float32" and g.inputs[2].dtype == "int64"
+              and tuple(g.outputs[0].shape[1:]) == (1 + len(spec.palette), h, w))
+        if not ok:
+            raise BundleError(f"{where}: the 'logits' graph must take tokens int64 [batch, {h}, {w}], t float32 "
+                              f"[batch], label int64 [batch] and return float32 [batch, {1 + len(spec.palette)}, "
+                              f"{h}, {w}]")
+        object.__setattr__(self, "spec", spec)
+        object.__setattr__(self, "_palette_lab", srgb_to_oklab(spec.palette))
+
+    @property
+    def manifest(self) -> Any:
+        return self.bundle.manifest
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.manifest.image.width, self.manifest.image.height)
+
+    # ----------------------------------------------------------------------------------- request settings
+    def settings(self, label: str | None, solver: str | None, steps: int | None, guidance: float | None,
+                 temperature: float | None = None) -> PixelSettings:
+        """Resolve a request's options; InvalidRequest naming the field when one does not fit."""
+        spec = self.spec
+        if label is None:
+            index = spec.null_label if spec.null_label is not None else -1
+        elif spec.null_label is None:
+            raise InvalidRequest(f"model {self.name!r} is unconditional: it takes no label", field="label")
+        elif label not in self.manifest.labels:
+            raise InvalidRequest(f"unknown label {label!r} for model {self.name!r}; valid labels: "
+                                 f"{', '.join(self.manifest.labels)}", field="label")
+        else:
+            index = self.manifest.labels.index(label)
+        solver = spec.default_solver if solver is None else solver
+        if solver not in spec.solvers:
+            raise InvalidRequest(f"model {self.name!r} ({FAMILY}) does not support solver {solver!r}; "
+                                 f"supported: {', '.join(spec.solvers)}", field="solver")
+        steps = spec.default_steps if steps is None else steps
+        if not 1 <= steps <= spec.max_steps:
+            raise InvalidRequest(f"steps must be between 1 and {spec.max_steps} for model {self.name!r}, "
+                                 f"got {steps}", field="steps")
+        temperature = spec.default_temperature if temperature is None else float(temperature)
+        if not 0 < temperature <= MAX_TEMPERATURE:
+            raise InvalidRequest(f"temperature must be in (0, {MAX_TEMPERATURE:g}], got {temperature}",
+                                 field="temperature")
+        g = spec.default_guidance if guidance is None else float(guidance)
+        return PixelSettings(solver, steps, g, temperature, index)
+
+    # ---------------------------------------------------------------------------------------- the network
+    def network(self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of :data:`CHUNK` rows."""
+        g = self.manifest.graphs[ROLE]
+        names = [s.name for s in g.inputs]
+        out = []
+        for i in range(0, tokens.shape[0], CHUNK):
+            feeds: dict[str, np.ndarray] = {names[0]: np.ascontiguousarray(tokens[i:i + CHUNK], dtype=np.int64),
+                     names[1]: np.ascontiguousarray(t[i:i + CHUNK], dtype=np.float32),
+                     names[2]: np.ascontiguousarray(label[i:i + CHUNK], dtype=np.int64)}
+            out.append(self.bundle.run(ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
+        return np.concatenate(out)
+
+    def guided_logits(self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings) -> np.ndarray:
+        """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call)."""
+        n = len(tokens)
+        null = self.spec.null_label
+        if null is None:
+            return self.network(tokens, t, np.zeros(n, np.int64))
+        label = np.full(n, s.label, np.int64)
+        if s.label == null or s.guidance == 1.0:
+            return self.network(tokens, t, label)
+        if s.guidance == 0.0:
+            return self.network(tokens, t, np.full(n, null, np.int64))
+        both = self.network(np.concatenate([tokens, tokens]), np.concatenate([t, t]),
+                            np.concatenate([label, np.full(n, null, np.int64)]))
+        cond, uncond = both[:n], both[n:]
+        return uncond + s.guidance * (cond - uncond)
+
+    # ------------------------------------------------------------------------------------------- images
+    def to_tokens(self, rgba: np.ndarray) -> np.ndarray:
+        """uint8 ``(N, H, W, 4)`` -> int64 ``(N, H, W)``: 0 where alpha is 0, else the nearest palette token."""
+        lab = srgb_to_oklab(rgba[..., :3].reshape(-1, 3))
+        pal = self._palette_lab
+        d = (pal ** 2).sum(1)[None] - 2 * lab @ pal.T
+        tok = (np.argmin(d, axis=1) + 1).reshape(rgba.shape[:-1])
+        return np.where(rgba[..., 3] > 0, tok, 0).astype(np.int64)
+
+    def colours(self, tokens: np.ndarray) -> np.ndarray:
+        """int tokens ``(..., H, W)`` -> uint8 RGBA ``(..., H, W, 4)`` (token 0 and MASK transparent)."""
+        k = len(self.spec.palette)
+        table = np.zeros((k + 2, 4), np.uint8)
+        table[1:k + 1, :3] = self.spec.palette
+        table[1:k + 1, 3] = 255
+        return table[tokens]
+
+    def lock(self, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Locked colours (n, 3) uint8 -> (group (K,) int64: the nearest locked colour of every palette colour,
+        representative (n,) int64: the palette token nearest to each locked colour)."""
+        lab = srgb_to_oklab(np.asarray(colours, np.uint8))
+        d = ((self._palette_lab[:, None] - lab[None]) ** 2).sum(-1)  # (K, n)
+        return d.argmin(1).astype(np.int64), d.argmin(0).astype(np.int64) + 1
+
+    # ------------------------------------------------------------------------------------------- sampling
+    def sample(self, tokens: np.ndarray, fill: np.ndarray, rngs: Sequence[np.random.Generator], s: PixelSettings,
+               steps: int, *, locked: np.ndarray | None = None, hook: Any = None,
+               preview: Previews | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Fill the ``fill`` pixels of ``tokens``.
+
+        tokens: int64 (N, H, W) (the pixels to fill may hold anything); fill: bool (N, H, W); rngs: one per
+        sprite (its next draw is the reveal order: ``random(H*W)``, then ``random((3, H*W))`` per step);
+        steps: reveal steps.
+        locked: (n, 3) uint8 colours the sampler may use. Returns (tokens int64 (N, H, W), locked colour index
+        int64 (N, H, W) of every filled opaque pixel, -1 elsewhere, or None without a lock).
+        """
+        n, h, w = tokens.shape
+        hw = h * w
+        mask_tok = self.spec.mask_token
+        state = np.where(fill, mask_tok, tokens).reshape(n, hw).astype(np.int64)
+        fill = fill.reshape(n, hw)
+        order_keys = np.stack([r.random(hw) for r in rngs])  # the reveal order (random solver)
+        to_fill = fill.sum(1)
+        chosen = np.full((n, hw), -1, np.int64)
+        group = rep = None
+        if locked is not None:
+            group, rep = self.lock(locked)
+            onehot = np.eye(len(rep), dtype=np.float32)[group]  # (K, n_locked)
+        remaining = fill.copy()
+        rank_random = np.argsort(np.argsort(np.where(fill, order_keys, np.inf), axis=1, kind="stable"), axis=1,
+                                 kind="stable")  # position of each pixel in its sprite's random order
+        revealed = np.zeros(n, np.int64)
+        for i in range(steps):
+            u = np.stack([r.random((3, hw)) for r in rngs])  # (n, 3, hw)
+            masked_now = remaining.sum(1)
+            t = (masked_now / hw).astype(np.float32)
+            logits = self.guided_logits(state.reshape(n, h, w), t, s).reshape(n, -1, hw)
+            target = to_fill - np.array([still_masked(int(f), i, steps) for f in to_fill])  # revealed after step
+            if s.solver == "random":
+                candidates = remaining & (rank_random < target[:, None])
+            else:
+                candidates = remaining
+            rows, cols = np.nonzero(candidates)
+            lg = logits[rows, :, cols]  # (m, 1 + K)
+            p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
+            opaque = u[rows, 0, cols] < p_opaque
+            col = lg[:, 1:] / s.temperature
+            prob = np.exp(col - col.max(1, keepdims=True))
+            if group is not None:
+                prob = prob @ onehot  # (m, n_locked): each locked colour gets its palette colours' mass
+            cdf = np.cumsum(prob, axis=1)
+            pick = np.minimum((cdf < (u[rows, 1, cols] * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
+            if s.solver == "random":
+                now_rows, now_cols, sel = rows, cols, np.ones(len(rows), bool)
+            else:
+                p_pick = prob[np.arange(len(rows)), pick] / cdf[:, -1]
+                conf = np.where(opaque, p_opaque * p_pick, 1.0 - p_opaque)
+                gumbel = -np.log(-np.log(np.clip(u[rows, 2, cols], 1e-12, 1 - 1e-12)))
+                score = np.full((n, hw), -np.inf)
+                score[rows, cols] = np.log(np.maximum(conf, 1e-12)) + (1.0 - i / steps) * gumbel
+                ranks = np.argsort(np.argsort(-score, axis=1, kind="stable"), axis=1, kind="stable")
+                sel = ranks[rows, cols] < (target - revealed)[rows]
+                now_rows, now_cols = rows[sel], cols[sel]
+            token = pick[sel] + 1 if rep is None else rep[pick[sel]]
+            state[now_rows, now_cols] = np.where(opaque[sel], token, 0)
+            if group is not None:
+                chosen[now_rows, now_cols] = np.where(opaque[sel], pick[sel], -1)
+            remaining[now_rows, now_cols] = False
+            revealed = to_fill - remaining.sum(1)
+            if preview is not None and i + 1 < steps and (i + 1) % preview.every == 0:
+                shown = np.where(remaining, 0, state).reshape(n, h, w)
+                if preview.rows is not None:
+                    shown = shown[np.asarray(preview.rows, np.int64)]
+                preview.callback(self.colours(shown), i + 1, steps)
+            if hook is not None:
+                hook(i + 1, steps)
+        return state.reshape(n, h, w), (chosen.reshape(n, h, w) if group is not None else None)
+
+    def render(self, tokens: np.ndarray, chosen: np.ndarray | None, locked: np.ndarray | None,
+               base: np.ndarray | None = None, fill: np.ndarray | None = None) -> np.ndarray:
+        """Sampled tokens -> uint8 RGBA; locked pixels take their exact locked colour; with ``base`` (N, H, W, 4)
+        every pixel outside ``fill`` keeps the base's exact value."""
+        out = self.colours(tokens)
+        if chosen is not None and locked is not None:
+            hit = chosen >= 0
+            out[..., :3][hit] = np.asarray(locked, np.uint8)[chosen[hit]]
+        if base is not None and fill is not None:
+            out = np.where(fill[..., None], out, base)
+        return out
+
+    # ------------------------------------------------------------------------------------------ operations
+    def _run(self, tokens: np.ndarray, fill: np.ndarray, rngs: list[np.random.Generator], s: PixelSettings,
+             steps: int, locked: np.ndarray | None, progress: Progress | None, cancel: CancelCheck | None,
+             preview: Previews | PreviewCallback | None, base: np.ndarray | None = None) -> np.ndarray:
+        hooks = make_hook(progress, cancel, steps)
+        out, chosen = self.sample(tokens, fill, rngs, s, steps, locked=locked, hook=hooks(0),
+                                  preview=Previews.of(preview))
+        return self.render(out, chosen, locked, base, fill if base is not None else None)
+
+    def generate(self, seeds: Sequence[int], s: PixelSettings, *, locked: np.ndarray | None = None,
+                 progress: Progress | None = None, cancel: CancelCheck | None = None,
+                 preview: Previews | PreviewCallback | None = None) -> np.ndarray:
+        """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only."""
+        w, h = self.size
+        rngs = [np.random.default_rng(int(x)) for x in seeds]
+        tokens = np.zeros((len(seeds), h, w), np.int64)
+        fill = np.ones((len(seeds), h, w), bool)
+        return self._run(tokens, fill, rngs, s, s.steps, locked, progress, cancel, preview)
+
+    def phase_steps(self, s: PixelSettings, share: float) -> int:
+        """Steps for filling a ``share`` of the canvas: ceil(steps * share), at least 1."""
+        return max(1, math.ceil(s.steps * share - 1e-9))
+
+    def variations(self, rgba: np.ndarray, seeds: Sequence[int], strength: float, s: PixelSettings, *,
+                   locked: np.ndarray | None = None, progress: Progress | None = None,
+                   cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
+                   ) -> np.ndarray:
+        """Re-mask a share ``strength`` in [0, 1] of the pixels (each seed picks which) and resample them; the
+        rest keeps the sprite's exact pixels. strength 0 returns the sprite unchanged."""
+        w, h = self.size
+        n = len(seeds)
+        base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
+        if strength <= 0:
+            return base
+        rngs = [np.random.default_rng(int(x)) for x in seeds]
+        k = max(1, int(round(strength * h * w)))
+        flat = np.zeros((n, h * w), bool)
+        for i, r in enumerate(rngs):
+            flat[i, np.argsort(r.random(h * w), kind="stable")[:k]] = True
+        fill = flat.reshape(n, h, w)
+        tokens = self.to_tokens(base)
+        return self._run(tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel,
+                         preview, base)
+
+    def inpaint(self, rgba: np.ndarray, mask: np.ndarray, seeds: Sequence[int], s: PixelSettings, *,
+                locked: np.ndarray | None = None, progress: Progress | None = None,
+                cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
+                ) -> np.ndarray:
+        """Regenerate the pixels where ``mask`` (bool (H, W)) is True; every other pixel keeps the sprite's exact
+        value. An empty mask returns the sprite unchanged."""
+        w, h = self.size
+        n = len(seeds)
+        base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
+        mask = np.asarray(mask, bool)
+        if not mask.any():
+            return base
+        rngs = [np.random.default_rng(int(x)) for x in seeds]
+        fill = np.repeat(mask[None], n, axis=0)
+        tokens = self.to_tokens(base)
+        return self._run(tokens, fill, rngs, s, self.phase_steps(s, mask.mean()), locked, progress, cancel,
+                         preview, base)

@@ -1,0 +1,60 @@
+"""A U-Net over pixel tokens for masked (absorbing-state) discrete diffusion.
+
+    tokens (B, S, S) int64 in [0, K + 1]:  0 transparent, 1..K palette colours, K + 1 = MASK
+    h      = Embedding(K + 2, E)(tokens) -> (B, E, S, S)
+    out    = UNet backbone (training.models.unet, GroupNorm, label + time embedding) -> (B, 1 + K, S, S)
+
+Output channel 0 is the logit of "this pixel is opaque"; channels 1..K are the logits of its colour given that it is
+opaque. Factoring alpha from colour keeps the transparent token, which dominates the per-pixel marginals, from
+swamping the colour distribution (so colour temperature and confidence never push sprites toward emptiness).
+``t`` is the share of masked pixels in [0, 1].
+
+Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64) -> (B, 1 + K, S, S) float32``, the ONNX
+signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from torch import nn
+
+from .unet import UNet, UNetConfig
+
+
+@dataclass(frozen=True)
+class TokenUNetConfig:
+    """Constructor arguments of :class:`TokenUNet`; stored in checkpoints next to the weights."""
+
+    palette_size: int = 255  # K colours (tokens 1..K); token 0 transparent, K + 1 mask
+    embed_dim: int = 32
+    unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1),
+                                  time_scale=1000.0)
+
+    def to_dict(self) -> dict:
+        return {"palette_size": self.palette_size, "embed_dim": self.embed_dim, "unet": asdict(self.unet)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TokenUNetConfig:
+        return cls(palette_size=d["palette_size"], embed_dim=d["embed_dim"], unet=UNetConfig.from_dict(d["unet"]))
+
+    @property
+    def mask_token(self) -> int:
+        return self.palette_size + 1
+
+
+class TokenUNet(nn.Module):
+    def __init__(self, cfg: TokenUNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.palette_size + 2, cfg.embed_dim)
+        self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim))
+        out = self.backbone.out
+        self.backbone.out = nn.Conv2d(out.in_channels, 1 + cfg.palette_size, 1)  # per-pixel logits
+        nn.init.zeros_(self.backbone.out.weight)
+        nn.init.zeros_(self.backbone.out.bias)
+
+    def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens).permute(0, 3, 1, 2)
+        return self.backbone(x, t, label)

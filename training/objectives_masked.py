@@ -1,0 +1,128 @@
+"""Masked (absorbing-state) discrete diffusion over pixel tokens: the objective of the ``pixel`` family.
+
+Forward process (MaskGIT, Chang et al. 2022, §3.2; MDLM, Sahoo et al. 2024): each pixel token is replaced by MASK
+with probability r = cos(pi/2 * u), u ~ U(0, 1). The network sees the partly masked canvas, the label (dropped to the
+null label with probability ``label_dropout``, for classifier-free guidance) and r, and predicts every masked pixel:
+alpha by a logistic head, colour by a softmax over the palette given opaque. Loss: mean over masked pixels of
+BCE(alpha) + [opaque] * CE(colour).
+
+Training images arrive as the trainer's float RGBA in [-1, 1] (flips only: a hue rotation would leave the palette);
+they were quantised to the palette beforehand, so converting back to tokens is an exact table look-up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class MaskedLossConfig:
+    label_dropout: float = 0.1
+    max_shift: int = 2  # 1-px shifts (up to this many) of the whole batch when the wrapped rows are transparent
+
+
+def palette_keys(palette: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted 24-bit keys of the (K, 3) uint8 palette and the token (1..K) of each sorted key."""
+    keys = (palette[:, 0].astype(np.int64) << 16) | (palette[:, 1].astype(np.int64) << 8) | palette[:, 2]
+    order = np.argsort(keys)
+    return torch.from_numpy(keys[order]), torch.from_numpy(order + 1)
+
+
+def image_to_tokens(x: torch.Tensor, keys: torch.Tensor, tokens_of_keys: torch.Tensor) -> torch.Tensor:
+    """(B, 4, S, S) float in [-1, 1], palette colours only -> (B, S, S) int64 tokens (0 transparent)."""
+    rgb = ((x[:, :3] + 1) * 127.5).round().long().clamp(0, 255)
+    key = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    pos = torch.searchsorted(keys.to(x.device), key).clamp(max=len(keys) - 1)
+    tok = tokens_of_keys.to(x.device)[pos]
+    return torch.where(x[:, 3] > 0, tok, torch.zeros_like(tok))
+
+
+def shift_if_free(tokens: torch.Tensor, gen: torch.Generator | None, max_shift: int) -> torch.Tensor:
+    """Roll the batch by (dy, dx) in [-max_shift, max_shift] when every pixel that wraps is transparent (exact)."""
+    if max_shift <= 0:
+        return tokens
+    d = torch.randint(-max_shift, max_shift + 1, (2,), generator=gen).tolist()
+    rolled = tokens.roll(shifts=(d[0], d[1]), dims=(1, 2))
+    occupied_rows = tokens.any(dim=2).any(dim=0)  # (S,)
+    occupied_cols = tokens.any(dim=1).any(dim=0)
+    s = tokens.shape[1]
+
+    def wraps(occupied: torch.Tensor, k: int) -> bool:
+        if k == 0:
+            return False
+        edge = occupied[s - k:] if k > 0 else occupied[:-k]
+        return bool(edge.any())
+
+    return tokens if wraps(occupied_rows, d[0]) or wraps(occupied_cols, d[1]) else rolled
+
+
+def mask_ratio(u: torch.Tensor) -> torch.Tensor:
+    """The cosine schedule: share of masked pixels at u in [0, 1] (1 at u=0, 0 at u=1)."""
+    return torch.cos(0.5 * math.pi * u)
+
+
+class MaskedTokenObjective:
+    def __init__(self, cfg: MaskedLossConfig, palette: np.ndarray, num_labels: int, mask_token: int) -> None:
+        self.cfg, self.num_labels, self.mask_token = cfg, num_labels, mask_token
+        self.palette = palette
+        self.keys, self.tokens_of_keys = palette_keys(palette)
+
+    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+        tokens = image_to_tokens(x, self.keys, self.tokens_of_keys)
+        if model.training:
+            tokens = shift_if_free(tokens, None, self.cfg.max_shift)
+        b = tokens.shape[0]
+        r = mask_ratio(torch.rand(b, device=x.device)).clamp(min=1.0 / tokens[0].numel())
+        masked = torch.rand(tokens.shape, device=x.device) < r[:, None, None]
+        inputs = torch.where(masked, torch.full_like(tokens, self.mask_token), tokens)
+        drop = torch.rand(b, device=x.device) < self.cfg.label_dropout
+        labels = torch.where(drop, torch.full_like(labels, self.num_labels), labels)
+        logits = model(inputs, r, labels).float()
+        opaque = tokens > 0
+        bce = F.binary_cross_entropy_with_logits(logits[:, 0], opaque.float(), reduction="none")
+        ce = F.cross_entropy(logits[:, 1:], (tokens - 1).clamp(min=0), reduction="none")
+        per_pixel = bce + torch.where(opaque, ce, torch.zeros_like(ce))
+        m = masked.float()
+        n = m.sum().clamp(min=1)
+        loss = (per_pixel * m).sum() / n
+        with torch.no_grad():
+            hit = (logits[:, 1:].argmax(1) + 1 == tokens) & opaque & masked
+            acc = hit.float().sum() / (opaque & masked).float().sum().clamp(min=1)
+        return loss, {"loss": float(loss.detach()), "bce": float((bce.detach() * m).sum() / n),
+                      "ce": float((ce.detach() * (m * opaque)).sum() / (m * opaque).sum().clamp(min=1)),
+                      "colour_acc": float(acc)}
+
+    @torch.no_grad()
+    def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:
+        """Preview sheet: labels in turn, 16 random-order unmasking steps, temperature 1, no guidance."""
+        device = next(model.parameters()).device
+        s = model.cfg.unet.image_size
+        labels = torch.arange(n, device=device) % max(1, self.num_labels)
+        tokens = torch.full((n, s, s), self.mask_token, dtype=torch.long, device=device)
+        priority = torch.rand((n, s * s), generator=gen, device=device)
+        order = priority.argsort(dim=1)  # position k of the order is unmasked at the step that reaches k
+        steps = 16
+        done = 0
+        for i in range(steps):
+            target = s * s - int(math.floor(s * s * math.cos(0.5 * math.pi * (i + 1) / steps)))
+            r = torch.full((n,), 1.0 - done / (s * s), device=device)
+            logits = model(tokens, r, labels).float()
+            alpha = torch.rand((n, s, s), generator=gen, device=device) < torch.sigmoid(logits[:, 0])
+            probs = torch.softmax(logits[:, 1:], dim=1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1] - 1)
+            colour = torch.multinomial(probs, 1, generator=gen).reshape(n, s, s) + 1
+            new = torch.where(alpha, colour, torch.zeros_like(colour))
+            pick = order[:, done:target]
+            flat = tokens.reshape(n, -1)
+            flat.scatter_(1, pick, new.reshape(n, -1).gather(1, pick))
+            tokens = flat.reshape(n, s, s)
+            done = target
+        table = np.concatenate([np.zeros((1, 4), np.uint8),
+                                np.concatenate([self.palette, np.full((len(self.palette), 1), 255, np.uint8)], 1)])
+        return torch.from_numpy(table[tokens.cpu().numpy()])

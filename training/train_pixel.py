@@ -1,0 +1,104 @@
+"""Train a pixel-token generator (family ``pixel``): every pixel is a palette colour or transparent, and a masked
+discrete diffusion model fills the canvas. No decoder, no blur, exact alpha.
+
+    python -m training.train_pixel --dataset dcss16fine --data ../shared/datasets --out runs/pixel16 \
+        --image-size 16 --widths 64 128 --attention 0 1
+    python -m training.train_pixel --dataset dcss40fine --out runs/pixel40 --image-size 40 \
+        --widths 32 64 128 --attention 0 0 1 --blocks-per-level 1
+
+Story: config -> data (train split; per-label counts) -> palette (OKLab k-means on the training split; the training
+sprites are quantised to it) -> TokenUNet -> the shared Trainer (resumes from ``OUT/last.pt``; time budget) ->
+(export with ``python -m training.export_pixel``). Recipes: ``docs/pixel.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import distributed
+from .config_cli import add_dataclass_args, from_args
+from .data.builders import label_counts, load_dataset
+from .models.token_unet import TokenUNet, TokenUNetConfig
+from .models.unet import UNetConfig
+from .objectives_masked import MaskedLossConfig, MaskedTokenObjective
+from .token_palette import from_tokens, hex_colours, kmeans_palette, to_tokens
+from .trainer import Trainer, TrainerConfig
+
+
+@dataclass(frozen=True)
+class PixelRunConfig:
+    dataset: str = "dcss16fine"  # a builder name (training.data.builders.BUILDERS) or "folder:PATH"
+    data: str = "../shared/datasets"
+    out: str = "runs/pixel16"
+    cache: str = ".cache/datasets"
+    sprite_size: int = 16
+    palette_size: int = 255
+    embed_dim: int = 32
+    name: str = "pixel16"
+
+
+def palette_for(run: PixelRunConfig, train_images: np.ndarray) -> np.ndarray:
+    """The run's palette: read from ``OUT/palette.json`` when resuming, else learned and written there."""
+    path = Path(run.out) / "palette.json"
+    if path.exists():
+        hexes = json.loads(path.read_text())["palette"]
+        return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], dtype=np.uint8)
+    palette = kmeans_palette(train_images, run.palette_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"palette": hex_colours(palette)}))
+    tmp.replace(path)
+    return palette
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for cls in (PixelRunConfig, UNetConfig, MaskedLossConfig, TrainerConfig):
+        add_dataclass_args(p, cls)
+    p.set_defaults(widths=[64, 128], attention=[0, 1], hue_p=0.0, lr=1e-3, time_scale=1000.0)
+    a = p.parse_args(argv)
+    run, unet_cfg = from_args(PixelRunConfig, a), from_args(UNetConfig, a)
+    loss_cfg, trainer_cfg = from_args(MaskedLossConfig, a), from_args(TrainerConfig, a)
+    if trainer_cfg.hue_p:
+        raise SystemExit("--hue-p must be 0 for pixel tokens: a hue rotation moves colours off the palette")
+
+    rt = distributed.setup()
+    # 1. data
+    data = load_dataset(run.dataset, run.data, run.sprite_size, run.cache)
+    if data.size != run.sprite_size:
+        raise SystemExit(f"dataset {run.dataset} is {data.size}x{data.size} but --sprite-size is {run.sprite_size}")
+    train, val = data.train(), data.val()
+    if rt.is_main:
+        print(f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
+              flush=True)
+    # 2. palette; the sprites become palette-exact (what the model can express)
+    palette = palette_for(run, train.images)
+    train_q = from_tokens(to_tokens(train.images, palette), palette)
+    val_q = from_tokens(to_tokens(val.images, palette), palette)
+    # 3. model
+    from dataclasses import replace
+    cfg = TokenUNetConfig(palette_size=len(palette), embed_dim=run.embed_dim,
+                          unet=replace(unet_cfg, in_channels=run.embed_dim, image_size=data.size,
+                                       num_labels=len(data.label_names)))
+    model = TokenUNet(cfg)
+    if rt.is_main:
+        print(f"model: {sum(q.numel() for q in model.parameters()):,} parameters {cfg}", flush=True)
+    # 4. loop
+    model_config = {"token_unet": cfg.to_dict(), "loss": asdict(loss_cfg), "run": asdict(run),
+                    "palette": hex_colours(palette),
+                    "labels": list(data.label_names), "label_counts": label_counts(data)}
+    objective = MaskedTokenObjective(loss_cfg, palette, len(data.label_names), cfg.mask_token)
+    result = Trainer(trainer_cfg, rt, run.out).fit(model, model_config, "pixel", objective,
+                                                   train_q, train.labels, val_q, val.labels)
+    if rt.is_main:
+        print(f"trained: {result}", flush=True)
+    distributed.teardown()
+
+
+if __name__ == "__main__":
+    main()
