@@ -692,7 +692,7 @@ describe("in real Aseprite", function()
       assert.are.equal("ready", conn.state)
       assert.are.equal("models", ws:_last().op)
     end)
-    it("works with Aseprite versions whose onreceive gets no error text (before v1.3.16)", function()
+    it("works with Aseprite versions whose onreceive gets no error text (before v1.3.15.5)", function()
       stub.onreceive_error_arg = false
       local conn = connection.new{ url = "ws://127.0.0.1:8737" }
       local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }

@@ -122,7 +122,7 @@ function stub.reset()
   stub.row_padding = 0
   -- IXWebSocket completes the close handshake when the server answers the close frame; true: at the next pump
   stub.auto_close_reply = true
-  -- the third onreceive argument (error text) exists since 85aae160a (v1.3.15.5 / v1.3.16)
+  -- the third onreceive argument (error text) exists since 85aae160a (v1.3.15.5)
   stub.onreceive_error_arg = true
 end
 
