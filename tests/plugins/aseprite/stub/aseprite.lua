@@ -72,6 +72,9 @@ function io.open(path, mode)
   local abs = absolute(path)
   local m = (mode and mode:find("w")) and "write" or "read"
   if not ask_access(m, abs) then error("the script doesn't have access to file '" .. abs .. "'", 2) end
+  if m == "write" and abs:sub(1, #stub.current_path + 1) == stub.current_path .. "/" then
+    real.execute("mkdir -p '" .. stub.current_path .. "'")
+  end
   return real.open(path, mode)
 end
 
@@ -103,10 +106,10 @@ local function edit(what)
   stub.edits[#stub.edits + 1] = { what = what, inside = depth > 0 }
 end
 
+-- A fresh folder name for the "current path"; the folder is made when something is written there.
 local function new_tmp_dir()
   local p = real.tmpname()
   real.remove(p)
-  real.execute("mkdir -p '" .. p .. "'")
   return p
 end
 
@@ -117,6 +120,7 @@ function stub.reset()
   stub.queue, stub.console, stub.prompts = {}, {}, {}
   stub.access = { read = true, write = true, socket = true }
   -- Dialog:file{} without a sprite file uses the current path (base::get_current_path); a fresh folder per test
+  if stub.current_path then real.execute("rm -rf '" .. stub.current_path .. "'") end
   stub.current_path = new_tmp_dir()
   -- rowStride - width * bytesPerPixel; 0 in current builds (doc/image_impl.h), the API only promises rowStride
   stub.row_padding = 0
