@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["LOGGER_NAME", "log_event", "JsonFormatter", "configure_logging"]
+__all__ = ["LOGGER_NAME", "log_event", "LogThrottle", "JsonFormatter", "configure_logging"]
 
 LOGGER_NAME = "pixelsprite.bridge"
 
@@ -24,6 +24,32 @@ def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> 
     if logger.isEnabledFor(level):
         text = " ".join(f"{k}={v!r}" for k, v in fields.items())
         logger.log(level, "%s %s", event, text, extra={"event": event, "fields": fields})
+
+
+class LogThrottle:
+    """At most one log line per ``interval_s`` per key, for events that can repeat thousands of times a second.
+
+        throttle = LogThrottle(10.0)
+        suppressed = throttle.allow("accept")
+        if suppressed is not None:      # log now, saying how many were not logged since the last line
+            log_event(log, logging.WARNING, "accept_failed", not_logged=suppressed)
+    """
+
+    def __init__(self, interval_s: float, clock: Any = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        """None: do not log this one (it is counted); else log it, with this many not logged before it."""
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._suppressed.pop(key, 0)
 
 
 class JsonFormatter(logging.Formatter):
