@@ -8,6 +8,8 @@ Usage::
     pixelsprite variations SPRITE.png [-n 8] [--strength 0.5] [--seed 1] [-o out.png]
     pixelsprite interpolate A.png B.png [-n 8] [--method slerp] [-o strip.png]   # -n/--count: frames
     pixelsprite interpolate --seed-a 1 --seed-b 2 [-n 8] [--steps 10] [-o strip.png]  # --steps: sampler steps
+    pixelsprite interpolate A.png B.png -o walk.gif|walk.webp|walk.tres [--duration 100] [--loop 0]  # animations
+    pixelsprite generate -n 16 -o - > sheet.png                          # -o -: the PNG on stdout
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
     pixelsprite generate --palette db32|FILE.gpl|'#1a1c2c,#5d275d,...' [--dither none|bayer2|bayer4]
     pixelsprite generate --candidates 4 [--teacher teacher]  # each sprite: the teacher's best of 4 seeds
@@ -22,14 +24,20 @@ Usage::
     pixelsprite palette propose [--model vae16] [-n 64] [--seed 0] [--colors 16] [-o pal.gpl]  # from samples
     pixelsprite palettes [NAME|FILE [-o out.tres]]             # alias of palette list / show / convert
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]... [--preview-every N]
-                      [--preview-interval S]
+                      [--preview-interval S] [--max-connections N]
     pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
     pixelsprite evaluate --data ../shared/datasets [--models M...] [--count 512]   # docs/evaluation.md
 
-Sprite commands write one sheet PNG (1-px transparent gutter) or, with ``--separate``, one PNG per sprite
-into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png`` for unseeded sprites),
-and print a one-line JSON summary to stdout (op, model, count, size, base_seed,
-seed_range ``[first, last]``, seconds, path, and ``palette`` when one was applied). ``--palette`` takes a built-in
+Sprite commands write one sheet PNG (1-px transparent gutter) with its JSON description next to it (``sheet.json``,
+the TexturePacker/Aseprite ``--data`` shape: frames with x, y, w, h; meta with size and scale) or, with
+``--separate``, one PNG per sprite into the ``-o`` folder, named ``<model>-<seed>.png`` (``<model>-<op>-<index>.png``
+for unseeded sprites), and print a one-line JSON summary to stdout (op, model, count, size, base_seed,
+seed_range ``[first, last]``, seconds, path, and ``palette`` when one was applied). What is written follows the
+``-o`` extension (or ``--format``): ``.png`` a sheet, ``.gif`` / ``.webp`` / ``.apng`` an animation of the sprites in
+order (``--duration`` ms per frame, ``--loop`` plays, 0 forever), ``.tres`` a Godot ``SpriteFrames`` resource over a
+sheet PNG of the same name; any other extension is refused. ``-o -`` writes the PNG (or animation) to stdout and
+the summary to stderr. Diffusion and flow work shows a progress bar on stderr when it is a terminal (``--quiet``:
+none). ``--palette`` takes a built-in
 name, a palette file (.gpl .hex .pal .act .png .tres) or comma-separated ``#rrggbb`` colours; it works on every
 sprite command (generate, variations, interpolate, grid), with ``--alpha-threshold``, ``--despeckle`` and
 ``--outline`` (docs/palettes.md). ``palette extract|propose`` write the palette in the format named by the ``-o``
@@ -44,15 +52,26 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import api
+from .animation import (
+    ANIMATION_FORMATS,
+    GODOT_IMPORT_SETTINGS,
+    MAX_DURATION_MS,
+    MIN_DURATION_MS,
+    encode_animation,
+    sprite_frames,
+)
+from .atomic import write_bytes_atomic
 from .errors import InvalidRequest, PixelspriteError
-from .imageio import compose_sheet, upscale, write_png
+from .imageio import check_output_size, compose_sheet, encode_png, sheet_description, sheet_shape, upscale, write_png
 from .palettes import BUILTIN, DITHERS, FORMATS, METHODS, format_for_path, resolve_palette, write_palette
 from .registry import Registry
 
@@ -60,6 +79,9 @@ __all__ = ["main", "build_parser"]
 
 MAX_SCALE = 32
 EXIT_OK, EXIT_IO, EXIT_ERROR = 0, 1, 2
+OUTPUT_FORMATS = ("png", *ANIMATION_FORMATS, "tres")
+_EXTENSIONS = {"png": (".png",), "gif": (".gif",), "apng": (".png", ".apng"), "webp": (".webp",), "tres": (".tres",)}
+_BY_EXTENSION = {".png": "png", ".gif": "gif", ".apng": "apng", ".webp": "webp", ".tres": "tres"}
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -68,14 +90,28 @@ def _add_output(p: argparse.ArgumentParser) -> None:
         "--max-colors", type=int, default=None, help="per-sprite colour cap (default: the model's; 0: off)"
     )
     p.add_argument(
-        "-o", "--output", help="sheet PNG path, or folder with --separate (default: <command>.png)"
+        "-o", "--output", help="sheet PNG (+ its .json description), a .gif/.webp/.apng animation, a Godot .tres "
+                               "SpriteFrames, '-' for stdout, or a folder with --separate (default: <command>.png)"
     )
     p.add_argument("--separate", action="store_true", help="write one PNG per sprite into the -o folder")
     p.add_argument(
         "--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)"
     )
     p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
+    _add_animation(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
     _add_palette(p)
+
+
+def _add_animation(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
+                   help="png: a sheet; gif, apng, webp: an animation of the sprites in order; tres: a Godot "
+                        "SpriteFrames over a sheet (default: from the -o extension)")
+    p.add_argument("--duration", type=int, default=100, metavar="MS",
+                   help=f"animation frame time in ms, {MIN_DURATION_MS}..{MAX_DURATION_MS} (default 100; also each "
+                        "frame's duration in the sheet's .json)")
+    p.add_argument("--loop", type=int, default=0, metavar="N",
+                   help="animation plays N times; 0: forever (default)")
 
 
 def _add_palette_file(p: argparse.ArgumentParser) -> None:
@@ -202,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=None, help="keep only the TOP most similar")
     p.add_argument("--teacher", default=None, help="teacher model (default: teacher)")
     p.add_argument("--model", "-m", help="generator to sample when no FILE is given (default: the default model)")
-    p.add_argument("-o", "--output", help="ranked sheet PNG, or folder with --separate (default: similar.png)")
+    p.add_argument("-o", "--output", help="ranked sheet PNG (+ .json), '-' for stdout, or a folder with --separate "
+                                          "(default: similar.png)")
     p.add_argument("--separate", action="store_true", help="write one PNG per sprite into the -o folder")
     p.add_argument("--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)")
     p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
@@ -222,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_palette_file(q)
     q = psub.add_parser("apply", help="map one image onto a palette (with the sprite commands' clean-up)")
     q.add_argument("sprite", metavar="SPRITE", help="a PNG image of any size")
-    q.add_argument("-o", "--output", default=None, help="output PNG (default: SPRITE-PALETTE.png next to SPRITE)")
+    q.add_argument("-o", "--output", default=None,
+                   help="output PNG, '-' for stdout (default: SPRITE-PALETTE.png next to SPRITE)")
     _add_palette(q, required=True)
     q = psub.add_parser("convert", help="convert a palette file (formats by extension)")
     q.add_argument("input", metavar="IN", help="a palette file, a built-in name or #hex,#hex...")
@@ -243,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the websocket bridge for editors (see docs/protocol.md)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
-    p.add_argument("--port", type=int, default=8737, help="TCP port (default 8737; 0 picks a free one)")
+    p.add_argument("--port", type=int, default=8737, help="TCP port, 0..65535 (default 8737; 0 picks a free one)")
     p.add_argument("--token", default=os.environ.get("PIXELSPRITE_TOKEN"),
                    help="require this shared token (default: $PIXELSPRITE_TOKEN, else none)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
@@ -253,14 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with \"preview\": true, a diffusion/flow preview at most every N sampler steps (default 1)")
     p.add_argument("--preview-interval", type=_non_negative_seconds, default=0.25, metavar="S",
                    help="... and at most one preview per S seconds per request (default 0.25; 0: no limit)")
+    p.add_argument("--max-connections", type=_at_least_one, default=None, metavar="N",
+                   help="open connections at most; more are refused with HTTP 503 (default: a quarter of the "
+                        "open-file limit, at most 256)")
 
     p = sub.add_parser("watch", help="run job files dropped into INBOX, outputs to --out (docs/watch-folder.md)")
     p.add_argument("inbox", help="folder job files (*.json) are dropped into; done/ and failed/ are made inside it")
     p.add_argument("--out", required=True, help="folder for one output folder per job and journal.jsonl")
     p.add_argument("--once", action="store_true", help="process the backlog and exit (2 if a job failed)")
-    p.add_argument("--settle", type=float, default=0.5, metavar="S",
+    p.add_argument("--settle", type=_non_negative_seconds, default=0.5, metavar="S",
                    help="seconds a job file must be unchanged before it is read (default 0.5)")
-    p.add_argument("--max-sprites", type=int, default=4096, help="sprites per job, all requests (default 4096)")
+    p.add_argument("--max-sprites", type=_at_least_one, default=4096,
+                   help="sprites per job, all requests (default 4096)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
 
     p = sub.add_parser("evaluate", help="evaluate the generators on held-out data (docs/evaluation.md)")
@@ -309,29 +351,167 @@ def _endpoint(text: str | None, seed: int | None, field: str) -> api.Endpoint:
     return text
 
 
-def _write(result: api.SpriteResult, args: argparse.Namespace) -> dict[str, object]:
+@dataclass(frozen=True)
+class _Output:
+    """Where and how a sprite command writes: ``format`` (png, gif, apng, webp, tres), ``path`` (None: stdout)."""
+
+    format: str
+    path: Path | None
+    separate: bool = False
+
+
+def _plan_output(args: argparse.Namespace, op: str) -> _Output:
+    """Check -o / --format / --separate before any work is done; InvalidRequest naming the field otherwise."""
+    fmt: str | None = getattr(args, "format", None)
+    out: str | None = args.output
+    if args.separate:
+        if fmt not in (None, "png"):
+            raise InvalidRequest(f"--separate writes one PNG per sprite; --format {fmt} writes one file: choose one",
+                                 field="format")
+        if out == "-":
+            raise InvalidRequest("--separate writes files into a folder, not to stdout (-o -)", field="output")
+        return _Output("png", Path(out or op), separate=True)
+    if out == "-":
+        if fmt == "tres":
+            raise InvalidRequest("a SpriteFrames .tres refers to a sheet PNG next to it: give -o NAME.tres, not -",
+                                 field="output")
+        return _Output(fmt or "png", None)
+    if out is None:
+        fmt = fmt or "png"
+        return _Output(fmt, Path(op + _EXTENSIONS[fmt][0]))
+    path = Path(out)
+    ext = path.suffix.lower()
+    if fmt is None:
+        fmt = _BY_EXTENSION.get(ext)
+        if fmt is None:
+            what = f"has no extension ({out!r})" if not ext else f"ends in {ext} ({out!r})"
+            raise InvalidRequest(
+                f"output {what}: pixelsprite writes .png (a sheet), .gif, .webp or .apng (an animation) and .tres "
+                "(a Godot SpriteFrames); name the file so, or use --separate to write into a folder", field="output")
+    elif ext not in _EXTENSIONS[fmt]:
+        raise InvalidRequest(f"output {out!r} does not end in {' or '.join(_EXTENSIONS[fmt])}, the extension of "
+                             f"--format {fmt}", field="output")
+    return _Output(fmt, path)
+
+
+def _frame_name(result: api.SpriteResult, i: int) -> str:
+    seed = result.seeds[i]
+    return f"{result.model}-{seed}" if seed is not None else f"{result.model}-{result.op}-{i:03d}"
+
+
+def _emit(data: bytes, path: Path | None) -> str:
+    """Write ``data`` to ``path`` atomically (its folder made if missing), or to stdout when ``path`` is None."""
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return "-"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, data)
+    return str(path)
+
+
+def _write(result: api.SpriteResult, args: argparse.Namespace, plan: _Output) -> dict[str, object]:
+    scale = args.scale
+    n, h, w = len(result), int(result.sprites.shape[1]), int(result.sprites.shape[2])
+    if plan.separate:
+        check_output_size(w * scale, h * scale, what="each sprite", advice="lower --scale")
+        folder = plan.path
+        assert folder is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        for i, sprite in enumerate(result):
+            files.append(write_png(folder / f"{_frame_name(result, i)}.png", upscale(sprite.rgba, scale)).name)
+        return {"path": str(folder), "files": files}
+    duration = getattr(args, "duration", 100)
+    loop = getattr(args, "loop", 0)
+    if plan.format in ANIMATION_FORMATS:
+        check_output_size(w * scale, h * scale * n, what=f"the animation ({n} frames of {w * scale}x{h * scale})",
+                          advice="lower --scale or --count")
+        data = encode_animation(upscale(result.sprites, scale), plan.format, duration_ms=duration, loop=loop)
+        return {"path": _emit(data, plan.path), "format": plan.format, "frames": n,
+                "frame_size": [w * scale, h * scale], "duration_ms": duration, "loop": loop}
+    columns = args.columns or (result.layout[1] if result.layout != (0, 0) else None)
+    cols, sheet_h, sheet_w = sheet_shape(n, h, w, columns=columns, scale=scale)
+    check_output_size(sheet_w, sheet_h)
+    sheet = compose_sheet(result.sprites, columns=cols, scale=scale)
+    summary: dict[str, object] = {"sheet_size": [int(sheet.shape[1]), int(sheet.shape[0])]}
+    if plan.path is None:
+        summary["path"] = _emit(encode_png(sheet), None)
+        return summary
+    png = plan.path if plan.format == "png" else plan.path.with_suffix(".png")
+    names = [_frame_name(result, i) for i in range(n)]
+    desc = sheet_description(names, png.name, (w, h), columns=cols, scale=scale, duration_ms=duration)
+    summary["path"] = _emit(encode_png(sheet), png)
+    summary["description"] = _emit((json.dumps(desc, indent=2) + "\n").encode(), png.with_suffix(".json"))
+    if plan.format == "tres":
+        regions = [(f["frame"]["x"], f["frame"]["y"], f["frame"]["w"], f["frame"]["h"]) for f in desc["frames"]]
+        tres = sprite_frames(png.name, regions, duration_ms=duration, loop=loop)
+        summary["sheet"] = summary["path"]
+        summary["path"] = _emit(tres.encode(), plan.path)
+        imported = png.with_name(png.name + ".import")
+        if not imported.exists():  # the user's own import settings win
+            _emit(GODOT_IMPORT_SETTINGS.encode(), imported)
+    return summary
+
+
+def _check_layout(args: argparse.Namespace) -> None:
     if not 1 <= args.scale <= MAX_SCALE:
         raise InvalidRequest(f"scale must be between 1 and {MAX_SCALE}, got {args.scale}", field="scale")
     if args.columns is not None and args.columns < 1:
         raise InvalidRequest(f"columns must be at least 1, got {args.columns}", field="columns")
-    if args.separate:
-        folder = Path(args.output or result.op)
-        folder.mkdir(parents=True, exist_ok=True)
-        files = []
-        for i, sprite in enumerate(result):
-            stem = (
-                f"{result.model}-{sprite.seed}"
-                if sprite.seed is not None
-                else f"{result.model}-{result.op}-{i:03d}"
-            )
-            files.append(write_png(folder / f"{stem}.png", upscale(sprite.rgba, args.scale)).name)
-        return {"path": str(folder), "files": files}
-    path = Path(args.output or f"{result.op}.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = args.columns or (result.layout[1] if result.layout != (0, 0) else None)
-    sheet = compose_sheet(result.sprites, columns=columns, scale=args.scale)
-    write_png(path, sheet)
-    return {"path": str(path), "sheet_size": [int(sheet.shape[1]), int(sheet.shape[0])]}
+    duration = getattr(args, "duration", 100)
+    if not MIN_DURATION_MS <= duration <= MAX_DURATION_MS:
+        raise InvalidRequest(f"duration must be between {MIN_DURATION_MS} and {MAX_DURATION_MS} ms, got {duration}",
+                             field="duration")
+    if not 0 <= getattr(args, "loop", 0) <= 65535:
+        raise InvalidRequest(f"loop must be between 0 (forever) and 65535 plays, got {args.loop}", field="loop")
+
+
+class _ProgressBar:
+    """``progress(done, total)`` drawn as one self-overwriting line on a terminal (at most 10 redraws a second)."""
+
+    WIDTH = 28
+
+    def __init__(self, stream: Any, label: str) -> None:
+        self.stream, self.label = stream, label
+        self.started = time.monotonic()
+        self.last = -1.0
+        self.drawn = False
+        self.state = (0, 0)
+
+    def __call__(self, done: int, total: int) -> None:
+        self.state = (done, total)
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        self._draw()
+
+    def _draw(self) -> None:
+        done, total = self.state
+        filled = self.WIDTH * done // total if total else 0
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} steps {elapsed:.1f}s")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _progress_bar(args: argparse.Namespace, label: str) -> _ProgressBar | None:
+    """A bar on stderr when it is a terminal and --quiet is not given, else None (nothing is drawn)."""
+    if getattr(args, "quiet", False):
+        return None
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return _ProgressBar(sys.stderr, label) if tty else None
 
 
 def _models(registry: Registry, as_json: bool) -> None:
@@ -399,15 +579,19 @@ def _palette_command(args: argparse.Namespace, registry: Registry) -> None:
 
 def _apply(args: argparse.Namespace) -> None:
     src = Path(args.sprite)
+    if args.output not in (None, "-") and Path(args.output).suffix.lower() != ".png":
+        raise InvalidRequest(f"output {args.output!r} does not end in .png: palette apply writes a PNG",
+                             field="output")
     pal = resolve_palette(args.palette, field="palette")
     sprite = api.apply(src, pal, dither=args.dither, alpha_threshold=args.alpha_threshold,
                        despeckle=args.despeckle, outline=args.outline)
-    out = Path(args.output) if args.output else src.with_name(f"{src.stem}-{pal.name}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(out, sprite)
+    out = None if args.output == "-" else Path(args.output) if args.output else src.with_name(
+        f"{src.stem}-{pal.name}.png")
+    path = _emit(encode_png(sprite), out)
     colours = np.unique(sprite[..., :3][sprite[..., 3] > 0].reshape(-1, 3), axis=0)
     print(json.dumps({"op": "apply", "palette": pal.name, "dither": args.dither, "size": [sprite.shape[1],
-                      sprite.shape[0]], "colors": int(len(colours)), "path": str(out)}))
+                      sprite.shape[0]], "colors": int(len(colours)), "path": path}),
+          file=sys.stderr if out is None else sys.stdout)
 
 
 def _palette(args: argparse.Namespace, registry: Registry) -> None:
@@ -462,12 +646,14 @@ def _run(args: argparse.Namespace) -> int:
         _score(args, registry)
         return EXIT_OK
     if args.command == "similar":
+        _check_layout(args)
+        plan = _plan_output(args, "similar")
         res = _similar(args, registry)
         summary = res.summary()
         if args.sprites:
             summary["ranked_files"] = [args.sprites[i] for i in summary["index"]]
-        summary.update(_write(res, args))
-        print(json.dumps(summary))
+        summary.update(_write(res, args, plan))
+        _print_summary(summary, plan)
         return EXIT_OK
     if args.command == "evaluate":
         from .evaluation.command import run as evaluate
@@ -476,6 +662,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "watch":
         from bridge.watcher import watch_main
 
+        inbox = Path(args.inbox)
+        if not inbox.exists():
+            raise InvalidRequest(f"inbox {args.inbox!r} does not exist; create the folder first (the watcher makes "
+                                 "done/ and failed/ inside it, never the inbox itself)", field="inbox")
+        if not inbox.is_dir():
+            raise InvalidRequest(f"inbox {args.inbox!r} is not a folder; give the folder job files are dropped into",
+                                 field="inbox")
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise InvalidRequest(f"--out {args.out!r} is not a folder", field="out")
+
         return watch_main(args.inbox, args.out, registry=registry, once=args.once, settle_s=args.settle,
                           log_format=args.log_format, max_sprites=args.max_sprites)
     if args.command == "serve":
@@ -483,7 +679,8 @@ def _run(args: argparse.Namespace) -> int:
 
         return serve_forever(registry=registry, host=args.host, port=args.port, token=args.token,
                              allow_origins=args.allow_origin, log_format=args.log_format,
-                             preview_every=args.preview_every, preview_interval_s=args.preview_interval)
+                             preview_every=args.preview_every, preview_interval_s=args.preview_interval,
+                             max_connections=args.max_connections)
     common: dict[str, Any] = {"max_colors": args.max_colors, "registry": registry, "palette": args.palette,
                               "dither": args.dither, "alpha_threshold": args.alpha_threshold,
                               "despeckle": args.despeckle, "outline": args.outline}
@@ -491,22 +688,32 @@ def _run(args: argparse.Namespace) -> int:
     sampler: dict[str, Any] = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
                "guidance": getattr(args, "guidance", None)}
     best: dict[str, Any] = {"candidates": getattr(args, "candidates", 1), "teacher": getattr(args, "teacher", None)}
-    if args.command == "generate":
-        result = api.generate(args.model, args.count, args.seed, steps=args.steps, **sampler, **common, **best)
-    elif args.command == "variations":
-        result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
-                                steps=args.steps, keep_class=args.keep_class, **sampler, **common, **best)
-    elif args.command == "interpolate":
-        a = _endpoint(args.a, args.seed_a, "a")
-        b = _endpoint(args.b, args.seed_b, "b")
-        result = api.interpolate(args.model, a, b, args.count, args.method, steps=args.steps,
-                                 seed=args.seed, **sampler, **common, **best)
+    _check_layout(args)
+    plan = _plan_output(args, args.command)
+    bar = _progress_bar(args, args.command) if args.command in ("generate", "variations", "interpolate") else None
+    hooks: dict[str, Any] = {"progress": bar} if bar is not None else {}
+    try:
+        if args.command == "generate":
+            result = api.generate(args.model, args.count, args.seed, steps=args.steps, **sampler, **common, **best,
+                                  **hooks)
+        elif args.command == "variations":
+            result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
+                                    steps=args.steps, keep_class=args.keep_class, **sampler, **common, **best,
+                                    **hooks)
+        elif args.command == "interpolate":
+            a = _endpoint(args.a, args.seed_a, "a")
+            b = _endpoint(args.b, args.seed_b, "b")
+            result = api.interpolate(args.model, a, b, args.count, args.method, steps=args.steps,
+                                     seed=args.seed, **sampler, **common, **best, **hooks)
 
-    elif args.command == "grid":
-        corners = [_endpoint(c, None, f"corners[{i}]") for i, c in enumerate(args.corners)]
-        result = api.grid(args.model, corners, args.rows, args.cols, args.method, **common)
-    else:  # pragma: no cover - argparse rejects unknown commands
-        raise InvalidRequest(f"unknown command {args.command!r}", field="command")
+        elif args.command == "grid":
+            corners = [_endpoint(c, None, f"corners[{i}]") for i, c in enumerate(args.corners)]
+            result = api.grid(args.model, corners, args.rows, args.cols, args.method, **common)
+        else:  # pragma: no cover - argparse rejects unknown commands
+            raise InvalidRequest(f"unknown command {args.command!r}", field="command")
+    finally:
+        if bar is not None:
+            bar.close()
     summary = result.summary()
     if result.scores is None:
         seeds = summary.pop("seeds")  # contiguous: sprite i has seed base_seed + i
@@ -515,9 +722,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.palette is not None:
         summary["palette"] = args.palette
         summary["dither"] = args.dither
-    summary.update(_write(result, args))
-    print(json.dumps(summary))
+    summary.update(_write(result, args, plan))
+    _print_summary(summary, plan)
     return EXIT_OK
+
+
+def _print_summary(summary: dict[str, Any], plan: _Output) -> None:
+    """The one-line JSON summary: on stdout, or on stderr when stdout carries the image (-o -)."""
+    print(json.dumps(summary), file=sys.stderr if plan.path is None else sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
