@@ -14,11 +14,17 @@ The contract is ``docs/watch-folder.md``; in short:
   on start the backlog is processed, stale staging folders are removed, and a job whose committed output
   folder already holds its content hash is not run again (exactly once across crashes);
 * a finished job file moves to ``INBOX/done/``, a failed one to ``INBOX/failed/`` next to ``<name>.error.json``
-  (``code``, ``message``, ``field`` and, for a request, its ``request`` index).
+  (``code``, ``message``, ``field`` and, for a request, its ``request`` index); a later failure of a job with the
+  same name is kept beside it as ``<name>-2.json`` / ``<name>-2.error.json`` (then ``-3``, ...), never over it;
+* a job the journal shows started ``max_attempts`` times without finishing (the watcher died in it each time) is set
+  aside in ``failed/`` (code ``too_many_attempts``) instead of blocking the queue for ever;
+* job files are opened with ``O_NOFOLLOW`` (a symbolic link is refused when it is opened, not only when it is seen)
+  and must be regular files; the job's output size (sprites, scale, sheets) is bounded before anything runs.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -27,6 +33,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -41,7 +48,7 @@ import pixelsprite
 from pixelsprite import api
 from pixelsprite.atomic import write_bytes_atomic
 from pixelsprite.errors import InvalidRequest, PixelspriteError
-from pixelsprite.imageio import compose_sheet, encode_png
+from pixelsprite.imageio import check_output_size, compose_sheet, encode_png, sheet_description, sheet_shape
 from pixelsprite.palettes.formats import FORMATS as PALETTE_FORMATS
 from pixelsprite.palettes.formats import encode_palette
 from pixelsprite.registry import Registry
@@ -77,11 +84,17 @@ class WatchLimits:
         max_job_bytes: largest job file read.
         max_requests: requests per job file.
         max_sprites: sprites per job, all requests together.
+        max_output_pixels: pixels of all the job's images together (sprites, sheets; after ``output.scale``),
+            checked before the job runs; each sheet must also fit
+            :func:`pixelsprite.imageio.check_output_size`.
+        max_attempts: times a job may be started without finishing (the process died in it) before it is set aside.
     """
 
     max_job_bytes: int = 4 * 2**20
     max_requests: int = 64
     max_sprites: int = 4096
+    max_output_pixels: int = 256 * 2**20
+    max_attempts: int = 3
 
 
 class JobError(PixelspriteError):
@@ -92,6 +105,12 @@ class JobError(PixelspriteError):
     def __init__(self, message: str, *, field: str | None = None, request: int | None = None) -> None:
         super().__init__(message, field=field)
         self.request = request
+
+
+class TooManyAttempts(JobError):
+    """The journal shows the job started ``max_attempts`` times and never finished."""
+
+    code = "too_many_attempts"
 
 
 @dataclass(frozen=True)
@@ -238,7 +257,7 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
         raise JobError(f"the job has {len(reqs)} requests; the limit is {limits.max_requests}", field="requests")
     options = OutputOptions.parse(output)
     calls = []
-    sprites = 0
+    sprites = pixels = 0
     for i, req in enumerate(reqs):
         if not isinstance(req, dict):
             raise JobError(f"requests[{i}] must be an object", field=f"requests[{i}]", request=i)
@@ -261,8 +280,43 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
         if sprites > limits.max_sprites:
             raise JobError(f"the job asks for {sprites} sprites so far (up to requests[{i}]); the limit is "
                            f"{limits.max_sprites} per job", field="count", request=i)
+        pixels += _output_pixels(call, options, i)
+        if pixels > limits.max_output_pixels:
+            raise JobError(f"the job's images would hold {pixels} pixels so far (up to requests[{i}]; sprites and "
+                           f"sheets after output.scale {options.scale}); the limit is {limits.max_output_pixels} "
+                           "per job: lower output.scale or count, or split the job", field="output.scale", request=i)
         calls.append((req, call))
     return _Job(name, _sha256(data), tuple(calls), options)
+
+
+def _output_pixels(call: proto.Call, options: OutputOptions, i: int) -> int:
+    """Pixels of the images a request will write (0 for a palette); JobError if one of its sheets is too large."""
+    req, caps = call.request, call.model
+    if isinstance(req, api.PaletteRequest) or caps is None:
+        return 0
+    n, w, h, s = _sprites_of(call), caps.width, caps.height, options.scale
+    total = 0
+    if options.layout in ("sprites", "both"):
+        total += n * w * h * s * s
+    if options.layout in ("sheet", "both"):
+        cols = options.columns or _layout_columns(req, n)
+        _, sheet_h, sheet_w = sheet_shape(n, h, w, columns=cols, gutter=options.gutter, scale=s)
+        try:
+            check_output_size(sheet_w, sheet_h, what=f"requests[{i}]'s sheet", field="output.scale",
+                              advice="lower output.scale, output.gutter or count, or use layout \"sprites\"")
+        except PixelspriteError as e:
+            raise JobError(e.message, field=e.field, request=i) from None
+        total += sheet_w * sheet_h
+    return total
+
+
+def _layout_columns(req: Any, n: int) -> int:
+    """The sheet columns the request's result will ask for (its ``layout``): a strip, a grid, else square-ish."""
+    if isinstance(req, api.InterpolateRequest):
+        return n
+    if isinstance(req, api.GridRequest):
+        return int(req.cols)
+    return math.ceil(math.sqrt(n))
 
 
 def _sprites_of(call: proto.Call) -> int:
@@ -275,29 +329,6 @@ def _sprites_of(call: proto.Call) -> int:
         return int(np.asarray(req.latents).shape[0])
     n = getattr(req, "count", 1)
     return int(n) if isinstance(n, int) else 1
-
-
-def _sheet_description(names: list[str], image: str, h: int, w: int, cols: int, gutter: int, scale: int,
-                       sheet_shape: tuple[int, ...]) -> dict[str, Any]:
-    """An Aseprite / TexturePacker 'JSON array' sheet description (Godot and Phaser read the same shape)."""
-    frames = []
-    for i, name in enumerate(names):
-        r, c = divmod(i, cols)
-        x, y = c * (w + gutter) * scale, r * (h + gutter) * scale
-        frames.append({
-            "filename": name,
-            "frame": {"x": x, "y": y, "w": w * scale, "h": h * scale},
-            "rotated": False,
-            "trimmed": False,
-            "spriteSourceSize": {"x": 0, "y": 0, "w": w * scale, "h": h * scale},
-            "sourceSize": {"w": w * scale, "h": h * scale},
-            "duration": 100,
-        })
-    return {
-        "frames": frames,
-        "meta": {"app": "pixelsprite", "version": pixelsprite.__version__, "image": image, "format": "RGBA8888",
-                 "size": {"w": int(sheet_shape[1]), "h": int(sheet_shape[0])}, "scale": str(scale)},
-    }
 
 
 def _fill(pattern: str, values: Mapping[str, Any]) -> str:
@@ -327,6 +358,9 @@ class Watcher:
         self.outbox = Path(outbox).resolve()
         if self.outbox == self.inbox or self.inbox in self.outbox.parents:
             raise InvalidRequest("the outbox may not be the inbox or inside it", field="out")
+        for folder, fld in ((self.inbox, "inbox"), (self.outbox, "out")):
+            if folder.exists() and not folder.is_dir():
+                raise InvalidRequest(f"{fld} {str(folder)!r} is not a folder", field=fld)
         self.registry = registry or api.default_registry()
         self.settle_s = settle_s
         self.limits = limits or WatchLimits()
@@ -338,6 +372,7 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._observer: Any = None
         self._seen: dict[str, tuple[int, int]] = {}
+        self._attempts: dict[tuple[str, str], int] = {}
         for d in (self.inbox, self.inbox / "done", self.inbox / "failed", self.outbox):
             d.mkdir(parents=True, exist_ok=True)
         self._recover()
@@ -486,14 +521,16 @@ class Watcher:
         if staging.is_dir():
             for d in staging.iterdir():
                 shutil.rmtree(d, ignore_errors=True)
-        started = {}
+        attempts: dict[tuple[str, str], int] = {}
         for e in self.journal():
+            key = (str(e.get("job")), str(e.get("sha256")))
             if e.get("state") == "started":
-                started[(e.get("job"), e.get("sha256"))] = e
-            else:
-                started.pop((e.get("job"), e.get("sha256")), None)
-        for job, sha in started:
-            log_event(log, logging.INFO, "resume", job=job, sha256=sha)
+                attempts[key] = attempts.get(key, 0) + 1
+            else:  # done or failed: its earlier attempts are settled
+                attempts.pop(key, None)
+        self._attempts = attempts
+        for (job, sha), n in attempts.items():
+            log_event(log, logging.INFO, "resume", job=job, sha256=sha, attempts=n)
 
     def _committed(self, name: str, sha: str) -> bool | None:
         """True: ``OUTBOX/name`` holds this job's outputs; False: it holds another job's; None: absent."""
@@ -516,13 +553,10 @@ class Watcher:
         t0 = time.perf_counter()
         sha = ""
         try:
-            if path.is_symlink():
-                raise JobError("job files may not be symbolic links", field="job")
             if not _NAME.match(name):
                 raise JobError(f"job name {name[:60]!r} must be 1 to 100 letters, digits, '.', '_' or '-', "
                                "starting with a letter or digit", field="job")
-            with open(path, "rb") as f:
-                data = f.read(self.limits.max_job_bytes + 1)
+            data = self._read_job(path)
             sha = _sha256(data)
             state = self._committed(name, sha)
             if state is True:  # done before a crash that came before the move: never run twice
@@ -534,7 +568,14 @@ class Watcher:
             if state is False:
                 raise JobError(f"the output folder {name!r} already holds another job's outputs; rename the job "
                                "file or remove that folder", field="job")
-            self._journal(job=name, sha256=sha, state="started")
+            attempts = self._attempts.get((name, sha), 0)
+            if attempts >= self.limits.max_attempts:
+                raise TooManyAttempts(
+                    f"the job was started {attempts} times and never finished (the watcher stopped or crashed while "
+                    "running it each time); it is set aside so the jobs after it can run. Find the cause (memory? "
+                    "time?) and drop it again", field="job")
+            self._attempts[(name, sha)] = attempts + 1
+            self._journal(job=name, sha256=sha, state="started", attempt=attempts + 1)
             job = parse_job(name, data, self.catalog(), self.limits, toml=suffix == ".toml")
             sprites = self._execute(job, t0)
         except PixelspriteError as e:
@@ -548,6 +589,7 @@ class Watcher:
             self._fail(path, name, sha, PixelspriteError(f"internal error: {type(e).__name__}: {str(e)[:200]}"))
             return
         self._journal(job=name, sha256=sha, state="done", sprites=sprites)
+        self._attempts.pop((name, sha), None)
         self._move(path, "done")
         dt = time.perf_counter() - t0
         self.stats.done += 1
@@ -556,6 +598,30 @@ class Watcher:
         self.stats.names.append(name)
         log_event(log, logging.INFO, "job", job=name, outcome="done", sprites=sprites, ms=round(dt * 1000, 1))
         self._progress(f"done   {name}: {sprites} sprites in {dt:.2f}s")
+
+    def _read_job(self, path: Path) -> bytes:
+        """The job file's bytes: opened without following a symbolic link (O_NOFOLLOW: no check-then-open race),
+        a regular file, at most ``max_job_bytes`` (the error gives the file's own size)."""
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block
+        try:
+            fd = os.open(path, flags)
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # what O_NOFOLLOW gives for a symbolic link
+                raise JobError("job files may not be symbolic links", field="job") from None
+            raise
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise JobError("the job file is not a regular file", field="job")
+            if st.st_size > self.limits.max_job_bytes:
+                raise JobError(f"the job file has {st.st_size} bytes; the limit is {self.limits.max_job_bytes}",
+                               field="job")
+            data = f.read(self.limits.max_job_bytes + 1)
+            if len(data) > self.limits.max_job_bytes:  # it grew while being read
+                size = os.fstat(f.fileno()).st_size
+                raise JobError(f"the job file has {max(size, len(data))} bytes; the limit is "
+                               f"{self.limits.max_job_bytes}", field="job")
+        return data
 
     def _progress(self, text: str) -> None:
         if self.progress is not None:
@@ -566,10 +632,17 @@ class Watcher:
         doc = {"job": path.name, "sha256": sha or None, **error.to_dict(),
                "request": getattr(error, "request", None)}
         safe = name if _NAME.match(name) else "job-" + secrets.token_hex(4)
-        write_bytes_atomic(self.inbox / "failed" / f"{safe}.error.json", (json.dumps(doc, indent=2) + "\n").encode())
+        suffix = _split_name(path.name)[1]
+        failed = self.inbox / "failed"
+        stem, k = safe, 1
+        while (failed / f"{stem}.error.json").exists() or (failed / f"{stem}{suffix}").exists():
+            k += 1  # an earlier failure of a job with this name: keep both
+            stem = f"{safe}-{k}"
+        write_bytes_atomic(failed / f"{stem}.error.json", (json.dumps(doc, indent=2) + "\n").encode())
         self._journal(job=name[:100], sha256=sha or None, state="failed", code=error.code, field=error.field)
+        self._attempts.pop((name, sha), None)
         try:
-            os.replace(path, self.inbox / "failed" / (safe + _split_name(path.name)[1]))
+            os.replace(path, failed / f"{stem}{suffix}")
         except FileNotFoundError:
             pass
         self.stats.failed += 1
@@ -664,7 +737,8 @@ class Watcher:
             sheet = compose_sheet(sprites, columns=ncols, gutter=opt.gutter, scale=opt.scale)
             stem = _safe_file_name(f"{job.name}-{i}-sheet", "the job name")
             h, w = int(sprites.shape[1]), int(sprites.shape[2])
-            desc = _sheet_description(names, stem + ".png", h, w, ncols, opt.gutter, opt.scale, sheet.shape)
+            desc = sheet_description(names, stem + ".png", (w, h), columns=ncols, gutter=opt.gutter, scale=opt.scale,
+                                     app_version=pixelsprite.__version__)
             put(stem + ".png", encode_png(sheet), kind="sheet")
             put(stem + ".json", (json.dumps(desc, indent=2) + "\n").encode(), kind="sheet_description")
         palette = getattr(call.request, "palette", None)
