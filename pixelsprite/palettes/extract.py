@@ -11,8 +11,14 @@ weighted by its pixel count over the whole batch, in OKLab, and both are determi
   squared error along its axis of largest weighted variance, at the weighted median; each box gives its weighted
   mean.
 
-When the sprites hold ``<= n`` distinct colours those colours are returned exactly. Cluster means are converted
-back to sRGB and rounded; duplicates after rounding are merged. The result is ordered by
+When the sprites hold ``<= n`` distinct colours those colours are returned exactly. Otherwise colours closer than a
+just-noticeable difference are merged first (:func:`merge_close`: the most frequent colour of a group stands for it
+with the group's pixel count), so near-identical shades (``#000000``, ``#010203``, ``#050507``) take one slot, not
+three; if that leaves ``<= n`` colours they are returned exactly. The merge measures CIE 1976 ``delta E*ab``
+(:data:`JND` 2.3): OKLab is the space the methods cluster in, but its cube root has no linear toe, so near black it
+calls steps nobody can see on a screen large (``#000000`` to ``#010203`` is 0.08 in OKLab, four times the 0.02
+usually taken as its JND, and 0.5 in CIELAB, whose lightness is linear near black). Cluster
+means are converted back to sRGB and rounded; duplicates after rounding are merged. The result is ordered by
 :func:`~pixelsprite.palettes.order.sort_ramps` (greys, then hue ramps dark to light).
 """
 
@@ -27,9 +33,12 @@ from ..errors import InvalidRequest
 from .model import MAX_PALETTE_COLORS, Palette
 from .order import sort_ramps
 
-__all__ = ["METHODS", "color_counts", "kmeans", "median_cut", "extract"]
+__all__ = ["METHODS", "JND", "color_counts", "merge_close", "kmeans", "median_cut", "extract"]
 
 METHODS = ("kmeans", "median_cut")
+JND = 2.3
+"""A just-noticeable colour difference: CIE 1976 ``delta E*ab`` (Sharma, *Digital Color Imaging Handbook*, 2003)."""
+_EXACT_MERGE = 8192  # above this many colours, merge within grid cells first (vectorised), then exactly
 SpriteBatch = np.ndarray | Sequence[np.ndarray]
 
 
@@ -54,6 +63,64 @@ def color_counts(sprites: SpriteBatch) -> tuple[np.ndarray, np.ndarray]:
     uniq, counts = np.unique(flat, return_counts=True)
     rgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=-1).astype(np.uint8)
     return rgb, counts.astype(np.int64)
+
+
+def _cielab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB uint8 ``(U, 3)`` -> CIE L*a*b* ``(U, 3)`` (D65 white, the sRGB primaries)."""
+    c = rgb.astype(np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124564, 0.3575761, 0.1804375],
+                             [0.2126729, 0.7151522, 0.0721750],
+                             [0.0193339, 0.1191920, 0.9503041]]).T
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    d = 6.0 / 29.0
+    f = np.where(t > d**3, np.cbrt(t), t / (3 * d * d) + 4.0 / 29.0)
+    return np.stack([116.0 * f[:, 1] - 16.0, 500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])], axis=-1)
+
+
+def merge_close(rgb: np.ndarray, counts: np.ndarray, jnd: float = JND) -> tuple[np.ndarray, np.ndarray]:
+    """Merge colours less than ``jnd`` apart (CIE76 ``delta E*ab``): leader clustering, most frequent colour first.
+
+    Colours are visited by pixel count (descending; ties by input order); each joins the first kept colour closer
+    than ``jnd``, else is kept. A kept colour keeps its own value and gains its members' counts.
+
+    Args:
+        rgb: distinct sRGB colours uint8 ``(U, 3)``; counts: their pixel counts ``(U,)``.
+
+    Returns:
+        ``(indices (K,), counts (K,))``: the kept colours' indices into ``rgb`` (in visiting order) and their summed
+        counts.
+    """
+    order = np.argsort(-counts, kind="stable")
+    lab, counts = _cielab(rgb[order]), counts[order]
+    index = order
+    if len(lab) > _EXACT_MERGE:  # cells of side jnd/sqrt(3): two colours in one cell are closer than jnd
+        cell = np.floor(lab / (jnd / np.sqrt(3.0))).astype(np.int64)
+        cell -= cell.min(axis=0)
+        span = cell.max(axis=0) + 1
+        key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]
+        _, first, group = np.unique(key, return_index=True, return_inverse=True)
+        sums = np.bincount(group.reshape(-1), weights=counts, minlength=len(first)).astype(np.int64)
+        keep = np.argsort(first, kind="stable")  # a cell's first member is its most frequent colour
+        lab, counts, index = lab[first[keep]], sums[keep], index[first[keep]]
+        if len(lab) > _EXACT_MERGE:
+            return index, counts
+    kept: list[int] = []
+    total: list[int] = []
+    centres = np.empty_like(lab)
+    limit = jnd * jnd
+    for i in range(len(lab)):
+        k = len(kept)
+        if k:
+            d = ((centres[:k] - lab[i]) ** 2).sum(-1)
+            j = int(np.argmin(d))
+            if d[j] < limit:
+                total[j] += int(counts[i])
+                continue
+        kept.append(i)
+        total.append(int(counts[i]))
+        centres[k] = lab[i]
+    return index[np.asarray(kept, dtype=np.int64)], np.asarray(total, dtype=np.int64)
 
 
 def _finish(lab_centres: np.ndarray) -> np.ndarray:
@@ -133,6 +200,11 @@ def extract(
     if len(rgb) == 0:
         raise InvalidRequest("the sprites have no opaque pixels to take colours from", field="sprites")
     source = f"{method} of {int(counts.sum())} opaque pixels ({len(rgb)} distinct colours)"
+    if len(rgb) <= n:
+        return Palette(name, sort_ramps(rgb), source)
+    keep, counts = merge_close(rgb, counts)
+    keep_sorted = np.argsort(keep, kind="stable")  # back to 0xRRGGBB order: the methods' tie-breaks rely on it
+    rgb, counts = rgb[keep[keep_sorted]], counts[keep_sorted]
     if len(rgb) <= n:
         return Palette(name, sort_ramps(rgb), source)
     lab = srgb_to_oklab(rgb)

@@ -72,3 +72,49 @@ def test_bad_arguments() -> None:
         extract(s, 4, method="octree")
     with pytest.raises(InvalidRequest, match="no opaque pixels"):
         extract(np.zeros((4, 4, 4), np.uint8), 4)
+
+
+# ------------------------------------------------------------------------ near-identical colours (issue 18)
+def _with_near_blacks() -> np.ndarray:
+    """A sprite with three blacks nobody can tell apart (the issue's) and 24 clearly different colours."""
+    rng = np.random.default_rng(0)
+    others = [tuple(int(v) for v in c) for c in rng.integers(40, 256, (24, 3))]
+    colours = [(0, 0, 0), (5, 5, 7), (1, 2, 3)] + others
+    return _sprite(colours, [20, 10, 10] + [1] * 24)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_near_identical_colours_take_one_slot(method: str) -> None:
+    pal = extract(_with_near_blacks(), 16, method=method)
+    blacks = [h for h in pal.hex if max(int(h[i:i + 2], 16) for i in (1, 3, 5)) < 12]
+    assert blacks == ["#000000"], pal.hex  # before: #000000, #050507 and #010203 took three of the 16 slots
+    assert len(pal) == 16
+
+
+def test_merge_close_keeps_the_most_frequent_colour_of_a_group() -> None:
+    from pixelsprite.palettes.extract import JND, merge_close
+
+    rgb = np.array([[0, 0, 0], [1, 2, 3], [5, 5, 7], [128, 128, 128], [129, 128, 128], [255, 0, 0]], np.uint8)
+    counts = np.array([5, 9, 2, 3, 4, 1])
+    keep, total = merge_close(rgb, counts)
+    assert rgb[keep].tolist() == [[1, 2, 3], [129, 128, 128], [255, 0, 0]] and total.tolist() == [16, 7, 1]
+    assert JND == 2.3
+    # a difference you can see stays: two greys 8 levels apart are about 3 delta E apart
+    keep, _ = merge_close(np.array([[120, 120, 120], [128, 128, 128]], np.uint8), np.array([1, 1]))
+    assert len(keep) == 2
+
+
+def test_few_colours_still_come_back_exactly_even_when_close() -> None:
+    s = _sprite([(0, 0, 0), (1, 2, 3), (200, 0, 0)], [10, 10, 10])
+    assert extract(s, 8).hex == ("#000000", "#010203", "#c80000")  # <= n colours: exactly, as documented
+
+
+def test_extract_merges_many_colours_fast() -> None:
+    import time
+
+    rng = np.random.default_rng(1)
+    big = rng.integers(0, 256, (1024, 1024, 4), dtype=np.uint8)
+    big[..., 3] = 255
+    t0 = time.perf_counter()
+    pal = extract(big, 16)
+    assert len(pal) == 16 and time.perf_counter() - t0 < 30
