@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
+
+# onnxruntime's telemetry: off before the import, which is when it otherwise writes a device id and a growing
+# onnxruntime.db under ~/.cache/Microsoft/DeveloperTools/ (its Python disable_telemetry_events() comes too late for
+# that; it is also called for every session below). An explicit ORT_DISABLE_TELEMETRY=0 from the user is respected.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import onnxruntime as ort  # noqa: E402
 
 from .errors import BundleError, UnknownModel
 from .manifest import MANIFEST_NAME, GraphSpec, Manifest, TensorSpec, load_manifest
@@ -284,6 +290,8 @@ class Registry:
 
     # ----------------------------------------------------------------------------------------- loading
     def _session_options(self) -> ort.SessionOptions:
+        if os.environ.get("ORT_DISABLE_TELEMETRY") != "0":
+            ort.disable_telemetry_events()  # the README promises no network; also where onnxruntime came first
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = self._threads
