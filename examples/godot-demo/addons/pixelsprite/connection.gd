@@ -20,7 +20,7 @@ var token := ""
 var auto_reconnect := true
 var hello_answer := {}
 var state: int = State.DISCONNECTED
-var status_text := "Not connected."
+var status_text := "Not connected: run `pixelsprite serve` in a terminal, then press Connect."
 ## Size in bytes of the largest text frame received so far (diagnostics; tests check big answers arrive whole).
 var largest_frame_bytes := 0
 

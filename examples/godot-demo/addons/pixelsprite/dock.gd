@@ -43,6 +43,8 @@ var _despeckle: CheckBox
 var _outline: OptionButton
 var _outline_color: ColorPickerButton
 var _max_colors: SpinBox
+var _more: Button  # folds the settings most runs leave at their defaults
+var _more_box: Control
 var _generate: Button
 var _cancel: Button
 var _progress: ProgressBar
@@ -169,20 +171,36 @@ func _build_server(box: VBoxContainer) -> void:
 	row.add_child(_connect)
 	_token = LineEdit.new()
 	_token.secret = true
-	_token.placeholder_text = "token (only if the server has --token)"
+	_token.placeholder_text = "token (optional)"
 	_token.tooltip_text = "The server's --token, sent as Authorization: Bearer. Not stored."
 	sec.add_child(_token)
 
 
 func _build_settings(box: VBoxContainer) -> void:
-	var grid := _grid(_section(box, "Sprites"))
+	var sec := _section(box, "Sprites")
+	var grid := _grid(sec)
 	_model = _row(grid, "Model", OptionButton.new(), "The server's models (from `models`).")
 	_model.item_selected.connect(func(_i: int) -> void: _on_model_changed())
 	_size = _row(grid, "Size", Label.new())
+	_size.text = "-"
 	_label = _row(grid, "Label", OptionButton.new(), "Class label (conditional models only).")
+	_label.disabled = true  # until a conditional model is chosen
 	_count = _row(grid, "Count", _spin(1, 1024, 16), "Sprites to make (1..1024).")
 	_seed = _row(grid, "Seed", LineEdit.new(), "Base seed; sprite i gets seed + i. Empty: random.")
 	_seed.placeholder_text = "random"
+	# Sampler, candidates, palette and clean-up: folded by default, so that Generate and the preview sit near the top
+	# of the dock (the editor's dock is short) and the sprites show without scrolling.
+	_more = Button.new()
+	_more.text = "More settings"
+	_more.toggle_mode = true
+	_more.flat = true
+	_more.alignment = HORIZONTAL_ALIGNMENT_LEFT
+	_more.tooltip_text = "Steps, solver, guidance, candidates, palette, dither, clean-up and colour limit."
+	sec.add_child(_more)
+	var more_grid := _grid(sec)
+	_more_box = more_grid
+	_more.toggled.connect(_on_more_toggled)
+	grid = more_grid
 	_steps = _row(grid, "Steps", _spin(1, 1000, 16), "Sampler steps (diffusion and flow models).")
 	_solver = _row(grid, "Solver", OptionButton.new(), "Sampler (diffusion and flow models list theirs).")
 	_guidance = _row(grid, "Guidance", _spin(0, 20, 1.0, 0.1),
@@ -222,6 +240,27 @@ func _build_settings(box: VBoxContainer) -> void:
 	_row(grid, "Outline", outline_row, "A 1-pixel outline around the sprite.")
 	_max_colors = _row(grid, "Max colours", _spin(-1, 256, -1),
 		"Colours per sprite: -1 the model's default, 0 no limit.")
+	_more.button_pressed = _load_setting("more_settings", "false") == "true"
+	_on_more_toggled(_more.button_pressed)
+
+
+func _on_more_toggled(open: bool) -> void:
+	_more_box.visible = open
+	_more.text = ("Fewer settings" if open else "More settings (steps, palette, clean-up...)")
+	_update_more_icon()
+	_save_setting("more_settings", "true" if open else "false")
+
+
+func _update_more_icon() -> void:
+	if _more == null:
+		return
+	var icon := &"arrow" if _more.button_pressed else &"arrow_collapsed"  # the Tree's fold arrows, down / right
+	_more.icon = get_theme_icon(icon, &"Tree") if has_theme_icon(icon, &"Tree") else null
+
+
+func _notification(what: int) -> void:
+	if what == NOTIFICATION_THEME_CHANGED:
+		_update_more_icon()
 
 
 func _build_generate(box: VBoxContainer) -> void:
@@ -533,6 +572,13 @@ func _finish_job(text: String) -> void:
 	_set_busy(false)
 	if text != "":
 		_show(text)
+	_reveal_preview.call_deferred()
+
+
+## Scrolls the dock so that the preview grid is in view (the sprites just made are what the user wants to see).
+func _reveal_preview() -> void:
+	if _preview != null and _preview.is_inside_tree() and _preview.item_count > 0:
+		ensure_control_visible(_preview)
 
 
 func _set_busy(busy: bool) -> void:

@@ -13,7 +13,9 @@ func _enter_tree() -> void:
 	_connection = Connection.new()
 	_dock = Dock.new()
 	_dock.setup(_connection)
-	add_control_to_dock(DOCK_SLOT_RIGHT_UL, _dock)
+	# Its own slot below the Inspector: in the Inspector's slot (with Signals and Groups) the tab is scrolled out of
+	# sight on a 1600-pixel-wide editor (seen in Godot 4.6), and the Inspector stays in view while generating.
+	add_control_to_dock(DOCK_SLOT_RIGHT_BL, _dock)
 	set_process(true)
 
 
