@@ -1,0 +1,62 @@
+"""A tiny ``pixel`` bundle for the runtime tests: a few-thousand-parameter TokenUNet exported to ONNX.
+
+``write_pixel_model(root, name="tpixel")`` writes an 8x8 bundle with labels (a, b) and a 6-colour palette
+(:data:`PALETTE`) whose random weights make varied sprites. Its defaults: ``random`` order, 4 steps, guidance 2,
+temperature 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pixelsprite.imageio import write_png  # noqa: E402
+from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec  # noqa: E402
+from pixelsprite.pixel import TokenSpec  # noqa: E402
+from training.export import export_graph  # noqa: E402
+from training.models.token_unet import TokenUNet, TokenUNetConfig  # noqa: E402
+from training.models.unet import UNetConfig  # noqa: E402
+
+SIZE = 8
+LABELS = ("a", "b")
+PALETTE = np.array([[0, 0, 0], [255, 255, 255], [200, 40, 40], [40, 200, 40], [40, 40, 200], [230, 200, 60]],
+                   np.uint8)
+CFG = TokenUNetConfig(palette_size=len(PALETTE), embed_dim=8,
+                      unet=UNetConfig(in_channels=8, image_size=SIZE, widths=(8, 8), blocks_per_level=1,
+                                      attention=(0, 1), num_labels=len(LABELS), emb_dim=16, groups=4,
+                                      time_scale=1000.0))
+
+
+def tiny_token_net(seed: int = 0) -> TokenUNet:
+    torch.manual_seed(seed)
+    model = TokenUNet(CFG)
+    with torch.no_grad():  # the zero-initialised layers would make every logit 0
+        for p in model.parameters():
+            if p.abs().sum() == 0 and p.ndim > 1:
+                p.normal_(0, 0.3)
+    return model.eval()
+
+
+def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] = LABELS) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    model = tiny_token_net()
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, len(PALETTE) + 2, (4, SIZE, SIZE), generator=g)
+    spec = export_graph(model, {"tokens": tokens, "t": torch.tensor([0.0, 0.3, 0.7, 1.0]),
+                                "label": torch.tensor([0, 1, 2, 0])}, ["logits"], folder / "logits.onnx").graph
+    tok = TokenSpec(PALETTE, len(labels) if labels else None, "cosine", ("random", "confidence"), SIZE * SIZE,
+                    "random", 4, 2.0, 1.0, {"conditioning": {"label_dropout": 0.1}})
+    m = Manifest(name=name, family="pixel", description="tiny test pixel model", image=ImageSpec(SIZE, SIZE),
+                 labels=labels, postprocess=PostprocessSpec(0.0, 0), graphs={"logits": spec},
+                 training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
+                 extra={"tokens": tok.to_dict()})
+    (folder / "manifest.json").write_text(json.dumps(m.to_dict(), indent=2))
+    (folder / "card.md").write_text(f"# {name}\n")
+    write_png(folder / "samples.png", np.zeros((SIZE, SIZE, 4), np.uint8))
+    return folder

@@ -1,0 +1,144 @@
+"""The pixel family's runtime: seeds, palette exactness, inpainting, variations, palette lock, hooks, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixelsprite import api, families
+from pixelsprite.errors import BundleError, Cancelled, ImageError, InvalidRequest
+from pixelsprite.palettes import resolve_palette
+from pixelsprite.pixel import still_masked
+from pixelsprite.registry import Registry
+
+from .pixel_bundles import LABELS, PALETTE, SIZE, write_pixel_model
+
+
+@pytest.fixture(scope="module")
+def preg(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    root = tmp_path_factory.mktemp("pixel-models")
+    write_pixel_model(root)
+    write_pixel_model(root, "tpixel-u", labels=())
+    return Registry([root], builtin=False, env=False)
+
+
+def _colours(sprites: np.ndarray) -> set[tuple[int, int, int]]:
+    return {tuple(int(v) for v in c) for c in sprites[..., :3][sprites[..., 3] > 0]}
+
+
+def test_cosine_schedule_reveals_everything_in_order() -> None:
+    left = [still_masked(64, i, 4) for i in range(4)]
+    assert left == sorted(left, reverse=True) and left[-1] == 0 and left[0] < 64
+
+
+def test_sprites_are_palette_exact_with_hard_alpha(preg: Registry) -> None:
+    res = api.generate("tpixel", 12, 3, label="a", registry=preg)
+    assert res.sprites.shape == (12, SIZE, SIZE, 4) and res.sprites.dtype == np.uint8
+    assert set(np.unique(res.sprites[..., 3])) <= {0, 255}
+    assert _colours(res.sprites) <= {tuple(int(v) for v in c) for c in PALETTE}
+    assert (res.sprites[res.sprites[..., 3] == 0] == 0).all()
+    assert len(_colours(res.sprites)) >= 3  # the random tiny net draws varied colours
+
+
+@pytest.mark.parametrize("solver", ["random", "confidence"])
+def test_a_seed_reproduces_its_sprite_whatever_the_batch(preg: Registry, solver: str) -> None:
+    batch = api.generate("tpixel", 6, 40, label="b", solver=solver, steps=5, registry=preg).sprites
+    for i in (0, 4):
+        one = api.generate("tpixel", 1, 40 + i, label="b", solver=solver, steps=5, registry=preg).sprites[0]
+        assert one.tobytes() == batch[i].tobytes()
+    assert batch[0].tobytes() != batch[1].tobytes()
+
+
+def test_inpaint_keeps_every_unmasked_pixel_exactly(preg: Registry) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (SIZE, SIZE, 4), dtype=np.uint8)  # colours outside the palette on purpose
+    image[..., 3] = np.where(rng.random((SIZE, SIZE)) < 0.5, 255, 0)
+    image[image[..., 3] == 0] = 0
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[2:6, 3:7] = True
+    res = api.inpaint("tpixel", image, mask, 5, 9, label="a", registry=preg).sprites
+    assert (res[:, ~mask] == image[~mask]).all()
+    assert any((r[mask] != image[mask]).any() for r in res)
+    assert _colours(res[:, mask]) <= {tuple(int(v) for v in c) for c in PALETTE}
+    assert (api.inpaint("tpixel", image, np.zeros((SIZE, SIZE), bool), 2, 0, registry=preg).sprites == image).all()
+
+
+def test_inpaint_masks_from_images(preg: Registry) -> None:
+    image = np.zeros((SIZE, SIZE, 4), np.uint8)
+    white = np.zeros((SIZE, SIZE, 4), np.uint8)  # an opaque 1-bit style mask: white = repaint
+    white[..., 3] = 255
+    white[:4, :, :3] = 255
+    alpha = np.zeros((SIZE, SIZE, 4), np.uint8)  # a mask with transparency: opaque = repaint
+    alpha[:4, :, 3] = 255
+    a = api.inpaint("tpixel", image, white, 3, 1, registry=preg).sprites
+    b = api.inpaint("tpixel", image, alpha, 3, 1, registry=preg).sprites
+    assert (a == b).all() and (a[:, 4:] == 0).all()
+    with pytest.raises(ImageError) as e:
+        api.inpaint("tpixel", image, np.zeros((4, 4), bool), 1, 0, registry=preg)
+    assert e.value.field == "mask"
+
+
+def test_variations_strength_zero_is_the_input_and_strength_sets_the_share(preg: Registry) -> None:
+    image = api.generate("tpixel", 1, 5, label="a", registry=preg).sprites[0]
+    same = api.variations("tpixel", image, 3, 0.0, 1, registry=preg).sprites
+    assert (same == image).all()
+    some = api.variations("tpixel", image, 4, 0.25, 1, registry=preg).sprites
+    changed = (some != image).any(-1).mean(axis=(1, 2))
+    assert (changed <= 0.25 + 1e-9).all() and changed.max() > 0
+    with pytest.raises(InvalidRequest) as e:
+        api.variations("tpixel", image, 1, 1.5, registry=preg)
+    assert e.value.field == "strength"
+
+
+def test_palette_lock_draws_only_the_palettes_colours(preg: Registry) -> None:
+    res = api.generate("tpixel", 8, 2, label="a", palette="pico-8", registry=preg).sprites
+    allowed = {tuple(int(v) for v in c) for c in resolve_palette("pico-8").colors}
+    assert _colours(res) <= allowed
+    free = api.generate("tpixel", 8, 2, label="a", registry=preg).sprites
+    assert (res[..., 3] > 0).sum() > 0 and not (res == free).all()
+
+
+def test_progress_cancel_and_previews(preg: Registry) -> None:
+    seen: list[tuple[int, int]] = []
+    previews: list[int] = []
+    api.generate("tpixel", 2, 0, steps=4, registry=preg, progress=lambda d, t: seen.append((d, t)),
+                 preview=lambda s, d, t: previews.append(d))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)] and previews == [1, 2, 3]
+    with pytest.raises(Cancelled):
+        api.generate("tpixel", 2, 0, steps=4, registry=preg, cancel=lambda: len(seen) > 5,
+                     progress=lambda d, t: seen.append((d, t)))
+
+
+def test_options_are_checked_against_the_model(preg: Registry) -> None:
+    cases = [
+        (lambda: api.generate("tpixel", 1, 0, solver="ddim", registry=preg), "solver", "random, confidence"),
+        (lambda: api.generate("tpixel", 1, 0, steps=65, registry=preg), "steps", "between 1 and 64"),
+        (lambda: api.generate("tpixel", 1, 0, label="c", registry=preg), "label", "valid labels: a, b"),
+        (lambda: api.generate("tpixel-u", 1, 0, label="a", registry=preg), "label", "unconditional"),
+        (lambda: api.generate("tpixel", 1, 0, temperature=0.0, registry=preg), "temperature", "above 0"),
+        (lambda: api.interpolate("tpixel", 1, 2, registry=preg), "model", "interpolate supports the families"),
+    ]
+    for call, field, text in cases:
+        with pytest.raises(InvalidRequest) as e:
+            call()
+        assert e.value.field == field and text in e.value.message, (field, e.value.message)
+
+
+def test_capabilities_list_the_solvers_the_sampler_runs(preg: Registry) -> None:
+    caps = families.capabilities(preg.info("tpixel").manifest)
+    assert caps.operations == ("generate", "variations", "inpaint")
+    assert [s.name for s in caps.solvers] == ["random", "confidence"] and caps.steps == (1, SIZE * SIZE)
+    assert caps.labels == LABELS and "temperature" in caps.parameters
+    assert caps.evaluations() == 4 * 2  # 4 steps, guided
+
+
+def test_a_broken_tokens_section_is_a_bundle_error(tmp_path: Path) -> None:
+    folder = write_pixel_model(tmp_path, "bad")
+    m = json.loads((folder / "manifest.json").read_text())
+    m["tokens"]["defaults"]["solver"] = "heun"
+    (folder / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="tokens.defaults.solver"):
+        api.generate("bad", 1, 0, registry=Registry([tmp_path], builtin=False, env=False))

@@ -1,0 +1,316 @@
+"""Turn a trained pixel-token checkpoint into a ``pixel`` bundle, evaluated through the runtime a user runs.
+
+    python -m training.export_pixel runs/pixel16/last.pt --dataset dcss16fine --bundle pixelsprite/models/pixel16 \
+        --name pixel16
+
+Story: checkpoint -> EMA TokenUNet -> ONNX ``logits`` graph (parity-checked against torch) -> a first manifest
+(the palette and sampler defaults in its ``tokens`` section, :class:`pixelsprite.pixel.TokenSpec`) -> **sweep**
+of reveal order x steps x colour temperature x guidance on the held-out split (neighbour-step distance to held-out
+real, the frozen evaluator's Fréchet distance, colours per sprite, sprites/s) -> defaults: among the settings
+within the interactive budget (network evaluations per sprite), the lowest ``fd + step_tv`` -> evaluation at the
+defaults on >= 512 sprites (crispness, two-sample test, FD, label agreement, memorization, speed) -> sheets (per
+label beside real sprites, inpainting before/after, palette-locked vs mapped) and ``card.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pixelsprite import api
+from pixelsprite.evaluation.crispness import STEP_BINS, profile_distance, step_profile
+from pixelsprite.evaluation.evaluator import Evaluator
+from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, save_manifest
+from pixelsprite.palettes import enforce, resolve_palette
+from pixelsprite.pixel import TokenSpec
+from pixelsprite.registry import Registry
+
+from .card_pixel import write_card
+from .data.builders import SpriteSet, label_counts, load_dataset
+from .evaluate import memorization_rate, pixel_art_stats
+from .evaluate_generator import frechet_meter
+from .export import PARITY_ATOL, export_graph, install_bundle
+from .models.token_unet import TokenUNet, TokenUNetConfig
+from .sheets import save_sheet
+from .token_palette import from_tokens, to_tokens
+from .trainer import load_checkpoint
+
+SPEED_BATCH = 64
+MAX_DEFAULT_NFE = {16: 16, 40: 16}  # network evaluations per sprite the defaults may spend, by sprite size
+SWEEP = [(solver, steps, temp, g) for solver in ("random", "confidence") for steps in (4, 8, 12)
+         for temp in (0.8, 1.0) for g in (1.0, 2.0)]
+LOCK_PALETTE = "pico-8"
+
+
+def load_pixel_model(checkpoint: str | Path) -> tuple[TokenUNet, dict]:
+    state = load_checkpoint(checkpoint)
+    model = TokenUNet(TokenUNetConfig.from_dict(state["model_config"]["token_unet"]))
+    model.load_state_dict(state["ema"])
+    return model.eval(), state
+
+
+def labels_like(ds: SpriteSet, n: int) -> list[tuple[str, int]]:
+    """``n`` sprites split over labels in the proportions of ``ds`` (largest remainder), as (label, count)."""
+    counts = np.bincount(ds.labels, minlength=len(ds.label_names)).astype(np.float64)
+    share = counts / counts.sum() * n
+    k = np.floor(share).astype(int)
+    for i in np.argsort(-(share - k))[: n - k.sum()]:
+        k[i] += 1
+    return [(lab, int(c)) for lab, c in zip(ds.label_names, k) if c > 0]
+
+
+def generate_plan(name: str, reg: Registry, plan: list[tuple[str, int]], seed: int, **kw: object) -> np.ndarray:
+    out = []
+    for i, (lab, count) in enumerate(plan):
+        out.append(api.generate(name, count, seed + 10_000 * i, label=lab, registry=reg, **kw).sprites)  # type: ignore[arg-type]
+    return np.concatenate(out)
+
+
+def speed(name: str, reg: Registry, batch: int = SPEED_BATCH, runs: int = 3, **kw: object) -> float:
+    """Median sprites/s of ``generate`` at ``batch`` sprites (one warm-up call)."""
+    api.generate(name, batch, 0, label=None, registry=reg, **kw)  # type: ignore[arg-type]
+    times = []
+    for r in range(runs):
+        t = time.perf_counter()
+        api.generate(name, batch, 1 + r, registry=reg, **kw)  # type: ignore[arg-type]
+        times.append(time.perf_counter() - t)
+    return batch / float(np.median(times))
+
+
+def crisp_stats(gen: np.ndarray, real_profile: np.ndarray) -> dict:
+    p = step_profile(gen)
+    return {"step_tv": round(profile_distance(p, real_profile), 4), "step_profile": [round(float(x), 4) for x in p]}
+
+
+def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
+                        eval_count: int = 512, sweep_count: int = 256, max_nfe: int | None = None,
+                        sweep: list[tuple[str, int, float, float]] | None = None) -> Manifest:
+    t0 = time.perf_counter()
+    train, val = data.train(), data.val()
+    model, state = load_pixel_model(checkpoint)
+    mc = state["model_config"]
+    cfg = model.cfg
+    if tuple(mc["labels"]) != data.label_names:
+        raise ValueError(f"checkpoint labels {mc['labels']} differ from the dataset's {data.label_names}")
+    palette = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in mc["palette"]], np.uint8)
+    s = data.size
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    out = work / name
+    out.mkdir()
+
+    # 1. the network graph, parity-checked against torch
+    g = torch.Generator().manual_seed(0)
+    n_ex = 6
+    tokens = torch.randint(0, cfg.palette_size + 2, (n_ex, s, s), generator=g)
+    t = torch.rand(n_ex, generator=g)
+    label = torch.arange(n_ex) % (len(data.label_names) + 1)
+    net = export_graph(model, {"tokens": tokens, "t": t, "label": label}, ["logits"], out / "logits.onnx")
+    print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
+
+    # 2. a first manifest and the sweep
+    raw_tokens = {"conditioning": {"null_label": len(data.label_names), "label_dropout": mc["loss"]["label_dropout"],
+                                   "label_counts": label_counts(data)}}
+    spec = TokenSpec(palette, len(data.label_names), "cosine", ("random", "confidence"), min(256, s * s),
+                     "random", 8, 2.0, 1.0, raw_tokens)
+    trainer_cfg = state["trainer_config"]
+    manifest = Manifest(
+        name=name, family="pixel",
+        description=(f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
+                     f"{s}x{s} pixel art ({data.name})"),
+        image=ImageSpec(s, s), labels=data.label_names,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0), graphs={"logits": net.graph},
+        training={
+            "data": list(data.credits),
+            "dataset": {"name": data.name, "builder": mc["run"]["dataset"], "train": len(train.images),
+                        "held_out": len(val.images), "split": "sha1(relative path) < 10%",
+                        "label_counts": label_counts(data)},
+            "recipe": {"model": cfg.to_dict(), "loss": mc["loss"], "trainer": trainer_cfg,
+                       "palette": f"OKLab k-means, {len(palette)} colours, training split"},
+            "seconds": round(float(state["elapsed_s"]), 1), "epochs": int(state["epoch"]),
+            "steps": int(state["step"]), "framework": f"torch {torch.__version__}",
+            "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
+        },
+        card="card.md", samples="samples.png", extra={"tokens": spec.to_dict()},
+    )
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+    fd = frechet_meter(val.images)
+    real_profile = step_profile(val.images)
+    palette_floor = from_tokens(to_tokens(val.images, palette), palette)
+    real_sub = train.images[np.linspace(0, len(train.images) - 1, len(val.images) * 2).astype(int)]
+    floors = {"real_train_vs_held_out": {"step_tv": round(profile_distance(step_profile(train.images),
+                                                                           real_profile), 4),
+                                         "fd": round(fd(real_sub), 4)},
+              "palette_quantised_held_out": {"step_tv": round(profile_distance(step_profile(palette_floor),
+                                                                               real_profile), 4),
+                                             "fd": round(fd(palette_floor), 4)}}
+    print(f"floors {floors}", flush=True)
+    plan = labels_like(val, sweep_count)
+    rows = []
+    for solver, steps, temp, guidance in sweep or SWEEP:
+        kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance}
+        gen = generate_plan(name, reg, plan, 0, **kw)
+        nfe = steps * (2 if guidance not in (0.0, 1.0) else 1)
+        row = {**kw, "nfe": nfe, "fd": round(fd(gen), 4), **crisp_stats(gen, real_profile),
+               **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}}
+        rows.append(row)
+        print(f"sweep {json.dumps(row)}", flush=True)
+    max_nfe = max_nfe or MAX_DEFAULT_NFE.get(s, 16)
+    affordable = [r for r in rows if r["nfe"] <= max_nfe] or rows
+    best = min(affordable, key=lambda r: r["fd"] / max(floors["real_train_vs_held_out"]["fd"], 1e-6) * 0.05
+               + r["step_tv"])
+    spec = replace(spec, default_solver=best["solver"], default_steps=best["steps"],
+                   default_guidance=best["guidance"], default_temperature=best["temperature"])
+    manifest = replace(manifest, extra={"tokens": spec.to_dict()})
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+
+    # 3. evaluation at the defaults on the held-out split
+    eplan = labels_like(val, eval_count)
+    gen = generate_plan(name, reg, eplan, 100_000)
+    real = pixel_art_stats(val.images)
+    generated = pixel_art_stats(gen)
+    ev = Evaluator.load(api.default_registry())
+    wanted = [lab for lab, c in eplan for _ in range(c)]
+    predicted = ev.run(gen).predicted
+    agreement = (float(np.mean([ev.labels[p] == lab for p, lab in zip(predicted, wanted)]))
+                 if set(data.label_names) <= set(ev.labels) else None)
+    real_agreement = (float(np.mean([ev.labels[p] == val.label_names[i] for p, i in
+                                     zip(ev.run(val.images).predicted, val.labels)]))
+                      if set(data.label_names) <= set(ev.labels) else None)
+    two_sample = _two_sample(gen, val.images, train.images)
+    per_label = {}
+    k = 0
+    for lab, count in eplan:
+        idx = val.labels == val.label_names.index(lab)
+        g_lab = gen[k:k + count]
+        per_label[lab] = {"count": count, "real_count": int(idx.sum()),
+                          "colors_per_sprite": round(pixel_art_stats(g_lab)["colors_per_sprite"], 2),
+                          "real_colors_per_sprite": round(pixel_art_stats(val.images[idx])["colors_per_sprite"], 2)
+                          if idx.any() else None,
+                          "step_tv_vs_all_real": round(profile_distance(step_profile(g_lab), real_profile), 4)}
+        k += count
+    sp = speed(name, reg)
+    metrics = {
+        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        "floors": floors, "sweep": rows, "sweep_count": sweep_count,
+        "defaults": {"solver": spec.default_solver, "steps": spec.default_steps, "guidance": spec.default_guidance,
+                     "temperature": spec.default_temperature, "nfe": best["nfe"]},
+        "max_default_nfe": max_nfe, "eval_count": len(gen),
+        "held_out_real": real, "generated": generated,
+        "step_bins": list(STEP_BINS), "real_step_profile": [round(float(x), 4) for x in real_profile],
+        **crisp_stats(gen, real_profile),
+        "fd": {"metric": fd.name, "default": round(fd(gen), 4)},
+        "two_sample": two_sample,
+        "label_agreement": agreement, "label_agreement_real": real_agreement,
+        "colors_gap": round(abs(generated["colors_per_sprite"] - real["colors_per_sprite"])
+                            / real["colors_per_sprite"], 4),
+        "non_binary_alpha_share": generated["non_binary_alpha_share"],
+        "memorization_rate": memorization_rate(gen, train.images),
+        "per_label": per_label,
+        "sprites_per_s": {"batch": SPEED_BATCH, "default": round(sp, 2)},
+    }
+    manifest = replace(manifest, metrics=metrics)
+
+    # 4. pictures and the card
+    scale = 4 if s <= 16 else 2
+    save_sheet(generate_plan(name, reg, [(lab, 8) for lab in data.label_names], 0), out / "samples.png", columns=8,
+               scale=scale)
+    for lab in data.label_names:
+        i = data.label_names.index(lab)
+        real_lab = train.images[train.labels == i][:8]
+        gen_lab = api.generate(name, 24, 0, label=lab, registry=reg).sprites
+        both = np.concatenate([_pad8(real_lab, s), gen_lab])
+        save_sheet(both, out / f"label_{lab}.png", columns=8, scale=scale)
+    _inpaint_sheet(name, reg, val, out / "inpaint.png", scale)
+    _palette_sheet(name, reg, data.label_names, out / "palette_locked.png", scale)
+    save_manifest(manifest, out / "manifest.json")
+    write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
+    install_bundle(out, bundle)
+    shutil.rmtree(work)
+    print(json.dumps({k: metrics[k] for k in ("defaults", "step_tv", "fd", "two_sample", "label_agreement",
+                                              "sprites_per_s", "memorization_rate")}, indent=1))
+    return manifest
+
+
+def _two_sample(gen: np.ndarray, real: np.ndarray, train: np.ndarray) -> dict | None:
+    """Two-sample CNN accuracy generated-vs-held-out real, and the real-vs-real floor (training vs held-out)."""
+    try:
+        from pixelsprite.evaluation.two_sample import two_sample_accuracy
+    except ImportError:
+        return None
+    rr = train[np.random.default_rng(0).permutation(len(train))[: len(real) * 2]]
+    g, r = two_sample_accuracy(real, gen, seed=0), two_sample_accuracy(real, rr, seed=0)
+    return {"generated_vs_real": round(g.accuracy, 4), "generated_vs_real_fold_std": round(g.fold_std, 4),
+            "real_vs_real": round(r.accuracy, 4), "per_class": g.per_class, "folds": g.folds}
+
+
+def _pad8(sprites: np.ndarray, s: int) -> np.ndarray:
+    """Up to 8 sprites, padded with transparent ones to a full row of 8."""
+    out = np.zeros((8, s, s, 4), np.uint8)
+    out[: len(sprites)] = sprites[:8]
+    return out
+
+
+def _inpaint_sheet(name: str, reg: Registry, val: SpriteSet, path: Path, scale: int) -> None:
+    """Rows of: a held-out sprite, its mask (the right half, shown as a red box), and 6 repaintings."""
+    rows = []
+    s = val.size
+    picks = np.linspace(0, len(val.images) - 1, 6).astype(int)
+    for j, i in enumerate(picks):
+        img = val.images[i]
+        mask = np.zeros((s, s), bool)
+        mask[:, s // 2:] = True
+        shown = img.copy()
+        shown[mask] = (shown[mask] // 2 + np.array([120, 0, 0, 127], np.uint8)).clip(0, 255)
+        shown[mask, 3] = 255
+        lab = val.label_names[val.labels[i]]
+        res = api.inpaint(name, img, mask, 6, 7 * j, label=lab, registry=reg).sprites
+        rows.append(np.concatenate([img[None], shown[None], res]))
+    save_sheet(np.concatenate(rows), path, columns=8, scale=scale)
+
+
+def _palette_sheet(name: str, reg: Registry, labels: tuple[str, ...], path: Path, scale: int) -> None:
+    """Pairs of rows with the same seeds: drawn in PICO-8 by the sampler (palette-locked), then generated freely
+    and mapped onto PICO-8 afterwards."""
+    pal = resolve_palette(LOCK_PALETTE)
+    rows = []
+    for lab in labels[:6]:
+        locked = api.generate(name, 8, 3, label=lab, palette=LOCK_PALETTE, registry=reg).sprites
+        free = api.generate(name, 8, 3, label=lab, registry=reg).sprites
+        rows += [locked, enforce(free, pal)]
+    save_sheet(np.concatenate(rows), path, columns=8, scale=scale)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default="dcss16fine")
+    p.add_argument("--data", default="../shared/datasets")
+    p.add_argument("--cache", default=".cache/datasets")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--sprite-size", type=int, default=16)
+    p.add_argument("--eval-count", type=int, default=512)
+    p.add_argument("--sweep-count", type=int, default=256)
+    p.add_argument("--max-nfe", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    data = load_dataset(a.dataset, a.data, a.sprite_size, a.cache)
+    export_pixel_bundle(a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count,
+                        max_nfe=a.max_nfe or None)
+
+
+if __name__ == "__main__":
+    main()
+
