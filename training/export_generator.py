@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pixelsprite import api
+from pixelsprite import api, families
+from pixelsprite.diffusion import DiffusionModel
+from pixelsprite.flow import FlowModel
 from pixelsprite.manifest import ImageSpec, LabelPolicy, Manifest, PostprocessSpec, load_manifest, save_manifest
 from pixelsprite.postprocess import despeckle, reduce_colors_adaptive
 from pixelsprite.registry import Registry
@@ -41,9 +43,10 @@ from .models.unet import UNet, UNetConfig
 from .sheets import save_sheet
 from .trainer import load_checkpoint
 
-ROLES = {"diffusion": "denoiser", "flow": "velocity"}
-SOLVERS = {"diffusion": ["ddpm", "ddim"], "flow": ["euler", "midpoint", "heun"]}
-NFE = {"ddpm": 1, "ddim": 1, "euler": 1, "midpoint": 2, "heun": 2}
+ROLES = {"diffusion": DiffusionModel.ROLE, "flow": FlowModel.ROLE}
+SOLVERS = {"diffusion": list(DiffusionModel.SOLVERS), "flow": list(FlowModel.SOLVERS)}
+NFE = families.EVALUATIONS_PER_STEP
+"""Network evaluations per step of every solver, as the runtime's families declare them."""
 SWEEP = {  # (solver, steps) measured on the held-out split
     "diffusion": [("ddim", s) for s in (2, 3, 4, 6, 8, 12, 16, 25, 50, 100)],
     "flow": [(sol, s) for sol in ("euler", "midpoint", "heun") for s in (1, 2, 3, 4, 6, 8, 12, 25, 50)],

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pixelsprite import families
 from pixelsprite.registry import Registry
 
 from .augment import to_model_range
@@ -87,7 +88,7 @@ def generator_pools(registry: Registry, names: list[str] | None, n_train: int, n
         if name not in sizes:
             raise ValueError(f"{name!r} is not a 16x16 or 40x40 generator bundle; available: {sorted(sizes)}")
         t0 = time.perf_counter()
-        iterative = registry.info(name).family in ("diffusion", "flow")
+        iterative = bool(families.capabilities(registry.info(name).manifest).solvers)  # samples in steps
         n = n_train_iterative if iterative and n_train_iterative is not None else n_train
         train[name] = (sizes[name], generated(registry, name, n, 0, cache))
         held[name] = (sizes[name], generated(registry, name, n_eval, EVAL_SEED, cache))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import pixel
 from ..diffusion import DiffusionModel
 from ..flow import FlowModel
 from ..manifest import Manifest
@@ -24,15 +25,16 @@ from ..teacher import TeacherModel
 from ..vae import VaeModel
 from .capabilities import SAMPLER_PARAMETERS, Capabilities, Solver
 
-__all__ = ["FAMILIES", "Capabilities", "Family", "Solver", "SAMPLER_PARAMETERS", "capabilities", "families_with",
-           "load", "GENERATOR_OPERATION"]
+__all__ = ["EVALUATIONS_PER_STEP", "FAMILIES", "GENERATOR_OPERATION", "SAMPLER_PARAMETERS", "Capabilities",
+           "Family", "Solver", "capabilities", "families_with", "load"]
 
 GENERATOR_OPERATION = "generate"
 """A family is a generator when it can answer this operation (the evaluation suite evaluates those)."""
 
-_NFE = {"ddpm": ddpm.NFE_PER_STEP, "ddim": ddim.NFE_PER_STEP, "euler": euler.NFE_PER_STEP,
+EVALUATIONS_PER_STEP = {"ddpm": ddpm.NFE_PER_STEP, "ddim": ddim.NFE_PER_STEP, "euler": euler.NFE_PER_STEP,
         "midpoint": midpoint.NFE_PER_STEP, "heun": heun.NFE_PER_STEP,
-        "random": 1, "confidence": 1}
+        "random": pixel.NFE_PER_STEP, "confidence": pixel.NFE_PER_STEP}
+"""Network evaluations per step of every solver the runtime runs (before guidance doubles them)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ def _sampler_caps(family: str, ops: tuple[str, ...], section: str, deterministic
 
     def describe(m: Manifest) -> Capabilities:
         d = _section(m, section)
-        solvers = tuple(Solver(s, _NFE.get(s, 1), s in deterministic) for s in d.get("solvers", ()) if s in _NFE)
+        solvers = tuple(Solver(s, EVALUATIONS_PER_STEP[s], s in deterministic) for s in d.get("solvers", ())
+                        if s in EVALUATIONS_PER_STEP)
         defaults = dict(d.get("defaults", {}))
         ops_here = ops
         if d.get("space") == "latent" and "encoder" not in m.graphs:
