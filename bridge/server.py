@@ -339,6 +339,8 @@ class Server:
                       ms=round(1000 * (time.perf_counter() - t0), 1))
         except PixelspriteError as e:
             log_event(self.log, logging.WARNING, "warm_failed", code=e.code, message=e.message)
+        except (OSError, RuntimeError) as e:  # out of file descriptors, or stopped meanwhile: warming is optional
+            log_event(self.log, logging.WARNING, "warm_failed", code="internal", message=f"{type(e).__name__}: {e}")
 
     async def stop(self) -> None:
         """Orderly shutdown: stop accepting, finish in-flight work (up to ``grace_s``), cancel the rest, close."""
