@@ -6,6 +6,8 @@
     with SyncClient("ws://127.0.0.1:8737") as c:
         print(c.models()["default"])
         sheet = c.generate(count=16, seed=7).rgba
+        mask = np.zeros(sheet.shape[1:3], bool); mask[4:8, 4:8] = True
+        fixed = c.inpaint(sheet[0], mask, model="pixel16", count=4, seed=1)   # a pixel model: repaint the mask
 
 Requests may run concurrently on one connection; answers are matched by id. Errors raise
 :class:`~bridge.errors.RemoteError` carrying the server's ``code``, ``message`` and ``field``.
@@ -33,7 +35,7 @@ from pixelsprite.imageio import decode_image
 from . import protocol as proto
 from .errors import RemoteError
 
-__all__ = ["Client", "SyncClient", "Sprites", "Progress", "image_arg", "DEFAULT_URL"]
+__all__ = ["Client", "SyncClient", "Sprites", "Progress", "image_arg", "mask_arg", "DEFAULT_URL"]
 
 DEFAULT_URL = f"ws://127.0.0.1:{proto.DEFAULT_PORT}"
 T = TypeVar("T")
@@ -78,6 +80,22 @@ def image_arg(image: np.ndarray | bytes) -> dict[str, Any] | bytes:
     if arr.ndim != 3 or arr.shape[-1] != 4:
         raise ValueError(f"an image must be uint8 (H, W, 4), got {arr.shape}")
     return {"rgba": arr.tobytes(), "width": int(arr.shape[1]), "height": int(arr.shape[0])}
+
+
+def mask_arg(mask: np.ndarray | bytes) -> dict[str, Any] | bytes:
+    """An inpaint ``mask`` parameter: PNG bytes and uint8 ``(H, W, 4)`` images as :func:`image_arg` sends them (the
+    server reads their alpha, or without transparent pixels their white pixels; docs/protocol.md, *inpaint*); a
+    2-D ``(H, W)`` array (bool, or non-zero = repaint) as a 1-bit image: opaque white where it repaints, opaque black
+    elsewhere."""
+    if isinstance(mask, (bytes, bytearray)):
+        return bytes(mask)
+    arr = np.asarray(mask)
+    if arr.ndim == 2:
+        rgba = np.zeros((*arr.shape, 4), np.uint8)
+        rgba[..., :3] = np.where(arr.astype(bool), 255, 0)[..., None]
+        rgba[..., 3] = 255
+        return image_arg(rgba)
+    return image_arg(arr)
 
 
 def _bytes(value: Any) -> bytes:
@@ -238,6 +256,20 @@ class Client:
                                  on_update=on_update, preview=_flag(preview), **params)
         return _sprites(msg)
 
+    async def inpaint(self, image: np.ndarray | bytes, mask: np.ndarray | bytes, *, model: str | None = None,
+                      count: int = 8, seed: int | None = None, image_format: str = "png",
+                      on_progress: ProgressCallback | None = None, on_update: UpdateCallback | None = None,
+                      preview: bool = False, **params: Any) -> Sprites:
+        """``count`` repaintings of the ``mask`` pixels of ``image`` (a pixel model; every other pixel is kept
+        exactly); repainting *i* has seed ``seed + i``. ``mask``: a 2-D bool array (True = repaint), or an image
+        of the sprite's size (see :func:`mask_arg`). Sampler options (``label``, ``steps``, ``solver``,
+        ``guidance``, ``temperature``) and ``palette`` (palette-locked: the sampler draws only its colours) go in
+        ``params``. As :meth:`generate`: ``preview=True`` sends previews to ``on_update``."""
+        msg = await self.request("inpaint", model=model, image=image_arg(image), mask=mask_arg(mask), count=count,
+                                 seed=seed, image_format=image_format, on_progress=on_progress,
+                                 on_update=on_update, preview=_flag(preview), **params)
+        return _sprites(msg)
+
     async def interpolate(self, a: int | np.ndarray | bytes, b: int | np.ndarray | bytes, *, model: str | None = None,
                           count: int = 8, method: str | None = None, image_format: str = "png",
                           **params: Any) -> Sprites:
@@ -318,6 +350,9 @@ class SyncClient:
 
     def variations(self, image: np.ndarray | bytes, **params: Any) -> Sprites:
         return self._run(self.client.variations(image, **params))
+
+    def inpaint(self, image: np.ndarray | bytes, mask: np.ndarray | bytes, **params: Any) -> Sprites:
+        return self._run(self.client.inpaint(image, mask, **params))
 
     def interpolate(self, a: int | np.ndarray | bytes, b: int | np.ndarray | bytes, **params: Any) -> Sprites:
         return self._run(self.client.interpolate(a, b, **params))
