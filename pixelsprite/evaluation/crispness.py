@@ -41,12 +41,14 @@ def step_counts(rgba: np.ndarray, wrap: bool = False) -> np.ndarray:
         raise ValueError(f"rgba must be (N, H, W, 4), got shape {rgba.shape}")
     lab = srgb_to_oklab(rgba[..., :3])
     opaque = rgba[..., 3] > 0
-    if wrap:
-        lab = np.concatenate([lab, lab[:, :1]], axis=1)
-        lab = np.concatenate([lab, lab[:, :, :1]], axis=2)
-        opaque = np.concatenate([opaque, opaque[:, :1]], axis=1)
-        opaque = np.concatenate([opaque, opaque[:, :, :1]], axis=2)
-    steps = np.concatenate([_pair_steps(lab, opaque, 1), _pair_steps(lab, opaque, 2)])
+    pairs = []
+    for axis in (1, 2):  # vertical, then horizontal neighbours
+        lab_a, opaque_a = lab, opaque
+        if wrap:  # the first row / column again after the last: each seam pair once
+            lab_a = np.concatenate([lab, np.take(lab, [0], axis=axis)], axis=axis)
+            opaque_a = np.concatenate([opaque, np.take(opaque, [0], axis=axis)], axis=axis)
+        pairs.append(_pair_steps(lab_a, opaque_a, axis))
+    steps = np.concatenate(pairs)
     bins = np.searchsorted(np.asarray(STEP_EDGES), steps, side="right")
     return np.bincount(bins, minlength=len(STEP_BINS)).astype(np.int64)
 
