@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provision a real Godot 4 for the Godot plugin's tests: a Debian sid chroot (Godot 4 is not in Debian stable) with
 # Debian's `godot` package, cached OUTSIDE the repository and reused.
+# Xvfb and Mesa's software OpenGL come along, for the test that runs the editor in a window (dock_screenshot.py).
 #
 #   plugins/godot/tools/provision_godot.sh            # -> /opt/pixelsprite-godot (or $PIXELSPRITE_GODOT_ROOT)
 #
@@ -58,7 +59,8 @@ mount -t proc proc "$partial/proc"
 trap 'umount -l "$partial/proc" 2>/dev/null || true' EXIT
 chroot "$partial" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c '
   apt-get -qq -o Acquire::Check-Valid-Until=false update &&
-  apt-get -qq -y --no-install-recommends install godot ca-certificates >/dev/null &&
+  apt-get -qq -y --no-install-recommends install godot ca-certificates xvfb xauth libgl1-mesa-dri libglx-mesa0 \
+    libegl-mesa0 fonts-dejavu-core >/dev/null &&
   apt-get clean' >>"$partial.log" 2>&1 || { tail -n 30 "$partial.log" >&2; exit 1; }
 version="$(chroot "$partial" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin godot --headless --version 2>/dev/null | tail -n1)"
 umount -l "$partial/proc"
