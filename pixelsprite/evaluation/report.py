@@ -13,6 +13,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..imageio import compose_sheet, encode_png, upscale
+from .crispness import STEP_BINS
 from .suite import DatasetReport, SetMetrics, SuiteResult
 
 __all__ = ["headline_table", "markdown", "sheet_image", "to_json", "write_report"]
@@ -48,6 +49,14 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _profile(p: tuple[float, ...] | None) -> str:
+    """The six step shares as whole percents, ``37·2·3·9·13·37`` (bins :data:`~.crispness.STEP_BINS`)."""
+    return "—" if p is None else "·".join(f"{100 * v:.0f}" for v in p)
+
+
+PROFILE_HEAD = f"step profile % ({' · '.join(b.replace('identical', '=') for b in STEP_BINS)})"
+
+
 def _settings(s: dict[str, Any]) -> str:
     if not s:
         return "one pass"
@@ -66,14 +75,16 @@ def _row(r: SetMetrics, sheets_rel: str | None) -> str:
     fd = _f(r.fd) + (f" ± {r.fd_std:.2f}" if r.fd_std is not None else "")
     return (f"| {name} | {r.count} | {_settings(r.settings) if r.kind == 'generator' else '—'} | {fd} | "
             f"{_f(r.kid, 2, 1e3)} ± {_f(r.kid_std, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
+            f"{_f(r.step_distance, 3)} | {_f(r.two_sample, 3)} | "
             f"{_pct(r.label_agreement)} | {s['colors_per_sprite']:.1f} ({s['colors_per_sprite_median']:.0f}) | "
             f"{_pct(s['non_binary_alpha_share'])} | {s['isolated_pixel_rate']:.3f} | {_pct(r.memorization_rate)} | "
-            f"{teacher} |").replace("— ± —", "—")
+            f"{teacher} | {_profile(r.step_profile)} |").replace("— ± —", "—")
 
 
-TABLE_HEAD = ("| set | sprites | sampler | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | label agreement | "
-              "colours / sprite (median) | non-binary α | isolated px | memorized | teacher quality mean / median |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+TABLE_HEAD = ("| set | sprites | sampler | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | step distance ↓ | "
+              "two-sample accuracy ↓ | label agreement | colours / sprite (median) | non-binary α | isolated px | "
+              f"memorized | teacher quality mean / median | {PROFILE_HEAD} |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def dataset_table(d: DatasetReport, sheets_rel: str | None) -> str:
@@ -85,13 +96,16 @@ def corruption_table(d: DatasetReport) -> str:
     rows = [r for r in d.rows if r.kind in ("baseline", "corruption")]
     if len(rows) < 2:
         return ""
-    lines = ["| training subset | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | colours / sprite | isolated px |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| training subset | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | step distance ↓ | two-sample accuracy ↓ "
+             f"| colours / sprite | isolated px | {PROFILE_HEAD} |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         name = (f"as is (the real-vs-real row: mean of {r.draws} subsets; the damage is done to the first)"
                 if r.kind == "baseline" else r.name)
         lines.append(f"| {name} | {_f(r.fd)} | {_f(r.kid, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
-                     f"{r.stats['colors_per_sprite']:.1f} | {r.stats['isolated_pixel_rate']:.3f} |")
+                     f"{_f(r.step_distance, 3)} | {_f(r.two_sample, 3)} | "
+                     f"{r.stats['colors_per_sprite']:.1f} | {r.stats['isolated_pixel_rate']:.3f} | "
+                     f"{_profile(r.step_profile)} |")
     return "\n".join(lines)
 
 
@@ -103,9 +117,10 @@ def headline_table(result: SuiteResult) -> str:
     """One row per generator, each beside its dataset's real-vs-real baseline and held-out figures (README)."""
     teacher = result.teacher is not None
     lines = ["| model | dataset | FD ↓ (real vs real) | KID ×10³ ↓ (real vs real) | precision / recall | "
+             "step distance ↓ (real vs real) | two-sample accuracy ↓ (real vs real) | "
              "colours / sprite (held-out real) | isolated px (held-out real) | memorized |"
              + (" teacher quality (held-out real) |" if teacher else ""),
-             "|---|---|---|---|---|---|---|---|" + ("---|" if teacher else "")]
+             "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if teacher else "")]
     for d in result.datasets:
         base = next(r for r in d.rows if r.kind == "baseline")
         real = next(r for r in d.rows if r.kind == "held_out")
@@ -115,6 +130,8 @@ def headline_table(result: SuiteResult) -> str:
             lines.append(
                 f"| `{r.name}` | `{d.dataset}` | {_f(r.fd)} ({_f(base.fd)}) | {_f(r.kid, 2, 1e3)} "
                 f"({_f(base.kid, 2, 1e3)}) | {_f(r.precision, 2)} / {_f(r.recall, 2)} | "
+                f"{_f(r.step_distance, 3)} ({_f(base.step_distance, 3)}) | {_f(r.two_sample, 2)} "
+                f"({_f(base.two_sample, 2)}) | "
                 f"{r.stats['colors_per_sprite']:.1f} ({real.stats['colors_per_sprite']:.1f}) | "
                 f"{r.stats['isolated_pixel_rate']:.3f} ({real.stats['isolated_pixel_rate']:.3f}) | "
                 f"{_pct(r.memorization_rate)} |"
@@ -151,6 +168,19 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         "subsets, ×10³; about 0 when the sets come from one distribution. Precision: share of generated sprites "
         "inside the real sprites' k-NN manifold; recall: share of real sprites inside the generated manifold "
         f"(Kynkäänniemi et al. 2019, k = {cfg.pr_k}, equal-size subsamples, {cfg.pr_repeats} repeats).",
+        "- **step distance** and **step profile** see crispness, which the evaluator's features barely do. For every "
+        "pair of 4-neighbour pixels that are both opaque, the colour difference in OKLab (Euclidean, L in [0, 1]) "
+        "falls in one of six bins: identical, < .02, .02–.05 (soft), .05–.10, .10–.20, ≥ .20 (hard); the profile is "
+        "the share of pairs in each bin over the whole set (whole percents here, exact in the JSON), and the step "
+        "distance is the total-variation distance between a set's profile and the held-out profile (0 = the same "
+        "stepping, 1 = disjoint; `pixelsprite.evaluation.crispness`). Pixel art is flat areas and hard steps: blur "
+        "moves pairs into the soft bins, noise empties the identical bin.",
+        "- **two-sample accuracy**: a small CNN (two 3×3 convolutions, global mean and max pooling; about 5k "
+        "weights, numpy) is trained fresh, on pixels, to tell the set's sprites from the held-out ones; its "
+        f"{cfg.two_sample_folds}-fold held-out accuracy, with the larger set subsampled to the smaller one's size. "
+        "**0.5 = indistinguishable**, 1.0 = every sprite told apart; its standard error at 135 sprites a side is "
+        "about 0.03 (`pixelsprite.evaluation.two_sample`, Lopez-Paz & Oquab 2017). The real-vs-real row is the "
+        "floor of both.",
         "- **label agreement**: for label-conditional generators, the share of sprites the evaluator classifies "
         "as the label they were sampled with; for the held-out row, the evaluator's own accuracy.",
         "- **colours / sprite**: distinct opaque RGB colours, mean (median). **non-binary α**: share of pixels "
@@ -169,8 +199,9 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
                 f"{d.train_count} training sprites", "", dataset_table(d, sheets_rel), ""]
         damage = corruption_table(d)
         if damage:
-            out += ["How the distances respond to known damage: the same training subset, corrupted, against the "
-                    "same held-out split (a sanity check of the feature space).", "", damage, ""]
+            out += ["How the measures respond to known damage: the same training subset, corrupted, against the "
+                    "same held-out split (a sanity check of each measure: the feature-space distances barely see "
+                    "blur and halved resolution; the step distance and the two-sample test must).", "", damage, ""]
         if sheets_rel is not None:
             for name in d.sheets:
                 out += [f"**{name}**  ", f"![{name}]({sheets_rel}/{sheet_name(d.dataset, name)})", ""]

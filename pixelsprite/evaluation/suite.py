@@ -5,11 +5,19 @@ For each dataset (a generator is measured on the dataset it was trained on, name
 
 1. the held-out real sprites get the evaluator's features once;
 2. **baseline** row: a random subset of the *training* split (``baseline_count`` sprites) against the held-out
-   split — the Fréchet distance, KID and precision/recall two samples of real sprites reach at these sizes;
-3. **held-out real** row: the pixel-art statistics, memorization rate (a held-out sprite with a near-identical
-   training sprite: DCSS has near-duplicates), evaluator accuracy and teacher scores of the held-out sprites;
+   split — the Fréchet distance, KID, precision/recall, neighbour-step distance and two-sample accuracy two
+   samples of real sprites reach at these sizes (the floor of each measure);
+3. **held-out real** row: the pixel-art statistics, neighbour-step profile (the reference), memorization rate (a
+   held-out sprite with a near-identical training sprite: DCSS has near-duplicates), evaluator accuracy and
+   teacher scores of the held-out sprites;
 4. one **generator** row per model: ``count`` sprites at the bundle's defaults (seeds ``seed ...``; label-
    conditional models get the held-out label mix, largest remainders), against the held-out split.
+
+Besides the evaluator's features (FD, KID, precision/recall), every row is measured on its pixels: the
+neighbour-step profile (:mod:`.crispness`) and its total-variation distance to the held-out profile, and the
+two-sample accuracy of a small CNN trained fresh to tell the row's sprites from the held-out ones
+(:mod:`.two_sample`; 0.5 = indistinguishable). Known damage to real sprites (:mod:`.corruptions`: noise, blur, half
+resolution, posterization) goes through every measure too, so each one is seen to move.
 
 Inputs are plain arrays (:class:`SpriteData`), so the suite itself needs neither torch nor the dataset builders.
 """
@@ -27,9 +35,11 @@ import numpy as np
 from .. import api
 from ..registry import Registry
 from .corruptions import CORRUPTIONS
+from .crispness import profile_distance, step_profile
 from .distances import frechet_distance, kid, precision_recall
 from .evaluator import Evaluator
 from .sprites import memorization_rate, pixel_art_stats
+from .two_sample import two_sample_accuracy
 
 __all__ = ["GENERATOR_FAMILIES", "DatasetReport", "SetMetrics", "SpriteData", "SuiteConfig", "SuiteResult",
            "dataset_of", "generators", "labels_like", "run_suite", "sample_generator"]
@@ -60,12 +70,17 @@ class SuiteConfig:
     baseline_draws: int = 5  # independent training subsets averaged in the real-vs-real row
     sheet_count: int = 64
     corruptions: bool = True  # also measure the training subset after known damage (a sanity check)
+    two_sample: bool = True  # train the real-vs-row CNN (:mod:`.two_sample`) for every row but the held-out one
+    two_sample_folds: int = 5
+    two_sample_steps: int = 160  # optimiser steps per fold
 
     def __post_init__(self) -> None:
         if self.count < 2 * self.pr_k or self.baseline_count < 2 * self.pr_k:
             raise ValueError(f"count and baseline_count must be at least {2 * self.pr_k}")
         if self.baseline_draws < 1:
             raise ValueError(f"baseline_draws must be at least 1, got {self.baseline_draws}")
+        if self.two_sample_folds < 2 or self.two_sample_steps < 1:
+            raise ValueError("two_sample_folds must be at least 2 and two_sample_steps at least 1")
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +111,11 @@ class SetMetrics:
     teacher: mean/median teacher quality, when a teacher was given. settings: sampler settings used.
     fd_std, draws: for the baseline, the distances are means over ``draws`` training subsets and ``fd_std`` the
     standard deviation of their FDs (statistics and teacher scores are the first subset's).
+    step_profile: the six shares of :func:`~.crispness.step_profile` (bins :data:`~.crispness.STEP_BINS`).
+    step_distance: its total-variation distance to the held-out profile, in [0, 1] (None for the held-out row;
+    the baseline's is the mean over its ``draws`` subsets). two_sample: held-out accuracy of the CNN telling this
+    set from the held-out split (:func:`~.two_sample.two_sample_accuracy`; 0.5 = indistinguishable; the
+    baseline's is its first subset's; None for the held-out row or when not run); two_sample_folds: per fold.
     """
 
     name: str
@@ -115,6 +135,10 @@ class SetMetrics:
     seconds: float = 0.0
     fd_std: float | None = None
     draws: int = 1
+    step_profile: tuple[float, ...] | None = None
+    step_distance: float | None = None
+    two_sample: float | None = None
+    two_sample_folds: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -248,6 +272,7 @@ def _rng(seed: int, key: str) -> np.random.Generator:
 def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev: Evaluator, cfg: SuiteConfig,
                       scorer: Scorer | None, log: Callable[[str], None]) -> DatasetReport:
     real = ev.run(data.held_out)
+    real_profile = step_profile(data.held_out)
 
     def distances(feats: np.ndarray, row: str) -> dict[str, Any]:
         rng = _rng(cfg.seed, row)  # per row: a model's numbers do not depend on which other rows were measured
@@ -255,6 +280,18 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         pr = precision_recall(real.features, feats, rng, cfg.pr_k, cfg.pr_repeats)
         return {"fd": frechet_distance(real.features, feats), "kid": k.mean, "kid_std": k.std,
                 "precision": pr.precision, "recall": pr.recall}
+
+    def pixels(sprites: np.ndarray, row: str) -> dict[str, Any]:
+        """The measures on pixels: step profile, its distance to held-out real, and the two-sample test."""
+        profile = step_profile(sprites)
+        out: dict[str, Any] = {"step_profile": tuple(float(v) for v in profile),
+                               "step_distance": profile_distance(profile, real_profile)}
+        if cfg.two_sample:
+            seed = int(_rng(cfg.seed, "two-sample " + row).integers(2**31))
+            t = two_sample_accuracy(data.held_out, sprites, seed=seed, folds=cfg.two_sample_folds,
+                                    steps=cfg.two_sample_steps)
+            out.update(two_sample=t.accuracy, two_sample_folds=t.fold_accuracies)
+        return out
 
     base = "training subset (real vs real)"
     draws = []
@@ -265,21 +302,24 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
     measured = [distances(ev.features(d), f"{base} {i}") for i, d in enumerate(draws)]
     subset = draws[0]
     mean: dict[str, Any] = {k: float(np.mean([m[k] for m in measured])) for k in measured[0]}
+    floor = pixels(subset, base)
+    floor["step_distance"] = float(np.mean([profile_distance(step_profile(d), real_profile) for d in draws]))
     rows = [SetMetrics(base, "baseline", data.name, len(subset), label_agreement=None,
                        stats=pixel_art_stats(subset), memorization_rate=None, teacher=_teacher(scorer, subset),
-                       fd_std=float(np.std([m["fd"] for m in measured])), draws=len(draws), **mean)]
+                       fd_std=float(np.std([m["fd"] for m in measured])), draws=len(draws), **mean, **floor)]
     held_labels = [data.label_names[i] for i in data.held_out_labels]
     rows.append(SetMetrics("held-out real", "held_out", data.name, len(data.held_out), None, None, None, None, None,
                            label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
                            stats=pixel_art_stats(data.held_out),
                            memorization_rate=memorization_rate(data.held_out, data.train),
-                           teacher=_teacher(scorer, data.held_out)))
+                           teacher=_teacher(scorer, data.held_out),
+                           step_profile=tuple(float(v) for v in real_profile)))
     if cfg.corruptions:
         for what, damage in CORRUPTIONS.items():
             bad = damage(subset, _rng(cfg.seed, "damage " + what))
             rows.append(SetMetrics(what, "corruption", data.name, len(bad), label_agreement=None,
                                    stats=pixel_art_stats(bad), memorization_rate=None,
-                                   **distances(ev.features(bad), what)))
+                                   **distances(ev.features(bad), what), **pixels(bad, what)))
     sheets = {"held-out real": _spread(data.held_out, cfg.sheet_count)}
     for name in names:
         t0 = time.perf_counter()
@@ -287,13 +327,18 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         seconds = time.perf_counter() - t0
         out = ev.run(sprites)
         agreement = _agreement(ev, out.predicted, labels, registry.info(name).manifest.labels)
+        t1 = time.perf_counter()
+        measures = pixels(sprites, name)
         rows.append(SetMetrics(name, "generator", data.name, len(sprites),
                                label_agreement=agreement, stats=pixel_art_stats(sprites),
                                memorization_rate=memorization_rate(sprites, data.train),
                                teacher=_teacher(scorer, sprites), settings=_settings(registry, name),
-                               seconds=round(seconds, 2), **distances(out.features, name)))
+                               seconds=round(seconds, 2), **distances(out.features, name), **measures))
         sheets[name] = _spread(sprites, cfg.sheet_count)
-        log(f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {rows[-1].fd:.3f}")
+        r = rows[-1]
+        log(f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {r.fd:.3f}, step distance "
+            f"{r.step_distance:.3f}" + (f", two-sample {r.two_sample:.3f} ({time.perf_counter() - t1:.1f}s)"
+                                        if r.two_sample is not None else ""))
     return DatasetReport(data.name, data.size, len(data.train), len(data.held_out), tuple(rows), sheets)
 
 

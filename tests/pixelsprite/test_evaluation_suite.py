@@ -20,7 +20,7 @@ pytest.importorskip("torch")
 
 from .evaluator_bundle import write_tiny_evaluator  # noqa: E402
 
-CFG = SuiteConfig(count=16, baseline_count=16, kid_subsets=5, pr_repeats=2, sheet_count=8)
+CFG = SuiteConfig(count=16, baseline_count=16, kid_subsets=5, pr_repeats=2, sheet_count=8, two_sample_steps=40)
 
 
 def toy_sprites(n: int, seed: int, size: int = 8) -> np.ndarray:
@@ -85,11 +85,20 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
                      ("tiny", "generator"), ("tdiff", "generator")]
     base, real, tiny, tdiff = (r for r in report.rows if r.kind != "corruption")
     damaged = {r.name: r for r in report.rows if r.kind == "corruption"}
-    assert len(damaged) == 4 and all(r.fd is not None and r.fd >= 0 for r in damaged.values())
+    assert len(damaged) == 5 and all(r.fd is not None and r.fd >= 0 for r in damaged.values())
     for r in (base, tiny, tdiff):
         assert r.fd is not None and r.fd >= 0 and r.kid is not None
         assert r.precision is not None and 0 <= r.precision <= 1 and r.recall is not None and 0 <= r.recall <= 1
         assert r.teacher is not None and 0 <= r.teacher["mean"] <= 1
+    for r in (base, tiny, tdiff, *damaged.values()):  # the measures on pixels, against the held-out split
+        assert r.step_profile is not None and len(r.step_profile) == 6 and sum(r.step_profile) == pytest.approx(1)
+        assert r.step_distance is not None and 0 <= r.step_distance <= 1
+        assert r.two_sample is not None and 0 <= r.two_sample <= 1 and r.two_sample_folds is not None
+        assert len(r.two_sample_folds) == CFG.two_sample_folds
+    # one-colour blobs: the profile is all "identical" and noise empties that bin, whatever the features say
+    assert base.step_distance == 0.0 and damaged["RGB noise σ=8"].step_distance > 0.9
+    assert real.step_profile == (1.0, 0.0, 0.0, 0.0, 0.0, 0.0) and real.step_distance is None
+    assert real.two_sample is None
     assert real.fd is None and real.label_agreement is not None and real.memorization_rate == 0.0
     assert tiny.label_agreement is None and tiny.settings == {}  # an unconditional VAE
     assert tdiff.label_agreement is not None and tdiff.settings["solver"] in ("ddpm", "ddim")
@@ -97,6 +106,8 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     again = run_suite(suite_registry, lambda builder, size: toy_data, names=["tdiff"], cfg=CFG)
     alone = again.datasets[0].rows[-1]  # seeds per row: the same numbers without the other models
     assert (alone.fd, alone.kid, alone.precision, alone.recall) == (tdiff.fd, tdiff.kid, tdiff.precision, tdiff.recall)
+    assert (alone.step_profile, alone.two_sample, alone.two_sample_folds) == (tdiff.step_profile, tdiff.two_sample,
+                                                                             tdiff.two_sample_folds)
     assert again.teacher is None
 
     md = tmp_path / "docs" / "evaluation.md"
@@ -104,12 +115,27 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     text = md.read_text()
     assert "| [**tiny**](evaluation/toy8-tiny.png) | 16 |" in text and "## `toy8` (8×8)" in text
     assert "![tdiff](evaluation/toy8-tdiff.png)" in text and "(`alpha`)" in text
-    assert "| posterized (8 colours) |" in text and "known damage" in text
+    assert "| posterized (8 colours) |" in text and "| blur (3×3 Gaussian) |" in text and "known damage" in text
+    assert "| step distance ↓ | two-sample accuracy ↓ |" in text and "step profile % (= · <.02 ·" in text
+    assert "| 100·0·0·0·0·0 |" in text  # the held-out row's profile, in whole percents
     for name in ("toy8-held-out-real.png", "toy8-tiny.png", "toy8-tdiff.png"):
         assert (tmp_path / "docs" / "evaluation" / name).is_file()
     doc = json.loads((tmp_path / "docs" / "evaluation" / "evaluation.json").read_text())
     assert [r["name"] for r in doc["datasets"][0]["rows"]][-2:] == ["tiny", "tdiff"] and len(written) == 5
-    assert "| `tdiff` | `toy8` |" in headline_table(res)
+    json_tdiff = doc["datasets"][0]["rows"][-1]
+    assert json_tdiff["two_sample"] == tdiff.two_sample and len(json_tdiff["step_profile"]) == 6
+    headline = headline_table(res)
+    assert "| `tdiff` | `toy8` |" in headline and "two-sample accuracy ↓ (real vs real)" in headline
+    assert f"| {tdiff.step_distance:.3f} ({base.step_distance:.3f}) | {tdiff.two_sample:.2f} " in headline
+
+
+def test_the_two_sample_test_can_be_turned_off(suite_registry: Registry, toy_data: SpriteData) -> None:
+    cfg = SuiteConfig(count=8, baseline_count=8, kid_subsets=2, pr_repeats=1, baseline_draws=1, corruptions=False,
+                      two_sample=False)
+    rows = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny"], cfg=cfg).datasets[0].rows
+    assert [r.two_sample for r in rows] == [None, None, None] and all(r.step_profile is not None for r in rows)
+    with pytest.raises(ValueError, match="two_sample_folds"):
+        SuiteConfig(two_sample_folds=1)
 
 
 def test_real_sprites_as_a_generator_score_like_the_baseline(suite_registry: Registry, toy_data: SpriteData) -> None:
