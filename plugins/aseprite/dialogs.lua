@@ -45,9 +45,10 @@ local function remember(prefs, d, fields)
 end
 
 -- A progress answer in words; fields the server left out are shown as "?".
-local function progress_text(p)
+local function progress_text(p, verb)
   local function n(x) return math.tointeger(x) or "?" end
-  return string.format("Generating... %s / %s %s", n(p.done), n(p.total), type(p.unit) == "string" and p.unit or "")
+  return string.format("%s... %s / %s %s", verb or "Generating", n(p.done), n(p.total),
+                       type(p.unit) == "string" and p.unit or "")
 end
 
 -- Connects unless the connection is up or Aseprite is still trying (then its events update the dialog).
@@ -98,10 +99,15 @@ function M.hit(layout, w, h, x, y, n)
 end
 
 -- A sprite dialog: server status, model, count, seed (with dice), the spec's own fields, palette, preview grid,
--- Generate / Cancel / Insert. spec: title, key (preferences namespace), insert (default mode),
--- fields(dlg, prefs) adds widgets, remember (the names of those widgets to keep in preferences),
--- request(data, model) -> request table or nil and a sentence, preview (ask a server that offers it for preview
--- images with progress; the grid shows them until the result arrives).
+-- Generate / Cancel / Insert. spec: title, key (preferences namespace, and the operation the models must offer),
+-- insert (default mode), fields(dlg, prefs) adds widgets, remember (the names of those widgets to keep in
+-- preferences), request(data, model, palette, models) -> request table or nil and a sentence, preview (ask a server
+-- that offers it for preview images with progress; the grid shows them until the result arrives), on_model(model).
+-- Options of Repaint Selection: strict (list only models whose `operations` name spec.key; without it a model that
+-- lists no operations counts as offering it), prefer(model) (a model to select first, e.g. of the sprite's size),
+-- action (the text of the Generate button), verb (of the progress text), no_models (the status when no model fits),
+-- apply{ text =, run = function(image) -> sentence or nil, error } (replaces "Insert as" and Insert: the user picks
+-- one candidate and Apply puts it somewhere).
 -- ctx: conn (connection), prefs (plugin.preferences), palettes (built-in names). Returns the dialog and its state.
 function M.sprite_dialog(ctx, spec)
   local conn = ctx.conn
@@ -122,7 +128,7 @@ function M.sprite_dialog(ctx, spec)
         local names = {}
         for _, m in ipairs(r.models or {}) do
           -- a model that lists its operations must offer this one (a teacher or evaluator makes no sprites)
-          local offers = m.operations == nil
+          local offers = m.operations == nil and not spec.strict
           for _, op in ipairs(m.operations or {}) do if op == spec.key then offers = true end end
           if offers then
             st.models[m.name] = m
@@ -130,10 +136,15 @@ function M.sprite_dialog(ctx, spec)
           end
         end
         local option = st.models[prefs.model] and prefs.model or r.default
+        if spec.prefer and not (st.models[option] and spec.prefer(st.models[option])) then
+          for _, n in ipairs(names) do
+            if spec.prefer(st.models[n]) then option = n; break end
+          end
+        end
         dlg:modify{ id = "model", options = names, option = option }
         -- Aseprite keeps the first option when `option` is not among them (e.g. a default that makes no sprites)
         local chosen = dlg.data.model
-        if #names == 0 then set_status("The server has no model for this.") end
+        if #names == 0 then set_status(spec.no_models or "The server has no model for this.") end
         if spec.on_model then spec.on_model(st.models[chosen]) end
       end,
       on_error = function(_, text) set_status(text) end,
@@ -160,7 +171,8 @@ function M.sprite_dialog(ctx, spec)
     return choice
   end
 
-  local fields = { "model", "count", "seed", "palette", "dither", "despeckle", "outline", "insert" }
+  local fields = { "model", "count", "seed", "palette", "dither", "despeckle", "outline" }
+  if not spec.apply then fields[#fields + 1] = "insert" end
   for _, k in ipairs(spec.remember or {}) do fields[#fields + 1] = k end
 
   local function generate()
@@ -168,7 +180,7 @@ function M.sprite_dialog(ctx, spec)
     remember(prefs, d, fields)
     st.images, st.preview, st.picked = {}, {}, {}
     dlg:repaint()
-    local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette))
+    local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette), st.models)
     if not msg then return set_status(why) end
     for k, v in pairs(M.cleanup(d)) do msg[k] = v end
     -- preview images come only from servers that announce them (older ones refuse unknown parameters)
@@ -177,7 +189,7 @@ function M.sprite_dialog(ctx, spec)
     dlg:modify{ id = "cancel", enabled = true }
     st.request = conn:send(msg, {
       on_progress = function(p)
-        local text = progress_text(p)
+        local text = progress_text(p, spec.verb)
         if p.images and not st.closed then
           local images = protocol.images(p)
           if images then
@@ -200,7 +212,8 @@ function M.sprite_dialog(ctx, spec)
           seeds = string.format(", seeds %d..%d", r.seeds[1], r.seeds[#r.seeds])
         end
         local ms = type(r.timing) == "table" and tonumber(r.timing.total_ms) or 0
-        set_status(string.format("%d sprite(s)%s, %.0f ms. Click to pick, then Insert.", #images, seeds, ms))
+        set_status(string.format("%d sprite(s)%s, %.0f ms. Click to pick, then %s.", #images, seeds, ms,
+                                 spec.apply and spec.apply.text or "Insert"))
         dlg:repaint()
       end,
       on_error = function(_, text)
@@ -213,6 +226,17 @@ function M.sprite_dialog(ctx, spec)
         end
       end,
     })
+  end
+
+  -- Repaint Selection: the one picked candidate (or the only one) goes where spec.apply puts it
+  local function apply()
+    if #st.images == 0 then return set_status((spec.action or "Generate") .. " first.") end
+    local chosen = nil
+    for i, im in ipairs(st.images) do if st.picked[i] then chosen = im end end
+    if not chosen and #st.images == 1 then chosen = st.images[1] end
+    if not chosen then return set_status("Click a candidate to pick it, then " .. spec.apply.text .. ".") end
+    local text, err = spec.apply.run(chosen)
+    set_status(text or err)
   end
 
   local function insert()
@@ -264,15 +288,26 @@ function M.sprite_dialog(ctx, spec)
       if not st.layout or #st.images == 0 then return end
       local w, h = st.images[1].width, st.images[1].height
       local i = M.hit(st.layout, w, h, ev.x, ev.y, #st.images)
-      if i then st.picked[i] = not st.picked[i]; dlg:repaint() end
+      if i and spec.apply then  -- one candidate at a time
+        st.picked = { [i] = not st.picked[i] or nil }
+        dlg:repaint()
+      elseif i then
+        st.picked[i] = not st.picked[i]; dlg:repaint()
+      end
     end }
-  dlg:combobox{ id = "insert", label = "Insert as", options = INSERT_MODES,
-                option = prefs.insert or spec.insert or INSERT_MODES[1] }
-  dlg:button{ id = "generate", text = "Generate", onclick = generate }
+  if not spec.apply then
+    dlg:combobox{ id = "insert", label = "Insert as", options = INSERT_MODES,
+                  option = prefs.insert or spec.insert or INSERT_MODES[1] }
+  end
+  dlg:button{ id = "generate", text = spec.action or "Generate", onclick = generate }
   dlg:button{ id = "cancel", text = "Cancel", enabled = false, onclick = function()
     if st.request then conn:cancel(st.request) end
   end }
-  dlg:button{ id = "insert_button", text = "Insert", onclick = insert }
+  if spec.apply then
+    dlg:button{ id = "apply", text = spec.apply.text, onclick = apply }
+  else
+    dlg:button{ id = "insert_button", text = "Insert", onclick = insert }
+  end
   dlg:button{ id = "close", text = "Close", onclick = function() dlg:close() end }
 
   ensure_connected(conn, request_models)
@@ -291,28 +326,49 @@ local function takes(model, name)
   return false
 end
 
+-- The sampler's widgets (label, steps, guidance, temperature), shared by Generate Sprite and Repaint Selection.
+local SAMPLER_FIELDS = { "steps", "guidance", "temperature" }
+
+local function sampler_fields(dlg, prefs)
+  dlg:combobox{ id = "label", label = "Label", options = { ANY_LABEL }, option = ANY_LABEL }
+  dlg:number{ id = "steps", label = "Steps (0: model's)", text = tostring(prefs.steps or 0), decimals = 0 }
+  dlg:number{ id = "guidance", label = "Guidance", text = tostring(prefs.guidance or 0), decimals = 1 }
+  -- pixel models sample their colours at a temperature in (0, 2]; 0 here: the model's own
+  dlg:number{ id = "temperature", label = "Temperature (0: model's)", text = tostring(prefs.temperature or 0),
+              decimals = 2 }
+end
+
+local function sampler_model(dlg, model)
+  local options = { ANY_LABEL }
+  if takes(model, "label") then for _, l in ipairs(model.labels or {}) do options[#options + 1] = l end end
+  dlg:modify{ id = "label", options = options, option = ANY_LABEL }
+end
+
+-- Adds to request parameters p what the dialog's data d sets and the model takes (its `parameters`).
+local function sampler_params(d, model, p)
+  if takes(model, "label") and d.label ~= ANY_LABEL then p.label = d.label end
+  if takes(model, "steps") and int(d.steps) > 0 then p.steps = int(d.steps) end
+  if takes(model, "guidance") and (tonumber(d.guidance) or 0) > 0 then p.guidance = tonumber(d.guidance) end
+  if takes(model, "temperature") and (tonumber(d.temperature) or 0) > 0 then p.temperature = tonumber(d.temperature) end
+  return p
+end
+
 function M.generate(ctx)
   local dlg_ref
+  local remember = { "candidates" }
+  for _, k in ipairs(SAMPLER_FIELDS) do remember[#remember + 1] = k end
   return M.sprite_dialog(ctx, { title = "Generate Sprite", key = "generate", insert = "New sprite", preview = true,
-    remember = { "steps", "guidance", "candidates" },
+    remember = remember,
     fields = function(dlg, prefs)
       dlg_ref = dlg
-      dlg:combobox{ id = "label", label = "Label", options = { ANY_LABEL }, option = ANY_LABEL }
-      dlg:number{ id = "steps", label = "Steps (0: model's)", text = tostring(prefs.steps or 0), decimals = 0 }
-      dlg:number{ id = "guidance", label = "Guidance", text = tostring(prefs.guidance or 0), decimals = 1 }
+      sampler_fields(dlg, prefs)
       dlg:number{ id = "candidates", label = "Candidates (best of)", text = tostring(prefs.candidates or 1),
                   decimals = 0 }
     end,
-    on_model = function(model)
-      local options = { ANY_LABEL }
-      if takes(model, "label") then for _, l in ipairs(model.labels or {}) do options[#options + 1] = l end end
-      dlg_ref:modify{ id = "label", options = options, option = ANY_LABEL }
-    end,
+    on_model = function(model) sampler_model(dlg_ref, model) end,
     request = function(d, model, palette)
-      local p = { model = d.model, count = int(d.count), seed = int(d.seed), palette = palette }
-      if takes(model, "label") and d.label ~= ANY_LABEL then p.label = d.label end
-      if takes(model, "steps") and int(d.steps) > 0 then p.steps = int(d.steps) end
-      if takes(model, "guidance") and (tonumber(d.guidance) or 0) > 0 then p.guidance = tonumber(d.guidance) end
+      local p = sampler_params(d, model, { model = d.model, count = int(d.count), seed = int(d.seed),
+                                           palette = palette })
       -- the server's teacher makes this many per sprite and returns the best (1: off; at most 16)
       if int(d.candidates) > 1 then p.candidates = math.min(int(d.candidates), 16) end
       return protocol.generate(p)
@@ -339,6 +395,60 @@ function M.variations(ctx)
       return protocol.variations(protocol.rgba_image(bytes, w, h), { model = d.model, count = int(d.count),
         seed = int(d.seed), strength = d.strength / 100, palette = palette })
     end })
+end
+
+-- Repaint Selection...: a pixel model regenerates the selected pixels of the active cel (inpaint); the candidates
+-- show in the preview grid, and the one picked goes back into that cel, the selection only, in one undo step.
+-- Only models that list "inpaint" in their operations, of the sprite's size.
+function M.repaint(ctx)
+  local dlg_ref
+  local sent = nil  -- what the last request repaints: { target =, mask = }
+  local function fits(model)
+    local sprite = app.activeSprite
+    return sprite ~= nil and model ~= nil and type(model.size) == "table" and model.size[1] == sprite.width
+      and model.size[2] == sprite.height
+  end
+  return M.sprite_dialog(ctx, { title = "Repaint Selection", key = "inpaint", preview = true, strict = true,
+    action = "Repaint", verb = "Repainting", remember = SAMPLER_FIELDS, prefer = fits,
+    no_models = "The server has no model that can repaint (inpaint needs a pixel model).",
+    fields = function(dlg, prefs)
+      dlg_ref = dlg
+      sampler_fields(dlg, prefs)
+    end,
+    on_model = function(model) sampler_model(dlg_ref, model) end,
+    request = function(d, model, palette, models)
+      local sprite = app.activeSprite
+      if not ctx.conn:offers("inpaint") then
+        return nil, "This pixelsprite server cannot repaint; update it (pip install -U pixelsprite)."
+      end
+      local w, h = model_size(model)
+      if not w then return nil, h end
+      local target, err = document.repaint_target(sprite)
+      if not target then return nil, err end
+      if w ~= sprite.width or h ~= sprite.height then
+        local fitting = {}
+        for name, m in pairs(models or {}) do if fits(m) then fitting[#fitting + 1] = name end end
+        table.sort(fitting)
+        return nil, string.format("%s makes %dx%d sprites but this sprite is %dx%d: Repaint Selection needs a "
+          .. "pixel model of the sprite's size%s.", tostring(d.model), w, h, sprite.width, sprite.height,
+          #fitting > 0 and " (" .. table.concat(fitting, ", ") .. ")" or "; resize the canvas or add such a model")
+      end
+      local mask, n = document.selection_mask(sprite)
+      if not mask then return nil, n end
+      local image = document.target_rgba(target)
+      sent = { target = target, mask = mask, pixels = n }
+      return protocol.inpaint(protocol.rgba_image(image, w, h), protocol.rgba_image(mask, w, h),
+        sampler_params(d, model, { model = d.model, count = int(d.count), seed = int(d.seed), palette = palette }))
+    end,
+    apply = { text = "Apply", run = function(image)
+      if not sent then return nil, "Repaint first." end
+      local ok, done, err = pcall(document.repaint, sent.target, image.bytes, sent.mask)
+      if not ok then return nil, "Could not apply: the sprite or layer is gone (" .. tostring(done) .. ")." end
+      if not done then return nil, err end
+      return string.format("Repainted %d pixel(s)%s. Edit > Undo takes it back.", sent.pixels,
+                           image.seed and (" with seed " .. tostring(image.seed)) or "")
+    end },
+  })
 end
 
 -- Interpolate Between Frames...: the active layer's cels in two frames -> in-between frames.

@@ -63,6 +63,87 @@ function M.cel_rgba(cel, width, height, origin)
   return M.rgba(img)
 end
 
+-- Repaint Selection: the sprite's selection as an inpainting mask, and the cel the repainted pixels go into.
+local WHITE, BLACK = "\255\255\255\255", "\0\0\0\255"
+
+-- The sprite's selection as a 1-bit mask of the sprite's size (raw RGBA: opaque white where selected, opaque black
+-- elsewhere) and the number of selected pixels, or nil and a sentence. Selection:contains and Selection.bounds are
+-- Aseprite's (selection_class.cpp); a selection may reach past the canvas, whose pixels do not count.
+function M.selection_mask(sprite)
+  local sel = sprite.selection
+  if sel.isEmpty then
+    return nil, "Select the pixels to repaint first (any selection tool), then press Repaint."
+  end
+  local b = sel.bounds
+  local px, n = {}, 0
+  for y = 0, sprite.height - 1 do
+    for x = 0, sprite.width - 1 do
+      local inside = x >= b.x and y >= b.y and x < b.x + b.width and y < b.y + b.height and sel:contains(x, y)
+      if inside then n = n + 1 end
+      px[#px + 1] = inside and WHITE or BLACK
+    end
+  end
+  if n == 0 then return nil, "The selection is outside the canvas; select pixels of the sprite to repaint." end
+  return table.concat(px), n
+end
+
+-- Where a repaint goes: the active cel's layer and frame (the cel itself may not exist yet: an empty cel then gets
+-- one), or nil and a sentence.
+function M.repaint_target(sprite)
+  if not sprite then return nil, "Open a sprite first." end
+  if sprite.colorMode ~= ColorMode.RGB then
+    return nil, "The sprite must be in RGB mode (Sprite > Color Mode > RGB) to repaint it."
+  end
+  local cel = app.activeCel
+  local layer = cel and cel.layer or app.activeLayer
+  local frame = cel and cel.frameNumber or (app.activeFrame and app.activeFrame.frameNumber)
+  if not layer or not frame or not layer.isImage or layer.isTilemap then
+    return nil, "Select an image layer (not a group or tilemap) to repaint in."
+  end
+  return { sprite = sprite, layer = layer, frame = frame }
+end
+
+-- The target cel's pixels at the sprite's size (raw RGBA; transparent where the cel has none, or without a cel).
+function M.target_rgba(target)
+  local w, h = target.sprite.width, target.sprite.height
+  local cel = target.layer:cel(target.frame)
+  if not cel then return string.rep("\0", w * h * 4) end
+  return M.cel_rgba(cel, w, h, Point(0, 0))
+end
+
+-- Keeps `base` (raw RGBA) where `mask` (selection_mask's bytes) is black and takes `repainted` where it is white.
+function M.masked(base, repainted, mask)
+  local out = {}
+  for i = 1, #mask, 4 do
+    out[#out + 1] = (mask:byte(i) == 255 and repainted or base):sub(i, i + 3)
+  end
+  return table.concat(out)
+end
+
+-- Puts a repainted sprite (raw RGBA of the sprite's size) into the target cel: only the pixels of `mask`; every
+-- other pixel stays what the cel holds now, exactly. One transaction (one Undo). The cel gets an image of the
+-- sprite's size at (0, 0): Cel.image = img replaces its image with a copy and Cel.position moves it
+-- (cel_class.cpp); without a cel, Sprite:newCel makes one (sprite_class.cpp). Returns true, or nil and a sentence.
+function M.repaint(target, repainted, mask)
+  local w, h = target.sprite.width, target.sprite.height
+  if #repainted ~= w * h * 4 or #mask ~= w * h * 4 then
+    return nil, "The repainted sprite does not have the sprite's size any more (was the canvas resized?)."
+  end
+  local img = Image(w, h, ColorMode.RGB)
+  M.set_rgba(img, M.masked(M.target_rgba(target), repainted, mask))
+  app.transaction("pixelsprite: repaint selection", function()
+    local cel = target.layer:cel(target.frame)
+    if cel then
+      cel.image = img
+      cel.position = Point(0, 0)
+    else
+      target.sprite:newCel(target.layer, target.frame, img, Point(0, 0))
+    end
+  end)
+  app.refresh()
+  return true
+end
+
 -- The active sprite's palette as "#rrggbb" strings (fully transparent entries left out).
 function M.palette_hexes(sprite)
   local pal = sprite.palettes[1]

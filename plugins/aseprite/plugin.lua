@@ -37,6 +37,7 @@ function init(plugin)
   command("PixelspriteGenerate", "Generate Sprite...", dialogs.generate, false)
   command("PixelspriteVariations", "Variations of Selection...", dialogs.variations, true)
   command("PixelspriteInterpolate", "Interpolate Between Frames...", dialogs.interpolate, true)
+  command("PixelspriteRepaint", "Repaint Selection...", dialogs.repaint, true)
   command("PixelspritePalette", "Palette from Model...", dialogs.palette, false)
 end
 

@@ -46,8 +46,8 @@ function M.models(id) return request("models", id) end
 
 function M.cancel(target, id) return request("cancel", id, { target = target }) end
 
--- params: model, count, seed, label, steps, guidance, palette, dither, max_colors, preview (progress answers carry
--- preview images). Images come back as raw RGBA.
+-- params: model, count, seed, label, steps, guidance, temperature, palette, dither, max_colors, preview
+-- (progress answers carry preview images). Images come back as raw RGBA.
 function M.generate(params, id)
   local p = {}
   for k, v in pairs(params or {}) do p[k] = v end
@@ -66,6 +66,16 @@ function M.variations(image, params, id)
   for k, v in pairs(params or {}) do p[k] = v end
   p.image_format = "rgba"
   return request("variations", id, p)
+end
+
+-- Inpainting (pixel models): regenerate the pixels of `image` where `mask` (an image of the same size: opaque white
+-- = repaint, opaque black = keep) says so; every other pixel comes back exactly. params as generate (label, steps,
+-- guidance, temperature, palette: the sampler draws only its colours, ...).
+function M.inpaint(image, mask, params, id)
+  local p = { image = image, mask = mask }
+  for k, v in pairs(params or {}) do p[k] = v end
+  p.image_format = "rgba"
+  return request("inpaint", id, p)
 end
 
 function M.interpolate(a, b, params, id)

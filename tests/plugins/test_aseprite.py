@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -200,3 +203,78 @@ def test_lua_dialog_draws_previews_from_a_real_server(iterative_registry: Regist
     want = api.generate("tflow", 2, 4, steps=4, registry=iterative_registry).sprites
     for i in range(2):
         assert (out / f"5-{i + 1}.rgba").read_bytes() == want[i].tobytes()
+
+
+def test_lua_repaint_selection_against_pixelsprite_serve(tmp_path: Path, bundle_writer: Any) -> None:
+    # Repaint Selection (dialogs.lua + document.lua on the API double) against a real `pixelsprite serve` with the tiny
+    # pixel model: the dialog lists only the model that inpaints, sends the cel and the selection as the mask, draws
+    # the server's previews and candidates byte for byte, and Apply puts the picked candidate into the cel: the
+    # selected pixels from it, every other pixel exactly as it was
+    lua = _need("lua5.4")
+    import websockets.sync.client as ws_client
+
+    from tests.bridge.pixel_fixtures import sprite, write_pixel_models
+
+    models = write_pixel_models(tmp_path / "models", bundle_writer)
+    image = sprite(3)  # hard alpha, colours outside the model's palette
+    (tmp_path / "in.rgba").write_bytes(image.tobytes())
+    selected = np.zeros((8, 8), bool)
+    selected[1:5, 2:7] = True
+    selected[6, 0] = True
+
+    def repaint(*args: str) -> list[str]:
+        run = subprocess.run([lua, str(HERE / "contract.lua"), "repaint", str(tmp_path / "hello.json"),
+                              str(tmp_path / "models.json"), "tpixel", str(tmp_path / "in.rgba"), "8", "8",
+                              "2,1,5,4+0,6,1,1", *args], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.splitlines()
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "pixelsprite", "--models-dir", str(models), "--no-builtin-models",
+                             "serve", "--port", "0", "--preview-interval", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["url"]
+        with ws_client.connect(url, max_size=None) as conn:
+            for name in ("hello", "models"):
+                conn.send(json.dumps({"id": name, "op": name}))
+                (tmp_path / f"{name}.json").write_text(str(conn.recv(timeout=60)))
+            listed, frame = repaint()
+            assert listed == "models\ttpixel,tpixel-u"  # not the VAE `tiny`, which cannot inpaint
+            request = json.loads(frame)
+            conn.send(frame)
+            answers = [str(conn.recv(timeout=60))]
+            while json.loads(answers[-1])["type"] == "progress":
+                answers.append(str(conn.recv(timeout=60)))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert {k: request[k] for k in ("op", "model", "count", "seed", "steps", "temperature", "preview",
+                                    "image_format")} == {
+        "op": "inpaint", "model": "tpixel", "count": 3, "seed": 7, "steps": 6, "temperature": 0.9, "preview": True,
+        "image_format": "rgba"}
+    assert base64.b64decode(request["image"]["rgba"]) == image.tobytes()
+    mask = np.frombuffer(base64.b64decode(request["mask"]["rgba"]), np.uint8).reshape(8, 8, 4)
+    assert (mask[selected] == 255).all() and (mask[~selected, :3] == 0).all() and (mask[..., 3] == 255).all()
+    msgs = [json.loads(a) for a in answers]
+    assert msgs[-1]["type"] == "result", msgs[-1]
+    (tmp_path / "answers.jsonl").write_text("\n".join(answers) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    lines = [line.split("\t") for line in repaint(str(tmp_path / "answers.jsonl"), str(out), "2")[2:]]
+    with_images = [n for n, m in enumerate(msgs, start=1) if "images" in m]
+    assert len(with_images) >= 2  # at least one preview, then the result
+    for n in with_images:
+        assert lines[n - 1] == [str(n), msgs[n - 1]["type"], "3"]
+        for i, b64 in enumerate(msgs[n - 1]["images"], start=1):
+            assert (out / f"{n}-{i}.rgba").read_bytes() == base64.b64decode(b64), (n, i)
+    want = api.inpaint("tpixel", image, selected, 3, 7, steps=6, temperature=0.9,
+                       registry=Registry([models], builtin=False, env=False)).sprites
+    cel = np.frombuffer((out / "cel.rgba").read_bytes(), np.uint8).reshape(8, 8, 4)
+    np.testing.assert_array_equal(cel, want[1])  # candidate 2 (seed 8), the request layer's own
+    assert (cel[~selected] == image[~selected]).all() and (cel[selected] != image[selected]).any()
+    assert lines[-1][0:2] == ["applied", "1"] and "seed 8" in lines[-1][2]

@@ -7,6 +7,13 @@
 --       without ANSWERS, prints the generate frame the dialog sends (count 2, seed 4, steps 4); with ANSWERS (the
 --       server's answers to that frame, one per line), feeds them to the dialog and writes what its preview canvas
 --       drew after each one: OUT_DIR/<n>-<i>.rgba (n: the answer's line number), printing "<n>\t<type>\t<images>"
+--   lua5.4 contract.lua repaint HELLO MODELS MODEL RGBA_FILE W H RECTS [ANSWERS OUT_DIR PICK]
+--       Repaint Selection on a W x H sprite whose active cel holds RGBA_FILE, selection RECTS ("x,y,w,h+x,y,w,h..."),
+--       the double's socket fed the server's hello and models: prints "models\t<the dialog's model list>", then the
+--       inpaint frame it sends (count 3, seed 7, steps 6, temperature 0.9, the chosen MODEL); with ANSWERS, feeds
+--       them, writes what the preview grid drew after each to OUT_DIR/<n>-<i>.rgba ("<n>\t<type>\t<images>"),
+--       clicks candidate PICK, presses Apply and writes the cel, at the sprite's size, to OUT_DIR/cel.rgba
+--       ("applied\t<transactions>\t<status>")
 -- Everything runs under the test double of Aseprite's API (stub/, rebuilt from Aseprite's source): the server's
 -- answers reach the extension as Aseprite's json.decode proxies (userdata, float numbers), and the extension's
 -- requests are encoded by the double's json.encode, which writes what Aseprite's json11 writes.
@@ -82,6 +89,71 @@ elseif mode == "dialog" then
       end
       print(n .. "\t" .. msg.type .. "\t" .. #drawn)
     end
+    assert(#stub.console == 0, stub.console[1])
+  end
+elseif mode == "repaint" then
+  local connection = require("connection")
+  local dialogs = require("dialogs")
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    return text
+  end
+  local w, h = math.tointeger(tonumber(arg[6])), math.tointeger(tonumber(arg[7]))
+  local sprite = Sprite(w, h, ColorMode.RGB)
+  local img = Image(w, h, ColorMode.RGB)
+  img.bytes = read(arg[5])
+  app.activeCel = sprite:newCel(sprite.layers[1], 1, img, Point(0, 0))
+  local sel = Selection()
+  for x, y, rw, rh in arg[8]:gmatch("(%d+),(%d+),(%d+),(%d+)") do
+    sel:add(Rectangle(tonumber(x), tonumber(y), tonumber(rw), tonumber(rh)))
+  end
+  sprite.selection = sel
+  local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+  conn:connect()
+  local ws = stub.sockets[#stub.sockets]
+  ws:_open()
+  local function answer(text)
+    local msg = json.decode(text)
+    msg.id = ws:_last().id
+    ws:_text(json.encode(msg))
+  end
+  answer(read(arg[2]))                        -- hello
+  local dlg = dialogs.repaint{ conn = conn, prefs = {}, palettes = {} }
+  answer(read(arg[3]))                        -- models
+  print("models\t" .. table.concat(dlg._w.model.options, ","))
+  dlg:_choose("model", arg[4])
+  dlg:_type("count", "3")
+  dlg:_type("seed", "7")
+  dlg:_type("steps", "6")
+  dlg:_type("temperature", "0.9")
+  dlg:_click("generate")
+  assert(#stub.console == 0, stub.console[1])
+  local sent = ws.sent[#ws.sent]
+  print(sent)
+  if arg[9] then
+    local id, n = json.decode(sent).id, 0
+    for line in io.lines(arg[9]) do
+      n = n + 1
+      local msg = json.decode(line)
+      msg.id = id
+      ws:_text(json.encode(msg))
+      local drawn = dlg._w.preview.gc.drawn
+      for i, d in ipairs(drawn) do
+        local f = assert(io.open(string.format("%s/%d-%d.rgba", arg[10], n, i), "wb"))
+        f:write(d.image.bytes)
+        f:close()
+      end
+      print(n .. "\t" .. msg.type .. "\t" .. #drawn)
+    end
+    local d = dlg._w.preview.gc.drawn[math.tointeger(tonumber(arg[11]))]
+    dlg:_mousedown("preview", d.dst.x + 1, d.dst.y + 1)
+    dlg:_click("apply")
+    local f = assert(io.open(arg[10] .. "/cel.rgba", "wb"))
+    f:write(assert(document.cel_rgba(sprite.layers[1]:cel(1), w, h, Point(0, 0))))
+    f:close()
+    print("applied\t" .. #stub.transactions .. "\t" .. dlg._w.status.text)
     assert(#stub.console == 0, stub.console[1])
   end
 elseif mode == "answers" then

@@ -358,8 +358,8 @@ describe("Generate Sprite dialog", function()
     assert.are.equal(1, #s.frames)
     assert.are.equal(px[2], s.layers[1]:cel(1).image.bytes)
     assert.are.same({ model = "vae16", count = 3, seed = 7, palette = "pico-8", insert = "New sprite",
-                      steps = 0, guidance = 0.0, dither = "none", despeckle = false, outline = "None",
-                      candidates = 1 }, prefs.generate)
+                      steps = 0, guidance = 0.0, temperature = 0.0, dither = "none", despeckle = false,
+                      outline = "None", candidates = 1 }, prefs.generate)
   end)
   it("asks for previews and redraws the grid with each progress that carries images", function()
     local dlg, st, ws = open({}, "generate", { "preview" })
@@ -489,7 +489,7 @@ describe("Generate Sprite dialog", function()
     local img = Image(16, 16, ColorMode.RGB)
     img.bytes = rgba(16, 16, function(x, y) return x, y, 5, 255 end)
     app.activeCel = s:newCel(s.layers[1], 1, img, Point(8, 8))
-    s.selection = { isEmpty = false, bounds = Rectangle(8, 8, 16, 16) }
+    s.selection = Selection(Rectangle(8, 8, 16, 16))
     local prefs = {}
     local dlg, _, ws = open(prefs, "variations")
     assert.are.equal("New frames", dlg.data.insert)
@@ -587,10 +587,14 @@ describe("plugin.lua", function()
     assert.are.equal("ws://127.0.0.1:8737", plugin.preferences.url)
     assert.are.equal(1, #groups)
     assert.are.same({ "Generate Sprite...", "Variations of Selection...", "Interpolate Between Frames...",
-                      "Palette from Model..." }, { commands[1].title, commands[2].title, commands[3].title,
-                      commands[4].title })
+                      "Repaint Selection...", "Palette from Model..." },
+                    { commands[1].title, commands[2].title, commands[3].title, commands[4].title, commands[5].title })
     assert.is_nil(commands[1].onenabled)
     assert.is_false(commands[2].onenabled())
+    assert.is_false(commands[4].onenabled())  -- Repaint Selection needs a sprite
+    Sprite(8, 8, ColorMode.RGB)
+    assert.is_true(commands[4].onenabled())
+    app.activeSprite = nil
     assert.are.equal(groups[1].id, commands[1].group)
     commands[1].onclick()
     local dlg = stub.dialogs[#stub.dialogs]
@@ -820,7 +824,8 @@ describe("in real Aseprite", function()
       dlg:_type("count", "3")
       dlg:_click("generate")
       local want = { model = "vae16", count = 3, seed = 1, palette = "None", insert = "New sprite", steps = 0,
-                     guidance = 0.0, dither = "none", despeckle = false, outline = "None", candidates = 1 }
+                     guidance = 0.0, temperature = 0.0, dither = "none", despeckle = false, outline = "None",
+                     candidates = 1 }
       assert.are.same(want, prefs.generate)
       assert.are.same(want, stub.reload_preferences(prefs).generate)
     end)

@@ -1,7 +1,8 @@
 -- Test double of the parts of Aseprite's Lua API the extension uses, rebuilt from Aseprite's own source rather than
 -- from memory. Sources (read with the search tool's read_file / fetched snapshots):
 --   aseprite/aseprite at d586b3f3f (2026-08): src/app/script/{json_class,websocket_class,dialog_class,image_class,
---     security,app_object,sprite_class,graphics_context,plugin_class,engine}.cpp, src/ui/combobox.cpp,
+--     security,app_object,sprite_class,graphics_context,plugin_class,engine,selection_class,cel_class,layer_class,
+--     point_class,rectangle_class}.cpp, src/doc/mask.h, src/ui/combobox.cpp,
 --     src/app/ui/filename_field.cpp, src/app/ui/expr_entry.cpp, src/app/extensions.cpp, tests/scripts/json.lua;
 --   aseprite/IXWebSocket ixwebsocket/IXWebSocket.cpp (the websocket client Aseprite embeds);
 --   aseprite/laf base/fs.cpp (paths); aseprite/api at 74ace0f: api/{websocket,websocketmessagetype,json,dialog,
@@ -14,7 +15,12 @@
 local stub = {}
 local dir = ...
 
-local real = { open = io.open, lines = io.lines, remove = os.remove, tmpname = os.tmpname, execute = os.execute }
+-- Lua's own io/os functions, which the double replaces below; kept in the Lua registry so that a second spec file
+-- loading the double (busted insulates globals between files, not the io and os tables) still finds them.
+local registry = debug.getregistry()
+registry.pixelsprite_real_io = registry.pixelsprite_real_io
+  or { open = io.open, lines = io.lines, remove = os.remove, tmpname = os.tmpname, execute = os.execute }
+local real = registry.pixelsprite_real_io
 stub.real = real
 
 local json_double = dofile(dir .. "/json.lua")
@@ -240,15 +246,157 @@ function PaletteMT:getColor(i) assert(i >= 0 and i < #self._c, "index out of ran
 function PaletteMT:setColor(i, c) assert(i >= 0 and i < #self._c, "index out of range"); self._c[i + 1] = c end
 
 ---------------------------------------------------------------------------------------------------------------
+-- Selection (selection_class.cpp over doc::Mask, src/doc/mask.h): a set of pixels, which may reach past the canvas.
+-- The double keeps the selected pixels in a set; the real one a bitmap and its bounds.
+---------------------------------------------------------------------------------------------------------------
+local SelectionMT = {}
+
+-- point_class.cpp Point_new (convert_args_into_point): a Point, a table {x=, y=} or {x, y}, or two integers.
+local function point_args(a, b)
+  if type(a) == "table" then
+    if a.x ~= nil then return math.tointeger(a.x) or 0, math.tointeger(a.y) or 0 end
+    return math.tointeger(a[1]) or 0, math.tointeger(a[2]) or 0
+  end
+  return math.tointeger(a) or 0, math.tointeger(b) or 0
+end
+
+-- rectangle_class.cpp Rectangle_new (convert_args_into_rect): a Rectangle, a table {x=, y=, width=, height=} (or w,
+-- h) or {x, y, w, h}, or four integers; nothing gives the empty rectangle (0, 0, 0, 0).
+local function rect_args(a, b, c, d)
+  if type(a) == "table" then
+    if a.x ~= nil then
+      return math.tointeger(a.x) or 0, math.tointeger(a.y) or 0, math.tointeger(a.width or a.w) or 0,
+        math.tointeger(a.height or a.h) or 0
+    end
+    return math.tointeger(a[1]) or 0, math.tointeger(a[2]) or 0, math.tointeger(a[3]) or 0, math.tointeger(a[4]) or 0
+  end
+  return math.tointeger(a) or 0, math.tointeger(b) or 0, math.tointeger(c) or 0, math.tointeger(d) or 0
+end
+
+local function rect_pixels(x, y, w, h)
+  local set = {}
+  for v = y, y + h - 1 do for u = x, x + w - 1 do set[u .. "," .. v] = true end end
+  return set
+end
+
+local function is_selection(v) return getmetatable(v) == SelectionMT end
+
+-- The pixels of a Selection or of rectangle arguments.
+local function pixels_of(...)
+  local a = ...
+  if is_selection(a) then return rawget(a, "_px") end
+  local x, y, w, h = rect_args(...)
+  if w <= 0 or h <= 0 then return {} end
+  return rect_pixels(x, y, w, h)
+end
+
+local function copy_set(set)
+  local out = {}
+  for k in pairs(set) do out[k] = true end
+  return out
+end
+
+-- doc/mask.h Mask::bounds: the smallest rectangle holding the selected pixels (the mask is shrunk after every
+-- operation); empty: (0, 0, 0, 0).
+local function bounds_of(set)
+  local x0, y0, x1, y1
+  for k in pairs(set) do
+    local x, y = k:match("^(-?%d+),(-?%d+)$")
+    x, y = tonumber(x), tonumber(y)
+    x0, y0 = math.min(x0 or x, x), math.min(y0 or y, y)
+    x1, y1 = math.max(x1 or x, x), math.max(y1 or y, y)
+  end
+  if not x0 then return Rectangle(0, 0, 0, 0) end
+  return Rectangle(x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+end
+
+-- selection_class.cpp Selection_get_bounds / Selection_get_origin / Selection_get_isEmpty (properties).
+SelectionMT.__index = function(sel, k)
+  if k == "bounds" then return bounds_of(rawget(sel, "_px")) end
+  if k == "origin" then
+    local b = bounds_of(rawget(sel, "_px"))
+    return Point(b.x, b.y)
+  end
+  if k == "isEmpty" then return next(rawget(sel, "_px")) == nil end
+  return SelectionMT[k]
+end
+
+-- selection_class.cpp Selection_new([rectangle]): a selection of its own (no sprite), empty or the rectangle.
+function Selection(...)
+  return setmetatable({ _px = pixels_of(...), _sprite = nil }, SelectionMT)
+end
+
+-- selection_class.cpp: a selection of a sprite changes the document's mask through a transaction (Tx + SetMask, one
+-- undoable edit); a Selection of its own just changes.
+local function set_pixels(sel, set)
+  if rawget(sel, "_sprite") then edit("setMask") end
+  rawset(sel, "_px", set)
+end
+
+-- selection_class.cpp Selection_contains(point): Mask::containsPoint (doc/mask.h): inside the bounds and selected.
+function SelectionMT:contains(...)
+  local x, y = point_args(...)
+  return rawget(self, "_px")[x .. "," .. y] == true
+end
+-- selection_class.cpp Selection_select(rectangle | selection): replaces the selection (an empty rectangle
+-- deselects).
+function SelectionMT:select(...) set_pixels(self, copy_set(pixels_of(...))) end
+-- selection_class.cpp Selection_add(rectangle | selection): the union.
+function SelectionMT:add(...)
+  local set = copy_set(rawget(self, "_px"))
+  for k in pairs(pixels_of(...)) do set[k] = true end
+  set_pixels(self, set)
+end
+-- selection_class.cpp Selection_subtract(rectangle | selection): the difference.
+function SelectionMT:subtract(...)
+  local set = copy_set(rawget(self, "_px"))
+  for k in pairs(pixels_of(...)) do set[k] = nil end
+  set_pixels(self, set)
+end
+-- selection_class.cpp Selection_intersect(rectangle | selection): the intersection.
+function SelectionMT:intersect(...)
+  local other, set = pixels_of(...), {}
+  for k in pairs(rawget(self, "_px")) do if other[k] then set[k] = true end end
+  set_pixels(self, set)
+end
+-- selection_class.cpp Selection_selectAll: a sprite's selection becomes the whole canvas; a Selection of its own
+-- becomes its bounds filled.
+function SelectionMT:selectAll()
+  local sprite = rawget(self, "_sprite")
+  if sprite then return set_pixels(self, rect_pixels(0, 0, sprite.width, sprite.height)) end
+  local b = bounds_of(rawget(self, "_px"))
+  set_pixels(self, rect_pixels(b.x, b.y, b.width, b.height))
+end
+-- selection_class.cpp Selection_deselect: empties it (a sprite's: DeselectMask, undoable).
+function SelectionMT:deselect() set_pixels(self, {}) end
+
+---------------------------------------------------------------------------------------------------------------
 -- Sprite, Layer, Frame, Cel (sprite_class.cpp, layer_class.cpp, cel_class.cpp); simplified to tables.
 ---------------------------------------------------------------------------------------------------------------
 local SpriteMT = {}
-SpriteMT.__index = SpriteMT
+-- sprite_class.cpp Sprite_get_selection: the document's mask as a Selection tied to the sprite (push_sprite_selection;
+-- the double gives the same object each time, which reads and changes the same mask as the real new proxies do).
+SpriteMT.__index = function(s, k)
+  if k == "selection" then return rawget(s, "_selection") end
+  return SpriteMT[k]
+end
+-- sprite_class.cpp Sprite_set_selection(selection): the mask becomes a copy of the given Selection (SetMask, an
+-- undoable edit); anything else is an argument error (get_mask_from_arg -> get_obj<SelectionObj>).
+SpriteMT.__newindex = function(s, k, v)
+  if k == "selection" then
+    if not is_selection(v) then error("bad argument #2 to 'selection' (Selection expected)", 2) end
+    set_pixels(rawget(s, "_selection"), copy_set(rawget(v, "_px")))
+  else
+    rawset(s, k, v)
+  end
+end
 
 local function frame(sprite, n) return { frameNumber = n, sprite = sprite } end
 
+-- layer_class.cpp: isImage / isTilemap / isGroup / isBackground (an image layer here); Layer_cel(frame): the cel or nil.
 local function layer(sprite, name)
-  local l = { name = name, sprite = sprite, isImage = true, cels = {} }
+  local l = { name = name, sprite = sprite, isImage = true, isTilemap = false, isGroup = false, isBackground = false,
+              cels = {} }
   function l:cel(f)
     local n = type(f) == "table" and f.frameNumber or f
     return self.cels[n]
@@ -262,8 +410,8 @@ function Sprite(w, h, mode)
   if (math.tointeger(w) or 0) < 1 then error(string.format("invalid width value = %d in Sprite()", 0), 2) end
   if (math.tointeger(h) or 0) < 1 then error(string.format("invalid height value = %d in Sprite()", 0), 2) end
   local s = setmetatable({ width = w, height = h, colorMode = mode or ColorMode.RGB, frames = {}, layers = {},
-                           palettes = {}, filename = "Sprite-0001",
-                           selection = { isEmpty = true, bounds = Rectangle(0, 0, 0, 0) } }, SpriteMT)
+                           palettes = {}, filename = "Sprite-0001" }, SpriteMT)
+  rawset(s, "_selection", setmetatable({ _px = {}, _sprite = s }, SelectionMT))
   s.frames[1] = frame(s, 1)
   s.layers[1] = layer(s, "Layer 1")
   s.palettes[1] = Palette(256)
@@ -295,15 +443,58 @@ function SpriteMT:newEmptyFrame(n)
   return self.frames[n]
 end
 
+local function copy_image(image)
+  local copy = Image(image.width, image.height, image.colorMode)
+  for i, p in ipairs(image._px) do copy._px[i] = p end
+  return copy
+end
+
+-- Cel (cel_class.cpp): sprite, layer, frameNumber; `image` (Cel_get_image: the cel's image itself) and `position`
+-- (Cel_get_position: a new Point), both settable.
+local CelMT = {}
+-- cel_class.cpp Cel_get_image / Cel_get_position / Cel_get_bounds (the cel's position and image size).
+CelMT.__index = function(cel, k)
+  if k == "image" then return rawget(cel, "_image") end
+  if k == "position" then
+    local p = rawget(cel, "_position")
+    return Point(p.x, p.y)
+  end
+  if k == "bounds" then
+    local p, img = rawget(cel, "_position"), rawget(cel, "_image")
+    return Rectangle(p.x, p.y, img.width, img.height)
+  end
+  return nil
+end
+-- cel_class.cpp Cel_set_image: an Image -> the cel's image is replaced by a copy (cmd::ReplaceImage, undoable); nil
+-- removes the cel (cmd::RemoveCel). Cel_set_position: convert_args_into_point, cmd::SetCelPosition (undoable).
+CelMT.__newindex = function(cel, k, v)
+  if k == "image" then
+    if v == nil then
+      edit("removeCel")
+      rawget(cel, "layer").cels[rawget(cel, "frameNumber")] = nil
+    else
+      edit("replaceImage")
+      rawset(cel, "_image", copy_image(v))
+    end
+  elseif k == "position" then
+    edit("setCelPosition")
+    local x, y = point_args(v)
+    rawset(cel, "_position", Point(x, y))
+  else
+    rawset(cel, k, v)
+  end
+end
+
 -- sprite_class.cpp Sprite_newCel(layer, frame, image, position): "frame index out of bounds" past the last frame; the
--- cel gets a copy of the image (Image::createCopy).
+-- cel gets a copy of the image (Image::createCopy); a cel already in that layer and frame is replaced (clearCel, then
+-- addCel).
 function SpriteMT:newCel(l, f, image, pos)
   edit("newCel")
   local n = type(f) == "table" and f.frameNumber or f
   if not self.frames[n] then error("frame index out of bounds " .. tostring(n), 2) end
-  local copy = Image(image.width, image.height, image.colorMode)
-  for i, p in ipairs(image._px) do copy._px[i] = p end
-  local cel = { sprite = self, layer = l, frameNumber = n, image = copy, position = pos or Point(0, 0) }
+  local x, y = point_args(pos or Point(0, 0))
+  local cel = setmetatable({ sprite = self, layer = l, frameNumber = n, _image = copy_image(image),
+                             _position = Point(x, y) }, CelMT)
   l.cels[n] = cel
   return cel
 end
