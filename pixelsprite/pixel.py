@@ -21,8 +21,13 @@ colour logits only: the opacity head always samples at 1, so a cold sampler cann
 
 Seeds: sprite i uses ``rng = numpy.random.default_rng(seed_i)``: ``rng.random(H*W)`` once (its reveal order and,
 for variations, which pixels are re-masked), then per step ``rng.random((3, H*W))`` (opacity, colour, Gumbel
-uniforms) whether or not the pixel is revealed; so a sprite depends on its seed and settings only, never on the
-batch it was generated in.
+uniforms) whether or not the pixel is revealed, and ``rng.random((2, H*W))`` per corrector round; so a sprite
+depends on its seed and settings only, never on the batch it was generated in.
+
+Corrector (``tokens.defaults.corrector`` rounds, the bundle's measured default): after the reveal steps, the
+lone pixels (a token unlike all four neighbours: speckle, pinholes) are masked again and redrawn given the
+finished canvas around them, one network evaluation per round (a predictor-corrector step in the spirit of
+ReMDM, Wang et al. 2025, restricted to the pixels pixel art rarely has).
 
 Palette lock: with ``locked`` colours (n, 3) uint8 the colour head is summed over the global colours nearest to
 each locked colour (probabilities grouped by the OKLab-nearest locked colour), a locked colour is drawn, the
@@ -53,6 +58,7 @@ SOLVERS = ("random", "confidence")
 NFE_PER_STEP = 1
 """Network evaluations per step of every solver (twice that with guidance != 1 on a conditional model)."""
 MAX_TEMPERATURE = 2.0
+MAX_CORRECTOR = 8
 CHUNK = 256
 
 
@@ -88,6 +94,7 @@ class TokenSpec:
     default_guidance: float
     default_temperature: float
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    corrector: int = 0
 
     @property
     def mask_token(self) -> int:
@@ -100,7 +107,8 @@ class TokenSpec:
                 "conditioning": {**self.raw.get("conditioning", {}), "null_label": self.null_label},
                 "solvers": list(self.solvers), "max_steps": self.max_steps,
                 "defaults": {"solver": self.default_solver, "steps": self.default_steps,
-                             "guidance": self.default_guidance, "temperature": self.default_temperature}}
+                             "guidance": self.default_guidance, "temperature": self.default_temperature,
+                             "corrector": self.corrector}}
 
     @classmethod
     def parse(cls, labels: Sequence[str], d: Any, pixels: int, where: str) -> TokenSpec:
@@ -141,8 +149,11 @@ class TokenSpec:
         for key, v, hi in (("guidance", guidance, 20.0), ("temperature", temperature, MAX_TEMPERATURE)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= hi:
                 raise bad(f"defaults.{key}", f"must be a number in 0..{hi:g}, got {v!r}")
+        corrector = defaults.get("corrector", 0)
+        if isinstance(corrector, bool) or not isinstance(corrector, int) or not 0 <= corrector <= MAX_CORRECTOR:
+            raise bad("defaults.corrector", f"must be an integer in 0..{MAX_CORRECTOR}, got {corrector!r}")
         return cls(palette, null, "cosine", tuple(solvers), max_steps, str(solver), int(steps),
-                   float(guidance), float(temperature), dict(d))  # type: ignore[arg-type]
+                   float(guidance), float(temperature), dict(d), corrector)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,17 @@ class PixelSettings:
     guidance: float
     temperature: float
     label: int  # the label index; null_label (or -1 for unconditional models) for "no label"
+    corrector: int = 0  # corrector rounds after the reveal steps (the bundle's default)
+
+
+def _lone(tokens: np.ndarray) -> np.ndarray:
+    """bool (N, H, W): pixels whose token differs from every 4-neighbour inside the canvas (speckle and holes)."""
+    same = np.zeros(tokens.shape, bool)
+    same[:, 1:] |= tokens[:, 1:] == tokens[:, :-1]
+    same[:, :-1] |= tokens[:, :-1] == tokens[:, 1:]
+    same[:, :, 1:] |= tokens[:, :, 1:] == tokens[:, :, :-1]
+    same[:, :, :-1] |= tokens[:, :, :-1] == tokens[:, :, 1:]
+    return ~same
 
 
 def still_masked(fill: int, step: int, steps: int) -> int:
@@ -227,7 +249,7 @@ class PixelModel:
             raise InvalidRequest(f"temperature must be in (0, {MAX_TEMPERATURE:g}], got {temperature}",
                                  field="temperature")
         g = spec.default_guidance if guidance is None else float(guidance)
-        return PixelSettings(solver, steps, g, temperature, index)
+        return PixelSettings(solver, steps, g, temperature, index, spec.corrector)
 
     # ---------------------------------------------------------------------------------------- the network
     def network(self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray) -> np.ndarray:
@@ -353,7 +375,28 @@ class PixelModel:
                     shown = shown[np.asarray(preview.rows, np.int64)]
                 preview.callback(self.colours(shown), i + 1, steps)
             if hook is not None:
-                hook(i + 1, steps)
+                hook(i + 1, steps + s.corrector)
+        for c in range(s.corrector):  # corrector rounds: re-mask the lone pixels and draw them again
+            u = np.stack([r.random((2, hw)) for r in rngs])
+            lone = _lone(state.reshape(n, h, w)).reshape(n, hw) & fill
+            t = (lone.sum(1) / hw).astype(np.float32)
+            logits = self.guided_logits(np.where(lone, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
+            rows, cols = np.nonzero(lone)
+            lg = logits[rows, :, cols]
+            p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
+            opaque = u[rows, 0, cols] < p_opaque
+            col = lg[:, 1:] / s.temperature
+            prob = np.exp(col - col.max(1, keepdims=True))
+            if group is not None:
+                prob = prob @ onehot
+            cdf = np.cumsum(prob, axis=1)
+            pick = np.minimum((cdf < (u[rows, 1, cols] * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
+            token = pick + 1 if rep is None else rep[pick]
+            state[rows, cols] = np.where(opaque, token, 0)
+            if group is not None:
+                chosen[rows, cols] = np.where(opaque, pick, -1)
+            if hook is not None:
+                hook(steps + c + 1, steps + s.corrector)
         return state.reshape(n, h, w), (chosen.reshape(n, h, w) if group is not None else None)
 
     def render(self, tokens: np.ndarray, chosen: np.ndarray | None, locked: np.ndarray | None,
@@ -372,7 +415,7 @@ class PixelModel:
     def _run(self, tokens: np.ndarray, fill: np.ndarray, rngs: list[np.random.Generator], s: PixelSettings,
              steps: int, locked: np.ndarray | None, progress: Progress | None, cancel: CancelCheck | None,
              preview: Previews | PreviewCallback | None, base: np.ndarray | None = None) -> np.ndarray:
-        hooks = make_hook(progress, cancel, steps)
+        hooks = make_hook(progress, cancel, steps + s.corrector)
         out, chosen = self.sample(tokens, fill, rngs, s, steps, locked=locked, hook=hooks(0),
                                   preview=Previews.of(preview))
         return self.render(out, chosen, locked, base, fill if base is not None else None)

@@ -35,7 +35,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "opacity (a softmax over the palette); sampling reveals pixels on MaskGIT's cosine schedule. Colours come "
         "straight from the palette, alpha is exact, and nothing is decoded or colour-reduced afterwards. "
         f"Defaults chosen by measurement: reveal order `{d['solver']}`, {d['steps']} steps, guidance "
-        f"{d['guidance']:g}, colour temperature {d['temperature']:g} ({d['nfe']} network evaluations per sprite). "
+        f"{d['guidance']:g}, colour temperature {d['temperature']:g}, {d['corrector']} corrector round(s) that "
+        f"redraw lone pixels ({d['nfe']} network evaluations per sprite). "
         "It also inpaints (repaints a mask, keeps every other pixel exactly), makes variations by re-masking a "
         "share of pixels (`strength` 0 returns the input), and samples inside a given palette (palette lock).",
         "",
@@ -96,10 +97,12 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         f"## Sampler sweep ({x['sweep_count']} held-out-mix sprites per row)",
         "",
-        "| order | steps | temperature | guidance | network evals | step TV | fd | colours/sprite | isolated |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *(f"| {r['solver']} | {r['steps']} | {r['temperature']:g} | {r['guidance']:g} | {r['nfe']} | "
-          f"{r['step_tv']:.3f} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | {r['isolated_pixel_rate']:.3f} |"
+        "| order | steps | temperature | guidance | corrector | network evals | step TV | fd | colours/sprite | "
+        "isolated |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(f"| {r['solver']} | {r['steps']} | {r['temperature']:g} | {r['guidance']:g} | {r['corrector']} | "
+          f"{r['nfe']} | {r['step_tv']:.3f} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
+          f"{r['isolated_pixel_rate']:.3f} |"
           for r in x["sweep"]),
         "",
         f"Defaults: within {x['max_default_nfe']} network evaluations per sprite, the lowest "

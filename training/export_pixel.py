@@ -21,16 +21,17 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from pixelsprite import api
+from pixelsprite import api, families
 from pixelsprite.evaluation.crispness import STEP_BINS, profile_distance, step_profile
 from pixelsprite.evaluation.evaluator import Evaluator
 from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, save_manifest
 from pixelsprite.palettes import enforce, resolve_palette
-from pixelsprite.pixel import TokenSpec
+from pixelsprite.pixel import PixelModel, TokenSpec
 from pixelsprite.registry import Registry
 
 from .card_pixel import write_card
@@ -44,9 +45,10 @@ from .token_palette import from_tokens, to_tokens
 from .trainer import load_checkpoint
 
 SPEED_BATCH = 64
-MAX_DEFAULT_NFE = {16: 16, 40: 16}  # network evaluations per sprite the defaults may spend, by sprite size
-SWEEP = [(solver, steps, temp, g) for solver in ("random", "confidence") for steps in (4, 8, 12)
-         for temp in (0.8, 1.0) for g in (1.0, 2.0)]
+MAX_DEFAULT_NFE = {16: 26, 40: 26}  # network evaluations per sprite the defaults may spend, by sprite size
+SWEEP = [("random", steps, temp, g, corr) for steps in (8, 12) for temp in (0.7, 0.85, 1.0) for g in (1.0, 2.0)
+         for corr in (0, 1, 2)] + [("confidence", 8, 1.0, 2.0, 0)]
+"""(order, steps, colour temperature, guidance, corrector rounds) settings measured on the held-out split."""
 LOCK_PALETTE = "pico-8"
 
 
@@ -74,6 +76,17 @@ def generate_plan(name: str, reg: Registry, plan: list[tuple[str, int]], seed: i
     return np.concatenate(out)
 
 
+def generate_settings(model: PixelModel, plan: list[tuple[str, int]], seed: int, solver: str, steps: int,
+                      temperature: float, guidance: float, corrector: int) -> np.ndarray:
+    """Like :func:`generate_plan` (same seeds) with the runtime model directly, so the corrector can vary."""
+    out = []
+    for i, (lab, count) in enumerate(plan):
+        s = replace(model.settings(lab, solver, steps, guidance, temperature), corrector=corrector)
+        base = seed + 10_000 * i
+        out.append(model.generate(list(range(base, base + count)), s))
+    return np.concatenate(out)
+
+
 def speed(name: str, reg: Registry, batch: int = SPEED_BATCH, runs: int = 3, **kw: object) -> float:
     """Median sprites/s of ``generate`` at ``batch`` sprites (one warm-up call)."""
     api.generate(name, batch, 0, label=None, registry=reg, **kw)  # type: ignore[arg-type]
@@ -92,7 +105,7 @@ def crisp_stats(gen: np.ndarray, real_profile: np.ndarray) -> dict:
 
 def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
                         eval_count: int = 512, sweep_count: int = 256, max_nfe: int | None = None,
-                        sweep: list[tuple[str, int, float, float]] | None = None) -> Manifest:
+                        sweep: list[tuple[str, int, float, float, int]] | None = None) -> Manifest:
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
@@ -154,11 +167,12 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
                                              "fd": round(fd(palette_floor), 4)}}
     print(f"floors {floors}", flush=True)
     plan = labels_like(val, sweep_count)
-    rows = []
-    for solver, steps, temp, guidance in sweep or SWEEP:
-        kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance}
-        gen = generate_plan(name, reg, plan, 0, **kw)
-        nfe = steps * (2 if guidance not in (0.0, 1.0) else 1)
+    rows: list[dict[str, Any]] = []
+    runtime = families.load(reg.load(name))
+    for solver, steps, temp, guidance, corrector in sweep or SWEEP:
+        kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance, "corrector": corrector}
+        gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector)
+        nfe = (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
         row = {**kw, "nfe": nfe, "fd": round(fd(gen), 4), **crisp_stats(gen, real_profile),
                **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}}
         rows.append(row)
@@ -168,7 +182,8 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
     best = min(affordable, key=lambda r: r["fd"] / max(floors["real_train_vs_held_out"]["fd"], 1e-6) * 0.05
                + r["step_tv"])
     spec = replace(spec, default_solver=best["solver"], default_steps=best["steps"],
-                   default_guidance=best["guidance"], default_temperature=best["temperature"])
+                   default_guidance=best["guidance"], default_temperature=best["temperature"],
+                   corrector=best["corrector"])
     manifest = replace(manifest, extra={"tokens": spec.to_dict()})
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -203,7 +218,7 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
         "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
         "floors": floors, "sweep": rows, "sweep_count": sweep_count,
         "defaults": {"solver": spec.default_solver, "steps": spec.default_steps, "guidance": spec.default_guidance,
-                     "temperature": spec.default_temperature, "nfe": best["nfe"]},
+                     "temperature": spec.default_temperature, "corrector": spec.corrector, "nfe": best["nfe"]},
         "max_default_nfe": max_nfe, "eval_count": len(gen),
         "held_out_real": real, "generated": generated,
         "step_bins": list(STEP_BINS), "real_step_profile": [round(float(x), 4) for x in real_profile],
