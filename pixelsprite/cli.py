@@ -141,9 +141,14 @@ def _add_sampler(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", default=None, help="class label (diffusion/flow; see `pixelsprite models`)")
     p.add_argument("--steps", type=int, default=None,
                    help=f"sampler steps, 1..{api.MAX_SAMPLE_STEPS} (default: the model's)")
-    p.add_argument("--solver", default=None, help="ddpm|ddim (diffusion), euler|midpoint|heun (flow)")
+    p.add_argument("--solver", default=None,
+                   help="ddpm|ddim (diffusion), euler|midpoint|heun (flow), random|confidence (pixel); "
+                        "`pixelsprite models --json` lists each model's")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance: 0 unconditional, 1 conditional, >1 stronger (default: model's)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="colour temperature of pixel models, (0, 2]; lower = fewer, safer colours "
+                        "(default: the model's)")
 
 
 def _add_candidates(p: argparse.ArgumentParser) -> None:
@@ -196,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_candidates(p)
     p.add_argument("--keep-class", action="store_true",
                    help="keep only candidates of the source sprite's teacher class (needs --candidates >= 2)")
+
+    p = sub.add_parser("inpaint", help="repaint the masked pixels of a sprite, keep the rest (pixel models)")
+    p.add_argument("sprite", help="the sprite PNG (the model's size)")
+    p.add_argument("mask", help="mask PNG of the same size: opaque pixels (if it has transparency) or white "
+                                "pixels (a 1-bit/grey mask) are repainted")
+    p.add_argument("-n", "--count", type=int, default=8, help="number of repaintings (default 8)")
+    p.add_argument("--seed", type=int, default=None, help="base seed; repainting i gets seed+i (default: random)")
+    _add_output(p)
+    _add_sampler(p)
 
     p = sub.add_parser("interpolate", help="a strip from sprite/seed A to sprite/seed B")
     p.add_argument("a", nargs="?", help="first endpoint: a PNG or seed:N")
@@ -687,10 +701,16 @@ def _run(args: argparse.Namespace) -> int:
     result: api.SpriteResult
     sampler: dict[str, Any] = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
                "guidance": getattr(args, "guidance", None)}
+    if getattr(args, "temperature", None) is not None:  # only pixel models take it; others name the field
+        if args.command == "interpolate":
+            raise InvalidRequest("interpolate takes no temperature (pixel models do not interpolate)",
+                                 field="temperature")
+        sampler["temperature"] = args.temperature
     best: dict[str, Any] = {"candidates": getattr(args, "candidates", 1), "teacher": getattr(args, "teacher", None)}
     _check_layout(args)
     plan = _plan_output(args, args.command)
-    bar = _progress_bar(args, args.command) if args.command in ("generate", "variations", "interpolate") else None
+    bar = (_progress_bar(args, args.command) if args.command in ("generate", "variations", "interpolate", "inpaint")
+           else None)
     hooks: dict[str, Any] = {"progress": bar} if bar is not None else {}
     try:
         if args.command == "generate":
@@ -700,6 +720,9 @@ def _run(args: argparse.Namespace) -> int:
             result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
                                     steps=args.steps, keep_class=args.keep_class, **sampler, **common, **best,
                                     **hooks)
+        elif args.command == "inpaint":
+            result = api.inpaint(args.model, args.sprite, args.mask, args.count, args.seed, steps=args.steps,
+                                 **sampler, **common, **hooks)
         elif args.command == "interpolate":
             a = _endpoint(args.a, args.seed_a, "a")
             b = _endpoint(args.b, args.seed_b, "b")

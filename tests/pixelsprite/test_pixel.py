@@ -142,3 +142,29 @@ def test_a_broken_tokens_section_is_a_bundle_error(tmp_path: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="tokens.defaults.solver"):
         api.generate("bad", 1, 0, registry=Registry([tmp_path], builtin=False, env=False))
+
+
+def test_cli_inpaint_writes_the_repaintings(preg: Registry, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from pixelsprite.cli import main
+    from pixelsprite.imageio import read_image, write_png
+
+    root = preg.search_path[0]
+    image = api.generate("tpixel", 1, 3, label="a", registry=preg).sprites[0]
+    mask = np.zeros((SIZE, SIZE, 4), np.uint8)
+    mask[..., 3] = 255
+    mask[:, :4, :3] = 255  # white = repaint the left half
+    write_png(tmp_path / "s.png", image)
+    write_png(tmp_path / "m.png", mask)
+    out = tmp_path / "out"
+    code = main(["--models-dir", str(root), "--no-builtin-models", "inpaint", str(tmp_path / "s.png"),
+                 str(tmp_path / "m.png"), "--model", "tpixel", "-n", "3", "--seed", "4", "--label", "a",
+                 "--temperature", "0.9", "-o", str(out), "--separate"])
+    assert code == 0
+    want = api.inpaint("tpixel", image, mask, 3, 4, label="a", temperature=0.9, registry=preg).sprites
+    files = sorted(out.glob("*.png"))
+    assert len(files) == 3
+    assert (np.stack([read_image(p) for p in files]) == want).all()
+    assert (want[:, :, 4:] == image[:, 4:]).all()
+    code = main(["--models-dir", str(root), "--no-builtin-models", "generate", "--model", "tpixel", "-n", "1",
+                 "--temperature", "5", "-o", str(tmp_path / "x.png")])
+    assert code == 2 and "temperature" in capsys.readouterr().err
