@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import api
+from .. import api, families
 from ..registry import Registry
 from .corruptions import CORRUPTIONS
 from .crispness import profile_distance, step_profile
@@ -44,7 +44,8 @@ from .two_sample import two_sample_accuracy
 __all__ = ["GENERATOR_FAMILIES", "DatasetReport", "SetMetrics", "SpriteData", "SuiteConfig", "SuiteResult",
            "dataset_of", "generators", "labels_like", "run_suite", "sample_generator"]
 
-GENERATOR_FAMILIES = ("vae", "diffusion", "flow")
+GENERATOR_FAMILIES = families.families_with(families.GENERATOR_OPERATION)
+"""Families whose bundles generate (from their declared operations); the suite evaluates their bundles."""
 FALLBACK_DATASET = {16: "dcss16fine", 40: "dcss40fine"}
 Scorer = Callable[[np.ndarray], "np.ndarray | None"]
 """Teacher quality per sprite: uint8 ``(N, S, S, 4)`` -> float ``(N,)`` in [0, 1], or None (size not scored)."""
@@ -197,16 +198,13 @@ def labels_like(labels: np.ndarray, names: Sequence[str], n: int) -> list[tuple[
 
 
 def _conditional(registry: Registry, name: str) -> bool:
-    m = registry.info(name).manifest
-    sampling = m.extra.get("sampling")
-    cond = sampling.get("conditioning") if isinstance(sampling, Mapping) else None
-    return bool(m.labels) and isinstance(cond, Mapping) and cond.get("null_label") is not None
+    """The model takes a label (its family declares the parameter and the bundle has labels)."""
+    caps = families.capabilities(registry.info(name).manifest)
+    return bool(caps.labels) and "label" in caps.parameters
 
 
 def _settings(registry: Registry, name: str) -> dict[str, Any]:
-    sampling = registry.info(name).manifest.extra.get("sampling")
-    defaults = sampling.get("defaults") if isinstance(sampling, Mapping) else None
-    return dict(defaults) if isinstance(defaults, Mapping) else {}
+    return dict(families.capabilities(registry.info(name).manifest).defaults)
 
 
 def _generate(registry: Registry, name: str, count: int, seed: int, label: str | None) -> np.ndarray:
