@@ -52,6 +52,12 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
          "(horizontal flips, 1-px shifts inside the canvas), and their rows show what that gives."
          if small else "Every label has at least 40 sprites."),
         "",
+        "Looking at every label's real sprites found that many of the small labels are mostly DCSS overlay glyphs "
+        "(`i-*.png` identification marks, brand and tentacle-corner pieces drawn on top of another tile), not "
+        "items: " + ", ".join(f"{k} {v['overlays']} of {v['sprites']}" for k, v in x["label_overlays"].items()
+                              if v["overlays"]) + ". The model learned them as part of their labels (which is "
+        "why rare labels often come out as small glyphs); the dataset builder should drop them (see docs/pixel.md).",
+        "",
         "## Recipe",
         f"- model: `{recipe['model']}`",
         f"- palette: {recipe['palette']}",

@@ -231,6 +231,7 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
         "non_binary_alpha_share": generated["non_binary_alpha_share"],
         "memorization_rate": memorization_rate(gen, train.images),
         "per_label": per_label,
+        "label_overlays": overlay_counts(data),
         "sprites_per_s": {"batch": SPEED_BATCH, "default": round(sp, 2)},
     }
     manifest = replace(manifest, metrics=metrics)
@@ -254,6 +255,20 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
     print(json.dumps({k: metrics[k] for k in ("defaults", "step_tv", "fd", "two_sample", "label_agreement",
                                               "sprites_per_s", "memorization_rate")}, indent=1))
     return manifest
+
+
+def overlay_counts(data: SpriteSet) -> dict[str, dict[str, int]]:
+    """Per label: sprites, and how many are DCSS overlay glyphs rather than items (``i-*.png`` identification
+    marks, ``brands``/``*_brands`` and tentacle ``*_corners`` pieces drawn on top of another tile)."""
+    out: dict[str, dict[str, int]] = {}
+    for path, i in zip(data.paths, data.labels):
+        lab = data.label_names[i]
+        row = out.setdefault(lab, {"sprites": 0, "overlays": 0})
+        row["sprites"] += 1
+        base, parts = path.split("/")[-1], path.split("/")
+        if base.startswith("i-") or any(p == "brands" or p.endswith(("_brands", "_corners")) for p in parts):
+            row["overlays"] += 1
+    return out
 
 
 def _two_sample(gen: np.ndarray, real: np.ndarray, train: np.ndarray) -> dict | None:
