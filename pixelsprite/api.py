@@ -1147,7 +1147,10 @@ def _locked(req: Any) -> np.ndarray | None:
 
 def _pixel_finish(sprites: np.ndarray, req: Any) -> np.ndarray:
     """A pixel model's sprites -> the user's: ``max_colors`` (when asked) and the request's clean-up; the palette
-    was already honoured by the sampler."""
+    was already honoured by the sampler (so there is nothing to dither)."""
+    if req.dither != "none":
+        raise InvalidRequest(f"dither {req.dither!r} has nothing to do with a pixel model: its sampler draws in the "
+                             "palette itself (palette lock); leave dither out", field="dither")
     if req.max_colors:
         sprites = reduce_colors(sprites, req.max_colors)
     return _paletted(sprites, req, locked=True)
@@ -1161,7 +1164,7 @@ def _mask(model: Any, value: Any, image: np.ndarray) -> np.ndarray:
             raise ImageError(f"mask is {value.shape[1]}x{value.shape[0]} pixels, expected {w}x{h} for model "
                              f"{model.name!r}", field="mask")
         return value.astype(bool)
-    rgba = _image(model, value, "mask", threshold=0) if not isinstance(value, np.ndarray) else value
+    rgba = _image(model, value, "mask", threshold=127)  # alpha > 127 is opaque, for arrays and files alike
     if rgba.shape != (h, w, 4):
         raise ImageError(f"mask is {rgba.shape[1]}x{rgba.shape[0]} pixels, expected {w}x{h} for model "
                          f"{model.name!r}", field="mask")
@@ -1185,6 +1188,7 @@ def _inpaint(req: InpaintRequest, registry: Registry, progress: Progress | None 
     raw = model.inpaint(image, mask, seeds, s, locked=_locked(req), progress=progress, cancel=cancel,
                         preview=_previews(preview, req.count, 1))
     sprites = _pixel_finish(raw, req) if mask.any() else raw
+    sprites[:, ~mask] = image[~mask]  # clean-up (outline, despeckle, max_colors) never touches kept pixels
     return SpriteResult("inpaint", model.name, sprites, seeds, base, time.perf_counter() - t0)
 
 

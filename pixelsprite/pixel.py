@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -416,8 +416,16 @@ class PixelModel:
              steps: int, locked: np.ndarray | None, progress: Progress | None, cancel: CancelCheck | None,
              preview: Previews | PreviewCallback | None, base: np.ndarray | None = None) -> np.ndarray:
         hooks = make_hook(progress, cancel, steps + s.corrector)
-        out, chosen = self.sample(tokens, fill, rngs, s, steps, locked=locked, hook=hooks(0),
-                                  preview=Previews.of(preview))
+        previews = Previews.of(preview)
+        if previews is not None and base is not None:  # show the kept pixels as they are, not as palette tokens
+            rows = np.arange(len(base)) if previews.rows is None else np.asarray(previews.rows, np.int64)
+            shown_base, shown_fill, callback = base[rows], fill[rows], previews.callback
+
+            def composite(sprites: np.ndarray, done: int, total: int) -> None:
+                callback(np.where(shown_fill[..., None], sprites, shown_base), done, total)
+
+            previews = replace(previews, callback=composite)
+        out, chosen = self.sample(tokens, fill, rngs, s, steps, locked=locked, hook=hooks(0), preview=previews)
         return self.render(out, chosen, locked, base, fill if base is not None else None)
 
     def generate(self, seeds: Sequence[int], s: PixelSettings, *, locked: np.ndarray | None = None,

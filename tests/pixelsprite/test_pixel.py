@@ -168,3 +168,18 @@ def test_cli_inpaint_writes_the_repaintings(preg: Registry, tmp_path: Path, caps
     code = main(["--models-dir", str(root), "--no-builtin-models", "generate", "--model", "tpixel", "-n", "1",
                  "--temperature", "5", "-o", str(tmp_path / "x.png")])
     assert code == 2 and "temperature" in capsys.readouterr().err
+
+
+def test_inpaint_clean_up_and_previews_never_touch_kept_pixels(preg: Registry) -> None:
+    image = np.zeros((SIZE, SIZE, 4), np.uint8)
+    image[1:7, 1:7] = (250, 10, 10, 255)  # a colour outside the palette
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:, 3:] = True  # 40 of 64 pixels: 3 of the 4 steps, so previews come
+    shown: list[np.ndarray] = []
+    res = api.inpaint("tpixel", image, mask, 2, 0, outline="#000000", despeckle=True, registry=preg,
+                      preview=lambda s, d, t: shown.append(s)).sprites
+    assert (res[:, ~mask] == image[~mask]).all()
+    assert shown and all((s[:, ~mask] == image[~mask]).all() for s in shown)
+    with pytest.raises(InvalidRequest) as e:
+        api.generate("tpixel", 1, 0, palette="pico-8", dither="bayer4", registry=preg)
+    assert e.value.field == "dither"
