@@ -62,7 +62,7 @@ __all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "parse_job", "
 
 JOURNAL = "journal.jsonl"
 STAGING = ".staging"
-JOB_OPERATIONS = ("generate", "variations", "interpolate", "grid", "decode", "palette")
+JOB_OPERATIONS = ("generate", "variations", "inpaint", "interpolate", "grid", "decode", "palette")
 """Operations a job file may hold (the protocol's sprite operations and ``palette``)."""
 _IGNORED_SUFFIXES = (".tmp", ".part")
 JOB_SUFFIXES = (".json", ".toml")

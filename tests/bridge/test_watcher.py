@@ -272,6 +272,9 @@ def test_example_jobs_are_valid(path: Path) -> None:
     vae = Capabilities("vae", ("generate", "variations", "interpolate", "grid", "encode", "decode"))
     caps = {n: proto.ModelCaps(name=n, caps=vae, width=s, height=s, latent_shape=(16,))
             for n, s in (("vae16", 16), ("vae40", 40))}
+    caps["pixel16"] = proto.ModelCaps(name="pixel16", width=16, height=16, caps=Capabilities(
+        "pixel", ("generate", "variations", "inpaint"), ("label", "steps", "solver", "guidance", "temperature"),
+        ("potion", "ring")))
     job = parse_job(path.stem, path.read_bytes(), proto.Catalog(caps, "vae16"), WatchLimits())
     assert job.calls and all(call.op in JOB_OPERATIONS for _, call in job.calls)
 
