@@ -11,7 +11,8 @@ and the editor starts with the dock; ``client_test.gd`` drives the plugin's own 
 (generate, save into res://, variations, interpolation frames + SpriteFrames, palettes, candidates, cancel, a 1.4 MB
 answer, the 64 KiB default buffer's 1009 as a control); after a re-import ``import_check.gd`` checks size, alpha and
 pixels of the imported textures; ``dock_test.gd`` drives the dock's UI code (and, against a second server with
-the tiny flow model, its step previews). Here, the saved files are checked against
+the tiny flow model, its step previews); ``repaint_test.gd`` drives the dock's Repaint (inpaint) and Temperature
+against a real ``pixelsprite serve`` with the tiny pixel model. Here, the saved files are checked against
 pixelsprite's own API.
 """
 
@@ -22,10 +23,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -266,6 +269,73 @@ def test_dock_against_a_live_server(project: Path, server_url: str, preview_serv
     assert (project / "dock_out" / "pixelsprite-palette.gpl").read_text().startswith("GIMP Palette")
     for name in saved:
         assert set(np.unique(_rgba(project / "dock_out" / name)[..., 3])) <= {0, 255}
+
+
+def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bundle_writer: Any,
+                                                              tmp_path: Path) -> None:
+    """Repaint in the dock (repaint_test.gd) against a real `pixelsprite serve` with the tiny pixel model: shown only
+    for models that inpaint (not the VAE), the rectangle from a drag on the canvas, previews, then repaintings equal to
+    api.inpaint's for the same seeds (with the Temperature field's value), every pixel outside the rectangle byte-equal
+    to the source, and the picked one saved next to the source under a new name."""
+    from tests.bridge.pixel_fixtures import sprite, write_pixel_models
+
+    models = write_pixel_models(tmp_path / "models", bundle_writer)
+    folder = project / "repaint"
+    folder.mkdir()
+    source = sprite(3)  # hard alpha, colours outside the model's palette
+    Image.fromarray(source, "RGBA").save(folder / "src.png")
+    Image.new("RGBA", (32, 32)).save(folder / "big.png")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "pixelsprite", "--models-dir", str(models), "--no-builtin-models",
+                             "serve", "--port", "0", "--preview-interval", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        url = json.loads(proc.stdout.readline())["url"]
+        run = godot(project, "--headless", "-s", "res://tests/repaint_test.gd", "--", url)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    report = _report(project, "repaint_report.json", run)
+    assert report["vae"] == {"repaint_visible": False, "temperature_visible": False}
+    assert report["tpixel"] == {"repaint_visible": True, "temperature_visible": True}
+    assert report["previews"] >= 1
+    request = report["request"]
+    assert {k: request[k] for k in ("op", "model", "seed", "steps", "temperature", "preview")} == {
+        "op": "inpaint", "model": "tpixel", "seed": 7, "steps": 16, "temperature": 0.9, "preview": True}
+
+    x, y, w, h = report["rect"]
+    assert (x, y, w, h) == (2, 1, 5, 4)
+    inside = np.zeros((8, 8), bool)
+    inside[y:y + h, x:x + w] = True
+    mask = _rgba(folder / "mask.png")  # the dock's mask: white inside, black outside, opaque
+    np.testing.assert_array_equal(mask[..., :3].min(-1) == 255, inside)
+    assert (mask[~inside, :3] == 0).all() and (mask[..., 3] == 255).all()
+
+    registry = Registry([models], builtin=False, env=False)
+    want = api.inpaint("tpixel", source, inside, 3, 7, steps=16, guidance=request.get("guidance"),
+                       temperature=0.9, registry=registry)
+    assert report["seeds"] == [7, 8, 9] == list(want.seeds)
+    results = [_rgba(folder / f"result-{i}.png") for i in range(3)]
+    for got, expected in zip(results, want.sprites, strict=True):
+        np.testing.assert_array_equal(got, expected)  # the request layer's own repainting, byte for byte
+        assert got[~inside].tobytes() == source[~inside].tobytes()  # outside the rectangle: the source exactly
+    assert any((got[inside] != source[inside]).any() for got in results)
+    # a different temperature gives other sprites, so the field's value reached the sampler
+    other = api.inpaint("tpixel", source, inside, 3, 7, steps=16, guidance=request.get("guidance"),
+                        temperature=1.9, registry=registry).sprites
+    assert any((o != r).any() for o, r in zip(other, results, strict=True))
+
+    # Save picked: next to the source, never over a file that is there
+    np.testing.assert_array_equal(_rgba(folder / "src-repaint-8.png"), want.sprites[1])
+    np.testing.assert_array_equal(_rgba(folder / "src-repaint-8-2.png"), want.sprites[1])
+    np.testing.assert_array_equal(_rgba(folder / "src-repaint-7-2.png"), want.sprites[0])
+    taken = _rgba(folder / "src-repaint-7.png")
+    assert (taken == [255, 0, 0, 255]).all()  # the existing file, untouched
+    np.testing.assert_array_equal(_rgba(folder / "src.png"), source)
 
 
 def test_sprite_frames_from_the_cli_play_in_godot(project: Path) -> None:

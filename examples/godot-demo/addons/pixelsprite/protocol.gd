@@ -70,6 +70,8 @@ static func sprite_options(settings: Dictionary) -> Dictionary:
 		p["solver"] = str(settings["solver"])
 	if settings.get("guidance") != null:
 		p["guidance"] = float(settings["guidance"])
+	if settings.get("temperature") != null:
+		p["temperature"] = float(settings["temperature"])  # pixel models: (0, 2]
 	if settings.get("candidates") != null and int(settings["candidates"]) > 1:
 		p["candidates"] = int(settings["candidates"])
 	var palette = settings.get("palette")
@@ -114,6 +116,7 @@ static func interpolate(id: String, a, b, frames: int, method: String, settings:
 	msg.erase("seed")
 	msg.erase("label")
 	msg.erase("preview")  # interpolate takes no preview
+	msg.erase("temperature")  # nor a temperature (pixel models do not interpolate)
 	msg["id"] = id
 	msg["op"] = "interpolate"
 	msg["a"] = a if typeof(a) == TYPE_INT else image_payload(a)
@@ -121,6 +124,30 @@ static func interpolate(id: String, a, b, frames: int, method: String, settings:
 	msg["count"] = frames
 	msg["method"] = method
 	return msg
+
+
+## `count` repaintings of the `mask` pixels of `image` (models whose `operations` list "inpaint"); every other pixel
+## comes back exactly as it is. `mask` is an Image of the same size (see rect_mask); inpaint takes no candidates.
+static func inpaint(id: String, image: Image, mask: Image, count: int, settings: Dictionary) -> Dictionary:
+	var msg := sprite_options(settings)
+	msg.erase("candidates")
+	msg["id"] = id
+	msg["op"] = "inpaint"
+	msg["image"] = image_payload(image)
+	msg["mask"] = image_payload(mask)
+	msg["count"] = count
+	return msg
+
+
+## A repaint mask of `size` for the rectangle `rect` (clipped to the sprite): white where pixels are repainted, black
+## where they are kept, all opaque (a mask without transparent pixels is read by its white pixels; docs/protocol.md).
+static func rect_mask(size: Vector2i, rect: Rect2i) -> Image:
+	var mask := Image.create(size.x, size.y, false, Image.FORMAT_RGBA8)
+	mask.fill(Color(0, 0, 0, 1))
+	var r := rect.intersection(Rect2i(Vector2i.ZERO, size))
+	if r.has_area():
+		mask.fill_rect(r, Color(1, 1, 1, 1))
+	return mask
 
 
 ## A palette proposed from `sprites` (Images) if any, else from `count` samples of the model.

@@ -2,8 +2,9 @@
 extends ScrollContainer
 ## The pixelsprite dock: server status, generation settings, a nearest-filtered preview grid (with a diffusion/flow
 ## model's step previews while it runs, when the server offers them), saving into res://,
-## variations and interpolation of textures selected in the FileSystem dock, palette export, and the project's
-## texture filter. Built in code; talks to the server only through connection.gd and protocol.gd, writes files only
+## variations, interpolation and repainting (inpaint) of textures selected in the FileSystem dock, palette export,
+## and the project's texture filter. The model's catalog entry (`operations`, `parameters`, `steps`, `defaults`)
+## decides which fields and buttons show; nothing here knows model families. Built in code; talks to the server only through connection.gd and protocol.gd, writes files only
 ## through sprite_files.gd.
 
 const Protocol := preload("protocol.gd")
@@ -35,6 +36,7 @@ var _seed: LineEdit
 var _steps: SpinBox
 var _solver: OptionButton
 var _guidance: SpinBox
+var _temperature: SpinBox  # its row shows only for models whose `parameters` list "temperature"
 var _candidates: SpinBox
 var _palette: OptionButton
 var _palette_custom: LineEdit
@@ -57,6 +59,21 @@ var _strength: SpinBox
 var _frames: SpinBox
 var _method: OptionButton
 var _fps: SpinBox
+var _variations_button: Button
+var _interpolate_button: Button
+var _repaint_box: Control  # shown only for models whose `operations` list "inpaint"
+var _repaint_canvas: TextureRect  # the selected texture, nearest-filtered; drag on it to set the rectangle
+var _repaint_overlay: Control  # draws the rectangle over the canvas
+var _repaint_note: Label
+var _rect_x: SpinBox
+var _rect_y: SpinBox
+var _rect_w: SpinBox
+var _rect_h: SpinBox
+var _repaint_button: Button
+var _repaint_save: Button
+var _repaint_source := {"path": "", "modified": 0, "image": null}  # the texture the canvas shows
+var _drag_from := Vector2i(-1, -1)  # the pixel a drag on the canvas started on
+var _hello_steps := [1, 1000]  # the server's steps range (hello limits), for models without their own
 var _pal_colors: SpinBox
 var _pal_name: LineEdit
 var _filter_button: Button
@@ -101,6 +118,13 @@ func _ready() -> void:
 	_folder_dialog.title = "Folder for sprites"
 	_folder_dialog.dir_selected.connect(func(dir: String) -> void: _folder.text = dir)
 	add_child(_folder_dialog)
+	var poll := Timer.new()  # the FileSystem dock has no selection signal: look for a new texture twice a second
+	poll.wait_time = 0.5
+	poll.timeout.connect(func() -> void:
+		if _repaint_box.is_visible_in_tree():
+			_refresh_repaint_source())
+	add_child(poll)
+	poll.start()
 	_refresh_filter_note()
 	_set_busy(false)
 	if connection != null:
@@ -134,7 +158,14 @@ func _row(grid: GridContainer, text: String, control: Control, tooltip: String =
 	control.tooltip_text = tooltip
 	label.tooltip_text = tooltip
 	grid.add_child(control)
+	control.set_meta("row_label", label)
 	return control
+
+
+## Shows or hides a `_row` (its label too).
+func _show_row(control: Control, shown: bool) -> void:
+	control.visible = shown
+	(control.get_meta("row_label") as Control).visible = shown
 
 
 func _spin(lo: float, hi: float, value: float, step: float = 1.0) -> SpinBox:
@@ -205,6 +236,10 @@ func _build_settings(box: VBoxContainer) -> void:
 	_solver = _row(grid, "Solver", OptionButton.new(), "Sampler (diffusion and flow models list theirs).")
 	_guidance = _row(grid, "Guidance", _spin(0, 20, 1.0, 0.1),
 		"Classifier-free guidance (conditional models): 0 unconditional, 1 conditional, >1 stronger.")
+	_temperature = _row(grid, "Temperature", _spin(0.01, 2.0, 1.0, 0.01),
+		"Sampling temperature (0..2]: each pixel's colour is drawn at this temperature; lower is safer, higher more "
+		+ "varied. Only models that take it show this field.")
+	_show_row(_temperature, false)
 	_candidates = _row(grid, "Candidates", _spin(1, 64, 1),
 		"Sample this many per sprite and keep the best by the server's teacher (sent only when > 1).")
 	_palette = _row(grid, "Palette", OptionButton.new(), "Constrain colours to a palette.")
@@ -334,10 +369,68 @@ func _build_textures(box: VBoxContainer) -> void:
 	_method.add_item("slerp")
 	_method.add_item("lerp")
 	_fps = _row(grid, "FPS", _spin(1, 60, 8), "Speed of the SpriteFrames animation.")
-	sec.add_child(_button("Variations of selected texture", _on_variations_pressed,
-		"Count variations of the texture selected in the FileSystem dock (it must have the model's size)."))
-	sec.add_child(_button("Interpolate two selected textures", _on_interpolate_pressed,
-		"Frames from one selected texture to the other, saved as PNGs plus a SpriteFrames resource."))
+	_variations_button = _button("Variations of selected texture", _on_variations_pressed,
+		"Count variations of the texture selected in the FileSystem dock (it must have the model's size).")
+	sec.add_child(_variations_button)
+	_interpolate_button = _button("Interpolate two selected textures", _on_interpolate_pressed,
+		"Frames from one selected texture to the other, saved as PNGs plus a SpriteFrames resource.")
+	sec.add_child(_interpolate_button)
+	_build_repaint(sec)
+
+
+## Repaint: a rectangle of the selected texture is regenerated (`inpaint`), every other pixel is kept exactly.
+func _build_repaint(sec: VBoxContainer) -> void:
+	_repaint_box = VBoxContainer.new()
+	_repaint_box.visible = false  # until a model that inpaints is chosen
+	sec.add_child(_repaint_box)
+	var title := Label.new()
+	title.text = "Repaint a rectangle"
+	title.tooltip_text = "Regenerates the pixels inside the rectangle and keeps every other pixel exactly."
+	_repaint_box.add_child(title)
+	_repaint_note = Label.new()
+	_repaint_note.autowrap_mode = TextServer.AUTOWRAP_WORD_SMART
+	_repaint_note.text = "Select one texture of the model's size in the FileSystem dock."
+	_repaint_box.add_child(_repaint_note)
+	_repaint_canvas = TextureRect.new()
+	_repaint_canvas.texture_filter = CanvasItem.TEXTURE_FILTER_NEAREST
+	_repaint_canvas.expand_mode = TextureRect.EXPAND_IGNORE_SIZE
+	_repaint_canvas.stretch_mode = TextureRect.STRETCH_SCALE
+	_repaint_canvas.size_flags_horizontal = Control.SIZE_SHRINK_BEGIN
+	_repaint_canvas.mouse_filter = Control.MOUSE_FILTER_STOP
+	_repaint_canvas.mouse_default_cursor_shape = Control.CURSOR_CROSS
+	_repaint_canvas.tooltip_text = "Drag to set the rectangle to repaint."
+	_repaint_canvas.gui_input.connect(_on_repaint_canvas_input)
+	_repaint_box.add_child(_repaint_canvas)
+	_repaint_overlay = Control.new()
+	_repaint_overlay.mouse_filter = Control.MOUSE_FILTER_IGNORE
+	_repaint_overlay.set_anchors_preset(Control.PRESET_FULL_RECT)
+	_repaint_overlay.draw.connect(_draw_repaint_rect)
+	_repaint_canvas.add_child(_repaint_overlay)
+	var grid := GridContainer.new()
+	grid.columns = 4
+	_repaint_box.add_child(grid)
+	var spins := []
+	for axis in ["X", "Y", "W", "H"]:
+		var label := Label.new()
+		label.text = axis
+		grid.add_child(label)
+		var spin := _spin(0, 1024, 0)
+		spin.size_flags_horizontal = Control.SIZE_EXPAND_FILL
+		spin.tooltip_text = {"X": "Left column", "Y": "Top row", "W": "Width", "H": "Height"}[axis] + " in pixels."
+		spin.value_changed.connect(func(_v: float) -> void: _repaint_overlay.queue_redraw())
+		grid.add_child(spin)
+		spins.append(spin)
+	_rect_x = spins[0]
+	_rect_y = spins[1]
+	_rect_w = spins[2]
+	_rect_h = spins[3]
+	_repaint_button = _button("Repaint rectangle of selected texture", _on_repaint_pressed,
+		"Count repaintings of the rectangle (seed, steps, temperature... as set above) into the preview.")
+	_repaint_box.add_child(_repaint_button)
+	_repaint_save = _button("Save picked next to source", _on_repaint_save_pressed,
+		"Saves the repaintings selected in the preview next to the texture as <name>-repaint-<seed>.png (a new file;"
+		+ " existing files are never overwritten).")
+	_repaint_box.add_child(_repaint_save)
 
 
 func _build_palette(box: VBoxContainer) -> void:
@@ -383,9 +476,9 @@ func _on_state_changed(state: int, text: String) -> void:
 func _on_server_ready(hello: Dictionary) -> void:
 	var limits: Dictionary = hello.get("limits", {})
 	_count.max_value = int(limits.get("max_count", 1024))
-	var steps: Array = limits.get("steps", [1, 1000])
-	_steps.min_value = int(steps[0])
-	_steps.max_value = int(steps[1])
+	_hello_steps = limits.get("steps", [1, 1000])
+	_steps.min_value = int(_hello_steps[0])
+	_steps.max_value = int(_hello_steps[1])
 	_strength.max_value = float(limits.get("max_strength", 2.0))
 	connection.request(Protocol.models("models"), _on_models)
 
@@ -421,15 +514,39 @@ func _on_model_changed() -> void:
 		_label.add_item(str(l))
 	_label.disabled = not params.has("label")
 	_steps.editable = params.has("steps")
-	if typeof(m.get("steps")) in [TYPE_INT, TYPE_FLOAT]:
-		_steps.value = int(m["steps"])
+	var steps_range = m.get("steps")  # [min, max] for a model with a sampler, else null
+	if typeof(steps_range) != TYPE_ARRAY or steps_range.size() != 2:
+		steps_range = _hello_steps
+	_steps.min_value = int(steps_range[0])
+	_steps.max_value = int(steps_range[1])
 	_solver.clear()
 	_solver.add_item("(default)")
 	for solver in m.get("solvers", []):
 		_solver.add_item(str(solver))
 	_solver.disabled = not params.has("solver")
 	_guidance.editable = params.has("guidance")
+	_show_row(_temperature, params.has("temperature"))
+	# the model's own defaults, so that a run left as it is gets what the CLI and the API give
 	var defaults: Dictionary = m.get("defaults", {})
+	if defaults.get("steps") != null:
+		_steps.value = int(defaults["steps"])
+	if defaults.get("guidance") != null:
+		_guidance.value = float(defaults["guidance"])
+	if defaults.get("temperature") != null:
+		_temperature.value = float(defaults["temperature"])
+	var ops: Array = m.get("operations", [])
+	_variations_button.disabled = not ops.has("variations")
+	_interpolate_button.disabled = not ops.has("interpolate")
+	_repaint_box.visible = ops.has("inpaint")
+	var sprite_size := _model_size()
+	for spin in [_rect_x, _rect_w]:
+		spin.max_value = sprite_size.x
+	for spin in [_rect_y, _rect_h]:
+		spin.max_value = sprite_size.y
+	if _rect_w.value < 1 or _rect_h.value < 1:  # a first rectangle: the middle quarter
+		_set_repaint_rect(Rect2i(sprite_size / 4, sprite_size / 2))
+	_repaint_source["path"] = ""  # reloaded (and checked against the new size) on the next look
+	_refresh_repaint_source()
 	_max_colors.tooltip_text = "Colours per sprite: -1 the model's default (%s), 0 no limit." % str(
 		defaults.get("max_colors", "none"))
 	_update_icon_size()
@@ -461,6 +578,8 @@ func settings() -> Dictionary:
 		s["solver"] = _solver.get_item_text(_solver.selected)
 	if params.has("guidance"):
 		s["guidance"] = _guidance.value
+	if params.has("temperature"):
+		s["temperature"] = ("%.4f" % _temperature.value).to_float()  # 0.9, not the spin box's 0.9000000000000001
 	s["candidates"] = int(_candidates.value)
 	if _palette_is_custom():
 		s["palette"] = _palette_custom.text.strip_edges()
@@ -539,14 +658,14 @@ func _on_sprite_answer(answer: Dictionary) -> void:
 			var seeds := Protocol.result_seeds(answer)
 			for i in images.size():
 				_add_sprite(images[i], seeds[i] if i < seeds.size() else null, str(answer.get("model", "")),
-					str(answer.get("op", _job["kind"])))
+					str(answer.get("op", _job["kind"])), str(_job.get("source", "")))
 			_job["done"] = int(_job["done"]) + images.size()
 			_set_progress(int(_job["done"]), int(_job["total"]))
 			if _job["kind"] == "generate":
 				_send_next_chunk()
 			else:
 				var after: Callable = _job.get("after", Callable())
-				var done_text := "Made %d sprites." % images.size()
+				var done_text: String = _job.get("done_text", "Made %d sprites.") % images.size()
 				_finish_job(done_text)
 				if after.is_valid():
 					after.call(images, answer)
@@ -608,12 +727,12 @@ func _show(text: String) -> void:
 
 
 # --------------------------------------------------------------------------------------------------- preview
-func _add_sprite(image: Image, seed, model: String, op: String) -> void:
+func _add_sprite(image: Image, seed, model: String, op: String, source: String = "") -> void:
 	if image == null:
 		_show("The server sent an image that could not be decoded.")
 		return
 	var index := _sprites.size()
-	_sprites.append({"image": image, "seed": seed, "model": model, "op": op, "index": index})
+	_sprites.append({"image": image, "seed": seed, "model": model, "op": op, "index": index, "source": source})
 	var item := _preview.add_icon_item(ImageTexture.create_from_image(image))
 	_preview.set_item_tooltip(item, "seed %s" % str(seed) if seed != null else "frame %d" % index)
 
@@ -810,6 +929,155 @@ func _save_interpolation(images: Array, answer: Dictionary, anim: String) -> voi
 			return "SpriteFrames not written: %s." % error_string(err)
 		return "SpriteFrames: %s." % tres
 	_save_images(images, meta, common, "{name}-{index}", write_frames, anim)
+
+
+# --------------------------------------------------------------------------------------------------- repaint
+## The rectangle the spin boxes say, clipped to the sprite.
+func _repaint_rect() -> Rect2i:
+	var r := Rect2i(int(_rect_x.value), int(_rect_y.value), int(_rect_w.value), int(_rect_h.value))
+	return r.intersection(Rect2i(Vector2i.ZERO, _model_size()))
+
+
+func _set_repaint_rect(r: Rect2i) -> void:
+	_rect_x.value = r.position.x
+	_rect_y.value = r.position.y
+	_rect_w.value = r.size.x
+	_rect_h.value = r.size.y
+
+
+## Shows the texture selected in the FileSystem dock on the canvas when it changed (another file, or the same file
+## rewritten); says why not when the selection is not one texture of the model's size.
+func _refresh_repaint_source() -> void:
+	var paths := _selected_texture_paths()
+	if paths.size() != 1:
+		if _repaint_source["path"] != "":
+			return  # keep showing the last texture; Repaint checks the selection again
+		_repaint_note.text = "Select one texture of the model's size in the FileSystem dock."
+		return
+	var path := paths[0]
+	var modified := FileAccess.get_modified_time(path)
+	if path == _repaint_source["path"] and modified == _repaint_source["modified"]:
+		return
+	_repaint_source = {"path": path, "modified": modified, "image": null}
+	var image := Image.load_from_file(ProjectSettings.globalize_path(path))
+	var size := _model_size()
+	if image == null or image.get_width() != size.x or image.get_height() != size.y:
+		_repaint_canvas.texture = null
+		_repaint_canvas.custom_minimum_size = Vector2.ZERO
+		_repaint_note.text = "%s is not a %dx%d texture: select one of the model's size." % [
+			path.get_file(), size.x, size.y]
+		return
+	if image.get_format() != Image.FORMAT_RGBA8:
+		image.convert(Image.FORMAT_RGBA8)
+	_show_repaint_source(path, image)
+
+
+func _show_repaint_source(path: String, image: Image) -> void:
+	_repaint_source = {"path": path, "modified": FileAccess.get_modified_time(path), "image": image}
+	_repaint_canvas.texture = ImageTexture.create_from_image(image)
+	_repaint_canvas.custom_minimum_size = Vector2(image.get_size() * _repaint_zoom())
+	_repaint_note.text = "%s: drag on it or set the rectangle." % path.get_file()
+	_repaint_overlay.queue_redraw()
+
+
+## The canvas's integer zoom: about 128 pixels on the longer side.
+func _repaint_zoom() -> int:
+	var size := _model_size()
+	return max(1, 128 / max(1, max(size.x, size.y)))
+
+
+func _draw_repaint_rect() -> void:
+	if _repaint_canvas.texture == null:
+		return
+	var z := float(_repaint_zoom())
+	var r := _repaint_rect()
+	if not r.has_area():
+		return
+	var box := Rect2(Vector2(r.position) * z, Vector2(r.size) * z)
+	_repaint_overlay.draw_rect(box, Color(1.0, 0.85, 0.2, 0.25))
+	_repaint_overlay.draw_rect(box, Color(1.0, 0.85, 0.2), false, 1.0)
+
+
+## Dragging on the canvas sets the rectangle from the pixel under the press to the pixel under the pointer.
+func _on_repaint_canvas_input(event: InputEvent) -> void:
+	if _repaint_canvas.texture == null:
+		return
+	var size := _model_size()
+	var button := event as InputEventMouseButton
+	var motion := event as InputEventMouseMotion
+	if button != null and button.button_index == MOUSE_BUTTON_LEFT:
+		if button.pressed:
+			_drag_from = _canvas_pixel(button.position, size)
+			_set_repaint_rect(Rect2i(_drag_from, Vector2i.ONE))
+		else:
+			_drag_from = Vector2i(-1, -1)
+		_repaint_canvas.accept_event()
+	elif motion != null and _drag_from.x >= 0 and (motion.button_mask & MOUSE_BUTTON_MASK_LEFT) != 0:
+		var p := _canvas_pixel(motion.position, size)
+		var lo := Vector2i(min(p.x, _drag_from.x), min(p.y, _drag_from.y))
+		var hi := Vector2i(max(p.x, _drag_from.x), max(p.y, _drag_from.y))
+		_set_repaint_rect(Rect2i(lo, hi - lo + Vector2i.ONE))
+		_repaint_canvas.accept_event()
+
+
+func _canvas_pixel(pos: Vector2, size: Vector2i) -> Vector2i:
+	var p := Vector2i((pos / float(_repaint_zoom())).floor())
+	return p.clamp(Vector2i.ZERO, size - Vector2i.ONE)
+
+
+func _on_repaint_pressed() -> void:
+	if not _ready_to_send():
+		return
+	var m := _current_model()
+	if not Array(m.get("operations", [])).has("inpaint"):
+		_show("%s cannot repaint: choose a model that inpaints." % str(m.get("name", "This model")))
+		return
+	var paths := _selected_texture_paths()
+	if paths.size() != 1:
+		_show("Select one texture (PNG) in the FileSystem dock first.")
+		return
+	var image := _load_source_image(paths[0])
+	if image == null:
+		return
+	_show_repaint_source(paths[0], image)
+	var rect := _repaint_rect()
+	if not rect.has_area():
+		_show("Set a rectangle inside the %dx%d sprite first (drag on it, or X, Y, W, H)." % [
+			_model_size().x, _model_size().y])
+		return
+	var count := int(_count.value)
+	_clear_preview()
+	_start_job({"kind": "inpaint", "total": count, "done": 0, "chunk_base": 0, "source": paths[0],
+		"done_text": "Made %d repaintings: pick one and press Save picked next to source."})
+	_job["id"] = connection.request(
+		Protocol.inpaint("", image, Protocol.rect_mask(_model_size(), rect), count, settings()), _on_sprite_answer)
+	_show("Repainting %dx%d pixels at (%d, %d) of %s..." % [rect.size.x, rect.size.y, rect.position.x,
+		rect.position.y, paths[0].get_file()])
+
+
+## Saves the repaintings selected in the preview next to their source texture, each under a new name.
+func _on_repaint_save_pressed() -> void:
+	var picked := []
+	for i in _preview.get_selected_items():
+		if i < _sprites.size() and _sprites[i]["op"] == "inpaint" and str(_sprites[i]["source"]) != "":
+			picked.append(_sprites[i])
+	if picked.is_empty():
+		_show("Pick a repainting in the preview first (click it).")
+		return
+	var saved := PackedStringArray()
+	var errors := []
+	for sprite in picked:
+		var source := str(sprite["source"])
+		var tag = sprite["seed"] if sprite["seed"] != null else "f%d" % int(sprite["index"])
+		var path := SpriteFiles.free_path(source.get_basename() + "-repaint-%s.png" % str(tag))
+		var out := SpriteFiles.save_pngs([sprite["image"]], PackedStringArray([path]), false)
+		saved.append_array(PackedStringArray(out["saved"]))
+		errors.append_array(out["errors"])
+	var text := "Saved %s." % ", ".join(saved) if not saved.is_empty() else "Nothing saved."
+	if not errors.is_empty():
+		text += " Problems: " + "; ".join(PackedStringArray(errors))
+	_show(text)
+	_rescan()
 
 
 # --------------------------------------------------------------------------------------------------- palette

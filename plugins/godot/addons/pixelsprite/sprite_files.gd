@@ -69,6 +69,17 @@ static func existing(paths: PackedStringArray) -> PackedStringArray:
 	return out
 
 
+## `path` if no file is there yet, else the first free `<name>-2.png`, `<name>-3.png`, ...: a save that never
+## overwrites and never needs to ask.
+static func free_path(path: String) -> String:
+	var out := path
+	var k := 2
+	while FileAccess.file_exists(out):
+		out = "%s-%d.%s" % [path.get_basename(), k, path.get_extension()]
+		k += 1
+	return out
+
+
 static func is_res_folder(folder: String) -> bool:
 	return folder.begins_with("res://") and not folder.contains("..")
 
