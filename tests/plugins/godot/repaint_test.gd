@@ -51,19 +51,30 @@ func select_model(name: String) -> void:
 	dock._on_model_changed()
 
 
+## Mouse events go through the window's GUI input (Viewport.push_input), as the editor delivers them: they reach the
+## canvas only where it is on screen and takes the mouse.
+func at_pixel(pixel: Vector2i, within: Vector2) -> Vector2:
+	return dock._repaint_canvas.get_global_transform() * ((Vector2(pixel) + within) * dock._repaint_zoom())
+
+
 func mouse_button(pixel: Vector2i, pressed: bool) -> void:
 	var e := InputEventMouseButton.new()
 	e.button_index = MOUSE_BUTTON_LEFT
 	e.pressed = pressed
-	e.position = (Vector2(pixel) + Vector2(0.4, 0.7)) * dock._repaint_zoom()
-	dock._on_repaint_canvas_input(e)
+	e.button_mask = MOUSE_BUTTON_MASK_LEFT if pressed else 0
+	e.position = at_pixel(pixel, Vector2(0.4, 0.7))
+	e.global_position = e.position
+	root.push_input(e)
+	await process_frame
 
 
-func mouse_drag(pixel: Vector2i) -> void:
+func mouse_drag(pixel: Vector2i, held: bool = true) -> void:
 	var e := InputEventMouseMotion.new()
-	e.button_mask = MOUSE_BUTTON_MASK_LEFT
-	e.position = (Vector2(pixel) + Vector2(0.5, 0.5)) * dock._repaint_zoom()
-	dock._on_repaint_canvas_input(e)
+	e.button_mask = MOUSE_BUTTON_MASK_LEFT if held else 0
+	e.position = at_pixel(pixel, Vector2(0.5, 0.5))
+	e.global_position = e.position
+	root.push_input(e)
+	await process_frame
 
 
 func _run() -> void:
@@ -72,7 +83,9 @@ func _run() -> void:
 	conn.auto_reconnect = false
 	dock = Dock.new()
 	dock.setup(conn)
+	root.size = Vector2i(360, 700)  # a dock-shaped window (headless starts at 64x64)
 	root.add_child(dock)
+	dock.set_anchors_and_offsets_preset(Control.PRESET_FULL_RECT)  # the whole window, as a dock fills its slot
 	await process_frame
 	var selection := {"paths": PackedStringArray()}
 	dock.selection_provider = func() -> PackedStringArray: return selection["paths"]
@@ -126,11 +139,21 @@ func _run() -> void:
 		and dock._repaint_canvas.texture_filter == CanvasItem.TEXTURE_FILTER_NEAREST
 		and dock._repaint_canvas.custom_minimum_size == Vector2(8, 8) * zoom and zoom >= 2,
 		"the selected texture on the canvas at %dx" % zoom)
-	mouse_button(Vector2i(6, 4), true)
-	mouse_drag(Vector2i(3, 2))
-	mouse_drag(Vector2i(2, 1))
-	mouse_button(Vector2i(2, 1), false)
-	mouse_drag(Vector2i(0, 0))  # after the release: nothing changes
+	for i in 2:  # the layout takes the canvas's new size
+		await process_frame
+	dock.ensure_control_visible(dock._repaint_canvas)  # scroll the dock to it, as a user would
+	for i in 2:
+		await process_frame
+	var canvas_rect: Rect2 = dock._repaint_canvas.get_global_rect()
+	report["canvas_rect"] = [canvas_rect.position.x, canvas_rect.position.y, canvas_rect.size.x, canvas_rect.size.y]
+	check(Rect2(Vector2.ZERO, Vector2(root.size)).encloses(canvas_rect), "the canvas is on screen: %s in %s" % [
+		str(canvas_rect), str(root.size)])
+	await mouse_drag(Vector2i(6, 4), false)
+	await mouse_button(Vector2i(6, 4), true)
+	await mouse_drag(Vector2i(3, 2))
+	await mouse_drag(Vector2i(2, 1))
+	await mouse_button(Vector2i(2, 1), false)
+	await mouse_drag(Vector2i(0, 0), false)  # after the release: nothing changes
 	var rect: Rect2i = dock._repaint_rect()
 	report["rect"] = [rect.position.x, rect.position.y, rect.size.x, rect.size.y]
 	check(rect == Rect2i(2, 1, 5, 4), "the drag set the rectangle: %s" % str(rect))

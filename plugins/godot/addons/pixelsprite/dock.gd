@@ -226,14 +226,15 @@ func _build_settings(box: VBoxContainer) -> void:
 	_more.toggle_mode = true
 	_more.flat = true
 	_more.alignment = HORIZONTAL_ALIGNMENT_LEFT
-	_more.tooltip_text = "Steps, solver, guidance, candidates, palette, dither, clean-up and colour limit."
+	_more.tooltip_text = ("Steps, solver, guidance, temperature, candidates, palette, dither, clean-up and colour "
+		+ "limit.")
 	sec.add_child(_more)
 	var more_grid := _grid(sec)
 	_more_box = more_grid
 	_more.toggled.connect(_on_more_toggled)
 	grid = more_grid
-	_steps = _row(grid, "Steps", _spin(1, 1000, 16), "Sampler steps (diffusion and flow models).")
-	_solver = _row(grid, "Solver", OptionButton.new(), "Sampler (diffusion and flow models list theirs).")
+	_steps = _row(grid, "Steps", _spin(1, 1000, 16), "Sampler steps (models that sample in steps; the range and default are the model's).")
+	_solver = _row(grid, "Solver", OptionButton.new(), "Sampler (models that sample in steps list theirs).")
 	_guidance = _row(grid, "Guidance", _spin(0, 20, 1.0, 0.1),
 		"Classifier-free guidance (conditional models): 0 unconditional, 1 conditional, >1 stronger.")
 	_temperature = _row(grid, "Temperature", _spin(0.01, 2.0, 1.0, 0.01),
