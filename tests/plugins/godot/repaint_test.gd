@@ -137,7 +137,7 @@ func _run() -> void:
 	var zoom: int = dock._repaint_zoom()
 	check(dock._repaint_canvas.texture != null and dock._repaint_canvas.texture.get_size() == Vector2(8, 8)
 		and dock._repaint_canvas.texture_filter == CanvasItem.TEXTURE_FILTER_NEAREST
-		and dock._repaint_canvas.custom_minimum_size == Vector2(8, 8) * zoom and zoom >= 2,
+		and dock._repaint_canvas.get_parent().custom_minimum_size == Vector2(8, 8) * zoom and zoom >= 2,
 		"the selected texture on the canvas at %dx" % zoom)
 	for i in 2:  # the layout takes the canvas's new size
 		await process_frame

@@ -62,6 +62,7 @@ var _fps: SpinBox
 var _variations_button: Button
 var _interpolate_button: Button
 var _repaint_box: Control  # shown only for models whose `operations` list "inpaint"
+var _repaint_backdrop: Control  # a checkerboard behind the canvas, so that transparent pixels read as such
 var _repaint_canvas: TextureRect  # the selected texture, nearest-filtered; drag on it to set the rectangle
 var _repaint_overlay: Control  # draws the rectangle over the canvas
 var _repaint_note: Label
@@ -392,16 +393,21 @@ func _build_repaint(sec: VBoxContainer) -> void:
 	_repaint_note.autowrap_mode = TextServer.AUTOWRAP_WORD_SMART
 	_repaint_note.text = "Select one texture of the model's size in the FileSystem dock."
 	_repaint_box.add_child(_repaint_note)
+	_repaint_backdrop = Control.new()
+	_repaint_backdrop.size_flags_horizontal = Control.SIZE_SHRINK_BEGIN
+	_repaint_backdrop.mouse_filter = Control.MOUSE_FILTER_IGNORE
+	_repaint_backdrop.draw.connect(_draw_checker)
+	_repaint_box.add_child(_repaint_backdrop)
 	_repaint_canvas = TextureRect.new()
 	_repaint_canvas.texture_filter = CanvasItem.TEXTURE_FILTER_NEAREST
 	_repaint_canvas.expand_mode = TextureRect.EXPAND_IGNORE_SIZE
 	_repaint_canvas.stretch_mode = TextureRect.STRETCH_SCALE
-	_repaint_canvas.size_flags_horizontal = Control.SIZE_SHRINK_BEGIN
+	_repaint_canvas.set_anchors_preset(Control.PRESET_FULL_RECT)
 	_repaint_canvas.mouse_filter = Control.MOUSE_FILTER_STOP
 	_repaint_canvas.mouse_default_cursor_shape = Control.CURSOR_CROSS
 	_repaint_canvas.tooltip_text = "Drag to set the rectangle to repaint."
 	_repaint_canvas.gui_input.connect(_on_repaint_canvas_input)
-	_repaint_box.add_child(_repaint_canvas)
+	_repaint_backdrop.add_child(_repaint_canvas)
 	_repaint_overlay = Control.new()
 	_repaint_overlay.mouse_filter = Control.MOUSE_FILTER_IGNORE
 	_repaint_overlay.set_anchors_preset(Control.PRESET_FULL_RECT)
@@ -964,7 +970,7 @@ func _refresh_repaint_source() -> void:
 	var size := _model_size()
 	if image == null or image.get_width() != size.x or image.get_height() != size.y:
 		_repaint_canvas.texture = null
-		_repaint_canvas.custom_minimum_size = Vector2.ZERO
+		_repaint_backdrop.custom_minimum_size = Vector2.ZERO
 		_repaint_note.text = "%s is not a %dx%d texture: select one of the model's size." % [
 			path.get_file(), size.x, size.y]
 		return
@@ -976,7 +982,8 @@ func _refresh_repaint_source() -> void:
 func _show_repaint_source(path: String, image: Image) -> void:
 	_repaint_source = {"path": path, "modified": FileAccess.get_modified_time(path), "image": image}
 	_repaint_canvas.texture = ImageTexture.create_from_image(image)
-	_repaint_canvas.custom_minimum_size = Vector2(image.get_size() * _repaint_zoom())
+	_repaint_backdrop.custom_minimum_size = Vector2(image.get_size() * _repaint_zoom())
+	_repaint_backdrop.queue_redraw()
 	_repaint_note.text = "%s: drag on it or set the rectangle." % path.get_file()
 	_repaint_overlay.queue_redraw()
 
@@ -987,6 +994,19 @@ func _repaint_zoom() -> int:
 	return max(1, 128 / max(1, max(size.x, size.y)))
 
 
+## Grey checks of half a sprite pixel (at least 2 screen pixels) behind the canvas: transparent pixels show as checks.
+func _draw_checker() -> void:
+	var area := _repaint_backdrop.size
+	var cell := maxf(2.0, _repaint_zoom() / 2.0)
+	var rows := int(ceil(area.y / cell))
+	var cols := int(ceil(area.x / cell))
+	for j in rows:
+		for i in cols:
+			var shade := 0.42 if (i + j) % 2 == 0 else 0.30
+			var r := Rect2(Vector2(i, j) * cell, Vector2(cell, cell)).intersection(Rect2(Vector2.ZERO, area))
+			_repaint_backdrop.draw_rect(r, Color(shade, shade, shade))
+
+
 func _draw_repaint_rect() -> void:
 	if _repaint_canvas.texture == null:
 		return
@@ -995,8 +1015,8 @@ func _draw_repaint_rect() -> void:
 	if not r.has_area():
 		return
 	var box := Rect2(Vector2(r.position) * z, Vector2(r.size) * z)
-	_repaint_overlay.draw_rect(box, Color(1.0, 0.85, 0.2, 0.25))
-	_repaint_overlay.draw_rect(box, Color(1.0, 0.85, 0.2), false, 1.0)
+	_repaint_overlay.draw_rect(box, Color(1.0, 0.85, 0.2, 0.12))
+	_repaint_overlay.draw_rect(box, Color(1.0, 0.85, 0.2), false, 2.0)
 
 
 ## Dragging on the canvas sets the rectangle from the pixel under the press to the pixel under the pointer.
