@@ -47,7 +47,7 @@ from .samplers.guidance import guided
 
 __all__ = [
     "CHUNK", "MAX_GUIDANCE", "SPACES", "Progress", "CancelCheck", "PreviewCallback", "Previews", "Observer",
-    "SamplingSpec", "IterativeModel", "make_hook", "dims_match",
+    "SamplingSpec", "IterativeModel", "make_hook", "dims_match", "label_index",
 ]  # fmt: skip
 
 CHUNK = 256
@@ -157,6 +157,19 @@ def make_hook(progress: Progress | None, cancel: CancelCheck | None, total: int,
         return hook
 
     return factory
+
+
+def label_index(label: str | None, labels: Sequence[str], null_label: int | None, model: str) -> int:
+    """A request's label -> the network's label index: ``null_label`` for "no label" (-1 for unconditional models);
+    InvalidRequest naming ``label`` for an unknown label or any label on an unconditional model."""
+    if label is None:
+        return null_label if null_label is not None else -1
+    if null_label is None:
+        raise InvalidRequest(f"model {model!r} is unconditional: it takes no label", field="label")
+    if label not in labels:
+        raise InvalidRequest(f"unknown label {label!r} for model {model!r}; valid labels: {', '.join(labels)}",
+                             field="label")
+    return list(labels).index(label)
 
 
 # ---------------------------------------------------------------------------------------------- manifest
@@ -356,15 +369,7 @@ class IterativeModel:
                  *, deterministic: bool = False) -> Settings:
         """Resolve a request's options against this model; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
-        if label is None:
-            index = spec.null_label if spec.null_label is not None else -1
-        elif spec.null_label is None:
-            raise InvalidRequest(f"model {self.name!r} is unconditional: it takes no label", field="label")
-        elif label not in self.manifest.labels:
-            raise InvalidRequest(f"unknown label {label!r} for model {self.name!r}; valid labels: "
-                                 f"{', '.join(self.manifest.labels)}", field="label")
-        else:
-            index = self.manifest.labels.index(label)
+        index = label_index(label, self.manifest.labels, spec.null_label, self.name)
         usable = [s for s in spec.solvers if s in self.DETERMINISTIC] if deterministic else list(spec.solvers)
         if solver is None:  # the default, or (for inversion/interpolation) the first deterministic one
             solver = spec.default_solver if spec.default_solver in usable or not usable else usable[0]

@@ -46,7 +46,7 @@ import numpy as np
 
 from .colorspace import srgb_to_oklab
 from .errors import BundleError, InvalidRequest
-from .iterative import CancelCheck, PreviewCallback, Previews, Progress, make_hook
+from .iterative import CancelCheck, PreviewCallback, Previews, Progress, label_index, make_hook
 from .registry import Bundle
 
 __all__ = ["FAMILY", "ROLE", "SOLVERS", "NFE_PER_STEP", "MAX_TEMPERATURE", "TokenSpec", "PixelSettings",
@@ -227,15 +227,7 @@ class PixelModel:
                  temperature: float | None = None) -> PixelSettings:
         """Resolve a request's options; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
-        if label is None:
-            index = spec.null_label if spec.null_label is not None else -1
-        elif spec.null_label is None:
-            raise InvalidRequest(f"model {self.name!r} is unconditional: it takes no label", field="label")
-        elif label not in self.manifest.labels:
-            raise InvalidRequest(f"unknown label {label!r} for model {self.name!r}; valid labels: "
-                                 f"{', '.join(self.manifest.labels)}", field="label")
-        else:
-            index = self.manifest.labels.index(label)
+        index = label_index(label, self.manifest.labels, spec.null_label, self.name)
         solver = spec.default_solver if solver is None else solver
         if solver not in spec.solvers:
             raise InvalidRequest(f"model {self.name!r} ({FAMILY}) does not support solver {solver!r}; "
