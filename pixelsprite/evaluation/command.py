@@ -93,8 +93,8 @@ def run(args: argparse.Namespace, dirs: Sequence[str] = (), builtin: bool = True
     if not result.datasets:
         raise InvalidRequest("nothing to evaluate: " + ("; ".join(result.skipped) or "no generator bundles found"),
                              field="models")
-    command = "pixelsprite evaluate --data DATA" + (f" --count {args.count}" if args.count != SuiteConfig.count
-                                                     else "")
+    command = ("pixelsprite evaluate --data DATA" + (f" --count {args.count}" if args.count != SuiteConfig.count
+                                                      else "") + f" --out {args.out}")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     written = write_report(result, md, command=command, when=when, evaluator_card=card or "see its card")
     print(headline_table(result))

@@ -175,12 +175,13 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         "distance is the total-variation distance between a set's profile and the held-out profile (0 = the same "
         "stepping, 1 = disjoint; `pixelsprite.evaluation.crispness`). Pixel art is flat areas and hard steps: blur "
         "moves pairs into the soft bins, noise empties the identical bin.",
-        "- **two-sample accuracy**: a small CNN (two 3×3 convolutions, global mean and max pooling; about 5k "
-        "weights, numpy) is trained fresh, on pixels, to tell the set's sprites from the held-out ones; its "
-        f"{cfg.two_sample_folds}-fold held-out accuracy, with the larger set subsampled to the smaller one's size. "
-        "**0.5 = indistinguishable**, 1.0 = every sprite told apart; its standard error at 135 sprites a side is "
-        "about 0.03 (`pixelsprite.evaluation.two_sample`, Lopez-Paz & Oquab 2017). The real-vs-real row is the "
-        "floor of both.",
+        "- **two-sample accuracy**: a small CNN (two 3×3 convolutions — 32 and 64 channels up to 24×24 sprites, "
+        "16 and 32 above — then global mean and max pooling; numpy) is trained fresh, on the pixels (RGBA and "
+        "whether each pixel equals its right / lower neighbour), to tell the set's sprites from the held-out ones; "
+        f"the score is its {cfg.two_sample_folds}-fold held-out accuracy, with the larger set subsampled to the "
+        "smaller one's size. **0.5 = indistinguishable**, 1.0 = every sprite told apart; with 135 sprites a side "
+        "it varies by up to about ±0.03 with the seed (`pixelsprite.evaluation.two_sample`; Lopez-Paz & Oquab "
+        "2017). The real-vs-real row is the floor of both.",
         "- **label agreement**: for label-conditional generators, the share of sprites the evaluator classifies "
         "as the label they were sampled with; for the held-out row, the evaluator's own accuracy.",
         "- **colours / sprite**: distinct opaque RGB colours, mean (median). **non-binary α**: share of pixels "
@@ -211,16 +212,18 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         "## How to run",
         "",
         "```sh",
-        "pixelsprite evaluate --data ../shared/datasets      # every installed vae/diffusion/flow bundle -> this page",
-        "pixelsprite evaluate --data ../shared/datasets --models flow16 --count 256 --out /tmp/eval.md",
-        "python -m training.evaluate --data ../shared/datasets --models-dir DIR   # the same, plus bundles in DIR",
+        "pixelsprite evaluate --data ../shared/datasets --out docs   # every installed generator -> this page",
+        "pixelsprite evaluate --data ../shared/datasets --models flow16 --count 256 --out /tmp/eval   # one model",
+        "python -m training.evaluate --data ../shared/datasets --models-dir DIR --out /tmp/eval  # plus bundles in DIR",
         "```",
         "",
         "The suite (`pixelsprite/evaluation/`) is numpy and onnxruntime only. It reads the datasets with the "
         "builders of `training/data` — numpy and pillow, never torch, shipped with the package — so the held-out "
         "split is exactly the one the models were trained without; the command runs with torch absent. The "
         "evaluator is retrained with `python -m training.train_evaluator --data ../shared/datasets --threads 1` "
-        "(about 4 minutes on one CPU thread); see its card, `pixelsprite/models/evaluator/card.md`.",
+        "(about 4 minutes on one CPU thread); see its card, `pixelsprite/models/evaluator/card.md`. Without `--out` "
+        "the report goes to `./pixelsprite-evaluation/` in the current directory (the command prints where); "
+        "`--out docs` refreshes this page.",
         "",
     ]
     return "\n".join(out)

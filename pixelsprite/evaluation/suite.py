@@ -73,7 +73,7 @@ class SuiteConfig:
     corruptions: bool = True  # also measure the training subset after known damage (a sanity check)
     two_sample: bool = True  # train the real-vs-row CNN (:mod:`.two_sample`) for every row but the held-out one
     two_sample_folds: int = 5
-    two_sample_steps: int = 160  # optimiser steps per fold
+    two_sample_steps: int = 200  # optimiser steps (minibatches of 16) per fold
 
     def __post_init__(self) -> None:
         if self.count < 2 * self.pr_k or self.baseline_count < 2 * self.pr_k:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from pixelsprite.evaluation.corruptions import blur, rgb_noise
-from pixelsprite.evaluation.two_sample import TinyCNN, _hflip, blas_threads, to_input, two_sample_accuracy
+from pixelsprite.evaluation.two_sample import (
+    TinyCNN,
+    _hflip,
+    blas_threads,
+    default_widths,
+    to_input,
+    two_sample_accuracy,
+)
 
 FAST = {"steps": 60, "widths": (8, 16)}
 
@@ -22,9 +29,10 @@ def patchwork(n: int, seed: int, size: int = 12, block: int = 3) -> np.ndarray:
     return np.repeat(np.repeat(out, block, 1), block, 2)
 
 
-def test_gradients_match_finite_differences() -> None:
+@pytest.mark.parametrize("widths", [(3,), (3, 4), (3, 4, 5)])
+def test_gradients_match_finite_differences(widths: tuple[int, ...]) -> None:
     rng = np.random.default_rng(0)
-    net = TinyCNN((3, 4), rng)
+    net = TinyCNN(widths, rng)
     for k in net.params:
         net.params[k] = net.params[k].astype(np.float64)
     x = rng.uniform(-1, 1, (6, 3, 7, 5))  # channels first, odd sizes: the stride-2 layer's edges
@@ -81,6 +89,12 @@ def test_same_seed_same_answer_and_the_larger_set_is_subsampled() -> None:
     assert 0.0 <= one.fold_std <= 0.5
 
 
+def test_default_widths_by_size() -> None:
+    assert default_widths(16) == (32, 64) and default_widths(40) == (16, 32)
+    net = TinyCNN(default_widths(16), np.random.default_rng(0))
+    assert sum(v.size for v in net.params.values()) == 20385  # 32*54+32 + 64*288+64 + 128+1
+
+
 def test_bad_inputs_are_refused() -> None:
     a = patchwork(10, 0)
     with pytest.raises(ValueError, match="both be"):
@@ -89,6 +103,8 @@ def test_bad_inputs_are_refused() -> None:
         two_sample_accuracy(a[:3], a)
     with pytest.raises(ValueError, match="folds >= 2"):
         two_sample_accuracy(a, a, folds=1)
+    with pytest.raises(ValueError, match="positive channel counts"):
+        two_sample_accuracy(a, a, widths=())
 
 
 def test_blas_threads_restores_the_setting() -> None:
