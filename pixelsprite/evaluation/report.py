@@ -73,9 +73,10 @@ def _row(r: SetMetrics, sheets_rel: str | None) -> str:
     teacher = "—" if r.teacher is None else f"{r.teacher['mean']:.3f} / {r.teacher['median']:.3f}"
     s = r.stats
     fd = _f(r.fd) + (f" ± {r.fd_std:.2f}" if r.fd_std is not None else "")
+    two = _f(r.two_sample, 3) + (f" ± {r.two_sample_std:.3f}" if r.two_sample_std is not None else "")
     return (f"| {name} | {r.count} | {_settings(r.settings) if r.kind == 'generator' else '—'} | {fd} | "
             f"{_f(r.kid, 2, 1e3)} ± {_f(r.kid_std, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
-            f"{_f(r.step_distance, 3)} | {_f(r.two_sample, 3)} | "
+            f"{_f(r.step_distance, 3)} | {two} | "
             f"{_pct(r.label_agreement)} | {s['colors_per_sprite']:.1f} ({s['colors_per_sprite_median']:.0f}) | "
             f"{_pct(s['non_binary_alpha_share'])} | {s['isolated_pixel_rate']:.3f} | {_pct(r.memorization_rate)} | "
             f"{teacher} | {_profile(r.step_profile)} |").replace("— ± —", "—")
@@ -181,7 +182,10 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         f"the score is its {cfg.two_sample_folds}-fold held-out accuracy, with the larger set subsampled to the "
         "smaller one's size. **0.5 = indistinguishable**, 1.0 = every sprite told apart; with 135 sprites a side "
         "it varies by up to about ±0.03 with the seed (`pixelsprite.evaluation.two_sample`; Lopez-Paz & Oquab "
-        "2017). The real-vs-real row is the floor of both.",
+        "2017). The real-vs-real row is the floor of both: the mean over the training subsets, two-sample "
+        "accuracy ± its standard deviation across them (the test's noise). That floor can sit a little below 0.5: "
+        "DCSS has near-duplicates across the split, and a held-out sprite whose near-twin is in the other set "
+        "tends to be misclassified.",
         "- **label agreement**: for label-conditional generators, the share of sprites the evaluator classifies "
         "as the label they were sampled with; for the held-out row, the evaluator's own accuracy.",
         "- **colours / sprite**: distinct opaque RGB colours, mean (median). **non-binary α**: share of pixels "

@@ -115,8 +115,10 @@ class SetMetrics:
     step_profile: the six shares of :func:`~.crispness.step_profile` (bins :data:`~.crispness.STEP_BINS`).
     step_distance: its total-variation distance to the held-out profile, in [0, 1] (None for the held-out row;
     the baseline's is the mean over its ``draws`` subsets). two_sample: held-out accuracy of the CNN telling this
-    set from the held-out split (:func:`~.two_sample.two_sample_accuracy`; 0.5 = indistinguishable; the
-    baseline's is its first subset's; None for the held-out row or when not run); two_sample_folds: per fold.
+    set from the held-out split (:func:`~.two_sample.two_sample_accuracy`; 0.5 = indistinguishable; None for the
+    held-out row or when not run); two_sample_folds: per fold. For the baseline, two_sample is the mean over the
+    ``draws`` subsets and two_sample_std their standard deviation (the test's noise floor); folds and profile are
+    the first subset's.
     """
 
     name: str
@@ -140,6 +142,7 @@ class SetMetrics:
     step_distance: float | None = None
     two_sample: float | None = None
     two_sample_folds: tuple[float, ...] | None = None
+    two_sample_std: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -300,8 +303,12 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
     measured = [distances(ev.features(d), f"{base} {i}") for i, d in enumerate(draws)]
     subset = draws[0]
     mean: dict[str, Any] = {k: float(np.mean([m[k] for m in measured])) for k in measured[0]}
-    floor = pixels(subset, base)
-    floor["step_distance"] = float(np.mean([profile_distance(step_profile(d), real_profile) for d in draws]))
+    floors = [pixels(d, f"{base} {i}") for i, d in enumerate(draws)]
+    floor = dict(floors[0])  # the profile and folds of the first subset (as its statistics); means of the rest
+    floor["step_distance"] = float(np.mean([f["step_distance"] for f in floors]))
+    if cfg.two_sample:
+        floor["two_sample"] = float(np.mean([f["two_sample"] for f in floors]))
+        floor["two_sample_std"] = float(np.std([f["two_sample"] for f in floors]))
     rows = [SetMetrics(base, "baseline", data.name, len(subset), label_agreement=None,
                        stats=pixel_art_stats(subset), memorization_rate=None, teacher=_teacher(scorer, subset),
                        fd_std=float(np.std([m["fd"] for m in measured])), draws=len(draws), **mean, **floor)]
@@ -327,6 +334,7 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         agreement = _agreement(ev, out.predicted, labels, registry.info(name).manifest.labels)
         t1 = time.perf_counter()
         measures = pixels(sprites, name)
+        pixel_seconds = time.perf_counter() - t1
         rows.append(SetMetrics(name, "generator", data.name, len(sprites),
                                label_agreement=agreement, stats=pixel_art_stats(sprites),
                                memorization_rate=memorization_rate(sprites, data.train),
@@ -335,7 +343,7 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         sheets[name] = _spread(sprites, cfg.sheet_count)
         r = rows[-1]
         log(f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {r.fd:.3f}, step distance "
-            f"{r.step_distance:.3f}" + (f", two-sample {r.two_sample:.3f} ({time.perf_counter() - t1:.1f}s)"
+            f"{r.step_distance:.3f}" + (f", two-sample {r.two_sample:.3f} ({pixel_seconds:.1f}s)"
                                         if r.two_sample is not None else ""))
     return DatasetReport(data.name, data.size, len(data.train), len(data.held_out), tuple(rows), sheets)
 

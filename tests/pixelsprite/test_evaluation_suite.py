@@ -98,7 +98,8 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     # one-colour blobs: the profile is all "identical" and noise empties that bin, whatever the features say
     assert base.step_distance == 0.0 and damaged["RGB noise σ=8"].step_distance > 0.9
     assert real.step_profile == (1.0, 0.0, 0.0, 0.0, 0.0, 0.0) and real.step_distance is None
-    assert real.two_sample is None
+    assert real.two_sample is None and tiny.two_sample_std is None
+    assert base.two_sample_std is not None and base.two_sample_std >= 0  # the floor: mean ± std over the subsets
     assert real.fd is None and real.label_agreement is not None and real.memorization_rate == 0.0
     assert tiny.label_agreement is None and tiny.settings == {}  # an unconditional VAE
     assert tdiff.label_agreement is not None and tdiff.settings["solver"] in ("ddpm", "ddim")
@@ -118,6 +119,7 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     assert "| posterized (8 colours) |" in text and "| blur (3×3 Gaussian) |" in text and "known damage" in text
     assert "| step distance ↓ | two-sample accuracy ↓ |" in text and "step profile % (= · <.02 ·" in text
     assert "| 100·0·0·0·0·0 |" in text  # the held-out row's profile, in whole percents
+    assert f"| {base.two_sample:.3f} ± {base.two_sample_std:.3f} |" in text
     for name in ("toy8-held-out-real.png", "toy8-tiny.png", "toy8-tdiff.png"):
         assert (tmp_path / "docs" / "evaluation" / name).is_file()
     doc = json.loads((tmp_path / "docs" / "evaluation" / "evaluation.json").read_text())
