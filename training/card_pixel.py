@@ -111,7 +111,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
           f"{r['isolated_pixel_rate']:.3f} |"
           for r in x["sweep"]),
         "",
-        f"Defaults: within {x['max_default_nfe']} network evaluations per sprite, the lowest "
+        f"Defaults: among the rows within {x['max_default_nfe']} network evaluations per sprite whose colours per "
+        "sprite are within 25% of real (speckle shows as extra colours), the lowest "
         "`step TV + 0.05 * fd / fd(real vs real)`.",
         "",
         "## Inpainting",

@@ -29,7 +29,7 @@ import torch
 from pixelsprite import api, families
 from pixelsprite.evaluation.crispness import STEP_BINS, profile_distance, step_profile
 from pixelsprite.evaluation.evaluator import Evaluator
-from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, save_manifest
+from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, load_manifest, save_manifest
 from pixelsprite.palettes import enforce, resolve_palette
 from pixelsprite.pixel import PixelModel, TokenSpec
 from pixelsprite.registry import Registry
@@ -46,6 +46,7 @@ from .trainer import load_checkpoint
 
 SPEED_BATCH = 64
 MAX_DEFAULT_NFE = {16: 26, 40: 26}  # network evaluations per sprite the defaults may spend, by sprite size
+COLOUR_GAP = 0.25  # the defaults keep colours per sprite within this share of real (speckle shows as colours)
 SWEEP = [("random", steps, temp, g, corr) for steps in (8, 12) for temp in (0.7, 0.85, 1.0) for g in (1.0, 2.0)
          for corr in (0, 1, 2)] + [("confidence", 8, 1.0, 2.0, 0)]
 """(order, steps, colour temperature, guidance, corrector rounds) settings measured on the held-out split."""
@@ -177,21 +178,53 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
                **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}}
         rows.append(row)
         print(f"sweep {json.dumps(row)}", flush=True)
-    max_nfe = max_nfe or MAX_DEFAULT_NFE.get(s, 16)
+    measured = {"parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+                "floors": floors, "sweep": rows, "sweep_count": sweep_count}
+    return finish_pixel_bundle(out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count,
+                               max_nfe=max_nfe, started=t0)
+
+
+def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: float, max_nfe: int
+                    ) -> dict[str, Any]:
+    """The sweep row the defaults take: among rows within ``max_nfe`` network evaluations per sprite whose colours
+    per sprite are within :data:`COLOUR_GAP` of real, the lowest ``step_tv + 0.05 * fd / fd_floor``; when no row
+    keeps the colours, the row closest to real colours."""
     affordable = [r for r in rows if r["nfe"] <= max_nfe] or rows
-    best = min(affordable, key=lambda r: r["fd"] / max(floors["real_train_vs_held_out"]["fd"], 1e-6) * 0.05
-               + r["step_tv"])
-    spec = replace(spec, default_solver=best["solver"], default_steps=best["steps"],
-                   default_guidance=best["guidance"], default_temperature=best["temperature"],
-                   corrector=best["corrector"])
+
+    def gap(r: dict[str, Any]) -> float:
+        return abs(r["colors_per_sprite"] - real_colours) / real_colours
+
+    ok = [r for r in affordable if gap(r) <= COLOUR_GAP]
+    if not ok:
+        return min(affordable, key=gap)
+    return min(ok, key=lambda r: r["step_tv"] + 0.05 * r["fd"] / max(fd_floor, 1e-6))
+
+
+def finish_pixel_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | Path, *,
+                        eval_count: int = 512, max_nfe: int | None = None, started: float | None = None
+                        ) -> Manifest:
+    """Steps 3-4 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep, floors and parity:
+    choose the defaults, evaluate, draw the sheets, write the card; install into ``bundle``. ``out``'s parent is
+    used as a scratch registry and removed afterwards."""
+    t0 = time.perf_counter() if started is None else started
+    name, work, s = manifest.name, out.parent, data.size
+    train, val = data.train(), data.val()
+    rows, floors = manifest.metrics["sweep"], manifest.metrics["floors"]
+    real = pixel_art_stats(val.images)
+    max_nfe = max_nfe or MAX_DEFAULT_NFE.get(s, 26)
+    best = choose_defaults(rows, real["colors_per_sprite"], floors["real_train_vs_held_out"]["fd"], max_nfe)
+    spec = replace(TokenSpec.parse(manifest.labels, manifest.extra["tokens"], s * s, str(out)),
+                   default_solver=best["solver"], default_steps=best["steps"], default_guidance=best["guidance"],
+                   default_temperature=best["temperature"], corrector=best["corrector"])
     manifest = replace(manifest, extra={"tokens": spec.to_dict()})
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
+    fd = frechet_meter(val.images)
+    real_profile = step_profile(val.images)
 
     # 3. evaluation at the defaults on the held-out split
     eplan = labels_like(val, eval_count)
     gen = generate_plan(name, reg, eplan, 100_000)
-    real = pixel_art_stats(val.images)
     generated = pixel_art_stats(gen)
     ev = Evaluator.load(api.default_registry())
     wanted = [lab for lab, c in eplan for _ in range(c)]
@@ -215,8 +248,7 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
         k += count
     sp = speed(name, reg)
     metrics = {
-        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
-        "floors": floors, "sweep": rows, "sweep_count": sweep_count,
+        **manifest.metrics,
         "defaults": {"solver": spec.default_solver, "steps": spec.default_steps, "guidance": spec.default_guidance,
                      "temperature": spec.default_temperature, "corrector": spec.corrector, "nfe": best["nfe"]},
         "max_default_nfe": max_nfe, "eval_count": len(gen),
@@ -322,7 +354,8 @@ def _palette_sheet(name: str, reg: Registry, labels: tuple[str, ...], path: Path
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint")
+    p.add_argument("source", help="a trained checkpoint (.pt), or an exported bundle folder: then its stored sweep "
+                                  "is reused (defaults re-decided, re-evaluated; no re-sweep)")
     p.add_argument("--dataset", default="dcss16fine")
     p.add_argument("--data", default="../shared/datasets")
     p.add_argument("--cache", default=".cache/datasets")
@@ -337,7 +370,15 @@ def main(argv: list[str] | None = None) -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     data = load_dataset(a.dataset, a.data, a.sprite_size, a.cache)
-    export_pixel_bundle(a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count,
+    if Path(a.source).is_dir():
+        m = load_manifest(a.source)
+        work = Path(tempfile.mkdtemp(prefix=f"{m.name}-"))
+        shutil.copytree(a.source, work / m.name)
+        keep = ("parity_max_abs_diff", "floors", "sweep", "sweep_count")
+        finish_pixel_bundle(work / m.name, replace(m, metrics={k: m.metrics[k] for k in keep}), data, a.bundle,
+                            eval_count=a.eval_count, max_nfe=a.max_nfe or None)
+        return
+    export_pixel_bundle(a.source, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count,
                         max_nfe=a.max_nfe or None)
 
 
