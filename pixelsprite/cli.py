@@ -26,7 +26,7 @@ Usage::
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]... [--preview-every N]
                       [--preview-interval S] [--max-connections N]
     pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
-    pixelsprite evaluate --data ../shared/datasets [--models M...] [--count 512]   # docs/evaluation.md
+    pixelsprite evaluate --data ../shared/datasets [--models M...] [--count 512] [--out DIR]   # DIR/evaluation.md
 
 Sprite commands write one sheet PNG (1-px transparent gutter) with its JSON description next to it (``sheet.json``,
 the TexturePacker/Aseprite ``--data`` shape: frames with x, y, w, h; meta with size and scale) or, with
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sprites per job, all requests (default 4096)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
 
-    p = sub.add_parser("evaluate", help="evaluate the generators on held-out data (docs/evaluation.md)")
+    p = sub.add_parser("evaluate", help="evaluate the generators on held-out data (a report in --out DIR)")
     from .evaluation.command import add_arguments as _evaluate_arguments
 
     _evaluate_arguments(p)
