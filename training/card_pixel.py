@@ -87,7 +87,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"| isolated-pixel rate | {gen['isolated_pixel_rate']:.3f} | {real['isolated_pixel_rate']:.3f} | |",
         f"| non-binary alpha | {x['non_binary_alpha_share']:.1%} | 0% | |",
         f"| memorization (nearest training sprite almost identical) | {x['memorization_rate']:.1%} | | |",
-        f"| sprites/s at batch {x['sprites_per_s']['batch']} (2-core CPU) | {x['sprites_per_s']['default']:.1f} | | |",
+        f"| sprites/s at batch {x['sprites_per_s']['batch']} (2-core CPU), with a label (guided) / without | "
+        f"{x['sprites_per_s']['default']:.1f} / {x['sprites_per_s'].get('unlabelled', 0.0):.1f} | | |",
         "",
         f"Neighbour-step profile (bins {', '.join(x['step_bins'])}): generated "
         f"{', '.join(f'{v:.3f}' for v in x['step_profile'])}; held-out real "
