@@ -371,8 +371,7 @@ class Server:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         log_event(self.log, logging.INFO, "stopped", **self.stats)
-        with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().set_exception_handler(self._previous_handler)
+        # the loop keeps this server's exception handler: asyncio may still fire a re-armed accept() (below)
         self._stopped.set()
 
     async def run(self, *, install_signal_handlers: bool = True, ready: Any = None) -> None:
@@ -477,6 +476,10 @@ class Server:
                           connections=self._open_connections() - 1, max_connections=self.max_connections,
                           not_logged=suppressed, advice="the process is out of file descriptors: raise `ulimit -n` "
                                                         "or lower --max-connections")
+            return
+        if (self._stopping and isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle"))):
+            # after EMFILE asyncio re-arms accept() a second later (call_later(_start_serving)); when the server
+            # has closed its listening socket meanwhile, that callback finds fd -1: nothing is wrong, nothing to say
             return
         if self._previous_handler is not None:
             self._previous_handler(loop, context)
