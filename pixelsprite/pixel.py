@@ -47,10 +47,11 @@ import numpy as np
 from .colorspace import srgb_to_oklab
 from .errors import BundleError, InvalidRequest
 from .iterative import CancelCheck, PreviewCallback, Previews, Progress, label_index, make_hook
+from .palettes.model import parse_hex
 from .registry import Bundle
 
 __all__ = ["FAMILY", "ROLE", "SOLVERS", "NFE_PER_STEP", "MAX_TEMPERATURE", "TokenSpec", "PixelSettings",
-           "PixelModel"]
+           "PixelModel", "palette_tokens", "token_colours"]
 
 FAMILY = "pixel"
 ROLE = "logits"
@@ -62,13 +63,26 @@ MAX_CORRECTOR = 8
 CHUNK = 256
 
 
-def _hex(c: Any, where: str) -> tuple[int, int, int]:
-    if not (isinstance(c, str) and len(c) == 7 and c[0] == "#"):
-        raise BundleError(f"{where}: manifest key 'tokens.palette' must hold '#rrggbb' strings, got {c!r}")
-    try:
-        return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
-    except ValueError:
-        raise BundleError(f"{where}: manifest key 'tokens.palette' holds a bad colour {c!r}") from None
+def palette_tokens(rgba: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """uint8 ``(..., H, W, 4)`` -> int64 tokens ``(..., H, W)``: 0 where alpha is 0, else 1 + the OKLab-nearest colour
+    of ``palette`` (K, 3) uint8."""
+    lab = srgb_to_oklab(rgba[..., :3].reshape(-1, 3))
+    pal = srgb_to_oklab(palette)
+    out = np.empty(len(lab), np.int64)
+    for i in range(0, len(lab), 65536):  # bounded (chunk, K) distance blocks
+        x = lab[i:i + 65536]
+        out[i:i + 65536] = np.argmin((pal ** 2).sum(1)[None] - 2 * x @ pal.T, axis=1) + 1
+    return np.where(rgba[..., 3] > 0, out.reshape(rgba.shape[:-1]), 0).astype(np.int64)
+
+
+def token_colours(tokens: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """int tokens ``(..., H, W)`` -> uint8 RGBA ``(..., H, W, 4)``: token k in 1..K is ``palette[k - 1]``, opaque;
+    0 and MASK (K + 1) are transparent black."""
+    k = len(palette)
+    table = np.zeros((k + 2, 4), np.uint8)
+    table[1:k + 1, :3] = palette
+    table[1:k + 1, 3] = 255
+    return table[tokens]
 
 
 @dataclass(frozen=True)
@@ -120,7 +134,10 @@ class TokenSpec:
         pal = d.get("palette")
         if not (isinstance(pal, list) and 1 <= len(pal) <= 4095):
             raise bad("palette", f"must be a list of 1..4095 '#rrggbb' colours, got {type(pal).__name__}")
-        palette = np.array([_hex(c, where) for c in pal], np.uint8)
+        try:
+            palette = np.array([parse_hex(c) for c in pal], np.uint8)
+        except (ValueError, AttributeError) as e:
+            raise bad("palette", f"must hold '#rrggbb' strings ({e})") from None
         if d.get("transparent", 0) != 0 or d.get("mask_token", len(pal) + 1) != len(pal) + 1:
             raise bad("mask_token", f"must be {len(pal) + 1} with transparent 0")
         if d.get("schedule", "cosine") != "cosine":
@@ -176,6 +193,22 @@ def _lone(tokens: np.ndarray) -> np.ndarray:
     same[:, :, 1:] |= tokens[:, :, 1:] == tokens[:, :, :-1]
     same[:, :, :-1] |= tokens[:, :, :-1] == tokens[:, :, 1:]
     return ~same
+
+
+def _draw(lg: np.ndarray, u_opaque: np.ndarray, u_colour: np.ndarray, temperature: float,
+          onehot: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One draw for m pixels from their logits ``lg`` (m, 1 + K) with uniforms (m,) each: opacity at temperature 1,
+    colour at ``temperature`` by inverse CDF (with ``onehot`` (K, n): over the locked colours, each getting its
+    palette colours' mass). Returns (opaque bool (m,), colour index (m,), p(opaque) (m,), unnormalised colour
+    probabilities (m, K or n), their sums (m,))."""
+    p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
+    col = lg[:, 1:] / temperature
+    prob = np.exp(col - col.max(1, keepdims=True))
+    if onehot is not None:
+        prob = prob @ onehot
+    cdf = np.cumsum(prob, axis=1)
+    pick = np.minimum((cdf < (u_colour * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
+    return u_opaque < p_opaque, pick, p_opaque, prob, cdf[:, -1]
 
 
 def still_masked(fill: int, step: int, steps: int) -> int:
@@ -274,20 +307,12 @@ class PixelModel:
 
     # ------------------------------------------------------------------------------------------- images
     def to_tokens(self, rgba: np.ndarray) -> np.ndarray:
-        """uint8 ``(N, H, W, 4)`` -> int64 ``(N, H, W)``: 0 where alpha is 0, else the nearest palette token."""
-        lab = srgb_to_oklab(rgba[..., :3].reshape(-1, 3))
-        pal = self._palette_lab
-        d = (pal ** 2).sum(1)[None] - 2 * lab @ pal.T
-        tok = (np.argmin(d, axis=1) + 1).reshape(rgba.shape[:-1])
-        return np.where(rgba[..., 3] > 0, tok, 0).astype(np.int64)
+        """uint8 ``(N, H, W, 4)`` -> int64 ``(N, H, W)`` (:func:`palette_tokens` with this bundle's palette)."""
+        return palette_tokens(rgba, self.spec.palette)
 
     def colours(self, tokens: np.ndarray) -> np.ndarray:
-        """int tokens ``(..., H, W)`` -> uint8 RGBA ``(..., H, W, 4)`` (token 0 and MASK transparent)."""
-        k = len(self.spec.palette)
-        table = np.zeros((k + 2, 4), np.uint8)
-        table[1:k + 1, :3] = self.spec.palette
-        table[1:k + 1, 3] = 255
-        return table[tokens]
+        """int tokens ``(..., H, W)`` -> uint8 RGBA ``(..., H, W, 4)`` (:func:`token_colours`)."""
+        return token_colours(tokens, self.spec.palette)
 
     def lock(self, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Locked colours (n, 3) uint8 -> (group (K,) int64: the nearest locked colour of every palette colour,
@@ -316,7 +341,7 @@ class PixelModel:
         order_keys = np.stack([r.random(hw) for r in rngs])  # the reveal order (random solver)
         to_fill = fill.sum(1)
         chosen = np.full((n, hw), -1, np.int64)
-        group = rep = None
+        group = rep = onehot = None
         if locked is not None:
             group, rep = self.lock(locked)
             onehot = np.eye(len(rep), dtype=np.float32)[group]  # (K, n_locked)
@@ -335,19 +360,12 @@ class PixelModel:
             else:
                 candidates = remaining
             rows, cols = np.nonzero(candidates)
-            lg = logits[rows, :, cols]  # (m, 1 + K)
-            p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
-            opaque = u[rows, 0, cols] < p_opaque
-            col = lg[:, 1:] / s.temperature
-            prob = np.exp(col - col.max(1, keepdims=True))
-            if group is not None:
-                prob = prob @ onehot  # (m, n_locked): each locked colour gets its palette colours' mass
-            cdf = np.cumsum(prob, axis=1)
-            pick = np.minimum((cdf < (u[rows, 1, cols] * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
+            opaque, pick, p_opaque, prob, total = _draw(logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols],
+                                                        s.temperature, onehot)
             if s.solver == "random":
                 now_rows, now_cols, sel = rows, cols, np.ones(len(rows), bool)
             else:
-                p_pick = prob[np.arange(len(rows)), pick] / cdf[:, -1]
+                p_pick = prob[np.arange(len(rows)), pick] / total
                 conf = np.where(opaque, p_opaque * p_pick, 1.0 - p_opaque)
                 gumbel = -np.log(-np.log(np.clip(u[rows, 2, cols], 1e-12, 1 - 1e-12)))
                 score = np.full((n, hw), -np.inf)
@@ -374,15 +392,8 @@ class PixelModel:
             t = (lone.sum(1) / hw).astype(np.float32)
             logits = self.guided_logits(np.where(lone, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
             rows, cols = np.nonzero(lone)
-            lg = logits[rows, :, cols]
-            p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
-            opaque = u[rows, 0, cols] < p_opaque
-            col = lg[:, 1:] / s.temperature
-            prob = np.exp(col - col.max(1, keepdims=True))
-            if group is not None:
-                prob = prob @ onehot
-            cdf = np.cumsum(prob, axis=1)
-            pick = np.minimum((cdf < (u[rows, 1, cols] * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
+            opaque, pick, *_ = _draw(logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature,
+                                     onehot)
             token = pick + 1 if rep is None else rep[pick]
             state[rows, cols] = np.where(opaque, token, 0)
             if group is not None:

@@ -96,7 +96,7 @@ def sampling_section(family: str, state: dict, defaults: dict) -> dict:
     return section
 
 
-def _labels_like(val: SpriteSet, n: int) -> list[tuple[str, int]]:
+def labels_like(val: SpriteSet, n: int) -> list[tuple[str, int]]:
     """(label, count) summing to n, proportional to the held-out labels (largest remainders)."""
     counts = np.bincount(val.labels, minlength=len(val.label_names)).astype(np.float64)
     want = counts / counts.sum() * n
@@ -230,7 +230,7 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     fd = frechet_meter(val.images)
-    ref_plan = _labels_like(val, reference_count)
+    ref_plan = labels_like(val, reference_count)
     if reference is not None:
         ref_solver, ref_steps = reference
     elif family == "diffusion":
@@ -288,7 +288,7 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     reg = Registry([work], builtin=False, env=False)
 
     # 3. decoding policy at the defaults, calibrated against the training split
-    raw = _generate(name, reg, _labels_like(train, eval_count), 20_000, max_colors=0)
+    raw = _generate(name, reg, labels_like(train, eval_count), 20_000, max_colors=0)
     per_label = {}
     for i, lab in enumerate(train.label_names):  # each label's own policy, against its own training sprites
         real_lab = train.images[train.labels == i]
@@ -303,7 +303,7 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     # 4. evaluation at the defaults on the held-out split, through the runtime
     real_val = val.images
     fd = fd or frechet_meter(real_val)
-    plan = _labels_like(val, eval_count)
+    plan = labels_like(val, eval_count)
     gen = _generate(name, reg, plan, 0)
     real = pixel_art_stats(real_val)
     generated = pixel_art_stats(gen)

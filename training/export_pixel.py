@@ -39,9 +39,10 @@ from .data.builders import SpriteSet, label_counts, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats
 from .evaluate_generator import frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
+from .export_generator import labels_like
 from .models.token_unet import TokenUNet, TokenUNetConfig
 from .sheets import save_sheet
-from .token_palette import from_tokens, to_tokens
+from .token_palette import from_hex, from_tokens, to_tokens
 from .trainer import load_checkpoint
 
 SPEED_BATCH = 64
@@ -58,16 +59,6 @@ def load_pixel_model(checkpoint: str | Path) -> tuple[TokenUNet, dict]:
     model = TokenUNet(TokenUNetConfig.from_dict(state["model_config"]["token_unet"]))
     model.load_state_dict(state["ema"])
     return model.eval(), state
-
-
-def labels_like(ds: SpriteSet, n: int) -> list[tuple[str, int]]:
-    """``n`` sprites split over labels in the proportions of ``ds`` (largest remainder), as (label, count)."""
-    counts = np.bincount(ds.labels, minlength=len(ds.label_names)).astype(np.float64)
-    share = counts / counts.sum() * n
-    k = np.floor(share).astype(int)
-    for i in np.argsort(-(share - k))[: n - k.sum()]:
-        k[i] += 1
-    return [(lab, int(c)) for lab, c in zip(ds.label_names, k) if c > 0]
 
 
 def generate_plan(name: str, reg: Registry, plan: list[tuple[str, int]], seed: int, **kw: object) -> np.ndarray:
@@ -116,7 +107,7 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
     cfg = model.cfg
     if tuple(mc["labels"]) != data.label_names:
         raise ValueError(f"checkpoint labels {mc['labels']} differ from the dataset's {data.label_names}")
-    palette = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in mc["palette"]], np.uint8)
+    palette = from_hex(mc["palette"])
     s = data.size
     work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     out = work / name

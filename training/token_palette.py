@@ -2,7 +2,9 @@
 
 Every pixel of a sprite becomes one token: 0 is transparent, 1..K are the palette's colours. The palette is learned
 once from the training split (weighted k-means++ then Lloyd iterations over the distinct colours, weighted by their
-pixel counts), stored in the exported manifest as hex strings, and used by both training and the runtime.
+pixel counts), stored in the exported manifest as hex strings. Sprites map to tokens and back with the runtime's
+own functions (:func:`to_tokens` and :func:`from_tokens` are :func:`pixelsprite.pixel.palette_tokens` and
+:func:`pixelsprite.pixel.token_colours`), so training sees exactly what sampling produces.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from pixelsprite.colorspace import oklab_to_srgb, srgb_to_oklab
+from pixelsprite.palettes.model import parse_hex
+from pixelsprite.pixel import palette_tokens as to_tokens
+from pixelsprite.pixel import token_colours as from_tokens
+
+__all__ = ["TRANSPARENT", "distinct_colours", "from_hex", "from_tokens", "hex_colours", "kmeans_palette", "to_tokens"]
 
 TRANSPARENT = 0
 
@@ -75,15 +82,6 @@ def hex_colours(palette: np.ndarray) -> list[str]:
     return [f"#{int(c[0]):02x}{int(c[1]):02x}{int(c[2]):02x}" for c in palette]
 
 
-def to_tokens(images: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """(N, S, S, 4) uint8 -> (N, S, S) int64 tokens: 0 where alpha is 0, else 1 + the nearest palette colour (OKLab)."""
-    lab = srgb_to_oklab(images[..., :3].reshape(-1, 3))
-    idx = _nearest(lab, srgb_to_oklab(palette)).reshape(images.shape[:-1]) + 1
-    return np.where(images[..., 3] > 0, idx, TRANSPARENT).astype(np.int64)
-
-
-def from_tokens(tokens: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """(..., S, S) int tokens -> (..., S, S, 4) uint8 RGBA (token 0 transparent black)."""
-    table = np.concatenate([np.zeros((1, 4), np.uint8),
-                            np.concatenate([palette, np.full((len(palette), 1), 255, np.uint8)], 1)])
-    return table[tokens]
+def from_hex(colours: list[str]) -> np.ndarray:
+    """["#rrggbb", ...] -> (K, 3) uint8."""
+    return np.array([parse_hex(c) for c in colours], np.uint8)

@@ -26,7 +26,7 @@ from .data.builders import label_counts, load_dataset
 from .models.token_unet import TokenUNet, TokenUNetConfig
 from .models.unet import UNetConfig
 from .objectives_masked import MaskedLossConfig, MaskedTokenObjective
-from .token_palette import from_tokens, hex_colours, kmeans_palette, to_tokens
+from .token_palette import from_hex, from_tokens, hex_colours, kmeans_palette, to_tokens
 from .trainer import Trainer, TrainerConfig
 
 
@@ -46,8 +46,7 @@ def palette_for(run: PixelRunConfig, train_images: np.ndarray) -> np.ndarray:
     """The run's palette: read from ``OUT/palette.json`` when resuming, else learned and written there."""
     path = Path(run.out) / "palette.json"
     if path.exists():
-        hexes = json.loads(path.read_text())["palette"]
-        return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], dtype=np.uint8)
+        return from_hex(json.loads(path.read_text())["palette"])
     palette = kmeans_palette(train_images, run.palette_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
