@@ -39,6 +39,7 @@ class PixelRunConfig:
     sprite_size: int = 16
     palette_size: int = 255
     embed_dim: int = 32
+    patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
     name: str = "pixel16"
 
 
@@ -81,8 +82,10 @@ def main(argv: list[str] | None = None) -> None:
     val_q = from_tokens(to_tokens(val.images, palette), palette)
     # 3. model
     from dataclasses import replace
-    cfg = TokenUNetConfig(palette_size=len(palette), embed_dim=run.embed_dim,
-                          unet=replace(unet_cfg, in_channels=run.embed_dim, image_size=data.size,
+    if data.size % run.patch:
+        raise SystemExit(f"--patch {run.patch} does not divide the {data.size}x{data.size} canvas")
+    cfg = TokenUNetConfig(palette_size=len(palette), embed_dim=run.embed_dim, patch=run.patch,
+                          unet=replace(unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch,
                                        num_labels=len(data.label_names)))
     model = TokenUNet(cfg)
     if rt.is_main:

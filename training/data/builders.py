@@ -147,10 +147,11 @@ def fine_label(relative: str) -> str | None:
     return None
 
 
-def _dcss_fine(root: Path, size: int) -> SpriteSet:
+def _dcss_fine(root: Path, size: int, labeller: Callable[[str], str | None] = fine_label,
+               kind: str = "fine") -> SpriteSet:
     items = []
     for f in _dcss_files(root):
-        label = fine_label(f.relative)
+        label = labeller(f.relative)
         if label is None:
             continue
         rgba = read_sprite(f.path)
@@ -160,7 +161,34 @@ def _dcss_fine(root: Path, size: int) -> SpriteSet:
             img = center_on_canvas(rgba, size) if rgba.shape[0] <= size and rgba.shape[1] <= size else None
         if img is not None and img[..., 3].any():
             items.append((f.relative, label, img))
-    return _assemble(f"dcss{size}fine", items, (DCSS_CREDIT,))
+    return _assemble(f"dcss{size}{kind}", items, (DCSS_CREDIT,))
+
+
+CLEAN_MERGE = {"ring": "jewellery", "amulet": "jewellery", "scroll": "book", "staff": "wand"}
+"""Labels folded together in the clean sets: without their overlay glyphs, ring (4 sprites), scroll (9) and staff (10)
+are too small to learn on their own."""
+
+
+def is_overlay_glyph(relative: str) -> bool:
+    """True for DCSS overlay glyphs: marks drawn on top of another tile in the game, not sprites of their own.
+
+    ``i-*.png`` identification marks (potions, rings, scrolls, wands, ...), the pieces in ``brands`` and
+    ``*_brands`` folders and the tentacle ``*_corners``. They are most of the small item folders (ring 24 of 28,
+    scroll 23 of 32, potion 31 of 50), which is why models trained on ``dcss*fine`` draw rare labels as small blobs.
+    """
+    parts = relative.split("/")
+    folders = parts[:-1]
+    return parts[-1].startswith("i-") or any(
+        p == "brands" or p.endswith("_brands") or p.endswith("_corners") for p in folders)
+
+
+def clean_label(relative: str) -> str | None:
+    """The label of a DCSS tile in the ``dcss*clean`` sets: :func:`fine_label` without overlay glyphs, and with
+    :data:`CLEAN_MERGE` (jewellery = amulet + ring, book = book + scroll, wand = wand + rod + staff)."""
+    if is_overlay_glyph(relative):
+        return None
+    label = fine_label(relative)
+    return None if label is None else CLEAN_MERGE.get(label, label)
 
 
 def _dcss16fine(root: Path) -> SpriteSet:
@@ -169,6 +197,14 @@ def _dcss16fine(root: Path) -> SpriteSet:
 
 def _dcss40fine(root: Path) -> SpriteSet:
     return _dcss_fine(root, 40)
+
+
+def _dcss16clean(root: Path) -> SpriteSet:
+    return _dcss_fine(root, 16, clean_label, "clean")
+
+
+def _dcss40clean(root: Path) -> SpriteSet:
+    return _dcss_fine(root, 40, clean_label, "clean")
 
 
 def label_counts(ds: SpriteSet) -> dict[str, int]:
@@ -216,6 +252,8 @@ BUILDERS: dict[str, tuple[Callable[..., SpriteSet], tuple[str, ...]]] = {
     "sprites16": (_sprites16, ("dcss", "icons")),
     "dcss16fine": (_dcss16fine, ("dcss",)),
     "dcss40fine": (_dcss40fine, ("dcss",)),
+    "dcss16clean": (_dcss16clean, ("dcss",)),
+    "dcss40clean": (_dcss40clean, ("dcss",)),
 }
 DEFAULT_SUBDIRS = {"dcss": "dcss-tiles", "icons": "onebit-icons-16"}
 
