@@ -70,22 +70,53 @@ def main() -> None:
     a = p.parse_args()
     reg = Registry(a.models_dir)
     base, base_runs = sprites_per_s(a.baseline, reg, a.batch, a.runs)
-    print(json.dumps({"name": f"{a.baseline}_default", "unit": "sprites/s", "median": round(base, 2),
-                      "runs": [round(r, 2) for r in base_runs], "batch": a.batch}), flush=True)
+    print(
+        json.dumps(
+            {
+                "name": f"{a.baseline}_default",
+                "unit": "sprites/s",
+                "median": round(base, 2),
+                "runs": [round(r, 2) for r in base_runs],
+                "batch": a.batch,
+            }
+        ),
+        flush=True,
+    )
     for name in a.models:
         size = reg.info(name).manifest.image.width
         sps, runs = sprites_per_s(name, reg, a.batch, a.runs)
-        print(json.dumps({"name": f"{name}_default", "unit": "sprites/s", "median": round(sps, 2),
-                          "runs": [round(r, 2) for r in runs], "batch": a.batch,
-                          "ratio_vs_baseline": round(sps / base, 3), "baseline": a.baseline,
-                          "target": TARGET_SPS.get(size), "meets_target": sps >= TARGET_SPS.get(size, 0.0)}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "name": f"{name}_default",
+                    "unit": "sprites/s",
+                    "median": round(sps, 2),
+                    "runs": [round(r, 2) for r in runs],
+                    "batch": a.batch,
+                    "ratio_vs_baseline": round(sps / base, 3),
+                    "baseline": a.baseline,
+                    "target": TARGET_SPS.get(size),
+                    "meets_target": sps >= TARGET_SPS.get(size, 0.0),
+                }
+            ),
+            flush=True,
+        )
         if a.ws and size == 16:
             lat = ws_latency_ms(name, reg, a.ws_requests)
             p50 = statistics.median(lat)
-            print(json.dumps({"name": f"{name}_ws_16_sprites", "unit": "ms", "median": round(p50, 1),
-                              "runs": [round(x, 1) for x in lat], "target_p50": TARGET_WS_P50_MS,
-                              "meets_target": p50 <= TARGET_WS_P50_MS}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "name": f"{name}_ws_16_sprites",
+                        "unit": "ms",
+                        "median": round(p50, 1),
+                        "runs": [round(x, 1) for x in lat],
+                        "target_p50": TARGET_WS_P50_MS,
+                        "meets_target": p50 <= TARGET_WS_P50_MS,
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from pixelsprite.vae import VaeModel
 TARGETS = {("vae16", 256): 5000.0}
 
 
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=7)
@@ -34,13 +33,20 @@ def main() -> None:
         baseline = None
         for batch in (1, 16, 256):
             z = model.sample_latents(range(batch))
-            for label, fn in (("decode", lambda z=z, m=model: m.decode_raw(z)),
-                              ("decode+postprocess", lambda z=z, m=model: m.decode(z))):
+            for label, fn in (
+                ("decode", lambda z=z, m=model: m.decode_raw(z)),
+                ("decode+postprocess", lambda z=z, m=model: m.decode(z)),
+            ):
                 median, rates = rate(fn, batch, a.runs if batch > 1 else a.runs * 5)
                 if baseline is None:
                     baseline = median
-                row = {"name": f"{name}/{label}/batch{batch}", "unit": "sprites/s", "median": round(median, 1),
-                       "runs": [round(r, 1) for r in rates], "ratio_vs_batch1_decode": round(median / baseline, 2)}
+                row = {
+                    "name": f"{name}/{label}/batch{batch}",
+                    "unit": "sprites/s",
+                    "median": round(median, 1),
+                    "runs": [round(r, 1) for r in rates],
+                    "ratio_vs_batch1_decode": round(median / baseline, 2),
+                }
                 target = TARGETS.get((name, batch))
                 if target and label == "decode":
                     row["target"] = target

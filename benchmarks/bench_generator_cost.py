@@ -26,16 +26,33 @@ from training.export import export_graph
 from training.models.unet import UNet, UNetConfig
 
 CONFIGS = {  # candidate recipes (docs/diffusion-and-flow.md); latents: vae16 (8, 4, 4), vae40 (8, 5, 5)
-    "l16": UNetConfig(in_channels=8, image_size=4, widths=(64, 128), blocks_per_level=2, attention=(0, 1),
-                      num_labels=12, emb_dim=128),
-    "l16w": UNetConfig(in_channels=8, image_size=4, widths=(128, 256), blocks_per_level=2, attention=(1, 1),
-                       num_labels=12, emb_dim=256),
-    "l40": UNetConfig(in_channels=8, image_size=5, widths=(128,), blocks_per_level=2, attention=(1,),
-                      num_labels=12, emb_dim=128),
-    "p16": UNetConfig(in_channels=4, image_size=16, widths=(32, 64, 128), blocks_per_level=2, attention=(0, 0, 1),
-                      num_labels=12, emb_dim=128),
-    "p40": UNetConfig(in_channels=4, image_size=40, widths=(32, 64, 64, 128), blocks_per_level=1,
-                      attention=(0, 0, 0, 1), num_labels=12, emb_dim=128),
+    "l16": UNetConfig(
+        in_channels=8, image_size=4, widths=(64, 128), blocks_per_level=2, attention=(0, 1), num_labels=12, emb_dim=128
+    ),
+    "l16w": UNetConfig(
+        in_channels=8, image_size=4, widths=(128, 256), blocks_per_level=2, attention=(1, 1), num_labels=12, emb_dim=256
+    ),
+    "l40": UNetConfig(
+        in_channels=8, image_size=5, widths=(128,), blocks_per_level=2, attention=(1,), num_labels=12, emb_dim=128
+    ),
+    "p16": UNetConfig(
+        in_channels=4,
+        image_size=16,
+        widths=(32, 64, 128),
+        blocks_per_level=2,
+        attention=(0, 0, 1),
+        num_labels=12,
+        emb_dim=128,
+    ),
+    "p40": UNetConfig(
+        in_channels=4,
+        image_size=40,
+        widths=(32, 64, 64, 128),
+        blocks_per_level=1,
+        attention=(0, 0, 0, 1),
+        num_labels=12,
+        emb_dim=128,
+    ),
 }
 
 
@@ -65,9 +82,20 @@ def main() -> None:
                 times.append(time.perf_counter() - t0)
         step = statistics.median(times)
         base.setdefault("train_step", step)
-        print(json.dumps({"name": f"{name}.train_step", "unit": "s", "median": round(step, 4), "runs": len(times),
-                          "params": params, "batch": 64, "ratio_to_first": round(step / base["train_step"], 2)}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "name": f"{name}.train_step",
+                    "unit": "s",
+                    "median": round(step, 4),
+                    "runs": len(times),
+                    "params": params,
+                    "batch": 64,
+                    "ratio_to_first": round(step / base["train_step"], 2),
+                }
+            ),
+            flush=True,
+        )
         with tempfile.TemporaryDirectory() as d:
             model.eval()
             ex = {"x": x[:4], "t": torch.tensor([0.0, 10.0, 100.0, 400.0]), "label": torch.tensor([0, 1, 12, 3])}
@@ -75,8 +103,11 @@ def main() -> None:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = a.threads
             sess = ort.InferenceSession(str(Path(d) / "net.onnx"), opts, providers=["CPUExecutionProvider"])
-            feeds = {"x": np.random.default_rng(0).standard_normal((128, *x.shape[1:]), dtype=np.float32),
-                     "t": np.full(128, 50.0, np.float32), "label": np.zeros(128, np.int64)}
+            feeds = {
+                "x": np.random.default_rng(0).standard_normal((128, *x.shape[1:]), dtype=np.float32),
+                "t": np.full(128, 50.0, np.float32),
+                "label": np.zeros(128, np.int64),
+            }
             sess.run(None, feeds)
             nfe = []
             for _ in range(max(3, a.steps // 2)):
@@ -85,9 +116,20 @@ def main() -> None:
                 nfe.append(time.perf_counter() - t0)
         med = statistics.median(nfe)
         base.setdefault("nfe", med)
-        print(json.dumps({"name": f"{name}.nfe", "unit": "s", "median": round(med, 4), "runs": len(nfe),
-                          "rows": 128, "sprites_per_s_at_8_nfe": round(64 / (8 * med), 1),
-                          "ratio_to_first": round(med / base["nfe"], 2)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "name": f"{name}.nfe",
+                    "unit": "s",
+                    "median": round(med, 4),
+                    "runs": len(nfe),
+                    "rows": 128,
+                    "sprites_per_s_at_8_nfe": round(64 / (8 * med), 1),
+                    "ratio_to_first": round(med / base["nfe"], 2),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ DATASETS = {16: "dcss16fine", 40: "dcss40fine"}
 TARGET_SPS = {16: 100.0, 40: 15.0}
 
 
-
 def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
     m = reg.load(name).manifest
     s = m.extra["sampling"]
@@ -62,28 +61,63 @@ def bench(name: str, reg: Registry, a: argparse.Namespace) -> None:
         if c:
             lab = val.label_names[i]
             gens["default"].append(api.generate(name, int(c), seed, label=lab, registry=reg).sprites)
-            gens["reference"].append(api.generate(ref_name, int(c), seed, label=lab, solver=ref_solver,
-                                                  steps=ref_steps, registry=reg).sprites)
+            gens["reference"].append(
+                api.generate(
+                    ref_name, int(c), seed, label=lab, solver=ref_solver, steps=ref_steps, registry=reg
+                ).sprites
+            )
             seed += int(c)
     meter = frechet_meter(val.images)
     fd = {k: meter(np.concatenate(v)) for k, v in gens.items()}
     d = s["defaults"]
-    print(json.dumps({"name": f"{name}/default/batch64", "unit": "sprites/s", "median": round(fast, 2),
-                      "runs": [round(r, 2) for r in fast_runs], "settings": d,
-                      "fd": round(fd["default"], 4), "fd_metric": meter.name,
-                      "target": TARGET_SPS[size], "meets_target": fast >= TARGET_SPS[size]}), flush=True)
-    print(json.dumps({"name": f"{ref_name}/reference/batch64", "unit": "sprites/s", "median": round(slow, 4),
-                      "runs": [round(r, 4) for r in slow_runs], "settings": {"solver": ref_solver,
-                                                                             "steps": ref_steps,
-                                                                             "guidance": rm.extra["sampling"][
-                                                                                 "defaults"]["guidance"]},
-                      "extrapolated_from_10_steps": not a.full_reference,
-                      "fd": round(fd["reference"], 4)}), flush=True)
-    print(json.dumps({"name": f"{name}/speedup_vs_{ref_name}_reference", "unit": "x",
-                      "median": round(fast / slow, 1), "runs": 1,
-                      "fd_ratio": round(fd["default"] / fd["reference"], 3), "target_speedup": 200.0,
-                      "target_fd_ratio": 1.10}), flush=True)
-
+    print(
+        json.dumps(
+            {
+                "name": f"{name}/default/batch64",
+                "unit": "sprites/s",
+                "median": round(fast, 2),
+                "runs": [round(r, 2) for r in fast_runs],
+                "settings": d,
+                "fd": round(fd["default"], 4),
+                "fd_metric": meter.name,
+                "target": TARGET_SPS[size],
+                "meets_target": fast >= TARGET_SPS[size],
+            }
+        ),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                "name": f"{ref_name}/reference/batch64",
+                "unit": "sprites/s",
+                "median": round(slow, 4),
+                "runs": [round(r, 4) for r in slow_runs],
+                "settings": {
+                    "solver": ref_solver,
+                    "steps": ref_steps,
+                    "guidance": rm.extra["sampling"]["defaults"]["guidance"],
+                },
+                "extrapolated_from_10_steps": not a.full_reference,
+                "fd": round(fd["reference"], 4),
+            }
+        ),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                "name": f"{name}/speedup_vs_{ref_name}_reference",
+                "unit": "x",
+                "median": round(fast / slow, 1),
+                "runs": 1,
+                "fd_ratio": round(fd["default"] / fd["reference"], 3),
+                "target_speedup": 200.0,
+                "target_fd_ratio": 1.10,
+            }
+        ),
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -99,6 +133,7 @@ def main() -> None:
     reg = Registry(a.models_dir, env=False)
     for name in a.models:
         bench(name, reg, a)
+
 
 if __name__ == "__main__":
     main()

@@ -67,13 +67,32 @@ def main() -> None:
         t = timed(fn, args.runs)
         med = statistics.median(t)
         base = med if base is None else base
-        print(json.dumps({"name": name, "unit": "s", "median": round(med, 4), "runs": args.runs,
-                          "sprites_per_s": round(n / med), "speedup_vs_baseline": round(base / med, 2),
-                          "target_sprites_per_s": 20_000 if "quantize" in name else None}))
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "unit": "s",
+                    "median": round(med, 4),
+                    "runs": args.runs,
+                    "sprites_per_s": round(n / med),
+                    "speedup_vs_baseline": round(base / med, 2),
+                    "target_sprites_per_s": 20_000 if "quantize" in name else None,
+                }
+            )
+        )
     for method in ("kmeans", "median_cut"):
         t = timed(lambda m=method: extract(small, 16, method=m), args.runs)  # type: ignore[misc]
-        print(json.dumps({"name": f"extract/{method}16_1k", "unit": "s", "median": round(statistics.median(t), 4),
-                          "runs": args.runs, "target_s": 1.0}))
+        print(
+            json.dumps(
+                {
+                    "name": f"extract/{method}16_1k",
+                    "unit": "s",
+                    "median": round(statistics.median(t), 4),
+                    "runs": args.runs,
+                    "target_s": 1.0,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

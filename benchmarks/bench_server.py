@@ -74,15 +74,23 @@ def synthetic_bundle(root: Path) -> None:
     w = (rng.standard_normal((128, 1024)) / np.sqrt(128)).astype(np.float32)
     b = np.concatenate([np.zeros(768), np.full(256, 0.5)]).astype(np.float32)  # mostly opaque
     graph = helper.make_graph(
-        [helper.make_node("Reshape", ["z", "flat"], ["zf"]), helper.make_node("MatMul", ["zf", "W"], ["h"]),
-         helper.make_node("Add", ["h", "B"], ["hb"]), helper.make_node("Tanh", ["hb"], ["t"]),
-         helper.make_node("Reshape", ["t", "shape"], ["image"])],
+        [
+            helper.make_node("Reshape", ["z", "flat"], ["zf"]),
+            helper.make_node("MatMul", ["zf", "W"], ["h"]),
+            helper.make_node("Add", ["h", "B"], ["hb"]),
+            helper.make_node("Tanh", ["hb"], ["t"]),
+            helper.make_node("Reshape", ["t", "shape"], ["image"]),
+        ],
         "synthetic16",
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 8, 4, 4])],
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 4, 16, 16])],
-        initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B"),
-                     numpy_helper.from_array(np.array([-1, 128], np.int64), "flat"),
-                     numpy_helper.from_array(np.array([-1, 4, 16, 16], np.int64), "shape")])
+        initializer=[
+            numpy_helper.from_array(w, "W"),
+            numpy_helper.from_array(b, "B"),
+            numpy_helper.from_array(np.array([-1, 128], np.int64), "flat"),
+            numpy_helper.from_array(np.array([-1, 4, 16, 16], np.int64), "shape"),
+        ],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     folder = root / "synthetic16"
@@ -90,21 +98,37 @@ def synthetic_bundle(root: Path) -> None:
     onnx.save(model, str(folder / "decoder.onnx"))
     lat = ("batch", 8, 4, 4)
     img = ("batch", 4, 16, 16)
-    save_manifest(Manifest(
-        name="synthetic16", family="vae", description="benchmark stand-in: linear 16x16 decoder",
-        image=ImageSpec(16, 16), latent=LatentSpec((8, 4, 4)), postprocess=PostprocessSpec(max_colors=12),
-        graphs={"decoder": GraphSpec("decoder.onnx", sha256_file(folder / "decoder.onnx"),
-                                     inputs=[TensorSpec("z", "float32", lat)],
-                                     outputs=[TensorSpec("image", "float32", img)])}), folder)
+    save_manifest(
+        Manifest(
+            name="synthetic16",
+            family="vae",
+            description="benchmark stand-in: linear 16x16 decoder",
+            image=ImageSpec(16, 16),
+            latent=LatentSpec((8, 4, 4)),
+            postprocess=PostprocessSpec(max_colors=12),
+            graphs={
+                "decoder": GraphSpec(
+                    "decoder.onnx",
+                    sha256_file(folder / "decoder.onnx"),
+                    inputs=[TensorSpec("z", "float32", lat)],
+                    outputs=[TensorSpec("image", "float32", img)],
+                )
+            },
+        ),
+        folder,
+    )
 
 
 def start_server(models_dirs: list[str], batching: bool) -> tuple[subprocess.Popen[str], str]:
-    code = ("import sys; from bridge.server import serve_forever; from pixelsprite.registry import Registry; "
-            f"sys.exit(serve_forever(registry=Registry({models_dirs!r}), port=0, batching={batching}, "
-            "log_format='json'))")
+    code = (
+        "import sys; from bridge.server import serve_forever; from pixelsprite.registry import Registry; "
+        f"sys.exit(serve_forever(registry=Registry({models_dirs!r}), port=0, batching={batching}, "
+        "log_format='json'))"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env=env, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=REPO
+    )
     assert proc.stdout is not None
     return proc, json.loads(proc.stdout.readline())["url"]
 
@@ -121,8 +145,9 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def client_loop(url: str, model: str, n: int, latencies: list[float], errors: dict[str, int],
-                      count: int = COUNT) -> None:
+async def client_loop(
+    url: str, model: str, n: int, latencies: list[float], errors: dict[str, int], count: int = COUNT
+) -> None:
     async with await Client.connect(url) as c:
         for i in range(n):
             t = time.perf_counter()
@@ -134,8 +159,9 @@ async def client_loop(url: str, model: str, n: int, latencies: list[float], erro
                 errors[code] = errors.get(code, 0) + 1
 
 
-async def run_clients(url: str, model: str, clients: int, per_client: int, count: int = COUNT
-                      ) -> tuple[list[float], dict[str, int], float]:
+async def run_clients(
+    url: str, model: str, clients: int, per_client: int, count: int = COUNT
+) -> tuple[list[float], dict[str, int], float]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
     t = time.perf_counter()
@@ -184,18 +210,32 @@ def main() -> None:
             asyncio.run(run_clients(url, model, 1, 3))  # warm-up: loads the model
             if batching:
                 lat, errors, _ = asyncio.run(run_clients(url, model, 1, a.requests))
-                emit("latency/1client", "ms", lat, p95=p95(lat), errors=errors, target_p50=150.0,
-                     meets_target=statistics.median(lat) <= 150.0, ratio_vs_raw=round(statistics.median(lat)
-                                                                                        / statistics.median(raw), 2))
+                emit(
+                    "latency/1client",
+                    "ms",
+                    lat,
+                    p95=p95(lat),
+                    errors=errors,
+                    target_p50=150.0,
+                    meets_target=statistics.median(lat) <= 150.0,
+                    ratio_vs_raw=round(statistics.median(lat) / statistics.median(raw), 2),
+                )
             lat, errors, wall = asyncio.run(run_clients(url, model, 32, max(2, a.requests // 4)))
             rate = COUNT * len(lat) / wall
             tag = "on" if batching else "off"
             if batching:
                 emit("latency/32clients", "ms", lat, p95=p95(lat), errors=errors)
-            emit(f"throughput/32clients/batching_{tag}", "sprites/s", [rate], ratio_vs_raw=round(rate / raw_rate, 2),
-                 ratio_vs_raw_batch256=round(rate / peak, 2),
-                 target_ratio=0.8, meets_target=rate >= 0.8 * raw_rate, errors=errors,
-                 only_busy_errors=set(errors) <= {"busy"})
+            emit(
+                f"throughput/32clients/batching_{tag}",
+                "sprites/s",
+                [rate],
+                ratio_vs_raw=round(rate / raw_rate, 2),
+                ratio_vs_raw_batch256=round(rate / peak, 2),
+                target_ratio=0.8,
+                meets_target=rate >= 0.8 * raw_rate,
+                errors=errors,
+                only_busy_errors=set(errors) <= {"busy"},
+            )
             if batching:
                 asyncio.run(run_clients(url, model, 4, 25, count=1))
                 first = rss_mib(proc.pid)
@@ -203,9 +243,18 @@ def main() -> None:
                 t = time.perf_counter()
                 _, errors, _ = asyncio.run(run_clients(url, model, 32, per, count=1))
                 after = rss_mib(proc.pid)
-                emit("memory/rss", "MiB", [after], after_100=round(first, 1), requests=100 + 32 * per,
-                     growth=round(after / first - 1, 3), target_growth=0.1, meets_target=after <= 1.1 * first,
-                     errors=errors, seconds=round(time.perf_counter() - t, 1))
+                emit(
+                    "memory/rss",
+                    "MiB",
+                    [after],
+                    after_100=round(first, 1),
+                    requests=100 + 32 * per,
+                    growth=round(after / first - 1, 3),
+                    target_growth=0.1,
+                    meets_target=after <= 1.1 * first,
+                    errors=errors,
+                    seconds=round(time.perf_counter() - t, 1),
+                )
         finally:
             stop_server(proc)
     tmp.cleanup()

@@ -40,8 +40,13 @@ def main() -> None:
             x[..., 3] = np.where(x[..., 3] > 127, 255, 0)
             median, rates = rate(lambda x=x: teacher.score(x), batch, a.runs if batch > 1 else a.runs * 5)
             baseline = baseline or median
-            row = {"name": f"{teacher.name}/score{size}/batch{batch}", "unit": "sprites/s", "median": round(median, 1),
-                   "runs": [round(r, 1) for r in rates], "ratio_vs_batch1": round(median / baseline, 2)}
+            row = {
+                "name": f"{teacher.name}/score{size}/batch{batch}",
+                "unit": "sprites/s",
+                "median": round(median, 1),
+                "runs": [round(r, 1) for r in rates],
+                "ratio_vs_batch1": round(median / baseline, 2),
+            }
             target = TARGETS.get((size, batch))
             if target:
                 row["target"] = target
@@ -49,12 +54,22 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     if "vae16" in registry.names():
         plain, plain_runs = rate(lambda: api.generate("vae16", 64, 0, registry=registry), 64, a.runs)
-        best, best_runs = rate(lambda: api.generate("vae16", 64, 0, candidates=4, teacher=a.teacher,
-                                                    registry=registry), 64, a.runs)
-        print(json.dumps({"name": "vae16/generate64/best_of_4_overhead", "unit": "x slower", "median":
-                          round(plain / best, 2), "runs": [round(p / b, 2) for p, b in zip(plain_runs, best_runs)],
-                          "plain_sprites_per_s": round(plain, 1), "best_of_4_sprites_per_s": round(best, 1)}),
-              flush=True)
+        best, best_runs = rate(
+            lambda: api.generate("vae16", 64, 0, candidates=4, teacher=a.teacher, registry=registry), 64, a.runs
+        )
+        print(
+            json.dumps(
+                {
+                    "name": "vae16/generate64/best_of_4_overhead",
+                    "unit": "x slower",
+                    "median": round(plain / best, 2),
+                    "runs": [round(p / b, 2) for p, b in zip(plain_runs, best_runs)],
+                    "plain_sprites_per_s": round(plain, 1),
+                    "best_of_4_sprites_per_s": round(best, 1),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,14 @@ def with_seed(req: api.GenerateRequest) -> api.GenerateRequest:
     return dataclasses.replace(req, seed=api.random_seed())  # every other option (palette, clean-up) kept
 
 
-def generate_chunked(req: api.GenerateRequest, registry: Registry, *, chunk: int, cancel: threading.Event,
-                     progress: Progress | None = None) -> api.SpriteResult:
+def generate_chunked(
+    req: api.GenerateRequest,
+    registry: Registry,
+    *,
+    chunk: int,
+    cancel: threading.Event,
+    progress: Progress | None = None,
+) -> api.SpriteResult:
     """``req`` in chunks of ``chunk`` sprites; raises :class:`Cancelled` between chunks once ``cancel`` is set."""
     req = with_seed(req)
     assert req.seed is not None
@@ -66,10 +72,17 @@ def generate_chunked(req: api.GenerateRequest, registry: Registry, *, chunk: int
     seeds = tuple(s for p in parts for s in p.seeds)
     scored = [p.scores for p in parts if p.scores is not None]
     return api.SpriteResult(
-        "generate", parts[0].model, np.concatenate([p.sprites for p in parts]), seeds, req.seed,
-        time.perf_counter() - t0, scores=Scores.concat(scored) if len(scored) == len(parts) else None,
+        "generate",
+        parts[0].model,
+        np.concatenate([p.sprites for p in parts]),
+        seeds,
+        req.seed,
+        time.perf_counter() - t0,
+        scores=Scores.concat(scored) if len(scored) == len(parts) else None,
         candidate_quality=np.concatenate([p.candidate_quality for p in parts if p.candidate_quality is not None])
-        if len(scored) == len(parts) else None)
+        if len(scored) == len(parts)
+        else None,
+    )
 
 
 def generate_many(reqs: Sequence[api.GenerateRequest], registry: Registry) -> list[api.SpriteResult]:
@@ -84,8 +97,10 @@ def generate_many(reqs: Sequence[api.GenerateRequest], registry: Registry) -> li
     t0 = time.perf_counter()
     bundle = registry.load(name or registry.default_model())
     if bundle.manifest.family != VAE_FAMILY:
-        raise InvalidRequest(f"model {bundle.name!r} is a {bundle.manifest.family!r} model; batched generate "
-                             f"supports: {VAE_FAMILY}", field="model")
+        raise InvalidRequest(
+            f"model {bundle.name!r} is a {bundle.manifest.family!r} model; batched generate supports: {VAE_FAMILY}",
+            field="model",
+        )
     model = VaeModel(bundle)
     ranges = [tuple(range(r.seed, r.seed + r.count)) for r in reqs if r.seed is not None]
     seeds = [s for rng in ranges for s in rng]

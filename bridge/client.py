@@ -145,13 +145,25 @@ class Client:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, url: str = DEFAULT_URL, *, token: str | None = None, encoding: proto.Encoding = "msgpack",
-                      origin: str | None = None, open_timeout: float = 10.0) -> Client:
+    async def connect(
+        cls,
+        url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        encoding: proto.Encoding = "msgpack",
+        origin: str | None = None,
+        open_timeout: float = 10.0,
+    ) -> Client:
         """Connect to a bridge. ``token`` goes in the URL's query; ``origin`` only to test the Origin check."""
         if token is not None:
             url += ("&" if "?" in url else "?") + "token=" + token
-        ws = await connect(url, origin=origin, max_size=None, open_timeout=open_timeout,  # type: ignore[arg-type]
-                           compression=None)
+        ws = await connect(
+            url,
+            origin=origin,
+            max_size=None,
+            open_timeout=open_timeout,  # type: ignore[arg-type]
+            compression=None,
+        )
         return cls(ws, encoding)
 
     async def close(self) -> None:
@@ -201,9 +213,15 @@ class Client:
         """Send a frame as it is (tests use this to send malformed frames)."""
         await self.ws.send(frame)
 
-    async def submit(self, op: str, *, id: str | None = None, on_progress: ProgressCallback | None = None,
-                     on_update: UpdateCallback | None = None,
-                     **params: Any) -> tuple[str, Awaitable[dict[str, Any]]]:
+    async def submit(
+        self,
+        op: str,
+        *,
+        id: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_update: UpdateCallback | None = None,
+        **params: Any,
+    ) -> tuple[str, Awaitable[dict[str, Any]]]:
         """Send a request; returns its id and an awaitable of the final answer (result or error message).
 
         ``on_progress(done, total)`` and ``on_update(Progress)`` are called (on the event loop) for each progress
@@ -221,8 +239,14 @@ class Client:
             raise
         return rid, future
 
-    async def request(self, op: str, *, on_progress: ProgressCallback | None = None,
-                      on_update: UpdateCallback | None = None, **params: Any) -> dict[str, Any]:
+    async def request(
+        self,
+        op: str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_update: UpdateCallback | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
         """Send a request and wait for its result message; raises :class:`RemoteError` on an error answer."""
         _, future = await self.submit(op, on_progress=on_progress, on_update=on_update, **params)
         msg = await future
@@ -237,52 +261,136 @@ class Client:
     async def models(self) -> dict[str, Any]:
         return await self.request("models")
 
-    async def generate(self, *, model: str | None = None, count: int = 16, seed: int | None = None,
-                       image_format: str = "png", on_progress: ProgressCallback | None = None,
-                       on_update: UpdateCallback | None = None, preview: bool = False, **params: Any) -> Sprites:
+    async def generate(
+        self,
+        *,
+        model: str | None = None,
+        count: int = 16,
+        seed: int | None = None,
+        image_format: str = "png",
+        on_progress: ProgressCallback | None = None,
+        on_update: UpdateCallback | None = None,
+        preview: bool = False,
+        **params: Any,
+    ) -> Sprites:
         """``preview=True`` asks for preview sprites (a server whose ``hello`` lists the ``"preview"`` feature):
         they come to ``on_update`` as :attr:`Progress.preview`. False sends no ``preview`` at all."""
-        msg = await self.request("generate", model=model, count=count, seed=seed, image_format=image_format,
-                                 on_progress=on_progress, on_update=on_update, preview=_flag(preview), **params)
+        msg = await self.request(
+            "generate",
+            model=model,
+            count=count,
+            seed=seed,
+            image_format=image_format,
+            on_progress=on_progress,
+            on_update=on_update,
+            preview=_flag(preview),
+            **params,
+        )
         return _sprites(msg)
 
-    async def variations(self, image: np.ndarray | bytes, *, model: str | None = None, count: int = 8,
-                         strength: float | None = None, seed: int | None = None, image_format: str = "png",
-                         on_progress: ProgressCallback | None = None, on_update: UpdateCallback | None = None,
-                         preview: bool = False, **params: Any) -> Sprites:
+    async def variations(
+        self,
+        image: np.ndarray | bytes,
+        *,
+        model: str | None = None,
+        count: int = 8,
+        strength: float | None = None,
+        seed: int | None = None,
+        image_format: str = "png",
+        on_progress: ProgressCallback | None = None,
+        on_update: UpdateCallback | None = None,
+        preview: bool = False,
+        **params: Any,
+    ) -> Sprites:
         """As :meth:`generate`: ``preview=True`` sends previews to ``on_update``."""
-        msg = await self.request("variations", model=model, image=image_arg(image), count=count, strength=strength,
-                                 seed=seed, image_format=image_format, on_progress=on_progress,
-                                 on_update=on_update, preview=_flag(preview), **params)
+        msg = await self.request(
+            "variations",
+            model=model,
+            image=image_arg(image),
+            count=count,
+            strength=strength,
+            seed=seed,
+            image_format=image_format,
+            on_progress=on_progress,
+            on_update=on_update,
+            preview=_flag(preview),
+            **params,
+        )
         return _sprites(msg)
 
-    async def inpaint(self, image: np.ndarray | bytes, mask: np.ndarray | bytes, *, model: str | None = None,
-                      count: int = 8, seed: int | None = None, image_format: str = "png",
-                      on_progress: ProgressCallback | None = None, on_update: UpdateCallback | None = None,
-                      preview: bool = False, **params: Any) -> Sprites:
+    async def inpaint(
+        self,
+        image: np.ndarray | bytes,
+        mask: np.ndarray | bytes,
+        *,
+        model: str | None = None,
+        count: int = 8,
+        seed: int | None = None,
+        image_format: str = "png",
+        on_progress: ProgressCallback | None = None,
+        on_update: UpdateCallback | None = None,
+        preview: bool = False,
+        **params: Any,
+    ) -> Sprites:
         """``count`` repaintings of the ``mask`` pixels of ``image`` (a pixel model; every other pixel is kept
         exactly); repainting *i* has seed ``seed + i``. ``mask``: a 2-D bool array (True = repaint), or an image
         of the sprite's size (see :func:`mask_arg`). Sampler options (``label``, ``steps``, ``solver``,
         ``guidance``, ``temperature``) and ``palette`` (palette-locked: the sampler draws only its colours) go in
         ``params``. As :meth:`generate`: ``preview=True`` sends previews to ``on_update``."""
-        msg = await self.request("inpaint", model=model, image=image_arg(image), mask=mask_arg(mask), count=count,
-                                 seed=seed, image_format=image_format, on_progress=on_progress,
-                                 on_update=on_update, preview=_flag(preview), **params)
+        msg = await self.request(
+            "inpaint",
+            model=model,
+            image=image_arg(image),
+            mask=mask_arg(mask),
+            count=count,
+            seed=seed,
+            image_format=image_format,
+            on_progress=on_progress,
+            on_update=on_update,
+            preview=_flag(preview),
+            **params,
+        )
         return _sprites(msg)
 
-    async def interpolate(self, a: int | np.ndarray | bytes, b: int | np.ndarray | bytes, *, model: str | None = None,
-                          count: int = 8, method: str | None = None, image_format: str = "png",
-                          **params: Any) -> Sprites:
+    async def interpolate(
+        self,
+        a: int | np.ndarray | bytes,
+        b: int | np.ndarray | bytes,
+        *,
+        model: str | None = None,
+        count: int = 8,
+        method: str | None = None,
+        image_format: str = "png",
+        **params: Any,
+    ) -> Sprites:
         ends = [e if isinstance(e, int) else image_arg(e) for e in (a, b)]
-        msg = await self.request("interpolate", model=model, a=ends[0], b=ends[1], count=count, method=method,
-                                 image_format=image_format, **params)
+        msg = await self.request(
+            "interpolate",
+            model=model,
+            a=ends[0],
+            b=ends[1],
+            count=count,
+            method=method,
+            image_format=image_format,
+            **params,
+        )
         return _sprites(msg)
 
-    async def grid(self, corners: list[int | np.ndarray | bytes], *, model: str | None = None, rows: int = 4,
-                   cols: int = 4, method: str | None = None, image_format: str = "png", **params: Any) -> Sprites:
+    async def grid(
+        self,
+        corners: list[int | np.ndarray | bytes],
+        *,
+        model: str | None = None,
+        rows: int = 4,
+        cols: int = 4,
+        method: str | None = None,
+        image_format: str = "png",
+        **params: Any,
+    ) -> Sprites:
         ends = [c if isinstance(c, int) else image_arg(c) for c in corners]
-        msg = await self.request("grid", model=model, corners=ends, rows=rows, cols=cols, method=method,
-                                 image_format=image_format, **params)
+        msg = await self.request(
+            "grid", model=model, corners=ends, rows=rows, cols=cols, method=method, image_format=image_format, **params
+        )
         return _sprites(msg)
 
     async def encode(self, images: list[np.ndarray | bytes], *, model: str | None = None) -> np.ndarray:
@@ -290,8 +398,9 @@ class Client:
         lat = msg["latents"]
         return np.frombuffer(_bytes(lat["data"]), "<f4").reshape(lat["shape"]).copy()
 
-    async def decode(self, latents: np.ndarray, *, model: str | None = None, image_format: str = "png",
-                     **params: Any) -> Sprites:
+    async def decode(
+        self, latents: np.ndarray, *, model: str | None = None, image_format: str = "png", **params: Any
+    ) -> Sprites:
         z = np.ascontiguousarray(latents, dtype="<f4")
         tensor = {"shape": list(z.shape), "dtype": "float32", "data": z.tobytes()}
         msg = await self.request("decode", model=model, latents=tensor, image_format=image_format, **params)
@@ -305,8 +414,14 @@ class Client:
 class SyncClient:
     """A blocking wrapper: a :class:`Client` on an event loop in a daemon thread."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, token: str | None = None, encoding: proto.Encoding = "msgpack",
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        encoding: proto.Encoding = "msgpack",
+        timeout: float = 60.0,
+    ) -> None:
         self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pixelsprite-client", daemon=True)

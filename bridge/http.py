@@ -60,16 +60,18 @@ def render_page(ws_url: str, **config: object) -> tuple[bytes, str]:
     # "<" escaped so that no value can close the <script> block it sits in
     blob = json.dumps({"ws_url": ws_url, **config}, sort_keys=True).replace("<", "\\u003c")
     page = _template().replace(CONFIG_PLACEHOLDER, blob, 1)
-    csp = "; ".join([
-        "default-src 'none'",
-        "script-src " + " ".join(_inline_hashes(page, "script")),
-        "style-src " + " ".join(_inline_hashes(page, "style")),
-        "img-src data: blob:",
-        f"connect-src {ws_url}",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ])
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + " ".join(_inline_hashes(page, "script")),
+            "style-src " + " ".join(_inline_hashes(page, "style")),
+            "img-src data: blob:",
+            f"connect-src {ws_url}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
     return page.encode("utf-8"), csp
 
 
@@ -98,8 +100,9 @@ class Site:
             import pixelsprite
             from pixelsprite.palettes import DITHERS, builtin_names
 
-            self._page = render_page(self.ws_url, palettes=list(builtin_names()), dithers=list(DITHERS),
-                                     version=pixelsprite.__version__)
+            self._page = render_page(
+                self.ws_url, palettes=list(builtin_names()), dithers=list(DITHERS), version=pixelsprite.__version__
+            )
         return self._page
 
     def respond(self, request: Request) -> Response | None:
@@ -108,17 +111,25 @@ class Site:
             return None
         url = urllib.parse.urlsplit(request.path)
         if request.method not in ("GET", "HEAD"):
-            return _text(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not supported here; use GET\n",
-                         allow="GET, HEAD")
+            return _text(
+                HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not supported here; use GET\n", allow="GET, HEAD"
+            )
         if url.path != "/":
-            return _text(HTTPStatus.NOT_FOUND, f"not found: {url.path}\nthe playground is at {self.origin}/; "
-                                               f"websocket clients connect to {self.ws_url}\n",
-                         head=request.method == "HEAD")
+            return _text(
+                HTTPStatus.NOT_FOUND,
+                f"not found: {url.path}\nthe playground is at {self.origin}/; "
+                f"websocket clients connect to {self.ws_url}\n",
+                head=request.method == "HEAD",
+            )
         host = _host(request.headers)
         if host and host.lower() != self.netloc.lower():
             location = urllib.parse.urlunsplit(("http", self.netloc, "/", url.query, ""))
-            return _text(HTTPStatus.TEMPORARY_REDIRECT, f"the playground is at {location}\n", location=location,
-                         head=request.method == "HEAD")
+            return _text(
+                HTTPStatus.TEMPORARY_REDIRECT,
+                f"the playground is at {location}\n",
+                location=location,
+                head=request.method == "HEAD",
+            )
         body, csp = self.page()
         headers = _headers("text/html; charset=utf-8", len(body))
         headers["Content-Security-Policy"] = csp
@@ -135,17 +146,20 @@ def _host(headers: Headers) -> str:
 
 
 def _headers(content_type: str, length: int) -> Headers:
-    return Headers([
-        ("Date", email.utils.formatdate(usegmt=True)),
-        ("Connection", "close"),
-        ("Content-Length", str(length)),
-        ("Content-Type", content_type),
-        ("X-Content-Type-Options", "nosniff"),
-    ])
+    return Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Length", str(length)),
+            ("Content-Type", content_type),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+    )
 
 
-def _text(status: HTTPStatus, text: str, *, allow: str | None = None, location: str | None = None,
-          head: bool = False) -> Response:
+def _text(
+    status: HTTPStatus, text: str, *, allow: str | None = None, location: str | None = None, head: bool = False
+) -> Response:
     body = text.encode()
     headers = _headers("text/plain; charset=utf-8", len(body))
     if allow is not None:

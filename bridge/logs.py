@@ -29,10 +29,10 @@ def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> 
 class LogThrottle:
     """At most one log line per ``interval_s`` per key, for events that can repeat thousands of times a second.
 
-        throttle = LogThrottle(10.0)
-        suppressed = throttle.allow("accept")
-        if suppressed is not None:      # log now, saying how many were not logged since the last line
-            log_event(log, logging.WARNING, "accept_failed", not_logged=suppressed)
+    throttle = LogThrottle(10.0)
+    suppressed = throttle.allow("accept")
+    if suppressed is not None:      # log now, saying how many were not logged since the last line
+        log_event(log, logging.WARNING, "accept_failed", not_logged=suppressed)
     """
 
     def __init__(self, interval_s: float, clock: Any = time.monotonic) -> None:

@@ -58,8 +58,18 @@ IMAGE_FORMATS = ("png", "rgba")
 
 Encoding = Literal["json", "msgpack"]
 
-GENERATION_PARAMETERS = ("model", "count", "seed", "label", "steps", "solver", "guidance", "candidates", "palette",
-                         "image_format")
+GENERATION_PARAMETERS = (
+    "model",
+    "count",
+    "seed",
+    "label",
+    "steps",
+    "solver",
+    "guidance",
+    "candidates",
+    "palette",
+    "image_format",
+)
 """Parameter spellings shared by the protocol, the CLI and job files."""
 
 _FUTURE = ("label", "steps", "solver", "guidance", "temperature")
@@ -79,8 +89,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "decode": ("latents", "model", "max_colors", "image_format", "palette", "dither", *_CLEANUP),
     "palette": ("model", "count", "seed", "label", "colors", "method", "sprites", "format", "name"),
     "score": ("images", "teacher", "alpha_threshold", "embedding"),
-    "similar": ("reference", "images", "model", "count", "seed", "top", "teacher", "alpha_threshold",
-                "image_format"),
+    "similar": ("reference", "images", "model", "count", "seed", "top", "teacher", "alpha_threshold", "image_format"),
 }
 """Each operation of protocol v1 and the parameters it takes (besides ``id`` and ``op``)."""
 FEATURES = ("preview",)
@@ -111,8 +120,11 @@ def check_frame_size(frame: str | bytes | bytearray | memoryview, limits: Limits
         return  # even 4-byte UTF-8 characters cannot exceed the limit
     size = frame_bytes(frame)
     if size > limits.max_message_bytes:
-        raise MessageTooLarge(f"message is {size} bytes; the limit is {limits.max_message_bytes} bytes "
-                              "(send fewer or smaller images per request)", field="message")
+        raise MessageTooLarge(
+            f"message is {size} bytes; the limit is {limits.max_message_bytes} bytes "
+            "(send fewer or smaller images per request)",
+            field="message",
+        )
 
 
 # ------------------------------------------------------------------------------------------- data types
@@ -197,8 +209,7 @@ class ModelCaps:
             "solvers": [s.name for s in self.caps.solvers],
             "solver_details": [s.to_dict() for s in self.caps.solvers],
             "steps": list(self.caps.steps) if self.caps.steps is not None else None,
-            "defaults": {"count": 16, "max_colors": self.max_colors, "image_format": "png",
-                         **dict(self.caps.defaults)},
+            "defaults": {"count": 16, "max_colors": self.max_colors, "image_format": "png", **dict(self.caps.defaults)},
             "latent_shape": list(self.latent_shape) if self.latent_shape is not None else None,
             "builtin": self.builtin,
             "loaded": loaded,
@@ -254,8 +265,13 @@ class Call:
         """Requests with equal keys can share one model call (micro-batching); None: never batched."""
         req = self.request
         vae = self.model is not None and self.model.family == "vae"
-        if (vae and isinstance(req, api.GenerateRequest) and req.palette is None and not (req.despeckle or req.outline)
-                and req.candidates == 1):
+        if (
+            vae
+            and isinstance(req, api.GenerateRequest)
+            and req.palette is None
+            and not (req.despeckle or req.outline)
+            and req.candidates == 1
+        ):
             return ("generate", req.model, req.max_colors)
         return None
 
@@ -282,8 +298,7 @@ def decode_frame(data: str | bytes | bytearray | memoryview) -> tuple[dict[str, 
             obj = json.loads(data, parse_constant=_reject_constant)
         else:
             encoding = "msgpack"
-            obj = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True, ext_hook=_reject_ext,
-                                  use_list=True)
+            obj = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True, ext_hook=_reject_ext, use_list=True)
     except RecursionError:
         raise MalformedFrame("the frame is nested too deeply") from None
     except Exception as e:  # json and msgpack raise a zoo of ValueError/TypeError/ExtraData/StackError/...
@@ -357,8 +372,7 @@ def _str(value: Any, name: str, default: str | None = None, max_len: int = 200) 
     if value is None:
         return default
     if not isinstance(value, str) or len(value) > max_len:
-        raise InvalidRequest(f"{name} must be a string of at most {max_len} characters, got {_show(value)}",
-                             field=name)
+        raise InvalidRequest(f"{name} must be a string of at most {max_len} characters, got {_show(value)}", field=name)
     return value
 
 
@@ -370,8 +384,9 @@ def _bytes(value: Any, name: str) -> bytes:
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidRequest(f"{name} must be base64 (JSON) or bin (msgpack) bytes; it is not valid base64",
-                                 field=name) from None
+            raise InvalidRequest(
+                f"{name} must be base64 (JSON) or bin (msgpack) bytes; it is not valid base64", field=name
+            ) from None
     raise InvalidRequest(f"{name} must be bytes (base64 in JSON, bin in msgpack), got {_show(value)}", field=name)
 
 
@@ -399,15 +414,17 @@ def _image(value: Any, name: str) -> bytes | np.ndarray:
             h = _int(value["height"], f"{name}.height")
             for side, n in ((w, "width"), (h, "height")):
                 if not 1 <= side <= MAX_IMAGE_SIDE:
-                    raise ImageError(f"{name}.{n} must be between 1 and {MAX_IMAGE_SIDE}, got {side}",
-                                     field=f"{name}.{n}")
+                    raise ImageError(
+                        f"{name}.{n} must be between 1 and {MAX_IMAGE_SIDE}, got {side}", field=f"{name}.{n}"
+                    )
             data = _bytes(value["rgba"], f"{name}.rgba")
             if len(data) != w * h * 4:
-                raise ImageError(f"{name}.rgba has {len(data)} bytes; {w}x{h} RGBA needs {w * h * 4}",
-                                 field=f"{name}.rgba")
+                raise ImageError(
+                    f"{name}.rgba has {len(data)} bytes; {w}x{h} RGBA needs {w * h * 4}", field=f"{name}.rgba"
+                )
             return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 4).copy()
         raise InvalidRequest(
-            f"{name} must be PNG bytes, {{\"png\": bytes}} or {{\"rgba\": bytes, \"width\": w, \"height\": h}}; "
+            f'{name} must be PNG bytes, {{"png": bytes}} or {{"rgba": bytes, "width": w, "height": h}}; '
             f"got a map with keys {sorted(map(str, keys))[:6]}",
             field=name,
         )
@@ -428,19 +445,24 @@ def _latents(value: Any) -> np.ndarray:
         if set(value) != {"shape", "dtype", "data"}:
             raise InvalidRequest('latents must be {"shape": [...], "dtype": "float32", "data": bytes}', field=name)
         if value["dtype"] != "float32":
-            raise InvalidRequest(f"latents.dtype must be 'float32', got {_show(value['dtype'])}",
-                                 field="latents.dtype")
+            raise InvalidRequest(f"latents.dtype must be 'float32', got {_show(value['dtype'])}", field="latents.dtype")
         shape = value["shape"]
-        if (not isinstance(shape, list) or not 2 <= len(shape) <= 8
-                or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_LATENT_VALUES
-                           for d in shape)
-                or math.prod(shape) > MAX_LATENT_VALUES):
-            raise InvalidRequest(f"latents.shape must be [N, ...] of positive ints with at most {MAX_LATENT_VALUES} "
-                                 "values in all", field="latents.shape")
+        if (
+            not isinstance(shape, list)
+            or not 2 <= len(shape) <= 8
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_LATENT_VALUES for d in shape)
+            or math.prod(shape) > MAX_LATENT_VALUES
+        ):
+            raise InvalidRequest(
+                f"latents.shape must be [N, ...] of positive ints with at most {MAX_LATENT_VALUES} values in all",
+                field="latents.shape",
+            )
         data = _bytes(value["data"], "latents.data")
         if len(data) != 4 * math.prod(shape):
-            raise InvalidRequest(f"latents.data has {len(data)} bytes; float32 {shape} needs {4 * math.prod(shape)}",
-                                 field="latents.data")
+            raise InvalidRequest(
+                f"latents.data has {len(data)} bytes; float32 {shape} needs {4 * math.prod(shape)}",
+                field="latents.data",
+            )
         return np.frombuffer(data, dtype="<f4").reshape(shape).astype(np.float32)
     if isinstance(value, list):
         try:
@@ -487,11 +509,12 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     if not isinstance(op, str):
         raise InvalidRequest(f"op must be a string, got {_show(op)}", field="op")
     if op in COMING_OPERATIONS:
-        raise UnsupportedOperation(f"{op} ({COMING_OPERATIONS[op]}) is not available in this server yet; "
-                                   "it is coming in a later version", field="op")
+        raise UnsupportedOperation(
+            f"{op} ({COMING_OPERATIONS[op]}) is not available in this server yet; it is coming in a later version",
+            field="op",
+        )
     if op not in OPERATIONS:
-        raise UnknownOperation(f"unknown operation {_clip(op, 40)!r}; operations: {', '.join(OPERATIONS)}",
-                               field="op")
+        raise UnknownOperation(f"unknown operation {_clip(op, 40)!r}; operations: {', '.join(OPERATIONS)}", field="op")
     if op in ("hello", "models", "cancel"):
         _check_parameters(obj, op, None)
         return _parse_control(rid, op, encoding, obj)
@@ -506,59 +529,109 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     if op not in model.operations():
         raise UnsupportedParameter(
             f"model {model.name!r} ({model.family}) does not support {op}; it supports: "
-            f"{', '.join(model.operations()) or 'nothing (unknown family)'}", field="model")
+            f"{', '.join(model.operations()) or 'nothing (unknown family)'}",
+            field="model",
+        )
     image_format = _str(obj.get("image_format"), "image_format", "png")
     if image_format not in IMAGE_FORMATS:
-        raise InvalidRequest(f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {_show(image_format)}",
-                             field="image_format")
+        raise InvalidRequest(
+            f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {_show(image_format)}", field="image_format"
+        )
     name = model.name
     max_colors = _int(obj.get("max_colors"), "max_colors")
     # a palette is a built-in name, "#rrggbb,..." or a list of colours; never a file path from a client
     palette = None if obj.get("palette") is None else resolve_palette(obj["palette"], allow_paths=False)
-    colours = {"palette": palette, "dither": _str(obj.get("dither"), "dither", "none"),
-               "alpha_threshold": _int(obj.get("alpha_threshold"), "alpha_threshold", 127),
-               "despeckle": False if obj.get("despeckle") is None else obj["despeckle"],
-               "outline": _str(obj.get("outline"), "outline")}
+    colours = {
+        "palette": palette,
+        "dither": _str(obj.get("dither"), "dither", "none"),
+        "alpha_threshold": _int(obj.get("alpha_threshold"), "alpha_threshold", 127),
+        "despeckle": False if obj.get("despeckle") is None else obj["despeckle"],
+        "outline": _str(obj.get("outline"), "outline"),
+    }
     # sampler options of diffusion and flow models (a VAE was refused them in _check_parameters)
-    sampler = {"label": _str(obj.get("label"), "label"), "steps": _int(obj.get("steps"), "steps"),
-               "solver": _str(obj.get("solver"), "solver"), "guidance": _number(obj.get("guidance"), "guidance", None)}
+    sampler = {
+        "label": _str(obj.get("label"), "label"),
+        "steps": _int(obj.get("steps"), "steps"),
+        "solver": _str(obj.get("solver"), "solver"),
+        "guidance": _number(obj.get("guidance"), "guidance", None),
+    }
     temperature = {"temperature": _number(obj.get("temperature"), "temperature", None)}
     req: api.Request
     # preview: a hint for progress answers (models that sample in steps; other models send no previews)
     preview = _bool(obj.get("preview"), "preview") if op in ("generate", "variations", "inpaint") else False
     best = {"candidates": _int(obj.get("candidates"), "candidates", 1), "teacher": _teacher(obj, catalog)}
     if op == "generate":
-        req = api.GenerateRequest(name, _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
-                                  max_colors, **colours, **sampler, **best, **temperature)
+        req = api.GenerateRequest(
+            name,
+            _int(obj.get("count"), "count", 16),
+            _int(obj.get("seed"), "seed"),
+            max_colors,
+            **colours,
+            **sampler,
+            **best,
+            **temperature,
+        )
     elif op == "variations":
         if "image" not in obj:
             raise InvalidRequest("variations needs an image", field="image")
-        req = api.VariationsRequest(name, _image(obj["image"], "image"), _int(obj.get("count"), "count", 8),
-                                    _number(obj.get("strength"), "strength", 0.5), _int(obj.get("seed"), "seed"),
-                                    max_colors, **colours, **sampler, **best, **temperature,
-                                    keep_class=_bool(obj.get("keep_class"), "keep_class"))
+        req = api.VariationsRequest(
+            name,
+            _image(obj["image"], "image"),
+            _int(obj.get("count"), "count", 8),
+            _number(obj.get("strength"), "strength", 0.5),
+            _int(obj.get("seed"), "seed"),
+            max_colors,
+            **colours,
+            **sampler,
+            **best,
+            **temperature,
+            keep_class=_bool(obj.get("keep_class"), "keep_class"),
+        )
     elif op == "inpaint":
         for key in ("image", "mask"):
             if key not in obj:
                 raise InvalidRequest(f"inpaint needs {key} (an image; mask: white or opaque = repaint)", field=key)
-        req = api.InpaintRequest(name, _image(obj["image"], "image"), _image(obj["mask"], "mask"),
-                                 _int(obj.get("count"), "count", 8), _int(obj.get("seed"), "seed"), max_colors,
-                                 **colours, **sampler, **temperature)
+        req = api.InpaintRequest(
+            name,
+            _image(obj["image"], "image"),
+            _image(obj["mask"], "mask"),
+            _int(obj.get("count"), "count", 8),
+            _int(obj.get("seed"), "seed"),
+            max_colors,
+            **colours,
+            **sampler,
+            **temperature,
+        )
     elif op == "interpolate":
         for end in ("a", "b"):
             if end not in obj:
                 raise InvalidRequest(f"interpolate needs endpoint {end} (a seed or an image)", field=end)
-        req = api.InterpolateRequest(name, _endpoint(obj["a"], "a"), _endpoint(obj["b"], "b"),
-                                     _int(obj.get("count"), "count", 8), _str(obj.get("method"), "method", "slerp"),
-                                     max_colors, **colours, **sampler, **best, seed=_int(obj.get("seed"), "seed"))
+        req = api.InterpolateRequest(
+            name,
+            _endpoint(obj["a"], "a"),
+            _endpoint(obj["b"], "b"),
+            _int(obj.get("count"), "count", 8),
+            _str(obj.get("method"), "method", "slerp"),
+            max_colors,
+            **colours,
+            **sampler,
+            **best,
+            seed=_int(obj.get("seed"), "seed"),
+        )
     elif op == "grid":
         corners = obj.get("corners")
         if not isinstance(corners, list) or len(corners) != 4:
             raise InvalidRequest("corners must be a list of 4 seeds or images (tl, tr, bl, br)", field="corners")
         ends = tuple(_endpoint(c, f"corners[{i}]") for i, c in enumerate(corners))
-        req = api.GridRequest(name, ends, _int(obj.get("rows"), "rows", 4),  # type: ignore[arg-type]
-                              _int(obj.get("cols"), "cols", 4), _str(obj.get("method"), "method", "slerp"),
-                              max_colors, **colours)
+        req = api.GridRequest(
+            name,
+            ends,
+            _int(obj.get("rows"), "rows", 4),  # type: ignore[arg-type]
+            _int(obj.get("cols"), "cols", 4),
+            _str(obj.get("method"), "method", "slerp"),
+            max_colors,
+            **colours,
+        )
     elif op == "encode":
         images = obj.get("images")
         if not isinstance(images, list) or not 1 <= len(images) <= api.MAX_COUNT:
@@ -590,8 +663,11 @@ def _teacher(obj: Mapping[str, Any], catalog: Catalog) -> str | None:
     the request layer answers it), not ``unsupported_parameter`` (which is about the model being asked)."""
     teacher = _str(obj.get("teacher"), "teacher")
     if teacher is not None and teacher in catalog.models and catalog.models[teacher].family != "teacher":
-        raise InvalidRequest(f"model {teacher!r} is a {catalog.models[teacher].family!r} model, not a 'teacher'; "
-                             "candidates, score and similar need a teacher", field="teacher")
+        raise InvalidRequest(
+            f"model {teacher!r} is a {catalog.models[teacher].family!r} model, not a 'teacher'; "
+            "candidates, score and similar need a teacher",
+            field="teacher",
+        )
     return teacher
 
 
@@ -608,8 +684,9 @@ def _parse_teacher_op(rid: str, op: str, encoding: Encoding, obj: Mapping[str, A
         raise InvalidRequest("similar needs a reference image", field="reference")
     image_format = _str(obj.get("image_format"), "image_format", "png")
     if image_format not in IMAGE_FORMATS:
-        raise InvalidRequest(f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {_show(image_format)}",
-                             field="image_format")
+        raise InvalidRequest(
+            f"image_format must be one of {', '.join(IMAGE_FORMATS)}, got {_show(image_format)}", field="image_format"
+        )
     model: ModelCaps | None = None
     images = None
     if obj.get("images") is not None:
@@ -617,12 +694,19 @@ def _parse_teacher_op(rid: str, op: str, encoding: Encoding, obj: Mapping[str, A
     else:
         model = catalog.resolve(obj.get("model"))
         if "generate" not in model.operations():
-            raise UnsupportedParameter(f"model {model.name!r} ({model.family}) cannot generate samples to rank",
-                                       field="model")
-    req = api.SimilarRequest(_image(obj["reference"], "reference"), images,
-                             model.name if model is not None else _str(obj.get("model"), "model"),
-                             _int(obj.get("count"), "count", 16), _int(obj.get("seed"), "seed"),
-                             _int(obj.get("top"), "top"), teacher, threshold)
+            raise UnsupportedParameter(
+                f"model {model.name!r} ({model.family}) cannot generate samples to rank", field="model"
+            )
+    req = api.SimilarRequest(
+        _image(obj["reference"], "reference"),
+        images,
+        model.name if model is not None else _str(obj.get("model"), "model"),
+        _int(obj.get("count"), "count", 16),
+        _int(obj.get("seed"), "seed"),
+        _int(obj.get("top"), "top"),
+        teacher,
+        threshold,
+    )
     return Call(rid, op, encoding, req, image_format, {}, model)
 
 
@@ -638,17 +722,24 @@ def _parse_palette(rid: str, encoding: Encoding, obj: Mapping[str, Any], catalog
         images = None
         model = catalog.resolve(obj.get("model"))
         if "generate" not in model.operations():
-            raise UnsupportedParameter(f"model {model.name!r} ({model.family}) cannot generate samples for a palette",
-                                       field="model")
+            raise UnsupportedParameter(
+                f"model {model.name!r} ({model.family}) cannot generate samples for a palette", field="model"
+            )
         if obj.get("label") is not None and "label" not in model.parameters:
-            raise UnsupportedParameter(f"model {model.name!r} ({model.family}) does not support 'label': "
-                                       f"{_WHY_NOT['label']}", field="label")
+            raise UnsupportedParameter(
+                f"model {model.name!r} ({model.family}) does not support 'label': {_WHY_NOT['label']}", field="label"
+            )
     req = api.PaletteRequest(
         model=model.name if model is not None else _str(obj.get("model"), "model"),
-        count=_int(obj.get("count"), "count", 64), seed=_int(obj.get("seed"), "seed"),
-        colors=_int(obj.get("colors"), "colors", 16), method=_str(obj.get("method"), "method", "kmeans"),
-        sprites=images, label=_str(obj.get("label"), "label"), format=_str(obj.get("format"), "format", "gpl"),
-        name=_str(obj.get("name"), "name", "proposed"))
+        count=_int(obj.get("count"), "count", 64),
+        seed=_int(obj.get("seed"), "seed"),
+        colors=_int(obj.get("colors"), "colors", 16),
+        method=_str(obj.get("method"), "method", "kmeans"),
+        sprites=images,
+        label=_str(obj.get("label"), "label"),
+        format=_str(obj.get("format"), "format", "gpl"),
+        name=_str(obj.get("name"), "name", "proposed"),
+    )
     return Call(rid, "palette", encoding, req, "png", {}, model)
 
 
@@ -672,15 +763,23 @@ def error_message(rid: str | None, error: PixelspriteError) -> dict[str, Any]:
     return {"id": rid, "type": "error", **error.to_dict()}
 
 
-def progress_message(rid: str, done: int, total: int, unit: str = "sprites", *, preview: np.ndarray | None = None,
-                     image_format: str = "png") -> dict[str, Any]:
+def progress_message(
+    rid: str,
+    done: int,
+    total: int,
+    unit: str = "sprites",
+    *,
+    preview: np.ndarray | None = None,
+    image_format: str = "png",
+) -> dict[str, Any]:
     """``{"id", "type": "progress", "done", "total", "unit"}``; with ``preview`` (uint8 ``(N, H, W, 4)``) also
     ``images`` (encoded as ``image_format``, as results are), ``size`` ``[W, H]``, ``count`` and ``image_format``."""
     msg: dict[str, Any] = {"id": rid, "type": "progress", "done": done, "total": total, "unit": unit}
     if preview is not None:
         n, h, w = (int(d) for d in preview.shape[:3])
-        msg.update({"count": n, "size": [w, h], "image_format": image_format,
-                    "images": encode_images(preview, image_format)})
+        msg.update(
+            {"count": n, "size": [w, h], "image_format": image_format, "images": encode_images(preview, image_format)}
+        )
     return msg
 
 
@@ -691,22 +790,25 @@ def encode_images(sprites: np.ndarray, image_format: str) -> list[bytes]:
     return [encode_png(s) for s in sprites]
 
 
-def result_message(call: Call, result: api.Result, *, timing: Mapping[str, float] | None = None,
-                   batch: int = 1) -> dict[str, Any]:
+def result_message(
+    call: Call, result: api.Result, *, timing: Mapping[str, float] | None = None, batch: int = 1
+) -> dict[str, Any]:
     """The result answer for a sprite or latent operation (images encoded as the call asks)."""
     msg: dict[str, Any] = {"id": call.id, "type": "result", "op": call.op}
     if isinstance(result, api.SpriteResult):
         n, h, w = (int(d) for d in result.sprites.shape[:3])
-        msg.update({
-            "model": result.model,
-            "count": n,
-            "size": [w, h],
-            "image_format": call.image_format,
-            "images": encode_images(result.sprites, call.image_format),
-            "seeds": list(result.seeds),
-            "base_seed": result.base_seed,
-            "layout": list(result.layout),
-        })
+        msg.update(
+            {
+                "model": result.model,
+                "count": n,
+                "size": [w, h],
+                "image_format": call.image_format,
+                "images": encode_images(result.sprites, call.image_format),
+                "seeds": list(result.seeds),
+                "base_seed": result.base_seed,
+                "layout": list(result.layout),
+            }
+        )
         rows = result.score_rows()
         if rows is not None:
             msg["scores"] = rows
@@ -717,13 +819,27 @@ def result_message(call: Call, result: api.Result, *, timing: Mapping[str, float
         msg.update(result.summary(embedding=bool(call.params.get("embedding"))))
         msg.pop("seconds", None)
     elif isinstance(result, api.PaletteResult):
-        msg.update({"model": result.model, "name": result.palette.name, "colors": list(result.palette.hex),
-                    "swatch": result.swatch_png, "format": result.format, "file": result.file,
-                    "base_seed": result.base_seed, "sample_count": result.sample_count})
+        msg.update(
+            {
+                "model": result.model,
+                "name": result.palette.name,
+                "colors": list(result.palette.hex),
+                "swatch": result.swatch_png,
+                "format": result.format,
+                "file": result.file,
+                "base_seed": result.base_seed,
+                "sample_count": result.sample_count,
+            }
+        )
     elif isinstance(result, api.LatentResult):
         z = np.ascontiguousarray(result.latents, dtype="<f4")
-        msg.update({"model": result.model, "count": int(z.shape[0]),
-                    "latents": {"shape": list(z.shape), "dtype": "float32", "data": z.tobytes()}})
+        msg.update(
+            {
+                "model": result.model,
+                "count": int(z.shape[0]),
+                "latents": {"shape": list(z.shape), "dtype": "float32", "data": z.tobytes()},
+            }
+        )
     else:
         raise TypeError(f"no wire form for {type(result).__name__}")
     if timing is not None:

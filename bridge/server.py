@@ -67,8 +67,15 @@ from .errors import Busy, Cancelled, ShuttingDown
 from .http import Site
 from .logs import LOGGER_NAME, LogThrottle, log_event
 
-__all__ = ["Server", "BackgroundServer", "build_catalog", "default_workers", "default_max_connections",
-           "is_loopback", "serve_forever"]
+__all__ = [
+    "Server",
+    "BackgroundServer",
+    "build_catalog",
+    "default_workers",
+    "default_max_connections",
+    "is_loopback",
+    "serve_forever",
+]
 
 LARGE_FRAME = 64 * 1024
 """Frames larger than this are decoded and validated on a helper thread, not on the event loop."""
@@ -119,9 +126,15 @@ def build_catalog(registry: Registry) -> proto.Catalog:
     for b in registry.bundles():
         m = b.manifest
         models[b.name] = proto.ModelCaps(
-            name=b.name, caps=families.capabilities(m), width=m.image.width, height=m.image.height,
-            description=m.description, latent_shape=tuple(m.latent.shape) if m.latent is not None else None,
-            max_colors=m.postprocess.max_colors, builtin=b.builtin)
+            name=b.name,
+            caps=families.capabilities(m),
+            width=m.image.width,
+            height=m.image.height,
+            description=m.description,
+            latent_shape=tuple(m.latent.shape) if m.latent is not None else None,
+            max_colors=m.postprocess.max_colors,
+            builtin=b.builtin,
+        )
     try:
         default: str | None = registry.default_model()
     except UnknownModel:
@@ -159,8 +172,9 @@ class _Job:
         if self.preview is not None and self.preview[0] == done:
             sprites = self.preview[1]
         self.preview = None
-        msg = proto.progress_message(self.call.id, done, total, unit, preview=sprites,
-                                     image_format=self.call.image_format)
+        msg = proto.progress_message(
+            self.call.id, done, total, unit, preview=sprites, image_format=self.call.image_format
+        )
         frame = proto.encode_frame(msg, self.call.encoding)  # PNG/base64 encoding stays off the event loop
         self.loop.call_soon_threadsafe(self._put_progress, frame)
 
@@ -238,13 +252,18 @@ class Server:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise InvalidRequest(f"port must be between 0 and 65535, got {port!r}", field="port")
         if token is not None and not token.strip():
-            raise InvalidRequest("token is empty (--token '' or PIXELSPRITE_TOKEN= with no value): an empty token "
-                                 "would let anyone in; give a real token, or unset it to run without one on "
-                                 "loopback", field="token")
-        if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
-                                            or max_connections < 1):
-            raise InvalidRequest(f"max_connections must be at least 1, got {max_connections!r}",
-                                 field="max_connections")
+            raise InvalidRequest(
+                "token is empty (--token '' or PIXELSPRITE_TOKEN= with no value): an empty token "
+                "would let anyone in; give a real token, or unset it to run without one on "
+                "loopback",
+                field="token",
+            )
+        if max_connections is not None and (
+            isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1
+        ):
+            raise InvalidRequest(
+                f"max_connections must be at least 1, got {max_connections!r}", field="max_connections"
+            )
         self.registry = registry if registry is not None else api.default_registry()
         self.host, self.port = host, port
         self.token = token
@@ -298,7 +317,9 @@ class Server:
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._loop_exception)
         self._ws = await serve(
-            self._handle, self.host, self.port,
+            self._handle,
+            self.host,
+            self.port,
             origins=self._origins,
             process_request=self._process_request,
             max_size=self.limits.max_message_bytes * proto.HARD_MESSAGE_FACTOR,  # between: an error answer
@@ -313,17 +334,36 @@ class Server:
         self.site = site = Site(self.host, self.port)  # plain HTTP: GET / is the playground page (bridge/http.py)
         self._origins.append(Origin(site.origin))
         loopback = is_loopback(self.host)
-        log_event(self.log, logging.INFO, "listening", url=self.url, workers=self.workers, batching=self.batching,
-                  token=self.token is not None, allow_origins=list(self.allow_origins), page=site.origin + "/",
-                  max_connections=self.max_connections)
+        log_event(
+            self.log,
+            logging.INFO,
+            "listening",
+            url=self.url,
+            workers=self.workers,
+            batching=self.batching,
+            token=self.token is not None,
+            allow_origins=list(self.allow_origins),
+            page=site.origin + "/",
+            max_connections=self.max_connections,
+        )
         files = _open_file_limit()
         if files is not None and 2 * self.max_connections + 64 > files:
-            log_event(self.log, logging.WARNING, "fd_limit", max_connections=self.max_connections, open_files=files,
-                      advice="max_connections is close to the open-file limit: raise `ulimit -n` or lower "
-                             "--max-connections")
+            log_event(
+                self.log,
+                logging.WARNING,
+                "fd_limit",
+                max_connections=self.max_connections,
+                open_files=files,
+                advice="max_connections is close to the open-file limit: raise `ulimit -n` or lower --max-connections",
+            )
         if not loopback and self.token is None:
-            log_event(self.log, logging.WARNING, "exposed", host=self.host,
-                      advice="listening beyond loopback without a token: anyone on the network can connect")
+            log_event(
+                self.log,
+                logging.WARNING,
+                "exposed",
+                host=self.host,
+                advice="listening beyond loopback without a token: anyone on the network can connect",
+            )
         if self.warm:
             asyncio.get_running_loop().create_task(self._warm())
 
@@ -334,9 +374,11 @@ class Server:
             if catalog.default is not None:
                 req = api.GenerateRequest(catalog.default, 1, 0)
                 await asyncio.get_running_loop().run_in_executor(
-                    self._pool, lambda: api.handle(req, registry=self.registry))
-            log_event(self.log, logging.INFO, "warm", model=catalog.default,
-                      ms=round(1000 * (time.perf_counter() - t0), 1))
+                    self._pool, lambda: api.handle(req, registry=self.registry)
+                )
+            log_event(
+                self.log, logging.INFO, "warm", model=catalog.default, ms=round(1000 * (time.perf_counter() - t0), 1)
+            )
         except PixelspriteError as e:
             log_event(self.log, logging.WARNING, "warm_failed", code=e.code, message=e.message)
         except (OSError, RuntimeError) as e:  # out of file descriptors, or stopped meanwhile: warming is optional
@@ -347,8 +389,14 @@ class Server:
         if self._stopping or self._ws is None or self._stopped is None or self._cond is None:
             return
         self._stopping = True
-        log_event(self.log, logging.INFO, "stopping", queued=len(self._pending), running=len(self._running),
-                  connections=len(self._conns))
+        log_event(
+            self.log,
+            logging.INFO,
+            "stopping",
+            queued=len(self._pending),
+            running=len(self._running),
+            connections=len(self._conns),
+        )
         self._ws.close(close_connections=False)  # stop accepting; keep connections for the answers
         deadline = time.monotonic() + self.grace_s
         while (self._pending or self._running or any(c.jobs for c in self._conns)) and time.monotonic() < deadline:
@@ -361,8 +409,9 @@ class Server:
             self._cond.notify_all()
         await asyncio.sleep(0.05)  # let the answer tasks flush the cancellations
         # close() is idempotent in websockets, so the connections are closed here, each with 1001 (going away)
-        await asyncio.gather(*(c.ws.close(1001, "server shutting down") for c in list(self._conns)),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(c.ws.close(1001, "server shutting down") for c in list(self._conns)), return_exceptions=True
+        )
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._ws.wait_closed(), timeout=5.0)
         for task in self._workers:
@@ -414,8 +463,7 @@ class Server:
             assert self._catalog_lock is not None
             async with self._catalog_lock:
                 if self._catalog is None:
-                    self._catalog = await asyncio.get_running_loop().run_in_executor(None, build_catalog,
-                                                                                     self.registry)
+                    self._catalog = await asyncio.get_running_loop().run_in_executor(None, build_catalog, self.registry)
         return self._catalog
 
     # -------------------------------------------------------------------------------------------- handshake
@@ -426,11 +474,19 @@ class Server:
             self.stats["refused"] += 1
             suppressed = self._refuse_log.allow("refused")
             if suppressed is not None:
-                log_event(self.log, logging.WARNING, "refused", reason="max_connections",
-                          max_connections=self.max_connections, not_logged=suppressed)
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
-                                      f"too many connections: this server takes at most {self.max_connections} at "
-                                      "a time (--max-connections); retry later\n")
+                log_event(
+                    self.log,
+                    logging.WARNING,
+                    "refused",
+                    reason="max_connections",
+                    max_connections=self.max_connections,
+                    not_logged=suppressed,
+                )
+            return connection.respond(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"too many connections: this server takes at most {self.max_connections} at "
+                "a time (--max-connections); retry later\n",
+            )
         if self.token is None:
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
@@ -471,13 +527,18 @@ class Server:
         if str(context.get("message", "")).startswith("socket.accept() out of system resource"):
             suppressed = self._accept_log.allow("accept")
             if suppressed is not None:
-                log_event(self.log, logging.WARNING, "accept_failed",
-                          error=os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc),
-                          connections=self._open_connections() - 1, max_connections=self.max_connections,
-                          not_logged=suppressed, advice="the process is out of file descriptors: raise `ulimit -n` "
-                                                        "or lower --max-connections")
+                log_event(
+                    self.log,
+                    logging.WARNING,
+                    "accept_failed",
+                    error=os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc),
+                    connections=self._open_connections() - 1,
+                    max_connections=self.max_connections,
+                    not_logged=suppressed,
+                    advice="the process is out of file descriptors: raise `ulimit -n` or lower --max-connections",
+                )
             return
-        if (self._stopping and isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle"))):
+        if self._stopping and isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle")):
             # after EMFILE asyncio re-arms accept() a second later (call_later(_start_serving)); when the server
             # has closed its listening socket meanwhile, that callback finds fd -1: nothing is wrong, nothing to say
             return
@@ -518,15 +579,17 @@ class Server:
         try:
             if len(frame) > LARGE_FRAME:
                 obj, encoding, call = await asyncio.get_running_loop().run_in_executor(
-                    None, self._parse, frame, await self.catalog(), self.limits)
+                    None, self._parse, frame, await self.catalog(), self.limits
+                )
             else:
                 obj, encoding, call = self._parse(frame, await self.catalog(), self.limits)
             rid = call.id
             await self._dispatch(conn, call, received)
         except _Rejected as r:
             self.stats["errors"] += 1
-            log_event(self.log, logging.INFO, "rejected", conn=conn.number, id=r.rid, code=r.error.code,
-                      field=r.error.field)
+            log_event(
+                self.log, logging.INFO, "rejected", conn=conn.number, id=r.rid, code=r.error.code, field=r.error.field
+            )
             await self._send(conn, _error_frame(r.rid, r.error, r.encoding))
         except PixelspriteError as e:
             self.stats["errors"] += 1
@@ -536,8 +599,9 @@ class Server:
             await self._send(conn, _error_frame(rid, e, encoding))
 
     @staticmethod
-    def _parse(frame: str | bytes, catalog: proto.Catalog, limits: proto.Limits
-               ) -> tuple[Any, proto.Encoding, proto.Call]:
+    def _parse(
+        frame: str | bytes, catalog: proto.Catalog, limits: proto.Limits
+    ) -> tuple[Any, proto.Encoding, proto.Call]:
         encoding: proto.Encoding = "json" if isinstance(frame, str) else "msgpack"
         obj: Any = None
         try:
@@ -568,8 +632,9 @@ class Server:
             await self._send(conn, proto.encode_frame(proto.cancel_message(call, found), call.encoding))
             return
         if call.id in conn.jobs:
-            raise proto.InvalidRequest(f"a request with id {call.id!r} is already in flight on this connection",
-                                       field="id")
+            raise proto.InvalidRequest(
+                f"a request with id {call.id!r} is already in flight on this connection", field="id"
+            )
         if len(conn.jobs) >= self.limits.max_inflight:
             raise Busy(f"this connection has {len(conn.jobs)} requests in flight, the limit; wait for an answer")
         if len(self._pending) >= self.limits.max_queue:
@@ -598,8 +663,16 @@ class Server:
         finally:
             if conn.jobs.get(job.call.id) is job:
                 del conn.jobs[job.call.id]
-            log_event(self.log, logging.INFO, "request", conn=conn.number, id=job.call.id, op=job.call.op,
-                      outcome=job.outcome or "dropped", ms=round(1000 * (time.perf_counter() - job.received), 2))
+            log_event(
+                self.log,
+                logging.INFO,
+                "request",
+                conn=conn.number,
+                id=job.call.id,
+                op=job.call.op,
+                outcome=job.outcome or "dropped",
+                ms=round(1000 * (time.perf_counter() - job.received), 2),
+            )
 
     def _cancel_job(self, job: _Job, error: PixelspriteError) -> None:
         job.cancel.set()
@@ -647,8 +720,13 @@ class Server:
             try:
                 frames = await loop.run_in_executor(self._pool, self._work, batch, started)
             except RuntimeError:  # the pool was shut down under us
-                frames = [(_error_frame(j.call.id, ShuttingDown("the server is shutting down"), j.call.encoding),
-                           "shutting_down") for j in batch]
+                frames = [
+                    (
+                        _error_frame(j.call.id, ShuttingDown("the server is shutting down"), j.call.encoding),
+                        "shutting_down",
+                    )
+                    for j in batch
+                ]
             finally:
                 self._running.difference_update(batch)
             if len(batch) > 1:
@@ -677,8 +755,11 @@ class Server:
             if isinstance(res, PixelspriteError):
                 out.append((_error_frame(job.call.id, res, job.call.encoding), res.code))
                 continue
-            timing = {"queue_ms": 1000 * (started - job.received), "run_ms": 1000 * (finished - started),
-                      "total_ms": 1000 * (time.perf_counter() - job.received)}
+            timing = {
+                "queue_ms": 1000 * (started - job.received),
+                "run_ms": 1000 * (finished - started),
+                "total_ms": 1000 * (time.perf_counter() - job.received),
+            }
             msg = proto.result_message(job.call, res, timing=timing, batch=len(batch))
             out.append((proto.encode_frame(msg, job.call.encoding), "result"))
         return out
@@ -688,13 +769,22 @@ class Server:
         assert req is not None
         if job.call.model is not None and job.call.model.samples_in_steps:
             # progress per sampler step (with preview images when asked); cancel checked between steps
-            preview = (api.Previews(job.keep_preview, self.preview_every, self.preview_interval_s)
-                       if job.call.preview else None)
-            return api.handle(req, registry=self.registry, progress=lambda d, t: job.progress(d, t, "steps"),
-                              cancel=job.cancel.is_set, preview=preview)
+            preview = (
+                api.Previews(job.keep_preview, self.preview_every, self.preview_interval_s)
+                if job.call.preview
+                else None
+            )
+            return api.handle(
+                req,
+                registry=self.registry,
+                progress=lambda d, t: job.progress(d, t, "steps"),
+                cancel=job.cancel.is_set,
+                preview=preview,
+            )
         if isinstance(req, api.GenerateRequest):
-            return generate_chunked(req, self.registry, chunk=self.chunk_sprites, cancel=job.cancel,
-                                    progress=job.progress)
+            return generate_chunked(
+                req, self.registry, chunk=self.chunk_sprites, cancel=job.cancel, progress=job.progress
+            )
         return api.handle(req, registry=self.registry)
 
 
@@ -717,8 +807,8 @@ def _header(headers: Headers, name: str) -> str:
 class BackgroundServer:
     """A :class:`Server` on its own event loop in a daemon thread, for tests, benchmarks and notebooks.
 
-        with BackgroundServer(registry=reg, port=0) as server:
-            print(server.url)
+    with BackgroundServer(registry=reg, port=0) as server:
+        print(server.url)
     """
 
     def __init__(self, **options: Any) -> None:
@@ -741,8 +831,9 @@ class BackgroundServer:
             self._loop = loop
             try:
                 self.server = Server(**self._options)
-                loop.run_until_complete(self.server.run(install_signal_handlers=False,
-                                                        ready=lambda _: self._ready.set()))
+                loop.run_until_complete(
+                    self.server.run(install_signal_handlers=False, ready=lambda _: self._ready.set())
+                )
             except BaseException as e:  # surfaced by start()
                 self._error = e
                 self._ready.set()
@@ -771,9 +862,16 @@ class BackgroundServer:
 
 
 # ------------------------------------------------------------------------------------------------- the CLI
-def serve_forever(*, registry: Registry, host: str = "127.0.0.1", port: int = proto.DEFAULT_PORT,
-                  token: str | None = None, allow_origins: Sequence[str] = (), log_format: str = "text",
-                  **options: Any) -> int:
+def serve_forever(
+    *,
+    registry: Registry,
+    host: str = "127.0.0.1",
+    port: int = proto.DEFAULT_PORT,
+    token: str | None = None,
+    allow_origins: Sequence[str] = (),
+    log_format: str = "text",
+    **options: Any,
+) -> int:
     """``pixelsprite serve``: listen, print ``{"url": ..., "protocol": 1}`` on stdout, warm the default model in
     the background, serve until SIGINT/SIGTERM, shut down in order. Returns the exit code."""
     import json
@@ -782,8 +880,9 @@ def serve_forever(*, registry: Registry, host: str = "127.0.0.1", port: int = pr
     from .logs import configure_logging
 
     configure_logging(log_format)
-    server = Server(registry=registry, host=host, port=port, token=token, allow_origins=allow_origins, warm=True,
-                    **options)
+    server = Server(
+        registry=registry, host=host, port=port, token=token, allow_origins=allow_origins, warm=True, **options
+    )
 
     def ready(s: Server) -> None:
         page = s.site.origin + "/" if s.site is not None else None

@@ -57,8 +57,18 @@ from . import protocol as proto
 from .logs import LOGGER_NAME, log_event
 from .server import build_catalog
 
-__all__ = ["WatchLimits", "OutputOptions", "JobError", "Watcher", "parse_job", "watch_main",
-           "JOB_OPERATIONS", "JOB_SUFFIXES", "JOURNAL", "STAGING"]
+__all__ = [
+    "WatchLimits",
+    "OutputOptions",
+    "JobError",
+    "Watcher",
+    "parse_job",
+    "watch_main",
+    "JOB_OPERATIONS",
+    "JOB_SUFFIXES",
+    "JOURNAL",
+    "STAGING",
+]
 
 JOURNAL = "journal.jsonl"
 STAGING = ".staging"
@@ -143,8 +153,10 @@ class OutputOptions:
         known = {"layout", "name", "columns", "gutter", "scale", "palette_formats"}
         for key in obj:
             if key not in known:
-                raise JobError(f"unknown output option {str(key)[:40]!r}; options: {', '.join(sorted(known))}",
-                               field=f"output.{str(key)[:40]}")
+                raise JobError(
+                    f"unknown output option {str(key)[:40]!r}; options: {', '.join(sorted(known))}",
+                    field=f"output.{str(key)[:40]}",
+                )
         layout = obj.get("layout", "sprites")
         if layout not in ("sprites", "sheet", "both"):
             raise JobError(f"output.layout must be sprites, sheet or both, got {layout!r}"[:160], field="output.layout")
@@ -153,22 +165,31 @@ class OutputOptions:
             raise JobError("output.name must be a pattern of 1 to 100 characters", field="output.name")
         for ph in _PLACEHOLDER.findall(name):
             if ph not in _PLACEHOLDERS:
-                raise JobError(f"output.name has unknown placeholder {{{ph}}}; placeholders: "
-                               + ", ".join("{" + p + "}" for p in _PLACEHOLDERS), field="output.name")
+                raise JobError(
+                    f"output.name has unknown placeholder {{{ph}}}; placeholders: "
+                    + ", ".join("{" + p + "}" for p in _PLACEHOLDERS),
+                    field="output.name",
+                )
         if "{" in _PLACEHOLDER.sub("", name) or "}" in _PLACEHOLDER.sub("", name):
-            raise JobError("output.name has a '{' or '}' that is not a placeholder; placeholders: "
-                           + ", ".join("{" + p + "}" for p in _PLACEHOLDERS), field="output.name")
+            raise JobError(
+                "output.name has a '{' or '}' that is not a placeholder; placeholders: "
+                + ", ".join("{" + p + "}" for p in _PLACEHOLDERS),
+                field="output.name",
+            )
         ints: dict[str, int | None] = {}
         for key, lo, hi, default in (("columns", 1, 1024, None), ("gutter", 0, 16, 0), ("scale", 1, MAX_SCALE, 1)):
             v = obj.get(key, default)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi):
-                raise JobError(f"output.{key} must be an integer between {lo} and {hi}, got {v!r}"[:160],
-                               field=f"output.{key}")
+                raise JobError(
+                    f"output.{key} must be an integer between {lo} and {hi}, got {v!r}"[:160], field=f"output.{key}"
+                )
             ints[key] = v
         fmts = obj.get("palette_formats", ["gpl"])
         if not isinstance(fmts, list) or not all(isinstance(f, str) and f in PALETTE_FORMATS for f in fmts):
-            raise JobError(f"output.palette_formats must be a list of: {', '.join(PALETTE_FORMATS)}",
-                           field="output.palette_formats")
+            raise JobError(
+                f"output.palette_formats must be a list of: {', '.join(PALETTE_FORMATS)}",
+                field="output.palette_formats",
+            )
         return cls(layout, name, ints["columns"], ints["gutter"] or 0, ints["scale"] or 1, tuple(dict.fromkeys(fmts)))
 
 
@@ -192,10 +213,20 @@ class _Stats:
 
 def _safe_file_name(text: str, what: str) -> str:
     """A single path component inside the outbox: no separators, no ``..``, no leading dot."""
-    if (not text or len(text) > 200 or "/" in text or "\\" in text or "\x00" in text or text.startswith(".")
-            or os.path.isabs(text)):
-        raise JobError(f"{what} gives the file name {text[:60]!r}; names may not be empty, absolute, contain "
-                       "path separators ('/' or '\\', so no '../') or start with '.'", field="output.name")
+    if (
+        not text
+        or len(text) > 200
+        or "/" in text
+        or "\\" in text
+        or "\x00" in text
+        or text.startswith(".")
+        or os.path.isabs(text)
+    ):
+        raise JobError(
+            f"{what} gives the file name {text[:60]!r}; names may not be empty, absolute, contain "
+            "path separators ('/' or '\\', so no '../') or start with '.'",
+            field="output.name",
+        )
     return text
 
 
@@ -244,8 +275,10 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
     if "requests" in obj:
         extra = sorted(set(obj) - {"requests", "output"})
         if extra:
-            raise JobError(f"unknown top-level key {extra[0][:40]!r}; a job with requests takes requests and output",
-                           field=extra[0][:40])
+            raise JobError(
+                f"unknown top-level key {extra[0][:40]!r}; a job with requests takes requests and output",
+                field=extra[0][:40],
+            )
         reqs = obj["requests"]
         if not isinstance(reqs, list) or not reqs:
             raise JobError("requests must be a non-empty list of request objects", field="requests")
@@ -263,13 +296,19 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
             raise JobError(f"requests[{i}] must be an object", field=f"requests[{i}]", request=i)
         op = req.get("op", "generate")
         if op not in JOB_OPERATIONS:
-            raise JobError(f"requests[{i}].op is {str(op)[:40]!r}; a job may hold: {', '.join(JOB_OPERATIONS)}",
-                           field="op", request=i)
+            raise JobError(
+                f"requests[{i}].op is {str(op)[:40]!r}; a job may hold: {', '.join(JOB_OPERATIONS)}",
+                field="op",
+                request=i,
+            )
         if "id" in req:
             raise JobError("requests in a job file take no id (the watcher names them)", field="id", request=i)
         if req.get("image_format", "png") != "png":
-            raise JobError("image_format must be png in a job file (sprites are written as PNG files)",
-                           field="image_format", request=i)
+            raise JobError(
+                "image_format must be png in a job file (sprites are written as PNG files)",
+                field="image_format",
+                request=i,
+            )
         wire = {**req, "op": op, "id": f"{name}#{i}"}
         try:
             call = proto.parse_request(wire, "json", catalog)
@@ -278,13 +317,21 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
             raise
         sprites += _sprites_of(call)
         if sprites > limits.max_sprites:
-            raise JobError(f"the job asks for {sprites} sprites so far (up to requests[{i}]); the limit is "
-                           f"{limits.max_sprites} per job", field="count", request=i)
+            raise JobError(
+                f"the job asks for {sprites} sprites so far (up to requests[{i}]); the limit is "
+                f"{limits.max_sprites} per job",
+                field="count",
+                request=i,
+            )
         pixels += _output_pixels(call, options, i)
         if pixels > limits.max_output_pixels:
-            raise JobError(f"the job's images would hold {pixels} pixels so far (up to requests[{i}]; sprites and "
-                           f"sheets after output.scale {options.scale}); the limit is {limits.max_output_pixels} "
-                           "per job: lower output.scale or count, or split the job", field="output.scale", request=i)
+            raise JobError(
+                f"the job's images would hold {pixels} pixels so far (up to requests[{i}]; sprites and "
+                f"sheets after output.scale {options.scale}); the limit is {limits.max_output_pixels} "
+                "per job: lower output.scale or count, or split the job",
+                field="output.scale",
+                request=i,
+            )
         calls.append((req, call))
     return _Job(name, _sha256(data), tuple(calls), options)
 
@@ -302,8 +349,13 @@ def _output_pixels(call: proto.Call, options: OutputOptions, i: int) -> int:
         cols = options.columns or _layout_columns(req, n)
         _, sheet_h, sheet_w = sheet_shape(n, h, w, columns=cols, gutter=options.gutter, scale=s)
         try:
-            check_output_size(sheet_w, sheet_h, what=f"requests[{i}]'s sheet", field="output.scale",
-                              advice="lower output.scale, output.gutter or count, or use layout \"sprites\"")
+            check_output_size(
+                sheet_w,
+                sheet_h,
+                what=f"requests[{i}]'s sheet",
+                field="output.scale",
+                advice='lower output.scale, output.gutter or count, or use layout "sprites"',
+            )
         except PixelspriteError as e:
             raise JobError(e.message, field=e.field, request=i) from None
         total += sheet_w * sheet_h
@@ -351,9 +403,16 @@ class Watcher:
             structured log lines only.
     """
 
-    def __init__(self, inbox: str | os.PathLike[str], outbox: str | os.PathLike[str], *,
-                 registry: Registry | None = None, settle_s: float = 0.5, limits: WatchLimits | None = None,
-                 progress: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        inbox: str | os.PathLike[str],
+        outbox: str | os.PathLike[str],
+        *,
+        registry: Registry | None = None,
+        settle_s: float = 0.5,
+        limits: WatchLimits | None = None,
+        progress: TextIO | None = None,
+    ) -> None:
         self.inbox = Path(inbox).resolve()
         self.outbox = Path(outbox).resolve()
         if self.outbox == self.inbox or self.inbox in self.outbox.parents:
@@ -554,8 +613,11 @@ class Watcher:
         sha = ""
         try:
             if not _NAME.match(name):
-                raise JobError(f"job name {name[:60]!r} must be 1 to 100 letters, digits, '.', '_' or '-', "
-                               "starting with a letter or digit", field="job")
+                raise JobError(
+                    f"job name {name[:60]!r} must be 1 to 100 letters, digits, '.', '_' or '-', "
+                    "starting with a letter or digit",
+                    field="job",
+                )
             data = self._read_job(path)
             sha = _sha256(data)
             state = self._committed(name, sha)
@@ -566,14 +628,19 @@ class Watcher:
                 log_event(log, logging.INFO, "job", job=name, outcome="already_done")
                 return
             if state is False:
-                raise JobError(f"the output folder {name!r} already holds another job's outputs; rename the job "
-                               "file or remove that folder", field="job")
+                raise JobError(
+                    f"the output folder {name!r} already holds another job's outputs; rename the job "
+                    "file or remove that folder",
+                    field="job",
+                )
             attempts = self._attempts.get((name, sha), 0)
             if attempts >= self.limits.max_attempts:
                 raise TooManyAttempts(
                     f"the job was started {attempts} times and never finished (the watcher stopped or crashed while "
                     "running it each time); it is set aside so the jobs after it can run. Find the cause (memory? "
-                    "time?) and drop it again", field="job")
+                    "time?) and drop it again",
+                    field="job",
+                )
             self._attempts[(name, sha)] = attempts + 1
             self._journal(job=name, sha256=sha, state="started", attempt=attempts + 1)
             job = parse_job(name, data, self.catalog(), self.limits, toml=suffix == ".toml")
@@ -614,13 +681,16 @@ class Watcher:
             if not stat.S_ISREG(st.st_mode):
                 raise JobError("the job file is not a regular file", field="job")
             if st.st_size > self.limits.max_job_bytes:
-                raise JobError(f"the job file has {st.st_size} bytes; the limit is {self.limits.max_job_bytes}",
-                               field="job")
+                raise JobError(
+                    f"the job file has {st.st_size} bytes; the limit is {self.limits.max_job_bytes}", field="job"
+                )
             data = f.read(self.limits.max_job_bytes + 1)
             if len(data) > self.limits.max_job_bytes:  # it grew while being read
                 size = os.fstat(f.fileno()).st_size
-                raise JobError(f"the job file has {max(size, len(data))} bytes; the limit is "
-                               f"{self.limits.max_job_bytes}", field="job")
+                raise JobError(
+                    f"the job file has {max(size, len(data))} bytes; the limit is {self.limits.max_job_bytes}",
+                    field="job",
+                )
         return data
 
     def _progress(self, text: str) -> None:
@@ -629,8 +699,7 @@ class Watcher:
             print(f"[{s.done} done, {s.failed} failed, {s.sprites} sprites] {text}", file=self.progress, flush=True)
 
     def _fail(self, path: Path, name: str, sha: str, error: PixelspriteError) -> None:
-        doc = {"job": path.name, "sha256": sha or None, **error.to_dict(),
-               "request": getattr(error, "request", None)}
+        doc = {"job": path.name, "sha256": sha or None, **error.to_dict(), "request": getattr(error, "request", None)}
         safe = name if _NAME.match(name) else "job-" + secrets.token_hex(4)
         suffix = _split_name(path.name)[1]
         failed = self.inbox / "failed"
@@ -674,12 +743,19 @@ class Watcher:
             for entry in entries:
                 b = info.get(entry["model"]) if entry["model"] is not None else None
                 if b is not None:
-                    models[b.name] = {"family": b.family, "format_version": b.manifest.format_version,
-                                      "graphs": {r: g.sha256 for r, g in b.manifest.graphs.items()}}
+                    models[b.name] = {
+                        "family": b.family,
+                        "format_version": b.manifest.format_version,
+                        "graphs": {r: g.sha256 for r, g in b.manifest.graphs.items()},
+                    }
             manifest = {
-                "job": job.name, "job_sha256": job.sha256, "pixelsprite": pixelsprite.__version__,
+                "job": job.name,
+                "job_sha256": job.sha256,
+                "pixelsprite": pixelsprite.__version__,
                 "output": {"layout": job.output.layout, "name": job.output.name, "scale": job.output.scale},
-                "models": models, "requests": entries, "sprites": sprites,
+                "models": models,
+                "requests": entries,
+                "sprites": sprites,
                 "timing": {"seconds": round(time.perf_counter() - t0, 4)},
             }
             write_bytes_atomic(staging / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
@@ -689,8 +765,9 @@ class Watcher:
             raise
         return sprites
 
-    def _write_palette(self, folder: Path, job: _Job, i: int, raw: dict[str, Any],
-                       result: api.PaletteResult) -> dict[str, Any]:
+    def _write_palette(
+        self, folder: Path, job: _Job, i: int, raw: dict[str, Any], result: api.PaletteResult
+    ) -> dict[str, Any]:
         """A proposed palette: its file in the request's ``format``, the job's ``palette_formats`` and a swatch."""
         files: list[dict[str, Any]] = []
         outputs = {result.format: result.file}
@@ -699,30 +776,55 @@ class Watcher:
         for fmt, data in [*outputs.items(), ("swatch", result.swatch_png)]:
             fname = f"{job.name}-{i}-swatch.png" if fmt == "swatch" else f"{job.name}-{i}-palette.{fmt}"
             write_bytes_atomic(folder / fname, data)
-            files.append({"path": fname, "sha256": _sha256(data), "bytes": len(data),
-                          "kind": "swatch" if fmt == "swatch" else "palette", "format": fmt})
+            files.append(
+                {
+                    "path": fname,
+                    "sha256": _sha256(data),
+                    "bytes": len(data),
+                    "kind": "swatch" if fmt == "swatch" else "palette",
+                    "format": fmt,
+                }
+            )
         colors = ["#" + bytes(int(v) for v in c).hex() for c in result.palette.colors]
-        return {"index": i, "op": "palette", "request": _manifest_request(raw), "model": result.model,
-                "base_seed": result.base_seed, "sample_count": result.sample_count, "colors": colors,
-                "seconds": round(result.elapsed_s, 4), "files": files}
+        return {
+            "index": i,
+            "op": "palette",
+            "request": _manifest_request(raw),
+            "model": result.model,
+            "base_seed": result.base_seed,
+            "sample_count": result.sample_count,
+            "colors": colors,
+            "seconds": round(result.elapsed_s, 4),
+            "files": files,
+        }
 
-    def _write_request(self, folder: Path, job: _Job, i: int, raw: dict[str, Any], call: proto.Call,
-                       result: api.SpriteResult) -> dict[str, Any]:
+    def _write_request(
+        self, folder: Path, job: _Job, i: int, raw: dict[str, Any], call: proto.Call, result: api.SpriteResult
+    ) -> dict[str, Any]:
         opt = job.output
         files: list[dict[str, Any]] = []
 
         def put(fname: str, data: bytes, **extra: Any) -> None:
             if any(f["path"] == fname for f in files) or (folder / fname).exists():
-                raise JobError(f"output.name makes the file name {fname!r} twice; add {{index}} or {{request}}",
-                               field="output.name", request=i)
+                raise JobError(
+                    f"output.name makes the file name {fname!r} twice; add {{index}} or {{request}}",
+                    field="output.name",
+                    request=i,
+                )
             write_bytes_atomic(folder / fname, data)
             files.append({"path": fname, "sha256": _sha256(data), "bytes": len(data), **extra})
 
         sprites = result.sprites
         names = []
         for k, seed in enumerate(result.seeds):
-            values = {"job": job.name, "request": i, "index": k, "seed": "" if seed is None else seed,
-                      "op": call.op, "model": result.model}
+            values = {
+                "job": job.name,
+                "request": i,
+                "index": k,
+                "seed": "" if seed is None else seed,
+                "op": call.op,
+                "model": result.model,
+            }
             names.append(_safe_file_name(_fill(opt.name, values), "output.name"))
         if opt.layout in ("sprites", "both"):
             for k, (stem, seed) in enumerate(zip(names, result.seeds, strict=True)):
@@ -737,22 +839,39 @@ class Watcher:
             sheet = compose_sheet(sprites, columns=ncols, gutter=opt.gutter, scale=opt.scale)
             stem = _safe_file_name(f"{job.name}-{i}-sheet", "the job name")
             h, w = int(sprites.shape[1]), int(sprites.shape[2])
-            desc = sheet_description(names, stem + ".png", (w, h), columns=ncols, gutter=opt.gutter, scale=opt.scale,
-                                     app_version=pixelsprite.__version__)
+            desc = sheet_description(
+                names,
+                stem + ".png",
+                (w, h),
+                columns=ncols,
+                gutter=opt.gutter,
+                scale=opt.scale,
+                app_version=pixelsprite.__version__,
+            )
             put(stem + ".png", encode_png(sheet), kind="sheet")
             put(stem + ".json", (json.dumps(desc, indent=2) + "\n").encode(), kind="sheet_description")
         palette = getattr(call.request, "palette", None)
         if palette is not None:
             for fmt in opt.palette_formats:
                 put(f"{job.name}-{i}-palette.{fmt}", encode_palette(palette, fmt), kind="palette", format=fmt)
-        return {"index": i, "op": call.op, "request": _manifest_request(raw), "model": result.model,
-                "count": len(result), "size": [int(sprites.shape[2]), int(sprites.shape[1])],
-                "base_seed": result.base_seed, "seeds": list(result.seeds), "layout": list(result.layout),
-                "seconds": round(result.elapsed_s, 4), "files": files}
+        return {
+            "index": i,
+            "op": call.op,
+            "request": _manifest_request(raw),
+            "model": result.model,
+            "count": len(result),
+            "size": [int(sprites.shape[2]), int(sprites.shape[1])],
+            "base_seed": result.base_seed,
+            "seeds": list(result.seeds),
+            "layout": list(result.layout),
+            "seconds": round(result.elapsed_s, 4),
+            "files": files,
+        }
 
 
 def _manifest_request(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The request as given, with long strings (base64 images) replaced by their length and hash."""
+
     def short(v: Any) -> Any:
         if isinstance(v, str) and len(v) > 200:
             return {"bytes_base64": len(v), "sha256": _sha256(v.encode())}
@@ -761,23 +880,46 @@ def _manifest_request(raw: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(v, dict):
             return {k: short(x) for k, x in v.items()}
         return v
+
     return {k: short(v) for k, v in raw.items()}
 
 
-def watch_main(inbox: str, outbox: str, *, registry: Registry, once: bool, settle_s: float, log_format: str,
-               max_sprites: int, stream: TextIO | None = None) -> int:
+def watch_main(
+    inbox: str,
+    outbox: str,
+    *,
+    registry: Registry,
+    once: bool,
+    settle_s: float,
+    log_format: str,
+    max_sprites: int,
+    stream: TextIO | None = None,
+) -> int:
     """The ``pixelsprite watch`` command: 0 when every job succeeded, 2 when one failed (with ``--once``)."""
     from .logs import configure_logging
 
     configure_logging(log_format)
     out = stream if stream is not None else sys.stderr
     progress = out if out.isatty() else None
-    watcher = Watcher(inbox, outbox, registry=registry, settle_s=settle_s,
-                      limits=WatchLimits(max_sprites=max_sprites), progress=progress)
+    watcher = Watcher(
+        inbox,
+        outbox,
+        registry=registry,
+        settle_s=settle_s,
+        limits=WatchLimits(max_sprites=max_sprites),
+        progress=progress,
+    )
     if once:
         stats = watcher.run_once()
-        log_event(log, logging.INFO, "summary", done=stats.done, failed=stats.failed, skipped=stats.skipped,
-                  sprites=stats.sprites)
+        log_event(
+            log,
+            logging.INFO,
+            "summary",
+            done=stats.done,
+            failed=stats.failed,
+            skipped=stats.skipped,
+            sprites=stats.sprites,
+        )
         return 0 if stats.failed == 0 else 2
     import signal
 
@@ -789,4 +931,3 @@ def watch_main(inbox: str, outbox: str, *, registry: Registry, once: bool, settl
     watcher.start()
     watcher.wait()
     return 0
-

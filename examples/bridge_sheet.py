@@ -1,7 +1,7 @@
 """Ask a running bridge for sprites and write a sheet (the sync client).
 
-    pixelsprite serve &                       # ws://127.0.0.1:8737
-    python examples/bridge_sheet.py --count 16 --seed 7 -o sheet.png [--url ws://127.0.0.1:8737] [--token T]
+pixelsprite serve &                       # ws://127.0.0.1:8737
+python examples/bridge_sheet.py --count 16 --seed 7 -o sheet.png [--url ws://127.0.0.1:8737] [--token T]
 """
 
 from __future__ import annotations

@@ -34,9 +34,7 @@ def main() -> None:
     assert one.sprites[0].tobytes() == sheet.sprites[3].tobytes()
 
     if registry.load(sheet.model).has_graph("encoder"):
-        var = pixelsprite.variations(
-            sheet.model, sheet.sprites[3], count=8, strength=0.5, seed=1, registry=registry
-        )
+        var = pixelsprite.variations(sheet.model, sheet.sprites[3], count=8, strength=0.5, seed=1, registry=registry)
         write_png(args.out / "variations.png", compose_sheet(var.sprites, columns=8, scale=4))
 
     strip = pixelsprite.interpolate(sheet.model, 7, 8, count=8, method="slerp", registry=registry)

@@ -24,8 +24,14 @@ from PIL import Image, features
 
 from .errors import InvalidRequest
 
-__all__ = ["ANIMATION_FORMATS", "MIN_DURATION_MS", "MAX_DURATION_MS", "encode_animation", "sprite_frames",
-           "GODOT_IMPORT_SETTINGS"]
+__all__ = [
+    "ANIMATION_FORMATS",
+    "MIN_DURATION_MS",
+    "MAX_DURATION_MS",
+    "encode_animation",
+    "sprite_frames",
+    "GODOT_IMPORT_SETTINGS",
+]
 
 ANIMATION_FORMATS = ("gif", "apng", "webp")
 MIN_DURATION_MS, MAX_DURATION_MS = 10, 60_000
@@ -48,10 +54,15 @@ detect_3d/compress_to=0
 
 
 def _check_timing(duration_ms: int, loop: int) -> None:
-    if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, np.integer)) \
-            or not MIN_DURATION_MS <= duration_ms <= MAX_DURATION_MS:
-        raise InvalidRequest(f"duration must be between {MIN_DURATION_MS} and {MAX_DURATION_MS} ms, "
-                             f"got {duration_ms!r}", field="duration")
+    if (
+        isinstance(duration_ms, bool)
+        or not isinstance(duration_ms, (int, np.integer))
+        or not MIN_DURATION_MS <= duration_ms <= MAX_DURATION_MS
+    ):
+        raise InvalidRequest(
+            f"duration must be between {MIN_DURATION_MS} and {MAX_DURATION_MS} ms, got {duration_ms!r}",
+            field="duration",
+        )
     if isinstance(loop, bool) or not isinstance(loop, (int, np.integer)) or not 0 <= loop <= 65535:
         raise InvalidRequest(f"loop must be between 0 (forever) and 65535 plays, got {loop!r}", field="loop")
 
@@ -89,10 +100,8 @@ def encode_animation(frames: npt.ArrayLike, fmt: str, *, duration_ms: int = 100,
         images[0].save(buf, format="PNG", loop=int(loop), disposal=1, blend=0, default_image=False, **options)
     else:
         if not features.check("webp"):
-            raise InvalidRequest("this Pillow was built without WebP support; use --format gif or apng",
-                                 field="format")
-        images[0].save(buf, format="WEBP", loop=int(loop), lossless=True, quality=100, method=4, exact=True,
-                       **options)
+            raise InvalidRequest("this Pillow was built without WebP support; use --format gif or apng", field="format")
+        images[0].save(buf, format="WEBP", loop=int(loop), lossless=True, quality=100, method=4, exact=True, **options)
     return buf.getvalue()
 
 
@@ -117,8 +126,14 @@ def _gif_frame(rgba: np.ndarray) -> Image.Image:
     return im
 
 
-def sprite_frames(sheet_file: str, regions: Sequence[tuple[int, int, int, int]], *, duration_ms: int = 100,
-                  loop: int = 0, animation: str = "default") -> str:
+def sprite_frames(
+    sheet_file: str,
+    regions: Sequence[tuple[int, int, int, int]],
+    *,
+    duration_ms: int = 100,
+    loop: int = 0,
+    animation: str = "default",
+) -> str:
     """A Godot 4 ``SpriteFrames`` text resource: one animation whose frames are ``AtlasTexture`` regions of a sheet.
 
     Args:
@@ -131,15 +146,28 @@ def sprite_frames(sheet_file: str, regions: Sequence[tuple[int, int, int, int]],
     """
     _check_timing(duration_ms, loop)
     esc = sheet_file.replace("\\", "\\\\").replace('"', '\\"')
-    lines = [f'[gd_resource type="SpriteFrames" load_steps={len(regions) + 2} format=3]', "",
-             f'[ext_resource type="Texture2D" path="{esc}" id="1_sheet"]', ""]
+    lines = [
+        f'[gd_resource type="SpriteFrames" load_steps={len(regions) + 2} format=3]',
+        "",
+        f'[ext_resource type="Texture2D" path="{esc}" id="1_sheet"]',
+        "",
+    ]
     for i, (x, y, w, h) in enumerate(regions):
-        lines += [f'[sub_resource type="AtlasTexture" id="AtlasTexture_{i}"]', 'atlas = ExtResource("1_sheet")',
-                  f"region = Rect2({int(x)}, {int(y)}, {int(w)}, {int(h)})", ""]
-    frames = ", ".join(f'{{\n"duration": 1.0,\n"texture": SubResource("AtlasTexture_{i}")\n}}'
-                       for i in range(len(regions)))
+        lines += [
+            f'[sub_resource type="AtlasTexture" id="AtlasTexture_{i}"]',
+            'atlas = ExtResource("1_sheet")',
+            f"region = Rect2({int(x)}, {int(y)}, {int(w)}, {int(h)})",
+            "",
+        ]
+    frames = ", ".join(
+        f'{{\n"duration": 1.0,\n"texture": SubResource("AtlasTexture_{i}")\n}}' for i in range(len(regions))
+    )
     name = animation.replace("\\", "\\\\").replace('"', '\\"')
     speed = 1000.0 / float(duration_ms)
-    lines += ["[resource]", f'animations = [{{\n"frames": [{frames}],\n"loop": {"true" if loop == 0 else "false"},'
-                            f'\n"name": &"{name}",\n"speed": {speed!r}\n}}]', ""]
+    lines += [
+        "[resource]",
+        f'animations = [{{\n"frames": [{frames}],\n"loop": {"true" if loop == 0 else "false"},'
+        f'\n"name": &"{name}",\n"speed": {speed!r}\n}}]',
+        "",
+    ]
     return "\n".join(lines)

@@ -207,8 +207,9 @@ def _temperature(value: Any) -> None:
     if value is not None:
         _float(value, "temperature", 0.0, MAX_TEMPERATURE)
         if float(value) <= 0:
-            raise InvalidRequest(f"temperature must be above 0 and at most {MAX_TEMPERATURE:g}, got {value}",
-                                 field="temperature")
+            raise InvalidRequest(
+                f"temperature must be above 0 and at most {MAX_TEMPERATURE:g}, got {value}", field="temperature"
+            )
 
 
 def _teacher_options(req: Any, count: int) -> None:
@@ -383,8 +384,11 @@ class VariationsRequest:
         if not isinstance(self.keep_class, bool):
             raise InvalidRequest(f"keep_class must be true or false, got {self.keep_class!r}", field="keep_class")
         if self.keep_class and self.candidates < 2:
-            raise InvalidRequest("keep_class picks among candidates: it needs candidates between 2 and "
-                                 f"{MAX_CANDIDATES}, got {self.candidates}", field="keep_class")
+            raise InvalidRequest(
+                "keep_class picks among candidates: it needs candidates between 2 and "
+                f"{MAX_CANDIDATES}, got {self.candidates}",
+                field="keep_class",
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -522,14 +526,16 @@ class PaletteRequest:
         _seed(self.seed, self.count)
         _int(self.colors, "colors", 1, MAX_PALETTE_COLORS)
         if self.method not in PALETTE_METHODS:
-            raise InvalidRequest(f"method must be one of {', '.join(PALETTE_METHODS)}, got {self.method!r}",
-                                 field="method")
+            raise InvalidRequest(
+                f"method must be one of {', '.join(PALETTE_METHODS)}, got {self.method!r}", field="method"
+            )
         if not isinstance(self.format, str) or self.format.lower().lstrip(".") not in FORMATS:
             raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}", field="format")
         object.__setattr__(self, "format", self.format.lower().lstrip("."))
         if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 64:
-            raise InvalidRequest(f"name must be a non-empty string of at most 64 characters, got {self.name!r}",
-                                 field="name")
+            raise InvalidRequest(
+                f"name must be a non-empty string of at most 64 characters, got {self.name!r}", field="name"
+            )
         _sampler_options(self.label, None, None, None)
         if self.sprites is not None:
             if not isinstance(self.sprites, (tuple, list)):
@@ -540,8 +546,7 @@ class PaletteRequest:
                 _image_input(im, f"sprites[{i}]")
             for field, value in (("model", self.model), ("seed", self.seed), ("label", self.label)):
                 if value is not None:
-                    raise InvalidRequest(f"give sprites or a model to sample, not both ({field} is set)",
-                                         field=field)
+                    raise InvalidRequest(f"give sprites or a model to sample, not both ({field} is set)", field=field)
 
 
 def _images_field(value: Any, field: str) -> tuple[ImageInput, ...]:
@@ -717,9 +722,14 @@ class SimilarResult(SpriteResult):
     def summary(self) -> dict[str, Any]:
         out = super().summary()
         assert self.similarity is not None and self.index is not None
-        out.update({"teacher": self.teacher, "similarity": [round(float(v), 6) for v in self.similarity],
-                    "index": [int(i) for i in self.index],
-                    "reference": self.reference.row(0) if self.reference is not None else None})
+        out.update(
+            {
+                "teacher": self.teacher,
+                "similarity": [round(float(v), 6) for v in self.similarity],
+                "index": [int(i) for i in self.index],
+                "reference": self.reference.row(0) if self.reference is not None else None,
+            }
+        )
         return out
 
 
@@ -746,10 +756,17 @@ class ScoreResult:
 
     def summary(self, *, embedding: bool = False) -> dict[str, Any]:
         """JSON-ready: per sprite ``index``, ``size``, ``quality``, ``label``, ``probability`` (+ ``embedding``)."""
-        rows = [{"index": i, "size": [s, s], **r} for i, (s, r) in
-                enumerate(zip(self.sizes, self.scores.rows(embedding=embedding), strict=True))]
-        return {"op": self.op, "teacher": self.teacher, "count": len(self), "scores": rows,
-                "seconds": round(self.elapsed_s, 4)}
+        rows = [
+            {"index": i, "size": [s, s], **r}
+            for i, (s, r) in enumerate(zip(self.sizes, self.scores.rows(embedding=embedding), strict=True))
+        ]
+        return {
+            "op": self.op,
+            "teacher": self.teacher,
+            "count": len(self),
+            "scores": rows,
+            "seconds": round(self.elapsed_s, 4),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -886,9 +903,11 @@ def _family_model(registry: Registry, name: str | None, op: str) -> Any:
 def _vae(registry: Registry, name: str | None, op: str) -> VaeModel:
     model = _family_model(registry, name, op)
     if not isinstance(model, VaeModel):
-        raise InvalidRequest(f"model {model.name!r} is a {model.FAMILY!r} model; {op} supports the families: "
-                             f"{', '.join(f for f in families.families_with(op) if f == VAE_FAMILY)}",
-                             field="model")
+        raise InvalidRequest(
+            f"model {model.name!r} is a {model.FAMILY!r} model; {op} supports the families: "
+            f"{', '.join(f for f in families.families_with(op) if f == VAE_FAMILY)}",
+            field="model",
+        )
     return model
 
 
@@ -899,30 +918,37 @@ def _unsupported(model: Any, req: Any) -> None:
     for key in families.SAMPLER_PARAMETERS:
         if getattr(req, key, None) is not None and key not in caps.parameters:
             why = " (it is unconditional)" if key in ("label", "guidance") and not caps.labels else ""
-            raise InvalidRequest(f"model {model.name!r} ({caps.family}) does not take {key!r}{why}; the parameters "
-                                 f"it takes: {', '.join(caps.parameters) or 'none'}", field=key)
+            raise InvalidRequest(
+                f"model {model.name!r} ({caps.family}) does not take {key!r}{why}; the parameters "
+                f"it takes: {', '.join(caps.parameters) or 'none'}",
+                field=key,
+            )
 
 
 def _no_sampler_options(model: VaeModel, req: Any, hint: str = "") -> None:
     """A VAE takes no label and has no sampler: reject those options, naming the field (``hint`` is appended to
     the message about ``steps``)."""
-    for field, value in (("label", req.label), ("steps", req.steps), ("solver", req.solver),
-                         ("guidance", req.guidance)):
+    for field, value in (
+        ("label", req.label),
+        ("steps", req.steps),
+        ("solver", req.solver),
+        ("guidance", req.guidance),
+    ):
         if value is not None:
             what = "takes no label (it is unconditional)" if field == "label" else f"has no sampler ({field})"
             extra = hint if field == "steps" else ""
             raise InvalidRequest(f"model {model.name!r} is a {VAE_FAMILY!r} model: it {what}{extra}", field=field)
 
 
-def _image(model: VaeModel | IterativeModel | PixelModel, value: ImageInput, field: str,
-           threshold: int = 127) -> np.ndarray:
+def _image(
+    model: VaeModel | IterativeModel | PixelModel, value: ImageInput, field: str, threshold: int = 127
+) -> np.ndarray:
     """An image input -> uint8 (H, W, 4) with hard alpha at the model's size; ImageError naming ``field``."""
     w, h = model.size
     if isinstance(value, np.ndarray):
         if value.shape != (h, w, 4):
             raise ImageError(
-                f"{field} is {value.shape[1]}x{value.shape[0]} pixels, "
-                f"expected {w}x{h} for model {model.name!r}",
+                f"{field} is {value.shape[1]}x{value.shape[0]} pixels, expected {w}x{h} for model {model.name!r}",
                 field=field,
             )
         return hard_alpha(value, threshold)
@@ -937,9 +963,7 @@ def _image(model: VaeModel | IterativeModel | PixelModel, value: ImageInput, fie
 
 def _need_encoder(model: VaeModel, field: str) -> None:
     if not model.has_encoder:
-        raise InvalidRequest(
-            f"model {model.name!r} has no encoder, so {field} cannot be an image", field=field
-        )
+        raise InvalidRequest(f"model {model.name!r} has no encoder, so {field} cannot be an image", field=field)
 
 
 def _endpoint_latent(model: VaeModel, value: Endpoint, field: str, threshold: int = 127) -> np.ndarray:
@@ -973,8 +997,11 @@ def _teacher(registry: Registry, name: str | None) -> TeacherModel:
     except UnknownModel:
         raise UnknownModel(name, registry.names(), field="teacher") from None
     if bundle.manifest.family != TEACHER_FAMILY:
-        raise InvalidRequest(f"model {name!r} is a {bundle.manifest.family!r} model, not a {TEACHER_FAMILY!r}; "
-                             "candidates, score and similar need a teacher", field="teacher")
+        raise InvalidRequest(
+            f"model {name!r} is a {bundle.manifest.family!r} model, not a {TEACHER_FAMILY!r}; "
+            "candidates, score and similar need a teacher",
+            field="teacher",
+        )
     return TeacherModel(bundle)
 
 
@@ -1004,9 +1031,20 @@ def _pick(teacher: TeacherModel, sprites: np.ndarray, count: int, c: int, keep_l
     return _Pick(flat, sc.take(flat), q, kept)
 
 
-def _best(op: str, model: str, teacher_name: str | None, registry: Registry, sprites: np.ndarray,
-          seeds: tuple[int | None, ...], count: int, c: int, base: int | None, t0: float,
-          layout: tuple[int, int] = (0, 0), keep: np.ndarray | None = None) -> SpriteResult:
+def _best(
+    op: str,
+    model: str,
+    teacher_name: str | None,
+    registry: Registry,
+    sprites: np.ndarray,
+    seeds: tuple[int | None, ...],
+    count: int,
+    c: int,
+    base: int | None,
+    t0: float,
+    layout: tuple[int, int] = (0, 0),
+    keep: np.ndarray | None = None,
+) -> SpriteResult:
     """A SpriteResult of the best candidate per sprite (``c > 1``), or of all sprites as they are (``c == 1``)."""
     if c == 1:
         return SpriteResult(op, model, sprites, seeds, base, time.perf_counter() - t0, layout)
@@ -1015,8 +1053,18 @@ def _best(op: str, model: str, teacher_name: str | None, registry: Registry, spr
     if keep is not None:
         keep_label = int(teacher.score(keep[None]).label[0])
     p = _pick(teacher, sprites, count, c, keep_label)
-    return SpriteResult(op, model, sprites[p.index], tuple(seeds[i] for i in p.index), base,
-                        time.perf_counter() - t0, layout, p.scores, p.quality, p.kept_class)
+    return SpriteResult(
+        op,
+        model,
+        sprites[p.index],
+        tuple(seeds[i] for i in p.index),
+        base,
+        time.perf_counter() - t0,
+        layout,
+        p.scores,
+        p.quality,
+        p.kept_class,
+    )
 
 
 def _score_mixed(teacher: TeacherModel, sprites: list[np.ndarray], field: str) -> Scores:
@@ -1030,11 +1078,15 @@ def _score_mixed(teacher: TeacherModel, sprites: list[np.ndarray], field: str) -
     inverse = np.empty(len(order), np.int64)
     inverse[order] = np.arange(len(order))
     names = sum((list(m.label_name) for m in merged), [])
-    return Scores(np.concatenate([m.quality for m in merged])[inverse],
-                  np.concatenate([m.embedding for m in merged])[inverse],
-                  np.concatenate([m.label for m in merged])[inverse], tuple(names[i] for i in inverse),
-                  np.concatenate([m.probability for m in merged])[inverse],
-                  np.concatenate([m.gate for m in merged])[inverse], teacher.labels)
+    return Scores(
+        np.concatenate([m.quality for m in merged])[inverse],
+        np.concatenate([m.embedding for m in merged])[inverse],
+        np.concatenate([m.label for m in merged])[inverse],
+        tuple(names[i] for i in inverse),
+        np.concatenate([m.probability for m in merged])[inverse],
+        np.concatenate([m.gate for m in merged])[inverse],
+        teacher.labels,
+    )
 
 
 def _score(req: ScoreRequest, registry: Registry) -> ScoreResult:
@@ -1042,8 +1094,7 @@ def _score(req: ScoreRequest, registry: Registry) -> ScoreResult:
     teacher = _teacher(registry, req.teacher)
     sprites = [_sprite(im, f"images[{i}]", req.alpha_threshold) for i, im in enumerate(req.images)]
     scores = _score_mixed(teacher, sprites, "images")
-    return ScoreResult("score", teacher.name, scores, tuple(int(s.shape[0]) for s in sprites),
-                       time.perf_counter() - t0)
+    return ScoreResult("score", teacher.name, scores, tuple(int(s.shape[0]) for s in sprites), time.perf_counter() - t0)
 
 
 def _similar(req: SimilarRequest, registry: Registry) -> SimilarResult:
@@ -1056,24 +1107,41 @@ def _similar(req: SimilarRequest, registry: Registry) -> SimilarResult:
         listed = [_sprite(im, f"images[{i}]", req.alpha_threshold) for i, im in enumerate(req.images)]
         for i, sp in enumerate(listed):
             if sp.shape[:2] != (side, side):
-                raise ImageError(f"images[{i}] is {sp.shape[1]}x{sp.shape[0]} pixels; the reference is "
-                                 f"{side}x{side} and similarity compares one size", field=f"images[{i}]")
+                raise ImageError(
+                    f"images[{i}] is {sp.shape[1]}x{sp.shape[0]} pixels; the reference is "
+                    f"{side}x{side} and similarity compares one size",
+                    field=f"images[{i}]",
+                )
         sprites = np.stack(listed)
         seeds: tuple[int | None, ...] = (None,) * len(sprites)
         model = teacher.name
     else:
         res = _generate(GenerateRequest(req.model, req.count, req.seed), registry)
         if res.sprites.shape[1:3] != (side, side):
-            raise InvalidRequest(f"model {res.model!r} makes {res.sprites.shape[2]}x{res.sprites.shape[1]} sprites; "
-                                 f"the reference is {side}x{side}", field="model")
+            raise InvalidRequest(
+                f"model {res.model!r} makes {res.sprites.shape[2]}x{res.sprites.shape[1]} sprites; "
+                f"the reference is {side}x{side}",
+                field="model",
+            )
         sprites, seeds, base, model = res.sprites, res.seeds, res.base_seed, res.model
     scores = teacher.score(sprites)
     reference = teacher.score(ref[None])
     sim = cosine(reference.embedding[0], scores.embedding)
     order = np.argsort(-sim, kind="stable")[: req.top or len(sprites)]
-    return SimilarResult("similar", model, sprites[order], tuple(seeds[i] for i in order), base,
-                         time.perf_counter() - t0, (0, 0), scores.take(order), teacher=teacher.name,
-                         similarity=sim[order], index=order.astype(np.int64), reference=reference)
+    return SimilarResult(
+        "similar",
+        model,
+        sprites[order],
+        tuple(seeds[i] for i in order),
+        base,
+        time.perf_counter() - t0,
+        (0, 0),
+        scores.take(order),
+        teacher=teacher.name,
+        similarity=sim[order],
+        index=order.astype(np.int64),
+        reference=reference,
+    )
 
 
 def _models(req: ModelsRequest, registry: Registry) -> ModelsResult:
@@ -1109,8 +1177,13 @@ def _previews(preview: Previews | PreviewCallback | None, count: int, c: int) ->
     return dataclasses.replace(previews, rows=tuple(range(0, count * c, c)))
 
 
-def _generate(req: GenerateRequest, registry: Registry, progress: Progress | None = None,
-              cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> SpriteResult:
+def _generate(
+    req: GenerateRequest,
+    registry: Registry,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    preview: Previews | PreviewCallback | None = None,
+) -> SpriteResult:
     t0 = time.perf_counter()
     c = req.candidates
     found = _family_model(registry, req.model, "generate")
@@ -1120,8 +1193,9 @@ def _generate(req: GenerateRequest, registry: Registry, progress: Progress | Non
         s = found.settings(req.label, req.solver, req.steps, req.guidance, req.temperature)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count * c))
-        raw = found.generate(seeds, s, locked=_locked(req), progress=progress, cancel=cancel,
-                             preview=_previews(preview, req.count, c))
+        raw = found.generate(
+            seeds, s, locked=_locked(req), progress=progress, cancel=cancel, preview=_previews(preview, req.count, c)
+        )
         sprites = _pixel_finish(raw, req)
         return _best("generate", found.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
     it = found if isinstance(found, IterativeModel) else None
@@ -1129,8 +1203,17 @@ def _generate(req: GenerateRequest, registry: Registry, progress: Progress | Non
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count * c))
-        sprites = _paletted(it.generate(seeds, settings, req.max_colors, progress=progress, cancel=cancel,
-                                        preview=_previews(preview, req.count, c)), req)
+        sprites = _paletted(
+            it.generate(
+                seeds,
+                settings,
+                req.max_colors,
+                progress=progress,
+                cancel=cancel,
+                preview=_previews(preview, req.count, c),
+            ),
+            req,
+        )
         return _best("generate", it.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0)
     model = found
     _no_sampler_options(model, req)
@@ -1149,8 +1232,11 @@ def _pixel_finish(sprites: np.ndarray, req: Any) -> np.ndarray:
     """A pixel model's sprites -> the user's: ``max_colors`` (when asked) and the request's clean-up; the palette
     was already honoured by the sampler (so there is nothing to dither)."""
     if req.dither != "none":
-        raise InvalidRequest(f"dither {req.dither!r} has nothing to do with a pixel model: its sampler draws in the "
-                             "palette itself (palette lock); leave dither out", field="dither")
+        raise InvalidRequest(
+            f"dither {req.dither!r} has nothing to do with a pixel model: its sampler draws in the "
+            "palette itself (palette lock); leave dither out",
+            field="dither",
+        )
     if req.max_colors:
         sprites = reduce_colors(sprites, req.max_colors)
     return _paletted(sprites, req, locked=True)
@@ -1161,13 +1247,16 @@ def _mask(model: Any, value: Any, image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     if isinstance(value, np.ndarray) and value.ndim == 2:
         if value.shape != (h, w):
-            raise ImageError(f"mask is {value.shape[1]}x{value.shape[0]} pixels, expected {w}x{h} for model "
-                             f"{model.name!r}", field="mask")
+            raise ImageError(
+                f"mask is {value.shape[1]}x{value.shape[0]} pixels, expected {w}x{h} for model {model.name!r}",
+                field="mask",
+            )
         return value.astype(bool)
     rgba = _image(model, value, "mask", threshold=127)  # alpha > 127 is opaque, for arrays and files alike
     if rgba.shape != (h, w, 4):
-        raise ImageError(f"mask is {rgba.shape[1]}x{rgba.shape[0]} pixels, expected {w}x{h} for model "
-                         f"{model.name!r}", field="mask")
+        raise ImageError(
+            f"mask is {rgba.shape[1]}x{rgba.shape[0]} pixels, expected {w}x{h} for model {model.name!r}", field="mask"
+        )
     alpha = rgba[..., 3]
     if (alpha < 128).any():
         return alpha >= 128
@@ -1175,8 +1264,13 @@ def _mask(model: Any, value: Any, image: np.ndarray) -> np.ndarray:
     return luminance > 127
 
 
-def _inpaint(req: InpaintRequest, registry: Registry, progress: Progress | None = None,
-             cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> SpriteResult:
+def _inpaint(
+    req: InpaintRequest,
+    registry: Registry,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    preview: Previews | PreviewCallback | None = None,
+) -> SpriteResult:
     t0 = time.perf_counter()
     model = _family_model(registry, req.model, "inpaint")
     _unsupported(model, req)
@@ -1185,8 +1279,16 @@ def _inpaint(req: InpaintRequest, registry: Registry, progress: Progress | None 
     mask = _mask(model, req.mask, image)
     base = req.seed if req.seed is not None else random_seed()
     seeds = tuple(range(base, base + req.count))
-    raw = model.inpaint(image, mask, seeds, s, locked=_locked(req), progress=progress, cancel=cancel,
-                        preview=_previews(preview, req.count, 1))
+    raw = model.inpaint(
+        image,
+        mask,
+        seeds,
+        s,
+        locked=_locked(req),
+        progress=progress,
+        cancel=cancel,
+        preview=_previews(preview, req.count, 1),
+    )
     sprites = _pixel_finish(raw, req) if mask.any() else raw
     sprites[:, ~mask] = image[~mask]  # clean-up (outline, despeckle, max_colors) never touches kept pixels
     return SpriteResult("inpaint", model.name, sprites, seeds, base, time.perf_counter() - t0)
@@ -1215,42 +1317,92 @@ def _decode(req: DecodeRequest, registry: Registry) -> SpriteResult:
     return SpriteResult("decode", model.name, sprites, (None,) * n, None, time.perf_counter() - t0)
 
 
-def _variations(req: VariationsRequest, registry: Registry, progress: Progress | None = None,
-                cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
-                ) -> SpriteResult:
+def _variations(
+    req: VariationsRequest,
+    registry: Registry,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    preview: Previews | PreviewCallback | None = None,
+) -> SpriteResult:
     t0 = time.perf_counter()
     found = _family_model(registry, req.model, "variations")
     if not isinstance(found, VaeModel):
         _unsupported(found, req)
     if isinstance(found, PixelModel):
         if req.strength > 1.0:
-            raise InvalidRequest(f"strength must be between 0 and 1 for pixel model {found.name!r} (the share of "
-                                 f"pixels re-drawn), got {req.strength}", field="strength")
+            raise InvalidRequest(
+                f"strength must be between 0 and 1 for pixel model {found.name!r} (the share of "
+                f"pixels re-drawn), got {req.strength}",
+                field="strength",
+            )
         s = found.settings(req.label, req.solver, req.steps, req.guidance, req.temperature)
         image = _image(found, req.image, "image", req.alpha_threshold)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count * req.candidates))
-        raw = found.variations(image, seeds, req.strength, s, locked=_locked(req), progress=progress,
-                               cancel=cancel, preview=_previews(preview, req.count, req.candidates))
+        raw = found.variations(
+            image,
+            seeds,
+            req.strength,
+            s,
+            locked=_locked(req),
+            progress=progress,
+            cancel=cancel,
+            preview=_previews(preview, req.count, req.candidates),
+        )
         sprites = raw if req.strength <= 0 else _pixel_finish(raw, req)
-        return _best("variations", found.name, req.teacher, registry, sprites, seeds, req.count, req.candidates,
-                     base, t0, keep=image if req.keep_class else None)
+        return _best(
+            "variations",
+            found.name,
+            req.teacher,
+            registry,
+            sprites,
+            seeds,
+            req.count,
+            req.candidates,
+            base,
+            t0,
+            keep=image if req.keep_class else None,
+        )
     it = found if isinstance(found, IterativeModel) else None
     if it is not None:
         if req.strength > 1.0:
-            raise InvalidRequest(f"strength must be between 0 and 1 for {it.FAMILY} model {it.name!r} (the noise "
-                                 f"level the sprite is taken to), got {req.strength}", field="strength")
+            raise InvalidRequest(
+                f"strength must be between 0 and 1 for {it.FAMILY} model {it.name!r} (the noise "
+                f"level the sprite is taken to), got {req.strength}",
+                field="strength",
+            )
         settings = it.settings(req.label, req.solver, req.steps, req.guidance)
         if not it.has_encoder:
             raise InvalidRequest(f"model {it.name!r} has no encoder, so image cannot be an image", field="image")
         image = _image(it, req.image, "image", req.alpha_threshold)
         base = req.seed if req.seed is not None else random_seed()
         seeds = tuple(range(base, base + req.count * req.candidates))
-        sprites = _paletted(it.variations(image, seeds, req.strength, settings, req.max_colors, progress=progress,
-                                          cancel=cancel, preview=_previews(preview, req.count, req.candidates)),
-                            req)
-        return _best("variations", it.name, req.teacher, registry, sprites, seeds, req.count, req.candidates, base,
-                     t0, keep=image if req.keep_class else None)
+        sprites = _paletted(
+            it.variations(
+                image,
+                seeds,
+                req.strength,
+                settings,
+                req.max_colors,
+                progress=progress,
+                cancel=cancel,
+                preview=_previews(preview, req.count, req.candidates),
+            ),
+            req,
+        )
+        return _best(
+            "variations",
+            it.name,
+            req.teacher,
+            registry,
+            sprites,
+            seeds,
+            req.count,
+            req.candidates,
+            base,
+            t0,
+            keep=image if req.keep_class else None,
+        )
     model = found
     _no_sampler_options(model, req)
     _need_encoder(model, "image")
@@ -1261,19 +1413,34 @@ def _variations(req: VariationsRequest, registry: Registry, progress: Progress |
     strength = np.float32(req.strength)
     z = np.stack([mean + strength * model.noise(s) for s in seeds])
     sprites = _paletted(model.decode(z, req.max_colors), req)
-    return _best("variations", model.name, req.teacher, registry, sprites, seeds, req.count, req.candidates, base,
-                 t0, keep=image if req.keep_class else None)
+    return _best(
+        "variations",
+        model.name,
+        req.teacher,
+        registry,
+        sprites,
+        seeds,
+        req.count,
+        req.candidates,
+        base,
+        t0,
+        keep=image if req.keep_class else None,
+    )
 
 
-def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress | None = None,
-                 cancel: CancelCheck | None = None) -> SpriteResult:
+def _interpolate(
+    req: InterpolateRequest, registry: Registry, progress: Progress | None = None, cancel: CancelCheck | None = None
+) -> SpriteResult:
     t0 = time.perf_counter()
     found = _family_model(registry, req.model, "interpolate")
     it = found if isinstance(found, IterativeModel) else None
     if it is not None:
         if req.candidates > 1:
-            raise InvalidRequest(f"candidates on interpolate needs a 'vae' model; {it.FAMILY} model {it.name!r} "
-                                 "interpolates deterministically (use candidates=1)", field="candidates")
+            raise InvalidRequest(
+                f"candidates on interpolate needs a 'vae' model; {it.FAMILY} model {it.name!r} "
+                "interpolates deterministically (use candidates=1)",
+                field="candidates",
+            )
         settings = it.settings(req.label, req.solver, req.steps, req.guidance, deterministic=True)
         ends: list[int | np.ndarray] = []
         for field, value in (("a", req.a), ("b", req.b)):
@@ -1283,10 +1450,15 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
                 raise InvalidRequest(f"model {it.name!r} has no encoder, so {field} cannot be an image", field=field)
             else:
                 ends.append(_image(it, value, field, req.alpha_threshold))
-        sprites = _paletted(it.interpolate(ends[0], ends[1], req.count, req.method, settings, req.max_colors,
-                                           progress=progress, cancel=cancel), req)
-        return SpriteResult("interpolate", it.name, sprites, (None,) * req.count, None, time.perf_counter() - t0,
-                            (1, req.count))
+        sprites = _paletted(
+            it.interpolate(
+                ends[0], ends[1], req.count, req.method, settings, req.max_colors, progress=progress, cancel=cancel
+            ),
+            req,
+        )
+        return SpriteResult(
+            "interpolate", it.name, sprites, (None,) * req.count, None, time.perf_counter() - t0, (1, req.count)
+        )
     model = found
     _no_sampler_options(model, req, "; the number of frames is 'count'")
     za = _endpoint_latent(model, req.a, "a", req.alpha_threshold)
@@ -1297,8 +1469,9 @@ def _interpolate(req: InterpolateRequest, registry: Registry, progress: Progress
         base = req.seed if req.seed is not None else random_seed()
         z, seeds = _jittered(model, z, c, base)
         sprites = _paletted(model.decode(z, req.max_colors), req)
-        return _best("interpolate", model.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0,
-                     (1, req.count))
+        return _best(
+            "interpolate", model.name, req.teacher, registry, sprites, seeds, req.count, c, base, t0, (1, req.count)
+        )
     sprites = _paletted(model.decode(z, req.max_colors), req)
     return SpriteResult(
         "interpolate",
@@ -1329,15 +1502,14 @@ def _jittered(model: VaeModel, z: np.ndarray, c: int, base: int) -> tuple[np.nda
 def _grid(req: GridRequest, registry: Registry) -> SpriteResult:
     t0 = time.perf_counter()
     model = _vae(registry, req.model, "grid")
-    corners = np.stack([_endpoint_latent(model, c, f"corners[{i}]", req.alpha_threshold)
-                        for i, c in enumerate(req.corners)])
+    corners = np.stack(
+        [_endpoint_latent(model, c, f"corners[{i}]", req.alpha_threshold) for i, c in enumerate(req.corners)]
+    )
     z = latent_ops.bilinear_grid(corners, req.rows, req.cols, req.method)
     z = z.reshape((req.rows * req.cols, *model.latent_shape))
     sprites = _paletted(model.decode(z, req.max_colors), req)
     n = len(sprites)
-    return SpriteResult(
-        "grid", model.name, sprites, (None,) * n, None, time.perf_counter() - t0, (req.rows, req.cols)
-    )
+    return SpriteResult("grid", model.name, sprites, (None,) * n, None, time.perf_counter() - t0, (req.rows, req.cols))
 
 
 def _sprite(value: ImageInput, field: str, threshold: int = 127) -> np.ndarray:
@@ -1366,8 +1538,17 @@ def _palette(req: PaletteRequest, registry: Registry) -> PaletteResult:
     except InvalidRequest as e:
         raise InvalidRequest(f"{e.message} ({where})", field=e.field) from None
     pal = pal.renamed(req.name, f"proposed by pixelsprite: {req.method} over {where}")
-    return PaletteResult("palette", model, pal, swatch_png(pal), req.format, encode_palette(pal, req.format), base,
-                         len(sprites), time.perf_counter() - t0)
+    return PaletteResult(
+        "palette",
+        model,
+        pal,
+        swatch_png(pal),
+        req.format,
+        encode_palette(pal, req.format),
+        base,
+        len(sprites),
+        time.perf_counter() - t0,
+    )
 
 
 _HANDLERS: dict[type, Callable[..., Any]] = {
@@ -1387,8 +1568,14 @@ _HOOKED = (GenerateRequest, VariationsRequest, InterpolateRequest, InpaintReques
 _PREVIEWED = (GenerateRequest, VariationsRequest, InpaintRequest)  # handlers taking preview=
 
 
-def handle(request: Request, *, registry: Registry | None = None, progress: Progress | None = None,
-           cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None) -> Result:
+def handle(
+    request: Request,
+    *,
+    registry: Registry | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    preview: Previews | PreviewCallback | None = None,
+) -> Result:
     """Run one request. Transports call this (off their event loop: it blocks on onnxruntime).
 
     ``progress(done, total)`` is called after every sampler step and ``cancel()`` checked between steps
@@ -1444,15 +1631,28 @@ def generate(
     ``palette`` (a built-in name, a colour list or a palette file) and ``dither``: map the sprites onto a palette.
     ``candidates``: sprite ``i`` is the ``teacher``'s best of seeds ``seed + i*C .. seed + i*C + C - 1``.
     """
-    req = GenerateRequest(model, count, seed, max_colors, label=label, steps=steps, solver=solver, guidance=guidance,
-                          palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
-                          outline=outline, candidates=candidates, teacher=teacher, temperature=temperature)
+    req = GenerateRequest(
+        model,
+        count,
+        seed,
+        max_colors,
+        label=label,
+        steps=steps,
+        solver=solver,
+        guidance=guidance,
+        palette=palette,
+        dither=dither,
+        alpha_threshold=alpha_threshold,
+        despeckle=despeckle,
+        outline=outline,
+        candidates=candidates,
+        teacher=teacher,
+        temperature=temperature,
+    )
     return _generate(req, registry or default_registry(), progress, cancel, preview)
 
 
-def encode(
-    model: str | None, images: Sequence[ImageInput], *, registry: Registry | None = None
-) -> LatentResult:
+def encode(model: str | None, images: Sequence[ImageInput], *, registry: Registry | None = None) -> LatentResult:
     """Posterior means float32 ``(N, *latent_shape)`` of images (RGBA arrays, paths or PNG bytes)."""
     return _encode(EncodeRequest(model, tuple(images)), registry or default_registry())
 
@@ -1470,8 +1670,16 @@ def decode(
     registry: Registry | None = None,
 ) -> SpriteResult:
     """Sprites from latents float ``(N, *latent_shape)``."""
-    req = DecodeRequest(model, latents, max_colors, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
-                        despeckle=despeckle, outline=outline)
+    req = DecodeRequest(
+        model,
+        latents,
+        max_colors,
+        palette=palette,
+        dither=dither,
+        alpha_threshold=alpha_threshold,
+        despeckle=despeckle,
+        outline=outline,
+    )
     return _decode(req, registry or default_registry())
 
 
@@ -1506,10 +1714,27 @@ def variations(
     Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back.
     ``candidates``/``keep_class``: the teacher's best of C noise seeds per variation (of the source's class).
     """
-    req = VariationsRequest(model, image, count, strength, seed, max_colors, label=label, steps=steps, solver=solver,
-                            guidance=guidance, palette=palette, dither=dither, alpha_threshold=alpha_threshold,
-                            despeckle=despeckle, outline=outline, candidates=candidates, teacher=teacher,
-                            keep_class=keep_class, temperature=temperature)
+    req = VariationsRequest(
+        model,
+        image,
+        count,
+        strength,
+        seed,
+        max_colors,
+        label=label,
+        steps=steps,
+        solver=solver,
+        guidance=guidance,
+        palette=palette,
+        dither=dither,
+        alpha_threshold=alpha_threshold,
+        despeckle=despeckle,
+        outline=outline,
+        candidates=candidates,
+        teacher=teacher,
+        keep_class=keep_class,
+        temperature=temperature,
+    )
     return _variations(req, registry or default_registry(), progress, cancel, preview)
 
 
@@ -1538,9 +1763,24 @@ def inpaint(
 ) -> SpriteResult:
     """``count`` repaintings of the ``mask`` pixels of ``image`` (pixel models); every other pixel is kept
     exactly; repainting ``i`` has seed ``seed + i``. See :class:`InpaintRequest` for what a mask may be."""
-    req = InpaintRequest(model, image, mask, count, seed, max_colors, label=label, steps=steps, solver=solver,
-                         guidance=guidance, temperature=temperature, palette=palette, dither=dither,
-                         alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline)
+    req = InpaintRequest(
+        model,
+        image,
+        mask,
+        count,
+        seed,
+        max_colors,
+        label=label,
+        steps=steps,
+        solver=solver,
+        guidance=guidance,
+        temperature=temperature,
+        palette=palette,
+        dither=dither,
+        alpha_threshold=alpha_threshold,
+        despeckle=despeckle,
+        outline=outline,
+    )
     return _inpaint(req, registry or default_registry(), progress, cancel, preview)
 
 
@@ -1575,10 +1815,26 @@ def interpolate(
     teacher's best of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
     The names are those of :class:`InterpolateRequest` and the wire protocol.
     """
-    req = InterpolateRequest(model, a, b, count, method, max_colors, label=label, steps=steps,
-                             solver=solver, guidance=guidance, palette=palette, dither=dither,
-                             alpha_threshold=alpha_threshold, despeckle=despeckle, outline=outline,
-                             candidates=candidates, teacher=teacher, seed=seed)
+    req = InterpolateRequest(
+        model,
+        a,
+        b,
+        count,
+        method,
+        max_colors,
+        label=label,
+        steps=steps,
+        solver=solver,
+        guidance=guidance,
+        palette=palette,
+        dither=dither,
+        alpha_threshold=alpha_threshold,
+        despeckle=despeckle,
+        outline=outline,
+        candidates=candidates,
+        teacher=teacher,
+        seed=seed,
+    )
     return _interpolate(req, registry or default_registry(), progress, cancel)
 
 
@@ -1598,9 +1854,19 @@ def grid(
     registry: Registry | None = None,
 ) -> SpriteResult:
     """A ``rows x cols`` grid spanned by four corners (tl, tr, bl, br; seeds or images), row-major."""
-    req = GridRequest(model, tuple(corners), rows, cols, method, max_colors,  # type: ignore[arg-type]
-                      palette=palette, dither=dither, alpha_threshold=alpha_threshold, despeckle=despeckle,
-                      outline=outline)
+    req = GridRequest(
+        model,
+        tuple(corners),
+        rows,
+        cols,
+        method,
+        max_colors,  # type: ignore[arg-type]
+        palette=palette,
+        dither=dither,
+        alpha_threshold=alpha_threshold,
+        despeckle=despeckle,
+        outline=outline,
+    )
     return _grid(req, registry or default_registry())
 
 
@@ -1655,8 +1921,9 @@ def palette(
     Returns the colours (ramp-ordered), a swatch PNG and the palette as a ``format`` file
     (``gpl``, ``hex``, ``pal``, ``act``, ``png`` or ``tres``).
     """
-    req = PaletteRequest(model, count, seed, colors, method, tuple(sprites) if sprites is not None else None, label,
-                         format, name)
+    req = PaletteRequest(
+        model, count, seed, colors, method, tuple(sprites) if sprites is not None else None, label, format, name
+    )
     return _palette(req, registry or default_registry())
 
 
@@ -1686,6 +1953,7 @@ def similar(
 ) -> SimilarResult:
     """Rank ``images`` (or ``count`` fresh samples of ``model`` from ``seed``) by cosine similarity of their teacher
     embeddings to ``reference``'s, most similar first; ``top`` keeps only the first ``top``."""
-    req = SimilarRequest(reference, tuple(images) if images is not None else None, model, count, seed, top, teacher,
-                         alpha_threshold)
+    req = SimilarRequest(
+        reference, tuple(images) if images is not None else None, model, count, seed, top, teacher, alpha_threshold
+    )
     return _similar(req, registry or default_registry())

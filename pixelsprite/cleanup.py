@@ -27,7 +27,6 @@ DARKEST = "darkest"
 _DIRS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
 
 
-
 def _neighbours(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Packed colours, opacity and RGBA of the 4 neighbours (outside the canvas: transparent), ``(4, N, H, W..)``."""
     n, h, w, _ = arr.shape

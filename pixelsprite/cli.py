@@ -86,17 +86,15 @@ _BY_EXTENSION = {".png": "png", ".gif": "gif", ".apng": "apng", ".webp": "webp",
 
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", help="model name (default: vae16 if present, else the first built-in)")
+    p.add_argument("--max-colors", type=int, default=None, help="per-sprite colour cap (default: the model's; 0: off)")
     p.add_argument(
-        "--max-colors", type=int, default=None, help="per-sprite colour cap (default: the model's; 0: off)"
-    )
-    p.add_argument(
-        "-o", "--output", help="sheet PNG (+ its .json description), a .gif/.webp/.apng animation, a Godot .tres "
-                               "SpriteFrames, '-' for stdout, or a folder with --separate (default: <command>.png)"
+        "-o",
+        "--output",
+        help="sheet PNG (+ its .json description), a .gif/.webp/.apng animation, a Godot .tres "
+        "SpriteFrames, '-' for stdout, or a folder with --separate (default: <command>.png)",
     )
     p.add_argument("--separate", action="store_true", help="write one PNG per sprite into the -o folder")
-    p.add_argument(
-        "--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)"
-    )
+    p.add_argument("--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)")
     p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
     _add_animation(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
@@ -104,63 +102,108 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 
 
 def _add_animation(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
-                   help="png: a sheet; gif, apng, webp: an animation of the sprites in order; tres: a Godot "
-                        "SpriteFrames over a sheet (default: from the -o extension)")
-    p.add_argument("--duration", type=int, default=100, metavar="MS",
-                   help=f"animation frame time in ms, {MIN_DURATION_MS}..{MAX_DURATION_MS} (default 100; also each "
-                        "frame's duration in the sheet's .json)")
-    p.add_argument("--loop", type=int, default=0, metavar="N",
-                   help="animation plays N times; 0: forever (default)")
+    p.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        help="png: a sheet; gif, apng, webp: an animation of the sprites in order; tres: a Godot "
+        "SpriteFrames over a sheet (default: from the -o extension)",
+    )
+    p.add_argument(
+        "--duration",
+        type=int,
+        default=100,
+        metavar="MS",
+        help=f"animation frame time in ms, {MIN_DURATION_MS}..{MAX_DURATION_MS} (default 100; also each "
+        "frame's duration in the sheet's .json)",
+    )
+    p.add_argument("--loop", type=int, default=0, metavar="N", help="animation plays N times; 0: forever (default)")
 
 
 def _add_palette_file(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=METHODS, default="kmeans", help="extraction (default kmeans)")
     p.add_argument("--name", default=None, help="palette name (default: the output file's stem)")
-    p.add_argument("-o", "--output", default="palette.gpl",
-                   help="palette file; the format comes from the extension (default palette.gpl)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="palette.gpl",
+        help="palette file; the format comes from the extension (default palette.gpl)",
+    )
     p.add_argument("--swatch", default=None, metavar="PNG", help="also write a swatch PNG here")
 
 
 def _add_palette(p: argparse.ArgumentParser, required: bool = False) -> None:
-    p.add_argument("--palette", default=None, required=required, metavar="NAME|FILE|#hex,#hex...",
-                   help="map the sprites onto a palette: a built-in name (see `pixelsprite palettes`), a palette "
-                        "file (" + " ".join("." + f for f in FORMATS) + ") or comma-separated #rrggbb colours")
-    p.add_argument("--dither", choices=DITHERS, default="none",
-                   help="ordered dithering while mapping onto --palette (default none)")
-    p.add_argument("--alpha-threshold", type=int, default=127, metavar="0..255",
-                   help="input images are opaque where alpha > this (default 127)")
-    p.add_argument("--despeckle", action="store_true",
-                   help="merge every lone pixel into its most common neighbour colour")
-    p.add_argument("--outline", default=None, metavar="#rrggbb|darkest",
-                   help="1-pixel outline on transparent pixels next to opaque ones, inside the canvas")
+    p.add_argument(
+        "--palette",
+        default=None,
+        required=required,
+        metavar="NAME|FILE|#hex,#hex...",
+        help="map the sprites onto a palette: a built-in name (see `pixelsprite palettes`), a palette "
+        "file (" + " ".join("." + f for f in FORMATS) + ") or comma-separated #rrggbb colours",
+    )
+    p.add_argument(
+        "--dither",
+        choices=DITHERS,
+        default="none",
+        help="ordered dithering while mapping onto --palette (default none)",
+    )
+    p.add_argument(
+        "--alpha-threshold",
+        type=int,
+        default=127,
+        metavar="0..255",
+        help="input images are opaque where alpha > this (default 127)",
+    )
+    p.add_argument(
+        "--despeckle", action="store_true", help="merge every lone pixel into its most common neighbour colour"
+    )
+    p.add_argument(
+        "--outline",
+        default=None,
+        metavar="#rrggbb|darkest",
+        help="1-pixel outline on transparent pixels next to opaque ones, inside the canvas",
+    )
 
 
 def _add_sampler(p: argparse.ArgumentParser) -> None:
     """Diffusion/flow options; None leaves the model's measured default (a VAE model rejects them)."""
     p.add_argument("--label", default=None, help="class label (diffusion/flow; see `pixelsprite models`)")
-    p.add_argument("--steps", type=int, default=None,
-                   help=f"sampler steps, 1..{api.MAX_SAMPLE_STEPS} (default: the model's)")
-    p.add_argument("--solver", default=None,
-                   help="ddpm|ddim (diffusion), euler|midpoint|heun (flow), random|confidence (pixel); "
-                        "`pixelsprite models --json` lists each model's")
-    p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance: 0 unconditional, 1 conditional, >1 stronger (default: model's)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="colour temperature of pixel models, (0, 2]; lower = fewer, safer colours "
-                        "(default: the model's)")
+    p.add_argument(
+        "--steps", type=int, default=None, help=f"sampler steps, 1..{api.MAX_SAMPLE_STEPS} (default: the model's)"
+    )
+    p.add_argument(
+        "--solver",
+        default=None,
+        help="ddpm|ddim (diffusion), euler|midpoint|heun (flow), random|confidence (pixel); "
+        "`pixelsprite models --json` lists each model's",
+    )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="classifier-free guidance: 0 unconditional, 1 conditional, >1 stronger (default: model's)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="colour temperature of pixel models, (0, 2]; lower = fewer, safer colours (default: the model's)",
+    )
 
 
 def _add_candidates(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--candidates", type=int, default=1, metavar=f"1..{api.MAX_CANDIDATES}",
-                   help="make this many per sprite and keep the teacher's best (default 1: no teacher)")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        metavar=f"1..{api.MAX_CANDIDATES}",
+        help="make this many per sprite and keep the teacher's best (default 1: no teacher)",
+    )
     p.add_argument("--teacher", default=None, help="teacher model that scores candidates (default: teacher)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pixelsprite", description="Pixel-art sprites from small ONNX models."
-    )
+    parser = argparse.ArgumentParser(prog="pixelsprite", description="Pixel-art sprites from small ONNX models.")
     parser.add_argument(
         "--models-dir",
         action="append",
@@ -179,9 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("generate", help="new sprites from random seeds")
-    p.add_argument(
-        "-n", "--count", type=int, default=16, help=f"number of sprites, 1..{api.MAX_COUNT} (default 16)"
-    )
+    p.add_argument("-n", "--count", type=int, default=16, help=f"number of sprites, 1..{api.MAX_COUNT} (default 16)")
     p.add_argument("--seed", type=int, default=None, help="base seed; sprite i gets seed+i (default: random)")
     _add_output(p)
     _add_sampler(p)
@@ -190,22 +231,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("variations", help="variations of one sprite")
     p.add_argument("sprite", help="the sprite PNG (the model's size)")
     p.add_argument("-n", "--count", type=int, default=8, help="number of variations (default 8)")
-    p.add_argument(
-        "--strength", type=float, default=0.5, help=f"noise scale 0..{api.MAX_STRENGTH} (default 0.5)"
-    )
-    p.add_argument(
-        "--seed", type=int, default=None, help="base seed; variation i gets seed+i (default: random)"
-    )
+    p.add_argument("--strength", type=float, default=0.5, help=f"noise scale 0..{api.MAX_STRENGTH} (default 0.5)")
+    p.add_argument("--seed", type=int, default=None, help="base seed; variation i gets seed+i (default: random)")
     _add_output(p)
     _add_sampler(p)
     _add_candidates(p)
-    p.add_argument("--keep-class", action="store_true",
-                   help="keep only candidates of the source sprite's teacher class (needs --candidates >= 2)")
+    p.add_argument(
+        "--keep-class",
+        action="store_true",
+        help="keep only candidates of the source sprite's teacher class (needs --candidates >= 2)",
+    )
 
     p = sub.add_parser("inpaint", help="repaint the masked pixels of a sprite, keep the rest (pixel models)")
     p.add_argument("sprite", help="the sprite PNG (the model's size)")
-    p.add_argument("mask", help="mask PNG of the same size: opaque pixels (if it has transparency) or white "
-                                "pixels (a 1-bit/grey mask) are repainted")
+    p.add_argument(
+        "mask",
+        help="mask PNG of the same size: opaque pixels (if it has transparency) or white "
+        "pixels (a 1-bit/grey mask) are repainted",
+    )
     p.add_argument("-n", "--count", type=int, default=8, help="number of repaintings (default 8)")
     p.add_argument("--seed", type=int, default=None, help="base seed; repainting i gets seed+i (default: random)")
     _add_output(p)
@@ -217,8 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-a", type=int, default=None, help="use this seed as endpoint A")
     p.add_argument("--seed-b", type=int, default=None, help="use this seed as endpoint B")
     p.add_argument(
-        "-n", "--count", type=int, default=8,
-        help=f"frames incl. endpoints, {api.MIN_FRAMES}..{api.MAX_FRAMES} (default 8)"
+        "-n",
+        "--count",
+        type=int,
+        default=8,
+        help=f"frames incl. endpoints, {api.MIN_FRAMES}..{api.MAX_FRAMES} (default 8)",
     )
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
@@ -228,12 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grid", help="a grid spanned by four corner sprites/seeds")
     p.add_argument("corners", nargs=4, metavar="CORNER", help="top-left top-right bottom-left bottom-right")
-    p.add_argument(
-        "--rows", type=int, default=4, help=f"grid rows, {api.MIN_GRID}..{api.MAX_GRID} (default 4)"
-    )
-    p.add_argument(
-        "--cols", type=int, default=4, help=f"grid columns, {api.MIN_GRID}..{api.MAX_GRID} (default 4)"
-    )
+    p.add_argument("--rows", type=int, default=4, help=f"grid rows, {api.MIN_GRID}..{api.MAX_GRID} (default 4)")
+    p.add_argument("--cols", type=int, default=4, help=f"grid columns, {api.MIN_GRID}..{api.MAX_GRID} (default 4)")
     p.add_argument("--method", choices=api.METHODS, default="slerp", help="interpolation (default slerp)")
     _add_output(p)
 
@@ -241,8 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sprites", nargs="+", metavar="SPRITE", help="16x16 or 40x40 PNG files")
     p.add_argument("--teacher", default=None, help="teacher model (default: teacher)")
     p.add_argument("--embedding", action="store_true", help="include each sprite's 64-d embedding")
-    p.add_argument("--alpha-threshold", type=int, default=127, metavar="0..255",
-                   help="input images are opaque where alpha > this (default 127)")
+    p.add_argument(
+        "--alpha-threshold",
+        type=int,
+        default=127,
+        metavar="0..255",
+        help="input images are opaque where alpha > this (default 127)",
+    )
 
     p = sub.add_parser("similar", help="rank sprites (or fresh samples) by similarity to a reference sprite")
     p.add_argument("reference", metavar="REF", help="the reference sprite PNG (16x16 or 40x40)")
@@ -252,13 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=None, help="keep only the TOP most similar")
     p.add_argument("--teacher", default=None, help="teacher model (default: teacher)")
     p.add_argument("--model", "-m", help="generator to sample when no FILE is given (default: the default model)")
-    p.add_argument("-o", "--output", help="ranked sheet PNG (+ .json), '-' for stdout, or a folder with --separate "
-                                          "(default: similar.png)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="ranked sheet PNG (+ .json), '-' for stdout, or a folder with --separate (default: similar.png)",
+    )
     p.add_argument("--separate", action="store_true", help="write one PNG per sprite into the -o folder")
     p.add_argument("--scale", type=int, default=1, help=f"nearest-neighbour upscale, 1..{MAX_SCALE} (default 1)")
     p.add_argument("--columns", type=int, default=None, help="sheet columns (default: square-ish)")
-    p.add_argument("--alpha-threshold", type=int, default=127, metavar="0..255",
-                   help="input images are opaque where alpha > this (default 127)")
+    p.add_argument(
+        "--alpha-threshold",
+        type=int,
+        default=127,
+        metavar="0..255",
+        help="input images are opaque where alpha > this (default 127)",
+    )
 
     p = sub.add_parser("palette", help="palettes: list, show, extract, apply, convert, propose")
     psub = p.add_subparsers(dest="palette_command", metavar="ACTION", required=True)
@@ -273,8 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_palette_file(q)
     q = psub.add_parser("apply", help="map one image onto a palette (with the sprite commands' clean-up)")
     q.add_argument("sprite", metavar="SPRITE", help="a PNG image of any size")
-    q.add_argument("-o", "--output", default=None,
-                   help="output PNG, '-' for stdout (default: SPRITE-PALETTE.png next to SPRITE)")
+    q.add_argument(
+        "-o", "--output", default=None, help="output PNG, '-' for stdout (default: SPRITE-PALETTE.png next to SPRITE)"
+    )
     _add_palette(q, required=True)
     q = psub.add_parser("convert", help="convert a palette file (formats by extension)")
     q.add_argument("input", metavar="IN", help="a palette file, a built-in name or #hex,#hex...")
@@ -288,35 +344,69 @@ def build_parser() -> argparse.ArgumentParser:
     _add_palette_file(q)
 
     p = sub.add_parser("palettes", help="alias: `palettes` = `palette list`, `palettes NAME [-o OUT]` = show/convert")
-    p.add_argument("palette", nargs="?", default=None, metavar="NAME|FILE",
-                   help="show this palette's colours (a built-in name, a palette file or #hex,#hex...)")
+    p.add_argument(
+        "palette",
+        nargs="?",
+        default=None,
+        metavar="NAME|FILE",
+        help="show this palette's colours (a built-in name, a palette file or #hex,#hex...)",
+    )
     p.add_argument("-o", "--output", default=None, help="write the shown palette to this file (format by extension)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("serve", help="run the websocket bridge for editors (see docs/protocol.md)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8737, help="TCP port, 0..65535 (default 8737; 0 picks a free one)")
-    p.add_argument("--token", default=os.environ.get("PIXELSPRITE_TOKEN"),
-                   help="require this shared token (default: $PIXELSPRITE_TOKEN, else none)")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="browser origin allowed to connect, e.g. http://localhost:5173 (repeatable)")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("PIXELSPRITE_TOKEN"),
+        help="require this shared token (default: $PIXELSPRITE_TOKEN, else none)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed to connect, e.g. http://localhost:5173 (repeatable)",
+    )
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
-    p.add_argument("--preview-every", type=_at_least_one, default=1, metavar="N",
-                   help="with \"preview\": true, a diffusion/flow preview at most every N sampler steps (default 1)")
-    p.add_argument("--preview-interval", type=_non_negative_seconds, default=0.25, metavar="S",
-                   help="... and at most one preview per S seconds per request (default 0.25; 0: no limit)")
-    p.add_argument("--max-connections", type=_at_least_one, default=None, metavar="N",
-                   help="open connections at most; more are refused with HTTP 503 (default: a quarter of the "
-                        "open-file limit, at most 256)")
+    p.add_argument(
+        "--preview-every",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help='with "preview": true, a diffusion/flow preview at most every N sampler steps (default 1)',
+    )
+    p.add_argument(
+        "--preview-interval",
+        type=_non_negative_seconds,
+        default=0.25,
+        metavar="S",
+        help="... and at most one preview per S seconds per request (default 0.25; 0: no limit)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="open connections at most; more are refused with HTTP 503 (default: a quarter of the "
+        "open-file limit, at most 256)",
+    )
 
     p = sub.add_parser("watch", help="run job files dropped into INBOX, outputs to --out (docs/watch-folder.md)")
     p.add_argument("inbox", help="folder job files (*.json) are dropped into; done/ and failed/ are made inside it")
     p.add_argument("--out", required=True, help="folder for one output folder per job and journal.jsonl")
     p.add_argument("--once", action="store_true", help="process the backlog and exit (2 if a job failed)")
-    p.add_argument("--settle", type=_non_negative_seconds, default=0.5, metavar="S",
-                   help="seconds a job file must be unchanged before it is read (default 0.5)")
-    p.add_argument("--max-sprites", type=_at_least_one, default=4096,
-                   help="sprites per job, all requests (default 4096)")
+    p.add_argument(
+        "--settle",
+        type=_non_negative_seconds,
+        default=0.5,
+        metavar="S",
+        help="seconds a job file must be unchanged before it is read (default 0.5)",
+    )
+    p.add_argument(
+        "--max-sprites", type=_at_least_one, default=4096, help="sprites per job, all requests (default 4096)"
+    )
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
 
     p = sub.add_parser("evaluate", help="evaluate the generators on held-out data (a report in --out DIR)")
@@ -354,9 +444,7 @@ def _endpoint(text: str | None, seed: int | None, field: str) -> api.Endpoint:
     if seed is not None:
         return seed
     if text is None:
-        raise InvalidRequest(
-            f"endpoint {field} is missing: give a PNG, seed:N, or --seed-{field}", field=field
-        )
+        raise InvalidRequest(f"endpoint {field} is missing: give a PNG, seed:N, or --seed-{field}", field=field)
     if text.startswith("seed:"):
         try:
             return int(text[5:])
@@ -380,15 +468,17 @@ def _plan_output(args: argparse.Namespace, op: str) -> _Output:
     out: str | None = args.output
     if args.separate:
         if fmt not in (None, "png"):
-            raise InvalidRequest(f"--separate writes one PNG per sprite; --format {fmt} writes one file: choose one",
-                                 field="format")
+            raise InvalidRequest(
+                f"--separate writes one PNG per sprite; --format {fmt} writes one file: choose one", field="format"
+            )
         if out == "-":
             raise InvalidRequest("--separate writes files into a folder, not to stdout (-o -)", field="output")
         return _Output("png", Path(out or op), separate=True)
     if out == "-":
         if fmt == "tres":
-            raise InvalidRequest("a SpriteFrames .tres refers to a sheet PNG next to it: give -o NAME.tres, not -",
-                                 field="output")
+            raise InvalidRequest(
+                "a SpriteFrames .tres refers to a sheet PNG next to it: give -o NAME.tres, not -", field="output"
+            )
         return _Output(fmt or "png", None)
     if out is None:
         fmt = fmt or "png"
@@ -401,10 +491,14 @@ def _plan_output(args: argparse.Namespace, op: str) -> _Output:
             what = f"has no extension ({out!r})" if not ext else f"ends in {ext} ({out!r})"
             raise InvalidRequest(
                 f"output {what}: pixelsprite writes .png (a sheet), .gif, .webp or .apng (an animation) and .tres "
-                "(a Godot SpriteFrames); name the file so, or use --separate to write into a folder", field="output")
+                "(a Godot SpriteFrames); name the file so, or use --separate to write into a folder",
+                field="output",
+            )
     elif ext not in _EXTENSIONS[fmt]:
-        raise InvalidRequest(f"output {out!r} does not end in {' or '.join(_EXTENSIONS[fmt])}, the extension of "
-                             f"--format {fmt}", field="output")
+        raise InvalidRequest(
+            f"output {out!r} does not end in {' or '.join(_EXTENSIONS[fmt])}, the extension of --format {fmt}",
+            field="output",
+        )
     return _Output(fmt, path)
 
 
@@ -439,11 +533,21 @@ def _write(result: api.SpriteResult, args: argparse.Namespace, plan: _Output) ->
     duration = getattr(args, "duration", 100)
     loop = getattr(args, "loop", 0)
     if plan.format in ANIMATION_FORMATS:
-        check_output_size(w * scale, h * scale * n, what=f"the animation ({n} frames of {w * scale}x{h * scale})",
-                          advice="lower --scale or --count")
+        check_output_size(
+            w * scale,
+            h * scale * n,
+            what=f"the animation ({n} frames of {w * scale}x{h * scale})",
+            advice="lower --scale or --count",
+        )
         data = encode_animation(upscale(result.sprites, scale), plan.format, duration_ms=duration, loop=loop)
-        return {"path": _emit(data, plan.path), "format": plan.format, "frames": n,
-                "frame_size": [w * scale, h * scale], "duration_ms": duration, "loop": loop}
+        return {
+            "path": _emit(data, plan.path),
+            "format": plan.format,
+            "frames": n,
+            "frame_size": [w * scale, h * scale],
+            "duration_ms": duration,
+            "loop": loop,
+        }
     columns = args.columns or (result.layout[1] if result.layout != (0, 0) else None)
     cols, sheet_h, sheet_w = sheet_shape(n, h, w, columns=columns, scale=scale)
     check_output_size(sheet_w, sheet_h)
@@ -475,8 +579,9 @@ def _check_layout(args: argparse.Namespace) -> None:
         raise InvalidRequest(f"columns must be at least 1, got {args.columns}", field="columns")
     duration = getattr(args, "duration", 100)
     if not MIN_DURATION_MS <= duration <= MAX_DURATION_MS:
-        raise InvalidRequest(f"duration must be between {MIN_DURATION_MS} and {MAX_DURATION_MS} ms, got {duration}",
-                             field="duration")
+        raise InvalidRequest(
+            f"duration must be between {MIN_DURATION_MS} and {MAX_DURATION_MS} ms, got {duration}", field="duration"
+        )
     if not 0 <= getattr(args, "loop", 0) <= 65535:
         raise InvalidRequest(f"loop must be between 0 (forever) and 65535 plays, got {args.loop}", field="loop")
 
@@ -594,27 +699,56 @@ def _palette_command(args: argparse.Namespace, registry: Registry) -> None:
 def _apply(args: argparse.Namespace) -> None:
     src = Path(args.sprite)
     if args.output not in (None, "-") and Path(args.output).suffix.lower() != ".png":
-        raise InvalidRequest(f"output {args.output!r} does not end in .png: palette apply writes a PNG",
-                             field="output")
+        raise InvalidRequest(f"output {args.output!r} does not end in .png: palette apply writes a PNG", field="output")
     pal = resolve_palette(args.palette, field="palette")
-    sprite = api.apply(src, pal, dither=args.dither, alpha_threshold=args.alpha_threshold,
-                       despeckle=args.despeckle, outline=args.outline)
-    out = None if args.output == "-" else Path(args.output) if args.output else src.with_name(
-        f"{src.stem}-{pal.name}.png")
+    sprite = api.apply(
+        src,
+        pal,
+        dither=args.dither,
+        alpha_threshold=args.alpha_threshold,
+        despeckle=args.despeckle,
+        outline=args.outline,
+    )
+    out = (
+        None
+        if args.output == "-"
+        else Path(args.output)
+        if args.output
+        else src.with_name(f"{src.stem}-{pal.name}.png")
+    )
     path = _emit(encode_png(sprite), out)
     colours = np.unique(sprite[..., :3][sprite[..., 3] > 0].reshape(-1, 3), axis=0)
-    print(json.dumps({"op": "apply", "palette": pal.name, "dither": args.dither, "size": [sprite.shape[1],
-                      sprite.shape[0]], "colors": int(len(colours)), "path": path}),
-          file=sys.stderr if out is None else sys.stdout)
+    print(
+        json.dumps(
+            {
+                "op": "apply",
+                "palette": pal.name,
+                "dither": args.dither,
+                "size": [sprite.shape[1], sprite.shape[0]],
+                "colors": int(len(colours)),
+                "path": path,
+            }
+        ),
+        file=sys.stderr if out is None else sys.stdout,
+    )
 
 
 def _palette(args: argparse.Namespace, registry: Registry) -> None:
     out = Path(args.output)
     fmt = format_for_path(out)
     sprites = getattr(args, "sprites", None)
-    res = api.palette(getattr(args, "model", None), getattr(args, "count", 64), getattr(args, "seed", None),
-                      colors=args.colors, method=args.method, sprites=sprites, label=getattr(args, "label", None),
-                      format=fmt, name=args.name or out.stem, registry=registry)
+    res = api.palette(
+        getattr(args, "model", None),
+        getattr(args, "count", 64),
+        getattr(args, "seed", None),
+        colors=args.colors,
+        method=args.method,
+        sprites=sprites,
+        label=getattr(args, "label", None),
+        format=fmt,
+        name=args.name or out.stem,
+        registry=registry,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_palette(res.palette, out)
     summary = res.summary()
@@ -637,11 +771,25 @@ def _similar(args: argparse.Namespace, registry: Registry) -> api.SimilarResult:
     if args.sprites:
         if args.seed is not None:
             raise InvalidRequest("give sprite files or --model/--seed to sample, not both", field="seed")
-        res = api.similar(args.reference, args.sprites, top=args.top, teacher=args.teacher,
-                          alpha_threshold=args.alpha_threshold, registry=registry)
+        res = api.similar(
+            args.reference,
+            args.sprites,
+            top=args.top,
+            teacher=args.teacher,
+            alpha_threshold=args.alpha_threshold,
+            registry=registry,
+        )
     else:
-        res = api.similar(args.reference, model=args.model, count=args.count, seed=args.seed, top=args.top,
-                          teacher=args.teacher, alpha_threshold=args.alpha_threshold, registry=registry)
+        res = api.similar(
+            args.reference,
+            model=args.model,
+            count=args.count,
+            seed=args.seed,
+            top=args.top,
+            teacher=args.teacher,
+            alpha_threshold=args.alpha_threshold,
+            registry=registry,
+        )
     return res
 
 
@@ -678,56 +826,118 @@ def _run(args: argparse.Namespace) -> int:
 
         inbox = Path(args.inbox)
         if not inbox.exists():
-            raise InvalidRequest(f"inbox {args.inbox!r} does not exist; create the folder first (the watcher makes "
-                                 "done/ and failed/ inside it, never the inbox itself)", field="inbox")
+            raise InvalidRequest(
+                f"inbox {args.inbox!r} does not exist; create the folder first (the watcher makes "
+                "done/ and failed/ inside it, never the inbox itself)",
+                field="inbox",
+            )
         if not inbox.is_dir():
-            raise InvalidRequest(f"inbox {args.inbox!r} is not a folder; give the folder job files are dropped into",
-                                 field="inbox")
+            raise InvalidRequest(
+                f"inbox {args.inbox!r} is not a folder; give the folder job files are dropped into", field="inbox"
+            )
         if Path(args.out).exists() and not Path(args.out).is_dir():
             raise InvalidRequest(f"--out {args.out!r} is not a folder", field="out")
 
-        return watch_main(args.inbox, args.out, registry=registry, once=args.once, settle_s=args.settle,
-                          log_format=args.log_format, max_sprites=args.max_sprites)
+        return watch_main(
+            args.inbox,
+            args.out,
+            registry=registry,
+            once=args.once,
+            settle_s=args.settle,
+            log_format=args.log_format,
+            max_sprites=args.max_sprites,
+        )
     if args.command == "serve":
         from bridge.server import serve_forever  # the bridge imports pixelsprite; import it only when serving
 
-        return serve_forever(registry=registry, host=args.host, port=args.port, token=args.token,
-                             allow_origins=args.allow_origin, log_format=args.log_format,
-                             preview_every=args.preview_every, preview_interval_s=args.preview_interval,
-                             max_connections=args.max_connections)
-    common: dict[str, Any] = {"max_colors": args.max_colors, "registry": registry, "palette": args.palette,
-                              "dither": args.dither, "alpha_threshold": args.alpha_threshold,
-                              "despeckle": args.despeckle, "outline": args.outline}
+        return serve_forever(
+            registry=registry,
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            allow_origins=args.allow_origin,
+            log_format=args.log_format,
+            preview_every=args.preview_every,
+            preview_interval_s=args.preview_interval,
+            max_connections=args.max_connections,
+        )
+    common: dict[str, Any] = {
+        "max_colors": args.max_colors,
+        "registry": registry,
+        "palette": args.palette,
+        "dither": args.dither,
+        "alpha_threshold": args.alpha_threshold,
+        "despeckle": args.despeckle,
+        "outline": args.outline,
+    }
     result: api.SpriteResult
-    sampler: dict[str, Any] = {"label": getattr(args, "label", None), "solver": getattr(args, "solver", None),
-               "guidance": getattr(args, "guidance", None)}
+    sampler: dict[str, Any] = {
+        "label": getattr(args, "label", None),
+        "solver": getattr(args, "solver", None),
+        "guidance": getattr(args, "guidance", None),
+    }
     if getattr(args, "temperature", None) is not None:  # only pixel models take it; others name the field
         if args.command == "interpolate":
-            raise InvalidRequest("interpolate takes no temperature (pixel models do not interpolate)",
-                                 field="temperature")
+            raise InvalidRequest(
+                "interpolate takes no temperature (pixel models do not interpolate)", field="temperature"
+            )
         sampler["temperature"] = args.temperature
     best: dict[str, Any] = {"candidates": getattr(args, "candidates", 1), "teacher": getattr(args, "teacher", None)}
     _check_layout(args)
     plan = _plan_output(args, args.command)
-    bar = (_progress_bar(args, args.command) if args.command in ("generate", "variations", "interpolate", "inpaint")
-           else None)
+    bar = (
+        _progress_bar(args, args.command)
+        if args.command in ("generate", "variations", "interpolate", "inpaint")
+        else None
+    )
     hooks: dict[str, Any] = {"progress": bar} if bar is not None else {}
     try:
         if args.command == "generate":
-            result = api.generate(args.model, args.count, args.seed, steps=args.steps, **sampler, **common, **best,
-                                  **hooks)
+            result = api.generate(
+                args.model, args.count, args.seed, steps=args.steps, **sampler, **common, **best, **hooks
+            )
         elif args.command == "variations":
-            result = api.variations(args.model, args.sprite, args.count, args.strength, args.seed,
-                                    steps=args.steps, keep_class=args.keep_class, **sampler, **common, **best,
-                                    **hooks)
+            result = api.variations(
+                args.model,
+                args.sprite,
+                args.count,
+                args.strength,
+                args.seed,
+                steps=args.steps,
+                keep_class=args.keep_class,
+                **sampler,
+                **common,
+                **best,
+                **hooks,
+            )
         elif args.command == "inpaint":
-            result = api.inpaint(args.model, args.sprite, args.mask, args.count, args.seed, steps=args.steps,
-                                 **sampler, **common, **hooks)
+            result = api.inpaint(
+                args.model,
+                args.sprite,
+                args.mask,
+                args.count,
+                args.seed,
+                steps=args.steps,
+                **sampler,
+                **common,
+                **hooks,
+            )
         elif args.command == "interpolate":
             a = _endpoint(args.a, args.seed_a, "a")
             b = _endpoint(args.b, args.seed_b, "b")
-            result = api.interpolate(args.model, a, b, args.count, args.method, steps=args.steps,
-                                     seed=args.seed, **sampler, **common, **best, **hooks)
+            result = api.interpolate(
+                args.model,
+                a,
+                b,
+                args.count,
+                args.method,
+                steps=args.steps,
+                seed=args.seed,
+                **sampler,
+                **common,
+                **best,
+                **hooks,
+            )
 
         elif args.command == "grid":
             corners = [_endpoint(c, None, f"corners[{i}]") for i, c in enumerate(args.corners)]

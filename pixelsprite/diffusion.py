@@ -48,13 +48,13 @@ class DiffusionModel(IterativeModel):
         try:
             schedule = DiffusionSchedule.from_dict(d)  # type: ignore[arg-type]
         except (TypeError, KeyError, ValueError, AttributeError) as e:
-            raise BundleError(f"{where}: manifest key 'sampling.schedule' is not a valid schedule ({e}): {d!r}"
-                              ) from None
+            raise BundleError(
+                f"{where}: manifest key 'sampling.schedule' is not a valid schedule ({e}): {d!r}"
+            ) from None
         if spec.time_input != "index":
             raise BundleError(f"{where}: manifest key 'sampling.time_input' must be 'index' for diffusion")
         if spec.max_steps > schedule.T:
-            raise BundleError(f"{where}: manifest key 'sampling.max_steps' ({spec.max_steps}) exceeds T "
-                              f"({schedule.T})")
+            raise BundleError(f"{where}: manifest key 'sampling.max_steps' ({spec.max_steps}) exceeds T ({schedule.T})")
         object.__setattr__(self, "schedule", schedule)
 
     def _t_start(self, strength: float) -> int:
@@ -65,15 +65,31 @@ class DiffusionModel(IterativeModel):
             return 0
         return min(max(1, math.ceil(s.steps * strength - 1e-9)), self._t_start(strength) + 1)
 
-    def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
-                hook: StepHook, observe: Observer | None = None) -> np.ndarray:
+    def _sample(
+        self,
+        x: np.ndarray,
+        s: Settings,
+        rngs: list[np.random.Generator],
+        strength: float,
+        hook: StepHook,
+        observe: Observer | None = None,
+    ) -> np.ndarray:
         timesteps = trailing_timesteps(self._t_start(strength) + 1, self.phase_steps(s, strength))
         predict = self.predictor(s, x.shape[0], observe)
         if s.solver == "ddpm":
-            return ddpm.sample(predict, x, self.schedule, timesteps, self.spec.prediction, rngs,
-                               clip=self.spec.clip_denoised, hook=hook)
-        return ddim.sample(predict, x, self.schedule, timesteps, self.spec.prediction,
-                           clip=self.spec.clip_denoised, hook=hook)
+            return ddpm.sample(
+                predict,
+                x,
+                self.schedule,
+                timesteps,
+                self.spec.prediction,
+                rngs,
+                clip=self.spec.clip_denoised,
+                hook=hook,
+            )
+        return ddim.sample(
+            predict, x, self.schedule, timesteps, self.spec.prediction, clip=self.spec.clip_denoised, hook=hook
+        )
 
     def _clean_estimate(self, x: np.ndarray, t: float, pred: np.ndarray) -> np.ndarray:
         """x̂_0 at timestep t (Ho et al. eq. 15, or the v identity), clipped as the samplers clip it."""
@@ -84,5 +100,6 @@ class DiffusionModel(IterativeModel):
 
     def _invert(self, x0: np.ndarray, s: Settings, hook: StepHook) -> np.ndarray:
         timesteps = trailing_timesteps(self.schedule.T, s.steps)
-        return ddim.invert(self.predictor(s, x0.shape[0]), x0, self.schedule, timesteps, self.spec.prediction,
-                           hook=hook)
+        return ddim.invert(
+            self.predictor(s, x0.shape[0]), x0, self.schedule, timesteps, self.spec.prediction, hook=hook
+        )

@@ -94,8 +94,15 @@ class PaletteError(PixelspriteError):
 
     code: ClassVar[str] = "invalid_palette"
 
-    def __init__(self, message: str, *, field: str | None = None, path: str | None = None,
-                 line: int | None = None, byte: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+        byte: int | None = None,
+    ) -> None:
         super().__init__(message, field=field)
         self.path = path
         self.line = line

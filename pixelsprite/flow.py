@@ -49,14 +49,21 @@ class FlowModel(IterativeModel):
             raise BundleError(f"{where}: manifest key 'sampling.time_input' must be 't' for flow")
         object.__setattr__(self, "path", FlowPath(kind))
 
-    def _integrate(self, x: np.ndarray, s: Settings, ts: np.ndarray, hook: StepHook,
-                   observe: Observer | None = None) -> np.ndarray:
+    def _integrate(
+        self, x: np.ndarray, s: Settings, ts: np.ndarray, hook: StepHook, observe: Observer | None = None
+    ) -> np.ndarray:
         return _INTEGRATORS[s.solver](self.predictor(s, x.shape[0], observe), x, ts, hook=hook)
 
-    def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
-                hook: StepHook, observe: Observer | None = None) -> np.ndarray:
-        return self._integrate(x, s, uniform_grid(self.phase_steps(s, strength), 1.0 - strength, 1.0), hook,
-                               observe)
+    def _sample(
+        self,
+        x: np.ndarray,
+        s: Settings,
+        rngs: list[np.random.Generator],
+        strength: float,
+        hook: StepHook,
+        observe: Observer | None = None,
+    ) -> np.ndarray:
+        return self._integrate(x, s, uniform_grid(self.phase_steps(s, strength), 1.0 - strength, 1.0), hook, observe)
 
     def _clean_estimate(self, x: np.ndarray, t: float, pred: np.ndarray) -> np.ndarray:
         """x̂_1 at time t from the velocity (the path's endpoint estimate)."""

@@ -114,7 +114,11 @@ def _unreadable(name: str, e: BaseException) -> str:
 
 
 def decode_image(
-    data: bytes, *, name: str = "image", size: tuple[int, int] | None = None, alpha_threshold: int = 127,
+    data: bytes,
+    *,
+    name: str = "image",
+    size: tuple[int, int] | None = None,
+    alpha_threshold: int = 127,
     max_side: int = MAX_INPUT_SIDE,
 ) -> np.ndarray:
     """Decode image bytes (PNG, GIF, BMP, ...) to uint8 ``(H, W, 4)`` with hard alpha.
@@ -174,8 +178,9 @@ def read_image(
                 if size is not None and (w, h) != tuple(size):
                     raise ImageError(f"{label} is {w}x{h} pixels, expected {size[0]}x{size[1]}")
                 if not (1 <= w <= MAX_INPUT_SIDE and 1 <= h <= MAX_INPUT_SIDE):
-                    raise ImageError(f"{label} is {w}x{h} pixels; input images may be at most {MAX_INPUT_SIDE} "
-                                     "pixels on a side")
+                    raise ImageError(
+                        f"{label} is {w}x{h} pixels; input images may be at most {MAX_INPUT_SIDE} pixels on a side"
+                    )
             data = head + f.read()
     except OSError as e:
         raise ImageError(f"{label}: cannot read file ({e.strerror or e})") from None
@@ -212,9 +217,7 @@ def upscale(rgba: npt.ArrayLike, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(arr, factor, axis=-3), factor, axis=-2)
 
 
-def compose_sheet(
-    sprites: npt.ArrayLike, *, columns: int | None = None, gutter: int = 1, scale: int = 1
-) -> np.ndarray:
+def compose_sheet(sprites: npt.ArrayLike, *, columns: int | None = None, gutter: int = 1, scale: int = 1) -> np.ndarray:
     """Lay sprites out in a grid sheet.
 
     Args:
@@ -242,8 +245,9 @@ def compose_sheet(
     return upscale(sheet, scale)
 
 
-def sheet_shape(n: int, h: int, w: int, *, columns: int | None = None, gutter: int = 1,
-                scale: int = 1) -> tuple[int, int, int]:
+def sheet_shape(
+    n: int, h: int, w: int, *, columns: int | None = None, gutter: int = 1, scale: int = 1
+) -> tuple[int, int, int]:
     """``(columns, sheet height, sheet width)`` of :func:`compose_sheet` for ``n`` sprites of ``h x w`` (no pixels
     are made)."""
     cols = max(1, min(columns or math.ceil(math.sqrt(n)), n))
@@ -251,8 +255,14 @@ def sheet_shape(n: int, h: int, w: int, *, columns: int | None = None, gutter: i
     return cols, (rows * (h + gutter) - gutter) * scale, (cols * (w + gutter) - gutter) * scale
 
 
-def check_output_size(width: int, height: int, *, what: str = "the sheet", field: str = "scale",
-                      advice: str = "lower --scale or --count, or use --separate") -> None:
+def check_output_size(
+    width: int,
+    height: int,
+    *,
+    what: str = "the sheet",
+    field: str = "scale",
+    advice: str = "lower --scale or --count, or use --separate",
+) -> None:
     """Refuse an output image over :data:`MAX_OUTPUT_SIDE` on a side or :data:`MAX_OUTPUT_PIXELS` in all, before
     it is made.
 
@@ -262,12 +272,22 @@ def check_output_size(width: int, height: int, *, what: str = "the sheet", field
     if width > MAX_OUTPUT_SIDE or height > MAX_OUTPUT_SIDE or width * height > MAX_OUTPUT_PIXELS:
         raise InvalidRequest(
             f"{what} would be {width}x{height} pixels; the limit is {MAX_OUTPUT_SIDE} on a side and "
-            f"{MAX_OUTPUT_PIXELS // 2**20} megapixels in all: {advice}", field=field)
+            f"{MAX_OUTPUT_PIXELS // 2**20} megapixels in all: {advice}",
+            field=field,
+        )
 
 
-def sheet_description(names: Sequence[str], image: str, sprite_size: tuple[int, int], *, columns: int,
-                      gutter: int = 1, scale: int = 1, duration_ms: int = 100,
-                      app_version: str | None = None) -> dict[str, Any]:
+def sheet_description(
+    names: Sequence[str],
+    image: str,
+    sprite_size: tuple[int, int],
+    *,
+    columns: int,
+    gutter: int = 1,
+    scale: int = 1,
+    duration_ms: int = 100,
+    app_version: str | None = None,
+) -> dict[str, Any]:
     """The JSON description of a :func:`compose_sheet` sheet in the TexturePacker / Aseprite ``--data`` "array"
     shape (Phaser, Godot importers and most engines read it).
 
@@ -289,19 +309,27 @@ def sheet_description(names: Sequence[str], image: str, sprite_size: tuple[int, 
     for i, name in enumerate(names):
         r, c = divmod(i, columns)
         x, y = c * (w + gutter) * scale, r * (h + gutter) * scale
-        frames.append({
-            "filename": name,
-            "frame": {"x": x, "y": y, "w": w * scale, "h": h * scale},
-            "rotated": False,
-            "trimmed": False,
-            "spriteSourceSize": {"x": 0, "y": 0, "w": w * scale, "h": h * scale},
-            "sourceSize": {"w": w * scale, "h": h * scale},
-            "duration": int(duration_ms),
-        })
+        frames.append(
+            {
+                "filename": name,
+                "frame": {"x": x, "y": y, "w": w * scale, "h": h * scale},
+                "rotated": False,
+                "trimmed": False,
+                "spriteSourceSize": {"x": 0, "y": 0, "w": w * scale, "h": h * scale},
+                "sourceSize": {"w": w * scale, "h": h * scale},
+                "duration": int(duration_ms),
+            }
+        )
     if app_version is None:
         from . import __version__ as app_version
     return {
         "frames": frames,
-        "meta": {"app": "pixelsprite", "version": app_version, "image": image, "format": "RGBA8888",
-                 "size": {"w": int(sheet_w), "h": int(sheet_h)}, "scale": str(scale)},
+        "meta": {
+            "app": "pixelsprite",
+            "version": app_version,
+            "image": image,
+            "format": "RGBA8888",
+            "size": {"w": int(sheet_w), "h": int(sheet_h)},
+            "scale": str(scale),
+        },
     }

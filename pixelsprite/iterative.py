@@ -87,8 +87,7 @@ class Previews:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
             raise InvalidRequest(f"preview every must be a positive integer, got {self.every!r}", field="preview")
         if not (isinstance(self.min_interval_s, (int, float)) and self.min_interval_s >= 0):
-            raise InvalidRequest(f"preview min_interval_s must be >= 0, got {self.min_interval_s!r}",
-                                 field="preview")
+            raise InvalidRequest(f"preview min_interval_s must be >= 0, got {self.min_interval_s!r}", field="preview")
 
     @classmethod
     def of(cls, value: Previews | PreviewCallback | None) -> Previews | None:
@@ -96,8 +95,7 @@ class Previews:
         if value is None or isinstance(value, Previews):
             return value
         if not callable(value):
-            raise InvalidRequest(f"preview must be a callable or Previews, got {type(value).__name__}",
-                                 field="preview")
+            raise InvalidRequest(f"preview must be a callable or Previews, got {type(value).__name__}", field="preview")
         return cls(value)
 
 
@@ -133,8 +131,9 @@ def dims_match(spec: TensorSpec, want: tuple[int, ...]) -> bool:
     return len(rest) == len(want) and all(isinstance(d, int) and d == w for d, w in zip(rest, want, strict=True))
 
 
-def make_hook(progress: Progress | None, cancel: CancelCheck | None, total: int,
-              watch: _Watch | None = None) -> Callable[[int], StepHook]:
+def make_hook(
+    progress: Progress | None, cancel: CancelCheck | None, total: int, watch: _Watch | None = None
+) -> Callable[[int], StepHook]:
     """A factory of per-phase step hooks reporting one running count ``(done, total)`` over a request's phases.
 
     ``factory(offset)`` returns the hook for a phase starting after ``offset`` steps. Cancellation is checked
@@ -167,8 +166,9 @@ def label_index(label: str | None, labels: Sequence[str], null_label: int | None
     if null_label is None:
         raise InvalidRequest(f"model {model!r} is unconditional: it takes no label", field="label")
     if label not in labels:
-        raise InvalidRequest(f"unknown label {label!r} for model {model!r}; valid labels: {', '.join(labels)}",
-                             field="label")
+        raise InvalidRequest(
+            f"unknown label {label!r} for model {model!r}; valid labels: {', '.join(labels)}", field="label"
+        )
     return list(labels).index(label)
 
 
@@ -240,8 +240,9 @@ class SamplingSpec:
         cond = d.get("conditioning", {})
         null = cond.get("null_label") if isinstance(cond, Mapping) else None
         if m.labels and null != len(m.labels):
-            raise _err(where, "conditioning.null_label", f"must equal the number of labels ({len(m.labels)}), "
-                       f"got {null!r}")
+            raise _err(
+                where, "conditioning.null_label", f"must equal the number of labels ({len(m.labels)}), got {null!r}"
+            )
         if not m.labels and null is not None:
             raise _err(where, "conditioning.null_label", "must be null for a model without labels")
         solvers = _get(d, "solvers", where)
@@ -269,44 +270,74 @@ class SamplingSpec:
                 raise _err(where, "latent", "must be an object {mean, std}")
             mean, std = lat.get("mean"), lat.get("std")
             for key, v in (("mean", mean), ("std", std)):
-                if not (isinstance(v, list) and len(v) == shape[0]
-                        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+                if not (
+                    isinstance(v, list)
+                    and len(v) == shape[0]
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+                ):
                     raise _err(where, f"latent.{key}", f"must be {shape[0]} numbers, got {v!r}")
             if min(std) <= 0:  # type: ignore[arg-type]
                 raise _err(where, "latent.std", "must be positive")
             mean, std = tuple(float(x) for x in mean), tuple(float(x) for x in std)  # type: ignore[union-attr]
-        return cls(space, tuple(shape), prediction, time_input, None if clip is None else float(clip), null,
-                   tuple(solvers), str(solver), steps, float(guidance), max_steps, mean, std, d)
+        return cls(
+            space,
+            tuple(shape),
+            prediction,
+            time_input,
+            None if clip is None else float(clip),
+            null,
+            tuple(solvers),
+            str(solver),
+            steps,
+            float(guidance),
+            max_steps,
+            mean,
+            std,
+            d,
+        )
 
     def check_graph(self, m: Manifest, role: str, where: str) -> None:
         """The network graph takes (x, t, label) and returns one tensor of the sampling shape."""
         if role not in m.graphs:
-            raise BundleError(f"{where}: a {m.family!r} bundle needs a {role!r} graph "
-                              f"(it has: {', '.join(sorted(m.graphs))})")
+            raise BundleError(
+                f"{where}: a {m.family!r} bundle needs a {role!r} graph (it has: {', '.join(sorted(m.graphs))})"
+            )
         g = m.graphs[role]
         shape = ", ".join(map(str, self.shape))
-        ok = (len(g.inputs) == 3 and dims_match(g.inputs[0], self.shape) and g.inputs[0].dtype == "float32"
-              and len(g.inputs[1].shape) == 1 and g.inputs[1].dtype == "float32"
-              and len(g.inputs[2].shape) == 1 and g.inputs[2].dtype == "int64")
+        ok = (
+            len(g.inputs) == 3
+            and dims_match(g.inputs[0], self.shape)
+            and g.inputs[0].dtype == "float32"
+            and len(g.inputs[1].shape) == 1
+            and g.inputs[1].dtype == "float32"
+            and len(g.inputs[2].shape) == 1
+            and g.inputs[2].dtype == "int64"
+        )
         if not ok:
-            raise BundleError(f"{where}: the {role!r} graph must take x float32 [batch, {shape}], t float32 [batch] "
-                              "and label int64 [batch]")
+            raise BundleError(
+                f"{where}: the {role!r} graph must take x float32 [batch, {shape}], t float32 [batch] "
+                "and label int64 [batch]"
+            )
         if not dims_match(g.outputs[0], self.shape):
             raise BundleError(f"{where}: the {role!r} graph's first output must have shape [batch, {shape}]")
         if self.space == "pixel":
             if self.shape != m.image.nchw:
-                raise BundleError(f"{where}: sampling.shape {list(self.shape)} must equal the image's "
-                                  f"{list(m.image.nchw)} in pixel space")
+                raise BundleError(
+                    f"{where}: sampling.shape {list(self.shape)} must equal the image's "
+                    f"{list(m.image.nchw)} in pixel space"
+                )
             return
         if "decoder" not in m.graphs:
             raise BundleError(f"{where}: sampling.space 'latent' needs a 'decoder' graph (the first stage)")
         dec = m.graphs["decoder"]
         if not dims_match(dec.inputs[0], self.shape) or not dims_match(dec.outputs[0], m.image.nchw):
-            raise BundleError(f"{where}: the decoder must map [batch, {shape}] to "
-                              f"[batch, {', '.join(map(str, m.image.nchw))}]")
+            raise BundleError(
+                f"{where}: the decoder must map [batch, {shape}] to [batch, {', '.join(map(str, m.image.nchw))}]"
+            )
         enc = m.graphs.get("encoder")
-        if enc is not None and (not dims_match(enc.inputs[0], m.image.nchw) or not dims_match(enc.outputs[0],
-                                                                                               self.shape)):
+        if enc is not None and (
+            not dims_match(enc.inputs[0], m.image.nchw) or not dims_match(enc.outputs[0], self.shape)
+        ):
             raise BundleError(f"{where}: the encoder must map images to [batch, {shape}] (its first output)")
 
 
@@ -365,8 +396,15 @@ class IterativeModel:
         return self.spec.space == "pixel" or "encoder" in self.manifest.graphs
 
     # ----------------------------------------------------------------------------------- request settings
-    def settings(self, label: str | None, solver: str | None, steps: int | None, guidance: float | None,
-                 *, deterministic: bool = False) -> Settings:
+    def settings(
+        self,
+        label: str | None,
+        solver: str | None,
+        steps: int | None,
+        guidance: float | None,
+        *,
+        deterministic: bool = False,
+    ) -> Settings:
         """Resolve a request's options against this model; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
         index = label_index(label, self.manifest.labels, spec.null_label, self.name)
@@ -374,15 +412,22 @@ class IterativeModel:
         if solver is None:  # the default, or (for inversion/interpolation) the first deterministic one
             solver = spec.default_solver if spec.default_solver in usable or not usable else usable[0]
         if solver not in spec.solvers:
-            raise InvalidRequest(f"model {self.name!r} ({self.FAMILY}) does not support solver {solver!r}; "
-                                 f"supported: {', '.join(spec.solvers)}", field="solver")
+            raise InvalidRequest(
+                f"model {self.name!r} ({self.FAMILY}) does not support solver {solver!r}; "
+                f"supported: {', '.join(spec.solvers)}",
+                field="solver",
+            )
         if solver not in usable:
-            raise InvalidRequest(f"solver {solver!r} is stochastic; this operation needs a deterministic solver "
-                                 f"({', '.join(usable) or 'this model has none'})", field="solver")
+            raise InvalidRequest(
+                f"solver {solver!r} is stochastic; this operation needs a deterministic solver "
+                f"({', '.join(usable) or 'this model has none'})",
+                field="solver",
+            )
         steps = spec.default_steps if steps is None else steps
         if not 1 <= steps <= spec.max_steps:
-            raise InvalidRequest(f"steps must be between 1 and {spec.max_steps} for model {self.name!r}, "
-                                 f"got {steps}", field="steps")
+            raise InvalidRequest(
+                f"steps must be between 1 and {spec.max_steps} for model {self.name!r}, got {steps}", field="steps"
+            )
         g = spec.default_guidance if guidance is None else float(guidance)
         return Settings(solver, steps, g, index)
 
@@ -393,14 +438,17 @@ class IterativeModel:
         names = [s.name for s in g.inputs]
         out = []
         for i in range(0, x.shape[0], CHUNK):
-            feeds: dict[str, np.ndarray] = {names[0]: np.ascontiguousarray(x[i:i + CHUNK], dtype=np.float32),
-                     names[1]: np.ascontiguousarray(t[i:i + CHUNK], dtype=np.float32),
-                     names[2]: np.ascontiguousarray(label[i:i + CHUNK], dtype=np.int64)}
+            feeds: dict[str, np.ndarray] = {
+                names[0]: np.ascontiguousarray(x[i : i + CHUNK], dtype=np.float32),
+                names[1]: np.ascontiguousarray(t[i : i + CHUNK], dtype=np.float32),
+                names[2]: np.ascontiguousarray(label[i : i + CHUNK], dtype=np.int64),
+            }
             out.append(self.bundle.run(self.ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
         return np.concatenate(out)
 
-    def predictor(self, s: Settings, n: int, observe: Observer | None = None
-                  ) -> Callable[[np.ndarray, float], np.ndarray]:
+    def predictor(
+        self, s: Settings, n: int, observe: Observer | None = None
+    ) -> Callable[[np.ndarray, float], np.ndarray]:
         """The guided prediction ``(x, t) -> f̂`` for n sprites of label ``s.label``; t in model-time units.
 
         ``observe(x, t, f̂)`` (previews) sees every evaluation; without it the guided network is returned as is.
@@ -434,8 +482,10 @@ class IterativeModel:
         if "encoder" not in self.manifest.graphs:
             raise InvalidRequest(f"model {self.name!r} has no encoder, so it cannot take images", field="image")
         spec = self.manifest.graphs["encoder"]
-        zs = [self.bundle.run("encoder", {spec.inputs[0].name: x[i:i + CHUNK]})[spec.outputs[0].name]
-              for i in range(0, len(x), CHUNK)]
+        zs = [
+            self.bundle.run("encoder", {spec.inputs[0].name: x[i : i + CHUNK]})[spec.outputs[0].name]
+            for i in range(0, len(x), CHUNK)
+        ]
         z = np.concatenate(zs).astype(np.float32)
         mean, std = self._latent_stats()
         return ((z - mean) / std).astype(np.float32)
@@ -443,8 +493,10 @@ class IterativeModel:
     def _latent_stats(self) -> tuple[np.ndarray, np.ndarray]:
         assert self.spec.latent_mean is not None and self.spec.latent_std is not None
         shape = (1, -1) + (1,) * (len(self.spec.shape) - 1)
-        return (np.asarray(self.spec.latent_mean, np.float32).reshape(shape),
-                np.asarray(self.spec.latent_std, np.float32).reshape(shape))
+        return (
+            np.asarray(self.spec.latent_mean, np.float32).reshape(shape),
+            np.asarray(self.spec.latent_std, np.float32).reshape(shape),
+        )
 
     def decode_raw(self, x: np.ndarray) -> np.ndarray:
         """Model-space ``(N, *shape)`` -> raw image float32 ``(N, 4, H, W)`` in ``image.value_range``."""
@@ -453,14 +505,17 @@ class IterativeModel:
         mean, std = self._latent_stats()
         z = (np.asarray(x, np.float32) * std + mean).astype(np.float32)
         spec = self.manifest.graphs["decoder"]
-        out = [self.bundle.run("decoder", {spec.inputs[0].name: z[i:i + CHUNK]})[spec.outputs[0].name]
-               for i in range(0, len(z), CHUNK)]
+        out = [
+            self.bundle.run("decoder", {spec.inputs[0].name: z[i : i + CHUNK]})[spec.outputs[0].name]
+            for i in range(0, len(z), CHUNK)
+        ]
         return np.concatenate(out).astype(np.float32)
 
     def preview_sprites(self, x: np.ndarray) -> np.ndarray:
         """Model-space ``(N, *shape)`` -> uint8 sprites with hard alpha only (the cheap, honest preview)."""
-        return hard_alpha_from_model(self.decode_raw(x), self.manifest.image.value_range,
-                                     self.manifest.postprocess.alpha_threshold)
+        return hard_alpha_from_model(
+            self.decode_raw(x), self.manifest.image.value_range, self.manifest.postprocess.alpha_threshold
+        )
 
     def finish(self, x: np.ndarray, max_colors: int | None, label: int = -1) -> np.ndarray:
         """Model-space ``(N, *shape)`` -> finished uint8 sprites (the manifest's decoding policy; sprites of
@@ -468,16 +523,29 @@ class IterativeModel:
         names = self.manifest.labels
         pp = self.manifest.postprocess.for_label(names[label] if 0 <= label < len(names) else None)
         k = pp.max_colors if max_colors is None else max_colors
-        return finish(self.decode_raw(x), self.manifest.image.value_range, alpha_threshold=pp.alpha_threshold,
-                      max_colors=k, color_tolerance=pp.color_tolerance, despeckle_distance=pp.despeckle)
+        return finish(
+            self.decode_raw(x),
+            self.manifest.image.value_range,
+            alpha_threshold=pp.alpha_threshold,
+            max_colors=k,
+            color_tolerance=pp.color_tolerance,
+            despeckle_distance=pp.despeckle,
+        )
 
     # -------------------------------------------------------------------------------------- family hooks
     def phase_steps(self, s: Settings, strength: float = 1.0) -> int:
         """Steps a (partial, for strength < 1) sampling run takes: ceil(steps * strength), at least 1."""
         return max(1, math.ceil(s.steps * strength - 1e-9)) if strength > 0 else 0
 
-    def _sample(self, x: np.ndarray, s: Settings, rngs: list[np.random.Generator], strength: float,
-                hook: StepHook, observe: Observer | None = None) -> np.ndarray:
+    def _sample(
+        self,
+        x: np.ndarray,
+        s: Settings,
+        rngs: list[np.random.Generator],
+        strength: float,
+        hook: StepHook,
+        observe: Observer | None = None,
+    ) -> np.ndarray:
         """Sample from x at noise level ``strength`` (1: pure noise) to clean model-space x; ``observe`` goes to
         :meth:`predictor`."""
         raise NotImplementedError
@@ -499,9 +567,16 @@ class IterativeModel:
         previews = Previews.of(preview)
         return None if previews is None else _Watch(self, previews, previews.rows)
 
-    def generate(self, seeds: Sequence[int], s: Settings, max_colors: int | None = None, *,
-                 progress: Progress | None = None, cancel: CancelCheck | None = None,
-                 preview: Previews | PreviewCallback | None = None) -> np.ndarray:
+    def generate(
+        self,
+        seeds: Sequence[int],
+        s: Settings,
+        max_colors: int | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+        preview: Previews | PreviewCallback | None = None,
+    ) -> np.ndarray:
         """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only.
 
         ``preview``: previews of the clean estimate during sampling (module docstring); never changes the result.
@@ -512,10 +587,18 @@ class IterativeModel:
         observe = watch.observe if watch is not None else None
         return self.finish(self._sample(x, s, rngs, 1.0, hooks(0), observe), max_colors, s.label)
 
-    def variations(self, rgba: np.ndarray, seeds: Sequence[int], strength: float, s: Settings,
-                   max_colors: int | None = None, *, progress: Progress | None = None,
-                   cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
-                   ) -> np.ndarray:
+    def variations(
+        self,
+        rgba: np.ndarray,
+        seeds: Sequence[int],
+        strength: float,
+        s: Settings,
+        max_colors: int | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+        preview: Previews | PreviewCallback | None = None,
+    ) -> np.ndarray:
         """SDEdit (Meng et al. 2022): noise the sprite to level ``strength`` in (0, 1] with each seed's noise,
         then sample back. strength 1 ignores the sprite; 0 returns it (through the decoding policy)."""
         watch = self._watch(preview)
@@ -534,9 +617,18 @@ class IterativeModel:
             return self.start_noise([int(value)])[0][0]
         return self._invert(self.to_space(np.asarray(value)[None]), s, hook)[0]
 
-    def interpolate(self, a: int | np.ndarray, b: int | np.ndarray, frames: int, method: str, s: Settings,
-                    max_colors: int | None = None, *, progress: Progress | None = None,
-                    cancel: CancelCheck | None = None) -> np.ndarray:
+    def interpolate(
+        self,
+        a: int | np.ndarray,
+        b: int | np.ndarray,
+        frames: int,
+        method: str,
+        s: Settings,
+        max_colors: int | None = None,
+        *,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> np.ndarray:
         """``frames`` sprites between endpoints (seeds or uint8 images) by interpolating the starting noise
         (slerp keeps its norm, Song et al. 2021 §5.3) and sampling deterministically."""
         inversions = sum(not isinstance(v, (int, np.integer)) for v in (a, b))

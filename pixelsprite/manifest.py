@@ -62,9 +62,7 @@ def _obj(d: Any, where: str, src: str) -> Mapping[str, Any]:
     return d
 
 
-def _keys(
-    d: Mapping[str, Any], where: str, src: str, required: Sequence[str], optional: Sequence[str]
-) -> None:
+def _keys(d: Mapping[str, Any], where: str, src: str, required: Sequence[str], optional: Sequence[str]) -> None:
     for k in required:
         if k not in d:
             raise BundleError(f"{src}: manifest key {_ctx(where, k)!r} is missing")
@@ -131,9 +129,7 @@ class TensorSpec:
         _keys(d, where, src, ("name", "dtype", "shape"), ())
         dtype = _str(d["dtype"], _ctx(where, "dtype"), src)
         if dtype not in DTYPES:
-            raise BundleError(
-                f"{src}: manifest key {_ctx(where, 'dtype')!r} must be one of {DTYPES}, got {dtype!r}"
-            )
+            raise BundleError(f"{src}: manifest key {_ctx(where, 'dtype')!r} must be one of {DTYPES}, got {dtype!r}")
         return cls(
             name=_str(d["name"], _ctx(where, "name"), src),
             dtype=dtype,
@@ -171,22 +167,16 @@ class GraphSpec:
         _keys(d, where, src, ("file", "sha256", "opset", "inputs", "outputs"), ())
         file = _str(d["file"], _ctx(where, "file"), src)
         if Path(file).name != file:
-            raise BundleError(
-                f"{src}: manifest key {_ctx(where, 'file')!r} must be a plain file name, got {file!r}"
-            )
+            raise BundleError(f"{src}: manifest key {_ctx(where, 'file')!r} must be a plain file name, got {file!r}")
         sha = _str(d["sha256"], _ctx(where, "sha256"), src)
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise BundleError(
-                f"{src}: manifest key {_ctx(where, 'sha256')!r} must be 64 lowercase hex digits"
-            )
+            raise BundleError(f"{src}: manifest key {_ctx(where, 'sha256')!r} must be 64 lowercase hex digits")
 
         def tensors(key: str) -> tuple[TensorSpec, ...]:
             items = _list(d[key], _ctx(where, key), src)
             if not items:
                 raise BundleError(f"{src}: manifest key {_ctx(where, key)!r} must not be empty")
-            return tuple(
-                TensorSpec.from_dict(t, f"{_ctx(where, key)}[{i}]", src) for i, t in enumerate(items)
-            )
+            return tuple(TensorSpec.from_dict(t, f"{_ctx(where, key)}[{i}]", src) for i, t in enumerate(items))
 
         return cls(
             file=file,
@@ -235,8 +225,7 @@ class ImageSpec:
         d = _obj(d, where, src)
         _keys(d, where, src, ("width", "height", "channels", "layout", "dtype", "value_range"), ())
         channels = tuple(
-            _str(c, f"{where}.channels[{i}]", src)
-            for i, c in enumerate(_list(d["channels"], f"{where}.channels", src))
+            _str(c, f"{where}.channels[{i}]", src) for i, c in enumerate(_list(d["channels"], f"{where}.channels", src))
         )
         if channels != ("R", "G", "B", "A"):
             raise BundleError(
@@ -310,12 +299,8 @@ class LatentSpec:
         key = f"{where}.mixture_weights"
         if prior == "gaussian_mixture":
             if "mixture_weights" not in d:
-                raise BundleError(
-                    f"{src}: manifest key {key!r} is missing (needed by prior 'gaussian_mixture')"
-                )
-            weights = tuple(
-                _float(w, f"{key}[{i}]", src) for i, w in enumerate(_list(d["mixture_weights"], key, src))
-            )
+                raise BundleError(f"{src}: manifest key {key!r} is missing (needed by prior 'gaussian_mixture')")
+            weights = tuple(_float(w, f"{key}[{i}]", src) for i, w in enumerate(_list(d["mixture_weights"], key, src)))
             if not weights or min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-4:
                 raise BundleError(f"{src}: manifest key {key!r} must be non-negative weights summing to 1")
         elif "mixture_weights" in d:
@@ -375,9 +360,10 @@ class PostprocessSpec:
         d = _obj(d, where, src)
         _keys(d, where, src, ("alpha_threshold", "max_colors"), ("color_tolerance", "despeckle", "per_label"))
         tolerance, distance = _policy(d, where, src)
-        per_label = tuple(LabelPolicy(_str(k, f"{where}.per_label", src), *_policy(v, f"{where}.per_label.{k}", src,
-                                                                                     required=True))
-                          for k, v in _obj(d.get("per_label", {}), f"{where}.per_label", src).items())
+        per_label = tuple(
+            LabelPolicy(_str(k, f"{where}.per_label", src), *_policy(v, f"{where}.per_label.{k}", src, required=True))
+            for k, v in _obj(d.get("per_label", {}), f"{where}.per_label", src).items()
+        )
         return cls(
             alpha_threshold=_float(d["alpha_threshold"], f"{where}.alpha_threshold", src),
             max_colors=_int(d["max_colors"], f"{where}.max_colors", src, minimum=0),
@@ -394,8 +380,9 @@ class PostprocessSpec:
             "despeckle": self.despeckle,
         }
         if self.per_label:
-            out["per_label"] = {p.label: {"color_tolerance": p.color_tolerance, "despeckle": p.despeckle}
-                                for p in self.per_label}
+            out["per_label"] = {
+                p.label: {"color_tolerance": p.color_tolerance, "despeckle": p.despeckle} for p in self.per_label
+            }
         return out
 
 
@@ -492,20 +479,18 @@ class Manifest:
         graphs_d = _obj(d["graphs"], "graphs", src)
         if not graphs_d:
             raise BundleError(f"{src}: manifest key 'graphs' must name at least one graph")
-        graphs = {
-            _str(k, "graphs", src): GraphSpec.from_dict(v, f"graphs.{k}", src) for k, v in graphs_d.items()
-        }
-        labels = tuple(
-            _str(x, f"labels[{i}]", src) for i, x in enumerate(_list(d.get("labels", []), "labels", src))
-        )
+        graphs = {_str(k, "graphs", src): GraphSpec.from_dict(v, f"graphs.{k}", src) for k, v in graphs_d.items()}
+        labels = tuple(_str(x, f"labels[{i}]", src) for i, x in enumerate(_list(d.get("labels", []), "labels", src)))
         training = _obj(d.get("training", {}), "training", src)
         metrics = _obj(d.get("metrics", {}), "metrics", src)
-        postprocess = PostprocessSpec.from_dict(d["postprocess"], "postprocess", src) if "postprocess" in d \
-            else PostprocessSpec()
+        postprocess = (
+            PostprocessSpec.from_dict(d["postprocess"], "postprocess", src) if "postprocess" in d else PostprocessSpec()
+        )
         stray = [p.label for p in postprocess.per_label if p.label not in labels]
         if stray:
-            raise BundleError(f"{src}: manifest key 'postprocess.per_label' names {stray}, which are not in "
-                              f"'labels' {list(labels)}")
+            raise BundleError(
+                f"{src}: manifest key 'postprocess.per_label' names {stray}, which are not in 'labels' {list(labels)}"
+            )
         return cls(
             name=name,
             family=_str(d["family"], "family", src),

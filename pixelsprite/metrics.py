@@ -38,12 +38,7 @@ def colors_per_sprite(rgba: npt.ArrayLike) -> np.ndarray:
     arr = _batch(rgba)
     n = arr.shape[0]
     rgb = arr[..., :3].astype(np.int64)
-    key = (
-        (np.arange(n, dtype=np.int64)[:, None, None] << 24)
-        | (rgb[..., 0] << 16)
-        | (rgb[..., 1] << 8)
-        | rgb[..., 2]
-    )
+    key = (np.arange(n, dtype=np.int64)[:, None, None] << 24) | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
     uniq = np.unique(key[_opaque(arr)])
     return np.bincount(uniq >> 24, minlength=n).astype(np.int64)
 

@@ -50,8 +50,18 @@ from .iterative import CancelCheck, PreviewCallback, Previews, Progress, label_i
 from .palettes.model import parse_hex
 from .registry import Bundle
 
-__all__ = ["FAMILY", "ROLE", "SOLVERS", "NFE_PER_STEP", "MAX_TEMPERATURE", "TokenSpec", "PixelSettings",
-           "PixelModel", "palette_tokens", "token_colours"]
+__all__ = [
+    "FAMILY",
+    "ROLE",
+    "SOLVERS",
+    "NFE_PER_STEP",
+    "MAX_TEMPERATURE",
+    "TokenSpec",
+    "PixelSettings",
+    "PixelModel",
+    "palette_tokens",
+    "token_colours",
+]
 
 FAMILY = "pixel"
 ROLE = "logits"
@@ -70,8 +80,8 @@ def palette_tokens(rgba: np.ndarray, palette: np.ndarray) -> np.ndarray:
     pal = srgb_to_oklab(palette)
     out = np.empty(len(lab), np.int64)
     for i in range(0, len(lab), 65536):  # bounded (chunk, K) distance blocks
-        x = lab[i:i + 65536]
-        out[i:i + 65536] = np.argmin((pal ** 2).sum(1)[None] - 2 * x @ pal.T, axis=1) + 1
+        x = lab[i : i + 65536]
+        out[i : i + 65536] = np.argmin((pal**2).sum(1)[None] - 2 * x @ pal.T, axis=1) + 1
     return np.where(rgba[..., 3] > 0, out.reshape(rgba.shape[:-1]), 0).astype(np.int64)
 
 
@@ -80,8 +90,8 @@ def token_colours(tokens: np.ndarray, palette: np.ndarray) -> np.ndarray:
     0 and MASK (K + 1) are transparent black."""
     k = len(palette)
     table = np.zeros((k + 2, 4), np.uint8)
-    table[1:k + 1, :3] = palette
-    table[1:k + 1, 3] = 255
+    table[1 : k + 1, :3] = palette
+    table[1 : k + 1, 3] = 255
     return table[tokens]
 
 
@@ -115,14 +125,23 @@ class TokenSpec:
         return len(self.palette) + 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.raw,
-                "palette": [f"#{int(c[0]):02x}{int(c[1]):02x}{int(c[2]):02x}" for c in self.palette],
-                "transparent": 0, "mask_token": self.mask_token, "schedule": self.schedule,
-                "conditioning": {**self.raw.get("conditioning", {}), "null_label": self.null_label},
-                "solvers": list(self.solvers), "max_steps": self.max_steps,
-                "defaults": {"solver": self.default_solver, "steps": self.default_steps,
-                             "guidance": self.default_guidance, "temperature": self.default_temperature,
-                             "corrector": self.corrector}}
+        return {
+            **self.raw,
+            "palette": [f"#{int(c[0]):02x}{int(c[1]):02x}{int(c[2]):02x}" for c in self.palette],
+            "transparent": 0,
+            "mask_token": self.mask_token,
+            "schedule": self.schedule,
+            "conditioning": {**self.raw.get("conditioning", {}), "null_label": self.null_label},
+            "solvers": list(self.solvers),
+            "max_steps": self.max_steps,
+            "defaults": {
+                "solver": self.default_solver,
+                "steps": self.default_steps,
+                "guidance": self.default_guidance,
+                "temperature": self.default_temperature,
+                "corrector": self.corrector,
+            },
+        }
 
     @classmethod
     def parse(cls, labels: Sequence[str], d: Any, pixels: int, where: str) -> TokenSpec:
@@ -169,8 +188,19 @@ class TokenSpec:
         corrector = defaults.get("corrector", 0)
         if isinstance(corrector, bool) or not isinstance(corrector, int) or not 0 <= corrector <= MAX_CORRECTOR:
             raise bad("defaults.corrector", f"must be an integer in 0..{MAX_CORRECTOR}, got {corrector!r}")
-        return cls(palette, null, "cosine", tuple(solvers), max_steps, str(solver), int(steps),
-                   float(guidance), float(temperature), dict(d), corrector)  # type: ignore[arg-type]
+        return cls(
+            palette,
+            null,
+            "cosine",
+            tuple(solvers),
+            max_steps,
+            str(solver),
+            int(steps),
+            float(guidance),
+            float(temperature),
+            dict(d),
+            corrector,
+        )  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -195,8 +225,9 @@ def _lone(tokens: np.ndarray) -> np.ndarray:
     return ~same
 
 
-def _draw(lg: np.ndarray, u_opaque: np.ndarray, u_colour: np.ndarray, temperature: float,
-          onehot: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _draw(
+    lg: np.ndarray, u_opaque: np.ndarray, u_colour: np.ndarray, temperature: float, onehot: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One draw for m pixels from their logits ``lg`` (m, 1 + K) with uniforms (m,) each: opacity at temperature 1,
     colour at ``temperature`` by inverse CDF (with ``onehot`` (K, n): over the locked colours, each getting its
     palette colours' mass). Returns (opaque bool (m,), colour index (m,), p(opaque) (m,), unnormalised colour
@@ -233,13 +264,20 @@ class PixelModel:
         spec = TokenSpec.parse(m.labels, m.extra.get("tokens"), m.image.width * m.image.height, where)
         g = m.graph(ROLE)
         h, w = m.image.height, m.image.width
-        ok = (len(g.inputs) == 3 and g.inputs[0].dtype == "int64" and tuple(g.inputs[0].shape[1:]) == (h, w)
-              and g.inputs[1].dtype == "float32" and g.inputs[2].dtype == "int64"
-              and tuple(g.outputs[0].shape[1:]) == (1 + len(spec.palette), h, w))
+        ok = (
+            len(g.inputs) == 3
+            and g.inputs[0].dtype == "int64"
+            and tuple(g.inputs[0].shape[1:]) == (h, w)
+            and g.inputs[1].dtype == "float32"
+            and g.inputs[2].dtype == "int64"
+            and tuple(g.outputs[0].shape[1:]) == (1 + len(spec.palette), h, w)
+        )
         if not ok:
-            raise BundleError(f"{where}: the 'logits' graph must take tokens int64 [batch, {h}, {w}], t float32 "
-                              f"[batch], label int64 [batch] and return float32 [batch, {1 + len(spec.palette)}, "
-                              f"{h}, {w}]")
+            raise BundleError(
+                f"{where}: the 'logits' graph must take tokens int64 [batch, {h}, {w}], t float32 "
+                f"[batch], label int64 [batch] and return float32 [batch, {1 + len(spec.palette)}, "
+                f"{h}, {w}]"
+            )
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "_palette_lab", srgb_to_oklab(spec.palette))
 
@@ -256,23 +294,34 @@ class PixelModel:
         return (self.manifest.image.width, self.manifest.image.height)
 
     # ----------------------------------------------------------------------------------- request settings
-    def settings(self, label: str | None, solver: str | None, steps: int | None, guidance: float | None,
-                 temperature: float | None = None) -> PixelSettings:
+    def settings(
+        self,
+        label: str | None,
+        solver: str | None,
+        steps: int | None,
+        guidance: float | None,
+        temperature: float | None = None,
+    ) -> PixelSettings:
         """Resolve a request's options; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
         index = label_index(label, self.manifest.labels, spec.null_label, self.name)
         solver = spec.default_solver if solver is None else solver
         if solver not in spec.solvers:
-            raise InvalidRequest(f"model {self.name!r} ({FAMILY}) does not support solver {solver!r}; "
-                                 f"supported: {', '.join(spec.solvers)}", field="solver")
+            raise InvalidRequest(
+                f"model {self.name!r} ({FAMILY}) does not support solver {solver!r}; "
+                f"supported: {', '.join(spec.solvers)}",
+                field="solver",
+            )
         steps = spec.default_steps if steps is None else steps
         if not 1 <= steps <= spec.max_steps:
-            raise InvalidRequest(f"steps must be between 1 and {spec.max_steps} for model {self.name!r}, "
-                                 f"got {steps}", field="steps")
+            raise InvalidRequest(
+                f"steps must be between 1 and {spec.max_steps} for model {self.name!r}, got {steps}", field="steps"
+            )
         temperature = spec.default_temperature if temperature is None else float(temperature)
         if not 0 < temperature <= MAX_TEMPERATURE:
-            raise InvalidRequest(f"temperature must be in (0, {MAX_TEMPERATURE:g}], got {temperature}",
-                                 field="temperature")
+            raise InvalidRequest(
+                f"temperature must be in (0, {MAX_TEMPERATURE:g}], got {temperature}", field="temperature"
+            )
         g = spec.default_guidance if guidance is None else float(guidance)
         return PixelSettings(solver, steps, g, temperature, index, spec.corrector)
 
@@ -283,9 +332,11 @@ class PixelModel:
         names = [s.name for s in g.inputs]
         out = []
         for i in range(0, tokens.shape[0], CHUNK):
-            feeds: dict[str, np.ndarray] = {names[0]: np.ascontiguousarray(tokens[i:i + CHUNK], dtype=np.int64),
-                     names[1]: np.ascontiguousarray(t[i:i + CHUNK], dtype=np.float32),
-                     names[2]: np.ascontiguousarray(label[i:i + CHUNK], dtype=np.int64)}
+            feeds: dict[str, np.ndarray] = {
+                names[0]: np.ascontiguousarray(tokens[i : i + CHUNK], dtype=np.int64),
+                names[1]: np.ascontiguousarray(t[i : i + CHUNK], dtype=np.float32),
+                names[2]: np.ascontiguousarray(label[i : i + CHUNK], dtype=np.int64),
+            }
             out.append(self.bundle.run(ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
         return np.concatenate(out)
 
@@ -300,8 +351,11 @@ class PixelModel:
             return self.network(tokens, t, label)
         if s.guidance == 0.0:
             return self.network(tokens, t, np.full(n, null, np.int64))
-        both = self.network(np.concatenate([tokens, tokens]), np.concatenate([t, t]),
-                            np.concatenate([label, np.full(n, null, np.int64)]))
+        both = self.network(
+            np.concatenate([tokens, tokens]),
+            np.concatenate([t, t]),
+            np.concatenate([label, np.full(n, null, np.int64)]),
+        )
         cond, uncond = both[:n], both[n:]
         return uncond + s.guidance * (cond - uncond)
 
@@ -322,9 +376,18 @@ class PixelModel:
         return d.argmin(1).astype(np.int64), d.argmin(0).astype(np.int64) + 1
 
     # ------------------------------------------------------------------------------------------- sampling
-    def sample(self, tokens: np.ndarray, fill: np.ndarray, rngs: Sequence[np.random.Generator], s: PixelSettings,
-               steps: int, *, locked: np.ndarray | None = None, hook: Any = None,
-               preview: Previews | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def sample(
+        self,
+        tokens: np.ndarray,
+        fill: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        s: PixelSettings,
+        steps: int,
+        *,
+        locked: np.ndarray | None = None,
+        hook: Any = None,
+        preview: Previews | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Fill the ``fill`` pixels of ``tokens``.
 
         tokens: int64 (N, H, W) (the pixels to fill may hold anything); fill: bool (N, H, W); rngs: one per
@@ -346,8 +409,9 @@ class PixelModel:
             group, rep = self.lock(locked)
             onehot = np.eye(len(rep), dtype=np.float32)[group]  # (K, n_locked)
         remaining = fill.copy()
-        rank_random = np.argsort(np.argsort(np.where(fill, order_keys, np.inf), axis=1, kind="stable"), axis=1,
-                                 kind="stable")  # position of each pixel in its sprite's random order
+        rank_random = np.argsort(
+            np.argsort(np.where(fill, order_keys, np.inf), axis=1, kind="stable"), axis=1, kind="stable"
+        )  # position of each pixel in its sprite's random order
         revealed = np.zeros(n, np.int64)
         for i in range(steps):
             u = np.stack([r.random((3, hw)) for r in rngs])  # (n, 3, hw)
@@ -360,8 +424,9 @@ class PixelModel:
             else:
                 candidates = remaining
             rows, cols = np.nonzero(candidates)
-            opaque, pick, p_opaque, prob, total = _draw(logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols],
-                                                        s.temperature, onehot)
+            opaque, pick, p_opaque, prob, total = _draw(
+                logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot
+            )
             if s.solver == "random":
                 now_rows, now_cols, sel = rows, cols, np.ones(len(rows), bool)
             else:
@@ -392,8 +457,7 @@ class PixelModel:
             t = (lone.sum(1) / hw).astype(np.float32)
             logits = self.guided_logits(np.where(lone, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
             rows, cols = np.nonzero(lone)
-            opaque, pick, *_ = _draw(logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature,
-                                     onehot)
+            opaque, pick, *_ = _draw(logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot)
             token = pick + 1 if rep is None else rep[pick]
             state[rows, cols] = np.where(opaque, token, 0)
             if group is not None:
@@ -402,8 +466,14 @@ class PixelModel:
                 hook(steps + c + 1, steps + s.corrector)
         return state.reshape(n, h, w), (chosen.reshape(n, h, w) if group is not None else None)
 
-    def render(self, tokens: np.ndarray, chosen: np.ndarray | None, locked: np.ndarray | None,
-               base: np.ndarray | None = None, fill: np.ndarray | None = None) -> np.ndarray:
+    def render(
+        self,
+        tokens: np.ndarray,
+        chosen: np.ndarray | None,
+        locked: np.ndarray | None,
+        base: np.ndarray | None = None,
+        fill: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Sampled tokens -> uint8 RGBA; locked pixels take their exact locked colour; with ``base`` (N, H, W, 4)
         every pixel outside ``fill`` keeps the base's exact value."""
         out = self.colours(tokens)
@@ -415,9 +485,19 @@ class PixelModel:
         return out
 
     # ------------------------------------------------------------------------------------------ operations
-    def _run(self, tokens: np.ndarray, fill: np.ndarray, rngs: list[np.random.Generator], s: PixelSettings,
-             steps: int, locked: np.ndarray | None, progress: Progress | None, cancel: CancelCheck | None,
-             preview: Previews | PreviewCallback | None, base: np.ndarray | None = None) -> np.ndarray:
+    def _run(
+        self,
+        tokens: np.ndarray,
+        fill: np.ndarray,
+        rngs: list[np.random.Generator],
+        s: PixelSettings,
+        steps: int,
+        locked: np.ndarray | None,
+        progress: Progress | None,
+        cancel: CancelCheck | None,
+        preview: Previews | PreviewCallback | None,
+        base: np.ndarray | None = None,
+    ) -> np.ndarray:
         hooks = make_hook(progress, cancel, steps + s.corrector)
         previews = Previews.of(preview)
         if previews is not None and base is not None:  # show the kept pixels as they are, not as palette tokens
@@ -431,9 +511,16 @@ class PixelModel:
         out, chosen = self.sample(tokens, fill, rngs, s, steps, locked=locked, hook=hooks(0), preview=previews)
         return self.render(out, chosen, locked, base, fill if base is not None else None)
 
-    def generate(self, seeds: Sequence[int], s: PixelSettings, *, locked: np.ndarray | None = None,
-                 progress: Progress | None = None, cancel: CancelCheck | None = None,
-                 preview: Previews | PreviewCallback | None = None) -> np.ndarray:
+    def generate(
+        self,
+        seeds: Sequence[int],
+        s: PixelSettings,
+        *,
+        locked: np.ndarray | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+        preview: Previews | PreviewCallback | None = None,
+    ) -> np.ndarray:
         """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only."""
         w, h = self.size
         rngs = [np.random.default_rng(int(x)) for x in seeds]
@@ -445,10 +532,18 @@ class PixelModel:
         """Steps for filling a ``share`` of the canvas: ceil(steps * share), at least 1."""
         return max(1, math.ceil(s.steps * share - 1e-9))
 
-    def variations(self, rgba: np.ndarray, seeds: Sequence[int], strength: float, s: PixelSettings, *,
-                   locked: np.ndarray | None = None, progress: Progress | None = None,
-                   cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
-                   ) -> np.ndarray:
+    def variations(
+        self,
+        rgba: np.ndarray,
+        seeds: Sequence[int],
+        strength: float,
+        s: PixelSettings,
+        *,
+        locked: np.ndarray | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+        preview: Previews | PreviewCallback | None = None,
+    ) -> np.ndarray:
         """Re-mask a share ``strength`` in [0, 1] of the pixels (each seed picks which) and resample them; the
         rest keeps the sprite's exact pixels. strength 0 returns the sprite unchanged."""
         w, h = self.size
@@ -463,13 +558,22 @@ class PixelModel:
             flat[i, np.argsort(r.random(h * w), kind="stable")[:k]] = True
         fill = flat.reshape(n, h, w)
         tokens = self.to_tokens(base)
-        return self._run(tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel,
-                         preview, base)
+        return self._run(
+            tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel, preview, base
+        )
 
-    def inpaint(self, rgba: np.ndarray, mask: np.ndarray, seeds: Sequence[int], s: PixelSettings, *,
-                locked: np.ndarray | None = None, progress: Progress | None = None,
-                cancel: CancelCheck | None = None, preview: Previews | PreviewCallback | None = None
-                ) -> np.ndarray:
+    def inpaint(
+        self,
+        rgba: np.ndarray,
+        mask: np.ndarray,
+        seeds: Sequence[int],
+        s: PixelSettings,
+        *,
+        locked: np.ndarray | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+        preview: Previews | PreviewCallback | None = None,
+    ) -> np.ndarray:
         """Regenerate the pixels where ``mask`` (bool (H, W)) is True; every other pixel keeps the sprite's exact
         value. An empty mask returns the sprite unchanged."""
         w, h = self.size
@@ -481,5 +585,6 @@ class PixelModel:
         rngs = [np.random.default_rng(int(x)) for x in seeds]
         fill = np.repeat(mask[None], n, axis=0)
         tokens = self.to_tokens(base)
-        return self._run(tokens, fill, rngs, s, self.phase_steps(s, mask.mean()), locked, progress, cancel,
-                         preview, base)
+        return self._run(
+            tokens, fill, rngs, s, self.phase_steps(s, mask.mean()), locked, progress, cancel, preview, base
+        )

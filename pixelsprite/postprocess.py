@@ -56,9 +56,7 @@ def hard_alpha(rgba: npt.ArrayLike, threshold: int = 127) -> np.ndarray:
     return out
 
 
-def hard_alpha_from_model(
-    x: npt.ArrayLike, value_range: tuple[float, float], alpha_threshold: float
-) -> np.ndarray:
+def hard_alpha_from_model(x: npt.ArrayLike, value_range: tuple[float, float], alpha_threshold: float) -> np.ndarray:
     """Model output -> uint8 sprites with hard alpha.
 
     Args:

@@ -132,9 +132,7 @@ def _check_tensors(kind: str, actual: list[Any], declared: tuple[TensorSpec, ...
                 )
 
 
-def _load_graph(
-    bundle_path: Path, role: str, spec: GraphSpec, options: ort.SessionOptions
-) -> ort.InferenceSession:
+def _load_graph(bundle_path: Path, role: str, spec: GraphSpec, options: ort.SessionOptions) -> ort.InferenceSession:
     path = bundle_path / spec.file
     where = f"{bundle_path}: graph {role!r} ({spec.file})"
     try:
@@ -196,9 +194,7 @@ class Registry:
         for d in dirs:
             p = Path(d).expanduser()
             if not p.is_dir():
-                raise BundleError(
-                    f"models folder {str(d)!r} does not exist or is not a folder", field="models_dir"
-                )
+                raise BundleError(f"models folder {str(d)!r} does not exist or is not a folder", field="models_dir")
             self._path.append((p, False))
         self._threads = threads
         self._lock = threading.Lock()
@@ -321,8 +317,7 @@ class Registry:
                 return bundle
             options = self._session_options()
             sessions = {
-                role: _load_graph(info.path, role, spec, options)
-                for role, spec in info.manifest.graphs.items()
+                role: _load_graph(info.path, role, spec, options) for role, spec in info.manifest.graphs.items()
             }
             bundle = Bundle(info, sessions)
             with self._lock:

@@ -68,21 +68,36 @@ class Scores:
     def take(self, index: np.ndarray | list[int]) -> Scores:
         """The scores of the sprites at ``index`` (in that order)."""
         idx = np.asarray(index, np.int64)
-        return Scores(self.quality[idx], self.embedding[idx], self.label[idx],
-                      tuple(self.label_name[i] for i in idx), self.probability[idx], self.gate[idx], self.labels)
+        return Scores(
+            self.quality[idx],
+            self.embedding[idx],
+            self.label[idx],
+            tuple(self.label_name[i] for i in idx),
+            self.probability[idx],
+            self.gate[idx],
+            self.labels,
+        )
 
     @staticmethod
     def concat(parts: list[Scores]) -> Scores:
         """The scores of several batches, in order (one teacher)."""
-        return Scores(np.concatenate([p.quality for p in parts]), np.concatenate([p.embedding for p in parts]),
-                      np.concatenate([p.label for p in parts]), tuple(n for p in parts for n in p.label_name),
-                      np.concatenate([p.probability for p in parts]), np.concatenate([p.gate for p in parts]),
-                      parts[0].labels)
+        return Scores(
+            np.concatenate([p.quality for p in parts]),
+            np.concatenate([p.embedding for p in parts]),
+            np.concatenate([p.label for p in parts]),
+            tuple(n for p in parts for n in p.label_name),
+            np.concatenate([p.probability for p in parts]),
+            np.concatenate([p.gate for p in parts]),
+            parts[0].labels,
+        )
 
     def row(self, i: int, *, embedding: bool = False) -> dict[str, Any]:
         """Sprite ``i`` as JSON-ready numbers: quality, label, probability (and the embedding if asked)."""
-        out: dict[str, Any] = {"quality": round(float(self.quality[i]), 6), "label": self.label_name[i],
-                               "probability": round(float(self.probability[i]), 6)}
+        out: dict[str, Any] = {
+            "quality": round(float(self.quality[i]), 6),
+            "label": self.label_name[i],
+            "probability": round(float(self.probability[i]), 6),
+        }
         if embedding:
             out["embedding"] = [round(float(v), 6) for v in self.embedding[i]]
         return out
@@ -99,8 +114,9 @@ def cosine(reference: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
 def _section(extra: Mapping[str, Any], src: str) -> dict[str, Any]:
     sec = extra.get("teacher")
     if not isinstance(sec, Mapping):
-        raise BundleError(f"{src}: a 'teacher' bundle needs a top-level 'teacher' section (sizes, size_flags, "
-                          "inputs, outputs)")
+        raise BundleError(
+            f"{src}: a 'teacher' bundle needs a top-level 'teacher' section (sizes, size_flags, inputs, outputs)"
+        )
     sizes = sec.get("sizes")
     flags = sec.get("size_flags")
     inputs, outputs = sec.get("inputs"), sec.get("outputs")
@@ -112,8 +128,12 @@ def _section(extra: Mapping[str, Any], src: str) -> dict[str, Any]:
         raise BundleError(f"{src}: teacher.inputs must name the 'image' and 'size_flag' inputs, got {inputs!r}")
     if not (isinstance(outputs, Mapping) and all(isinstance(outputs.get(k), str) for k in _OUTPUTS)):
         raise BundleError(f"{src}: teacher.outputs must name the outputs {', '.join(_OUTPUTS)}, got {outputs!r}")
-    return {"sizes": tuple(sizes), "size_flags": {int(s): float(flags[str(s)]) for s in sizes},
-            "inputs": dict(inputs), "outputs": dict(outputs)}
+    return {
+        "sizes": tuple(sizes),
+        "size_flags": {int(s): float(flags[str(s)]) for s in sizes},
+        "inputs": dict(inputs),
+        "outputs": dict(outputs),
+    }
 
 
 def check_manifest(m: Any, src: str) -> dict[str, Any]:
@@ -133,13 +153,16 @@ def check_manifest(m: Any, src: str) -> dict[str, Any]:
     spec = {t.name: t for t in graph.outputs}
     logits = spec[sec["outputs"]["logits"]]
     if len(logits.shape) != 2 or (isinstance(logits.shape[1], int) and logits.shape[1] != len(m.labels)):
-        raise BundleError(f"{src}: the teacher's logits must be (batch, {len(m.labels)}) for its "
-                          f"{len(m.labels)} labels, got {list(logits.shape)}")
+        raise BundleError(
+            f"{src}: the teacher's logits must be (batch, {len(m.labels)}) for its "
+            f"{len(m.labels)} labels, got {list(logits.shape)}"
+        )
     image = {t.name: t for t in graph.inputs}[sec["inputs"]["image"]]
     for i, d in ((2, image.shape[2]), (3, image.shape[3])) if len(image.shape) == 4 else ():
         if isinstance(d, int) and len(sec["sizes"]) > 1:
-            raise BundleError(f"{src}: the teacher serves sizes {list(sec['sizes'])}, so image dim {i} must be "
-                              f"dynamic, got {d}")
+            raise BundleError(
+                f"{src}: the teacher serves sizes {list(sec['sizes'])}, so image dim {i} must be dynamic, got {d}"
+            )
     return sec
 
 
@@ -169,8 +192,9 @@ class TeacherModel:
         """The side S of uint8 ``(N, S, S, 4)`` sprites, or ImageError naming ``field`` and the sizes served."""
         arr = np.asarray(images)
         if arr.ndim != 4 or arr.shape[-1] != 4 or arr.dtype != np.uint8 or arr.shape[0] < 1:
-            raise ImageError(f"{field} must be uint8 (N, H, W, 4) RGBA with N >= 1, got {arr.dtype} {arr.shape}",
-                             field=field)
+            raise ImageError(
+                f"{field} must be uint8 (N, H, W, 4) RGBA with N >= 1, got {arr.dtype} {arr.shape}", field=field
+            )
         h, w = arr.shape[1:3]
         if h != w or h not in self.sizes:
             sizes = " or ".join(f"{s}x{s}" for s in self.sizes)
@@ -183,9 +207,11 @@ class TeacherModel:
         flag = np.float32(self._flags[size])
         parts: dict[str, list[np.ndarray]] = {k: [] for k in _OUTPUTS}
         for s in range(0, len(images), CHUNK):
-            x = to_model(images[s:s + CHUNK], self.value_range)
-            out = self.bundle.run(GRAPH_ROLE, {self._inputs["image"]: x,
-                                               self._inputs["size_flag"]: np.full((len(x), 1), flag, np.float32)})
+            x = to_model(images[s : s + CHUNK], self.value_range)
+            out = self.bundle.run(
+                GRAPH_ROLE,
+                {self._inputs["image"]: x, self._inputs["size_flag"]: np.full((len(x), 1), flag, np.float32)},
+            )
             for k in _OUTPUTS:
                 parts[k].append(np.asarray(out[self._outputs[k]], np.float32))
         quality = np.clip(np.concatenate(parts["quality"]).reshape(-1), 0.0, 1.0)
@@ -195,6 +221,12 @@ class TeacherModel:
         z = np.exp(logits - logits.max(1, keepdims=True))
         prob = z / z.sum(1, keepdims=True)
         label = prob.argmax(1).astype(np.int64)
-        return Scores(quality.astype(np.float32), emb.astype(np.float32), label,
-                      tuple(self.labels[i] for i in label), prob[np.arange(len(label)), label].astype(np.float32),
-                      np.concatenate(parts["gate"]), self.labels)
+        return Scores(
+            quality.astype(np.float32),
+            emb.astype(np.float32),
+            label,
+            tuple(self.labels[i] for i in label),
+            prob[np.arange(len(label)), label].astype(np.float32),
+            np.concatenate(parts["gate"]),
+            self.labels,
+        )

@@ -44,9 +44,7 @@ CHUNK = 256
 
 def _dims_match(spec: TensorSpec, want: tuple[int, ...]) -> bool:
     rest = spec.shape[1:]
-    return len(rest) == len(want) and all(
-        isinstance(d, int) and d == w for d, w in zip(rest, want, strict=True)
-    )
+    return len(rest) == len(want) and all(isinstance(d, int) and d == w for d, w in zip(rest, want, strict=True))
 
 
 def check_manifest(m: Manifest, where: str) -> None:
@@ -54,24 +52,18 @@ def check_manifest(m: Manifest, where: str) -> None:
     if m.latent is None:
         raise BundleError(f"{where}: a 'vae' bundle needs a 'latent' section in its manifest")
     if m.latent.prior not in PRIORS:
-        raise BundleError(
-            f"{where}: latent.prior {m.latent.prior!r} is not supported (one of: {', '.join(PRIORS)})"
-        )
+        raise BundleError(f"{where}: latent.prior {m.latent.prior!r} is not supported (one of: {', '.join(PRIORS)})")
     if m.latent.prior == "gaussian_mixture":
         _check_mixture_prior(m, where)
     if "decoder" not in m.graphs:
-        raise BundleError(
-            f"{where}: a 'vae' bundle needs a 'decoder' graph (it has: {', '.join(sorted(m.graphs))})"
-        )
+        raise BundleError(f"{where}: a 'vae' bundle needs a 'decoder' graph (it has: {', '.join(sorted(m.graphs))})")
     image = m.image.nchw
     latent = ", ".join(map(str, m.latent.shape))
     dec = m.graphs["decoder"]
     if len(dec.inputs) != 1 or not _dims_match(dec.inputs[0], m.latent.shape):
         raise BundleError(f"{where}: the decoder must take one input of shape [batch, {latent}]")
     if not _dims_match(dec.outputs[0], image):
-        raise BundleError(
-            f"{where}: the decoder's first output must have shape [batch, {', '.join(map(str, image))}]"
-        )
+        raise BundleError(f"{where}: the decoder's first output must have shape [batch, {', '.join(map(str, image))}]")
     enc = m.graphs.get("encoder")
     if enc is not None:
         if len(enc.inputs) != 1 or not _dims_match(enc.inputs[0], image):
@@ -79,9 +71,7 @@ def check_manifest(m: Manifest, where: str) -> None:
                 f"{where}: the encoder must take one input of shape [batch, {', '.join(map(str, image))}]"
             )
         if not _dims_match(enc.outputs[0], m.latent.shape):
-            raise BundleError(
-                f"{where}: the encoder's first output (the mean) must have shape [batch, {latent}]"
-            )
+            raise BundleError(f"{where}: the encoder's first output (the mean) must have shape [batch, {latent}]")
 
 
 def _check_mixture_prior(m: Manifest, where: str) -> None:
@@ -139,9 +129,7 @@ class VaeModel:
         latent = self.manifest.latent
         assert latent is not None  # checked in __post_init__
         if latent.prior == "standard_normal":
-            return np.stack(
-                [np.random.default_rng(s).standard_normal(latent.shape, dtype=np.float32) for s in seeds]
-            )
+            return np.stack([np.random.default_rng(s).standard_normal(latent.shape, dtype=np.float32) for s in seeds])
         assert latent.mixture_weights is not None  # checked by the manifest parser
         cdf = np.cumsum(np.asarray(latent.mixture_weights, dtype=np.float64))
         cdf /= cdf[-1]
@@ -203,6 +191,14 @@ class VaeModel:
         out = []
         for i in range(0, zz.shape[0], CHUNK):
             x = self.decode_raw(zz[i : i + CHUNK])
-            out.append(finish(x, self.manifest.image.value_range, alpha_threshold=pp.alpha_threshold,
-                              max_colors=k, color_tolerance=pp.color_tolerance, despeckle_distance=pp.despeckle))
+            out.append(
+                finish(
+                    x,
+                    self.manifest.image.value_range,
+                    alpha_threshold=pp.alpha_threshold,
+                    max_colors=k,
+                    color_tolerance=pp.color_tolerance,
+                    despeckle_distance=pp.despeckle,
+                )
+            )
         return np.concatenate(out)

@@ -55,8 +55,23 @@ def test_the_built_wheel(tmp_path: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pt", "runs")
     for pkg in ("pixelsprite", "bridge", "training"):
         shutil.copytree(ROOT / pkg, src / pkg, ignore=ignore)
-    run = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-                          "-w", str(tmp_path / "w"), "-q"], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "w"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     (wheel,) = (tmp_path / "w").glob("pixelsprite-*.whl")
     with zipfile.ZipFile(wheel) as z:

@@ -29,9 +29,27 @@ def _files(home: Path) -> list[str]:
 def test_generate_leaves_no_telemetry_files(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    run = subprocess.run([sys.executable, "-m", "pixelsprite", "generate", "--model", "vae16", "-n", "4", "--seed",
-                          "1", "-o", str(tmp_path / "s.png")], cwd=tmp_path, env=_env(home), capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "generate",
+            "--model",
+            "vae16",
+            "-n",
+            "4",
+            "--seed",
+            "1",
+            "-o",
+            str(tmp_path / "s.png"),
+        ],
+        cwd=tmp_path,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert _files(home) == [], _files(home)  # before: .cache/Microsoft/DeveloperTools/.onnxruntime/deviceid, ...
 
@@ -39,8 +57,14 @@ def test_generate_leaves_no_telemetry_files(tmp_path: Path) -> None:
 def test_serve_leaves_no_telemetry_files(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "pixelsprite", "serve", "--port", "0"], cwd=tmp_path,
-                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pixelsprite", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["url"]

@@ -82,5 +82,23 @@ def test_cli_generate_sheet_and_variations(tmp_path) -> None:
     out = tmp_path / "var.png"
     assert main(["variations", str(first), "--model", "vae40", "-n", "4", "--strength", "0.5", "-o", str(out)]) == 0
     strip = tmp_path / "strip.png"
-    assert main(["interpolate", "--model", "vae16", "--seed-a", "1", "--seed-b", "2", "--count", "8",
-                 "--method", "slerp", "-o", str(strip)]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                "--model",
+                "vae16",
+                "--seed-a",
+                "1",
+                "--seed-b",
+                "2",
+                "--count",
+                "8",
+                "--method",
+                "slerp",
+                "-o",
+                str(strip),
+            ]
+        )
+        == 0
+    )

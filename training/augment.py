@@ -27,11 +27,14 @@ def hue_rotate(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     k = 1.0 / 3.0
     r3 = math.sqrt(k)
     # Rodrigues rotation about the unit axis (1, 1, 1)/sqrt(3), acting on [0, 1] colours.
-    m = torch.stack([
-        torch.stack([c + (1 - c) * k, k * (1 - c) - r3 * s, k * (1 - c) + r3 * s], -1),
-        torch.stack([k * (1 - c) + r3 * s, c + (1 - c) * k, k * (1 - c) - r3 * s], -1),
-        torch.stack([k * (1 - c) - r3 * s, k * (1 - c) + r3 * s, c + (1 - c) * k], -1),
-    ], -2).to(x.device, x.dtype)  # (n, 3, 3)
+    m = torch.stack(
+        [
+            torch.stack([c + (1 - c) * k, k * (1 - c) - r3 * s, k * (1 - c) + r3 * s], -1),
+            torch.stack([k * (1 - c) + r3 * s, c + (1 - c) * k, k * (1 - c) - r3 * s], -1),
+            torch.stack([k * (1 - c) - r3 * s, k * (1 - c) + r3 * s, c + (1 - c) * k], -1),
+        ],
+        -2,
+    ).to(x.device, x.dtype)  # (n, 3, 3)
     rgb01 = (x[:, :3] + 1) / 2
     rotated = torch.einsum("nij,njhw->nihw", m, rgb01).clamp(0, 1) * 2 - 1
     opaque = x[:, 3:4] > 0

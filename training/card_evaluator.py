@@ -55,14 +55,23 @@ def write_card(m: Manifest, path: str | Path) -> None:
         "|---|---|---|---|---|",
     ]
     for k, r in held.items():
-        lines.append(f"| `{k}` | {r['count']} | **{_pct(r['accuracy'])}** | {_pct(r['balanced_accuracy'])} | "
-                     f"{_pct(train[k]['accuracy'])} |")
+        lines.append(
+            f"| `{k}` | {r['count']} | **{_pct(r['accuracy'])}** | {_pct(r['balanced_accuracy'])} | "
+            f"{_pct(train[k]['accuracy'])} |"
+        )
     names = list(next(iter(held.values()))["per_label"])
-    lines += ["", "Per label (held out): ", "", "| label | " + " | ".join(f"`{k}`" for k in held) + " |",
-              "|---|" + "---|" * len(held)]
+    lines += [
+        "",
+        "Per label (held out): ",
+        "",
+        "| label | " + " | ".join(f"`{k}`" for k in held) + " |",
+        "|---|" + "---|" * len(held),
+    ]
     for n in names:
-        cells = [f"{_pct(r['per_label'][n]['accuracy'])} of {r['per_label'][n]['count']}" if n in r["per_label"]
-                 else "—" for r in held.values()]
+        cells = [
+            f"{_pct(r['per_label'][n]['accuracy'])} of {r['per_label'][n]['count']}" if n in r["per_label"] else "—"
+            for r in held.values()
+        ]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     parity = m.metrics["parity_max_abs_diff"]
     lines += [

@@ -14,8 +14,11 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
     fd = x["fd"]
     ds, recipe = t["dataset"], t["recipe"]
     size = f"{m.image.width}x{m.image.height}"
-    what = (f"schedule `{s['schedule']}`, {s['prediction']}-prediction" if m.family == "diffusion"
-            else f"`{s['path']}` path, velocity prediction")
+    what = (
+        f"schedule `{s['schedule']}`, {s['prediction']}-prediction"
+        if m.family == "diffusion"
+        else f"`{s['path']}` path, velocity prediction"
+    )
     credits = "\n".join(f"- **{c['name']}** — licence {c['license']}; source: {c['source']}" for c in t["data"])
     lines = [
         f"# {m.name} — {m.description}",
@@ -37,7 +40,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         f"Dataset `{ds['builder']}`: {ds['train']} training and {ds['held_out']} held-out sprites "
         f"(split: {ds['split']}). Sprites per label: "
-        + ", ".join(f"{k} {v}" for k, v in ds["label_counts"].items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in ds["label_counts"].items())
+        + ".",
         "",
         "## Recipe",
         f"- model: `{recipe['model']}`",
@@ -55,15 +59,25 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "|---|---|---|---|---|---|---|",
         f"| {ref['solver']} (reference) | {ref['steps']} | {ref['nfe']} | {ref['fd']:.3f} | "
         f"{ref['colors_per_sprite']:.1f} | {ref['isolated_pixel_rate']:.3f} | {ref['sprites_per_s']:.2f} |",
-        *(f"| {r['solver']} | {r['steps']} | {r['nfe']} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
-          f"{r['isolated_pixel_rate']:.3f} | {r['sprites_per_s']:.1f} |" for r in x["quality_vs_steps"]),
+        *(
+            f"| {r['solver']} | {r['steps']} | {r['nfe']} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
+            f"{r['isolated_pixel_rate']:.3f} | {r['sprites_per_s']:.1f} |"
+            for r in x["quality_vs_steps"]
+        ),
         "",
         "## Evaluation at the defaults (held-out split, through the runtime)",
         "| statistic | held-out real | generated (default) | generated, raw colours |",
         "|---|---|---|---|",
-        *(f"| {k} | {real[k]:.3f} | {gen[k]:.3f} | {raw[k]:.3f} |"
-          for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate", "non_binary_alpha_share",
-                    "opaque_coverage")),
+        *(
+            f"| {k} | {real[k]:.3f} | {gen[k]:.3f} | {raw[k]:.3f} |"
+            for k in (
+                "colors_per_sprite",
+                "colors_per_sprite_median",
+                "isolated_pixel_rate",
+                "non_binary_alpha_share",
+                "opaque_coverage",
+            )
+        ),
         "",
         f"- relative gap, colours per sprite: **{gaps['colors_per_sprite']:.1%}**; isolated-pixel rate: "
         f"**{gaps['isolated_pixel_rate']:.1%}** (target: within 25%).",
@@ -77,9 +91,11 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         "| label | real colours | generated colours | real isolated | generated isolated |",
         "|---|---|---|---|---|",
-        *(f"| {lab} | {v['real']['colors_per_sprite']:.1f} | {v['generated']['colors_per_sprite']:.1f} | "
-          f"{v['real']['isolated_pixel_rate']:.3f} | {v['generated']['isolated_pixel_rate']:.3f} |"
-          for lab, v in x["per_label"].items()),
+        *(
+            f"| {lab} | {v['real']['colors_per_sprite']:.1f} | {v['generated']['colors_per_sprite']:.1f} | "
+            f"{v['real']['isolated_pixel_rate']:.3f} | {v['generated']['isolated_pixel_rate']:.3f} |"
+            for lab, v in x["per_label"].items()
+        ),
         "",
         *_distillation_lines(x.get("distilled_from")),
         "## Reproduce",

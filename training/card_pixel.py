@@ -45,17 +45,22 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         f"Dataset `{ds['builder']}`: {ds['train']} training and {ds['held_out']} held-out sprites "
         f"(split: {ds['split']}). Sprites per label: "
-        + ", ".join(f"{k} {v}" for k, v in ds["label_counts"].items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in ds["label_counts"].items())
+        + ".",
         "",
-        (f"Labels with fewer than {SMALL_LABEL} sprites ({', '.join(small)}) are small to learn from: they were "
-         "kept as labels (merging would lose what users ask for), trained with pixel-exact augmentation only "
-         "(horizontal flips, 1-px shifts inside the canvas), and their rows show what that gives."
-         if small else "Every label has at least 40 sprites."),
+        (
+            f"Labels with fewer than {SMALL_LABEL} sprites ({', '.join(small)}) are small to learn from: they were "
+            "kept as labels (merging would lose what users ask for), trained with pixel-exact augmentation only "
+            "(horizontal flips, 1-px shifts inside the canvas), and their rows show what that gives."
+            if small
+            else "Every label has at least 40 sprites."
+        ),
         "",
         "Looking at every label's real sprites found that many of the small labels are mostly DCSS overlay glyphs "
         "(`i-*.png` identification marks, brand and tentacle-corner pieces drawn on top of another tile), not "
-        "items: " + ", ".join(f"{k} {v['overlays']} of {v['sprites']}" for k, v in x["label_overlays"].items()
-                              if v["overlays"]) + ". The model learned them as part of their labels (which is "
+        "items: "
+        + ", ".join(f"{k} {v['overlays']} of {v['sprites']}" for k, v in x["label_overlays"].items() if v["overlays"])
+        + ". The model learned them as part of their labels (which is "
         "why rare labels often come out as small glyphs); the dataset builder should drop them (see docs/pixel.md).",
         "",
         "## Recipe",
@@ -99,18 +104,23 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         "| label | generated | colours/sprite | real colours/sprite | step TV |",
         "|---|---|---|---|---|",
-        *(f"| {lab} | {v['count']} | {v['colors_per_sprite']:.1f} | {_f(v['real_colors_per_sprite'], 1)} | "
-          f"{v['step_tv_vs_all_real']:.3f} |" for lab, v in x["per_label"].items()),
+        *(
+            f"| {lab} | {v['count']} | {v['colors_per_sprite']:.1f} | {_f(v['real_colors_per_sprite'], 1)} | "
+            f"{v['step_tv_vs_all_real']:.3f} |"
+            for lab, v in x["per_label"].items()
+        ),
         "",
         f"## Sampler sweep ({x['sweep_count']} held-out-mix sprites per row)",
         "",
         "| order | steps | temperature | guidance | corrector | network evals | step TV | fd | colours/sprite | "
         "isolated |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        *(f"| {r['solver']} | {r['steps']} | {r['temperature']:g} | {r['guidance']:g} | {r['corrector']} | "
-          f"{r['nfe']} | {r['step_tv']:.3f} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
-          f"{r['isolated_pixel_rate']:.3f} |"
-          for r in x["sweep"]),
+        *(
+            f"| {r['solver']} | {r['steps']} | {r['temperature']:g} | {r['guidance']:g} | {r['corrector']} | "
+            f"{r['nfe']} | {r['step_tv']:.3f} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
+            f"{r['isolated_pixel_rate']:.3f} |"
+            for r in x["sweep"]
+        ),
         "",
         f"Defaults: among the rows within {x['max_default_nfe']} network evaluations per sprite whose colours per "
         "sprite are within 25% of real (speckle shows as extra colours), the lowest "
@@ -123,7 +133,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         "## Palette lock",
         "![palette lock](palette_locked.png)  ",
-        "*Pairs of rows, same seeds: drawn by the sampler inside PICO-8 (`palette=\"pico-8\"`), then drawn freely "
+        '*Pairs of rows, same seeds: drawn by the sampler inside PICO-8 (`palette="pico-8"`), then drawn freely '
         "and mapped onto PICO-8 afterwards.*",
         "",
         "## Licence",

@@ -91,7 +91,8 @@ def write_card(m: Manifest, path: str | Path) -> None:
         "## Reproduce",
         "```",
         f"python -m training.train_vae --dataset {ds['builder']} --data ../shared/datasets --out runs/{m.name} "
-        f"--name {m.name} " + " ".join(f"--{k.replace('_', '-')} {_arg(v)}" for k, v in recipe["model"].items())
+        f"--name {m.name} "
+        + " ".join(f"--{k.replace('_', '-')} {_arg(v)}" for k, v in recipe["model"].items())
         + f" --epochs {recipe['trainer']['epochs']} --time-budget-s {recipe['trainer']['time_budget_s']:g}"
         f" --threads {recipe['trainer']['threads']}",
         f"python -m training.export_vae runs/{m.name}/last.pt --dataset {ds['builder']} --data ../shared/datasets "

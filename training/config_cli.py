@@ -17,8 +17,13 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, prefix: str =
         flag = f"--{prefix}{f.name.replace('_', '-')}"
         hint, default = hints[f.name], f.default
         if hint is bool:
-            group.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=default,
-                               metavar="BOOL", help=f"(default: {default})")
+            group.add_argument(
+                flag,
+                type=lambda s: s.lower() in ("1", "true", "yes"),
+                default=default,
+                metavar="BOOL",
+                help=f"(default: {default})",
+            )
         elif typing.get_origin(hint) is tuple:
             group.add_argument(flag, type=int, nargs="+", default=default, help=f"(default: {default})")
         else:

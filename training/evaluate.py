@@ -20,8 +20,14 @@ from pixelsprite.evaluation.sprites import (
     relative_gap,
 )
 
-__all__ = ["MEMORIZATION_L1", "memorization_rate", "nearest_distance", "pixel_art_stats", "reconstruction_error",
-           "relative_gap"]
+__all__ = [
+    "MEMORIZATION_L1",
+    "memorization_rate",
+    "nearest_distance",
+    "pixel_art_stats",
+    "reconstruction_error",
+    "relative_gap",
+]
 
 
 def reconstruction_error(real: np.ndarray, recon: np.ndarray) -> dict[str, float]:

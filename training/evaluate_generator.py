@@ -59,14 +59,21 @@ def frechet_meter(real: np.ndarray, registry: Registry | None = None) -> Frechet
     sprites do not fit the evaluator's canvas."""
     ev = Evaluator.load(registry or default_registry())
     if real.shape[1] <= ev.canvas:
-        return FrechetMeter("fd_evaluator", f"features of the frozen `{ev.name}` network (docs/evaluation.md)",
-                            ev.features, ev.features(real))
-    return FrechetMeter("fd_pixels8", "8x8 block means of premultiplied RGBA (sprites larger than the evaluator's "
-                        "canvas)", pixel_features, pixel_features(real))
+        return FrechetMeter(
+            "fd_evaluator",
+            f"features of the frozen `{ev.name}` network (docs/evaluation.md)",
+            ev.features,
+            ev.features(real),
+        )
+    return FrechetMeter(
+        "fd_pixels8",
+        "8x8 block means of premultiplied RGBA (sprites larger than the evaluator's canvas)",
+        pixel_features,
+        pixel_features(real),
+    )
 
 
-def choose_default(rows: list[dict], reference_fd: float, tolerance: float = 0.10,
-                   max_nfe: int | None = None) -> dict:
+def choose_default(rows: list[dict], reference_fd: float, tolerance: float = 0.10, max_nfe: int | None = None) -> dict:
     """The defaults from a quality-versus-steps sweep.
 
     Among the rows within the interactive budget (``nfe <= max_nfe``; all rows when None or none fits): the

@@ -32,9 +32,15 @@ class ExportResult:
     parity_max_abs_diff: float
 
 
-def export_graph(module: nn.Module, example_inputs: dict[str, torch.Tensor], output_names: list[str],
-                 path: str | Path, opset: int = OPSET, atol: float = PARITY_ATOL,
-                 dynamic_dims: dict[str, dict[int, str]] | None = None) -> ExportResult:
+def export_graph(
+    module: nn.Module,
+    example_inputs: dict[str, torch.Tensor],
+    output_names: list[str],
+    path: str | Path,
+    opset: int = OPSET,
+    atol: float = PARITY_ATOL,
+    dynamic_dims: dict[str, dict[int, str]] | None = None,
+) -> ExportResult:
     """Export ``module`` (eval mode, CPU) to ``path``; batch (dim 0) is dynamic on every input and output.
 
     ``example_inputs``: input name -> float32 tensor with batch >= 2 (used for tracing and for the parity
@@ -50,8 +56,16 @@ def export_graph(module: nn.Module, example_inputs: dict[str, torch.Tensor], out
     dynamic = {n: {0: "batch", **extra.get(n, {})} for n in names + output_names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=names, output_names=output_names,
-                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=names,
+            output_names=output_names,
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            dynamo=False,
+        )
     with torch.no_grad():
         expected = module(*args)
     expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
@@ -63,11 +77,14 @@ def export_graph(module: nn.Module, example_inputs: dict[str, torch.Tensor], out
 
     def spec(name: str, t: torch.Tensor) -> TensorSpec:
         dims = dynamic[name]
-        return TensorSpec(name, str(t.dtype).removeprefix("torch."),
-                          tuple(dims.get(i, d) for i, d in enumerate(t.shape)))
+        return TensorSpec(
+            name, str(t.dtype).removeprefix("torch."), tuple(dims.get(i, d) for i, d in enumerate(t.shape))
+        )
 
     graph = GraphSpec(
-        file=path.name, sha256=sha256_file(path), opset=opset,
+        file=path.name,
+        sha256=sha256_file(path),
+        opset=opset,
         inputs=tuple(spec(n, a) for n, a in zip(names, args)),
         outputs=tuple(spec(n, e) for n, e in zip(output_names, expected)),
     )

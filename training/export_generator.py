@@ -76,15 +76,20 @@ def sampling_section(family: str, state: dict, defaults: dict) -> dict:
         "shape": [unet["in_channels"], unet["image_size"], unet["image_size"]],
         "prediction": loss["prediction"] if family == "diffusion" else "velocity",
         "time_input": "index" if family == "diffusion" else "t",
-        "conditioning": {"null_label": len(labels), "label_dropout": loss["label_dropout"],
-                         "label_counts": mc["label_counts"]},
+        "conditioning": {
+            "null_label": len(labels),
+            "label_dropout": loss["label_dropout"],
+            "label_counts": mc["label_counts"],
+        },
         "solvers": SOLVERS[family],
         "defaults": defaults,
     }
     if family == "diffusion":
-        section["schedule"] = ({"type": "linear", "T": loss["T"], "beta_start": loss["beta_start"],
-                                "beta_end": loss["beta_end"]} if loss["schedule"] == "linear"
-                               else {"type": loss["schedule"], "T": loss["T"], "s": 0.008, "max_beta": 0.999})
+        section["schedule"] = (
+            {"type": "linear", "T": loss["T"], "beta_start": loss["beta_start"], "beta_end": loss["beta_end"]}
+            if loss["schedule"] == "linear"
+            else {"type": loss["schedule"], "T": loss["T"], "s": 0.008, "max_beta": 0.999}
+        )
         section["max_steps"] = loss["T"]
         section["clip_denoised"] = loss["clip_denoised"] if loss["clip_denoised"] > 0 and not fs else None
     else:
@@ -134,14 +139,20 @@ def _ladder(raw: np.ndarray, real: dict[str, float]) -> list[dict]:
         for distance in DESPECKLE:
             stats = pixel_art_stats(despeckle(reduced, distance))
             gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
-            rows.append({"color_tolerance": tolerance, "despeckle": distance, "gap": round(gap, 4),
-                         **{k: round(v, 4) for k, v in stats.items()}})
+            rows.append(
+                {
+                    "color_tolerance": tolerance,
+                    "despeckle": distance,
+                    "gap": round(gap, 4),
+                    **{k: round(v, 4) for k, v in stats.items()},
+                }
+            )
     return rows
 
 
-def calibrate(raw: np.ndarray, real: dict[str, float],
-              per_label: dict[str, tuple[np.ndarray, dict[str, float]]] | None = None
-              ) -> tuple[PostprocessSpec, dict]:
+def calibrate(
+    raw: np.ndarray, real: dict[str, float], per_label: dict[str, tuple[np.ndarray, dict[str, float]]] | None = None
+) -> tuple[PostprocessSpec, dict]:
     """The decoding policy whose statistics on ``raw`` (uint8, hard alpha) sit closest to ``real``, plus, for
     each label in ``per_label`` (label -> (its raw sprites, its real statistics)), that label's own closest
     policy where it differs from the overall one. Returns the spec and the calibration record (all rows)."""
@@ -151,20 +162,33 @@ def calibrate(raw: np.ndarray, real: dict[str, float],
     for label, (label_raw, label_real) in (per_label or {}).items():
         label_rows = _ladder(label_raw, label_real)
         own = min(label_rows, key=lambda r: r["gap"])
-        overall = next(r for r in label_rows
-                       if (r["color_tolerance"], r["despeckle"]) == (best["color_tolerance"], best["despeckle"]))
+        overall = next(
+            r
+            for r in label_rows
+            if (r["color_tolerance"], r["despeckle"]) == (best["color_tolerance"], best["despeckle"])
+        )
         record["per_label"][label] = {"chosen": own, "overall_policy": overall}
         if own["gap"] < overall["gap"]:
             policies.append(LabelPolicy(label, own["color_tolerance"], own["despeckle"]))
     return PostprocessSpec(0.0, COLOR_CAP, best["color_tolerance"], best["despeckle"], tuple(policies)), record
 
 
-def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
-                            eval_count: int = 512, reference_count: int = 256, guidance: float = 2.0,
-                            sweep: list[tuple[str, int]] | None = None, reference: tuple[str, int] | None = None,
-                            speed_batch: int = SPEED_BATCH, baseline: Manifest | None = None,
-                            baseline_folder: str | Path | None = None, max_nfe: int | None = None
-                            ) -> Manifest:
+def export_generator_bundle(
+    checkpoint: str | Path,
+    data: SpriteSet,
+    bundle: str | Path,
+    name: str,
+    *,
+    eval_count: int = 512,
+    reference_count: int = 256,
+    guidance: float = 2.0,
+    sweep: list[tuple[str, int]] | None = None,
+    reference: tuple[str, int] | None = None,
+    speed_batch: int = SPEED_BATCH,
+    baseline: Manifest | None = None,
+    baseline_folder: str | Path | None = None,
+    max_nfe: int | None = None,
+) -> Manifest:
     """Export, sweep, calibrate, evaluate and write the bundle (see the module docstring).
 
     ``sweep``: (solver, steps) settings to measure (default :data:`SWEEP`); ``reference``: the setting the
@@ -189,8 +213,11 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     g = torch.Generator().manual_seed(0)
     n_ex = 6
     x = torch.randn(n_ex, cfg.in_channels, cfg.image_size, cfg.image_size, generator=g)
-    t = (torch.tensor([0, 1, 7, 100, 250, 499], dtype=torch.float32).clamp(max=mc["loss"].get("T", 500) - 1)
-         if family == "diffusion" else torch.rand(n_ex, generator=g))
+    t = (
+        torch.tensor([0, 1, 7, 100, 250, 499], dtype=torch.float32).clamp(max=mc["loss"].get("T", 500) - 1)
+        if family == "diffusion"
+        else torch.rand(n_ex, generator=g)
+    )
     label = torch.arange(n_ex) % (cfg.num_labels + 1)
     role = ROLES[family]
     output = mc["loss"]["prediction"] if family == "diffusion" else "velocity"
@@ -205,27 +232,44 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     print(f"exported {role}: parity {net.parity_max_abs_diff:.2e}", flush=True)
 
     # 2. a first manifest (defaults provisional) and the quality-versus-steps sweep on raw colours
-    first_default = ({"solver": "ddim", "steps": min(25, int(mc["loss"]["T"]))} if family == "diffusion"
-                     else {"solver": "heun", "steps": 8})
+    first_default = (
+        {"solver": "ddim", "steps": min(25, int(mc["loss"]["T"]))}
+        if family == "diffusion"
+        else {"solver": "heun", "steps": 8}
+    )
     defaults = {**first_default, "guidance": guidance}
     run_cfg, trainer_cfg = mc["run"], state["trainer_config"]
     manifest = Manifest(
-        name=name, family=family,
-        description=(f"Class-conditional {'DDPM' if family == 'diffusion' else 'flow-matching'} U-Net, "
-                     f"{data.size}x{data.size} RGBA ({data.name}{', VAE latent space' if fs else ''})"),
-        image=ImageSpec(data.size, data.size), labels=data.label_names,
-        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0), graphs=graphs,
+        name=name,
+        family=family,
+        description=(
+            f"Class-conditional {'DDPM' if family == 'diffusion' else 'flow-matching'} U-Net, "
+            f"{data.size}x{data.size} RGBA ({data.name}{', VAE latent space' if fs else ''})"
+        ),
+        image=ImageSpec(data.size, data.size),
+        labels=data.label_names,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
+        graphs=graphs,
         training={
             "data": list(data.credits),
-            "dataset": {"name": data.name, "builder": run_cfg["dataset"], "train": len(train.images),
-                        "held_out": len(val.images), "split": "sha1(relative path) < 10%",
-                        "label_counts": label_counts(data)},
+            "dataset": {
+                "name": data.name,
+                "builder": run_cfg["dataset"],
+                "train": len(train.images),
+                "held_out": len(val.images),
+                "split": "sha1(relative path) < 10%",
+                "label_counts": label_counts(data),
+            },
             "recipe": {"model": cfg.to_dict(), "loss": mc["loss"], "trainer": trainer_cfg, "first_stage": fs},
-            "seconds": round(float(state["elapsed_s"]), 1), "epochs": int(state["epoch"]),
-            "steps": int(state["step"]), "framework": f"torch {torch.__version__}",
+            "seconds": round(float(state["elapsed_s"]), 1),
+            "epochs": int(state["epoch"]),
+            "steps": int(state["step"]),
+            "framework": f"torch {torch.__version__}",
             "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
         },
-        card="card.md", samples="samples.png", extra={"sampling": sampling_section(family, state, defaults)},
+        card="card.md",
+        samples="samples.png",
+        extra={"sampling": sampling_section(family, state, defaults)},
     )
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -238,33 +282,67 @@ def export_generator_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str
     else:
         ref_solver, ref_steps = FLOW_REFERENCE
     ref = _generate(name, reg, ref_plan, 0, solver=ref_solver, steps=ref_steps, max_colors=0)
-    reference = {"solver": ref_solver, "steps": ref_steps, "nfe": NFE[ref_solver] * ref_steps,
-                 "count": reference_count, "fd": round(fd(ref), 4),
-                 **{k: round(v, 4) for k, v in pixel_art_stats(ref).items()}}
+    reference = {
+        "solver": ref_solver,
+        "steps": ref_steps,
+        "nfe": NFE[ref_solver] * ref_steps,
+        "count": reference_count,
+        "fd": round(fd(ref), 4),
+        **{k: round(v, 4) for k, v in pixel_art_stats(ref).items()},
+    }
     # the reference's speed: per-step cost is constant, so time 10 steps of it and scale to all of them
     probe = min(10, ref_steps)
     reference["sprites_per_s"] = round(_speed(name, reg, ref_solver, probe, speed_batch) * probe / ref_steps, 3)
     rows = []
     for solver, steps in sweep or SWEEP[family]:
         gen = _generate(name, reg, ref_plan, 0, solver=solver, steps=steps, max_colors=0)
-        rows.append({"solver": solver, "steps": steps, "nfe": NFE[solver] * steps,
-                     "fd": round(fd(gen), 4), "sprites_per_s": round(_speed(name, reg, solver, steps,
-                                                                                                  speed_batch), 2),
-                     **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}})
+        rows.append(
+            {
+                "solver": solver,
+                "steps": steps,
+                "nfe": NFE[solver] * steps,
+                "fd": round(fd(gen), 4),
+                "sprites_per_s": round(_speed(name, reg, solver, steps, speed_batch), 2),
+                **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()},
+            }
+        )
         print(f"sweep {rows[-1]}", flush=True)
-    distilled_from = (_baseline_summary(baseline, baseline_folder, speed_batch, fd, ref_plan) if baseline is not None
-                      else None)
-    measured = {"quality_vs_steps": rows, "reference": reference, "reference_count": reference_count,
-                "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL}}
+    distilled_from = (
+        _baseline_summary(baseline, baseline_folder, speed_batch, fd, ref_plan) if baseline is not None else None
+    )
+    measured = {
+        "quality_vs_steps": rows,
+        "reference": reference,
+        "reference_count": reference_count,
+        "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+    }
     if distilled_from is not None:
         measured["distilled_from"] = {**distilled_from, "recipe": mc.get("reflow")}
-    return finish_bundle(out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count,
-                         speed_batch=speed_batch, max_nfe=max_nfe, started=t0, fd=fd)
+    return finish_bundle(
+        out,
+        replace(manifest, metrics=measured),
+        data,
+        bundle,
+        eval_count=eval_count,
+        speed_batch=speed_batch,
+        max_nfe=max_nfe,
+        started=t0,
+        fd=fd,
+    )
 
 
-def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | Path, *, eval_count: int = 512,
-                  speed_batch: int = SPEED_BATCH, max_nfe: int | None = None,
-                  started: float | None = None, fd: FrechetMeter | None = None) -> Manifest:
+def finish_bundle(
+    out: Path,
+    manifest: Manifest,
+    data: SpriteSet,
+    bundle: str | Path,
+    *,
+    eval_count: int = 512,
+    speed_batch: int = SPEED_BATCH,
+    max_nfe: int | None = None,
+    started: float | None = None,
+    fd: FrechetMeter | None = None,
+) -> Manifest:
     """Steps 3-5 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep (``quality_vs_steps``,
     ``reference``, ``reference_count``, ``parity_max_abs_diff``, and ``distilled_from`` for a student): choose
     the defaults, calibrate the decoding policy, evaluate, draw the sheets, write the card; install into
@@ -282,8 +360,11 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     best = choose_default(rows, bar_fd, DEFAULT_FD_TOLERANCE, max_nfe)
     sampling = dict(manifest.extra["sampling"])
     defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": sampling["defaults"]["guidance"]}
-    manifest = replace(manifest, postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
-                       extra={**manifest.extra, "sampling": {**sampling, "defaults": defaults}})
+    manifest = replace(
+        manifest,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
+        extra={**manifest.extra, "sampling": {**sampling, "defaults": defaults}},
+    )
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
 
@@ -293,8 +374,10 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     for i, lab in enumerate(train.label_names):  # each label's own policy, against its own training sprites
         real_lab = train.images[train.labels == i]
         if len(real_lab) >= MIN_LABEL_SPRITES:
-            per_label[lab] = (_generate(name, reg, [(lab, LABEL_CALIBRATION_COUNT)], 30_000 + 1_000 * i,
-                                        max_colors=0), pixel_art_stats(real_lab))
+            per_label[lab] = (
+                _generate(name, reg, [(lab, LABEL_CALIBRATION_COUNT)], 30_000 + 1_000 * i, max_colors=0),
+                pixel_art_stats(real_lab),
+            )
     postprocess, ladder = calibrate(raw, pixel_art_stats(train.images), per_label)
     manifest = replace(manifest, postprocess=postprocess)
     save_manifest(manifest, out / "manifest.json")
@@ -311,45 +394,71 @@ def finish_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | 
     s = 0
     for lab, count in plan:
         idx = val.labels == val.label_names.index(lab)
-        per_label_stats[lab] = {"real": pixel_art_stats(val.images[idx]),
-                                "generated": pixel_art_stats(gen[s:s + count])}
+        per_label_stats[lab] = {
+            "real": pixel_art_stats(val.images[idx]),
+            "generated": pixel_art_stats(gen[s : s + count]),
+        }
         s += count
     speed = _speed(name, reg, defaults["solver"], defaults["steps"], speed_batch)
     metrics = {
         **measured,
-        "held_out_real": real, "generated": generated,
+        "held_out_real": real,
+        "generated": generated,
         "generated_without_color_cap": pixel_art_stats(_generate(name, reg, plan, 0, max_colors=0)),
-        "gaps_vs_held_out": {k: round(relative_gap(generated, real, k), 4)
-                             for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
+        "gaps_vs_held_out": {
+            k: round(relative_gap(generated, real, k), 4)
+            for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")
+        },
         "per_label": per_label_stats,
-        "fd": {"metric": fd.name, "feature": fd.feature, "default": round(fd(gen), 4),
-               "reference": reference["fd"], "bar": round(bar_fd * (1 + DEFAULT_FD_TOLERANCE), 4)},
-        "defaults": defaults, "max_default_nfe": max_nfe,
-        "sprites_per_s": {"batch": speed_batch, "default": round(speed, 2), "reference": reference["sprites_per_s"],
-                          "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1)},
+        "fd": {
+            "metric": fd.name,
+            "feature": fd.feature,
+            "default": round(fd(gen), 4),
+            "reference": reference["fd"],
+            "bar": round(bar_fd * (1 + DEFAULT_FD_TOLERANCE), 4),
+        },
+        "defaults": defaults,
+        "max_default_nfe": max_nfe,
+        "sprites_per_s": {
+            "batch": speed_batch,
+            "default": round(speed, 2),
+            "reference": reference["sprites_per_s"],
+            "speedup": round(speed / max(reference["sprites_per_s"], 1e-9), 1),
+        },
         "memorization_rate": memorization_rate(gen, train.images),
         "postprocess_calibration": ladder,
         "eval_count": eval_count,
     }
     if distilled_from is not None:
         ref_speed = distilled_from["reference"]["sprites_per_s"]
-        metrics["distilled_from"] = {**distilled_from,
-                                     "speedup_vs_its_reference": round(speed / max(ref_speed, 1e-9), 1)}
+        metrics["distilled_from"] = {
+            **distilled_from,
+            "speedup_vs_its_reference": round(speed / max(ref_speed, 1e-9), 1),
+        }
     manifest = replace(manifest, metrics=metrics)
 
     # 5. pictures and the card
     scale = 4 if data.size <= 16 else 2
-    save_sheet(_generate(name, reg, [(lab, 8) for lab in data.label_names], 0), out / "samples.png", columns=8,
-               scale=scale)
+    save_sheet(
+        _generate(name, reg, [(lab, 8) for lab in data.label_names], 0), out / "samples.png", columns=8, scale=scale
+    )
     for lab in data.label_names:
-        save_sheet(api.generate(name, 32, 0, label=lab, registry=reg).sprites, out / f"label_{lab}.png",
-                   columns=8, scale=scale)
+        save_sheet(
+            api.generate(name, 32, 0, label=lab, registry=reg).sprites, out / f"label_{lab}.png", columns=8, scale=scale
+        )
     save_manifest(manifest, out / "manifest.json")
     write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
     install_bundle(out, bundle)
     shutil.rmtree(work)
-    print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd",
-                                              "defaults", "sprites_per_s")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: metrics[k]
+                for k in ("held_out_real", "generated", "gaps_vs_held_out", "fd", "defaults", "sprites_per_s")
+            },
+            indent=1,
+        )
+    )
     return manifest
 
 
@@ -363,20 +472,26 @@ def refinish_bundle(folder: str | Path, data: SpriteSet, bundle: str | Path, **k
     keep = ("quality_vs_steps", "reference", "reference_count", "parity_max_abs_diff", "distilled_from")
     measured = {k: m.metrics[k] for k in keep if k in m.metrics}
     if "distilled_from" in measured:
-        measured["distilled_from"] = {k: v for k, v in measured["distilled_from"].items()
-                                      if k != "speedup_vs_its_reference"}
+        measured["distilled_from"] = {
+            k: v for k, v in measured["distilled_from"].items() if k != "speedup_vs_its_reference"
+        }
     return finish_bundle(out, replace(m, metrics=measured), data, bundle, **kw)  # type: ignore[arg-type]
 
 
-def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch: int,
-                      fd: FrechetMeter, plan: list[tuple[str, int]]) -> dict:
+def _baseline_summary(
+    baseline: Manifest, folder: str | Path | None, speed_batch: int, fd: FrechetMeter, plan: list[tuple[str, int]]
+) -> dict:
     """What a distilled model is measured against: the baseline bundle's reference and defaults. With its
     ``folder``, both are re-measured in this process (fd with this export's meter and label plan, the
     reference's speed); otherwise they come from its manifest (same held-out protocol)."""
     ref = dict(baseline.metrics["reference"])
     defaults = baseline.metrics["defaults"]
-    out = {"bundle": baseline.name, "reference": ref, "defaults": defaults,
-           "sprites_per_s_default": baseline.metrics["sprites_per_s"]["default"]}
+    out = {
+        "bundle": baseline.name,
+        "reference": ref,
+        "defaults": defaults,
+        "sprites_per_s_default": baseline.metrics["sprites_per_s"]["default"],
+    }
     if folder is None:
         out["fd_default"] = baseline.metrics["fd"]["default"]
     else:
@@ -384,18 +499,23 @@ def _baseline_summary(baseline: Manifest, folder: str | Path | None, speed_batch
         steps = int(ref["steps"])
         probe = min(10, steps)
         ref["sprites_per_s"] = round(_speed(baseline.name, reg, ref["solver"], probe, speed_batch) * probe / steps, 3)
-        ref["fd"] = round(fd(_generate(baseline.name, reg, plan, 0, solver=ref["solver"], steps=steps,
-                                       max_colors=0)), 4)
+        ref["fd"] = round(
+            fd(_generate(baseline.name, reg, plan, 0, solver=ref["solver"], steps=steps, max_colors=0)), 4
+        )
         out["fd_default"] = round(fd(_generate(baseline.name, reg, plan, 0, max_colors=0)), 4)
-        out["sprites_per_s_default"] = round(_speed(baseline.name, reg, defaults["solver"], defaults["steps"],
-                                                    speed_batch), 2)
+        out["sprites_per_s_default"] = round(
+            _speed(baseline.name, reg, defaults["solver"], defaults["steps"], speed_batch), 2
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="a trained checkpoint (.pt), or an exported bundle folder: then its stored sweep "
-                                  "is reused (defaults re-decided, recalibrated, re-evaluated; no re-sweep)")
+    p.add_argument(
+        "source",
+        help="a trained checkpoint (.pt), or an exported bundle folder: then its stored sweep "
+        "is reused (defaults re-decided, recalibrated, re-evaluated; no re-sweep)",
+    )
     p.add_argument("--dataset", default="dcss16fine")
     p.add_argument("--data", default="../shared/datasets")
     p.add_argument("--cache", default=".cache/datasets")
@@ -405,8 +525,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-count", type=int, default=512)
     p.add_argument("--reference-count", type=int, default=256)
     p.add_argument("--guidance", type=float, default=2.0)
-    p.add_argument("--max-nfe", type=int, default=0,
-                   help=f"network evaluations the defaults may spend (0: by sprite size, {MAX_DEFAULT_NFE})")
+    p.add_argument(
+        "--max-nfe",
+        type=int,
+        default=0,
+        help=f"network evaluations the defaults may spend (0: by sprite size, {MAX_DEFAULT_NFE})",
+    )
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
@@ -415,8 +539,16 @@ def main(argv: list[str] | None = None) -> None:
     if Path(a.source).is_dir():
         refinish_bundle(a.source, data, a.bundle, eval_count=a.eval_count, max_nfe=a.max_nfe or None)
         return
-    export_generator_bundle(a.source, data, a.bundle, a.name, eval_count=a.eval_count,
-                            reference_count=a.reference_count, guidance=a.guidance, max_nfe=a.max_nfe or None)
+    export_generator_bundle(
+        a.source,
+        data,
+        a.bundle,
+        a.name,
+        eval_count=a.eval_count,
+        reference_count=a.reference_count,
+        guidance=a.guidance,
+        max_nfe=a.max_nfe or None,
+    )
 
 
 if __name__ == "__main__":

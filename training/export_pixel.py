@@ -48,8 +48,13 @@ from .trainer import load_checkpoint
 SPEED_BATCH = 64
 MAX_DEFAULT_NFE = {16: 26, 40: 26}  # network evaluations per sprite the defaults may spend, by sprite size
 COLOUR_GAP = 0.25  # the defaults keep colours per sprite within this share of real (speckle shows as colours)
-SWEEP = [("random", steps, temp, g, corr) for steps in (8, 12) for temp in (0.7, 0.85, 1.0) for g in (1.0, 2.0)
-         for corr in (0, 1, 2)] + [("confidence", 8, 1.0, 2.0, 0)]
+SWEEP = [
+    ("random", steps, temp, g, corr)
+    for steps in (8, 12)
+    for temp in (0.7, 0.85, 1.0)
+    for g in (1.0, 2.0)
+    for corr in (0, 1, 2)
+] + [("confidence", 8, 1.0, 2.0, 0)]
 """(order, steps, colour temperature, guidance, corrector rounds) settings measured on the held-out split."""
 LOCK_PALETTE = "pico-8"
 
@@ -68,8 +73,16 @@ def generate_plan(name: str, reg: Registry, plan: list[tuple[str, int]], seed: i
     return np.concatenate(out)
 
 
-def generate_settings(model: PixelModel, plan: list[tuple[str, int]], seed: int, solver: str, steps: int,
-                      temperature: float, guidance: float, corrector: int) -> np.ndarray:
+def generate_settings(
+    model: PixelModel,
+    plan: list[tuple[str, int]],
+    seed: int,
+    solver: str,
+    steps: int,
+    temperature: float,
+    guidance: float,
+    corrector: int,
+) -> np.ndarray:
     """Like :func:`generate_plan` (same seeds) with the runtime model directly, so the corrector can vary."""
     out = []
     for i, (lab, count) in enumerate(plan):
@@ -79,8 +92,9 @@ def generate_settings(model: PixelModel, plan: list[tuple[str, int]], seed: int,
     return np.concatenate(out)
 
 
-def speed(name: str, reg: Registry, batch: int = SPEED_BATCH, runs: int = 3, label: str | None = None,
-          **kw: object) -> float:
+def speed(
+    name: str, reg: Registry, batch: int = SPEED_BATCH, runs: int = 3, label: str | None = None, **kw: object
+) -> float:
     """Median sprites/s of ``generate`` at ``batch`` sprites of ``label`` (one warm-up call). With a label the
     sampler runs guided (two evaluations a step), as a user asking for a kind of sprite gets it."""
     api.generate(name, batch, 0, label=label, registry=reg, **kw)  # type: ignore[arg-type]
@@ -97,9 +111,17 @@ def crisp_stats(gen: np.ndarray, real_profile: np.ndarray) -> dict:
     return {"step_tv": round(profile_distance(p, real_profile), 4), "step_profile": [round(float(x), 4) for x in p]}
 
 
-def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, *,
-                        eval_count: int = 512, sweep_count: int = 256, max_nfe: int | None = None,
-                        sweep: list[tuple[str, int, float, float, int]] | None = None) -> Manifest:
+def export_pixel_bundle(
+    checkpoint: str | Path,
+    data: SpriteSet,
+    bundle: str | Path,
+    name: str,
+    *,
+    eval_count: int = 512,
+    sweep_count: int = 256,
+    max_nfe: int | None = None,
+    sweep: list[tuple[str, int, float, float, int]] | None = None,
+) -> Manifest:
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
@@ -123,29 +145,62 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
     print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
 
     # 2. a first manifest and the sweep
-    raw_tokens = {"conditioning": {"null_label": len(data.label_names), "label_dropout": mc["loss"]["label_dropout"],
-                                   "label_counts": label_counts(data)}}
-    spec = TokenSpec(palette, len(data.label_names), "cosine", ("random", "confidence"), min(256, s * s),
-                     "random", 8, 2.0, 1.0, raw_tokens)
+    raw_tokens = {
+        "conditioning": {
+            "null_label": len(data.label_names),
+            "label_dropout": mc["loss"]["label_dropout"],
+            "label_counts": label_counts(data),
+        }
+    }
+    spec = TokenSpec(
+        palette,
+        len(data.label_names),
+        "cosine",
+        ("random", "confidence"),
+        min(256, s * s),
+        "random",
+        8,
+        2.0,
+        1.0,
+        raw_tokens,
+    )
     trainer_cfg = state["trainer_config"]
     manifest = Manifest(
-        name=name, family="pixel",
-        description=(f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
-                     f"{s}x{s} pixel art ({data.name})"),
-        image=ImageSpec(s, s), labels=data.label_names,
-        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0), graphs={"logits": net.graph},
+        name=name,
+        family="pixel",
+        description=(
+            f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
+            f"{s}x{s} pixel art ({data.name})"
+        ),
+        image=ImageSpec(s, s),
+        labels=data.label_names,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
+        graphs={"logits": net.graph},
         training={
             "data": list(data.credits),
-            "dataset": {"name": data.name, "builder": mc["run"]["dataset"], "train": len(train.images),
-                        "held_out": len(val.images), "split": "sha1(relative path) < 10%",
-                        "label_counts": label_counts(data)},
-            "recipe": {"model": cfg.to_dict(), "loss": mc["loss"], "trainer": trainer_cfg,
-                       "palette": f"OKLab k-means, {len(palette)} colours, training split"},
-            "seconds": round(float(state["elapsed_s"]), 1), "epochs": int(state["epoch"]),
-            "steps": int(state["step"]), "framework": f"torch {torch.__version__}",
+            "dataset": {
+                "name": data.name,
+                "builder": mc["run"]["dataset"],
+                "train": len(train.images),
+                "held_out": len(val.images),
+                "split": "sha1(relative path) < 10%",
+                "label_counts": label_counts(data),
+            },
+            "recipe": {
+                "model": cfg.to_dict(),
+                "loss": mc["loss"],
+                "trainer": trainer_cfg,
+                "palette": f"OKLab k-means, {len(palette)} colours, training split",
+            },
+            "seconds": round(float(state["elapsed_s"]), 1),
+            "epochs": int(state["epoch"]),
+            "steps": int(state["step"]),
+            "framework": f"torch {torch.__version__}",
             "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
         },
-        card="card.md", samples="samples.png", extra={"tokens": spec.to_dict()},
+        card="card.md",
+        samples="samples.png",
+        extra={"tokens": spec.to_dict()},
     )
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -153,12 +208,16 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
     real_profile = step_profile(val.images)
     palette_floor = from_tokens(to_tokens(val.images, palette), palette)
     real_sub = train.images[np.linspace(0, len(train.images) - 1, len(val.images) * 2).astype(int)]
-    floors = {"real_train_vs_held_out": {"step_tv": round(profile_distance(step_profile(train.images),
-                                                                           real_profile), 4),
-                                         "fd": round(fd(real_sub), 4)},
-              "palette_quantised_held_out": {"step_tv": round(profile_distance(step_profile(palette_floor),
-                                                                               real_profile), 4),
-                                             "fd": round(fd(palette_floor), 4)}}
+    floors = {
+        "real_train_vs_held_out": {
+            "step_tv": round(profile_distance(step_profile(train.images), real_profile), 4),
+            "fd": round(fd(real_sub), 4),
+        },
+        "palette_quantised_held_out": {
+            "step_tv": round(profile_distance(step_profile(palette_floor), real_profile), 4),
+            "fd": round(fd(palette_floor), 4),
+        },
+    }
     print(f"floors {floors}", flush=True)
     plan = labels_like(val, sweep_count)
     rows: list[dict[str, Any]] = []
@@ -167,18 +226,27 @@ def export_pixel_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | P
         kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance, "corrector": corrector}
         gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector)
         nfe = (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
-        row = {**kw, "nfe": nfe, "fd": round(fd(gen), 4), **crisp_stats(gen, real_profile),
-               **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()}}
+        row = {
+            **kw,
+            "nfe": nfe,
+            "fd": round(fd(gen), 4),
+            **crisp_stats(gen, real_profile),
+            **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()},
+        }
         rows.append(row)
         print(f"sweep {json.dumps(row)}", flush=True)
-    measured = {"parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
-                "floors": floors, "sweep": rows, "sweep_count": sweep_count}
-    return finish_pixel_bundle(out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count,
-                               max_nfe=max_nfe, started=t0)
+    measured = {
+        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        "floors": floors,
+        "sweep": rows,
+        "sweep_count": sweep_count,
+    }
+    return finish_pixel_bundle(
+        out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count, max_nfe=max_nfe, started=t0
+    )
 
 
-def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: float, max_nfe: int
-                    ) -> dict[str, Any]:
+def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: float, max_nfe: int) -> dict[str, Any]:
     """The sweep row the defaults take: among rows within ``max_nfe`` network evaluations per sprite whose colours
     per sprite are within :data:`COLOUR_GAP` of real, the lowest ``step_tv + 0.05 * fd / fd_floor``; when no row
     keeps the colours, the row closest to real colours."""
@@ -193,9 +261,16 @@ def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: f
     return min(ok, key=lambda r: r["step_tv"] + 0.05 * r["fd"] / max(fd_floor, 1e-6))
 
 
-def finish_pixel_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: str | Path, *,
-                        eval_count: int = 512, max_nfe: int | None = None, started: float | None = None
-                        ) -> Manifest:
+def finish_pixel_bundle(
+    out: Path,
+    manifest: Manifest,
+    data: SpriteSet,
+    bundle: str | Path,
+    *,
+    eval_count: int = 512,
+    max_nfe: int | None = None,
+    started: float | None = None,
+) -> Manifest:
     """Steps 3-4 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep, floors and parity:
     choose the defaults, evaluate, draw the sheets, write the card; install into ``bundle``. ``out``'s parent is
     used as a scratch registry and removed afterwards."""
@@ -206,9 +281,14 @@ def finish_pixel_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: 
     real = pixel_art_stats(val.images)
     max_nfe = max_nfe or MAX_DEFAULT_NFE.get(s, 26)
     best = choose_defaults(rows, real["colors_per_sprite"], floors["real_train_vs_held_out"]["fd"], max_nfe)
-    spec = replace(TokenSpec.parse(manifest.labels, manifest.extra["tokens"], s * s, str(out)),
-                   default_solver=best["solver"], default_steps=best["steps"], default_guidance=best["guidance"],
-                   default_temperature=best["temperature"], corrector=best["corrector"])
+    spec = replace(
+        TokenSpec.parse(manifest.labels, manifest.extra["tokens"], s * s, str(out)),
+        default_solver=best["solver"],
+        default_steps=best["steps"],
+        default_guidance=best["guidance"],
+        default_temperature=best["temperature"],
+        corrector=best["corrector"],
+    )
     manifest = replace(manifest, extra={"tokens": spec.to_dict()})
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -222,38 +302,58 @@ def finish_pixel_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: 
     ev = Evaluator.load(api.default_registry())
     wanted = [lab for lab, c in eplan for _ in range(c)]
     predicted = ev.run(gen).predicted
-    agreement = (float(np.mean([ev.labels[p] == lab for p, lab in zip(predicted, wanted)]))
-                 if set(data.label_names) <= set(ev.labels) else None)
-    real_agreement = (float(np.mean([ev.labels[p] == val.label_names[i] for p, i in
-                                     zip(ev.run(val.images).predicted, val.labels)]))
-                      if set(data.label_names) <= set(ev.labels) else None)
+    agreement = (
+        float(np.mean([ev.labels[p] == lab for p, lab in zip(predicted, wanted)]))
+        if set(data.label_names) <= set(ev.labels)
+        else None
+    )
+    real_agreement = (
+        float(np.mean([ev.labels[p] == val.label_names[i] for p, i in zip(ev.run(val.images).predicted, val.labels)]))
+        if set(data.label_names) <= set(ev.labels)
+        else None
+    )
     two_sample = _two_sample(gen, val.images, train.images)
     per_label = {}
     k = 0
     for lab, count in eplan:
         idx = val.labels == val.label_names.index(lab)
-        g_lab = gen[k:k + count]
-        per_label[lab] = {"count": count, "real_count": int(idx.sum()),
-                          "colors_per_sprite": round(pixel_art_stats(g_lab)["colors_per_sprite"], 2),
-                          "real_colors_per_sprite": round(pixel_art_stats(val.images[idx])["colors_per_sprite"], 2)
-                          if idx.any() else None,
-                          "step_tv_vs_all_real": round(profile_distance(step_profile(g_lab), real_profile), 4)}
+        g_lab = gen[k : k + count]
+        per_label[lab] = {
+            "count": count,
+            "real_count": int(idx.sum()),
+            "colors_per_sprite": round(pixel_art_stats(g_lab)["colors_per_sprite"], 2),
+            "real_colors_per_sprite": round(pixel_art_stats(val.images[idx])["colors_per_sprite"], 2)
+            if idx.any()
+            else None,
+            "step_tv_vs_all_real": round(profile_distance(step_profile(g_lab), real_profile), 4),
+        }
         k += count
     sp = speed(name, reg, label=data.label_names[0] if data.label_names else None)
     sp_unlabelled = speed(name, reg)
     metrics = {
         **manifest.metrics,
-        "defaults": {"solver": spec.default_solver, "steps": spec.default_steps, "guidance": spec.default_guidance,
-                     "temperature": spec.default_temperature, "corrector": spec.corrector, "nfe": best["nfe"]},
-        "max_default_nfe": max_nfe, "eval_count": len(gen),
-        "held_out_real": real, "generated": generated,
-        "step_bins": list(STEP_BINS), "real_step_profile": [round(float(x), 4) for x in real_profile],
+        "defaults": {
+            "solver": spec.default_solver,
+            "steps": spec.default_steps,
+            "guidance": spec.default_guidance,
+            "temperature": spec.default_temperature,
+            "corrector": spec.corrector,
+            "nfe": best["nfe"],
+        },
+        "max_default_nfe": max_nfe,
+        "eval_count": len(gen),
+        "held_out_real": real,
+        "generated": generated,
+        "step_bins": list(STEP_BINS),
+        "real_step_profile": [round(float(x), 4) for x in real_profile],
         **crisp_stats(gen, real_profile),
         "fd": {"metric": fd.name, "default": round(fd(gen), 4)},
         "two_sample": two_sample,
-        "label_agreement": agreement, "label_agreement_real": real_agreement,
-        "colors_gap": round(abs(generated["colors_per_sprite"] - real["colors_per_sprite"])
-                            / real["colors_per_sprite"], 4),
+        "label_agreement": agreement,
+        "label_agreement_real": real_agreement,
+        "colors_gap": round(
+            abs(generated["colors_per_sprite"] - real["colors_per_sprite"]) / real["colors_per_sprite"], 4
+        ),
         "non_binary_alpha_share": generated["non_binary_alpha_share"],
         "memorization_rate": memorization_rate(gen, train.images),
         "per_label": per_label,
@@ -264,8 +364,9 @@ def finish_pixel_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: 
 
     # 4. pictures and the card
     scale = 4 if s <= 16 else 2
-    save_sheet(generate_plan(name, reg, [(lab, 8) for lab in data.label_names], 0), out / "samples.png", columns=8,
-               scale=scale)
+    save_sheet(
+        generate_plan(name, reg, [(lab, 8) for lab in data.label_names], 0), out / "samples.png", columns=8, scale=scale
+    )
     for lab in data.label_names:
         i = data.label_names.index(lab)
         real_lab = train.images[train.labels == i][:8]
@@ -278,8 +379,23 @@ def finish_pixel_bundle(out: Path, manifest: Manifest, data: SpriteSet, bundle: 
     write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
     install_bundle(out, bundle)
     shutil.rmtree(work)
-    print(json.dumps({k: metrics[k] for k in ("defaults", "step_tv", "fd", "two_sample", "label_agreement",
-                                              "sprites_per_s", "memorization_rate")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: metrics[k]
+                for k in (
+                    "defaults",
+                    "step_tv",
+                    "fd",
+                    "two_sample",
+                    "label_agreement",
+                    "sprites_per_s",
+                    "memorization_rate",
+                )
+            },
+            indent=1,
+        )
+    )
     return manifest
 
 
@@ -305,8 +421,13 @@ def _two_sample(gen: np.ndarray, real: np.ndarray, train: np.ndarray) -> dict | 
         return None
     rr = train[np.random.default_rng(0).permutation(len(train))[: len(real) * 2]]
     g, r = two_sample_accuracy(real, gen, seed=0), two_sample_accuracy(real, rr, seed=0)
-    return {"generated_vs_real": round(g.accuracy, 4), "generated_vs_real_fold_std": round(g.fold_std, 4),
-            "real_vs_real": round(r.accuracy, 4), "per_class": g.per_class, "folds": g.folds}
+    return {
+        "generated_vs_real": round(g.accuracy, 4),
+        "generated_vs_real_fold_std": round(g.fold_std, 4),
+        "real_vs_real": round(r.accuracy, 4),
+        "per_class": g.per_class,
+        "folds": g.folds,
+    }
 
 
 def _pad8(sprites: np.ndarray, s: int) -> np.ndarray:
@@ -324,7 +445,7 @@ def _inpaint_sheet(name: str, reg: Registry, val: SpriteSet, path: Path, scale: 
     for j, i in enumerate(picks):
         img = val.images[i]
         mask = np.zeros((s, s), bool)
-        mask[:, s // 2:] = True
+        mask[:, s // 2 :] = True
         shown = img.copy()
         shown[mask] = (shown[mask] // 2 + np.array([120, 0, 0, 127], np.uint8)).clip(0, 255)
         shown[mask, 3] = 255
@@ -348,8 +469,11 @@ def _palette_sheet(name: str, reg: Registry, labels: tuple[str, ...], path: Path
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="a trained checkpoint (.pt), or an exported bundle folder: then its stored sweep "
-                                  "is reused (defaults re-decided, re-evaluated; no re-sweep)")
+    p.add_argument(
+        "source",
+        help="a trained checkpoint (.pt), or an exported bundle folder: then its stored sweep "
+        "is reused (defaults re-decided, re-evaluated; no re-sweep)",
+    )
     p.add_argument("--dataset", default="dcss16fine")
     p.add_argument("--data", default="../shared/datasets")
     p.add_argument("--cache", default=".cache/datasets")
@@ -369,13 +493,19 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tempfile.mkdtemp(prefix=f"{m.name}-"))
         shutil.copytree(a.source, work / m.name)
         keep = ("parity_max_abs_diff", "floors", "sweep", "sweep_count")
-        finish_pixel_bundle(work / m.name, replace(m, metrics={k: m.metrics[k] for k in keep}), data, a.bundle,
-                            eval_count=a.eval_count, max_nfe=a.max_nfe or None)
+        finish_pixel_bundle(
+            work / m.name,
+            replace(m, metrics={k: m.metrics[k] for k in keep}),
+            data,
+            a.bundle,
+            eval_count=a.eval_count,
+            max_nfe=a.max_nfe or None,
+        )
         return
-    export_pixel_bundle(a.source, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count,
-                        max_nfe=a.max_nfe or None)
+    export_pixel_bundle(
+        a.source, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count, max_nfe=a.max_nfe or None
+    )
 
 
 if __name__ == "__main__":
     main()
-

@@ -38,9 +38,11 @@ from .train_teacher import as_input
 from .trainer import load_checkpoint
 
 OUTPUTS = ["quality", "embedding", "logits", "gate"]
-FEEDING = ("each sprite at its native size (16x16 or 40x40; no resampling; the graph's height and width are "
-           "dynamic) as float32 NCHW RGBA in [-1, 1], with a size flag (batch, 1) = (S - 16) / 24: 0.0 for "
-           "16x16, 1.0 for 40x40; BatchNorm statistics are kept per size and chosen by the flag")
+FEEDING = (
+    "each sprite at its native size (16x16 or 40x40; no resampling; the graph's height and width are "
+    "dynamic) as float32 NCHW RGBA in [-1, 1], with a size flag (batch, 1) = (S - 16) / 24: 0.0 for "
+    "16x16, 1.0 for 40x40; BatchNorm statistics are kept per size and chosen by the flag"
+)
 
 
 def load_model(ckpt: dict) -> TeacherNet:
@@ -52,8 +54,13 @@ def load_model(ckpt: dict) -> TeacherNet:
 def export_onnx(model: TeacherNet, example: dict[int, np.ndarray], out: Path) -> tuple:
     """The graph (parity-checked at 40x40 by export_graph, then at 16x16 here) -> (GraphSpec, max abs diff)."""
     x40, f40 = as_input(example[40], 40)
-    res = export_graph(model, {"image": x40, "size_flag": f40}, OUTPUTS, out / "teacher.onnx",
-                       dynamic_dims={"image": {2: "height", 3: "width"}})
+    res = export_graph(
+        model,
+        {"image": x40, "size_flag": f40},
+        OUTPUTS,
+        out / "teacher.onnx",
+        dynamic_dims={"image": {2: "height", 3: "width"}},
+    )
     x16, f16 = as_input(example[16], 16)
     session = ort.InferenceSession(str(out / "teacher.onnx"), providers=["CPUExecutionProvider"])
     got = session.run(OUTPUTS, {"image": x16.numpy(), "size_flag": f16.numpy()})
@@ -82,8 +89,10 @@ def ranked_sheet(teacher: TeacherModel, sprites: dict[str, np.ndarray], path: Pa
         q = teacher.score(s).quality
         order = np.argsort(-q, kind="stable")
         rows += [s[order[:k]], s[order[-k:]]]
-        report[name] = {"best": [round(float(v), 3) for v in q[order[:k]]],
-                        "worst": [round(float(v), 3) for v in q[order[-k:]]]}
+        report[name] = {
+            "best": [round(float(v), 3) for v in q[order[:k]]],
+            "worst": [round(float(v), 3) for v in q[order[-k:]]],
+        }
     save_sheet(np.concatenate(rows), path, columns=k, scale=4 if rows[0].shape[1] <= 16 else 2)
     return report
 
@@ -96,10 +105,12 @@ def best_of_sheet(teacher: TeacherModel, sprites: np.ndarray, path: Path, n: int
     q = teacher.score(sprites[: n * count]).quality.reshape(count, n)
     best = groups[np.arange(count), q.argmax(1)]
     first = groups[:, 0]
-    sheet = np.concatenate([np.concatenate([first[i:i + 4], best[i:i + 4]]) for i in range(0, count, 4)])
+    sheet = np.concatenate([np.concatenate([first[i : i + 4], best[i : i + 4]]) for i in range(0, count, 4)])
     save_sheet(sheet, path, columns=8, scale=4 if sprites.shape[1] <= 16 else 2)
-    return {"first_of_4_mean_quality": round(float(q[:, 0].mean()), 4),
-            "best_of_4_mean_quality": round(float(q.max(1).mean()), 4)}
+    return {
+        "first_of_4_mean_quality": round(float(q[:, 0].mean()), 4),
+        "best_of_4_mean_quality": round(float(q.max(1).mean()), 4),
+    }
 
 
 BEST_OF_SEED = 2_000_000
@@ -122,11 +133,15 @@ def best_of_4_fd(teacher: TeacherModel, registry: Registry, real: np.ndarray, sp
     q = teacher.score(sprites[: 4 * n]).quality.reshape(n, 4)
     first, best = groups[:, 0], groups[np.arange(n), q.argmax(1)]
     feats = evaluator.features(real)
-    return {"groups": n, "real": len(real), "evaluator": evaluator.name,
-            "fd_first_of_4": round(frechet_distance(feats, evaluator.features(first)), 3),
-            "fd_best_of_4": round(frechet_distance(feats, evaluator.features(best)), 3),
-            "mean_quality_first_of_4": round(float(q[:, 0].mean()), 4),
-            "mean_quality_best_of_4": round(float(q.max(1).mean()), 4)}
+    return {
+        "groups": n,
+        "real": len(real),
+        "evaluator": evaluator.name,
+        "fd_first_of_4": round(frechet_distance(feats, evaluator.features(first)), 3),
+        "fd_best_of_4": round(frechet_distance(feats, evaluator.features(best)), 3),
+        "mean_quality_first_of_4": round(float(q[:, 0].mean()), 4),
+        "mean_quality_best_of_4": round(float(q.max(1).mean()), 4),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,8 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     # every generator shipped now is judged, also those the teacher never saw in training (marked in the card)
     present = available_generators(gen_registry)
     unseen = sorted(set(present) - set(generators))
-    eval_pools = {g: (size, generated(gen_registry, g, tcfg["eval_per_model"], EVAL_SEED, a.generator_cache or None))
-                  for g, size in present.items()}
+    eval_pools = {
+        g: (size, generated(gen_registry, g, tcfg["eval_per_model"], EVAL_SEED, a.generator_cache or None))
+        for g, size in present.items()
+    }
     held = held_out_sets(pos, eval_pools)
 
     work = Path(tempfile.mkdtemp(prefix=f"{a.name}-"))
@@ -157,29 +174,46 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir()
     graph, parity = export_onnx(model, {s: pos[s].split(True)[0][:4] for s in SIZES}, out)
     net = model.cfg
-    section = {"sizes": list(SIZES), "size_flags": {str(s): size_flag(s) for s in SIZES},
-               "inputs": {"image": "image", "size_flag": "size_flag"},
-               "outputs": {k: k for k in OUTPUTS}, "embedding_dim": net.embed_dim, "experts": net.experts,
-               "feeding": FEEDING,
-               "quality": "probability that a person keeps the sprite: real held-in sprites 1, generated and "
-                          "corrupted ones 0 (training prior 50/50)"}
+    section = {
+        "sizes": list(SIZES),
+        "size_flags": {str(s): size_flag(s) for s in SIZES},
+        "inputs": {"image": "image", "size_flag": "size_flag"},
+        "outputs": {k: k for k in OUTPUTS},
+        "embedding_dim": net.embed_dim,
+        "experts": net.experts,
+        "feeding": FEEDING,
+        "quality": "probability that a person keeps the sprite: real held-in sprites 1, generated and "
+        "corrupted ones 0 (training prior 50/50)",
+    }
     manifest = Manifest(
-        name=a.name, family=FAMILY,
+        name=a.name,
+        family=FAMILY,
         description=f"Quality teacher: residual CNN + {net.experts}-expert mixture; quality, "
-                    f"{net.embed_dim}-d embedding, {len(TEACHER_LABELS)} classes; 16x16 and 40x40",
-        image=ImageSpec(max(SIZES), max(SIZES)), labels=TEACHER_LABELS, graphs={GRAPH_ROLE: graph},
+        f"{net.embed_dim}-d embedding, {len(TEACHER_LABELS)} classes; 16x16 and 40x40",
+        image=ImageSpec(max(SIZES), max(SIZES)),
+        labels=TEACHER_LABELS,
+        graphs={GRAPH_ROLE: graph},
         training={
             "data": list(CREDITS),
-            "dataset": {"positives": {str(s): DATASETS[s] for s in SIZES},
-                        "train": {str(s): int((~pos[s].held_out).sum()) for s in SIZES},
-                        "held_out": {str(s): int(pos[s].held_out.sum()) for s in SIZES},
-                        "split": "sha1(relative path) < 10%, the builders' split",
-                        "label_counts": label_counts(pos), "generators": generators},
+            "dataset": {
+                "positives": {str(s): DATASETS[s] for s in SIZES},
+                "train": {str(s): int((~pos[s].held_out).sum()) for s in SIZES},
+                "held_out": {str(s): int(pos[s].held_out.sum()) for s in SIZES},
+                "split": "sha1(relative path) < 10%, the builders' split",
+                "label_counts": label_counts(pos),
+                "generators": generators,
+            },
             "recipe": {"model": net.to_dict(), "trainer": tcfg, "command": ckpt.get("command", "")},
-            "seconds": round(float(ckpt["elapsed_s"]), 1), "epochs": ckpt["epoch"], "steps": ckpt["step"],
-            "framework": f"torch {torch.__version__}", "hardware": f"CPU, {tcfg['threads']} thread(s), shared",
+            "seconds": round(float(ckpt["elapsed_s"]), 1),
+            "epochs": ckpt["epoch"],
+            "steps": ckpt["step"],
+            "framework": f"torch {torch.__version__}",
+            "hardware": f"CPU, {tcfg['threads']} thread(s), shared",
         },
-        metrics={}, card="card.md", samples="samples.png", extra={"teacher": section},
+        metrics={},
+        card="card.md",
+        samples="samples.png",
+        extra={"teacher": section},
     )
     save_manifest(manifest, out / "manifest.json")
 
@@ -206,15 +240,29 @@ def main(argv: list[str] | None = None) -> None:
         if row is not None:
             fd[g] = row
     evaluation["best_of_4_fd"] = fd
-    metrics = {"held_out": evaluation, "parity_max_abs_diff": {GRAPH_ROLE: parity, "tolerance": PARITY_ATOL},
-               "score_sprites_per_s": {**speed, "threads": 1}, "sheets": sheets,
-               "history": ckpt.get("history", [])[-1:]}
+    metrics = {
+        "held_out": evaluation,
+        "parity_max_abs_diff": {GRAPH_ROLE: parity, "tolerance": PARITY_ATOL},
+        "score_sprites_per_s": {**speed, "threads": 1},
+        "sheets": sheets,
+        "history": ckpt.get("history", [])[-1:],
+    }
     manifest = Manifest.from_dict({**manifest.to_dict(), "metrics": metrics})
     save_manifest(manifest, out / "manifest.json")
     write_card(manifest, ckpt.get("history", []), out / "card.md")
     install_bundle(out, a.bundle)
-    print(json.dumps({"bundle": a.bundle, **evaluation["summary"], "auc_generated": evaluation["auc_generated"],
-                      "auc_corruption": evaluation["auc_corruption"], "score_sprites_per_s": speed}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bundle": a.bundle,
+                **evaluation["summary"],
+                "auc_generated": evaluation["auc_generated"],
+                "auc_corruption": evaluation["auc_corruption"],
+                "score_sprites_per_s": speed,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

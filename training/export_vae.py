@@ -58,7 +58,7 @@ def load_vae(checkpoint: str | Path, train_images: np.ndarray) -> tuple[VAE, dic
 def latent_means(model: VAE, images: np.ndarray) -> np.ndarray:
     """Encoder means (N, D) of sprites and of their mirror images (the flips the model trained on)."""
     x = to_model_range(torch.from_numpy(np.concatenate([images, images[:, :, ::-1]])))
-    return torch.cat([model.encoder(x[i:i + 512])[0] for i in range(0, len(x), 512)]).flatten(1).numpy()
+    return torch.cat([model.encoder(x[i : i + 512])[0] for i in range(0, len(x), 512)]).flatten(1).numpy()
 
 
 def calibrate_postprocess(model: VaeModel, real: dict[str, float]) -> tuple[PostprocessSpec, list[dict]]:
@@ -75,14 +75,21 @@ def calibrate_postprocess(model: VaeModel, real: dict[str, float]) -> tuple[Post
         for distance in DESPECKLE:
             stats = pixel_art_stats(despeckle(reduced, distance))
             gap = max(relative_gap(stats, real, "colors_per_sprite"), relative_gap(stats, real, "isolated_pixel_rate"))
-            rows.append({"color_tolerance": tolerance, "despeckle": distance, "gap": round(gap, 4),
-                         **{k: round(v, 4) for k, v in stats.items()}})
+            rows.append(
+                {
+                    "color_tolerance": tolerance,
+                    "despeckle": distance,
+                    "gap": round(gap, 4),
+                    **{k: round(v, 4) for k, v in stats.items()},
+                }
+            )
     best = min(rows, key=lambda r: r["gap"])
     return PostprocessSpec(0.0, COLOR_CAP, best["color_tolerance"], best["despeckle"]), rows
 
 
-def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str,
-                      components: int = 32, notes: str = "") -> Manifest:
+def export_vae_bundle(
+    checkpoint: str | Path, data: SpriteSet, bundle: str | Path, name: str, components: int = 32, notes: str = ""
+) -> Manifest:
     t0 = time.perf_counter()
     bundle = Path(bundle)
     train, val = data.train(), data.val()
@@ -101,17 +108,19 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
     gmm = fit_gmm(mu, components)
     comp = torch.arange(8) % components
     eps = torch.randn(8, mu.shape[1], generator=torch.Generator().manual_seed(1))
-    pri = export_graph(MixturePrior(gmm, cfg.latent_shape), {"eps": eps, "component": comp}, ["z"],
-                       out / "prior.onnx")
-    print(f"exported: parity encoder {enc.parity_max_abs_diff:.2e} decoder {dec.parity_max_abs_diff:.2e} "
-          f"prior {pri.parity_max_abs_diff:.2e}; gmm log-lik/dim {gmm.log_likelihood(mu) / mu.shape[1]:.3f}",
-          flush=True)
+    pri = export_graph(MixturePrior(gmm, cfg.latent_shape), {"eps": eps, "component": comp}, ["z"], out / "prior.onnx")
+    print(
+        f"exported: parity encoder {enc.parity_max_abs_diff:.2e} decoder {dec.parity_max_abs_diff:.2e} "
+        f"prior {pri.parity_max_abs_diff:.2e}; gmm log-lik/dim {gmm.log_likelihood(mu) / mu.shape[1]:.3f}",
+        flush=True,
+    )
 
     trainer_cfg, run_cfg = state["trainer_config"], state["model_config"]["run"]
     manifest = Manifest(
-        name=name, family="vae",
+        name=name,
+        family="vae",
         description=f"Convolutional residual VAE, {cfg.image_size}x{cfg.image_size} RGBA pixel art "
-                    f"({data.name}), Gaussian-mixture prior",
+        f"({data.name}), Gaussian-mixture prior",
         image=ImageSpec(cfg.image_size, cfg.image_size),
         latent=LatentSpec(cfg.latent_shape, "gaussian_mixture", tuple(float(w) for w in gmm.weights)),
         labels=data.label_names,
@@ -119,17 +128,32 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
         graphs={"encoder": enc.graph, "decoder": dec.graph, "prior": pri.graph},
         training={
             "data": list(data.credits),
-            "dataset": {"name": data.name, "builder": run_cfg["dataset"], "train": len(train.images),
-                        "held_out": len(val.images), "split": "sha1(relative path) < 10%"},
-            "recipe": {"model": cfg.to_dict(), "loss": state["model_config"]["loss"], "trainer": trainer_cfg,
-                       "prior": {"kind": "gaussian_mixture", "components": components, "fit": "EM on encoder "
-                                 "means of training sprites and their mirror images"}},
-            "seconds": round(float(state["elapsed_s"]), 1), "epochs": int(state["epoch"]),
-            "steps": int(state["step"]), "framework": f"torch {torch.__version__}",
+            "dataset": {
+                "name": data.name,
+                "builder": run_cfg["dataset"],
+                "train": len(train.images),
+                "held_out": len(val.images),
+                "split": "sha1(relative path) < 10%",
+            },
+            "recipe": {
+                "model": cfg.to_dict(),
+                "loss": state["model_config"]["loss"],
+                "trainer": trainer_cfg,
+                "prior": {
+                    "kind": "gaussian_mixture",
+                    "components": components,
+                    "fit": "EM on encoder means of training sprites and their mirror images",
+                },
+            },
+            "seconds": round(float(state["elapsed_s"]), 1),
+            "epochs": int(state["epoch"]),
+            "steps": int(state["step"]),
+            "framework": f"torch {torch.__version__}",
             "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
             **({"notes": notes} if notes else {}),
         },
-        card="card.md", samples="samples.png",
+        card="card.md",
+        samples="samples.png",
     )
     save_manifest(manifest, out / "manifest.json")
     registry = Registry([work], builtin=False, env=False)
@@ -156,37 +180,60 @@ def export_vae_bundle(checkpoint: str | Path, data: SpriteSet, bundle: str | Pat
         "held_out_real": real,
         "generated": generated,
         "generated_without_color_cap": raw,
-        "gaps_vs_held_out": {k: round(relative_gap(generated, real, k), 4)
-                             for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")},
+        "gaps_vs_held_out": {
+            k: round(relative_gap(generated, real, k), 4)
+            for k in ("colors_per_sprite", "colors_per_sprite_median", "isolated_pixel_rate")
+        },
         "reconstruction_held_out": reconstruction_error(val.images, recon.sprites),
         "memorization_rate": memorization_rate(gen.sprites, train.images),
         "postprocess_calibration": ladder,
-        "parity_max_abs_diff": {"encoder": enc.parity_max_abs_diff, "decoder": dec.parity_max_abs_diff,
-                                "prior": pri.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        "parity_max_abs_diff": {
+            "encoder": enc.parity_max_abs_diff,
+            "decoder": dec.parity_max_abs_diff,
+            "prior": pri.parity_max_abs_diff,
+            "tolerance": PARITY_ATOL,
+        },
         "decode_sprites_per_s_batch256": round(256 / float(np.median(t_dec)), 1),
         "eval_count": EVAL_COUNT,
     }
     manifest = replace(manifest, metrics=metrics)
 
     # 4. pictures and the card
-    save_sheet(api.generate(name, 64, seed=0, registry=registry).sprites, out / "samples.png", columns=8,
-               scale=4 if cfg.image_size <= 16 else 2)
-    strips = [api.interpolate(name, a, b, count=10, method="slerp", registry=registry).sprites
-              for a, b in ((1, 2), (3, 4), (5, 6), (7, 8))]
-    save_sheet(np.concatenate(strips), out / "interpolation.png", columns=10,
-               scale=4 if cfg.image_size <= 16 else 2)
+    save_sheet(
+        api.generate(name, 64, seed=0, registry=registry).sprites,
+        out / "samples.png",
+        columns=8,
+        scale=4 if cfg.image_size <= 16 else 2,
+    )
+    strips = [
+        api.interpolate(name, a, b, count=10, method="slerp", registry=registry).sprites
+        for a, b in ((1, 2), (3, 4), (5, 6), (7, 8))
+    ]
+    save_sheet(np.concatenate(strips), out / "interpolation.png", columns=10, scale=4 if cfg.image_size <= 16 else 2)
     n_pairs = min(32, len(val.images))
     pairs = np.stack([val.images[:n_pairs], recon.sprites[:n_pairs]], 1).reshape(-1, *val.images.shape[1:])
     save_sheet(pairs, out / "reconstructions.png", columns=16, scale=4 if cfg.image_size <= 16 else 2)
-    manifest = replace(manifest, training={**manifest.training,
-                                           "export_seconds": round(time.perf_counter() - t0, 1)})
+    manifest = replace(manifest, training={**manifest.training, "export_seconds": round(time.perf_counter() - t0, 1)})
     save_manifest(manifest, out / "manifest.json")
     write_card(manifest, out / "card.md")
 
     install_bundle(out, bundle)
     shutil.rmtree(work)
-    print(json.dumps({k: metrics[k] for k in ("held_out_real", "generated", "gaps_vs_held_out",
-                                              "reconstruction_held_out", "memorization_rate")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: metrics[k]
+                for k in (
+                    "held_out_real",
+                    "generated",
+                    "gaps_vs_held_out",
+                    "reconstruction_held_out",
+                    "memorization_rate",
+                )
+            },
+            indent=1,
+        )
+    )
     return manifest
 
 

@@ -28,13 +28,20 @@ class FirstStage:
     std: tuple[float, ...]
 
     @classmethod
-    def load(cls, folder: str | Path, train_images: np.ndarray | None = None,
-             mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None) -> FirstStage:
+    def load(
+        cls,
+        folder: str | Path,
+        train_images: np.ndarray | None = None,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
+    ) -> FirstStage:
         """The VAE bundle in ``folder``; normalisation from ``train_images`` (uint8 NHWC) or given mean/std."""
         folder = Path(folder).resolve()
         if not (folder / "manifest.json").is_file():
-            raise FileNotFoundError(f"first stage {folder} is not a bundle folder (no manifest.json): train and export "
-                                    "the VAE first (training.train_vae), or pass --first-stage '' for pixel space")
+            raise FileNotFoundError(
+                f"first stage {folder} is not a bundle folder (no manifest.json): train and export "
+                "the VAE first (training.train_vae), or pass --first-stage '' for pixel space"
+            )
         name = load_manifest(folder).name
         bundle = Registry([folder.parent], builtin=False, env=False).load(name)
         if bundle.manifest.family != "vae" or "encoder" not in bundle.manifest.graphs:
@@ -42,8 +49,12 @@ class FirstStage:
         if mean is None or std is None:
             if train_images is None:
                 raise ValueError("give train_images or mean and std")
-            z = np.concatenate([cls._encode_raw(bundle, to_model_range(torch.from_numpy(train_images[i:i + 256]))
-                                                .numpy()) for i in range(0, len(train_images), 256)])
+            z = np.concatenate(
+                [
+                    cls._encode_raw(bundle, to_model_range(torch.from_numpy(train_images[i : i + 256])).numpy())
+                    for i in range(0, len(train_images), 256)
+                ]
+            )
             mean = tuple(float(v) for v in z.mean(axis=(0, 2, 3)))
             std = tuple(float(v) for v in z.std(axis=(0, 2, 3)) + 1e-6)
         return cls(bundle, tuple(mean), tuple(std))
@@ -61,12 +72,13 @@ class FirstStage:
     @staticmethod
     def _encode_raw(bundle: Bundle, x: np.ndarray) -> np.ndarray:
         spec = bundle.manifest.graphs["encoder"]
-        return bundle.run("encoder", {spec.inputs[0].name: np.ascontiguousarray(x, np.float32)})[
-            spec.outputs[0].name]
+        return bundle.run("encoder", {spec.inputs[0].name: np.ascontiguousarray(x, np.float32)})[spec.outputs[0].name]
 
     def _stats(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.asarray(self.mean, np.float32)[None, :, None, None],
-                np.asarray(self.std, np.float32)[None, :, None, None])
+        return (
+            np.asarray(self.mean, np.float32)[None, :, None, None],
+            np.asarray(self.std, np.float32)[None, :, None, None],
+        )
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:

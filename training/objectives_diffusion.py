@@ -61,8 +61,9 @@ class DiffusionObjective:
         self.schedule = cfg.make_schedule()
         self._alpha_bar = torch.from_numpy(self.schedule.alpha_bar).float()
 
-    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         x0 = to_space(x, self.first_stage)
         b = x0.shape[0]
         # 1. t ~ U{0..T-1}, ε ~ N(0, I), x_t (Ho et al. eq. 4)
@@ -84,10 +85,15 @@ class DiffusionObjective:
         rng = np.random.default_rng(seed_from(gen))
         shape = self.first_stage.latent_shape if self.first_stage else pixel_shape(model)
         x_T = rng.standard_normal((n, *shape), dtype=np.float32)
-        predict = guided(numpy_network(model), sheet_labels(n, self.num_labels), self.num_labels,
-                         self.cfg.preview_guidance if self.num_labels else 1.0)
+        predict = guided(
+            numpy_network(model),
+            sheet_labels(n, self.num_labels),
+            self.num_labels,
+            self.cfg.preview_guidance if self.num_labels else 1.0,
+        )
         clip = self.cfg.clip_denoised if self.cfg.clip_denoised > 0 and self.first_stage is None else None
         steps = min(self.cfg.preview_steps, self.cfg.T)
-        x0 = ddim.sample(predict, x_T, self.schedule, trailing_timesteps(self.cfg.T, steps), self.cfg.prediction,
-                         clip=clip)
+        x0 = ddim.sample(
+            predict, x_T, self.schedule, trailing_timesteps(self.cfg.T, steps), self.cfg.prediction, clip=clip
+        )
         return finish_preview(x0, self.first_stage)

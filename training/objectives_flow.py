@@ -67,8 +67,9 @@ class FlowObjective:
             return torch.rand(b, device=device)
         return torch.sigmoid(self.cfg.logit_mean + self.cfg.logit_std * torch.randn(b, device=device))
 
-    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         x1 = to_space(x, self.first_stage)
         b = x1.shape[0]
         # 1. t, x_0 ~ N(0, I), the point on the path
@@ -89,7 +90,11 @@ class FlowObjective:
         rng = np.random.default_rng(seed_from(gen))
         shape = self.first_stage.latent_shape if self.first_stage else pixel_shape(model)
         x = rng.standard_normal((n, *shape), dtype=np.float32)
-        predict = guided(numpy_network(model), sheet_labels(n, self.num_labels), self.num_labels,
-                         self.cfg.preview_guidance if self.num_labels else 1.0)
+        predict = guided(
+            numpy_network(model),
+            sheet_labels(n, self.num_labels),
+            self.num_labels,
+            self.cfg.preview_guidance if self.num_labels else 1.0,
+        )
         x1 = heun.integrate(predict, x, uniform_grid(self.cfg.preview_steps))
         return finish_preview(x1, self.first_stage)

@@ -56,7 +56,7 @@ def shift_if_free(tokens: torch.Tensor, gen: torch.Generator | None, max_shift: 
     def wraps(occupied: torch.Tensor, k: int) -> bool:
         if k == 0:
             return False
-        edge = occupied[s - k:] if k > 0 else occupied[:-k]
+        edge = occupied[s - k :] if k > 0 else occupied[:-k]
         return bool(edge.any())
 
     return tokens if wraps(occupied_rows, d[0]) or wraps(occupied_cols, d[1]) else rolled
@@ -73,8 +73,9 @@ class MaskedTokenObjective:
         self.palette = palette
         self.keys, self.tokens_of_keys = palette_keys(palette)
 
-    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         tokens = image_to_tokens(x, self.keys, self.tokens_of_keys)
         if model.training:
             tokens = shift_if_free(tokens, None, self.cfg.max_shift)
@@ -95,9 +96,12 @@ class MaskedTokenObjective:
         with torch.no_grad():
             hit = (logits[:, 1:].argmax(1) + 1 == tokens) & opaque & masked
             acc = hit.float().sum() / (opaque & masked).float().sum().clamp(min=1)
-        return loss, {"loss": float(loss.detach()), "bce": float((bce.detach() * m).sum() / n),
-                      "ce": float((ce.detach() * (m * opaque)).sum() / (m * opaque).sum().clamp(min=1)),
-                      "colour_acc": float(acc)}
+        return loss, {
+            "loss": float(loss.detach()),
+            "bce": float((bce.detach() * m).sum() / n),
+            "ce": float((ce.detach() * (m * opaque)).sum() / (m * opaque).sum().clamp(min=1)),
+            "colour_acc": float(acc),
+        }
 
     @torch.no_grad()
     def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -123,6 +127,10 @@ class MaskedTokenObjective:
             flat.scatter_(1, pick, new.reshape(n, -1).gather(1, pick))
             tokens = flat.reshape(n, s, s)
             done = target
-        table = np.concatenate([np.zeros((1, 4), np.uint8),
-                                np.concatenate([self.palette, np.full((len(self.palette), 1), 255, np.uint8)], 1)])
+        table = np.concatenate(
+            [
+                np.zeros((1, 4), np.uint8),
+                np.concatenate([self.palette, np.full((len(self.palette), 1), 255, np.uint8)], 1),
+            ]
+        )
         return torch.from_numpy(table[tokens.cpu().numpy()])

@@ -34,8 +34,9 @@ class VAEObjective:
     def __init__(self, cfg: VAELossConfig) -> None:
         self.cfg = cfg
 
-    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         logits, mean, logvar = model(x)
         logits, mean, logvar = logits.float(), mean.float(), logvar.float()
@@ -44,8 +45,9 @@ class VAEObjective:
         rgb = (err.abs() * m[:, None]).sum((1, 2, 3)) / cfg.laplace_scale
         mx = (m[:, :, 1:] * m[:, :, :-1])[:, None]
         my = (m[:, 1:, :] * m[:, :-1, :])[:, None]
-        edge = ((err[..., 1:] - err[..., :-1]).abs() * mx).sum((1, 2, 3)) \
-            + ((err[..., 1:, :] - err[..., :-1, :]).abs() * my).sum((1, 2, 3))
+        edge = ((err[..., 1:] - err[..., :-1]).abs() * mx).sum((1, 2, 3)) + (
+            (err[..., 1:, :] - err[..., :-1, :]).abs() * my
+        ).sum((1, 2, 3))
         edge = cfg.edge_weight * edge / cfg.laplace_scale
         alpha = F.binary_cross_entropy_with_logits(2 * logits[:, 3], m, reduction="none").sum((1, 2))
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum((1, 2, 3))

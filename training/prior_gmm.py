@@ -40,7 +40,7 @@ def _log_resp(x: torch.Tensor, g: GaussianMixture) -> tuple[torch.Tensor, torch.
     d = x.shape[1]
     diff = (x[:, None, :] - mu[None]).permute(1, 2, 0)  # (K, D, N)
     sol = torch.linalg.solve_triangular(chol, diff, upper=False)  # (K, D, N)
-    maha = (sol ** 2).sum(1).T  # (N, K)
+    maha = (sol**2).sum(1).T  # (N, K)
     logdet = 2 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)  # (K,)
     log_w = torch.log(torch.from_numpy(g.weights).double())
     logp = log_w[None] - 0.5 * (maha + logdet[None] + d * math.log(2 * math.pi))
@@ -48,8 +48,9 @@ def _log_resp(x: torch.Tensor, g: GaussianMixture) -> tuple[torch.Tensor, torch.
     return logp - total[:, None], total
 
 
-def fit_gmm(x: np.ndarray, components: int = 32, iters: int = 100, reg: float = 1e-2, seed: int = 0,
-            tol: float = 1e-5) -> GaussianMixture:
+def fit_gmm(
+    x: np.ndarray, components: int = 32, iters: int = 100, reg: float = 1e-2, seed: int = 0, tol: float = 1e-5
+) -> GaussianMixture:
     """Fit a K-component full-covariance mixture to x (N, D) float by EM (init: K random rows, equal weights)."""
     rng = np.random.default_rng(seed)
     xt = torch.from_numpy(np.asarray(x, np.float64))
@@ -57,8 +58,9 @@ def fit_gmm(x: np.ndarray, components: int = 32, iters: int = 100, reg: float = 
     eye = torch.eye(d, dtype=torch.float64)
     cov = torch.cov(xt.T) + reg * eye
     start = x[rng.choice(n, components, replace=False)].astype(np.float64)
-    g = GaussianMixture(np.full(components, 1.0 / components), start,
-                        np.repeat(torch.linalg.cholesky(cov).numpy()[None], components, 0))
+    g = GaussianMixture(
+        np.full(components, 1.0 / components), start, np.repeat(torch.linalg.cholesky(cov).numpy()[None], components, 0)
+    )
     prev = -np.inf
     for _ in range(iters):
         log_r, total = _log_resp(xt, g)

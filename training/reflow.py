@@ -66,6 +66,7 @@ class ReflowConfig:
 @dataclass(frozen=True)
 class Pairs:
     """x0, x1: (N, C, H, W) float32 in the teacher's model space; labels: (N,) int64 (null = num_labels)."""
+
     x0: np.ndarray
     x1: np.ndarray
     labels: np.ndarray
@@ -121,8 +122,9 @@ def make_pairs(teacher: UNet, mc: dict, cfg: ReflowConfig, cache: Path) -> Pairs
     return Pairs(x0, x1, labels, seconds)
 
 
-def straight_loss(model: torch.nn.Module, x0: torch.Tensor, x1: torch.Tensor, labels: torch.Tensor,
-                  t: torch.Tensor) -> torch.Tensor:
+def straight_loss(
+    model: torch.nn.Module, x0: torch.Tensor, x1: torch.Tensor, labels: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
     """Mean squared error of the velocity against the pair's straight line x_1 - x_0 at x_t = t x_1 + (1-t) x_0."""
     tt = t[:, None, None, None]
     return (model(tt * x1 + (1 - tt) * x0, t, labels).float() - (x1 - x0)).pow(2).mean()
@@ -153,17 +155,34 @@ def train_student(teacher: UNet, state: dict, pairs: Pairs, cfg: ReflowConfig, o
     def save() -> None:
         with torch.no_grad():
             val = float(straight_loss(ema, x0[va], x1[va], y[va], val_t))
-        print(f"step={step} elapsed_s={elapsed:.0f} lr={lr_at(step, cfg.steps, sched):.2e} val_loss={val:.5f}",
-              flush=True)
-        reflow = {**asdict(cfg), "step": step, "seconds": round(elapsed, 1), "pair_seconds": round(pairs.seconds, 1),
-                  "val_loss": round(val, 6), "teacher_epochs": state["epoch"], "teacher_steps_trained": state["step"],
-                  "teacher_seconds": round(float(state["elapsed_s"]), 1)}
-        save_checkpoint(ckpt, {
-            "family": "flow", "model_config": {**state["model_config"], "reflow": reflow},
-            "trainer_config": state["trainer_config"], "model": model.state_dict(), "ema": ema.state_dict(),
-            "optimizer": opt.state_dict(), "epoch": state["epoch"], "step": state["step"] + step,
-            "elapsed_s": float(state["elapsed_s"]) + pairs.seconds + elapsed, "reflow": reflow,
-        })
+        print(
+            f"step={step} elapsed_s={elapsed:.0f} lr={lr_at(step, cfg.steps, sched):.2e} val_loss={val:.5f}", flush=True
+        )
+        reflow = {
+            **asdict(cfg),
+            "step": step,
+            "seconds": round(elapsed, 1),
+            "pair_seconds": round(pairs.seconds, 1),
+            "val_loss": round(val, 6),
+            "teacher_epochs": state["epoch"],
+            "teacher_steps_trained": state["step"],
+            "teacher_seconds": round(float(state["elapsed_s"]), 1),
+        }
+        save_checkpoint(
+            ckpt,
+            {
+                "family": "flow",
+                "model_config": {**state["model_config"], "reflow": reflow},
+                "trainer_config": state["trainer_config"],
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": state["epoch"],
+                "step": state["step"] + step,
+                "elapsed_s": float(state["elapsed_s"]) + pairs.seconds + elapsed,
+                "reflow": reflow,
+            },
+        )
 
     while step < cfg.steps:
         if cfg.time_budget_s > 0 and elapsed >= cfg.time_budget_s:
@@ -214,10 +233,19 @@ def main(argv: list[str] | None = None) -> None:
 
         from .data.builders import load_dataset
         from .export_generator import export_generator_bundle
+
         baseline = load_manifest(a.baseline) if a.baseline else None
         data = load_dataset(a.dataset, a.data, _sprite_size(state), a.cache)
-        export_generator_bundle(ckpt, data, a.bundle, a.name, guidance=1.0, sweep=STUDENT_SWEEP,
-                                baseline=baseline, baseline_folder=a.baseline or None)
+        export_generator_bundle(
+            ckpt,
+            data,
+            a.bundle,
+            a.name,
+            guidance=1.0,
+            sweep=STUDENT_SWEEP,
+            baseline=baseline,
+            baseline_folder=a.baseline or None,
+        )
 
 
 STUDENT_SWEEP = [(sol, s) for sol in ("euler", "midpoint", "heun") for s in (1, 2, 3, 4, 6, 8, 12)]

@@ -16,8 +16,8 @@ def sheet(sprites: np.ndarray, columns: int = 8, scale: int = 4, checker: bool =
     yy, xx = np.mgrid[0:gh, 0:gw]
     bg = np.where(((yy // 2 + xx // 2) % 2 == 0)[..., None], 200, 160) if checker else np.full((gh, gw, 1), 180)
     canvas = np.broadcast_to(bg, (gh, gw, 3)).astype(np.float32).copy()
-    canvas[::h + 1, :] = 90
-    canvas[:, ::w + 1] = 90
+    canvas[:: h + 1, :] = 90
+    canvas[:, :: w + 1] = 90
     for i, s in enumerate(sprites):
         y, x = 1 + (i // columns) * (h + 1), 1 + (i % columns) * (w + 1)
         a = s[..., 3:4].astype(np.float32) / 255

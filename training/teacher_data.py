@@ -19,8 +19,20 @@ import numpy as np
 
 from .data.builders import DCSS_CREDIT, ICONS_CREDIT, SpriteSet, fine_label, load_dataset
 
-FINE_LABELS = ("amulet", "armour", "book", "food", "misc", "monster", "potion", "ring", "scroll", "staff", "wand",
-               "weapon")
+FINE_LABELS = (
+    "amulet",
+    "armour",
+    "book",
+    "food",
+    "misc",
+    "monster",
+    "potion",
+    "ring",
+    "scroll",
+    "staff",
+    "wand",
+    "weapon",
+)
 TEACHER_LABELS = (*FINE_LABELS, "icon", "other")
 DATASETS = {16: "sprites16", 40: "dcss40"}
 EVAL_SEED = 1_000_000
@@ -62,5 +74,7 @@ def load_positives(data_root: str, cache: str | None, sizes: tuple[int, ...] = (
 
 
 def label_counts(pos: dict[int, Positives]) -> dict[str, dict[str, int]]:
-    return {str(s): {n: int(c) for n, c in zip(TEACHER_LABELS, np.bincount(p.labels, minlength=len(TEACHER_LABELS)))}
-            for s, p in pos.items()}
+    return {
+        str(s): {n: int(c) for n, c in zip(TEACHER_LABELS, np.bincount(p.labels, minlength=len(TEACHER_LABELS)))}
+        for s, p in pos.items()
+    }

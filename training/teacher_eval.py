@@ -61,8 +61,13 @@ def evaluate(score_fn: ScoreFn, sets: dict[int, HeldOut]) -> dict:
     for size, h in sets.items():
         q_real, pred, g_real = score_fn(h.real, size)
         gates["real"].append(g_real)
-        row: dict = {"real_count": len(h.real), "real_mean_quality": _r(q_real.mean()),
-                     "labels": label_accuracy(pred, h.labels, TEACHER_LABELS), "generated": {}, "corruption": {}}
+        row: dict = {
+            "real_count": len(h.real),
+            "real_mean_quality": _r(q_real.mean()),
+            "labels": label_accuracy(pred, h.labels, TEACHER_LABELS),
+            "generated": {},
+            "corruption": {},
+        }
         neg_gen, neg_cor = [], []
         for g, sprites in h.generated.items():
             q, _, gate = score_fn(sprites, size)
@@ -96,11 +101,15 @@ def evaluate(score_fn: ScoreFn, sets: dict[int, HeldOut]) -> dict:
         if gs:
             g = np.concatenate(gs)
             k = g.shape[1]
-            use[src] = {"mean_gate": [_r(v) for v in g.mean(0)],
-                        "top1_share": [_r(v) for v in np.bincount(g.argmax(1), minlength=k) / len(g)]}
+            use[src] = {
+                "mean_gate": [_r(v) for v in g.mean(0)],
+                "top1_share": [_r(v) for v in np.bincount(g.argmax(1), minlength=k) / len(g)],
+            }
     res["expert_use"] = use
     gen = list(res["auc_generated"].values())
-    res["summary"] = {"auc_generated_min": min(gen) if gen else None,
-                      "auc_corruption_min": min(res["auc_corruption"].values()),
-                      "ece": res["calibration"]["ece"]}
+    res["summary"] = {
+        "auc_generated_min": min(gen) if gen else None,
+        "auc_corruption_min": min(res["auc_corruption"].values()),
+        "ece": res["calibration"]["ece"],
+    }
     return res

@@ -50,8 +50,15 @@ def reliability(scores: np.ndarray, targets: np.ndarray, bins: int = 10) -> dict
             continue
         mean_s, rate = float(s[m].mean()), float(t[m].mean())
         ece += m.sum() / len(s) * abs(rate - mean_s)
-        rows.append({"lo": b / bins, "hi": (b + 1) / bins, "count": int(m.sum()), "mean_score": round(mean_s, 4),
-                     "positive_rate": round(rate, 4)})
+        rows.append(
+            {
+                "lo": b / bins,
+                "hi": (b + 1) / bins,
+                "count": int(m.sum()),
+                "mean_score": round(mean_s, 4),
+                "positive_rate": round(rate, 4),
+            }
+        )
     return {"ece": round(float(ece), 4), "bins": rows}
 
 
@@ -62,6 +69,8 @@ def label_accuracy(predicted: np.ndarray, labels: np.ndarray, names: tuple[str, 
         m = labels == i
         if m.any():
             per[n] = {"accuracy": round(float((predicted[m] == i).mean()), 4), "count": int(m.sum())}
-    return {"accuracy": round(float((predicted == labels).mean()), 4),
-            "balanced_accuracy": round(float(np.mean([v["accuracy"] for v in per.values()])), 4),
-            "per_label": per}
+    return {
+        "accuracy": round(float((predicted == labels).mean()), 4),
+        "balanced_accuracy": round(float(np.mean([v["accuracy"] for v in per.values()])), 4),
+        "per_label": per,
+    }

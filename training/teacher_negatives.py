@@ -125,7 +125,7 @@ def shift(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         else:
             c = int(rng.integers(s // 2, 3 * s // 4 + 1))
             y0, x0 = rng.integers(0, s - c + 1, 2)
-            idx = (np.arange(s) * c // s)
+            idx = np.arange(s) * c // s
             out[i] = x[i, y0 + idx][:, x0 + idx]
     return out
 
@@ -207,8 +207,13 @@ def available_generators(registry, sizes: tuple[int, ...] = (16, 40)) -> dict[st
     return out
 
 
-def generated(registry, model: str, count: int, seed: int,  # type: ignore[no-untyped-def]
-              cache_dir: str | Path | None = ".cache/teacher") -> np.ndarray:
+def generated(
+    registry,
+    model: str,
+    count: int,
+    seed: int,  # type: ignore[no-untyped-def]
+    cache_dir: str | Path | None = ".cache/teacher",
+) -> np.ndarray:
     """``count`` sprites of ``model`` with seeds ``seed .. seed + count - 1``, made by ``pixelsprite.api.generate``
     with the model's defaults (what a user gets) -> uint8 ``(count, S, S, 4)``. Cached by the bundle's graph hashes."""
     from pixelsprite import api

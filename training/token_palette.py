@@ -70,10 +70,10 @@ def kmeans_palette(images: np.ndarray, k: int, iterations: int = 30, seed: int =
 
 def _nearest(lab: np.ndarray, centres: np.ndarray, chunk: int = 65536) -> np.ndarray:
     out = np.empty(len(lab), dtype=np.int64)
-    cc = (centres ** 2).sum(1)
+    cc = (centres**2).sum(1)
     for s in range(0, len(lab), chunk):
-        x = lab[s:s + chunk]
-        out[s:s + chunk] = np.argmin(cc[None] - 2 * x @ centres.T, axis=1)
+        x = lab[s : s + chunk]
+        out[s : s + chunk] = np.argmin(cc[None] - 2 * x @ centres.T, axis=1)
     return out
 
 

@@ -23,15 +23,25 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, UNetConfig, Diffusi
     for cls in (RunConfig, UNetConfig, DiffusionLossConfig, TrainerConfig):
         add_dataclass_args(p, cls)
     a = p.parse_args(argv)
-    return (from_args(RunConfig, a), from_args(UNetConfig, a), from_args(DiffusionLossConfig, a),
-            from_args(TrainerConfig, a))
+    return (
+        from_args(RunConfig, a),
+        from_args(UNetConfig, a),
+        from_args(DiffusionLossConfig, a),
+        from_args(TrainerConfig, a),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     run, unet_cfg, loss_cfg, trainer_cfg = parse(argv)
-    fit_generator("diffusion", run, unet_cfg, loss_cfg, trainer_cfg,
-                  lambda num_labels, first_stage: DiffusionObjective(loss_cfg, num_labels, first_stage),
-                  time_scale=1.0)  # the network sees the integer timestep
+    fit_generator(
+        "diffusion",
+        run,
+        unet_cfg,
+        loss_cfg,
+        trainer_cfg,
+        lambda num_labels, first_stage: DiffusionObjective(loss_cfg, num_labels, first_stage),
+        time_scale=1.0,
+    )  # the network sees the integer timestep
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def lr_at(step: int, total: int, cfg: EvaluatorTrainConfig) -> float:
 @torch.no_grad()
 def predict(model: EvaluatorNet, x: torch.Tensor, batch: int = 256) -> np.ndarray:
     model.eval()
-    return torch.cat([model(x[s:s + batch])[1].argmax(1) for s in range(0, len(x), batch)]).numpy()
+    return torch.cat([model(x[s : s + batch])[1].argmax(1) for s in range(0, len(x), batch)]).numpy()
 
 
 def accuracy_report(pred: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> dict:
@@ -103,13 +103,17 @@ def accuracy_report(pred: np.ndarray, labels: np.ndarray, names: tuple[str, ...]
         idx = labels == i
         if idx.any():
             per[n] = {"accuracy": round(float((pred[idx] == i).mean()), 4), "count": int(idx.sum())}
-    return {"accuracy": round(float((pred == labels).mean()), 4),
-            "balanced_accuracy": round(float(np.mean([v["accuracy"] for v in per.values()])), 4),
-            "count": int(len(labels)), "per_label": per}
+    return {
+        "accuracy": round(float((pred == labels).mean()), 4),
+        "balanced_accuracy": round(float(np.mean([v["accuracy"] for v in per.values()])), 4),
+        "count": int(len(labels)),
+        "per_label": per,
+    }
 
 
-def train(cfg: EvaluatorTrainConfig, net_cfg: EvaluatorNetConfig, x: torch.Tensor, y: torch.Tensor
-          ) -> tuple[EvaluatorNet, dict]:
+def train(
+    cfg: EvaluatorTrainConfig, net_cfg: EvaluatorNetConfig, x: torch.Tensor, y: torch.Tensor
+) -> tuple[EvaluatorNet, dict]:
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model = EvaluatorNet(net_cfg)
@@ -122,7 +126,7 @@ def train(cfg: EvaluatorTrainConfig, net_cfg: EvaluatorNetConfig, x: torch.Tenso
         order = torch.randperm(len(x), generator=gen)
         loss_sum, correct = 0.0, 0
         for s in range(0, len(x), cfg.batch_size):
-            idx = order[s:s + cfg.batch_size]
+            idx = order[s : s + cfg.batch_size]
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, cfg)
             _, logits = model(augment(x[idx], cfg, gen))
@@ -134,16 +138,33 @@ def train(cfg: EvaluatorTrainConfig, net_cfg: EvaluatorNetConfig, x: torch.Tenso
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y[idx]).sum())
         elapsed = time.perf_counter() - t0
-        print(json.dumps({"epoch": epoch, "loss": round(loss_sum / len(x), 4), "train_acc": round(correct / len(x), 4),
-                          "seconds": round(elapsed, 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "epoch": epoch,
+                    "loss": round(loss_sum / len(x), 4),
+                    "train_acc": round(correct / len(x), 4),
+                    "seconds": round(elapsed, 1),
+                }
+            ),
+            flush=True,
+        )
         if cfg.time_budget_s and elapsed > cfg.time_budget_s:
             print(f"time budget {cfg.time_budget_s:.0f}s reached after epoch {epoch}", flush=True)
             break
     return model.eval(), {"epochs": epoch, "steps": step, "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def export_bundle(model: EvaluatorNet, sets: dict[str, SpriteSet], cfg: EvaluatorTrainConfig, run: dict,
-                  metrics: dict, bundle: str | Path, name: str, command: str) -> Manifest:
+def export_bundle(
+    model: EvaluatorNet,
+    sets: dict[str, SpriteSet],
+    cfg: EvaluatorTrainConfig,
+    run: dict,
+    metrics: dict,
+    bundle: str | Path,
+    name: str,
+    command: str,
+) -> Manifest:
     net_cfg = model.cfg
     work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     out = work / name
@@ -152,30 +173,47 @@ def export_bundle(model: EvaluatorNet, sets: dict[str, SpriteSet], cfg: Evaluato
     exported = export_graph(model, {"image": example}, ["features", "logits"], out / "evaluator.onnx")
     first = next(iter(sets.values()))
     manifest = Manifest(
-        name=name, family=EVALUATOR_FAMILY,
+        name=name,
+        family=EVALUATOR_FAMILY,
         description=f"Frozen evaluator CNN ({net_cfg.feature_dim}-d features) for FD/KID/precision/recall, "
-                    f"DCSS fine labels, 16x16 and 40x40 on a {net_cfg.canvas}x{net_cfg.canvas} canvas",
-        image=ImageSpec(net_cfg.canvas, net_cfg.canvas), labels=first.label_names,
+        f"DCSS fine labels, 16x16 and 40x40 on a {net_cfg.canvas}x{net_cfg.canvas} canvas",
+        image=ImageSpec(net_cfg.canvas, net_cfg.canvas),
+        labels=first.label_names,
         graphs={GRAPH_ROLE: exported.graph},
         training={
             "data": list(first.credits),
-            "dataset": {"name": "+".join(sets), "builders": list(sets),
-                        "train": {k: int((~s.held_out).sum()) for k, s in sets.items()},
-                        "held_out": {k: int(s.held_out.sum()) for k, s in sets.items()},
-                        "split": "sha1(relative path) < 10%, the builders' split",
-                        "label_counts": label_counts(first)},
+            "dataset": {
+                "name": "+".join(sets),
+                "builders": list(sets),
+                "train": {k: int((~s.held_out).sum()) for k, s in sets.items()},
+                "held_out": {k: int(s.held_out.sum()) for k, s in sets.items()},
+                "split": "sha1(relative path) < 10%, the builders' split",
+                "label_counts": label_counts(first),
+            },
             "recipe": {"model": net_cfg.to_dict(), "trainer": asdict(cfg), "command": command},
-            "seconds": run["seconds"], "epochs": run["epochs"], "steps": run["steps"],
-            "framework": f"torch {torch.__version__}", "hardware": f"CPU, {cfg.threads} thread(s)",
+            "seconds": run["seconds"],
+            "epochs": run["epochs"],
+            "steps": run["steps"],
+            "framework": f"torch {torch.__version__}",
+            "hardware": f"CPU, {cfg.threads} thread(s)",
         },
-        metrics={**metrics, "parity_max_abs_diff": {GRAPH_ROLE: exported.parity_max_abs_diff,
-                                                    "tolerance": PARITY_ATOL}},
-        card="card.md", samples="samples.png",
-        extra={"evaluator": {
-            "features": "features", "logits": "logits", "feature_dim": net_cfg.feature_dim,
-            "input": (f"sprites of side S are upscaled nearest-neighbour by {net_cfg.canvas} // S and centred on a "
-                      f"transparent {net_cfg.canvas}x{net_cfg.canvas} canvas"),
-        }},
+        metrics={
+            **metrics,
+            "parity_max_abs_diff": {GRAPH_ROLE: exported.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        },
+        card="card.md",
+        samples="samples.png",
+        extra={
+            "evaluator": {
+                "features": "features",
+                "logits": "logits",
+                "feature_dim": net_cfg.feature_dim,
+                "input": (
+                    f"sprites of side S are upscaled nearest-neighbour by {net_cfg.canvas} // S and centred on a "
+                    f"transparent {net_cfg.canvas}x{net_cfg.canvas} canvas"
+                ),
+            }
+        },
     )
     save_manifest(manifest, out / "manifest.json")
     sheet = np.concatenate([embed_on_canvas(s.val().images[:16], net_cfg.canvas) for s in sets.values()])
@@ -202,22 +240,43 @@ def main(argv: list[str] | None = None) -> None:
     net_cfg = EvaluatorNetConfig(widths=tuple(a.widths), num_labels=len(first.label_names))
     x = torch.cat([as_input(s.train().images, net_cfg.canvas) for s in sets.values()])
     y = torch.from_numpy(np.concatenate([s.train().labels for s in sets.values()]))
-    print(f"training on {len(x)} sprites ({', '.join(f'{k}: {(~s.held_out).sum()}' for k, s in sets.items())}), "
-          f"{len(first.label_names)} labels", flush=True)
+    print(
+        f"training on {len(x)} sprites ({', '.join(f'{k}: {(~s.held_out).sum()}' for k, s in sets.items())}), "
+        f"{len(first.label_names)} labels",
+        flush=True,
+    )
     model, run = train(cfg, net_cfg, x, y)
     metrics = {"held_out": {}, "train": {}}
     for k, s in sets.items():
         for split, part in (("held_out", s.val()), ("train", s.train())):
-            metrics[split][k] = accuracy_report(predict(model, as_input(part.images, net_cfg.canvas)), part.labels,
-                                                s.label_names)
-    print(json.dumps({k: {d: {m: v[m] for m in ("accuracy", "balanced_accuracy", "count")} for d, v in r.items()}
-                      for k, r in metrics.items()}), flush=True)
+            metrics[split][k] = accuracy_report(
+                predict(model, as_input(part.images, net_cfg.canvas)), part.labels, s.label_names
+            )
+    print(
+        json.dumps(
+            {
+                k: {d: {m: v[m] for m in ("accuracy", "balanced_accuracy", "count")} for d, v in r.items()}
+                for k, r in metrics.items()
+            }
+        ),
+        flush=True,
+    )
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(out / "last.pt", {"model_config": net_cfg.to_dict(), "model": model.state_dict(),
-                                      "train_config": asdict(cfg), "metrics": metrics, **run})
-    command = ("python -m training.train_evaluator --data ../shared/datasets --out runs/evaluator "
-               f"--bundle pixelsprite/models/evaluator --threads {cfg.threads}")
+    save_checkpoint(
+        out / "last.pt",
+        {
+            "model_config": net_cfg.to_dict(),
+            "model": model.state_dict(),
+            "train_config": asdict(cfg),
+            "metrics": metrics,
+            **run,
+        },
+    )
+    command = (
+        "python -m training.train_evaluator --data ../shared/datasets --out runs/evaluator "
+        f"--bundle pixelsprite/models/evaluator --threads {cfg.threads}"
+    )
     export_bundle(model, sets, cfg, run, metrics, a.bundle, a.name, command)
     print(f"wrote {a.bundle}", flush=True)
 

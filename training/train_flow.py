@@ -23,15 +23,25 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, UNetConfig, FlowLos
         add_dataclass_args(p, cls)
     p.set_defaults(out="runs/flow16", name="flow16")
     a = p.parse_args(argv)
-    return (from_args(RunConfig, a), from_args(UNetConfig, a), from_args(FlowLossConfig, a),
-            from_args(TrainerConfig, a))
+    return (
+        from_args(RunConfig, a),
+        from_args(UNetConfig, a),
+        from_args(FlowLossConfig, a),
+        from_args(TrainerConfig, a),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     run, unet_cfg, loss_cfg, trainer_cfg = parse(argv)
-    fit_generator("flow", run, unet_cfg, loss_cfg, trainer_cfg,
-                  lambda num_labels, first_stage: FlowObjective(loss_cfg, num_labels, first_stage),
-                  time_scale=1000.0)  # t in [0, 1] stretched to the range the sinusoid resolves
+    fit_generator(
+        "flow",
+        run,
+        unet_cfg,
+        loss_cfg,
+        trainer_cfg,
+        lambda num_labels, first_stage: FlowObjective(loss_cfg, num_labels, first_stage),
+        time_scale=1000.0,
+    )  # t in [0, 1] stretched to the range the sinusoid resolves
 
 
 if __name__ == "__main__":

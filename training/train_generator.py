@@ -28,8 +28,15 @@ class RunConfig:
     name: str = "diffusion16"
 
 
-def fit_generator(family: str, run: RunConfig, unet_cfg: UNetConfig, loss_cfg: Any, trainer_cfg: TrainerConfig,
-                  make_objective: Callable[[int, FirstStage | None], Objective], time_scale: float) -> None:
+def fit_generator(
+    family: str,
+    run: RunConfig,
+    unet_cfg: UNetConfig,
+    loss_cfg: Any,
+    trainer_cfg: TrainerConfig,
+    make_objective: Callable[[int, FirstStage | None], Objective],
+    time_scale: float,
+) -> None:
     rt = distributed.setup()
     # 1. data (labels from the builder; the null label for CFG is index len(labels))
     data = load_dataset(run.dataset, run.data, run.sprite_size, run.cache)
@@ -37,8 +44,10 @@ def fit_generator(family: str, run: RunConfig, unet_cfg: UNetConfig, loss_cfg: A
         raise SystemExit(f"dataset {run.dataset} is {data.size}x{data.size} but --sprite-size is {run.sprite_size}")
     train, val = data.train(), data.val()
     if rt.is_main:
-        print(f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
-              flush=True)
+        print(
+            f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
+            flush=True,
+        )
     # 2. model space: pixels, or a frozen VAE's normalised latents
     first_stage = FirstStage.load(run.first_stage, train.images) if run.first_stage else None
     if first_stage is not None:
@@ -50,19 +59,35 @@ def fit_generator(family: str, run: RunConfig, unet_cfg: UNetConfig, loss_cfg: A
     # 3. model
     model = UNet(unet_cfg)
     if rt.is_main:
-        print(f"model: {sum(p.numel() for p in model.parameters()):,} parameters {unet_cfg}"
-              + (f"; first stage {first_stage.folder} {first_stage.latent_shape}" if first_stage else ""), flush=True)
+        print(
+            f"model: {sum(p.numel() for p in model.parameters()):,} parameters {unet_cfg}"
+            + (f"; first stage {first_stage.folder} {first_stage.latent_shape}" if first_stage else ""),
+            flush=True,
+        )
     # 4. loop
-    model_config = {"unet": unet_cfg.to_dict(), "loss": asdict(loss_cfg), "run": asdict(run),
-                    "first_stage": first_stage.to_dict() if first_stage else None,
-                    "labels": list(data.label_names), "label_counts": label_counts(data)}
+    model_config = {
+        "unet": unet_cfg.to_dict(),
+        "loss": asdict(loss_cfg),
+        "run": asdict(run),
+        "first_stage": first_stage.to_dict() if first_stage else None,
+        "labels": list(data.label_names),
+        "label_counts": label_counts(data),
+    }
     result = Trainer(trainer_cfg, rt, run.out).fit(
-        model, model_config, family, make_objective(len(data.label_names), first_stage),
-        train.images, train.labels, val.images, val.labels)
+        model,
+        model_config,
+        family,
+        make_objective(len(data.label_names), first_stage),
+        train.images,
+        train.labels,
+        val.images,
+        val.labels,
+    )
     # 5. evaluate + export
     if rt.is_main:
         print(f"trained: {result}", flush=True)
         if run.bundle:
             from .export_generator import export_generator_bundle
+
             export_generator_bundle(result.checkpoint, data, run.bundle, run.name)
     distributed.teardown()

@@ -74,29 +74,43 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"dataset {run.dataset} is {data.size}x{data.size} but --sprite-size is {run.sprite_size}")
     train, val = data.train(), data.val()
     if rt.is_main:
-        print(f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
-              flush=True)
+        print(
+            f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
+            flush=True,
+        )
     # 2. palette; the sprites become palette-exact (what the model can express)
     palette = palette_for(run, train.images)
     train_q = from_tokens(to_tokens(train.images, palette), palette)
     val_q = from_tokens(to_tokens(val.images, palette), palette)
     # 3. model
     from dataclasses import replace
+
     if data.size % run.patch:
         raise SystemExit(f"--patch {run.patch} does not divide the {data.size}x{data.size} canvas")
-    cfg = TokenUNetConfig(palette_size=len(palette), embed_dim=run.embed_dim, patch=run.patch,
-                          unet=replace(unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch,
-                                       num_labels=len(data.label_names)))
+    cfg = TokenUNetConfig(
+        palette_size=len(palette),
+        embed_dim=run.embed_dim,
+        patch=run.patch,
+        unet=replace(
+            unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch, num_labels=len(data.label_names)
+        ),
+    )
     model = TokenUNet(cfg)
     if rt.is_main:
         print(f"model: {sum(q.numel() for q in model.parameters()):,} parameters {cfg}", flush=True)
     # 4. loop
-    model_config = {"token_unet": cfg.to_dict(), "loss": asdict(loss_cfg), "run": asdict(run),
-                    "palette": hex_colours(palette),
-                    "labels": list(data.label_names), "label_counts": label_counts(data)}
+    model_config = {
+        "token_unet": cfg.to_dict(),
+        "loss": asdict(loss_cfg),
+        "run": asdict(run),
+        "palette": hex_colours(palette),
+        "labels": list(data.label_names),
+        "label_counts": label_counts(data),
+    }
     objective = MaskedTokenObjective(loss_cfg, palette, len(data.label_names), cfg.mask_token)
-    result = Trainer(trainer_cfg, rt, run.out).fit(model, model_config, "pixel", objective,
-                                                   train_q, train.labels, val_q, val.labels)
+    result = Trainer(trainer_cfg, rt, run.out).fit(
+        model, model_config, "pixel", objective, train_q, train.labels, val_q, val.labels
+    )
     if rt.is_main:
         print(f"trained: {result}", flush=True)
     distributed.teardown()

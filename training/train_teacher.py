@@ -77,9 +77,15 @@ class TeacherTrainConfig:
 
 
 # ------------------------------------------------------------------------------------------------- data
-def generator_pools(registry: Registry, names: list[str] | None, n_train: int, n_eval: int, cache: str | None,
-                    sizes_wanted: tuple[int, ...] = (16, 40), n_train_iterative: int | None = None
-                    ) -> tuple[dict[str, tuple[int, np.ndarray]], dict[str, tuple[int, np.ndarray]]]:
+def generator_pools(
+    registry: Registry,
+    names: list[str] | None,
+    n_train: int,
+    n_eval: int,
+    cache: str | None,
+    sizes_wanted: tuple[int, ...] = (16, 40),
+    n_train_iterative: int | None = None,
+) -> tuple[dict[str, tuple[int, np.ndarray]], dict[str, tuple[int, np.ndarray]]]:
     """Every shipped generator (or ``names``) -> (size, training samples) and (size, held-out samples)."""
     sizes = available_generators(registry, sizes_wanted)
     chosen = names if names is not None else sorted(sizes)
@@ -96,8 +102,9 @@ def generator_pools(registry: Registry, names: list[str] | None, n_train: int, n
     return train, held
 
 
-def epoch_batches(pos: dict[int, Positives], pools: dict[str, tuple[int, np.ndarray]], cfg: TeacherTrainConfig,
-                  epoch: int) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+def epoch_batches(
+    pos: dict[int, Positives], pools: dict[str, tuple[int, np.ndarray]], cfg: TeacherTrainConfig, epoch: int
+) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """One epoch: a shuffled list of ``(size, images uint8 (2B, S, S, 4), target (2B,) float 1/0, labels (2B,)
     int64, -1 for negatives)``; every real training sprite appears once, each batch holds B real + B negatives."""
     rng = np.random.default_rng([cfg.seed, epoch])
@@ -117,8 +124,8 @@ def epoch_batches(pos: dict[int, Positives], pools: dict[str, tuple[int, np.ndar
         order = rng.permutation(n)
         b = cfg.batch_size
         for s in range(0, n - b + 1, b):
-            idx = order[s:s + b]
-            x = np.concatenate([real[idx], negatives[s:s + b]])
+            idx = order[s : s + b]
+            x = np.concatenate([real[idx], negatives[s : s + b]])
             t = np.concatenate([np.ones(b, np.float32), np.zeros(b, np.float32)])
             y = np.concatenate([labels[idx], np.full(b, -1, np.int64)])
             batches.append((size, x, t, y))
@@ -135,8 +142,14 @@ def as_input(images: np.ndarray, size: int, flip: np.ndarray | None = None) -> t
     return x, torch.full((len(x), 1), size_flag(size))
 
 
-def batch_loss(model: nn.Module, x: torch.Tensor, flag: torch.Tensor, target: torch.Tensor, labels: torch.Tensor,
-               cfg: TeacherTrainConfig) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+def batch_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    flag: torch.Tensor,
+    target: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: TeacherTrainConfig,
+) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     q_logit, _, logits, gate = model.raw(x, flag)
     bce = F.binary_cross_entropy_with_logits(q_logit, target)
     real = labels >= 0
@@ -145,14 +158,17 @@ def batch_loss(model: nn.Module, x: torch.Tensor, flag: torch.Tensor, target: to
     ent = -(gate * gate.clamp_min(1e-8).log()).sum(1).mean()
     loss = bce + cfg.class_weight * ce + cfg.balance_weight * bal + cfg.entropy_weight * ent
     acc = ((q_logit > 0).float() == target).float().mean()
-    logs = {k: float(v.detach()) for k, v in
-            {"loss": loss, "bce": bce, "ce": ce, "balance": bal, "entropy": ent, "acc": acc}.items()}
+    logs = {
+        k: float(v.detach())
+        for k, v in {"loss": loss, "bce": bce, "ce": ce, "balance": bal, "entropy": ent, "acc": acc}.items()
+    }
     return loss, logs, gate.detach()
 
 
 @torch.no_grad()
-def refresh_norms(model: nn.Module, batches: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
-                  per_size: int = 20) -> None:
+def refresh_norms(
+    model: nn.Module, batches: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]], per_size: int = 20
+) -> None:
     """Recompute every BatchNorm's running statistics for ``model``'s own (EMA) weights: cumulative averages over
     the first ``per_size`` batches of each size (each size updates its own statistics, see ``SizeNorm``). EMA
     weights paired with the live model's statistics score no better than chance. Leaves ``model`` in eval mode."""
@@ -181,23 +197,32 @@ def lr_at(step: int, total: int, cfg: TeacherTrainConfig) -> float:
 
 def torch_score_fn(model: TeacherNet, batch: int = 256):  # type: ignore[no-untyped-def]
     """A :data:`training.teacher_eval.ScoreFn` running ``model`` (eval mode) in torch."""
+
     def fn(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         model.eval()
         qs, preds, gates = [], [], []
         for s in range(0, len(images), batch):
-            x, flag = as_input(images[s:s + batch], size)
+            x, flag = as_input(images[s : s + batch], size)
             with torch.no_grad():
                 q, _, logits, gate = model(x, flag)
             qs.append(q.numpy())
             preds.append(logits.argmax(1).numpy())
             gates.append(gate.numpy())
         return np.concatenate(qs), np.concatenate(preds), np.concatenate(gates)
+
     return fn
 
 
 # ------------------------------------------------------------------------------------------------- loop
-def fit(cfg: TeacherTrainConfig, net_cfg: TeacherConfig, pos: dict[int, Positives],
-        pools: dict[str, tuple[int, np.ndarray]], held: dict[int, HeldOut], out: Path, extra: dict) -> Path:
+def fit(
+    cfg: TeacherTrainConfig,
+    net_cfg: TeacherConfig,
+    pos: dict[int, Positives],
+    pools: dict[str, tuple[int, np.ndarray]],
+    held: dict[int, HeldOut],
+    out: Path,
+    extra: dict,
+) -> Path:
     """Train with checkpoint/resume (``out/last.pt``) and a cumulative time budget; returns the checkpoint path."""
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "last.pt"
@@ -218,11 +243,25 @@ def fit(cfg: TeacherTrainConfig, net_cfg: TeacherConfig, pos: dict[int, Positive
     budget_hit = cfg.time_budget_s > 0 and elapsed >= cfg.time_budget_s
 
     def save(evaluation: dict | None = None) -> None:
-        save_checkpoint(ckpt, {
-            "family": FAMILY, "model_config": net_cfg.to_dict(), "trainer_config": asdict(cfg),
-            "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-            "epoch": epoch, "step": step, "elapsed_s": elapsed, "history": history,
-            "budget_exhausted": budget_hit, "labels": list(TEACHER_LABELS), "evaluation": evaluation, **extra})
+        save_checkpoint(
+            ckpt,
+            {
+                "family": FAMILY,
+                "model_config": net_cfg.to_dict(),
+                "trainer_config": asdict(cfg),
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch,
+                "step": step,
+                "elapsed_s": elapsed,
+                "history": history,
+                "budget_exhausted": budget_hit,
+                "labels": list(TEACHER_LABELS),
+                "evaluation": evaluation,
+                **extra,
+            },
+        )
 
     while epoch < cfg.epochs and not budget_hit:
         t0 = time.perf_counter()
@@ -252,14 +291,23 @@ def fit(cfg: TeacherTrainConfig, net_cfg: TeacherConfig, pos: dict[int, Positive
         epoch += 1
         refresh_norms(ema, batches)
         n = max(1, len(gates))
-        row = {"epoch": epoch, "step": step, "lr": round(lr_at(step, total, cfg), 6), "elapsed_s": round(elapsed, 1),
-               **{f"train_{k}": round(v / n, 4) for k, v in sums.items()},
-               "experts": expert_use(torch.cat(gates)) if gates else {}}
+        row = {
+            "epoch": epoch,
+            "step": step,
+            "lr": round(lr_at(step, total, cfg), 6),
+            "elapsed_s": round(elapsed, 1),
+            **{f"train_{k}": round(v / n, 4) for k, v in sums.items()},
+            "experts": expert_use(torch.cat(gates)) if gates else {},
+        }
         last = epoch >= cfg.epochs or budget_hit
         if held and (last or (cfg.eval_every > 0 and epoch % cfg.eval_every == 0)):
             ev = evaluate(torch_score_fn(ema), held)
-            row["val"] = {**ev["summary"], "auc_generated": ev["auc_generated"],
-                          "auc_corruption": ev["auc_corruption"], "experts_real": ev["expert_use"].get("real")}
+            row["val"] = {
+                **ev["summary"],
+                "auc_generated": ev["auc_generated"],
+                "auc_corruption": ev["auc_corruption"],
+                "experts_real": ev["expert_use"].get("real"),
+            }
         history.append(row)
         print(json.dumps(row), flush=True)
         save()
@@ -274,8 +322,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cache", default=".cache/datasets")
     p.add_argument("--generator-cache", default=".cache/teacher")
     p.add_argument("--out", default="runs/teacher")
-    p.add_argument("--generators", nargs="*", default=None,
-                   help="generator bundles to draw negatives from (default: every shipped 16x16/40x40 generator)")
+    p.add_argument(
+        "--generators",
+        nargs="*",
+        default=None,
+        help="generator bundles to draw negatives from (default: every shipped 16x16/40x40 generator)",
+    )
     p.add_argument("--models-dir", action="append", default=[], help="extra bundle folders (generators)")
     p.add_argument("--sizes", type=int, nargs="+", default=[16, 40], choices=[16, 40])
     p.add_argument("--limit", type=int, default=0, help="use only this many real sprites per size (smoke tests)")
@@ -292,17 +344,35 @@ def main(argv: list[str] | None = None) -> None:
     if a.limit:
         pos = {s: _limit(p_, a.limit) for s, p_ in pos.items()}
     registry = Registry(a.models_dir, env=False, threads=max(1, cfg.threads))
-    pools, eval_pools = generator_pools(registry, a.generators, cfg.generated_per_model, cfg.eval_per_model,
-                                        a.generator_cache or None, tuple(a.sizes), cfg.generated_per_iterative)
+    pools, eval_pools = generator_pools(
+        registry,
+        a.generators,
+        cfg.generated_per_model,
+        cfg.eval_per_model,
+        a.generator_cache or None,
+        tuple(a.sizes),
+        cfg.generated_per_iterative,
+    )
     held = held_out_sets(pos, eval_pools)
     for s, p_ in pos.items():
-        print(f"size {s}: {int((~p_.held_out).sum())} real training sprites, {int(p_.held_out.sum())} held out "
-              f"({p_.dataset}); generators: {[g for g, (sz, _) in pools.items() if sz == s]}", flush=True)
-    extra = {"generators": {g: {"size": sz, "train_seeds": [0, len(pool)], "family": registry.info(g).family,
-                                "held_out_seeds": [EVAL_SEED, EVAL_SEED + cfg.eval_per_model]}
-                            for g, (sz, pool) in pools.items()},
-             "datasets": {str(s): p_.dataset for s, p_ in pos.items()},
-             "command": " ".join(["python -m training.train_teacher", *(argv if argv is not None else sys.argv[1:])])}
+        print(
+            f"size {s}: {int((~p_.held_out).sum())} real training sprites, {int(p_.held_out.sum())} held out "
+            f"({p_.dataset}); generators: {[g for g, (sz, _) in pools.items() if sz == s]}",
+            flush=True,
+        )
+    extra = {
+        "generators": {
+            g: {
+                "size": sz,
+                "train_seeds": [0, len(pool)],
+                "family": registry.info(g).family,
+                "held_out_seeds": [EVAL_SEED, EVAL_SEED + cfg.eval_per_model],
+            }
+            for g, (sz, pool) in pools.items()
+        },
+        "datasets": {str(s): p_.dataset for s, p_ in pos.items()},
+        "command": " ".join(["python -m training.train_teacher", *(argv if argv is not None else sys.argv[1:])]),
+    }
     ckpt = fit(cfg, net_cfg, pos, pools, held, Path(a.out), extra)
     state = load_checkpoint(ckpt)
     if state.get("evaluation") is None:
@@ -310,8 +380,16 @@ def main(argv: list[str] | None = None) -> None:
         ema.load_state_dict(state["ema"])
         state["evaluation"] = evaluate(torch_score_fn(ema), held)
         save_checkpoint(ckpt, state)
-    print(json.dumps({"final": state["evaluation"]["summary"], "auc_generated": state["evaluation"]["auc_generated"],
-                      "auc_corruption": state["evaluation"]["auc_corruption"]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "final": state["evaluation"]["summary"],
+                "auc_generated": state["evaluation"]["auc_generated"],
+                "auc_corruption": state["evaluation"]["auc_corruption"],
+            }
+        ),
+        flush=True,
+    )
 
 
 def _limit(p: Positives, n: int) -> Positives:

@@ -35,8 +35,7 @@ def parse(argv: list[str] | None = None) -> tuple[RunConfig, VAEConfig, VAELossC
     for cls in (RunConfig, VAEConfig, VAELossConfig, TrainerConfig):
         add_dataclass_args(p, cls)
     a = p.parse_args(argv)
-    return (from_args(RunConfig, a), from_args(VAEConfig, a), from_args(VAELossConfig, a),
-            from_args(TrainerConfig, a))
+    return (from_args(RunConfig, a), from_args(VAEConfig, a), from_args(VAELossConfig, a), from_args(TrainerConfig, a))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,18 +46,27 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"dataset {run.dataset} is {data.size}x{data.size} but --image-size is {model_cfg.image_size}")
     train, val = data.train(), data.val()
     if rt.is_main:
-        print(f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={data.label_names}",
-              flush=True)
+        print(
+            f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={data.label_names}", flush=True
+        )
     model = VAE(model_cfg)
     if rt.is_main:
         print(f"model: {sum(p.numel() for p in model.parameters()):,} parameters {model_cfg}", flush=True)
     result = Trainer(trainer_cfg, rt, run.out).fit(
-        model, {"vae": model_cfg.to_dict(), "loss": asdict(loss_cfg), "run": asdict(run)}, "vae",
-        VAEObjective(loss_cfg), train.images, train.labels, val.images, val.labels)
+        model,
+        {"vae": model_cfg.to_dict(), "loss": asdict(loss_cfg), "run": asdict(run)},
+        "vae",
+        VAEObjective(loss_cfg),
+        train.images,
+        train.labels,
+        val.images,
+        val.labels,
+    )
     if rt.is_main:
         print(f"trained: {result}", flush=True)
         if run.bundle:
             from .export_vae import export_vae_bundle
+
             export_vae_bundle(result.checkpoint, data, run.bundle, run.name)
     distributed.teardown()
 

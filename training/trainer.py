@@ -60,8 +60,9 @@ def label_weights(labels: np.ndarray, balance: float) -> torch.Tensor:
 
 
 class Objective(Protocol):
-    def loss(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """x: (B, 4, S, S) float in [-1, 1]; labels: (B,) int64 -> (scalar loss, metrics to log)."""
         ...
 
@@ -99,8 +100,9 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def refresh_batchnorm(model: nn.Module, images: np.ndarray, device: torch.device, max_samples: int = 2048,
-                      batch_size: int = 256) -> None:
+def refresh_batchnorm(
+    model: nn.Module, images: np.ndarray, device: torch.device, max_samples: int = 2048, batch_size: int = 256
+) -> None:
     """Recompute BatchNorm running statistics for ``model``'s own weights (EMA weights would otherwise be
     paired with the live model's statistics). Cumulative averages over up to ``max_samples`` training sprites
     (a fixed, evenly spaced subset); no-op for models without BatchNorm. Leaves ``model`` in eval mode."""
@@ -114,7 +116,7 @@ def refresh_batchnorm(model: nn.Module, images: np.ndarray, device: torch.device
     model.train()
     idx = np.linspace(0, len(images) - 1, min(max_samples, len(images))).astype(np.int64)
     for s in range(0, len(idx), batch_size):
-        x = to_model_range(torch.from_numpy(images[idx[s:s + batch_size]]).to(device))
+        x = to_model_range(torch.from_numpy(images[idx[s : s + batch_size]]).to(device))
         model(x)
     for m, momentum in zip(norms, saved):
         m.momentum = momentum
@@ -141,9 +143,17 @@ class Trainer:
         if self.rt.is_main:
             print(msg, flush=True)
 
-    def fit(self, model: nn.Module, model_config: dict, family: str, objective: Objective,
-            train_images: np.ndarray, train_labels: np.ndarray,
-            val_images: np.ndarray, val_labels: np.ndarray) -> FitResult:
+    def fit(
+        self,
+        model: nn.Module,
+        model_config: dict,
+        family: str,
+        objective: Objective,
+        train_images: np.ndarray,
+        train_labels: np.ndarray,
+        val_images: np.ndarray,
+        val_labels: np.ndarray,
+    ) -> FitResult:
         """Train ``model`` on (N, S, S, 4) uint8 images; returns where the last checkpoint is."""
         cfg, rt = self.cfg, self.rt
         self.out.mkdir(parents=True, exist_ok=True)
@@ -164,8 +174,9 @@ class Trainer:
             self._log(f"resumed from {ckpt_path}: epoch {epoch}, step {step}, {elapsed:.0f}s trained")
         train_model: nn.Module = model
         if rt.world_size > 1:
-            train_model = DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda"
-                                                  else None)
+            train_model = DistributedDataParallel(
+                model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
+            )
 
         x_all = torch.from_numpy(train_images).to(rt.device)
         y_all = torch.from_numpy(train_labels).to(rt.device)
@@ -180,23 +191,28 @@ class Trainer:
             t0 = time.perf_counter()
             # same permutation on every rank (seeded by epoch), each takes its own shard
             gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            order = (torch.randperm(len(x_all), generator=gen) if weights is None
-                     else torch.multinomial(weights, len(x_all), replacement=True, generator=gen))
-            perm = order[rt.rank * per_rank:(rt.rank + 1) * per_rank]
+            order = (
+                torch.randperm(len(x_all), generator=gen)
+                if weights is None
+                else torch.multinomial(weights, len(x_all), replacement=True, generator=gen)
+            )
+            perm = order[rt.rank * per_rank : (rt.rank + 1) * per_rank]
             aug_gen = torch.Generator(device=rt.device).manual_seed(cfg.seed * 7919 + epoch * 31 + rt.rank)
             train_model.train()
             sums: dict[str, float] = {}
             bar = range(steps_per_epoch)
             if rt.is_main and sys.stderr.isatty():
                 from tqdm import tqdm
+
                 bar = tqdm(bar, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
             for i in bar:
-                idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(rt.device)
+                idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size].to(rt.device)
                 x = augment(to_model_range(x_all[idx]), aug_gen, cfg.flip_p, cfg.hue_p)
                 for group in opt.param_groups:
                     group["lr"] = lr_at(step, total_steps, cfg)
-                with torch.autocast(rt.device.type, dtype=rt.amp_dtype or torch.float32,
-                                    enabled=rt.amp_dtype is not None):
+                with torch.autocast(
+                    rt.device.type, dtype=rt.amp_dtype or torch.float32, enabled=rt.amp_dtype is not None
+                ):
                     loss, logs = objective.loss(train_model, x, y_all[idx], step)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -218,8 +234,13 @@ class Trainer:
                 refresh_batchnorm(ema, train_images, rt.device)
                 val_logs = self.validate(ema, objective, val_images, val_labels, step)
                 logs = {k: round(v, 6) for k, v in {**train_logs, **val_logs}.items()}
-                row = {"epoch": epoch, "step": step, "lr": lr_at(step, total_steps, cfg),
-                       "elapsed_s": round(elapsed, 2), **logs}
+                row = {
+                    "epoch": epoch,
+                    "step": step,
+                    "lr": lr_at(step, total_steps, cfg),
+                    "elapsed_s": round(elapsed, 2),
+                    **logs,
+                }
                 new = not metrics_path.exists()
                 with metrics_path.open("a", newline="") as f:
                     w = csv.DictWriter(f, fieldnames=list(row))
@@ -232,17 +253,28 @@ class Trainer:
                     sample_gen = torch.Generator(rt.device).manual_seed(1234)
                     sprites = objective.samples(ema, cfg.sample_count, sample_gen)
                     save_sheet(sprites.numpy(), self.out / "samples" / f"epoch_{epoch:04d}.png")
-                save_checkpoint(ckpt_path, {
-                    "family": family, "model_config": model_config, "trainer_config": asdict(cfg),
-                    "model": unwrap(model).state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                    "scaler": scaler.state_dict(), "epoch": epoch, "step": step, "elapsed_s": elapsed,
-                    "budget_exhausted": budget_hit,
-                })
+                save_checkpoint(
+                    ckpt_path,
+                    {
+                        "family": family,
+                        "model_config": model_config,
+                        "trainer_config": asdict(cfg),
+                        "model": unwrap(model).state_dict(),
+                        "ema": ema.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "epoch": epoch,
+                        "step": step,
+                        "elapsed_s": elapsed,
+                        "budget_exhausted": budget_hit,
+                    },
+                )
         return FitResult(epoch, step, elapsed, budget_hit, ckpt_path)
 
     @torch.no_grad()
-    def validate(self, ema: nn.Module, objective: Objective, images: np.ndarray, labels: np.ndarray,
-                 step: int) -> dict[str, float]:
+    def validate(
+        self, ema: nn.Module, objective: Objective, images: np.ndarray, labels: np.ndarray, step: int
+    ) -> dict[str, float]:
         """Objective on the held-out split with the EMA weights, fixed noise, no augmentation."""
         if len(images) == 0:
             return {}
@@ -250,8 +282,8 @@ class Trainer:
         sums: dict[str, float] = {}
         n = 0
         for s in range(0, len(images), 256):
-            x = to_model_range(torch.from_numpy(images[s:s + 256]).to(self.rt.device))
-            y = torch.from_numpy(labels[s:s + 256]).to(self.rt.device)
+            x = to_model_range(torch.from_numpy(images[s : s + 256]).to(self.rt.device))
+            y = torch.from_numpy(labels[s : s + 256]).to(self.rt.device)
             _, logs = objective.loss(ema, x, y, step)
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + v * len(x)

@@ -28,7 +28,7 @@ def rgb_noise(rgba: np.ndarray, rng: np.random.Generator, sigma: float = 16.0) -
 
 def half_resolution(rgba: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
     """Half the resolution: 2× down (each 2×2 block takes its top-left pixel, alpha too), then 2× up (nearest)."""
-    out = np.repeat(np.repeat(rgba[:, ::2, ::2], 2, axis=1), 2, axis=2)[:, :rgba.shape[1], :rgba.shape[2]]
+    out = np.repeat(np.repeat(rgba[:, ::2, ::2], 2, axis=1), 2, axis=2)[:, : rgba.shape[1], : rgba.shape[2]]
     return _clean(np.ascontiguousarray(out))
 
 
@@ -50,8 +50,8 @@ def blur(rgba: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray
     h, w = rgba.shape[1:3]
     acc, norm = np.zeros_like(rgb), np.zeros_like(opaque)
     for wt, (dy, dx) in zip(weights, [(dy, dx) for dy in range(3) for dx in range(3)]):
-        acc += wt * pr[:, dy:dy + h, dx:dx + w]
-        norm += wt * po[:, dy:dy + h, dx:dx + w]
+        acc += wt * pr[:, dy : dy + h, dx : dx + w]
+        norm += wt * po[:, dy : dy + h, dx : dx + w]
     out = rgba.copy()
     out[..., :3] = np.where(opaque > 0, np.clip(np.rint(acc / np.maximum(norm, 1e-6)), 0, 255), 0).astype(np.uint8)
     return _clean(out)

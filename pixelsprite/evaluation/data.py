@@ -19,8 +19,12 @@ from .suite import SpriteData
 __all__ = ["load_split"]
 
 
-def load_split(builder: str, data_root: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None
-               = ".cache/datasets", size: int = 0) -> SpriteData:
+def load_split(
+    builder: str,
+    data_root: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = ".cache/datasets",
+    size: int = 0,
+) -> SpriteData:
     """The dataset ``builder`` (e.g. ``dcss16fine``, or ``folder:PATH`` with ``size``) as train/held-out arrays.
 
     Raises :class:`~pixelsprite.errors.InvalidRequest` (field ``data``) when it cannot be read: no builders,
@@ -32,13 +36,19 @@ def load_split(builder: str, data_root: str | os.PathLike[str], cache_dir: str |
         raise InvalidRequest(
             "pixelsprite evaluate reads datasets with the `training.data` builders (numpy and pillow; torch is not "
             f"needed), which are not importable here ({e}); install pixelsprite from its source tree "
-            "(pip install .) or run it from the repository root", field="data") from None
+            "(pip install .) or run it from the repository root",
+            field="data",
+        ) from None
     if not builder.startswith("folder:") and not Path(data_root).is_dir():
-        raise InvalidRequest(f"data folder {str(data_root)!r} does not exist; pass --data DIR (the folder holding "
-                              "dcss-tiles/ and onebit-icons-16/, e.g. ../shared/datasets)", field="data")
+        raise InvalidRequest(
+            f"data folder {str(data_root)!r} does not exist; pass --data DIR (the folder holding "
+            "dcss-tiles/ and onebit-icons-16/, e.g. ../shared/datasets)",
+            field="data",
+        )
     try:
         ds = load_dataset(builder, Path(data_root), size, None if cache_dir is None else Path(cache_dir))
     except (ValueError, FileNotFoundError) as e:
         raise InvalidRequest(str(e), field="data") from None
-    return SpriteData(ds.name, ds.images[~ds.held_out], ds.images[ds.held_out], ds.labels[ds.held_out],
-                      tuple(ds.label_names))
+    return SpriteData(
+        ds.name, ds.images[~ds.held_out], ds.images[ds.held_out], ds.labels[ds.held_out], tuple(ds.label_names)
+    )

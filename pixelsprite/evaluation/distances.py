@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KidResult", "PrecisionRecall", "frechet_distance", "kid", "polynomial_mmd2_unbiased",
-           "precision_recall"]
+__all__ = ["KidResult", "PrecisionRecall", "frechet_distance", "kid", "polynomial_mmd2_unbiased", "precision_recall"]
 
 
 def _features(x: np.ndarray, name: str) -> np.ndarray:
@@ -86,17 +85,21 @@ class KidResult:
     subset_size: int
 
 
-def kid(real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, subsets: int = 100,
-        subset_size: int = 1000) -> KidResult:
+def kid(
+    real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, subsets: int = 100, subset_size: int = 1000
+) -> KidResult:
     """Kernel Inception Distance in any feature space (Bińkowski et al. 2018): unbiased polynomial MMD²,
     averaged over ``subsets`` subsets of ``min(subset_size, N, M)`` rows drawn without replacement from each."""
     r, f = _pair(real, fake)
     size = min(subset_size, len(r), len(f))
-    values = np.array([
-        polynomial_mmd2_unbiased(r[rng.choice(len(r), size, replace=False)],
-                                 f[rng.choice(len(f), size, replace=False)])
-        for _ in range(subsets)
-    ])
+    values = np.array(
+        [
+            polynomial_mmd2_unbiased(
+                r[rng.choice(len(r), size, replace=False)], f[rng.choice(len(f), size, replace=False)]
+            )
+            for _ in range(subsets)
+        ]
+    )
     return KidResult(float(values.mean()), float(values.std()), subsets, size)
 
 
@@ -129,8 +132,9 @@ class PrecisionRecall:
     repeats: int
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, k: int = 3,
-                     repeats: int = 10, max_size: int = 2000) -> PrecisionRecall:
+def precision_recall(
+    real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, k: int = 3, repeats: int = 10, max_size: int = 2000
+) -> PrecisionRecall:
     """Precision (fake inside the real manifold) and recall (real inside the fake manifold).
 
     Each repeat draws ``size = min(N, M, max_size)`` rows from each set without replacement (an equal-size

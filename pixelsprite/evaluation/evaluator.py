@@ -47,7 +47,7 @@ def embed_on_canvas(rgba: np.ndarray, canvas: int) -> np.ndarray:
     big = upscale(arr, canvas // side)
     out = np.zeros((len(arr), canvas, canvas, 4), np.uint8)
     o = (canvas - big.shape[1]) // 2
-    out[:, o:o + big.shape[1], o:o + big.shape[2]] = big
+    out[:, o : o + big.shape[1], o : o + big.shape[2]] = big
     return out
 
 
@@ -67,8 +67,10 @@ class EvaluatorOutput:
 def _section(extra: Mapping[str, Any], src: str) -> dict[str, str]:
     sec = extra.get("evaluator")
     if not isinstance(sec, Mapping) or not all(isinstance(sec.get(k), str) for k in ("features", "logits")):
-        raise BundleError(f"{src}: an evaluator bundle needs a top-level 'evaluator' section naming its "
-                          "'features' and 'logits' outputs")
+        raise BundleError(
+            f"{src}: an evaluator bundle needs a top-level 'evaluator' section naming its "
+            "'features' and 'logits' outputs"
+        )
     return {"features": sec["features"], "logits": sec["logits"]}
 
 
@@ -107,7 +109,7 @@ class Evaluator:
         x = embed_on_canvas(rgba, self.canvas)
         feats, logits = [], []
         for s in range(0, len(x), batch):
-            out = self.bundle.run(GRAPH_ROLE, {self.input_name: to_model(x[s:s + batch], self.value_range)})
+            out = self.bundle.run(GRAPH_ROLE, {self.input_name: to_model(x[s : s + batch], self.value_range)})
             feats.append(out[self._names["features"]])
             logits.append(out[self._names["logits"]])
         return EvaluatorOutput(np.concatenate(feats).astype(np.float32), np.concatenate(logits).astype(np.float32))

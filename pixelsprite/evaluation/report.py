@@ -74,18 +74,22 @@ def _row(r: SetMetrics, sheets_rel: str | None) -> str:
     s = r.stats
     fd = _f(r.fd) + (f" ± {r.fd_std:.2f}" if r.fd_std is not None else "")
     two = _f(r.two_sample, 3) + (f" ± {r.two_sample_std:.3f}" if r.two_sample_std is not None else "")
-    return (f"| {name} | {r.count} | {_settings(r.settings) if r.kind == 'generator' else '—'} | {fd} | "
-            f"{_f(r.kid, 2, 1e3)} ± {_f(r.kid_std, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
-            f"{_f(r.step_distance, 3)} | {two} | "
-            f"{_pct(r.label_agreement)} | {s['colors_per_sprite']:.1f} ({s['colors_per_sprite_median']:.0f}) | "
-            f"{_pct(s['non_binary_alpha_share'])} | {s['isolated_pixel_rate']:.3f} | {_pct(r.memorization_rate)} | "
-            f"{teacher} | {_profile(r.step_profile)} |").replace("— ± —", "—")
+    return (
+        f"| {name} | {r.count} | {_settings(r.settings) if r.kind == 'generator' else '—'} | {fd} | "
+        f"{_f(r.kid, 2, 1e3)} ± {_f(r.kid_std, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
+        f"{_f(r.step_distance, 3)} | {two} | "
+        f"{_pct(r.label_agreement)} | {s['colors_per_sprite']:.1f} ({s['colors_per_sprite_median']:.0f}) | "
+        f"{_pct(s['non_binary_alpha_share'])} | {s['isolated_pixel_rate']:.3f} | {_pct(r.memorization_rate)} | "
+        f"{teacher} | {_profile(r.step_profile)} |"
+    ).replace("— ± —", "—")
 
 
-TABLE_HEAD = ("| set | sprites | sampler | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | step distance ↓ | "
-              "two-sample accuracy ↓ | label agreement | colours / sprite (median) | non-binary α | isolated px | "
-              f"memorized | teacher quality mean / median | {PROFILE_HEAD} |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+TABLE_HEAD = (
+    "| set | sprites | sampler | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | step distance ↓ | "
+    "two-sample accuracy ↓ | label agreement | colours / sprite (median) | non-binary α | isolated px | "
+    f"memorized | teacher quality mean / median | {PROFILE_HEAD} |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def dataset_table(d: DatasetReport, sheets_rel: str | None) -> str:
@@ -97,16 +101,23 @@ def corruption_table(d: DatasetReport) -> str:
     rows = [r for r in d.rows if r.kind in ("baseline", "corruption")]
     if len(rows) < 2:
         return ""
-    lines = ["| training subset | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | step distance ↓ | two-sample accuracy ↓ "
-             f"| colours / sprite | isolated px | {PROFILE_HEAD} |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| training subset | FD ↓ | KID ×10³ ↓ | precision ↑ | recall ↑ | step distance ↓ | two-sample accuracy ↓ "
+        f"| colours / sprite | isolated px | {PROFILE_HEAD} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        name = (f"as is (the real-vs-real row: mean of {r.draws} subsets; the damage is done to the first)"
-                if r.kind == "baseline" else r.name)
-        lines.append(f"| {name} | {_f(r.fd)} | {_f(r.kid, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
-                     f"{_f(r.step_distance, 3)} | {_f(r.two_sample, 3)} | "
-                     f"{r.stats['colors_per_sprite']:.1f} | {r.stats['isolated_pixel_rate']:.3f} | "
-                     f"{_profile(r.step_profile)} |")
+        name = (
+            f"as is (the real-vs-real row: mean of {r.draws} subsets; the damage is done to the first)"
+            if r.kind == "baseline"
+            else r.name
+        )
+        lines.append(
+            f"| {name} | {_f(r.fd)} | {_f(r.kid, 2, 1e3)} | {_f(r.precision, 3)} | {_f(r.recall, 3)} | "
+            f"{_f(r.step_distance, 3)} | {_f(r.two_sample, 3)} | "
+            f"{r.stats['colors_per_sprite']:.1f} | {r.stats['isolated_pixel_rate']:.3f} | "
+            f"{_profile(r.step_profile)} |"
+        )
     return "\n".join(lines)
 
 
@@ -117,11 +128,13 @@ def _teacher_mean(r: SetMetrics) -> str:
 def headline_table(result: SuiteResult) -> str:
     """One row per generator, each beside its dataset's real-vs-real baseline and held-out figures (README)."""
     teacher = result.teacher is not None
-    lines = ["| model | dataset | FD ↓ (real vs real) | KID ×10³ ↓ (real vs real) | precision / recall | "
-             "step distance ↓ (real vs real) | two-sample accuracy ↓ (real vs real) | "
-             "colours / sprite (held-out real) | isolated px (held-out real) | memorized |"
-             + (" teacher quality (held-out real) |" if teacher else ""),
-             "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if teacher else "")]
+    lines = [
+        "| model | dataset | FD ↓ (real vs real) | KID ×10³ ↓ (real vs real) | precision / recall | "
+        "step distance ↓ (real vs real) | two-sample accuracy ↓ (real vs real) | "
+        "colours / sprite (held-out real) | isolated px (held-out real) | memorized |"
+        + (" teacher quality (held-out real) |" if teacher else ""),
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if teacher else ""),
+    ]
     for d in result.datasets:
         base = next(r for r in d.rows if r.kind == "baseline")
         real = next(r for r in d.rows if r.kind == "held_out")
@@ -135,13 +148,20 @@ def headline_table(result: SuiteResult) -> str:
                 f"({_f(base.two_sample, 2)}) | "
                 f"{r.stats['colors_per_sprite']:.1f} ({real.stats['colors_per_sprite']:.1f}) | "
                 f"{r.stats['isolated_pixel_rate']:.3f} ({real.stats['isolated_pixel_rate']:.3f}) | "
-                f"{_pct(r.memorization_rate)} |"
-                + (f" {_teacher_mean(r)} ({_teacher_mean(real)}) |" if teacher else ""))
+                f"{_pct(r.memorization_rate)} |" + (f" {_teacher_mean(r)} ({_teacher_mean(real)}) |" if teacher else "")
+            )
     return "\n".join(lines)
 
 
-def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json_rel: str = "evaluation.json",
-             command: str = "", evaluator_card: str = "", when: str = "") -> str:
+def markdown(
+    result: SuiteResult,
+    *,
+    sheets_rel: str | None = "evaluation",
+    json_rel: str = "evaluation.json",
+    command: str = "",
+    evaluator_card: str = "",
+    when: str = "",
+) -> str:
     """The whole report (``docs/evaluation.md``): how it was made, one table and sheet row per dataset."""
     cfg = result.config
     out = [
@@ -194,19 +214,32 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
         "- **memorized**: share of sprites whose nearest training sprite is almost identical (mean |ΔRGBA| < 2 "
         "over the pixels opaque in either); for the held-out row, the near-duplicates the data already has.",
         "- **teacher quality**: the teacher model's quality score in [0, 1]"
-        + (f" (`{result.teacher}`), mean / median. The teacher learned real *training* sprites as its positives, so "
-           "its score on the training subset is optimistic: compare generators with the held-out row."
-           if result.teacher else " — no teacher bundle was installed for this run."),
+        + (
+            f" (`{result.teacher}`), mean / median. The teacher learned real *training* sprites as its positives, so "
+            "its score on the training subset is optimistic: compare generators with the held-out row."
+            if result.teacher
+            else " — no teacher bundle was installed for this run."
+        ),
         "",
     ]
     for d in result.datasets:
-        out += [f"## `{d.dataset}` ({d.size}×{d.size}): {d.held_out_count} held-out sprites, "
-                f"{d.train_count} training sprites", "", dataset_table(d, sheets_rel), ""]
+        out += [
+            f"## `{d.dataset}` ({d.size}×{d.size}): {d.held_out_count} held-out sprites, "
+            f"{d.train_count} training sprites",
+            "",
+            dataset_table(d, sheets_rel),
+            "",
+        ]
         damage = corruption_table(d)
         if damage:
-            out += ["How the measures respond to known damage: the same training subset, corrupted, against the "
-                    "same held-out split (a sanity check of each measure: the feature-space distances barely see "
-                    "blur and halved resolution; the step distance and the two-sample test must).", "", damage, ""]
+            out += [
+                "How the measures respond to known damage: the same training subset, corrupted, against the "
+                "same held-out split (a sanity check of each measure: the feature-space distances barely see "
+                "blur and halved resolution; the step distance and the two-sample test must).",
+                "",
+                damage,
+                "",
+            ]
         if sheets_rel is not None:
             for name in d.sheets:
                 out += [f"**{name}**  ", f"![{name}]({sheets_rel}/{sheet_name(d.dataset, name)})", ""]
@@ -235,16 +268,32 @@ def markdown(result: SuiteResult, *, sheets_rel: str | None = "evaluation", json
 
 def to_json(result: SuiteResult) -> dict[str, Any]:
     return {
-        "evaluator": result.evaluator, "teacher": result.teacher, "config": asdict(result.config),
-        "seconds": round(result.seconds, 1), "skipped": list(result.skipped),
-        "datasets": [{"dataset": d.dataset, "size": d.size, "train_count": d.train_count,
-                      "held_out_count": d.held_out_count, "rows": [r.to_dict() for r in d.rows]}
-                     for d in result.datasets],
+        "evaluator": result.evaluator,
+        "teacher": result.teacher,
+        "config": asdict(result.config),
+        "seconds": round(result.seconds, 1),
+        "skipped": list(result.skipped),
+        "datasets": [
+            {
+                "dataset": d.dataset,
+                "size": d.size,
+                "train_count": d.train_count,
+                "held_out_count": d.held_out_count,
+                "rows": [r.to_dict() for r in d.rows],
+            }
+            for d in result.datasets
+        ],
     }
 
 
-def write_report(result: SuiteResult, markdown_path: str | os.PathLike[str], *, json_path: str | os.PathLike[str]
-                 | None = None, sheets_dir: str | os.PathLike[str] | None = None, **kw: Any) -> list[Path]:
+def write_report(
+    result: SuiteResult,
+    markdown_path: str | os.PathLike[str],
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    sheets_dir: str | os.PathLike[str] | None = None,
+    **kw: Any,
+) -> list[Path]:
     """Write the markdown report, the JSON (default: next to it) and the sheets (default: ``<stem>/`` beside it).
 
     Returns the paths written.

@@ -51,11 +51,11 @@ def nearest_distance(samples: np.ndarray, reference: np.ndarray, chunk: int | No
     ref_op = (reference[..., 3] > 0).reshape(len(reference), -1).astype(np.float32)
     out = np.empty(len(samples))
     for s in range(0, len(samples), chunk):
-        q = samples[s:s + chunk]
+        q = samples[s : s + chunk]
         q_op = (q[..., 3] > 0).reshape(len(q), -1).astype(np.float32)
         union = q_op.sum(1)[:, None] + ref_op.sum(1)[None] - q_op @ ref_op.T  # (chunk, N)
         diff = np.abs(q.reshape(len(q), 1, -1).astype(np.int16) - ref[None]).sum(-1)  # (chunk, N)
-        out[s:s + chunk] = (diff / np.maximum(4 * union, 1)).min(-1)
+        out[s : s + chunk] = (diff / np.maximum(4 * union, 1)).min(-1)
     return out
 
 
@@ -65,6 +65,7 @@ def _distance_lower_bound(samples: np.ndarray, reference: np.ndarray) -> np.ndar
     Per channel, ``sum |q - r| >= |sum q - sum r|`` (sums over all pixels), and the pixels opaque in either
     sprite number at most ``n_q + n_r``; so ``d >= sum_c |S_q,c - S_r,c| / max(4 (n_q + n_r), 1)``.
     """
+
     def sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x.reshape(len(x), -1, 4).sum(1, dtype=np.int64), (x[..., 3] > 0).reshape(len(x), -1).sum(1)
 
@@ -81,7 +82,7 @@ def memorization_rate(samples: np.ndarray, train: np.ndarray, threshold: float =
     """
     hits = 0
     for s in range(0, len(samples), 256):
-        chunk = samples[s:s + 256]
+        chunk = samples[s : s + 256]
         bound = _distance_lower_bound(chunk, train)
         for q, row in zip(chunk, bound):
             near = np.flatnonzero(row < threshold)

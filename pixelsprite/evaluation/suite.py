@@ -41,8 +41,19 @@ from .evaluator import Evaluator
 from .sprites import memorization_rate, pixel_art_stats
 from .two_sample import two_sample_accuracy
 
-__all__ = ["GENERATOR_FAMILIES", "DatasetReport", "SetMetrics", "SpriteData", "SuiteConfig", "SuiteResult",
-           "dataset_of", "generators", "labels_like", "run_suite", "sample_generator"]
+__all__ = [
+    "GENERATOR_FAMILIES",
+    "DatasetReport",
+    "SetMetrics",
+    "SpriteData",
+    "SuiteConfig",
+    "SuiteResult",
+    "dataset_of",
+    "generators",
+    "labels_like",
+    "run_suite",
+    "sample_generator",
+]
 
 GENERATOR_FAMILIES = families.families_with(families.GENERATOR_OPERATION)
 """Families whose bundles generate (from their declared operations); the suite evaluates their bundles."""
@@ -219,8 +230,9 @@ def _generate(registry: Registry, name: str, count: int, seed: int, label: str |
     return np.concatenate(out)
 
 
-def sample_generator(registry: Registry, name: str, data: SpriteData, count: int, seed: int
-                     ) -> tuple[np.ndarray, list[str] | None]:
+def sample_generator(
+    registry: Registry, name: str, data: SpriteData, count: int, seed: int
+) -> tuple[np.ndarray, list[str] | None]:
     """``count`` sprites of ``name`` at its defaults, seeds ``seed, seed + 1, ...``; with the label of each
     sprite for label-conditional models (the held-out label mix over the labels the model knows), else None."""
     if not _conditional(registry, name):
@@ -255,8 +267,9 @@ def _teacher(scorer: Scorer | None, images: np.ndarray) -> dict[str, float] | No
     return {"mean": float(q.mean()), "median": float(np.median(q))}
 
 
-def _agreement(ev: Evaluator, predicted: np.ndarray, labels: Sequence[str] | None, vocabulary: Sequence[str]
-               ) -> float | None:
+def _agreement(
+    ev: Evaluator, predicted: np.ndarray, labels: Sequence[str] | None, vocabulary: Sequence[str]
+) -> float | None:
     """Share of ``predicted`` (evaluator label indices) equal to ``labels``; None unless the labels come from a
     vocabulary the evaluator was trained on (``vocabulary`` within its labels: a shared name alone means little)."""
     if labels is None or not labels or not set(vocabulary) <= set(ev.labels):
@@ -270,8 +283,15 @@ def _rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
 
 
-def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev: Evaluator, cfg: SuiteConfig,
-                      scorer: Scorer | None, log: Callable[[str], None]) -> DatasetReport:
+def _evaluate_dataset(
+    data: SpriteData,
+    names: list[str],
+    registry: Registry,
+    ev: Evaluator,
+    cfg: SuiteConfig,
+    scorer: Scorer | None,
+    log: Callable[[str], None],
+) -> DatasetReport:
     real = ev.run(data.held_out)
     real_profile = step_profile(data.held_out)
 
@@ -279,26 +299,35 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         rng = _rng(cfg.seed, row)  # per row: a model's numbers do not depend on which other rows were measured
         k = kid(real.features, feats, rng, cfg.kid_subsets, cfg.kid_subset_size)
         pr = precision_recall(real.features, feats, rng, cfg.pr_k, cfg.pr_repeats)
-        return {"fd": frechet_distance(real.features, feats), "kid": k.mean, "kid_std": k.std,
-                "precision": pr.precision, "recall": pr.recall}
+        return {
+            "fd": frechet_distance(real.features, feats),
+            "kid": k.mean,
+            "kid_std": k.std,
+            "precision": pr.precision,
+            "recall": pr.recall,
+        }
 
     def pixels(sprites: np.ndarray, row: str) -> dict[str, Any]:
         """The measures on pixels: step profile, its distance to held-out real, and the two-sample test."""
         profile = step_profile(sprites)
-        out: dict[str, Any] = {"step_profile": tuple(float(v) for v in profile),
-                               "step_distance": profile_distance(profile, real_profile)}
+        out: dict[str, Any] = {
+            "step_profile": tuple(float(v) for v in profile),
+            "step_distance": profile_distance(profile, real_profile),
+        }
         if cfg.two_sample:
             seed = int(_rng(cfg.seed, "two-sample " + row).integers(2**31))
-            t = two_sample_accuracy(data.held_out, sprites, seed=seed, folds=cfg.two_sample_folds,
-                                    steps=cfg.two_sample_steps)
+            t = two_sample_accuracy(
+                data.held_out, sprites, seed=seed, folds=cfg.two_sample_folds, steps=cfg.two_sample_steps
+            )
             out.update(two_sample=t.accuracy, two_sample_folds=t.fold_accuracies)
         return out
 
     base = "training subset (real vs real)"
     draws = []
     for i in range(cfg.baseline_draws):
-        pick = _rng(cfg.seed, f"baseline {i}").choice(len(data.train), min(cfg.baseline_count, len(data.train)),
-                                                      replace=False)
+        pick = _rng(cfg.seed, f"baseline {i}").choice(
+            len(data.train), min(cfg.baseline_count, len(data.train)), replace=False
+        )
         draws.append(data.train[np.sort(pick)])
     measured = [distances(ev.features(d), f"{base} {i}") for i, d in enumerate(draws)]
     subset = draws[0]
@@ -309,22 +338,57 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
     if cfg.two_sample:
         floor["two_sample"] = float(np.mean([f["two_sample"] for f in floors]))
         floor["two_sample_std"] = float(np.std([f["two_sample"] for f in floors]))
-    rows = [SetMetrics(base, "baseline", data.name, len(subset), label_agreement=None,
-                       stats=pixel_art_stats(subset), memorization_rate=None, teacher=_teacher(scorer, subset),
-                       fd_std=float(np.std([m["fd"] for m in measured])), draws=len(draws), **mean, **floor)]
+    rows = [
+        SetMetrics(
+            base,
+            "baseline",
+            data.name,
+            len(subset),
+            label_agreement=None,
+            stats=pixel_art_stats(subset),
+            memorization_rate=None,
+            teacher=_teacher(scorer, subset),
+            fd_std=float(np.std([m["fd"] for m in measured])),
+            draws=len(draws),
+            **mean,
+            **floor,
+        )
+    ]
     held_labels = [data.label_names[i] for i in data.held_out_labels]
-    rows.append(SetMetrics("held-out real", "held_out", data.name, len(data.held_out), None, None, None, None, None,
-                           label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
-                           stats=pixel_art_stats(data.held_out),
-                           memorization_rate=memorization_rate(data.held_out, data.train),
-                           teacher=_teacher(scorer, data.held_out),
-                           step_profile=tuple(float(v) for v in real_profile)))
+    rows.append(
+        SetMetrics(
+            "held-out real",
+            "held_out",
+            data.name,
+            len(data.held_out),
+            None,
+            None,
+            None,
+            None,
+            None,
+            label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
+            stats=pixel_art_stats(data.held_out),
+            memorization_rate=memorization_rate(data.held_out, data.train),
+            teacher=_teacher(scorer, data.held_out),
+            step_profile=tuple(float(v) for v in real_profile),
+        )
+    )
     if cfg.corruptions:
         for what, damage in CORRUPTIONS.items():
             bad = damage(subset, _rng(cfg.seed, "damage " + what))
-            rows.append(SetMetrics(what, "corruption", data.name, len(bad), label_agreement=None,
-                                   stats=pixel_art_stats(bad), memorization_rate=None,
-                                   **distances(ev.features(bad), what), **pixels(bad, what)))
+            rows.append(
+                SetMetrics(
+                    what,
+                    "corruption",
+                    data.name,
+                    len(bad),
+                    label_agreement=None,
+                    stats=pixel_art_stats(bad),
+                    memorization_rate=None,
+                    **distances(ev.features(bad), what),
+                    **pixels(bad, what),
+                )
+            )
     sheets = {"held-out real": _spread(data.held_out, cfg.sheet_count)}
     for name in names:
         t0 = time.perf_counter()
@@ -335,22 +399,43 @@ def _evaluate_dataset(data: SpriteData, names: list[str], registry: Registry, ev
         t1 = time.perf_counter()
         measures = pixels(sprites, name)
         pixel_seconds = time.perf_counter() - t1
-        rows.append(SetMetrics(name, "generator", data.name, len(sprites),
-                               label_agreement=agreement, stats=pixel_art_stats(sprites),
-                               memorization_rate=memorization_rate(sprites, data.train),
-                               teacher=_teacher(scorer, sprites), settings=_settings(registry, name),
-                               seconds=round(seconds, 2), **distances(out.features, name), **measures))
+        rows.append(
+            SetMetrics(
+                name,
+                "generator",
+                data.name,
+                len(sprites),
+                label_agreement=agreement,
+                stats=pixel_art_stats(sprites),
+                memorization_rate=memorization_rate(sprites, data.train),
+                teacher=_teacher(scorer, sprites),
+                settings=_settings(registry, name),
+                seconds=round(seconds, 2),
+                **distances(out.features, name),
+                **measures,
+            )
+        )
         sheets[name] = _spread(sprites, cfg.sheet_count)
         r = rows[-1]
-        log(f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {r.fd:.3f}, step distance "
-            f"{r.step_distance:.3f}" + (f", two-sample {r.two_sample:.3f} ({pixel_seconds:.1f}s)"
-                                        if r.two_sample is not None else ""))
+        log(
+            f"{name} on {data.name}: {len(sprites)} sprites in {seconds:.1f}s, fd {r.fd:.3f}, step distance "
+            f"{r.step_distance:.3f}"
+            + (f", two-sample {r.two_sample:.3f} ({pixel_seconds:.1f}s)" if r.two_sample is not None else "")
+        )
     return DatasetReport(data.name, data.size, len(data.train), len(data.held_out), tuple(rows), sheets)
 
 
-def run_suite(registry: Registry, load_data: Callable[[str, int], SpriteData], *, names: Sequence[str] | None = None,
-              evaluator: str = "evaluator", cfg: SuiteConfig = SuiteConfig(), scorer: Scorer | None = None,
-              teacher: str | None = None, log: Callable[[str], None] = lambda _: None) -> SuiteResult:
+def run_suite(
+    registry: Registry,
+    load_data: Callable[[str, int], SpriteData],
+    *,
+    names: Sequence[str] | None = None,
+    evaluator: str = "evaluator",
+    cfg: SuiteConfig = SuiteConfig(),
+    scorer: Scorer | None = None,
+    teacher: str | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> SuiteResult:
     """Evaluate the generators ``names`` (default: every generator bundle in ``registry``).
 
     ``load_data(builder, size)`` returns a dataset's split as arrays (see :mod:`pixelsprite.evaluation.data`);

@@ -51,9 +51,11 @@ __all__ = ["TinyCNN", "TwoSampleResult", "blas_threads", "default_widths", "to_i
 _OFFSETS = tuple((dy, dx) for dy in range(3) for dx in range(3))
 
 
-_BLAS_SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-                 ("openblas_get_num_threads", "openblas_set_num_threads"))
+_BLAS_SYMBOLS = (
+    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+    ("openblas_get_num_threads", "openblas_set_num_threads"),
+)
 
 
 def _openblas() -> tuple[Any, Any] | None:
@@ -209,8 +211,10 @@ class TinyCNN:
         last = acts[-1]
         c, n = last.shape[:2]
         s = last.shape[2] * last.shape[3]
-        g: dict[str, np.ndarray] = {f"w{head}": cache["pooled"] @ dlogits,
-                                    f"b{head}": np.array([dlogits.sum()], np.float32)}
+        g: dict[str, np.ndarray] = {
+            f"w{head}": cache["pooled"] @ dlogits,
+            f"b{head}": np.array([dlogits.sum()], np.float32),
+        }
         dpooled = p[f"w{head}"][:, None] * dlogits[None]  # (2 c, N)
         da = np.broadcast_to(dpooled[:c, :, None] / np.float32(s), (c, n, s)).copy()
         np.put_along_axis(da, arg[..., None], np.take_along_axis(da, arg[..., None], 2) + dpooled[c:, :, None], 2)
@@ -226,8 +230,14 @@ class TinyCNN:
 
 
 class _Adam:
-    def __init__(self, params: dict[str, np.ndarray], lr: float, weight_decay: float,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        lr: float,
+        weight_decay: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         self.params, self.lr, self.wd, self.betas, self.eps, self.t = params, lr, weight_decay, betas, eps, 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
@@ -235,7 +245,7 @@ class _Adam:
     def step(self, grads: dict[str, np.ndarray]) -> None:
         self.t += 1
         b1, b2 = self.betas
-        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
         for k, p in self.params.items():
             g = grads[k] + np.float32(self.wd) * p if k.startswith("w") else grads[k]
             self.m[k] = np.float32(b1) * self.m[k] + np.float32(1 - b1) * g
@@ -243,9 +253,17 @@ class _Adam:
             p -= (self.lr * (self.m[k] / c1) / (np.sqrt(self.v[k] / c2) + self.eps)).astype(np.float32)
 
 
-def _fit_and_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, rng: np.random.Generator,
-                   widths: tuple[int, ...], steps: int, batch_size: int, lr: float, weight_decay: float
-                   ) -> np.ndarray:
+def _fit_and_score(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    rng: np.random.Generator,
+    widths: tuple[int, ...],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+) -> np.ndarray:
     """Train a fresh :class:`TinyCNN` on (x_train NHWC, y_train in {0, 1}); return the test logits float32
     ``(len(x_test),)`` (each the mean of the sprite's and its mirror image's)."""
     net = TinyCNN(widths, rng, x_train.shape[-1])
@@ -259,16 +277,17 @@ def _fit_and_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
         for s in range(0, n, batch_size):
             if done == steps:
                 break
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             logits, cache = net.forward(both[:, idx + n * flips[idx]])
             prob = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
             opt.step(net.backward(cache, ((prob - y_train[idx]) / len(idx)).astype(np.float32)))
             done += 1
     out = np.empty(len(x_test), np.float32)
     for s in range(0, len(x_test), 256):
-        xb = x_test[s:s + 256]
-        out[s:s + 256] = sum(net.forward(np.ascontiguousarray(v.transpose(3, 0, 1, 2)))[0]
-                             for v in (xb, _hflip(xb))) / 2
+        xb = x_test[s : s + 256]
+        out[s : s + 256] = (
+            sum(net.forward(np.ascontiguousarray(v.transpose(3, 0, 1, 2)))[0] for v in (xb, _hflip(xb))) / 2
+        )
     return out
 
 
@@ -303,10 +322,20 @@ def default_widths(size: int) -> tuple[int, ...]:
     return (32, 64) if size <= 24 else (16, 32)
 
 
-def two_sample_accuracy(real: np.ndarray, generated: np.ndarray, *, seed: int = 0, folds: int = 5,
-                        steps: int = 200, batch_size: int = 16, widths: Sequence[int] | None = None, lr: float = 3e-3,
-                        weight_decay: float = 1e-4, max_per_class: int | None = None, threads: int | None = 1
-                        ) -> TwoSampleResult:
+def two_sample_accuracy(
+    real: np.ndarray,
+    generated: np.ndarray,
+    *,
+    seed: int = 0,
+    folds: int = 5,
+    steps: int = 200,
+    batch_size: int = 16,
+    widths: Sequence[int] | None = None,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+    max_per_class: int | None = None,
+    threads: int | None = 1,
+) -> TwoSampleResult:
     """k-fold held-out accuracy of a fresh :class:`TinyCNN` telling ``real`` from ``generated`` sprites.
 
     real, generated: uint8 hard-alpha RGBA ``(N, S, S, 4)`` and ``(M, S, S, 4)`` (same S). The larger set is
@@ -328,8 +357,9 @@ def two_sample_accuracy(real: np.ndarray, generated: np.ndarray, *, seed: int = 
         raise ValueError(f"widths must be one or more positive channel counts, got {widths!r}")
     n = min(len(real), len(generated), max_per_class if max_per_class is not None else len(real))
     if n < folds:
-        raise ValueError(f"each set needs at least folds={folds} sprites, got {len(real)} real and "
-                         f"{len(generated)} generated")
+        raise ValueError(
+            f"each set needs at least folds={folds} sprites, got {len(real)} real and {len(generated)} generated"
+        )
     rng = np.random.default_rng([seed, 0])
     pick_r = np.sort(rng.choice(len(real), n, replace=False))
     pick_g = np.sort(rng.choice(len(generated), n, replace=False))
@@ -341,8 +371,9 @@ def two_sample_accuracy(real: np.ndarray, generated: np.ndarray, *, seed: int = 
     with blas_threads(threads):
         for k in range(folds):
             test = fold == k
-            logits = _fit_and_score(x[~test], y[~test], x[test], np.random.default_rng([seed, 1, k]), w,
-                                    steps, batch_size, lr, weight_decay)
+            logits = _fit_and_score(
+                x[~test], y[~test], x[test], np.random.default_rng([seed, 1, k]), w, steps, batch_size, lr, weight_decay
+            )
             correct[test] = (logits > 0) == (y[test] > 0.5)
             per_fold.append(float(correct[test].mean()))
     return TwoSampleResult(float(correct.mean()), tuple(per_fold), n, folds, steps, seed)

@@ -25,15 +25,31 @@ from ..teacher import TeacherModel
 from ..vae import VaeModel
 from .capabilities import SAMPLER_PARAMETERS, Capabilities, Solver
 
-__all__ = ["EVALUATIONS_PER_STEP", "FAMILIES", "GENERATOR_OPERATION", "SAMPLER_PARAMETERS", "Capabilities",
-           "Family", "Solver", "capabilities", "families_with", "load"]
+__all__ = [
+    "EVALUATIONS_PER_STEP",
+    "FAMILIES",
+    "GENERATOR_OPERATION",
+    "SAMPLER_PARAMETERS",
+    "Capabilities",
+    "Family",
+    "Solver",
+    "capabilities",
+    "families_with",
+    "load",
+]
 
 GENERATOR_OPERATION = "generate"
 """A family is a generator when it can answer this operation (the evaluation suite evaluates those)."""
 
-EVALUATIONS_PER_STEP = {"ddpm": ddpm.NFE_PER_STEP, "ddim": ddim.NFE_PER_STEP, "euler": euler.NFE_PER_STEP,
-        "midpoint": midpoint.NFE_PER_STEP, "heun": heun.NFE_PER_STEP,
-        "random": pixel.NFE_PER_STEP, "confidence": pixel.NFE_PER_STEP}
+EVALUATIONS_PER_STEP = {
+    "ddpm": ddpm.NFE_PER_STEP,
+    "ddim": ddim.NFE_PER_STEP,
+    "euler": euler.NFE_PER_STEP,
+    "midpoint": midpoint.NFE_PER_STEP,
+    "heun": heun.NFE_PER_STEP,
+    "random": pixel.NFE_PER_STEP,
+    "confidence": pixel.NFE_PER_STEP,
+}
 """Network evaluations per step of every solver the runtime runs (before guidance doubles them)."""
 
 
@@ -68,23 +84,33 @@ def _vae(m: Manifest) -> Capabilities:
     return Capabilities("vae", ops)
 
 
-def _sampler_caps(family: str, ops: tuple[str, ...], section: str, deterministic: tuple[str, ...],
-                  parameters: tuple[str, ...]) -> Callable[[Manifest], Capabilities]:
+def _sampler_caps(
+    family: str, ops: tuple[str, ...], section: str, deterministic: tuple[str, ...], parameters: tuple[str, ...]
+) -> Callable[[Manifest], Capabilities]:
     """Capabilities of a family whose manifest section ``section`` lists solvers, max_steps and defaults; in a
     VAE's latent space (``space: latent``) images need the bundle's encoder."""
 
     def describe(m: Manifest) -> Capabilities:
         d = _section(m, section)
-        solvers = tuple(Solver(s, EVALUATIONS_PER_STEP[s], s in deterministic) for s in d.get("solvers", ())
-                        if s in EVALUATIONS_PER_STEP)
+        solvers = tuple(
+            Solver(s, EVALUATIONS_PER_STEP[s], s in deterministic)
+            for s in d.get("solvers", ())
+            if s in EVALUATIONS_PER_STEP
+        )
         defaults = dict(d.get("defaults", {}))
         ops_here = ops
         if d.get("space") == "latent" and "encoder" not in m.graphs:
             ops_here = tuple(o for o in ops if o != "variations")
-        return Capabilities(family, ops_here, parameters if m.labels else tuple(p for p in parameters
-                                                                                  if p not in ("label", "guidance")),
-                            tuple(m.labels), solvers, (1, int(d.get("max_steps", 1))), defaults,
-                            guidance_doubles=True)
+        return Capabilities(
+            family,
+            ops_here,
+            parameters if m.labels else tuple(p for p in parameters if p not in ("label", "guidance")),
+            tuple(m.labels),
+            solvers,
+            (1, int(d.get("max_steps", 1))),
+            defaults,
+            guidance_doubles=True,
+        )
 
     return describe
 

@@ -26,8 +26,11 @@ class Solver:
     deterministic: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "evaluations_per_step": self.evaluations_per_step,
-                "deterministic": self.deterministic}
+        return {
+            "name": self.name,
+            "evaluations_per_step": self.evaluations_per_step,
+            "deterministic": self.deterministic,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,7 @@ class Capabilities:
                 return s
         raise KeyError(name)
 
-    def evaluations(self, solver: str | None = None, steps: int | None = None,
-                    guidance: float | None = None) -> int:
+    def evaluations(self, solver: str | None = None, steps: int | None = None, guidance: float | None = None) -> int:
         """Network evaluations per sprite of one sampling run (defaults where left out); 1 without a sampler."""
         if not self.solvers:
             return 1
@@ -72,6 +74,12 @@ class Capabilities:
         return self.solver(solver).evaluations_per_step * steps * factor
 
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, "operations": list(self.operations), "parameters": list(self.parameters),
-                "labels": list(self.labels), "solvers": [s.to_dict() for s in self.solvers],
-                "steps": list(self.steps) if self.steps is not None else None, "defaults": dict(self.defaults)}
+        return {
+            "family": self.family,
+            "operations": list(self.operations),
+            "parameters": list(self.parameters),
+            "labels": list(self.labels),
+            "solvers": [s.to_dict() for s in self.solvers],
+            "steps": list(self.steps) if self.steps is not None else None,
+            "defaults": dict(self.defaults),
+        }

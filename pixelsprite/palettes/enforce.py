@@ -29,8 +29,16 @@ from ..errors import InvalidRequest
 from ..postprocess import as_batch, reduce_colors
 from .model import Palette
 
-__all__ = ["DITHERS", "BAYER", "OUTLINE_L_TOLERANCE", "outline_mask", "unique_inverse", "palette_indices",
-           "apply_palette", "enforce"]
+__all__ = [
+    "DITHERS",
+    "BAYER",
+    "OUTLINE_L_TOLERANCE",
+    "outline_mask",
+    "unique_inverse",
+    "palette_indices",
+    "apply_palette",
+    "enforce",
+]
 
 DITHERS = ("none", "bayer2", "bayer4")
 BAYER = {
@@ -39,7 +47,6 @@ BAYER = {
 }
 """Bayer index matrices; thresholds are ``(M + 0.5) / M.size``."""
 OUTLINE_L_TOLERANCE = 0.02
-
 
 
 def check_dither(dither: str) -> str:

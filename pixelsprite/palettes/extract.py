@@ -69,9 +69,12 @@ def _cielab(rgb: np.ndarray) -> np.ndarray:
     """sRGB uint8 ``(U, 3)`` -> CIE L*a*b* ``(U, 3)`` (D65 white, the sRGB primaries)."""
     c = rgb.astype(np.float64) / 255.0
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ np.array([[0.4124564, 0.3575761, 0.1804375],
-                             [0.2126729, 0.7151522, 0.0721750],
-                             [0.0193339, 0.1191920, 0.9503041]]).T
+    xyz = (
+        linear
+        @ np.array(
+            [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+        ).T
+    )
     t = xyz / np.array([0.95047, 1.0, 1.08883])
     d = 6.0 / 29.0
     f = np.where(t > d**3, np.cbrt(t), t / (3 * d * d) + 4.0 / 29.0)
@@ -177,8 +180,8 @@ def median_cut(points: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
         cut = int(np.searchsorted(cum, cum[-1] / 2.0)) + 1
         cut = min(max(cut, 1), len(srt) - 1)
         left, right = srt[:cut], srt[cut:]
-        boxes[i:i + 1] = [left, right]
-        errors[i:i + 1] = [stats(left)[0], stats(right)[0]]
+        boxes[i : i + 1] = [left, right]
+        errors[i : i + 1] = [stats(left)[0], stats(right)[0]]
     return np.stack([stats(b)[1] for b in boxes])
 
 
@@ -192,8 +195,7 @@ def extract(
             opaque pixel at all (field ``sprites``).
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= int(n) <= MAX_PALETTE_COLORS:
-        raise InvalidRequest(f"colors must be an integer between 1 and {MAX_PALETTE_COLORS}, got {n!r}",
-                             field="colors")
+        raise InvalidRequest(f"colors must be an integer between 1 and {MAX_PALETTE_COLORS}, got {n!r}", field="colors")
     if method not in METHODS:
         raise InvalidRequest(f"method must be one of {', '.join(METHODS)}, got {method!r}", field="method")
     rgb, counts = color_counts(sprites)

@@ -169,8 +169,7 @@ def _read_pal(data: bytes, name: str, label: str) -> Palette:
             raise _fail(label, f"expected 'R G B' with values 0..255, got {line[:40]!r}", line=no)
         colors.append((vals[0], vals[1], vals[2]))
     if len(colors) != count:
-        raise _fail(label, f"the header announces {count} colours but the file has {len(colors)}",
-                    line=len(lines) + 1)
+        raise _fail(label, f"the header announces {count} colours but the file has {len(colors)}", line=len(lines) + 1)
     return _make(name, colors, label, label)
 
 
@@ -182,8 +181,7 @@ def _write_pal(p: Palette) -> bytes:
 # --------------------------------------------------------------------------------------------- Photoshop .act
 def _read_act(data: bytes, name: str, label: str) -> Palette:
     if len(data) not in (768, 772):
-        raise _fail(label, f"an .act file is 768 or 772 bytes long, this one is {len(data)}",
-                    byte=min(len(data), 768))
+        raise _fail(label, f"an .act file is 768 or 772 bytes long, this one is {len(data)}", byte=min(len(data), 768))
     count = 256
     if len(data) == 772:
         count = int.from_bytes(data[768:770], "big")
@@ -263,15 +261,16 @@ def _read_tres(data: bytes, name: str, label: str) -> Palette:
             start = i
             break
     if start is None:
-        raise _fail(label, "no 'colors = PackedColorArray(...)' property in the [resource] section",
-                    line=len(lines) + 1)
+        raise _fail(
+            label, "no 'colors = PackedColorArray(...)' property in the [resource] section", line=len(lines) + 1
+        )
     text = lines[start].split("=", 1)[1].lstrip()
     if not text.startswith("PackedColorArray("):
         hint = " (PoolColorArray is Godot 3; save the palette from Godot 4)" if "PoolColorArray" in text else ""
         raise _fail(label, f"expected 'PackedColorArray(', got {text[:40]!r}{hint}", line=start + 1)
     # Tokens with their line numbers, until the closing parenthesis (the array may span lines).
     tokens: list[tuple[str, int]] = []
-    rest, no, closed = text[len("PackedColorArray("):], start, False
+    rest, no, closed = text[len("PackedColorArray(") :], start, False
     while True:
         body, paren, _ = rest.partition(")")
         tokens += [(t.strip(), no + 1) for t in body.split(",")]
@@ -295,11 +294,10 @@ def _read_tres(data: bytes, name: str, label: str) -> Palette:
             raise _fail(label, f"colour components must be between 0 and 1, got {tok}", line=tok_line)
         values.append((v, tok_line))
     if len(values) % 4:
-        raise _fail(label, f"PackedColorArray holds {len(values)} numbers, not a multiple of 4 (r, g, b, a)",
-                    line=no + 1)
-    colors = [
-        tuple(int(round(values[i + j][0] * 255.0)) for j in range(3)) for i in range(0, len(values), 4)
-    ]
+        raise _fail(
+            label, f"PackedColorArray holds {len(values)} numbers, not a multiple of 4 (r, g, b, a)", line=no + 1
+        )
+    colors = [tuple(int(round(values[i + j][0] * 255.0)) for j in range(3)) for i in range(0, len(values), 4)]
     return _make(name, colors, label, label)  # type: ignore[arg-type]
 
 
@@ -316,10 +314,22 @@ def _write_tres(p: Palette) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------- dispatch
-_READERS = {"gpl": _read_gpl, "hex": _read_hex, "pal": _read_pal, "act": _read_act, "png": _read_png,
-            "tres": _read_tres}
-_WRITERS = {"gpl": _write_gpl, "hex": _write_hex, "pal": _write_pal, "act": _write_act, "png": _write_png,
-            "tres": _write_tres}
+_READERS = {
+    "gpl": _read_gpl,
+    "hex": _read_hex,
+    "pal": _read_pal,
+    "act": _read_act,
+    "png": _read_png,
+    "tres": _read_tres,
+}
+_WRITERS = {
+    "gpl": _write_gpl,
+    "hex": _write_hex,
+    "pal": _write_pal,
+    "act": _write_act,
+    "png": _write_png,
+    "tres": _write_tres,
+}
 
 
 def _check_format(fmt: str) -> str:

@@ -47,8 +47,10 @@ def parse_colors(values: Iterable[Any], what: str = "colours") -> np.ndarray:
             except ValueError as e:
                 raise ValueError(f"{what}[{i}]: {e}") from None
             continue
-        if isinstance(v, (list, tuple, np.ndarray)) and len(v) == 3 and all(
-            isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= int(c) <= 255 for c in v
+        if (
+            isinstance(v, (list, tuple, np.ndarray))
+            and len(v) == 3
+            and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= int(c) <= 255 for c in v)
         ):
             out.append((int(v[0]), int(v[1]), int(v[2])))
             continue
@@ -72,15 +74,17 @@ class Palette:
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.colors)
-        if arr.ndim != 2 or arr.shape[1] != 3 or not (
-            arr.dtype == np.uint8 or (np.issubdtype(arr.dtype, np.integer) and arr.min(initial=0) >= 0
-                                      and arr.max(initial=0) <= 255)
+        if (
+            arr.ndim != 2
+            or arr.shape[1] != 3
+            or not (
+                arr.dtype == np.uint8
+                or (np.issubdtype(arr.dtype, np.integer) and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 255)
+            )
         ):
             raise PaletteError(f"palette {self.name!r}: colors must be uint8 (K, 3), got {arr.dtype} {arr.shape}")
         if not 1 <= len(arr) <= MAX_PALETTE_COLORS:
-            raise PaletteError(
-                f"palette {self.name!r} has {len(arr)} colours; a palette has 1 to {MAX_PALETTE_COLORS}"
-            )
+            raise PaletteError(f"palette {self.name!r} has {len(arr)} colours; a palette has 1 to {MAX_PALETTE_COLORS}")
         arr = np.array(arr, dtype=np.uint8)  # a private copy
         arr.setflags(write=False)
         object.__setattr__(self, "colors", arr)
@@ -97,8 +101,12 @@ class Palette:
         return int(self.colors.shape[0])
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Palette) and self.name == other.name and self.source == other.source
-                and np.array_equal(self.colors, other.colors))
+        return (
+            isinstance(other, Palette)
+            and self.name == other.name
+            and self.source == other.source
+            and np.array_equal(self.colors, other.colors)
+        )
 
     def __hash__(self) -> int:
         return hash((self.name, self.source, self.colors.tobytes()))

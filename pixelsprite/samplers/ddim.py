@@ -28,9 +28,18 @@ __all__ = ["NFE_PER_STEP", "sample", "invert"]
 NFE_PER_STEP = 1
 
 
-def sample(predict: Predict, x_T: np.ndarray, schedule: DiffusionSchedule, timesteps: np.ndarray, prediction: str,
-           *, eta: float = 0.0, rngs: list[np.random.Generator] | None = None, clip: float | None = None,
-           hook: StepHook | None = None) -> np.ndarray:
+def sample(
+    predict: Predict,
+    x_T: np.ndarray,
+    schedule: DiffusionSchedule,
+    timesteps: np.ndarray,
+    prediction: str,
+    *,
+    eta: float = 0.0,
+    rngs: list[np.random.Generator] | None = None,
+    clip: float | None = None,
+    hook: StepHook | None = None,
+) -> np.ndarray:
     """x_T (B, ...) -> x_0 along descending integer ``timesteps``; ``rngs`` are needed only when eta > 0."""
     x = np.asarray(x_T, dtype=np.float32)
     ts = [int(t) for t in timesteps]
@@ -52,8 +61,15 @@ def sample(predict: Predict, x_T: np.ndarray, schedule: DiffusionSchedule, times
     return x
 
 
-def invert(predict: Predict, x_0: np.ndarray, schedule: DiffusionSchedule, timesteps: np.ndarray, prediction: str,
-           *, hook: StepHook | None = None) -> np.ndarray:
+def invert(
+    predict: Predict,
+    x_0: np.ndarray,
+    schedule: DiffusionSchedule,
+    timesteps: np.ndarray,
+    prediction: str,
+    *,
+    hook: StepHook | None = None,
+) -> np.ndarray:
     """Clean x_0 (B, ...) -> x at the largest of ``timesteps`` by eq. 12 (η = 0) run forwards in t.
 
     ``timesteps`` is the sampling grid (descending); inversion walks it in reverse.

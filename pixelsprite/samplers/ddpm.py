@@ -23,9 +23,17 @@ __all__ = ["NFE_PER_STEP", "sample"]
 NFE_PER_STEP = 1
 
 
-def sample(predict: Predict, x_T: np.ndarray, schedule: DiffusionSchedule, timesteps: np.ndarray, prediction: str,
-           rngs: list[np.random.Generator], *, clip: float | None = None, hook: StepHook | None = None
-           ) -> np.ndarray:
+def sample(
+    predict: Predict,
+    x_T: np.ndarray,
+    schedule: DiffusionSchedule,
+    timesteps: np.ndarray,
+    prediction: str,
+    rngs: list[np.random.Generator],
+    *,
+    clip: float | None = None,
+    hook: StepHook | None = None,
+) -> np.ndarray:
     """x_T (B, ...) -> x_0 by ancestral steps along descending integer ``timesteps`` (ending at clean data).
 
     ``predict(x, t)`` returns the network's (guided) ε or v; ``rngs[i]`` draws sprite i's step noise.

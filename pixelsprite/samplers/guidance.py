@@ -22,8 +22,9 @@ Network = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """The raw network: ``(x (B, ...), t (B,) float32, label (B,) int64) -> (B, ...)`` float32."""
 
 
-def guided(network: Network, labels: np.ndarray, null_label: int, scale: float
-           ) -> Callable[[np.ndarray, float], np.ndarray]:
+def guided(
+    network: Network, labels: np.ndarray, null_label: int, scale: float
+) -> Callable[[np.ndarray, float], np.ndarray]:
     """The guided prediction ``(x, t) -> f̂`` for a batch whose rows have ``labels`` (int64 (B,)).
 
     Rows whose label is already ``null_label`` need no guidance; w = 1 (or an all-null batch) runs the

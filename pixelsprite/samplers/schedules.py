@@ -37,6 +37,7 @@ def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> np
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
     """β_t from the cosine ᾱ of Nichol & Dhariwal 2021, eq. 17, clipped to ``max_beta`` -> float64 (T,)."""
+
     def f(t: np.ndarray) -> np.ndarray:
         return np.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
 
@@ -105,8 +106,9 @@ class DiffusionSchedule:
         a = self.ab(t)
         return (math.sqrt(a) * x0 + math.sqrt(1 - a) * eps).astype(np.float32)
 
-    def x0_eps(self, x_t: np.ndarray, t: int, pred: np.ndarray, prediction: str,
-               clip: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def x0_eps(
+        self, x_t: np.ndarray, t: int, pred: np.ndarray, prediction: str, clip: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(x̂_0, ε̂) from the network's prediction at time t.
 
         eps: x̂_0 = (x_t - sqrt(1-ᾱ) ε̂) / sqrt(ᾱ) (Ho et al. eq. 15);

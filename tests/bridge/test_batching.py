@@ -26,8 +26,17 @@ def colours(sprites: np.ndarray) -> set[tuple[int, ...]]:
 
 
 def test_with_seed_keeps_the_other_options() -> None:
-    req = api.GenerateRequest("tiny", 4, None, 5, palette="gameboy-dmg", dither="bayer2", despeckle=True,
-                              outline="darkest", alpha_threshold=50)
+    req = api.GenerateRequest(
+        "tiny",
+        4,
+        None,
+        5,
+        palette="gameboy-dmg",
+        dither="bayer2",
+        despeckle=True,
+        outline="darkest",
+        alpha_threshold=50,
+    )
     seeded = with_seed(req)
     assert seeded.seed is not None
     for f in dataclasses.fields(req):
@@ -44,8 +53,9 @@ def test_chunks_equal_one_call_with_the_same_options(registry: Registry) -> None
     assert got.seeds == want.seeds and colours(got.sprites) <= GAMEBOY
 
 
-def test_a_palette_without_a_seed_over_the_socket(make_server: Callable[..., BackgroundServer],
-                                                 registry: Registry) -> None:
+def test_a_palette_without_a_seed_over_the_socket(
+    make_server: Callable[..., BackgroundServer], registry: Registry
+) -> None:
     srv = make_server(chunk_sprites=4)
     with SyncClient(srv.url) as c:
         for count in (3, 10):  # one call; chunks

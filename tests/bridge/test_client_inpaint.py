@@ -50,19 +50,32 @@ def test_the_catalog_lists_inpaint_and_the_sampler(pserver: BackgroundServer) ->
     assert [s["name"] for s in pixel["solver_details"]] == pixel["solvers"]
     assert pixel["steps"] == [1, 64]
     assert {k: pixel["defaults"][k] for k in ("solver", "steps", "guidance", "temperature")} == {
-        "solver": "random", "steps": 4, "guidance": 2.0, "temperature": 1.0}
+        "solver": "random",
+        "steps": 4,
+        "guidance": 2.0,
+        "temperature": 1.0,
+    }
     assert "label" not in listed["tpixel-u"]["parameters"]
     assert "inpaint" not in listed["tiny"]["operations"]
 
 
-def test_inpaint_gives_the_request_layers_repaintings_and_keeps_the_rest(pserver: BackgroundServer,
-                                                                        preg: Registry) -> None:
+def test_inpaint_gives_the_request_layers_repaintings_and_keeps_the_rest(
+    pserver: BackgroundServer, preg: Registry
+) -> None:
     image, mask = sprite(1), _box(2, 6, 1, 5)
     options = {"label": "b", "steps": 6, "solver": "confidence", "guidance": 3.0, "temperature": 0.7}
     seen: list[tuple[int, int]] = []
     with SyncClient(pserver.url) as c:
-        got = c.inpaint(image, mask, model="tpixel", count=5, seed=11, image_format="rgba",
-                        on_progress=lambda d, t: seen.append((d, t)), **options)
+        got = c.inpaint(
+            image,
+            mask,
+            model="tpixel",
+            count=5,
+            seed=11,
+            image_format="rgba",
+            on_progress=lambda d, t: seen.append((d, t)),
+            **options,
+        )
     want = api.inpaint("tpixel", image, mask, 5, 11, registry=preg, **options)  # type: ignore[arg-type]
     np.testing.assert_array_equal(got.rgba, want.sprites)
     assert got.seeds == [11, 12, 13, 14, 15] and got.base_seed == 11 and got.model == "tpixel"
@@ -75,8 +88,7 @@ def test_inpaint_gives_the_request_layers_repaintings_and_keeps_the_rest(pserver
     np.testing.assert_array_equal(one.rgba[0], want.sprites[2])
 
 
-def test_masks_as_an_array_an_alpha_image_and_a_one_bit_png_agree(pserver: BackgroundServer,
-                                                                 preg: Registry) -> None:
+def test_masks_as_an_array_an_alpha_image_and_a_one_bit_png_agree(pserver: BackgroundServer, preg: Registry) -> None:
     image, mask = sprite(2), _box(0, 3, 3, 8)
     alpha = np.zeros((SIZE, SIZE, 4), np.uint8)  # the alpha of a second image: opaque = repaint
     alpha[mask] = (12, 34, 56, 255)
@@ -137,8 +149,18 @@ def test_previews_and_progress_come_as_for_generate(pserver: BackgroundServer, p
     updates: list[Progress] = []
     plain: list[tuple[int, int]] = []
     with SyncClient(pserver.url) as c:
-        got = c.inpaint(image, mask, model="tpixel", count=3, seed=1, steps=12, preview=True, image_format="rgba",
-                        on_update=updates.append, on_progress=lambda d, t: plain.append((d, t)))
+        got = c.inpaint(
+            image,
+            mask,
+            model="tpixel",
+            count=3,
+            seed=1,
+            steps=12,
+            preview=True,
+            image_format="rgba",
+            on_update=updates.append,
+            on_progress=lambda d, t: plain.append((d, t)),
+        )
     assert [(u.done, u.total, u.unit) for u in updates] == [(d, 7, "steps") for d in range(1, 8)]
     assert plain == [(d, 7) for d in range(1, 8)]
     previews = [u for u in updates if u.preview is not None]
@@ -155,33 +177,43 @@ def test_cancel_stops_an_inpaint_between_steps(pserver: BackgroundServer) -> Non
     async def go() -> None:
         async with await Client.connect(pserver.url) as c:
             progress = asyncio.Event()
-            rid, future = await c.submit("inpaint", model="tpixel", image={"rgba": image.tobytes(), "width": SIZE,
-                                                                              "height": SIZE},
-                                         mask=mask_arg(np.ones((SIZE, SIZE), bool)), count=1024, seed=0, steps=64,
-                                         on_progress=lambda d, t: progress.set())
+            rid, future = await c.submit(
+                "inpaint",
+                model="tpixel",
+                image={"rgba": image.tobytes(), "width": SIZE, "height": SIZE},
+                mask=mask_arg(np.ones((SIZE, SIZE), bool)),
+                count=1024,
+                seed=0,
+                steps=64,
+                on_progress=lambda d, t: progress.set(),
+            )
             await asyncio.wait_for(progress.wait(), 30)
             assert await c.cancel(rid) is True
             answer = await asyncio.wait_for(future, 30)
             assert (answer["type"], answer["code"]) == ("error", "cancelled")
-            again = await asyncio.wait_for(c.inpaint(image, np.ones((SIZE, SIZE), bool), model="tpixel", count=1,
-                                                     seed=3), 30)
+            again = await asyncio.wait_for(
+                c.inpaint(image, np.ones((SIZE, SIZE), bool), model="tpixel", count=1, seed=3), 30
+            )
             assert again.seeds == [3]
 
     asyncio.run(go())
 
 
-@pytest.mark.parametrize("call,code,field", [
-    ({"mask": np.ones((4, 4), bool)}, "invalid_image", "mask"),
-    ({"image": np.zeros((4, 4, 4), np.uint8)}, "invalid_image", "image"),
-    ({"temperature": 0}, "invalid_request", "temperature"),
-    ({"temperature": 2.5}, "invalid_request", "temperature"),
-    ({"label": "zebra"}, "invalid_request", "label"),
-    ({"steps": 65}, "invalid_request", "steps"),
-    ({"solver": "ddim"}, "invalid_request", "solver"),
-    ({"model": "tiny"}, "unsupported_parameter", "model"),  # a VAE does not inpaint
-    ({"model": "tpixel-u", "label": "a"}, "unsupported_parameter", "label"),
-    ({"candidates": 2}, "invalid_request", "candidates"),  # inpaint takes no best-of-N
-])
+@pytest.mark.parametrize(
+    "call,code,field",
+    [
+        ({"mask": np.ones((4, 4), bool)}, "invalid_image", "mask"),
+        ({"image": np.zeros((4, 4, 4), np.uint8)}, "invalid_image", "image"),
+        ({"temperature": 0}, "invalid_request", "temperature"),
+        ({"temperature": 2.5}, "invalid_request", "temperature"),
+        ({"label": "zebra"}, "invalid_request", "label"),
+        ({"steps": 65}, "invalid_request", "steps"),
+        ({"solver": "ddim"}, "invalid_request", "solver"),
+        ({"model": "tiny"}, "unsupported_parameter", "model"),  # a VAE does not inpaint
+        ({"model": "tpixel-u", "label": "a"}, "unsupported_parameter", "label"),
+        ({"candidates": 2}, "invalid_request", "candidates"),  # inpaint takes no best-of-N
+    ],
+)
 def test_errors_name_the_field(pserver: BackgroundServer, call: dict[str, Any], code: str, field: str) -> None:
     args: dict[str, Any] = {"model": "tpixel", "image": sprite(8), "mask": np.ones((SIZE, SIZE), bool), **call}
     with SyncClient(pserver.url) as c, pytest.raises(RemoteError) as e:

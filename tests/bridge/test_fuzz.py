@@ -26,16 +26,33 @@ from pixelsprite import api
 from pixelsprite.imageio import encode_png
 from pixelsprite.registry import Registry
 
-CODES = {"malformed_frame", "invalid_request", "unknown_operation", "unsupported_operation",
-         "unsupported_parameter", "unknown_model", "invalid_image", "busy", "cancelled"}
+CODES = {
+    "malformed_frame",
+    "invalid_request",
+    "unknown_operation",
+    "unsupported_operation",
+    "unsupported_parameter",
+    "unknown_model",
+    "invalid_image",
+    "busy",
+    "cancelled",
+}
 PNG = encode_png(np.zeros((8, 8, 4), np.uint8))
 # websockets' keepalive threads touch the global `random` while Hypothesis generates data; that is not our strategy
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
-scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
-           | st.text(max_size=12) | st.binary(max_size=32) | st.just(PNG))
-values = st.recursive(scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                      max_leaves=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.binary(max_size=32)
+    | st.just(PNG)
+)
+values = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=12
+)
 names = st.sampled_from([*proto.OPERATIONS, *proto.COMING_OPERATIONS, "", "GENERATE", "op"]) | st.text(max_size=10)
 params = st.sampled_from(sorted({p for ps in proto.OPERATIONS.values() for p in ps} | {"id", "op", "x"}))
 small = st.integers(-3, 40) | values
@@ -111,8 +128,13 @@ def _check_answer(msg: Any) -> None:
 _sync = iter(range(10**9))
 
 
-@settings(max_examples=40, deadline=None, database=None, phases=[Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(batch=st.lists(frames, min_size=30, max_size=60))
 def test_fuzzed_frames_get_well_formed_answers(fuzz_ws: ClientConnection, batch: list[str | bytes]) -> None:
     for frame in batch:

@@ -23,8 +23,9 @@ from bridge.server import BackgroundServer
 from pixelsprite.palettes import builtin_names
 
 
-def fetch(srv: BackgroundServer, method: str = "GET", path: str = "/",
-          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    srv: BackgroundServer, method: str = "GET", path: str = "/", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     assert srv.server is not None
     conn = http.client.HTTPConnection(srv.server.host, srv.server.port, timeout=10)
     try:
@@ -124,8 +125,15 @@ def test_the_pages_origin_is_accepted_and_others_still_refused(make_server: Call
         for ok in (None, f"http://127.0.0.1:{port}", "http://localhost:5173"):
             async with await Client.connect(srv.url, origin=ok) as c:
                 assert (await c.hello())["protocol"] == 1
-        for bad in (f"http://localhost:{port}", f"https://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}",
-                    f"http://127.0.0.1:{port}/", "http://127.0.0.1", "https://evil.example", "null"):
+        for bad in (
+            f"http://localhost:{port}",
+            f"https://127.0.0.1:{port}",
+            f"http://127.0.0.1:{port + 1}",
+            f"http://127.0.0.1:{port}/",
+            "http://127.0.0.1",
+            "https://evil.example",
+            "null",
+        ):
             with pytest.raises(InvalidStatus) as e:
                 await Client.connect(srv.url, origin=bad)
             assert e.value.response.status_code == 403, bad
@@ -151,10 +159,18 @@ def test_a_token_still_guards_the_socket_but_not_the_page(make_server: Callable[
 
 
 # ------------------------------------------------------------------------------------------------ pure parts
-@pytest.mark.parametrize(("host", "expected"), [
-    ("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("", "127.0.0.1"), ("::", "[::1]"), ("::1", "[::1]"),
-    ("localhost", "localhost"), ("192.168.1.5", "192.168.1.5"),
-])
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("0.0.0.0", "127.0.0.1"),
+        ("", "127.0.0.1"),
+        ("::", "[::1]"),
+        ("::1", "[::1]"),
+        ("localhost", "localhost"),
+        ("192.168.1.5", "192.168.1.5"),
+    ],
+)
 def test_page_host(host: str, expected: str) -> None:
     assert page_host(host) == expected
     assert Site(host, 8737).origin == f"http://{expected}:8737"

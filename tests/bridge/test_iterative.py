@@ -34,11 +34,21 @@ def test_models_announce_sampler_parameters(iterative_server: BackgroundServer) 
 
 
 def test_generate_with_label_steps_solver_guidance_matches_the_request_layer(
-        iterative_server: BackgroundServer, iterative_registry: Registry) -> None:
+    iterative_server: BackgroundServer, iterative_registry: Registry
+) -> None:
     seen: list[tuple[int, int]] = []
     with SyncClient(iterative_server.url) as c:
-        got = c.generate(model="tflow", count=3, seed=5, label="b", steps=4, solver="heun", guidance=2.0,
-                         image_format="rgba", on_progress=lambda d, t: seen.append((d, t)))
+        got = c.generate(
+            model="tflow",
+            count=3,
+            seed=5,
+            label="b",
+            steps=4,
+            solver="heun",
+            guidance=2.0,
+            image_format="rgba",
+            on_progress=lambda d, t: seen.append((d, t)),
+        )
     want = api.generate("tflow", 3, 5, label="b", steps=4, solver="heun", guidance=2.0, registry=iterative_registry)
     np.testing.assert_array_equal(got.rgba, want.sprites)
     assert seen and seen[-1][0] == seen[-1][1]  # per-step progress up to the last step
@@ -46,21 +56,30 @@ def test_generate_with_label_steps_solver_guidance_matches_the_request_layer(
 
 def test_sampler_errors_name_the_field(iterative_server: BackgroundServer) -> None:
     with SyncClient(iterative_server.url) as c:
-        for params, field in (({"label": "zebra"}, "label"), ({"solver": "rk45"}, "solver"),
-                              ({"steps": 100_000}, "steps")):
+        for params, field in (
+            ({"label": "zebra"}, "label"),
+            ({"solver": "rk45"}, "solver"),
+            ({"steps": 100_000}, "steps"),
+        ):
             with pytest.raises(RemoteError) as e:
                 c.generate(model="tdiff", count=1, **params)
             assert e.value.field == field, params
 
 
-def test_interpolate_takes_count_frames_and_sampler_steps(iterative_server: BackgroundServer,
-                                                          iterative_registry: Registry) -> None:
+def test_interpolate_takes_count_frames_and_sampler_steps(
+    iterative_server: BackgroundServer, iterative_registry: Registry
+) -> None:
     with SyncClient(iterative_server.url) as c:
         got = c.interpolate(1, 2, model="tdiff", count=5, steps=6, image_format="rgba")
     want = api.interpolate("tdiff", 1, 2, count=5, steps=6, registry=iterative_registry)
     np.testing.assert_array_equal(got.rgba, want.sprites)
-    assert api.handle(api.InterpolateRequest("tdiff", 1, 2, count=5, steps=6),  # the wire's names
-                      registry=iterative_registry).sprites.tobytes() == want.sprites.tobytes()
+    assert (
+        api.handle(
+            api.InterpolateRequest("tdiff", 1, 2, count=5, steps=6),  # the wire's names
+            registry=iterative_registry,
+        ).sprites.tobytes()
+        == want.sprites.tobytes()
+    )
     with SyncClient(iterative_server.url) as c, pytest.raises(RemoteError) as e:
         c.interpolate(1, 2, model="tdiff", count=3, steps=99)  # over the model's max_steps (40)
     assert e.value.field == "steps"
@@ -70,8 +89,9 @@ def test_cancel_stops_sampling_between_steps(iterative_server: BackgroundServer)
     async def go() -> None:
         async with await Client.connect(iterative_server.url) as c:
             progress = asyncio.Event()
-            rid, future = await c.submit("generate", model="tdiff", count=256, seed=0, solver="ddpm",
-                                         on_progress=lambda d, t: progress.set())
+            rid, future = await c.submit(
+                "generate", model="tdiff", count=256, seed=0, solver="ddpm", on_progress=lambda d, t: progress.set()
+            )
             await asyncio.wait_for(progress.wait(), 20)
             assert await c.cancel(rid) is True
             answer = await asyncio.wait_for(future, 20)
@@ -110,9 +130,17 @@ def _raw(b: str | bytes) -> bytes:
 
 @pytest.mark.parametrize("model,solver", [("tflow", "heun"), ("tdiff", "ddpm"), ("tflow-lat", "euler")])
 def test_previews_arrive_before_the_result_which_they_do_not_change(
-        preview_server: BackgroundServer, iterative_registry: Registry, model: str, solver: str) -> None:
-    req = {"op": "generate", "model": model, "count": 3, "seed": 9, "steps": 4, "solver": solver,
-           "image_format": "rgba"}
+    preview_server: BackgroundServer, iterative_registry: Registry, model: str, solver: str
+) -> None:
+    req = {
+        "op": "generate",
+        "model": model,
+        "count": 3,
+        "seed": 9,
+        "steps": 4,
+        "solver": solver,
+        "image_format": "rgba",
+    }
     answers = _exchange(preview_server.url, {"id": "p", **req, "preview": True})
     *progress, result = answers
     assert result["type"] == "result"
@@ -134,10 +162,22 @@ def test_previews_arrive_before_the_result_which_they_do_not_change(
 def test_previews_over_msgpack_are_png_like_the_results(preview_server: BackgroundServer) -> None:
     with SyncClient(preview_server.url) as c:
         image = c.generate(model="tflow", count=1, seed=2, steps=2).rgba[0]
-    answers = _exchange(preview_server.url, {"id": "v", "op": "variations", "model": "tflow", "image":
-                                             {"rgba": image.tobytes(), "width": 8, "height": 8}, "count": 2,
-                                             "strength": 1.0, "seed": 1, "steps": 3, "solver": "euler",
-                                             "preview": True}, "msgpack")
+    answers = _exchange(
+        preview_server.url,
+        {
+            "id": "v",
+            "op": "variations",
+            "model": "tflow",
+            "image": {"rgba": image.tobytes(), "width": 8, "height": 8},
+            "count": 2,
+            "strength": 1.0,
+            "seed": 1,
+            "steps": 3,
+            "solver": "euler",
+            "preview": True,
+        },
+        "msgpack",
+    )
     with_images = [a for a in answers if a["type"] == "progress" and "images" in a]
     assert len(with_images) == 2 and answers[-1]["type"] == "result"
     for p in with_images:
@@ -154,13 +194,25 @@ def test_bad_preview_values_get_a_clear_error(preview_server: BackgroundServer) 
 
 def test_default_interval_throttles_previews(iterative_registry: Registry) -> None:
     with BackgroundServer(registry=iterative_registry, workers=1, grace_s=2.0, preview_interval_s=3600.0) as srv:
-        answers = _exchange(srv.url, {"id": "t", "op": "generate", "model": "tflow", "count": 1, "seed": 0,
-                                      "steps": 6, "solver": "euler", "preview": True})
+        answers = _exchange(
+            srv.url,
+            {
+                "id": "t",
+                "op": "generate",
+                "model": "tflow",
+                "count": 1,
+                "seed": 0,
+                "steps": 6,
+                "solver": "euler",
+                "preview": True,
+            },
+        )
     assert [a["done"] for a in answers[:-1] if "images" in a] == [1]  # the first at once, the next an hour later
 
 
-def test_python_client_hands_previews_to_on_update(preview_server: BackgroundServer,
-                                                   iterative_registry: Registry) -> None:
+def test_python_client_hands_previews_to_on_update(
+    preview_server: BackgroundServer, iterative_registry: Registry
+) -> None:
     """``preview=True`` on the client: ``on_update`` gets every progress answer as a ``Progress`` with the decoded
     preview sprites; the plain ``on_progress(done, total)`` callers keep working beside it."""
     for image_format in ("rgba", "png"):
@@ -168,9 +220,17 @@ def test_python_client_hands_previews_to_on_update(preview_server: BackgroundSer
         plain: list[tuple[int, int]] = []
         with SyncClient(preview_server.url) as c:
             assert "preview" in c.hello()["features"]
-            got = c.generate(model="tdiff", count=3, seed=4, steps=4, solver="ddim", image_format=image_format,
-                             preview=True, on_update=updates.append,
-                             on_progress=lambda d, t, seen=plain: seen.append((d, t)))
+            got = c.generate(
+                model="tdiff",
+                count=3,
+                seed=4,
+                steps=4,
+                solver="ddim",
+                image_format=image_format,
+                preview=True,
+                on_update=updates.append,
+                on_progress=lambda d, t, seen=plain: seen.append((d, t)),
+            )
         assert plain == [(d, 4) for d in (1, 2, 3, 4)]
         assert [(u.done, u.total, u.unit) for u in updates] == [(d, 4, "steps") for d in (1, 2, 3, 4)]
         for u in updates[:3]:
@@ -187,8 +247,17 @@ def test_python_client_previews_for_variations_and_without_preview(preview_serve
         async with await Client.connect(preview_server.url) as c:
             image = (await c.generate(model="tflow", count=1, seed=2, steps=2, image_format="rgba")).rgba[0]
             updates: list[Any] = []
-            got = await c.variations(image, model="tflow", count=2, strength=1.0, seed=1, steps=3, solver="euler",
-                                     preview=True, on_update=updates.append)
+            got = await c.variations(
+                image,
+                model="tflow",
+                count=2,
+                strength=1.0,
+                seed=1,
+                steps=3,
+                solver="euler",
+                preview=True,
+                on_update=updates.append,
+            )
             assert len(got) == 2
             shapes = [u.preview.shape for u in updates if u.preview is not None]
             assert shapes == [(2, 8, 8, 4)] * 2 and [u.done for u in updates] == [1, 2, 3]

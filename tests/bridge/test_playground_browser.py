@@ -32,11 +32,17 @@ from pixelsprite.registry import Registry
 
 CHROMIUM = os.environ.get("PIXELSPRITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium): the playground's browser tests "
-                "need a real browser", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed "
-                               "(pip install playwright; no browser download needed): the playground's browser "
-                               "tests drive chromium with it")
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium): the playground's browser tests "
+        "need a real browser",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="the Python playwright package is not installed "
+    "(pip install playwright; no browser download needed): the playground's browser "
+    "tests drive chromium with it",
+)
 
 pytestmark = [pytest.mark.shipped, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,8 +109,9 @@ def generate(pg: Any, count: int, seed: int) -> None:
 def dom_sprites(pg: Any, where: str = "#sprites") -> np.ndarray:
     """The sprites the page shows, decoded from the PNGs in the <img> elements."""
     srcs = pg.eval_on_selector_all(f"{where} .tile img", "els => els.map(e => e.src)")
-    return np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).convert("RGBA"))
-                     for s in srcs])
+    return np.stack(
+        [np.asarray(Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).convert("RGBA")) for s in srcs]
+    )
 
 
 def saved(download: Any, tmp_path: Path) -> Path:
@@ -145,8 +152,10 @@ def test_localhost_is_sent_to_the_pages_own_origin(browser: Any, server: Backgro
 
 def test_generate_shows_the_sprites_large_on_a_checkerboard(page: Any, shipped: Registry) -> None:
     generate(page, 12, 7)
-    sizes = page.eval_on_selector_all("#sprites .tile img", "els => els.map(e => [e.naturalWidth, e.naturalHeight, "
-                                      "e.width, e.height, getComputedStyle(e).imageRendering])")
+    sizes = page.eval_on_selector_all(
+        "#sprites .tile img",
+        "els => els.map(e => [e.naturalWidth, e.naturalHeight, e.width, e.height, getComputedStyle(e).imageRendering])",
+    )
     assert sizes == [[16, 16, 128, 128, "pixelated"]] * 12
     backdrop = page.eval_on_selector("#sprites .tile button", "e => getComputedStyle(e).backgroundImage")
     assert backdrop.count("linear-gradient") == 2  # the checkerboard behind the transparent pixels
@@ -310,11 +319,18 @@ def test_a_diffusion_model_takes_label_steps_and_guidance(browser: Any, iterativ
             wait_until(pg, "() => document.querySelector('#progress-text').textContent.startsWith('3 sprites from')")
             sent = [json.loads(f) for f in frames if '"op":"generate"' in f and '"type"' not in f]
             assert sent and {k: sent[0][k] for k in ("model", "label", "steps", "guidance", "count", "seed")} == {
-                "model": "tdiff", "label": "b", "steps": 6, "guidance": 2, "count": 3, "seed": 5}
+                "model": "tdiff",
+                "label": "b",
+                "steps": 6,
+                "guidance": 2,
+                "count": 3,
+                "seed": 5,
+            }
             progress = [json.loads(f) for f in frames if '"type":"progress"' in f]
             assert progress and progress[-1]["unit"] == "steps" and progress[-1]["total"] == 6
-            want = api.generate("tdiff", count=3, seed=5, label="b", steps=6, guidance=2.0,
-                                registry=iterative_registry).sprites
+            want = api.generate(
+                "tdiff", count=3, seed=5, label="b", steps=6, guidance=2.0, registry=iterative_registry
+            ).sprites
             np.testing.assert_array_equal(dom_sprites(pg), want)
         finally:
             pg.close()

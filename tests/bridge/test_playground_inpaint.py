@@ -31,10 +31,15 @@ from .pixel_fixtures import SIZE, pixel_registry, write_pixel_models
 
 CHROMIUM = os.environ.get("PIXELSPRITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium): the playground's browser tests "
-                "need a real browser", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the Python playwright package is not installed "
-                               "(pip install playwright; no browser download needed)")
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium): the playground's browser tests "
+        "need a real browser",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="the Python playwright package is not installed (pip install playwright; no browser download needed)",
+)
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 30_000
@@ -95,8 +100,9 @@ def wait_until(pg: Any, js: str, arg: Any = None, timeout_s: float = TIMEOUT_MS 
 
 def dom_sprites(pg: Any, where: str) -> np.ndarray:
     srcs = pg.eval_on_selector_all(f"{where} .tile img", "els => els.map(e => e.src)")
-    return np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).convert("RGBA"))
-                     for s in srcs])
+    return np.stack(
+        [np.asarray(Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).convert("RGBA")) for s in srcs]
+    )
 
 
 def generate(pg: Any, model: str, count: int, seed: int) -> None:
@@ -162,12 +168,12 @@ def test_brush_a_mask_and_repaint(page: tuple[Any, list[str]], preg: Registry) -
     pg.wait_for_selector("#repaint-section:not([hidden])")
     assert pg.eval_on_selector("#mask-canvas", "c => [c.width, c.height]") == [SIZE * CELL, SIZE * CELL]
     assert pg.is_disabled("#repaint")  # nothing to repaint yet
-    brush(pg, [(1, 2), (2, 2), (3, 2), (4, 2)])         # a stroke along row 2
+    brush(pg, [(1, 2), (2, 2), (3, 2), (4, 2)])  # a stroke along row 2
     pg.select_option("#brush-size", "2")
-    brush(pg, [(6, 6)])                                  # a 2x2 dab: (6..7, 6..7)
+    brush(pg, [(6, 6)])  # a 2x2 dab: (6..7, 6..7)
     pg.check("#tool-erase")
     pg.select_option("#brush-size", "1")
-    brush(pg, [(2, 2)])                                  # erase one pixel of the stroke
+    brush(pg, [(2, 2)])  # erase one pixel of the stroke
     assert pg.inner_text("#mask-count") == "7 of 64 pixels to repaint"
     mask = np.zeros((SIZE, SIZE), bool)
     mask[2, [1, 3, 4]] = True
@@ -182,16 +188,26 @@ def test_brush_a_mask_and_repaint(page: tuple[Any, list[str]], preg: Registry) -
     pg.click("#repaint")
     wait_until(pg, "() => document.querySelector('#progress-text').textContent.startsWith('3 repaintings of 7 pixels')")
     (request,) = sent(frames, "inpaint")
-    assert {k: request[k] for k in ("model", "label", "steps", "temperature", "solver", "seed", "count", "preview")} \
-        == {"model": "tpixel", "label": "b", "steps": 12, "temperature": 0.8, "solver": "confidence", "seed": 11,
-            "count": 3, "preview": True}
+    assert {
+        k: request[k] for k in ("model", "label", "steps", "temperature", "solver", "seed", "count", "preview")
+    } == {
+        "model": "tpixel",
+        "label": "b",
+        "steps": 12,
+        "temperature": 0.8,
+        "solver": "confidence",
+        "seed": 11,
+        "count": 3,
+        "preview": True,
+    }
     image = np.asarray(Image.open(io.BytesIO(base64.b64decode(request["image"]["png"]))).convert("RGBA"))
     np.testing.assert_array_equal(image, source)  # the clicked sprite, as the page has it
     wire = np.frombuffer(base64.b64decode(request["mask"]["rgba"]), np.uint8).reshape(SIZE, SIZE, 4)
     assert (request["mask"]["width"], request["mask"]["height"]) == (SIZE, SIZE)
     assert (wire[..., 3] == 255).all() and (wire[mask, :3] == 255).all() and (wire[~mask, :3] == 0).all()
-    want = api.inpaint("tpixel", source, mask, 3, 11, label="b", steps=12, temperature=0.8, solver="confidence",
-                       registry=preg).sprites
+    want = api.inpaint(
+        "tpixel", source, mask, 3, 11, label="b", steps=12, temperature=0.8, solver="confidence", registry=preg
+    ).sprites
     got = dom_sprites(pg, "#repaints")
     np.testing.assert_array_equal(got, want)  # the request layer's repaintings, byte for byte
     assert (got[:, ~mask] == source[~mask]).all()
@@ -216,8 +232,7 @@ def test_brush_a_mask_and_repaint(page: tuple[Any, list[str]], preg: Registry) -
     assert not pg.is_visible("#error")
 
 
-def test_clear_invert_palette_lock_and_close(page: tuple[Any, list[str]], preg: Registry,
-                                              tmp_path: Path) -> None:
+def test_clear_invert_palette_lock_and_close(page: tuple[Any, list[str]], preg: Registry, tmp_path: Path) -> None:
     pg, frames = page
     generate(pg, "tpixel-u", 2, 5)
     source = dom_sprites(pg, "#sprites")[0]
@@ -234,8 +249,9 @@ def test_clear_invert_palette_lock_and_close(page: tuple[Any, list[str]], preg: 
     pg.click("#repaint")
     wait_until(pg, "() => document.querySelector('#progress-text').textContent.startsWith('2 repaintings')")
     got = dom_sprites(pg, "#repaints")
-    want = api.inpaint("tpixel-u", source, np.ones((SIZE, SIZE), bool), 2, 1,
-                       palette=["#ffffff", "#c82828"], registry=preg).sprites  # type: ignore[arg-type]
+    want = api.inpaint(
+        "tpixel-u", source, np.ones((SIZE, SIZE), bool), 2, 1, palette=["#ffffff", "#c82828"], registry=preg
+    ).sprites  # type: ignore[arg-type]
     np.testing.assert_array_equal(got, want)
     drawn = {tuple(int(v) for v in p[:3]) for p in got.reshape(-1, 4) if p[3] == 255}
     assert drawn <= {(255, 255, 255), (200, 40, 40)}  # the palette locks the sampler
@@ -271,5 +287,6 @@ def test_repaint_errors_are_shown_in_words(page: tuple[Any, list[str]]) -> None:
     pg.select_option("#model", "tpixel-u")
     assert pg.is_enabled("#repaint") and pg.inner_text("#repaint-hint") == ""
     pg.click("#repaint")
-    wait_until(pg, "() => document.querySelector('#progress-text').textContent"
-               ".startsWith('4 repaintings of 1 pixel from')")
+    wait_until(
+        pg, "() => document.querySelector('#progress-text').textContent.startsWith('4 repaintings of 1 pixel from')"
+    )

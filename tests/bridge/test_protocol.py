@@ -17,10 +17,16 @@ from pixelsprite.families import Capabilities
 from pixelsprite.imageio import encode_png
 
 VAE_OPS = ("generate", "variations", "interpolate", "grid", "encode", "decode")
-TINY = proto.ModelCaps("tiny", Capabilities("vae", VAE_OPS, labels=("a", "b")), 8, 8, latent_shape=(4, 2, 2),
-                       max_colors=6)
-DEC = proto.ModelCaps("tiny-dec", Capabilities("vae", tuple(o for o in VAE_OPS if o not in ("variations", "encode"))),
-                      8, 8, latent_shape=(4, 2, 2))
+TINY = proto.ModelCaps(
+    "tiny", Capabilities("vae", VAE_OPS, labels=("a", "b")), 8, 8, latent_shape=(4, 2, 2), max_colors=6
+)
+DEC = proto.ModelCaps(
+    "tiny-dec",
+    Capabilities("vae", tuple(o for o in VAE_OPS if o not in ("variations", "encode"))),
+    8,
+    8,
+    latent_shape=(4, 2, 2),
+)
 CATALOG = proto.Catalog({"tiny": TINY, "tiny-dec": DEC}, default="tiny")
 PNG = encode_png(np.zeros((8, 8, 4), np.uint8))
 
@@ -37,9 +43,23 @@ def test_text_frames_are_json_and_binary_frames_msgpack() -> None:
 
 @pytest.mark.parametrize(
     "frame",
-    ["", "{", "[1, 2]", '"id"', "NaN", '{"a": NaN}', '{"a": Infinity}', "[" * 100_000,
-     b"", b"\xc1", msgpack.packb([1, 2]), msgpack.packb({"a": 1}) + b"\x00", msgpack.packb({1: 2}),
-     msgpack.packb({"a": msgpack.ExtType(5, b"x")}), b"\x91" * 100_000],
+    [
+        "",
+        "{",
+        "[1, 2]",
+        '"id"',
+        "NaN",
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        "[" * 100_000,
+        b"",
+        b"\xc1",
+        msgpack.packb([1, 2]),
+        msgpack.packb({"a": 1}) + b"\x00",
+        msgpack.packb({1: 2}),
+        msgpack.packb({"a": msgpack.ExtType(5, b"x")}),
+        b"\x91" * 100_000,
+    ],
 )
 def test_malformed_frames_raise_malformed_frame(frame: str | bytes) -> None:
     with pytest.raises(MalformedFrame) as e:
@@ -95,8 +115,11 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "a", "op": "generate", "guidance": 2.0}, UnsupportedParameter, "guidance"),
         ({"id": "a", "op": "generate", "candidates": 17}, InvalidRequest, "candidates"),
         ({"id": "a", "op": "grid", "corners": [1, 2, 3, 4], "candidates": 2}, InvalidRequest, "candidates"),
-        ({"id": "a", "op": "variations", "image": {"rgba": bytes(256), "width": 8, "height": 8}, "keep_class": 1},
-         InvalidRequest, "keep_class"),
+        (
+            {"id": "a", "op": "variations", "image": {"rgba": bytes(256), "width": 8, "height": 8}, "keep_class": 1},
+            InvalidRequest,
+            "keep_class",
+        ),
         ({"id": "a", "op": "generate", "palette": "no-such-palette"}, InvalidRequest, "palette"),
         ({"id": "a", "op": "generate", "palette": "/etc/passwd.gpl"}, InvalidRequest, "palette"),
         ({"id": "a", "op": "generate", "palette": "pico-8", "dither": "zigzag"}, InvalidRequest, "dither"),
@@ -114,17 +137,26 @@ def test_generate_builds_the_request_layer_request() -> None:
         ({"id": "a", "op": "variations", "image": "/etc/passwd"}, InvalidRequest, "image"),
         ({"id": "a", "op": "variations", "image": base64.b64encode(b"/etc/passwd").decode()}, ImageError, "image"),
         ({"id": "a", "op": "variations", "image": {"path": "/etc/passwd"}}, InvalidRequest, "image"),
-        ({"id": "a", "op": "variations", "image": {"rgba": b"\x00" * 5, "width": 1, "height": 1}}, ImageError,
-         "image.rgba"),
+        (
+            {"id": "a", "op": "variations", "image": {"rgba": b"\x00" * 5, "width": 1, "height": 1}},
+            ImageError,
+            "image.rgba",
+        ),
         ({"id": "a", "op": "variations", "image": {"rgba": b"", "width": 0, "height": 1}}, ImageError, "image.width"),
         ({"id": "a", "op": "encode", "images": []}, InvalidRequest, "images"),
         ({"id": "a", "op": "encode", "images": [PNG, 5]}, InvalidRequest, "images[1]"),
         ({"id": "a", "op": "decode"}, InvalidRequest, "latents"),
         ({"id": "a", "op": "decode", "latents": [[1, 2], [3]]}, InvalidRequest, "latents"),
-        ({"id": "a", "op": "decode", "latents": {"shape": [1, 4], "dtype": "float64", "data": b""}}, InvalidRequest,
-         "latents.dtype"),
-        ({"id": "a", "op": "decode", "latents": {"shape": [1, 4], "dtype": "float32", "data": b"abc"}},
-         InvalidRequest, "latents.data"),
+        (
+            {"id": "a", "op": "decode", "latents": {"shape": [1, 4], "dtype": "float64", "data": b""}},
+            InvalidRequest,
+            "latents.dtype",
+        ),
+        (
+            {"id": "a", "op": "decode", "latents": {"shape": [1, 4], "dtype": "float32", "data": b"abc"}},
+            InvalidRequest,
+            "latents.data",
+        ),
         ({"id": "a", "op": "cancel"}, InvalidRequest, "target"),
         ({"id": "a", "op": "hello", "client": 5}, InvalidRequest, "client"),
         ({"id": "a", "op": "models", "model": "tiny"}, InvalidRequest, "model"),
@@ -188,7 +220,10 @@ def test_latents_as_tensor_or_nested_list() -> None:
 
 def test_control_operations() -> None:
     assert parse({"id": "h", "op": "hello", "client": "godot", "version": "4.6"}).params == {
-        "client": "godot", "version": "4.6", "protocol": 1}
+        "client": "godot",
+        "version": "4.6",
+        "protocol": 1,
+    }
     assert parse({"id": "c", "op": "cancel", "target": "g1"}).params == {"target": "g1"}
 
 
@@ -224,8 +259,13 @@ def test_preview_is_a_bool_on_generate_and_variations_only() -> None:
 
 
 def test_progress_message_carries_preview_images_in_the_call_encoding() -> None:
-    assert proto.progress_message("g", 1, 4, "steps") == {"id": "g", "type": "progress", "done": 1, "total": 4,
-                                                          "unit": "steps"}
+    assert proto.progress_message("g", 1, 4, "steps") == {
+        "id": "g",
+        "type": "progress",
+        "done": 1,
+        "total": 4,
+        "unit": "steps",
+    }
     sprites = np.zeros((3, 8, 6, 4), np.uint8)
     sprites[2, 1, 1] = 255
     msg = proto.progress_message("g", 1, 4, "steps", preview=sprites, image_format="rgba")
@@ -239,8 +279,13 @@ def test_progress_message_carries_preview_images_in_the_call_encoding() -> None:
 
 def test_error_message_shape() -> None:
     msg = proto.error_message("x", InvalidRequest("count must be ...", field="count"))
-    assert msg == {"id": "x", "type": "error", "code": "invalid_request", "message": "count must be ...",
-                   "field": "count"}
+    assert msg == {
+        "id": "x",
+        "type": "error",
+        "code": "invalid_request",
+        "message": "count must be ...",
+        "field": "count",
+    }
 
 
 def test_hello_and_models_messages() -> None:
@@ -281,8 +326,12 @@ def test_cleanup_options_reach_the_request_layer() -> None:
     assert isinstance(plain.request, api.GenerateRequest) and not plain.request.despeckle
     dec = parse({"id": "e", "op": "decode", "latents": [[[[0.0] * 2] * 2] * 4], "outline": "#000000"})
     assert isinstance(dec.request, api.DecodeRequest) and dec.request.outline == "#000000"
-    for bad, field in (({"outline": "red"}, "outline"), ({"despeckle": "yes"}, "despeckle"),
-                       ({"alpha_threshold": 300}, "alpha_threshold"), ({"alpha_threshold": "x"}, "alpha_threshold")):
+    for bad, field in (
+        ({"outline": "red"}, "outline"),
+        ({"despeckle": "yes"}, "despeckle"),
+        ({"alpha_threshold": 300}, "alpha_threshold"),
+        ({"alpha_threshold": "x"}, "alpha_threshold"),
+    ):
         with pytest.raises(InvalidRequest) as info:
             parse({"id": "f", "op": "grid", "corners": [1, 2, 3, 4], **bad})
         assert info.value.field == field

@@ -22,9 +22,25 @@ def test_serve_prints_its_url_serves_and_stops_on_sigterm(models_dir: Path) -> N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models",
-         "serve", "--port", "0", "--log-format", "json"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "--models-dir",
+            str(models_dir),
+            "--no-builtin-models",
+            "serve",
+            "--port",
+            "0",
+            "--log-format",
+            "json",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -54,16 +70,33 @@ def test_preview_flags_reach_the_server(tmp_path: Path, onnx_files: dict[str, Pa
     write_iterative_models(tmp_path, onnx_files)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pixelsprite", "--models-dir", str(tmp_path), "--no-builtin-models",
-         "serve", "--port", "0", "--preview-every", "2", "--preview-interval", "0"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "--models-dir",
+            str(tmp_path),
+            "--no-builtin-models",
+            "serve",
+            "--port",
+            "0",
+            "--preview-every",
+            "2",
+            "--preview-interval",
+            "0",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["url"]
         updates: list[Any] = []
         with SyncClient(url) as c:
-            c.generate(model="tflow", count=1, seed=0, steps=6, solver="euler", preview=True,
-                       on_update=updates.append)
+            c.generate(model="tflow", count=1, seed=0, steps=6, solver="euler", preview=True, on_update=updates.append)
         assert [u.done for u in updates if u.preview is not None] == [2, 4]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
@@ -73,14 +106,16 @@ def test_preview_flags_reach_the_server(tmp_path: Path, onnx_files: dict[str, Pa
             proc.wait()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--preview-every", "0"], "argument --preview-every: must be at least 1, got 0"),
-    (["--preview-every", "two"], "argument --preview-every: must be a whole number, got 'two'"),
-    (["--preview-interval", "-1"], "argument --preview-interval: must be a number of seconds >= 0, got '-1'"),
-    (["--preview-interval", "inf"], "argument --preview-interval: must be a number of seconds >= 0, got 'inf'"),
-])
-def test_bad_preview_flags_are_usage_errors(args: list[str], message: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--preview-every", "0"], "argument --preview-every: must be at least 1, got 0"),
+        (["--preview-every", "two"], "argument --preview-every: must be a whole number, got 'two'"),
+        (["--preview-interval", "-1"], "argument --preview-interval: must be a number of seconds >= 0, got '-1'"),
+        (["--preview-interval", "inf"], "argument --preview-interval: must be a number of seconds >= 0, got 'inf'"),
+    ],
+)
+def test_bad_preview_flags_are_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     from pixelsprite.cli import main
 
     assert main(["serve", *args]) == 2

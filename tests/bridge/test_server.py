@@ -51,8 +51,9 @@ def test_hello_and_models(server: BackgroundServer) -> None:
 
 @pytest.mark.parametrize("encoding", ["json", "msgpack"])
 @pytest.mark.parametrize("image_format", ["png", "rgba"])
-def test_generate_matches_the_request_layer(server: BackgroundServer, registry: Registry, encoding: str,
-                                            image_format: str) -> None:
+def test_generate_matches_the_request_layer(
+    server: BackgroundServer, registry: Registry, encoding: str, image_format: str
+) -> None:
     with SyncClient(server.url, encoding=encoding) as c:  # type: ignore[arg-type]
         got = c.generate(count=5, seed=11, image_format=image_format)
     want = api.generate("tiny", 5, 11, registry=registry)
@@ -77,8 +78,9 @@ def test_sprite_operations(server: BackgroundServer, registry: Registry) -> None
         var_rgba = c.variations(ref[0], count=3, seed=5, strength=0.3)
         np.testing.assert_array_equal(var_rgba.rgba, var.rgba)
         strip = c.interpolate(1, ref[1], count=5, method="lerp")
-        np.testing.assert_array_equal(strip.rgba, api.interpolate("tiny", 1, ref[1], 5, "lerp",
-                                                                  registry=registry).sprites)
+        np.testing.assert_array_equal(
+            strip.rgba, api.interpolate("tiny", 1, ref[1], 5, "lerp", registry=registry).sprites
+        )
         assert strip.message["layout"] == [1, 5]
         g = c.grid([1, 2, 3, 4], rows=2, cols=3)
         np.testing.assert_array_equal(g.rgba, api.grid("tiny", [1, 2, 3, 4], 2, 3, registry=registry).sprites)
@@ -112,14 +114,18 @@ def test_random_seed_is_reported_and_reproduces(server: BackgroundServer) -> Non
         ({"op": "explode"}, "unknown_operation", "op"),
         ({"op": "variations", "image": "/etc/hostname"}, "invalid_request", "image"),
         ({"op": "variations", "image": {"rgba": b"\0" * 64, "width": 4, "height": 4}}, "invalid_image", "image"),
-        ({"op": "variations", "model": "tiny-dec", "image": {"rgba": b"\0" * 256, "width": 8, "height": 8}},
-         "unsupported_parameter", "model"),
+        (
+            {"op": "variations", "model": "tiny-dec", "image": {"rgba": b"\0" * 256, "width": 8, "height": 8}},
+            "unsupported_parameter",
+            "model",
+        ),
         ({"op": "decode", "latents": [[1.0, 2.0]]}, "invalid_request", "latents"),
         ({"op": "interpolate", "a": 1, "b": b"\x89PNG\r\n\x1a\n-not-a-png-at-all-really"}, "invalid_image", "b"),
     ],
 )
 def test_errors_name_code_and_field_and_leave_the_connection_usable(
-        server: BackgroundServer, request_: dict, code: str, field: str) -> None:
+    server: BackgroundServer, request_: dict, code: str, field: str
+) -> None:
     async def go() -> None:
         async with await Client.connect(server.url) as c:
             with pytest.raises(RemoteError) as e:
@@ -135,7 +141,12 @@ def test_malformed_frames_get_unaddressed_errors(server: BackgroundServer) -> No
     answer = run(raw(server.url, b"\xc1"))
     assert (answer["id"], answer["type"], answer["code"]) == (None, "error", "malformed_frame")
     assert run(raw(server.url, '{"id": "x", "op": 5}')) == {
-        "id": "x", "type": "error", "code": "invalid_request", "message": "op must be a string, got 5", "field": "op"}
+        "id": "x",
+        "type": "error",
+        "code": "invalid_request",
+        "message": "op must be a string, got 5",
+        "field": "op",
+    }
 
 
 def test_one_bad_request_does_not_disturb_concurrent_ones(server: BackgroundServer) -> None:
@@ -168,14 +179,26 @@ def test_duplicate_in_flight_id_is_rejected(make_server: Callable[..., Backgroun
     run(go())
 
 
-def test_preview_on_a_vae_model_is_accepted_and_sends_no_images(make_server: Callable[..., BackgroundServer],
-                                                                 registry: Registry) -> None:
+def test_preview_on_a_vae_model_is_accepted_and_sends_no_images(
+    make_server: Callable[..., BackgroundServer], registry: Registry
+) -> None:
     srv = make_server(workers=1, chunk_sprites=2)
 
     async def go() -> list[dict[str, Any]]:
         async with connect(srv.url) as ws:
-            await ws.send(json.dumps({"id": "v", "op": "generate", "model": "tiny", "count": 5, "seed": 3,
-                                      "image_format": "rgba", "preview": True}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "v",
+                        "op": "generate",
+                        "model": "tiny",
+                        "count": 5,
+                        "seed": 3,
+                        "image_format": "rgba",
+                        "preview": True,
+                    }
+                )
+            )
             answers = [json.loads(await ws.recv())]
             while answers[-1]["type"] == "progress":
                 answers.append(json.loads(await ws.recv()))
@@ -188,7 +211,8 @@ def test_preview_on_a_vae_model_is_accepted_and_sends_no_images(make_server: Cal
 
 
 def test_oversized_message_is_answered_then_far_oversized_closes_with_1009(
-        make_server: Callable[..., BackgroundServer]) -> None:
+    make_server: Callable[..., BackgroundServer],
+) -> None:
     from bridge.protocol import Limits
 
     srv = make_server(limits=Limits(max_message_bytes=1000))
@@ -199,7 +223,11 @@ def test_oversized_message_is_answered_then_far_oversized_closes_with_1009(
             await ws.send(json.dumps({"id": "big", "op": "models", "pad": "x" * 1500}))
             answer = json.loads(await ws.recv())
             assert (answer["id"], answer["type"], answer["code"], answer["field"]) == (
-                "big", "error", "message_too_large", "message")
+                "big",
+                "error",
+                "message_too_large",
+                "message",
+            )
             assert "1000 bytes" in answer["message"]
             await ws.send(json.dumps({"id": "é", "op": "models", "pad": "é" * 600}))  # 600 chars, 1,200 bytes
             assert json.loads(await ws.recv())["code"] == "message_too_large"
@@ -251,8 +279,9 @@ def test_global_queue_answers_busy(make_server: Callable[..., BackgroundServer])
     run(go())
 
 
-def test_micro_batching_merges_compatible_requests(make_server: Callable[..., BackgroundServer],
-                                                   registry: Registry) -> None:
+def test_micro_batching_merges_compatible_requests(
+    make_server: Callable[..., BackgroundServer], registry: Registry
+) -> None:
     srv = make_server(workers=1, chunk_sprites=4, batching=True)
 
     async def go() -> list[Any]:

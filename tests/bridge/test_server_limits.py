@@ -42,25 +42,46 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _serve(models_dir: Path, *args: str, env: dict[str, str] | None = None,
-           timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir),
-                           "--no-builtin-models", "serve", "--port", "0", *args], cwd=REPO, env=env or _env(),
-                          capture_output=True, text=True, timeout=timeout)
+def _serve(
+    models_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "--models-dir",
+            str(models_dir),
+            "--no-builtin-models",
+            "serve",
+            "--port",
+            "0",
+            *args,
+        ],
+        cwd=REPO,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- arguments
-@pytest.mark.parametrize(("args", "env", "message"), [
-    (["--token", ""], {}, "error: token is empty (--token '' or PIXELSPRITE_TOKEN= with no value)"),
-    (["--token", "   "], {}, "error: token is empty"),
-    ([], {"PIXELSPRITE_TOKEN": ""}, "error: token is empty (--token '' or PIXELSPRITE_TOKEN= with no value)"),
-    (["--host", "0.0.0.0", "--token", ""], {}, "error: token is empty"),
-    (["--port", "99999"], {}, "error: port must be between 0 and 65535, got 99999"),
-    (["--port", "-1"], {}, "error: port must be between 0 and 65535, got -1"),
-    (["--max-connections", "0"], {}, "argument --max-connections: must be at least 1, got 0"),
-])
-def test_bad_serve_arguments_are_clean_errors(models_dir: Path, args: list[str], env: dict[str, str],
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--token", ""], {}, "error: token is empty (--token '' or PIXELSPRITE_TOKEN= with no value)"),
+        (["--token", "   "], {}, "error: token is empty"),
+        ([], {"PIXELSPRITE_TOKEN": ""}, "error: token is empty (--token '' or PIXELSPRITE_TOKEN= with no value)"),
+        (["--host", "0.0.0.0", "--token", ""], {}, "error: token is empty"),
+        (["--port", "99999"], {}, "error: port must be between 0 and 65535, got 99999"),
+        (["--port", "-1"], {}, "error: port must be between 0 and 65535, got -1"),
+        (["--max-connections", "0"], {}, "argument --max-connections: must be at least 1, got 0"),
+    ],
+)
+def test_bad_serve_arguments_are_clean_errors(
+    models_dir: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
     proc = _serve(models_dir, *args, env=_env(**env))
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
@@ -68,8 +89,12 @@ def test_bad_serve_arguments_are_clean_errors(models_dir: Path, args: list[str],
 
 
 def test_server_refuses_an_empty_token_and_a_bad_port(registry: Registry) -> None:
-    for kwargs, fld in (({"token": ""}, "token"), ({"port": 70000}, "port"), ({"port": True}, "port"),
-                        ({"max_connections": 0}, "max_connections")):
+    for kwargs, fld in (
+        ({"token": ""}, "token"),
+        ({"port": 70000}, "port"),
+        ({"port": True}, "port"),
+        ({"max_connections": 0}, "max_connections"),
+    ):
         with pytest.raises(InvalidRequest) as e:
             Server(registry=registry, **kwargs)
         assert e.value.field == fld
@@ -137,10 +162,27 @@ def test_out_of_file_descriptors_logs_a_line_now_and_then_not_a_traceback_storm(
     def low_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
-    proc = subprocess.Popen([sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir),
-                             "--no-builtin-models", "serve", "--port", "0", "--max-connections", "1000"],
-                            cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=low_fd_limit)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "--models-dir",
+            str(models_dir),
+            "--no-builtin-models",
+            "serve",
+            "--port",
+            "0",
+            "--max-connections",
+            "1000",
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=low_fd_limit,
+    )
     socks: list[socket.socket] = []
     try:
         assert proc.stdout is not None
@@ -195,11 +237,24 @@ def test_bearer_scheme_in_any_case(make_server: Callable[..., BackgroundServer])
     run(go())
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("127.255.255.254", True), ("::1", True), ("[::1]", True),
-    ("::ffff:127.0.0.3", True), ("localhost", True), ("0.0.0.0", False), ("::", False), ("10.1.2.3", False),
-    ("192.168.0.10", False), ("example.com", False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("127.255.255.254", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.3", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("192.168.0.10", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
 def test_every_loopback_address_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 

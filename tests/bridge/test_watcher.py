@@ -84,15 +84,26 @@ def check_outputs(out: Path, name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------- batches
-def test_batch_with_observer_matches_request_layer(watcher: Watcher, folders: tuple[Path, Path],
-                                                   registry: Registry) -> None:
+def test_batch_with_observer_matches_request_layer(
+    watcher: Watcher, folders: tuple[Path, Path], registry: Registry
+) -> None:
     inbox, out = folders
     jobs = {f"job{i:02d}": {"op": "generate", "model": "tiny", "count": 3, "seed": 100 * i} for i in range(8)}
-    jobs["sheet"] = {"requests": [{"op": "grid", "model": "tiny", "corners": [1, 2, 3, 4], "rows": 2, "cols": 3},
-                                  {"op": "interpolate", "model": "tiny", "a": 5, "b": 6, "count": 4}],
-                     "output": {"layout": "both", "name": "{op}-{request}-{index}", "gutter": 1, "scale": 2}}
-    jobs["pal"] = {"op": "generate", "model": "tiny", "count": 2, "seed": 9, "palette": "pico8",
-                   "output": {"palette_formats": ["gpl", "hex"], "name": "s{seed}"}}
+    jobs["sheet"] = {
+        "requests": [
+            {"op": "grid", "model": "tiny", "corners": [1, 2, 3, 4], "rows": 2, "cols": 3},
+            {"op": "interpolate", "model": "tiny", "a": 5, "b": 6, "count": 4},
+        ],
+        "output": {"layout": "both", "name": "{op}-{request}-{index}", "gutter": 1, "scale": 2},
+    }
+    jobs["pal"] = {
+        "op": "generate",
+        "model": "tiny",
+        "count": 2,
+        "seed": 9,
+        "palette": "pico8",
+        "output": {"palette_formats": ["gpl", "hex"], "name": "s{seed}"},
+    }
     for name, job in jobs.items():
         drop(inbox, name, job)
     wait_for(lambda: done_names(inbox) == set(jobs), what="all jobs done")
@@ -115,7 +126,7 @@ def test_batch_with_observer_matches_request_layer(watcher: Watcher, folders: tu
     f4 = desc["frames"][4]["frame"]  # row 1, col 1
     assert (f4["x"], f4["y"], f4["w"], f4["h"]) == (18, 18, 16, 16)
     grid = api.grid("tiny", [1, 2, 3, 4], 2, 3, registry=registry)
-    cell = sheet[f4["y"]:f4["y"] + 16:2, f4["x"]:f4["x"] + 16:2]
+    cell = sheet[f4["y"] : f4["y"] + 16 : 2, f4["x"] : f4["x"] + 16 : 2]
     assert np.array_equal(cell, grid.sprites[4])
     assert (out / "sheet" / "interpolate-1-3.png").is_file()
     assert [r["op"] for r in m["requests"]] == ["grid", "interpolate"]
@@ -132,8 +143,12 @@ def test_batch_with_observer_matches_request_layer(watcher: Watcher, folders: tu
 
 
 def test_rerun_is_byte_identical(registry: Registry, tmp_path: Path) -> None:
-    job = {"requests": [{"op": "generate", "model": "tiny", "count": 4, "seed": 77, "palette": "db32",
-                         "dither": "bayer4"}], "output": {"layout": "both"}}
+    job = {
+        "requests": [
+            {"op": "generate", "model": "tiny", "count": 4, "seed": 77, "palette": "db32", "dither": "bayer4"}
+        ],
+        "output": {"layout": "both"},
+    }
     outs = []
     for run in ("a", "b"):
         inbox = tmp_path / run / "in"
@@ -150,22 +165,31 @@ def test_rerun_is_byte_identical(registry: Registry, tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------- malformed, hostile
 def test_malformed_and_hostile_jobs_fail_clearly_and_watching_goes_on(
-        watcher: Watcher, folders: tuple[Path, Path], tmp_path: Path) -> None:
+    watcher: Watcher, folders: tuple[Path, Path], tmp_path: Path
+) -> None:
     inbox, out = folders
     bad: dict[str, tuple[Any, str | None, str]] = {  # name -> (job, field, words the message must hold)
         "too_many": ({"op": "generate", "model": "tiny", "count": 5000}, "count", "1024"),
-        "job_limit": ({"requests": [{"model": "tiny", "count": 200}, {"model": "tiny", "count": 200}]}, "count",
-                      "300"),
+        "job_limit": ({"requests": [{"model": "tiny", "count": 200}, {"model": "tiny", "count": 200}]}, "count", "300"),
         "unknown_param": ({"op": "generate", "model": "tiny", "colour": 3}, "colour", "unknown parameter"),
         "unknown_model": ({"op": "generate", "model": "nope"}, "model", "tiny"),
         "palette_path": ({"op": "generate", "model": "tiny", "palette": "/etc/passwd.gpl"}, "palette", ""),
         "dotdot": ({"op": "generate", "model": "tiny", "output": {"name": "../{index}"}}, "output.name", "no '../'"),
-        "abs": ({"op": "generate", "model": "tiny", "count": 1, "output": {"name": "/tmp/x{index}"}}, "output.name",
-                "absolute"),
-        "placeholder": ({"op": "generate", "model": "tiny", "output": {"name": "{seed.__class__}"}}, "output.name",
-                        "placeholder"),
-        "collide": ({"op": "generate", "model": "tiny", "count": 2, "output": {"name": "same"}}, "output.name",
-                    "twice"),
+        "abs": (
+            {"op": "generate", "model": "tiny", "count": 1, "output": {"name": "/tmp/x{index}"}},
+            "output.name",
+            "absolute",
+        ),
+        "placeholder": (
+            {"op": "generate", "model": "tiny", "output": {"name": "{seed.__class__}"}},
+            "output.name",
+            "placeholder",
+        ),
+        "collide": (
+            {"op": "generate", "model": "tiny", "count": 2, "output": {"name": "same"}},
+            "output.name",
+            "twice",
+        ),
         "encode_op": ({"op": "encode", "model": "tiny", "images": []}, "op", "generate"),
         "has_id": ({"id": "x", "op": "generate", "model": "tiny"}, "id", "no id"),
         "list_top": ([1, 2], "job", "object"),
@@ -174,7 +198,7 @@ def test_malformed_and_hostile_jobs_fail_clearly_and_watching_goes_on(
     }
     for name, (job, _, _) in bad.items():
         drop(inbox, name, job)
-    (inbox / "not_json.json").write_text("{\"op\": \"generate\", ")
+    (inbox / "not_json.json").write_text('{"op": "generate", ')
     (inbox / "bad name!.json").write_text("{}")
     target = tmp_path / "secret.json"
     target.write_text(json.dumps({"op": "generate", "model": "tiny"}))
@@ -195,8 +219,10 @@ def test_malformed_and_hostile_jobs_fail_clearly_and_watching_goes_on(
     assert "symbolic link" in error_of(inbox, "link")["message"]
     assert target.is_file() and not (out / "link").exists() and not list(tmp_path.glob("x*"))
     assert (inbox / "notes.txt").is_file() and (inbox / "notes-link.txt").is_symlink()  # not job files: left alone
-    wait_for(lambda: any(p.name.endswith(".error.json") and p.name.startswith("job-")
-                         for p in (inbox / "failed").iterdir()), what="the badly named job failed")
+    wait_for(
+        lambda: any(p.name.endswith(".error.json") and p.name.startswith("job-") for p in (inbox / "failed").iterdir()),
+        what="the badly named job failed",
+    )
 
     drop(inbox, "good", {"op": "generate", "model": "tiny", "count": 2, "seed": 1})  # the watcher goes on
     wait_for(lambda: "good" in done_names(inbox), what="a good job after the bad ones")
@@ -213,7 +239,7 @@ def test_slow_writer_and_part_files_are_not_read_early(registry: Registry, folde
         part.write_text(text[:10])
         with open(inbox / "slow.json", "w") as f:  # a plain slow writer: pauses shorter than the settle time
             for k in range(0, len(text), 8):
-                f.write(text[k:k + 8])
+                f.write(text[k : k + 8])
                 f.flush()
                 time.sleep(0.05)
         wait_for(lambda: "slow" in done_names(inbox), what="the slow job")
@@ -253,8 +279,18 @@ def test_restart_after_commit_does_not_run_again(registry: Registry, folders: tu
 
 def test_cli_once_exit_codes(models_dir: Path, folders: tuple[Path, Path]) -> None:
     inbox, out = folders
-    base = ["--models-dir", str(models_dir), "--no-builtin-models", "watch", str(inbox), "--out", str(out),
-            "--once", "--settle", "0"]
+    base = [
+        "--models-dir",
+        str(models_dir),
+        "--no-builtin-models",
+        "watch",
+        str(inbox),
+        "--out",
+        str(out),
+        "--once",
+        "--settle",
+        "0",
+    ]
     drop(inbox, "ok", {"op": "generate", "model": "tiny", "count": 1, "seed": 1})
     assert cli.main(base) == 0
     drop(inbox, "bad", {"op": "generate", "model": "tiny", "count": 0})
@@ -270,11 +306,21 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "jobs"
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_example_jobs_are_valid(path: Path) -> None:
     vae = Capabilities("vae", ("generate", "variations", "interpolate", "grid", "encode", "decode"))
-    caps = {n: proto.ModelCaps(name=n, caps=vae, width=s, height=s, latent_shape=(16,))
-            for n, s in (("vae16", 16), ("vae40", 40))}
-    caps["pixel16"] = proto.ModelCaps(name="pixel16", width=16, height=16, caps=Capabilities(
-        "pixel", ("generate", "variations", "inpaint"), ("label", "steps", "solver", "guidance", "temperature"),
-        ("potion", "ring")))
+    caps = {
+        n: proto.ModelCaps(name=n, caps=vae, width=s, height=s, latent_shape=(16,))
+        for n, s in (("vae16", 16), ("vae40", 40))
+    }
+    caps["pixel16"] = proto.ModelCaps(
+        name="pixel16",
+        width=16,
+        height=16,
+        caps=Capabilities(
+            "pixel",
+            ("generate", "variations", "inpaint"),
+            ("label", "steps", "solver", "guidance", "temperature"),
+            ("potion", "ring"),
+        ),
+    )
     job = parse_job(path.stem, path.read_bytes(), proto.Catalog(caps, "vae16"), WatchLimits())
     assert job.calls and all(call.op in JOB_OPERATIONS for _, call in job.calls)
 
@@ -290,8 +336,9 @@ def test_every_job_operation_has_an_example() -> None:
 def test_toml_job(registry: Registry, folders: tuple[Path, Path]) -> None:
     pytest.importorskip("tomllib")
     inbox, out = folders
-    (inbox / "t.toml").write_text('[[requests]]\nop = "generate"\nmodel = "tiny"\ncount = 2\nseed = 3\n\n'
-                                  '[output]\nlayout = "sheet"\n')
+    (inbox / "t.toml").write_text(
+        '[[requests]]\nop = "generate"\nmodel = "tiny"\ncount = 2\nseed = 3\n\n[output]\nlayout = "sheet"\n'
+    )
     (inbox / "broken.toml").write_text("[[requests]\nop = ")
     stats = Watcher(inbox, out, registry=registry, settle_s=0).run_once(timeout=10)
     assert (stats.done, stats.failed) == (1, 1)
@@ -301,8 +348,9 @@ def test_toml_job(registry: Registry, folders: tuple[Path, Path]) -> None:
     assert err["field"] == "job" and "TOML" in err["message"] and (inbox / "failed" / "broken.toml").is_file()
 
 
-def test_unexpected_error_fails_the_job_and_the_next_runs(registry: Registry, folders: tuple[Path, Path],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_fails_the_job_and_the_next_runs(
+    registry: Registry, folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox, out = folders
     real = api.handle
 
@@ -322,23 +370,30 @@ def test_unexpected_error_fails_the_job_and_the_next_runs(registry: Registry, fo
 
 
 def test_watcher_imports_without_torch() -> None:
-    code = ("import importlib.abc, sys\n"
-            "class Block(importlib.abc.MetaPathFinder):\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name == 'torch' or name.startswith('torch.'):\n"
-            "            raise ImportError('torch is blocked')\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "import bridge.watcher, pixelsprite.cli\n"
-            "assert 'torch' not in sys.modules\n")
+    code = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import bridge.watcher, pixelsprite.cli\n"
+        "assert 'torch' not in sys.modules\n"
+    )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
 
 
 def test_palette_job(registry: Registry, folders: tuple[Path, Path]) -> None:
     inbox, out = folders
-    drop(inbox, "pal", {"requests": [{"op": "palette", "model": "tiny", "count": 16, "seed": 2, "colors": 4,
-                                      "format": "hex"}],
-                        "output": {"palette_formats": ["gpl", "hex"]}})
+    drop(
+        inbox,
+        "pal",
+        {
+            "requests": [{"op": "palette", "model": "tiny", "count": 16, "seed": 2, "colors": 4, "format": "hex"}],
+            "output": {"palette_formats": ["gpl", "hex"]},
+        },
+    )
     stats = Watcher(inbox, out, registry=registry, settle_s=0).run_once(timeout=10)
     assert (stats.done, stats.failed) == (1, 0)
     m = check_outputs(out, "pal")

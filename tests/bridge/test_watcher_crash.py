@@ -21,9 +21,13 @@ JOBS = 24
 
 
 def _job(i: int) -> dict[str, object]:
-    return {"requests": [{"op": "generate", "model": "tiny", "count": 150, "seed": 1000 * i},
-                         {"op": "grid", "model": "tiny", "corners": [i, i + 1, i + 2, i + 3], "rows": 4, "cols": 4}],
-            "output": {"layout": "both"}}
+    return {
+        "requests": [
+            {"op": "generate", "model": "tiny", "count": 150, "seed": 1000 * i},
+            {"op": "grid", "model": "tiny", "corners": [i, i + 1, i + 2, i + 3], "rows": 4, "cols": 4},
+        ],
+        "output": {"layout": "both"},
+    }
 
 
 def _images(folder: Path) -> dict[str, str]:
@@ -31,7 +35,8 @@ def _images(folder: Path) -> dict[str, str]:
 
 
 def test_sigkill_mid_batch_then_restart_completes_each_job_exactly_once(
-        models_dir: Path, registry: Registry, tmp_path: Path) -> None:
+    models_dir: Path, registry: Registry, tmp_path: Path
+) -> None:
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     names = [f"job{i:02d}" for i in range(JOBS)]
@@ -39,8 +44,22 @@ def test_sigkill_mid_batch_then_restart_completes_each_job_exactly_once(
         drop(inbox, name, _job(i))
     env = {k: v for k, v in os.environ.items() if k != "PIXELSPRITE_MODELS"}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models", "watch",
-           str(inbox), "--out", str(out), "--settle", "0", "--log-format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pixelsprite",
+        "--models-dir",
+        str(models_dir),
+        "--no-builtin-models",
+        "watch",
+        str(inbox),
+        "--out",
+        str(out),
+        "--settle",
+        "0",
+        "--log-format",
+        "json",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: len(done_names(inbox)) >= 3, timeout=20, what="a few jobs done before the kill")
@@ -85,8 +104,22 @@ def test_sigterm_stops_the_watcher_cleanly(models_dir: Path, tmp_path: Path) -> 
     inbox.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PIXELSPRITE_MODELS"}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models", "watch",
-           str(inbox), "--out", str(out), "--settle", "0.1", "--log-format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pixelsprite",
+        "--models-dir",
+        str(models_dir),
+        "--no-builtin-models",
+        "watch",
+        str(inbox),
+        "--out",
+        str(out),
+        "--settle",
+        "0.1",
+        "--log-format",
+        "json",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(out.is_dir, timeout=20, what="the watcher started")

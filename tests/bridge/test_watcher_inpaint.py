@@ -21,12 +21,19 @@ def test_an_inpaint_job_writes_the_repaintings(tmp_path: Path) -> None:
     image = api.generate("tpixel", 1, 11, label="a", registry=registry).sprites[0]
     mask = np.zeros((SIZE, SIZE, 4), np.uint8)
     mask[..., 3] = 255
-    mask[SIZE // 2:, :, :3] = 255  # white = repaint the bottom half
+    mask[SIZE // 2 :, :, :3] = 255  # white = repaint the bottom half
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
-    job = {"op": "inpaint", "model": "tpixel", "image": base64.b64encode(encode_png(image)).decode(),
-           "mask": base64.b64encode(encode_png(mask)).decode(), "count": 3, "seed": 5, "label": "a",
-           "output": {"layout": "sprites"}}
+    job = {
+        "op": "inpaint",
+        "model": "tpixel",
+        "image": base64.b64encode(encode_png(image)).decode(),
+        "mask": base64.b64encode(encode_png(mask)).decode(),
+        "count": 3,
+        "seed": 5,
+        "label": "a",
+        "output": {"layout": "sprites"},
+    }
     (inbox / "fix.json").write_text(json.dumps(job))
     stats = Watcher(inbox, out, registry=registry, settle_s=0).run_once(timeout=20)
     assert stats.done == 1

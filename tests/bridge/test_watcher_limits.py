@@ -34,8 +34,9 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     return inbox, out
 
 
-def test_a_second_bad_job_with_the_same_name_keeps_the_first_failure(registry: Registry,
-                                                                     folders: tuple[Path, Path]) -> None:
+def test_a_second_bad_job_with_the_same_name_keeps_the_first_failure(
+    registry: Registry, folders: tuple[Path, Path]
+) -> None:
     inbox, out = folders
     w = Watcher(inbox, out, registry=registry, settle_s=0)
     drop(inbox, "x", {"op": "generate", "model": "tiny", "count": 0})
@@ -45,8 +46,14 @@ def test_a_second_bad_job_with_the_same_name_keeps_the_first_failure(registry: R
     drop(inbox, "x", {"op": "generate", "model": "tiny", "colour": 1})
     w.run_once(timeout=10)
     failed = inbox / "failed"
-    assert sorted(p.name for p in failed.iterdir()) == ["x-2.error.json", "x-2.json", "x-3.error.json", "x-3.json",
-                                                        "x.error.json", "x.json"]
+    assert sorted(p.name for p in failed.iterdir()) == [
+        "x-2.error.json",
+        "x-2.json",
+        "x-3.error.json",
+        "x-3.json",
+        "x.error.json",
+        "x.json",
+    ]
     assert json.loads((failed / "x.json").read_text())["count"] == 0
     assert json.loads((failed / "x.error.json").read_text())["field"] == "count"
     assert json.loads((failed / "x-2.json").read_text())["model"] == "nope"
@@ -63,8 +70,9 @@ def _started(out: Path, name: str, sha: str, times: int) -> None:
             f.write(json.dumps({"ts": 0, "job": name, "sha256": sha, "state": "started"}) + "\n")
 
 
-def test_a_job_interrupted_on_every_run_is_set_aside_after_max_attempts(registry: Registry,
-                                                                        folders: tuple[Path, Path]) -> None:
+def test_a_job_interrupted_on_every_run_is_set_aside_after_max_attempts(
+    registry: Registry, folders: tuple[Path, Path]
+) -> None:
     import hashlib
 
     inbox, out = folders
@@ -87,23 +95,33 @@ def test_a_job_interrupted_on_every_run_is_set_aside_after_max_attempts(registry
     assert w.run_once(timeout=10).done == 2 and (out / "poison").is_dir()
 
 
-def test_a_job_whose_outputs_would_be_huge_fails_before_it_runs(registry: Registry,
-                                                                folders: tuple[Path, Path]) -> None:
+def test_a_job_whose_outputs_would_be_huge_fails_before_it_runs(registry: Registry, folders: tuple[Path, Path]) -> None:
     inbox, out = folders
     # the issue's job (122 bytes that made 3 GB with vae40): count 1024, scale 16, gutter 16, sheet and sprites
-    drop(inbox, "huge", {"op": "generate", "model": "tiny", "count": 1024,
-                         "output": {"layout": "both", "scale": 16, "gutter": 16}})
+    drop(
+        inbox,
+        "huge",
+        {"op": "generate", "model": "tiny", "count": 1024, "output": {"layout": "both", "scale": 16, "gutter": 16}},
+    )
     # four requests of 1024 8x8 sprites at scale 16: 16.8 megapixels each, over a 40-megapixel budget at the third
-    drop(inbox, "many", {"requests": [{"op": "generate", "model": "tiny", "count": 1024}] * 4,
-                         "output": {"layout": "sprites", "scale": 16}})
-    w = Watcher(inbox, out, registry=registry, settle_s=0,
-                limits=WatchLimits(max_sprites=8192, max_output_pixels=40_000_000))
+    drop(
+        inbox,
+        "many",
+        {
+            "requests": [{"op": "generate", "model": "tiny", "count": 1024}] * 4,
+            "output": {"layout": "sprites", "scale": 16},
+        },
+    )
+    w = Watcher(
+        inbox, out, registry=registry, settle_s=0, limits=WatchLimits(max_sprites=8192, max_output_pixels=40_000_000)
+    )
     stats = w.run_once(timeout=10)
     assert (stats.failed, stats.done, stats.sprites) == (2, 0, 0)
     huge = json.loads((inbox / "failed" / "huge.error.json").read_text())
     assert (huge["field"], huge["request"]) == ("output.scale", 0)
-    assert huge["message"].startswith("requests[0]'s sheet would be 12032x12032 pixels; the limit is 16384 on a side "
-                                      "and 64 megapixels in all"), huge
+    assert huge["message"].startswith(
+        "requests[0]'s sheet would be 12032x12032 pixels; the limit is 16384 on a side and 64 megapixels in all"
+    ), huge
     many = json.loads((inbox / "failed" / "many.error.json").read_text())
     assert (many["field"], many["request"]) == ("output.scale", 2)
     assert many["message"].startswith("the job's images would hold 50331648 pixels so far (up to requests[2]")
@@ -122,8 +140,9 @@ def test_the_job_size_error_gives_the_files_size(registry: Registry, folders: tu
     assert err["sha256"] is None  # not the hash of a 4 MiB prefix
 
 
-def test_a_symlink_swapped_in_after_the_check_is_still_refused(registry: Registry, folders: tuple[Path, Path],
-                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_symlink_swapped_in_after_the_check_is_still_refused(
+    registry: Registry, folders: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The old ``is_symlink()`` check before ``open()`` was a race: the file could become a link in between. Make
     every such check say "not a link" (the race lost), and the link is still refused, its target never read."""
     inbox, out = folders
@@ -147,9 +166,14 @@ def test_a_fifo_named_like_a_job_never_blocks_the_watcher(registry: Registry, fo
 # ------------------------------------------------------------------------------------------ the CLI's checks
 def _watch(models_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir),
-                           "--no-builtin-models", "watch", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models", "watch", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_watch_with_a_missing_inbox_exits_2_and_creates_nothing(models_dir: Path, tmp_path: Path) -> None:
@@ -170,11 +194,24 @@ def test_watch_with_a_file_as_inbox_says_so(models_dir: Path, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("settle", ["-1", "nan", "inf", "soon"])
-def test_watch_settle_must_be_seconds(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path,
-                                      settle: str) -> None:
+def test_watch_settle_must_be_seconds(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, settle: str
+) -> None:
     (tmp_path / "inbox").mkdir()
-    code = cli.main(["--models-dir", str(models_dir), "--no-builtin-models", "watch", str(tmp_path / "inbox"),
-                     "--out", str(tmp_path / "out"), "--once", "--settle", settle])
+    code = cli.main(
+        [
+            "--models-dir",
+            str(models_dir),
+            "--no-builtin-models",
+            "watch",
+            str(tmp_path / "inbox"),
+            "--out",
+            str(tmp_path / "out"),
+            "--once",
+            "--settle",
+            settle,
+        ]
+    )
     assert code == 2
     assert "argument --settle: must be a number of seconds" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

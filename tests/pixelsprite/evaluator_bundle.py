@@ -16,8 +16,9 @@ from training.export import export_graph  # noqa: E402
 from training.models.evaluator import EvaluatorNet, EvaluatorNetConfig  # noqa: E402
 
 
-def write_tiny_evaluator(root: Path, name: str = "evaluator", canvas: int = 8, labels: tuple[str, ...] = ("a", "b")
-                         ) -> tuple[Path, EvaluatorNet]:
+def write_tiny_evaluator(
+    root: Path, name: str = "evaluator", canvas: int = 8, labels: tuple[str, ...] = ("a", "b")
+) -> tuple[Path, EvaluatorNet]:
     """Write the bundle ``root/name``; returns its folder and the torch model (eval mode) it was exported from."""
     torch.manual_seed(0)
     model = EvaluatorNet(EvaluatorNetConfig(canvas=canvas, widths=(4, 8), num_labels=len(labels))).eval()
@@ -30,12 +31,16 @@ def write_tiny_evaluator(root: Path, name: str = "evaluator", canvas: int = 8, l
     folder.mkdir(parents=True, exist_ok=True)
     x = torch.rand(3, 4, canvas, canvas) * 2 - 1
     res = export_graph(model, {"image": x}, ["features", "logits"], folder / "evaluator.onnx")
-    manifest = Manifest(name=name, family="evaluator", image=ImageSpec(canvas, canvas), labels=labels,
-                        graphs={"evaluator": res.graph},
-                        training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
-                        metrics={"held_out": {"tiny": {"accuracy": 0.5}}},
-                        extra={"evaluator": {"features": "features", "logits": "logits", "feature_dim": 8,
-                                             "input": "test"}})
+    manifest = Manifest(
+        name=name,
+        family="evaluator",
+        image=ImageSpec(canvas, canvas),
+        labels=labels,
+        graphs={"evaluator": res.graph},
+        training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
+        metrics={"held_out": {"tiny": {"accuracy": 0.5}}},
+        extra={"evaluator": {"features": "features", "logits": "logits", "feature_dim": 8, "input": "test"}},
+    )
     save_manifest(manifest, folder / "manifest.json")
     (folder / "card.md").write_text(f"# {name}\n\nA tiny test evaluator.\n")
     write_png(folder / "samples.png", np.zeros((canvas, canvas, 4), np.uint8))

@@ -27,10 +27,27 @@ from training.models.unet import UNet, UNetConfig  # noqa: E402
 
 SIZE = 8
 LABELS = ("a", "b")
-PIXEL_CFG = UNetConfig(in_channels=4, image_size=SIZE, widths=(8, 8), blocks_per_level=1, attention=(0, 1),
-                       num_labels=2, emb_dim=16, groups=4)
-LATENT_CFG = UNetConfig(in_channels=4, image_size=2, widths=(8,), blocks_per_level=1, attention=(0,),
-                        num_labels=2, emb_dim=16, groups=4, time_scale=1000.0)
+PIXEL_CFG = UNetConfig(
+    in_channels=4,
+    image_size=SIZE,
+    widths=(8, 8),
+    blocks_per_level=1,
+    attention=(0, 1),
+    num_labels=2,
+    emb_dim=16,
+    groups=4,
+)
+LATENT_CFG = UNetConfig(
+    in_channels=4,
+    image_size=2,
+    widths=(8,),
+    blocks_per_level=1,
+    attention=(0,),
+    num_labels=2,
+    emb_dim=16,
+    groups=4,
+    time_scale=1000.0,
+)
 
 
 def _net(cfg: UNetConfig, seed: int) -> UNet:
@@ -53,17 +70,30 @@ def _export(model: UNet, path: Path, output: str, t_max: float) -> GraphSpec:
     return export_graph(model, {"x": x, "t": t, "label": label}, [output], path).graph
 
 
-def _write(root: Path, name: str, family: str, graphs: dict[str, tuple[Path, GraphSpec]], sampling: dict,
-           labels: tuple[str, ...], max_colors: int = 8) -> Path:
+def _write(
+    root: Path,
+    name: str,
+    family: str,
+    graphs: dict[str, tuple[Path, GraphSpec]],
+    sampling: dict,
+    labels: tuple[str, ...],
+    max_colors: int = 8,
+) -> Path:
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     for src, spec in graphs.values():
         shutil.copyfile(src, folder / spec.file)
-    m = Manifest(name=name, family=family, description=f"tiny test {family}", image=ImageSpec(SIZE, SIZE),
-                 labels=labels, postprocess=PostprocessSpec(0.0, max_colors, 0.0, 0.0),
-                 graphs={role: spec for role, (_, spec) in graphs.items()},
-                 training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
-                 extra={"sampling": sampling})
+    m = Manifest(
+        name=name,
+        family=family,
+        description=f"tiny test {family}",
+        image=ImageSpec(SIZE, SIZE),
+        labels=labels,
+        postprocess=PostprocessSpec(0.0, max_colors, 0.0, 0.0),
+        graphs={role: spec for role, (_, spec) in graphs.items()},
+        training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
+        extra={"sampling": sampling},
+    )
     (folder / "manifest.json").write_text(json.dumps(m.to_dict(), indent=2))
     (folder / "card.md").write_text(f"# {name}\n")
     write_png(folder / "samples.png", np.zeros((SIZE, SIZE, 4), np.uint8))
@@ -72,21 +102,34 @@ def _write(root: Path, name: str, family: str, graphs: dict[str, tuple[Path, Gra
 
 def diffusion_sampling(labels: tuple[str, ...], schedule: dict, prediction: str = "eps") -> dict:
     return {
-        "space": "pixel", "shape": [4, SIZE, SIZE], "prediction": prediction, "time_input": "index",
-        "schedule": schedule, "clip_denoised": 1.0,
-        "conditioning": {"null_label": len(labels) if labels else None, "label_dropout": 0.1,
-                         "label_counts": {lab: 10 for lab in labels}},
-        "solvers": ["ddpm", "ddim"], "defaults": {"solver": "ddim", "steps": 5, "guidance": 2.0},
+        "space": "pixel",
+        "shape": [4, SIZE, SIZE],
+        "prediction": prediction,
+        "time_input": "index",
+        "schedule": schedule,
+        "clip_denoised": 1.0,
+        "conditioning": {
+            "null_label": len(labels) if labels else None,
+            "label_dropout": 0.1,
+            "label_counts": {lab: 10 for lab in labels},
+        },
+        "solvers": ["ddpm", "ddim"],
+        "defaults": {"solver": "ddim", "steps": 5, "guidance": 2.0},
         "max_steps": schedule["T"],
     }
 
 
 def flow_sampling(space: str = "pixel", shape: tuple[int, ...] = (4, SIZE, SIZE)) -> dict:
     d = {
-        "space": space, "shape": list(shape), "prediction": "velocity", "time_input": "t", "path": "linear",
+        "space": space,
+        "shape": list(shape),
+        "prediction": "velocity",
+        "time_input": "t",
+        "path": "linear",
         "clip_denoised": None,
         "conditioning": {"null_label": 2, "label_dropout": 0.1, "label_counts": {"a": 10, "b": 10}},
-        "solvers": ["euler", "midpoint", "heun"], "defaults": {"solver": "heun", "steps": 4, "guidance": 2.0},
+        "solvers": ["euler", "midpoint", "heun"],
+        "defaults": {"solver": "heun", "steps": 4, "guidance": 2.0},
         "max_steps": 1000,
     }
     if space == "latent":
@@ -100,27 +143,58 @@ def write_iterative_models(root: Path, vae_files: dict[str, Path]) -> Path:
     linear = {"type": "linear", "T": 40, "beta_start": 1e-3, "beta_end": 0.2}
     cosine = {"type": "cosine", "T": 40, "s": 0.008, "max_beta": 0.999}
     den = _export(_net(PIXEL_CFG, 0), work / "denoiser.onnx", "eps", 39.0)
-    _write(root, "tdiff", "diffusion", {"denoiser": (work / "denoiser.onnx", den)},
-           diffusion_sampling(LABELS, linear), LABELS)
+    _write(
+        root,
+        "tdiff",
+        "diffusion",
+        {"denoiser": (work / "denoiser.onnx", den)},
+        diffusion_sampling(LABELS, linear),
+        LABELS,
+    )
     den_v = _export(_net(PIXEL_CFG, 0), work / "denoiser_v.onnx", "v", 39.0)
     den_v = GraphSpec("denoiser.onnx", den_v.sha256, den_v.inputs, den_v.outputs, den_v.opset)
-    _write(root, "tdiff-v", "diffusion", {"denoiser": (work / "denoiser_v.onnx", den_v)},
-           diffusion_sampling(LABELS, cosine, "v"), LABELS)
+    _write(
+        root,
+        "tdiff-v",
+        "diffusion",
+        {"denoiser": (work / "denoiser_v.onnx", den_v)},
+        diffusion_sampling(LABELS, cosine, "v"),
+        LABELS,
+    )
     den_u = _export(_net(PIXEL_CFG, 1), work / "denoiser_u.onnx", "eps", 39.0)
     den_u = GraphSpec("denoiser.onnx", den_u.sha256, den_u.inputs, den_u.outputs, den_u.opset)
-    _write(root, "tdiff-u", "diffusion", {"denoiser": (work / "denoiser_u.onnx", den_u)},
-           diffusion_sampling((), linear), ())
+    _write(
+        root,
+        "tdiff-u",
+        "diffusion",
+        {"denoiser": (work / "denoiser_u.onnx", den_u)},
+        diffusion_sampling((), linear),
+        (),
+    )
     vel = _export(_net(PIXEL_CFG, 2), work / "velocity.onnx", "velocity", 1.0)
     _write(root, "tflow", "flow", {"velocity": (work / "velocity.onnx", vel)}, flow_sampling(), LABELS)
     vel_l = _export(_net(LATENT_CFG, 3), work / "velocity_lat.onnx", "velocity", 1.0)
     vel_l = GraphSpec("velocity.onnx", vel_l.sha256, vel_l.inputs, vel_l.outputs, vel_l.opset)
     img = TensorSpec("image", "float32", ("batch", 4, SIZE, SIZE))
     lat = ("batch", 4, 2, 2)
-    enc = GraphSpec("encoder.onnx", sha256_file(vae_files["encoder"]), [img],
-                    [TensorSpec("mean", "float32", lat), TensorSpec("logvar", "float32", lat)])
+    enc = GraphSpec(
+        "encoder.onnx",
+        sha256_file(vae_files["encoder"]),
+        [img],
+        [TensorSpec("mean", "float32", lat), TensorSpec("logvar", "float32", lat)],
+    )
     dec = GraphSpec("decoder.onnx", sha256_file(vae_files["decoder"]), [TensorSpec("z", "float32", lat)], [img])
-    _write(root, "tflow-lat", "flow", {"velocity": (work / "velocity_lat.onnx", vel_l),
-                                       "encoder": (vae_files["encoder"], enc), "decoder": (vae_files["decoder"], dec)},
-           flow_sampling("latent", (4, 2, 2)), LABELS)
+    _write(
+        root,
+        "tflow-lat",
+        "flow",
+        {
+            "velocity": (work / "velocity_lat.onnx", vel_l),
+            "encoder": (vae_files["encoder"], enc),
+            "decoder": (vae_files["decoder"], dec),
+        },
+        flow_sampling("latent", (4, 2, 2)),
+        LABELS,
+    )
     shutil.rmtree(work)
     return root

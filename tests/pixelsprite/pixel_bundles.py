@@ -24,12 +24,22 @@ from training.models.unet import UNetConfig  # noqa: E402
 
 SIZE = 8
 LABELS = ("a", "b")
-PALETTE = np.array([[0, 0, 0], [255, 255, 255], [200, 40, 40], [40, 200, 40], [40, 40, 200], [230, 200, 60]],
-                   np.uint8)
-CFG = TokenUNetConfig(palette_size=len(PALETTE), embed_dim=8,
-                      unet=UNetConfig(in_channels=8, image_size=SIZE, widths=(8, 8), blocks_per_level=1,
-                                      attention=(0, 1), num_labels=len(LABELS), emb_dim=16, groups=4,
-                                      time_scale=1000.0))
+PALETTE = np.array([[0, 0, 0], [255, 255, 255], [200, 40, 40], [40, 200, 40], [40, 40, 200], [230, 200, 60]], np.uint8)
+CFG = TokenUNetConfig(
+    palette_size=len(PALETTE),
+    embed_dim=8,
+    unet=UNetConfig(
+        in_channels=8,
+        image_size=SIZE,
+        widths=(8, 8),
+        blocks_per_level=1,
+        attention=(0, 1),
+        num_labels=len(LABELS),
+        emb_dim=16,
+        groups=4,
+        time_scale=1000.0,
+    ),
+)
 
 
 def tiny_token_net(seed: int = 0) -> TokenUNet:
@@ -48,14 +58,35 @@ def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] 
     model = tiny_token_net()
     g = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, len(PALETTE) + 2, (4, SIZE, SIZE), generator=g)
-    spec = export_graph(model, {"tokens": tokens, "t": torch.tensor([0.0, 0.3, 0.7, 1.0]),
-                                "label": torch.tensor([0, 1, 2, 0])}, ["logits"], folder / "logits.onnx").graph
-    tok = TokenSpec(PALETTE, len(labels) if labels else None, "cosine", ("random", "confidence"), SIZE * SIZE,
-                    "random", 4, 2.0, 1.0, {"conditioning": {"label_dropout": 0.1}})
-    m = Manifest(name=name, family="pixel", description="tiny test pixel model", image=ImageSpec(SIZE, SIZE),
-                 labels=labels, postprocess=PostprocessSpec(0.0, 0), graphs={"logits": spec},
-                 training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
-                 extra={"tokens": tok.to_dict()})
+    spec = export_graph(
+        model,
+        {"tokens": tokens, "t": torch.tensor([0.0, 0.3, 0.7, 1.0]), "label": torch.tensor([0, 1, 2, 0])},
+        ["logits"],
+        folder / "logits.onnx",
+    ).graph
+    tok = TokenSpec(
+        PALETTE,
+        len(labels) if labels else None,
+        "cosine",
+        ("random", "confidence"),
+        SIZE * SIZE,
+        "random",
+        4,
+        2.0,
+        1.0,
+        {"conditioning": {"label_dropout": 0.1}},
+    )
+    m = Manifest(
+        name=name,
+        family="pixel",
+        description="tiny test pixel model",
+        image=ImageSpec(SIZE, SIZE),
+        labels=labels,
+        postprocess=PostprocessSpec(0.0, 0),
+        graphs={"logits": spec},
+        training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
+        extra={"tokens": tok.to_dict()},
+    )
     (folder / "manifest.json").write_text(json.dumps(m.to_dict(), indent=2))
     (folder / "card.md").write_text(f"# {name}\n")
     write_png(folder / "samples.png", np.zeros((SIZE, SIZE, 4), np.uint8))

@@ -23,8 +23,11 @@ def teacher_net():  # type: ignore[no-untyped-def]
     from training.models.teacher import TeacherConfig, TeacherNet
 
     torch.manual_seed(0)
-    net = TeacherNet(TeacherConfig(widths=(4, 8), feature_dim=16, experts=4, expert_hidden=8, hidden=8,
-                                   embed_dim=64, num_labels=len(LABELS)))
+    net = TeacherNet(
+        TeacherConfig(
+            widths=(4, 8), feature_dim=16, experts=4, expert_hidden=8, hidden=8, embed_dim=64, num_labels=len(LABELS)
+        )
+    )
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for name, p in net.named_parameters():
@@ -51,14 +54,30 @@ def write_teacher_bundle(root: Path, name: str = "tinyteacher") -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     x = torch.rand(3, 4, SIZES[1], SIZES[1]) * 2 - 1
-    res = export_graph(net, {"image": x, "size_flag": torch.full((3, 1), flag(SIZES[1]))}, OUTPUTS,
-                       folder / "teacher.onnx", dynamic_dims={"image": {2: "height", 3: "width"}})
+    res = export_graph(
+        net,
+        {"image": x, "size_flag": torch.full((3, 1), flag(SIZES[1]))},
+        OUTPUTS,
+        folder / "teacher.onnx",
+        dynamic_dims={"image": {2: "height", 3: "width"}},
+    )
     manifest = Manifest(
-        name=name, family="teacher", description="tiny test teacher", image=ImageSpec(SIZES[1], SIZES[1]),
-        labels=LABELS, graphs={"teacher": res.graph},
-        extra={"teacher": {"sizes": list(SIZES), "size_flags": {str(s): flag(s) for s in SIZES},
-                           "inputs": {"image": "image", "size_flag": "size_flag"},
-                           "outputs": {k: k for k in OUTPUTS}, "embedding_dim": 64, "experts": 4}},
+        name=name,
+        family="teacher",
+        description="tiny test teacher",
+        image=ImageSpec(SIZES[1], SIZES[1]),
+        labels=LABELS,
+        graphs={"teacher": res.graph},
+        extra={
+            "teacher": {
+                "sizes": list(SIZES),
+                "size_flags": {str(s): flag(s) for s in SIZES},
+                "inputs": {"image": "image", "size_flag": "size_flag"},
+                "outputs": {k: k for k in OUTPUTS},
+                "embedding_dim": 64,
+                "experts": 4,
+            }
+        },
     )
     save_manifest(manifest, folder / "manifest.json")
     return folder

@@ -29,10 +29,13 @@ from pixelsprite.registry import Registry
     ],
 )
 def test_bad_cleanup_options_name_the_field(kwargs: dict, field: str, words: str) -> None:
-    for make in (lambda: api.GenerateRequest(**kwargs), lambda: api.GridRequest(None, (1, 2, 3, 4), **kwargs),
-                 lambda: api.InterpolateRequest(None, 1, 2, **kwargs),
-                 lambda: api.VariationsRequest(None, b"png", **kwargs),
-                 lambda: api.DecodeRequest(None, np.zeros((1, 4, 2, 2), np.float32), **kwargs)):
+    for make in (
+        lambda: api.GenerateRequest(**kwargs),
+        lambda: api.GridRequest(None, (1, 2, 3, 4), **kwargs),
+        lambda: api.InterpolateRequest(None, 1, 2, **kwargs),
+        lambda: api.VariationsRequest(None, b"png", **kwargs),
+        lambda: api.DecodeRequest(None, np.zeros((1, 4, 2, 2), np.float32), **kwargs),
+    ):
         with pytest.raises(InvalidRequest) as info:
             make()
         assert info.value.field == field and words in info.value.message
@@ -70,15 +73,43 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_cli_cleanup_flags(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path,
-                           registry: Registry) -> None:
+def test_cli_cleanup_flags(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, registry: Registry
+) -> None:
     sheet = tmp_path / "g.png"
-    code, out, err = run(capsys, "--models-dir", str(models_dir), "generate", "--model", "tiny", "-n", "1", "--seed",
-                         "4", "--despeckle", "--outline", "#102030", "--alpha-threshold", "10", "-o", str(sheet))
+    code, out, err = run(
+        capsys,
+        "--models-dir",
+        str(models_dir),
+        "generate",
+        "--model",
+        "tiny",
+        "-n",
+        "1",
+        "--seed",
+        "4",
+        "--despeckle",
+        "--outline",
+        "#102030",
+        "--alpha-threshold",
+        "10",
+        "-o",
+        str(sheet),
+    )
     assert code == 0, err
     assert json.loads(out)["count"] == 1
     want = api.generate("tiny", 1, seed=4, despeckle=True, outline="#102030", registry=registry).sprites[0]
     assert np.array_equal(decode_image(sheet.read_bytes()), want)
-    code, _, err = run(capsys, "--models-dir", str(models_dir), "generate", "--model", "tiny", "--outline", "red",
-                       "-o", str(tmp_path / "x.png"))
+    code, _, err = run(
+        capsys,
+        "--models-dir",
+        str(models_dir),
+        "generate",
+        "--model",
+        "tiny",
+        "--outline",
+        "red",
+        "-o",
+        str(tmp_path / "x.png"),
+    )
     assert code == 2 and "outline" in err

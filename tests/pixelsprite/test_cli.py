@@ -142,8 +142,10 @@ def test_variations_interpolate_grid(capsys: pytest.CaptureFixture[str], models_
         (["generate", "--scale", "0"], "error: scale must be between 1 and 32, got 0"),
         (["interpolate", "--seed-a", "1"], "error: endpoint b is missing"),
         (["interpolate", "--count", "1", "seed:1", "seed:2"], "error: count must be between 2 and 64, got 1"),
-        (["interpolate", "--steps", "4", "seed:1", "seed:2"],
-         "error: model 'tiny' is a 'vae' model: it has no sampler (steps); the number of frames is 'count'"),
+        (
+            ["interpolate", "--steps", "4", "seed:1", "seed:2"],
+            "error: model 'tiny' is a 'vae' model: it has no sampler (steps); the number of frames is 'count'",
+        ),
     ],
 )
 def test_errors_exit_2_without_traceback(
@@ -174,8 +176,9 @@ def test_bad_models_dir_and_usage(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert main(["--help"]) == 0
 
 
-def test_interpolate_count_is_an_alias_for_frames(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                                   tmp_path: Path) -> None:
+def test_interpolate_count_is_an_alias_for_frames(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "strip.png"
     args = ("interpolate", "--seed-a", "1", "--seed-b", "2", "-n", "3", "-o", str(out))
     code, stdout, _ = run(capsys, models_dir, *args)

@@ -36,22 +36,31 @@ def run(capsys: pytest.CaptureFixture[str], models_dir: Path, *args: str) -> tup
     return code, out, err
 
 
-def python_m(models_dir: Path, *args: str, env: dict[str, str] | None = None, cwd: Path = REPO,
-             timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+def python_m(
+    models_dir: Path, *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
     base = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir),
-                           "--no-builtin-models", *args], cwd=cwd, env={**base, **(env or {})},
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pixelsprite", "--models-dir", str(models_dir), "--no-builtin-models", *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 # ------------------------------------------------------------------------------------------ -o names the kind
-@pytest.mark.parametrize(("name", "words"), [
-    ("sprite.jpg", "ends in .jpg"),
-    ("noext", "has no extension"),
-    ("sheet.PNG.bak", "ends in .bak"),
-])
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("sprite.jpg", "ends in .jpg"),
+        ("noext", "has no extension"),
+        ("sheet.PNG.bak", "ends in .bak"),
+    ],
+)
 def test_an_output_name_pixelsprite_cannot_write_is_refused_before_any_work(
-        capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, name: str, words: str) -> None:
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, name: str, words: str
+) -> None:
     code, out, err = run(capsys, models_dir, "generate", "-n", "2", "--seed", "1", "-o", str(tmp_path / name))
     assert code == 2 and out == ""
     assert err.startswith(f"error: output {words}") and ".png (a sheet)" in err and "Traceback" not in err
@@ -61,11 +70,21 @@ def test_an_output_name_pixelsprite_cannot_write_is_refused_before_any_work(
 def test_format_and_extension_must_agree(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path) -> None:
     code, _, err = run(capsys, models_dir, "generate", "-n", "2", "--format", "gif", "-o", str(tmp_path / "a.png"))
     assert code == 2 and "does not end in .gif, the extension of --format gif" in err
-    code, _, err = run(capsys, models_dir, "generate", "-n", "2", "--separate", "--format", "gif",
-                       "-o", str(tmp_path / "d"))
+    code, _, err = run(
+        capsys, models_dir, "generate", "-n", "2", "--separate", "--format", "gif", "-o", str(tmp_path / "d")
+    )
     assert code == 2 and "--separate writes one PNG per sprite" in err
-    code, _, err = run(capsys, models_dir, "palette", "apply", str(_sprite_png(tmp_path)), "--palette", "db32",
-                       "-o", str(tmp_path / "mapped.jpg"))
+    code, _, err = run(
+        capsys,
+        models_dir,
+        "palette",
+        "apply",
+        str(_sprite_png(tmp_path)),
+        "--palette",
+        "db32",
+        "-o",
+        str(tmp_path / "mapped.jpg"),
+    )
     assert code == 2 and "does not end in .png: palette apply writes a PNG" in err
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "mapped.jpg").exists()
 
@@ -94,8 +113,9 @@ def test_dash_writes_the_png_to_stdout_and_the_summary_to_stderr(models_dir: Pat
     assert proc4.returncode == 0 and proc4.stdout.startswith(b"GIF89a")
 
 
-def test_a_write_error_names_the_users_path_not_the_temp_file(capsys: pytest.CaptureFixture[str],
-                                                              models_dir: Path, tmp_path: Path) -> None:
+def test_a_write_error_names_the_users_path_not_the_temp_file(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     """A folder where the file should go, so ``os.replace`` fails whoever runs it (root too); the message named
     ``.o.png.c85f443cf0c0.tmp`` before."""
     (tmp_path / "o.png").mkdir()
@@ -105,8 +125,9 @@ def test_a_write_error_names_the_users_path_not_the_temp_file(capsys: pytest.Cap
 
 
 # ------------------------------------------------------------------------------------------- sheet description
-def test_generate_writes_the_sheet_description_next_to_the_sheet(capsys: pytest.CaptureFixture[str],
-                                                                  models_dir: Path, tmp_path: Path) -> None:
+def test_generate_writes_the_sheet_description_next_to_the_sheet(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     sheet = tmp_path / "sheet.png"
     code, out, err = run(capsys, models_dir, "generate", "-n", "5", "--seed", "7", "--scale", "2", "-o", str(sheet))
     assert code == 0, err
@@ -124,7 +145,7 @@ def test_generate_writes_the_sheet_description_next_to_the_sheet(capsys: pytest.
     for f, sprite in zip(doc["frames"], sprites, strict=True):
         r = f["frame"]
         assert (r["w"], r["h"]) == (2 * SIZE, 2 * SIZE) and r["x"] % 18 == 0 and r["y"] % 18 == 0
-        cell = pixels[r["y"]: r["y"] + r["h"], r["x"]: r["x"] + r["w"]]
+        cell = pixels[r["y"] : r["y"] + r["h"], r["x"] : r["x"] + r["w"]]
         np.testing.assert_array_equal(cell, np.repeat(np.repeat(sprite, 2, 0), 2, 1))
 
 
@@ -138,10 +159,13 @@ def test_the_watch_folder_and_the_cli_describe_sheets_with_one_function() -> Non
 
 
 # ---------------------------------------------------------------------------------------------- animations
-@pytest.mark.parametrize(("fmt", "name", "pil_format"), [("gif", "a.gif", "GIF"), ("apng", "a.png", "PNG"),
-                                                        ("apng", "a.apng", "PNG"), ("webp", "a.webp", "WEBP")])
-def test_interpolation_as_an_animation(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path,
-                                       fmt: str, name: str, pil_format: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "name", "pil_format"),
+    [("gif", "a.gif", "GIF"), ("apng", "a.png", "PNG"), ("apng", "a.apng", "PNG"), ("webp", "a.webp", "WEBP")],
+)
+def test_interpolation_as_an_animation(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, fmt: str, name: str, pil_format: str
+) -> None:
     out_file = tmp_path / name
     args = ["interpolate", "seed:1", "seed:2", "-n", "5", "--scale", "3", "--duration", "80", "-o", str(out_file)]
     if name == "a.png":
@@ -162,23 +186,49 @@ def test_interpolation_as_an_animation(capsys: pytest.CaptureFixture[str], model
             np.testing.assert_array_equal(frame, np.repeat(np.repeat(want[i], 3, 0), 3, 1))
 
 
-def test_variations_as_a_gif_that_plays_twice(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                              tmp_path: Path) -> None:
-    code, out, err = run(capsys, models_dir, "variations", str(_sprite_png(tmp_path)), "-n", "4", "--seed", "2",
-                         "--loop", "2", "-o", str(tmp_path / "v.gif"))
+def test_variations_as_a_gif_that_plays_twice(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        models_dir,
+        "variations",
+        str(_sprite_png(tmp_path)),
+        "-n",
+        "4",
+        "--seed",
+        "2",
+        "--loop",
+        "2",
+        "-o",
+        str(tmp_path / "v.gif"),
+    )
     assert code == 0, err
     with Image.open(tmp_path / "v.gif") as im:
         assert im.n_frames == 4 and im.info["loop"] == 1  # GIF counts repeats after the first play
-    code, _, err = run(capsys, models_dir, "variations", str(_sprite_png(tmp_path)), "--duration", "5",
-                       "-o", str(tmp_path / "w.gif"))
+    code, _, err = run(
+        capsys, models_dir, "variations", str(_sprite_png(tmp_path)), "--duration", "5", "-o", str(tmp_path / "w.gif")
+    )
     assert code == 2 and "duration must be between 10 and 60000 ms, got 5" in err
 
 
-def test_godot_sprite_frames_from_the_cli(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                          tmp_path: Path) -> None:
+def test_godot_sprite_frames_from_the_cli(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path) -> None:
     tres = tmp_path / "walk.tres"
-    code, out, err = run(capsys, models_dir, "interpolate", "seed:1", "seed:2", "-n", "4", "--scale", "2",
-                         "--duration", "125", "-o", str(tres))
+    code, out, err = run(
+        capsys,
+        models_dir,
+        "interpolate",
+        "seed:1",
+        "seed:2",
+        "-n",
+        "4",
+        "--scale",
+        "2",
+        "--duration",
+        "125",
+        "-o",
+        str(tres),
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["path"] == str(tres) and summary["sheet"] == str(tmp_path / "walk.png")
@@ -196,6 +246,7 @@ def test_godot_sprite_frames_from_the_cli(capsys: pytest.CaptureFixture[str], mo
 # --------------------------------------------------------------------------------------------- input caps
 def _huge_png(path: Path, side: int = 12000) -> Path:
     """A valid side x side RGBA PNG, written without holding the pixels (rows of zeros compress to almost nothing)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
@@ -207,17 +258,21 @@ def _huge_png(path: Path, side: int = 12000) -> Path:
     return path
 
 
-@pytest.mark.parametrize("args", [
-    ["variations", "{big}"],
-    ["score", "{big}"],  # score and similar use the shipped teacher
-    ["palette", "extract", "{big}", "-o", "{tmp}/p.gpl"],
-    ["palette", "apply", "{big}", "--palette", "db32", "-o", "{tmp}/a.png"],
-    ["similar", "{big}", "{small16}"],
-    ["similar", "{small16}", "{big}"],
-    ["interpolate", "{big}", "seed:1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["variations", "{big}"],
+        ["score", "{big}"],  # score and similar use the shipped teacher
+        ["palette", "extract", "{big}", "-o", "{tmp}/p.gpl"],
+        ["palette", "apply", "{big}", "--palette", "db32", "-o", "{tmp}/a.png"],
+        ["similar", "{big}", "{small16}"],
+        ["similar", "{small16}", "{big}"],
+        ["interpolate", "{big}", "seed:1"],
+    ],
+)
 def test_a_huge_image_is_refused_from_its_header_on_every_command(
-        capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, args: list[str]) -> None:
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path, args: list[str]
+) -> None:
     big = _huge_png(tmp_path / "big.png")
     small16 = write_png(tmp_path / "s16.png", np.full((16, 16, 4), 255, np.uint8))
     argv = [a.format(big=big, small16=small16, tmp=tmp_path) for a in args]
@@ -236,34 +291,40 @@ def test_a_huge_image_is_refused_from_its_header_on_every_command(
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "p.gpl").exists()
 
 
-def test_the_cap_lets_a_big_sheet_through(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                          tmp_path: Path) -> None:
+def test_the_cap_lets_a_big_sheet_through(capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path) -> None:
     sheet = np.zeros((MAX_INPUT_SIDE, 64, 4), np.uint8)
     sheet[::7, ::3] = (10, 200, 30, 255)
     write_png(tmp_path / "tall.png", sheet)
-    code, out, err = run(capsys, models_dir, "palette", "extract", str(tmp_path / "tall.png"),
-                         "-o", str(tmp_path / "p.hex"))
+    code, out, err = run(
+        capsys, models_dir, "palette", "extract", str(tmp_path / "tall.png"), "-o", str(tmp_path / "p.hex")
+    )
     assert code == 0, err and json.loads(out)["colors"] == ["#0ac81e"]
 
 
-def test_a_sheet_over_the_output_limit_is_refused_before_it_is_made(capsys: pytest.CaptureFixture[str],
-                                                                     models_dir: Path, tmp_path: Path) -> None:
+def test_a_sheet_over_the_output_limit_is_refused_before_it_is_made(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     code, _, err = run(capsys, models_dir, "generate", "-n", "1024", "--scale", "32", "-o", str(tmp_path / "s.png"))
     assert code == 2 and "the sheet would be 9184x9184 pixels; the limit is 16384 on a side and 64 megapixels" in err
     assert not (tmp_path / "s.png").exists()
 
 
-def test_a_text_file_given_as_a_sprite_is_named_in_words(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                                         tmp_path: Path) -> None:
+def test_a_text_file_given_as_a_sprite_is_named_in_words(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     notes = tmp_path / "notes.png"
     notes.write_text("these are not pixels")
-    for argv in (["variations", str(notes)], ["score", str(notes)], ["palette", "apply", str(notes), "--palette",
-                                                                      "db32"]):
+    for argv in (
+        ["variations", str(notes)],
+        ["score", str(notes)],
+        ["palette", "apply", str(notes), "--palette", "db32"],
+    ):
         if argv[0] == "score":  # the shipped teacher
             code, err = main(argv), capsys.readouterr().err
         else:
             code, _, err = run(capsys, models_dir, *argv)
         assert code == 2
-        assert err.strip() == f"error: {notes} is not a readable image (not a PNG, nor another image format " \
-                              "Pillow reads)", err
+        assert (
+            err.strip() == f"error: {notes} is not a readable image (not a PNG, nor another image format Pillow reads)"
+        ), err
         assert "BytesIO" not in err and "object at 0x" not in err

@@ -57,8 +57,23 @@ def _run(models: Path, *args: str, tty: bool) -> tuple[int, str, str]:
 
 
 def test_a_terminal_gets_a_progress_bar_on_stderr(flow_dir: Path, tmp_path: Path) -> None:
-    code, out, err = _run(flow_dir, "generate", "--model", "tflow", "-n", "3", "--seed", "1", "--steps", "6",
-                          "--solver", "euler", "-o", str(tmp_path / "s.png"), tty=True)
+    code, out, err = _run(
+        flow_dir,
+        "generate",
+        "--model",
+        "tflow",
+        "-n",
+        "3",
+        "--seed",
+        "1",
+        "--steps",
+        "6",
+        "--solver",
+        "euler",
+        "-o",
+        str(tmp_path / "s.png"),
+        tty=True,
+    )
     assert code == 0, err
     assert "generate [" in err and "6/6 steps" in err and "\r" in err, repr(err)
     assert err.rstrip("\r\n").endswith("s") and err.endswith("\n")  # the finished bar stays, on its own line
@@ -66,8 +81,21 @@ def test_a_terminal_gets_a_progress_bar_on_stderr(flow_dir: Path, tmp_path: Path
 
 
 def test_interpolate_and_variations_show_it_too(flow_dir: Path, tmp_path: Path) -> None:
-    code, _, err = _run(flow_dir, "interpolate", "--model", "tflow", "seed:1", "seed:2", "-n", "3", "--steps", "4",
-                        "-o", str(tmp_path / "i.png"), tty=True)
+    code, _, err = _run(
+        flow_dir,
+        "interpolate",
+        "--model",
+        "tflow",
+        "seed:1",
+        "seed:2",
+        "-n",
+        "3",
+        "--steps",
+        "4",
+        "-o",
+        str(tmp_path / "i.png"),
+        tty=True,
+    )
     assert code == 0 and "interpolate [" in err and "/" in err, err
 
 
@@ -82,7 +110,20 @@ def test_no_bar_with_quiet_or_without_a_terminal(flow_dir: Path, tmp_path: Path,
 
 def test_an_error_after_the_bar_starts_on_its_own_line(flow_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "o.png").mkdir()  # the sheet cannot be written: the error follows the finished bar
-    code, _, err = _run(flow_dir, "generate", "--model", "tflow", "-n", "2", "--seed", "1", "--steps", "4",
-                        "-o", str(tmp_path / "o.png"), tty=True)
+    code, _, err = _run(
+        flow_dir,
+        "generate",
+        "--model",
+        "tflow",
+        "-n",
+        "2",
+        "--seed",
+        "1",
+        "--steps",
+        "4",
+        "-o",
+        str(tmp_path / "o.png"),
+        tty=True,
+    )
     assert code == 1
     assert "\nerror: Is a directory: " in err.replace("\r\n", "\n"), repr(err)

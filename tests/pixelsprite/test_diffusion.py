@@ -18,13 +18,21 @@ from pixelsprite.registry import Registry
 
 from .iterative_bundles import SIZE
 
-SETTINGS = [("tdiff", "ddim", 4), ("tdiff", "ddpm", 6), ("tdiff-v", "ddim", 3), ("tflow", "euler", 3),
-            ("tflow", "midpoint", 2), ("tflow", "heun", 2), ("tflow-lat", "heun", 2)]
+SETTINGS = [
+    ("tdiff", "ddim", 4),
+    ("tdiff", "ddpm", 6),
+    ("tdiff-v", "ddim", 3),
+    ("tflow", "euler", 3),
+    ("tflow", "midpoint", 2),
+    ("tflow", "heun", 2),
+    ("tflow-lat", "heun", 2),
+]
 
 
 @pytest.mark.parametrize(("model", "solver", "steps"), SETTINGS)
-def test_seed_reproduces_each_sprite_whatever_the_batch(iterative_registry: Registry, model: str, solver: str,
-                                                        steps: int) -> None:
+def test_seed_reproduces_each_sprite_whatever_the_batch(
+    iterative_registry: Registry, model: str, solver: str, steps: int
+) -> None:
     kw = {"label": "b", "solver": solver, "steps": steps, "guidance": 2.5, "registry": iterative_registry}
     a = api.generate(model, 5, seed=10, **kw)
     b = api.generate(model, 5, seed=10, **kw)
@@ -65,8 +73,9 @@ def test_progress_and_cancel_through_handle(iterative_registry: Registry) -> Non
     api.handle(req, registry=iterative_registry, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(i, 5) for i in range(1, 6)]
     with pytest.raises(Cancelled) as e:
-        api.handle(req, registry=iterative_registry, cancel=lambda: len(seen) >= 7,
-                   progress=lambda d, t: seen.append((d, t)))
+        api.handle(
+            req, registry=iterative_registry, cancel=lambda: len(seen) >= 7, progress=lambda d, t: seen.append((d, t))
+        )
     assert e.value.code == "cancelled" and len(seen) == 7
 
 
@@ -81,18 +90,29 @@ def test_variations_by_partial_noising(iterative_registry: Registry) -> None:
         b = api.variations(model, sprite, 1, strength=0.5, seed=2, **kw)
         assert a.sprites[1].tobytes() == b.sprites[0].tobytes() and a.seeds == (1, 2, 3, 4)
     seen: list[tuple[int, int]] = []
-    api.variations("tdiff", sprite, 2, strength=0.5, seed=1, steps=6, progress=lambda d, t: seen.append((d, t)),
-                   registry=iterative_registry)
+    api.variations(
+        "tdiff",
+        sprite,
+        2,
+        strength=0.5,
+        seed=1,
+        steps=6,
+        progress=lambda d, t: seen.append((d, t)),
+        registry=iterative_registry,
+    )
     assert seen[-1] == (3, 3)  # ceil(6 * 0.5) steps from the middle of the schedule
 
 
 @pytest.mark.parametrize(("model", "solver"), [("tdiff", "ddim"), ("tflow", "heun"), ("tflow-lat", "euler")])
-def test_interpolation_between_seeds_starts_and_ends_on_them(iterative_registry: Registry, model: str,
-                                                             solver: str) -> None:
+def test_interpolation_between_seeds_starts_and_ends_on_them(
+    iterative_registry: Registry, model: str, solver: str
+) -> None:
     kw = {"label": "a", "solver": solver, "guidance": 2.0, "registry": iterative_registry}
     strip = api.interpolate(model, 5, 9, count=5, method="lerp", steps=4, **kw)
-    ends = api.generate(model, 1, seed=5, steps=4, **kw).sprites[0], api.generate(model, 1, seed=9, steps=4,
-                                                                                    **kw).sprites[0]
+    ends = (
+        api.generate(model, 1, seed=5, steps=4, **kw).sprites[0],
+        api.generate(model, 1, seed=9, steps=4, **kw).sprites[0],
+    )
     assert strip.sprites.shape == (5, SIZE, SIZE, 4) and strip.layout == (1, 5)
     assert strip.sprites[0].tobytes() == ends[0].tobytes() and strip.sprites[-1].tobytes() == ends[1].tobytes()
 
@@ -117,8 +137,10 @@ def test_latent_space_bundle_decodes_through_the_vae(iterative_registry: Registr
     x = np.random.default_rng(1).standard_normal((2, 4, 2, 2)).astype(np.float32)
     raw = m.decode_raw(x)
     assert raw.shape == (2, 4, SIZE, SIZE)
-    z = x * np.array([1.0, 0.5, 2.0, 1.0], np.float32)[None, :, None, None] + np.array(
-        [0.1, -0.1, 0.0, 0.2], np.float32)[None, :, None, None]
+    z = (
+        x * np.array([1.0, 0.5, 2.0, 1.0], np.float32)[None, :, None, None]
+        + np.array([0.1, -0.1, 0.0, 0.2], np.float32)[None, :, None, None]
+    )
     assert np.allclose(raw, m.bundle.run("decoder", {"z": z})["image"], atol=1e-6)
 
 
@@ -132,8 +154,11 @@ def test_request_errors_name_the_field(iterative_registry: Registry, registry: R
         (lambda: api.generate("tdiff", 2, 0, steps=0, registry=reg), "steps", "between 1 and 1000"),
         (lambda: api.generate("tdiff", 2, 0, guidance=25.0, registry=reg), "guidance", "between 0.0 and 20.0"),
         (lambda: api.generate("tdiff-u", 2, 0, label="a", registry=reg), "label", "unconditional"),
-        (lambda: api.variations("tdiff", np.zeros((SIZE, SIZE, 4), np.uint8), 2, 1.5, registry=reg), "strength",
-         "between 0 and 1"),
+        (
+            lambda: api.variations("tdiff", np.zeros((SIZE, SIZE, 4), np.uint8), 2, 1.5, registry=reg),
+            "strength",
+            "between 0 and 1",
+        ),
         (lambda: api.interpolate("tdiff", 1, 2, solver="ddpm", registry=reg), "solver", "deterministic"),
         (lambda: api.interpolate("tdiff", 1, 2, steps=99, registry=reg), "steps", "between 1 and 40"),
         (lambda: api.grid("tdiff", [1, 2, 3, 4], registry=reg), "model", "supports the families: vae"),
@@ -152,10 +177,12 @@ def test_broken_sampling_sections_are_bundle_errors(iterative_registry: Registry
     import shutil
 
     src = iterative_registry.info("tdiff").path
-    for key, value, text in (("sampling", None, "needs a 'sampling' object"),
-                             ("solvers", ["ddpm", "euler"], "sampling.solvers"),
-                             ("schedule", {"type": "quadratic", "T": 40}, "sampling.schedule"),
-                             ("max_steps", 80, "exceeds T")):
+    for key, value, text in (
+        ("sampling", None, "needs a 'sampling' object"),
+        ("solvers", ["ddpm", "euler"], "sampling.solvers"),
+        ("schedule", {"type": "quadratic", "T": 40}, "sampling.schedule"),
+        ("max_steps", 80, "exceeds T"),
+    ):
         folder = tmp_path / key / "tdiff"
         shutil.copytree(src, folder)
         d = json.loads((folder / "manifest.json").read_text())
@@ -171,13 +198,53 @@ def test_broken_sampling_sections_are_bundle_errors(iterative_registry: Registry
 def test_cli_sampler_options(iterative_registry: Registry, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(iterative_registry.search_path[0])
     out = tmp_path / "s.png"
-    code = cli.main(["--models-dir", root, "generate", "--model", "tdiff", "-n", "3", "--seed", "1", "--label", "b",
-                     "--steps", "3", "--solver", "ddpm", "--guidance", "1.5", "-o", str(out)])
+    code = cli.main(
+        [
+            "--models-dir",
+            root,
+            "generate",
+            "--model",
+            "tdiff",
+            "-n",
+            "3",
+            "--seed",
+            "1",
+            "--label",
+            "b",
+            "--steps",
+            "3",
+            "--solver",
+            "ddpm",
+            "--guidance",
+            "1.5",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0 and out.is_file()
     code = cli.main(["--models-dir", root, "generate", "--model", "tdiff", "--label", "cat", "-o", str(out)])
     assert code == 2 and "valid labels: a, b" in capsys.readouterr().err
-    code = cli.main(["--models-dir", root, "interpolate", "--model", "tflow", "--seed-a", "1", "--seed-b", "2",
-                     "--count", "3", "--steps", "2", "--solver", "euler", "-o", str(out)])
+    code = cli.main(
+        [
+            "--models-dir",
+            root,
+            "interpolate",
+            "--model",
+            "tflow",
+            "--seed-a",
+            "1",
+            "--seed-b",
+            "2",
+            "--count",
+            "3",
+            "--steps",
+            "2",
+            "--solver",
+            "euler",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
 
 

@@ -24,8 +24,10 @@ def test_linear_schedule_round_trips() -> None:
 def test_cosine_schedule_matches_closed_form() -> None:
     T, eps = 1000, 0.008
     s = DiffusionSchedule.make("cosine", T)
-    f = np.cos((np.arange(1, T + 1) / T + eps) / (1 + eps) * math.pi / 2) ** 2 / math.cos(eps / (1 + eps) * math.pi
-                                                                                         / 2) ** 2
+    f = (
+        np.cos((np.arange(1, T + 1) / T + eps) / (1 + eps) * math.pi / 2) ** 2
+        / math.cos(eps / (1 + eps) * math.pi / 2) ** 2
+    )
     unclipped = cosine_betas(T) < 0.999
     assert np.allclose(s.alpha_bar[unclipped], f[unclipped], rtol=1e-10)
     assert s.betas.max() <= 0.999 and DiffusionSchedule.from_dict(s.to_dict()).to_dict() == s.to_dict()
@@ -52,10 +54,12 @@ def test_trailing_timesteps() -> None:
 
 def _oracle(s: DiffusionSchedule, x0: np.ndarray, prediction: str = "eps"):
     """The exact ε (or v) for a point mass at x0: ε = (x_t - sqrt(ᾱ) x0) / sqrt(1-ᾱ)."""
+
     def predict(x: np.ndarray, t: float) -> np.ndarray:
         a = s.ab(int(t))
         eps = (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
         return s.targets(x0, eps, int(t), prediction) if prediction == "v" else eps
+
     return predict
 
 

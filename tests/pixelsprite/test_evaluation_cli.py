@@ -43,12 +43,29 @@ def cli_models(tmp_path_factory: pytest.TempPathFactory, bundle_writer: Any) -> 
     return models, sprites
 
 
-def test_cli_writes_the_report(cli_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                               ) -> None:
+def test_cli_writes_the_report(
+    cli_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     models, _ = cli_models
     out = tmp_path / "evaluation.md"
-    code = main(["--no-builtin-models", "--models-dir", str(models), "evaluate", "--data", str(tmp_path),
-                 "--cache", "", "--count", "12", "--baseline-count", "12", "--out", str(out)])
+    code = main(
+        [
+            "--no-builtin-models",
+            "--models-dir",
+            str(models),
+            "evaluate",
+            "--data",
+            str(tmp_path),
+            "--cache",
+            "",
+            "--count",
+            "12",
+            "--baseline-count",
+            "12",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert json.loads(lines[-1])["models"] == ["tiny-eval"] and any("`tiny-eval`" in line for line in lines)
@@ -59,17 +76,31 @@ def _entry_point(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]
     """``python -m pixelsprite ARGS`` in ``cwd``, with this checkout importable and no user models."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env.pop("PIXELSPRITE_MODELS", None)
-    return subprocess.run([sys.executable, "-m", "pixelsprite", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pixelsprite", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
-def test_cli_writes_into_a_folder_of_the_users_never_the_source_tree(cli_models: tuple[Path, Path],
-                                                                      tmp_path: Path) -> None:
+def test_cli_writes_into_a_folder_of_the_users_never_the_source_tree(
+    cli_models: tuple[Path, Path], tmp_path: Path
+) -> None:
     models, _ = cli_models
     run_in = tmp_path / "somewhere"
     run_in.mkdir()
-    base = ["--no-builtin-models", "--models-dir", str(models), "evaluate", "--data", str(tmp_path), "--cache", "",
-            "--count", "12", "--baseline-count", "12"]
+    base = [
+        "--no-builtin-models",
+        "--models-dir",
+        str(models),
+        "evaluate",
+        "--data",
+        str(tmp_path),
+        "--cache",
+        "",
+        "--count",
+        "12",
+        "--baseline-count",
+        "12",
+    ]
     proc = _entry_point(base, run_in)  # no --out: ./pixelsprite-evaluation/, said on stderr
     assert proc.returncode == 0, proc.stderr
     out = run_in / "pixelsprite-evaluation"
@@ -83,19 +114,25 @@ def test_cli_writes_into_a_folder_of_the_users_never_the_source_tree(cli_models:
     proc = _entry_point([*base, "--out", str(named)], run_in)  # a folder the user names
     assert proc.returncode == 0, proc.stderr
     assert (named / "evaluation.md").is_file() and any((named / "evaluation").glob("*.png"))
-    assert json.loads(proc.stdout.splitlines()[-1])["files"] == [str(named / "evaluation.md"),
-                                                                str(named / "evaluation" / "evaluation.json")]
+    assert json.loads(proc.stdout.splitlines()[-1])["files"] == [
+        str(named / "evaluation.md"),
+        str(named / "evaluation" / "evaluation.json"),
+    ]
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--count", "0", "--count must be between 6 and 65536, got 0"),
-    ("--count", "-3", "--count must be between 6 and 65536, got -3"),
-    ("--baseline-count", "5", "--baseline-count must be between 6 and 65536, got 5"),
-    ("--seed", "-1", "--seed must be between 0 and"),
-    ("--threads", "-2", "--threads must be between 0 and 1024, got -2"),
-])
-def test_bad_numbers_are_clean_errors(option: str, value: str, message: str, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--count", "0", "--count must be between 6 and 65536, got 0"),
+        ("--count", "-3", "--count must be between 6 and 65536, got -3"),
+        ("--baseline-count", "5", "--baseline-count must be between 6 and 65536, got 5"),
+        ("--seed", "-1", "--seed must be between 0 and"),
+        ("--threads", "-2", "--threads must be between 0 and 1024, got -2"),
+    ],
+)
+def test_bad_numbers_are_clean_errors(
+    option: str, value: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["evaluate", "--data", str(tmp_path), option, value, "--out", str(tmp_path / "e")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"error: {message}") and "Traceback" not in err
@@ -118,16 +155,40 @@ def test_out_in_the_way_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureF
     assert "is a folder, where the report would go" in capsys.readouterr().err
 
 
-def test_cli_errors_name_the_data(cli_models: tuple[Path, Path], tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_errors_name_the_data(
+    cli_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     models, _ = cli_models
-    code = main(["--no-builtin-models", "--models-dir", str(models), "evaluate", "--data", str(tmp_path / "nope"),
-                 "--models", "tiny", "--out", str(tmp_path / "e.md")])
+    code = main(
+        [
+            "--no-builtin-models",
+            "--models-dir",
+            str(models),
+            "evaluate",
+            "--data",
+            str(tmp_path / "nope"),
+            "--models",
+            "tiny",
+            "--out",
+            str(tmp_path / "e.md"),
+        ]
+    )
     assert code == 2 and "error: unknown model 'tiny'" in capsys.readouterr().err
     code = main(["evaluate", "--data", str(tmp_path / "nope"), "--models", "vae16", "--out", str(tmp_path / "e.md")])
     assert code == 2 and "pass --data DIR" in capsys.readouterr().err
-    code = main(["--models-dir", str(models), "evaluate", "--data", str(tmp_path), "--models", "vae16",
-                 "--out", str(tmp_path / "e.md")])  # the tiny evaluator's 8x8 canvas cannot take 16x16 sprites
+    code = main(
+        [
+            "--models-dir",
+            str(models),
+            "evaluate",
+            "--data",
+            str(tmp_path),
+            "--models",
+            "vae16",
+            "--out",
+            str(tmp_path / "e.md"),
+        ]
+    )  # the tiny evaluator's 8x8 canvas cannot take 16x16 sprites
     assert code == 2 and "nothing to evaluate" in capsys.readouterr().err
 
 
@@ -156,8 +217,14 @@ def test_cli_runs_without_torch(cli_models: tuple[Path, Path], tmp_path: Path) -
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env.pop("PIXELSPRITE_MODELS", None)
     out = tmp_path / "evaluation.md"
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(models), str(tmp_path), str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(models), str(tmp_path), str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()
 

@@ -81,8 +81,8 @@ def crisp_sprites(n: int, seed: int, size: int = 12) -> np.ndarray:
         for _ in range(int(rng.integers(2, 5))):
             y0, x0 = rng.integers(0, size - 3, 2)
             h, w = rng.integers(3, size // 2 + 2, 2)
-            out[i, y0:y0 + h, x0:x0 + w, :3] = rng.integers(0, 256, 3)
-            out[i, y0:y0 + h, x0:x0 + w, 3] = 255
+            out[i, y0 : y0 + h, x0 : x0 + w, :3] = rng.integers(0, 256, 3)
+            out[i, y0 : y0 + h, x0 : x0 + w, 3] = 255
     return out
 
 

@@ -51,15 +51,19 @@ def test_polynomial_mmd_matches_the_definition() -> None:
 
 def test_kid_is_unbiased_for_one_distribution_and_positive_for_a_shift() -> None:
     rng = np.random.default_rng(2)
-    same = [polynomial_mmd2_unbiased(rng.standard_normal((100, 8)), rng.standard_normal((100, 8)))
-            for _ in range(200)]
+    same = [polynomial_mmd2_unbiased(rng.standard_normal((100, 8)), rng.standard_normal((100, 8))) for _ in range(200)]
     shifted = polynomial_mmd2_unbiased(rng.standard_normal((100, 8)), rng.standard_normal((100, 8)) + 0.5)
     # the estimator's mean over independent draws is ~0 (within 4 standard errors), far below a 0.5 shift
     assert abs(np.mean(same)) < 4 * np.std(same) / np.sqrt(len(same))
     assert min(same) < 0 < max(same)
     assert shifted > 20 * np.std(same)
-    res = kid(rng.standard_normal((300, 8)), rng.standard_normal((200, 8)) + 0.5, np.random.default_rng(0),
-              subsets=10, subset_size=1000)
+    res = kid(
+        rng.standard_normal((300, 8)),
+        rng.standard_normal((200, 8)) + 0.5,
+        np.random.default_rng(0),
+        subsets=10,
+        subset_size=1000,
+    )
     assert res.subset_size == 200 and res.subsets == 10 and res.mean > 0 and res.std >= 0
 
 

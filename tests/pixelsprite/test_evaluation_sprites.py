@@ -20,8 +20,9 @@ def test_memorization_rate_equals_the_brute_force_definition() -> None:
     train = _sprites(60, 0)
     near = train[:10].astype(np.int16) + np.where(train[:10, ..., 3:4] > 0, 1, 0)  # off by 1 on opaque pixels
     far = train[10:15].astype(np.int16) + np.where(train[10:15, ..., 3:4] > 0, 3, 0)
-    samples = np.concatenate([_sprites(20, 1), train[20:25], near.clip(0, 255).astype(np.uint8),
-                              far.clip(0, 255).astype(np.uint8)])
+    samples = np.concatenate(
+        [_sprites(20, 1), train[20:25], near.clip(0, 255).astype(np.uint8), far.clip(0, 255).astype(np.uint8)]
+    )
     brute = float((nearest_distance(samples, train) < MEMORIZATION_L1).mean())
     assert memorization_rate(samples, train) == brute == 15 / 40  # 5 copies + 10 near copies, not the 5 far
     assert memorization_rate(samples[:0], train) == 0.0

@@ -30,8 +30,8 @@ def toy_sprites(n: int, seed: int, size: int = 8) -> np.ndarray:
     for i in range(n):
         y0, x0 = rng.integers(0, size // 2, 2)
         h, w = rng.integers(2, size // 2 + 1, 2)
-        out[i, y0:y0 + h, x0:x0 + w, :3] = rng.integers(0, 256, 3)
-        out[i, y0:y0 + h, x0:x0 + w, 3] = 255
+        out[i, y0 : y0 + h, x0 : x0 + w, :3] = rng.integers(0, 256, 3)
+        out[i, y0 : y0 + h, x0 : x0 + w, 3] = 255
     return out
 
 
@@ -41,8 +41,9 @@ def toy_data() -> SpriteData:
 
 
 @pytest.fixture(scope="module")
-def suite_registry(tmp_path_factory: pytest.TempPathFactory, models_dir: Path, iterative_registry: Registry
-                   ) -> Registry:
+def suite_registry(
+    tmp_path_factory: pytest.TempPathFactory, models_dir: Path, iterative_registry: Registry
+) -> Registry:
     root = tmp_path_factory.mktemp("evaluator")
     write_tiny_evaluator(root)
     return Registry([models_dir, *iterative_registry.search_path, root], builtin=False, env=False)
@@ -72,17 +73,23 @@ def test_labels_like_follows_the_mix_and_sums_to_n() -> None:
     assert plan == [("a", 8), ("b", 2)]  # 7.5 / 2.5: the tie goes to the first label
 
 
-def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry, toy_data: SpriteData,
-                                                       tmp_path: Path) -> None:
+def test_suite_measures_generators_beside_real_sprites(
+    suite_registry: Registry, toy_data: SpriteData, tmp_path: Path
+) -> None:
     def scorer(sprites: np.ndarray) -> np.ndarray:
         return sprites[..., 3].mean(axis=(1, 2)) / 255
 
-    res = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny", "tdiff"], cfg=CFG, scorer=scorer,
-                    teacher="alpha")
+    res = run_suite(
+        suite_registry, lambda builder, size: toy_data, names=["tiny", "tdiff"], cfg=CFG, scorer=scorer, teacher="alpha"
+    )
     (report,) = res.datasets
     kinds = [(r.name, r.kind) for r in report.rows if r.kind != "corruption"]
-    assert kinds == [("training subset (real vs real)", "baseline"), ("held-out real", "held_out"),
-                     ("tiny", "generator"), ("tdiff", "generator")]
+    assert kinds == [
+        ("training subset (real vs real)", "baseline"),
+        ("held-out real", "held_out"),
+        ("tiny", "generator"),
+        ("tdiff", "generator"),
+    ]
     base, real, tiny, tdiff = (r for r in report.rows if r.kind != "corruption")
     damaged = {r.name: r for r in report.rows if r.kind == "corruption"}
     assert len(damaged) == 5 and all(r.fd is not None and r.fd >= 0 for r in damaged.values())
@@ -107,8 +114,11 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
     again = run_suite(suite_registry, lambda builder, size: toy_data, names=["tdiff"], cfg=CFG)
     alone = again.datasets[0].rows[-1]  # seeds per row: the same numbers without the other models
     assert (alone.fd, alone.kid, alone.precision, alone.recall) == (tdiff.fd, tdiff.kid, tdiff.precision, tdiff.recall)
-    assert (alone.step_profile, alone.two_sample, alone.two_sample_folds) == (tdiff.step_profile, tdiff.two_sample,
-                                                                             tdiff.two_sample_folds)
+    assert (alone.step_profile, alone.two_sample, alone.two_sample_folds) == (
+        tdiff.step_profile,
+        tdiff.two_sample,
+        tdiff.two_sample_folds,
+    )
     assert again.teacher is None
 
     md = tmp_path / "docs" / "evaluation.md"
@@ -132,8 +142,9 @@ def test_suite_measures_generators_beside_real_sprites(suite_registry: Registry,
 
 
 def test_the_two_sample_test_can_be_turned_off(suite_registry: Registry, toy_data: SpriteData) -> None:
-    cfg = SuiteConfig(count=8, baseline_count=8, kid_subsets=2, pr_repeats=1, baseline_draws=1, corruptions=False,
-                      two_sample=False)
+    cfg = SuiteConfig(
+        count=8, baseline_count=8, kid_subsets=2, pr_repeats=1, baseline_draws=1, corruptions=False, two_sample=False
+    )
     rows = run_suite(suite_registry, lambda builder, size: toy_data, names=["tiny"], cfg=cfg).datasets[0].rows
     assert [r.two_sample for r in rows] == [None, None, None] and all(r.step_profile is not None for r in rows)
     with pytest.raises(ValueError, match="two_sample_folds"):
@@ -150,8 +161,9 @@ def test_real_sprites_as_a_generator_score_like_the_baseline(suite_registry: Reg
     assert frechet_distance(f, ev.features(toy_data.train)) > 0
 
 
-def test_teacher_scores_are_used_when_a_teacher_is_installed(tmp_path: Path, bundle_writer: Any,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_teacher_scores_are_used_when_a_teacher_is_installed(
+    tmp_path: Path, bundle_writer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import types
 
     from pixelsprite.evaluation.teacher_scores import teacher_scorer

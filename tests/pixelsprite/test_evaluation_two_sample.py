@@ -71,8 +71,9 @@ def test_crisp_and_blurred_sprites_are_told_apart() -> None:
     crisp, other = patchwork(60, 1), patchwork(60, 2)
     res = two_sample_accuracy(crisp, blur(other), seed=0, **FAST)
     assert res.accuracy > 0.95 and res.per_class == 60 and res.folds == 5 and len(res.fold_accuracies) == 5
-    assert two_sample_accuracy(crisp, rgb_noise(other, np.random.default_rng(0), 8.0), seed=0,
-                               **FAST).accuracy > 0.9  # the equality flags see mild noise
+    assert (
+        two_sample_accuracy(crisp, rgb_noise(other, np.random.default_rng(0), 8.0), seed=0, **FAST).accuracy > 0.9
+    )  # the equality flags see mild noise
 
 
 def test_one_distribution_is_near_chance() -> None:

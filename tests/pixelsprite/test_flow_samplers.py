@@ -34,8 +34,9 @@ def test_field_linear_in_time_is_exact_for_second_order_solvers(solver: str) -> 
 
 
 def test_heun_is_second_order_on_exponential_growth() -> None:
-    errs = [abs(float(heun.integrate(lambda x, t: x, np.ones(1, np.float32), uniform_grid(n))[0]) - np.e)
-            for n in (8, 16)]
+    errs = [
+        abs(float(heun.integrate(lambda x, t: x, np.ones(1, np.float32), uniform_grid(n))[0]) - np.e) for n in (8, 16)
+    ]
     assert 3.5 < errs[0] / errs[1] < 4.5
 
 

@@ -222,12 +222,15 @@ def test_per_label_colour_policy_round_trips_and_resolves() -> None:
     assert "per_label" not in Manifest.from_dict(EXAMPLE).to_dict()["postprocess"]  # absent stays absent
 
 
-@pytest.mark.parametrize(("per_label", "match"), [
-    ({"dragon": {"color_tolerance": 0.03, "despeckle": 0.0}}, r"per_label' names \['dragon'\]"),
-    ({"item": {"color_tolerance": 0.03}}, r"postprocess\.per_label\.item\.despeckle' is missing"),
-    ({"item": {"color_tolerance": -1, "despeckle": 0.0}}, r"item\.color_tolerance' must be >= 0"),
-    ({"item": 0.03}, r"postprocess\.per_label\.item' must be an object"),
-])
+@pytest.mark.parametrize(
+    ("per_label", "match"),
+    [
+        ({"dragon": {"color_tolerance": 0.03, "despeckle": 0.0}}, r"per_label' names \['dragon'\]"),
+        ({"item": {"color_tolerance": 0.03}}, r"postprocess\.per_label\.item\.despeckle' is missing"),
+        ({"item": {"color_tolerance": -1, "despeckle": 0.0}}, r"item\.color_tolerance' must be >= 0"),
+        ({"item": 0.03}, r"postprocess\.per_label\.item' must be an object"),
+    ],
+)
 def test_per_label_policy_errors_name_the_key(per_label: dict, match: str) -> None:
     d = copy.deepcopy(EXAMPLE)
     d["postprocess"]["per_label"] = per_label

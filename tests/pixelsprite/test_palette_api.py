@@ -52,9 +52,12 @@ def test_palette_arguments_resolve_on_construction() -> None:
     ],
 )
 def test_bad_palette_options_name_the_field(kwargs: dict, field: str, words: str) -> None:
-    for make in (lambda: api.GenerateRequest(**kwargs), lambda: api.GridRequest(None, (1, 2, 3, 4), **kwargs),
-                 lambda: api.InterpolateRequest(None, 1, 2, **kwargs),
-                 lambda: api.VariationsRequest(None, b"png", **kwargs)):
+    for make in (
+        lambda: api.GenerateRequest(**kwargs),
+        lambda: api.GridRequest(None, (1, 2, 3, 4), **kwargs),
+        lambda: api.InterpolateRequest(None, 1, 2, **kwargs),
+        lambda: api.VariationsRequest(None, b"png", **kwargs),
+    ):
         with pytest.raises(InvalidRequest) as info:
             make()
         assert info.value.field == field and words in info.value.message
@@ -67,9 +70,16 @@ def test_malformed_palette_file_names_field_and_line() -> None:
 
 
 def test_palette_request_validation() -> None:
-    for kwargs, field in (({"colors": 0}, "colors"), ({"colors": 257}, "colors"), ({"method": "octree"}, "method"),
-                          ({"format": "aco"}, "format"), ({"count": 0}, "count"), ({"name": ""}, "name"),
-                          ({"sprites": [b"x"], "model": "tiny"}, "model"), ({"sprites": []}, "sprites")):
+    for kwargs, field in (
+        ({"colors": 0}, "colors"),
+        ({"colors": 257}, "colors"),
+        ({"method": "octree"}, "method"),
+        ({"format": "aco"}, "format"),
+        ({"count": 0}, "count"),
+        ({"name": ""}, "name"),
+        ({"sprites": [b"x"], "model": "tiny"}, "model"),
+        ({"sprites": []}, "sprites"),
+    ):
         with pytest.raises(InvalidRequest) as info:
             api.PaletteRequest(**kwargs)
         assert info.value.field == field, kwargs
@@ -84,8 +94,9 @@ def test_every_sprite_operation_applies_the_palette(registry: Registry) -> None:
     assert _colours(res.sprites) <= _allowed(db16)
     assert np.array_equal(res.sprites[..., 3], plain.sprites[..., 3])  # silhouettes unchanged
     again = api.generate("tiny", 8, seed=3, palette="db16", dither="bayer4", registry=registry)
-    assert np.array_equal(again.sprites, api.generate("tiny", 8, seed=3, palette="db16", dither="bayer4",
-                                                      registry=registry).sprites)
+    assert np.array_equal(
+        again.sprites, api.generate("tiny", 8, seed=3, palette="db16", dither="bayer4", registry=registry).sprites
+    )
     assert _colours(again.sprites) <= _allowed(db16)
     image = plain.sprites[0]
     for result in (
@@ -108,8 +119,7 @@ def test_palette_op_from_model_samples(registry: Registry) -> None:
     swatch = decode_image(res.swatch_png)
     assert swatch.shape == (8, 8 * len(res.palette), 4)
     samples = api.generate("tiny", 16, seed=0, registry=registry).sprites
-    assert res.palette.hex == api.palette(sprites=list(samples), colors=4, format="hex",
-                                          registry=registry).palette.hex
+    assert res.palette.hex == api.palette(sprites=list(samples), colors=4, format="hex", registry=registry).palette.hex
     summary = res.summary()
     assert summary["colors"] == list(res.palette.hex) and summary["format"] == "hex"
     same = api.handle(api.PaletteRequest("tiny", 16, 0, colors=4, format="hex"), registry=registry)
@@ -146,12 +156,29 @@ def test_cli_palettes_list_show_convert(capsys: pytest.CaptureFixture[str], tmp_
     assert code == 2 and "built-in palettes" in err
 
 
-def test_cli_palette_from_model_and_sprites(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                            tmp_path: Path) -> None:
+def test_cli_palette_from_model_and_sprites(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     out_path = tmp_path / "pal.gpl"
-    code, out, err = run(capsys, "--models-dir", str(models_dir), "palette", "propose", "--model", "tiny", "-n", "8",
-                         "--seed",
-                         "0", "--colors", "4", "-o", str(out_path), "--swatch", str(tmp_path / "sw.png"))
+    code, out, err = run(
+        capsys,
+        "--models-dir",
+        str(models_dir),
+        "palette",
+        "propose",
+        "--model",
+        "tiny",
+        "-n",
+        "8",
+        "--seed",
+        "0",
+        "--colors",
+        "4",
+        "-o",
+        str(out_path),
+        "--swatch",
+        str(tmp_path / "sw.png"),
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["path"] == str(out_path) and doc["format"] == "gpl" and doc["samples"] == 8
@@ -180,8 +207,16 @@ def test_cli_palette_list_show_convert_apply(capsys: pytest.CaptureFixture[str],
     sprite[1, 1:3] = (250, 250, 250, 255)
     sprite[1, 0] = (30, 20, 40, 100)  # below the threshold: transparent
     write_png(tmp_path / "s.png", sprite)
-    code, out, err = run(capsys, "palette", "apply", str(tmp_path / "s.png"), "--palette", str(FIXTURES / "tiny.gpl"),
-                         "--outline", "darkest")
+    code, out, err = run(
+        capsys,
+        "palette",
+        "apply",
+        str(tmp_path / "s.png"),
+        "--palette",
+        str(FIXTURES / "tiny.gpl"),
+        "--outline",
+        "darkest",
+    )
     assert code == 0, err
     doc = json.loads(out)
     img = decode_image(Path(doc["path"]).read_bytes())
@@ -194,19 +229,60 @@ def test_cli_palette_list_show_convert_apply(capsys: pytest.CaptureFixture[str],
     assert code == 2 and "outline" in err
 
 
-def test_cli_generate_with_palette_and_dither(capsys: pytest.CaptureFixture[str], models_dir: Path,
-                                               tmp_path: Path) -> None:
+def test_cli_generate_with_palette_and_dither(
+    capsys: pytest.CaptureFixture[str], models_dir: Path, tmp_path: Path
+) -> None:
     sheet = tmp_path / "g.png"
-    code, out, err = run(capsys, "--models-dir", str(models_dir), "generate", "--model", "tiny", "-n", "4", "--seed",
-                         "1", "--palette", "gameboy", "--dither", "bayer2", "-o", str(sheet))
+    code, out, err = run(
+        capsys,
+        "--models-dir",
+        str(models_dir),
+        "generate",
+        "--model",
+        "tiny",
+        "-n",
+        "4",
+        "--seed",
+        "1",
+        "--palette",
+        "gameboy",
+        "--dither",
+        "bayer2",
+        "-o",
+        str(sheet),
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["palette"] == "gameboy" and doc["dither"] == "bayer2"
     img = decode_image(sheet.read_bytes())
     assert _colours(img) <= _allowed(BUILTIN["gameboy-dmg"])
-    code, _, err = run(capsys, "--models-dir", str(models_dir), "grid", "seed:1", "seed:2", "seed:3", "seed:4",
-                       "--model", "tiny", "--palette", "#000000,#ffffff", "-o", str(tmp_path / "grid.png"))
+    code, _, err = run(
+        capsys,
+        "--models-dir",
+        str(models_dir),
+        "grid",
+        "seed:1",
+        "seed:2",
+        "seed:3",
+        "seed:4",
+        "--model",
+        "tiny",
+        "--palette",
+        "#000000,#ffffff",
+        "-o",
+        str(tmp_path / "grid.png"),
+    )
     assert code == 0, err
-    code, _, err = run(capsys, "--models-dir", str(models_dir), "generate", "--model", "tiny", "--dither", "bayer4",
-                       "-o", str(tmp_path / "x.png"))
+    code, _, err = run(
+        capsys,
+        "--models-dir",
+        str(models_dir),
+        "generate",
+        "--model",
+        "tiny",
+        "--dither",
+        "bayer4",
+        "-o",
+        str(tmp_path / "x.png"),
+    )
     assert code == 2 and "needs a palette" in err

@@ -41,8 +41,16 @@ def test_spot_checks_inside_the_lists() -> None:
     assert BUILTIN["cga"].hex[6] == "#aa5500"
 
 
-ALIASES = [("PICO-8", "pico-8"), ("pico8", "pico-8"), ("DawnBringer 32", "db32"), ("edg32", "endesga-32"),
-           ("gameboy", "gameboy-dmg"), ("DMG", "gameboy-dmg"), ("Sweetie_16", "sweetie-16"), ("AAP64", "aap-64")]
+ALIASES = [
+    ("PICO-8", "pico-8"),
+    ("pico8", "pico-8"),
+    ("DawnBringer 32", "db32"),
+    ("edg32", "endesga-32"),
+    ("gameboy", "gameboy-dmg"),
+    ("DMG", "gameboy-dmg"),
+    ("Sweetie_16", "sweetie-16"),
+    ("AAP64", "aap-64"),
+]
 
 
 @pytest.mark.parametrize(("alias", "name"), ALIASES)

@@ -86,7 +86,7 @@ def _with_near_blacks() -> np.ndarray:
 @pytest.mark.parametrize("method", METHODS)
 def test_near_identical_colours_take_one_slot(method: str) -> None:
     pal = extract(_with_near_blacks(), 16, method=method)
-    blacks = [h for h in pal.hex if max(int(h[i:i + 2], 16) for i in (1, 3, 5)) < 12]
+    blacks = [h for h in pal.hex if max(int(h[i : i + 2], 16) for i in (1, 3, 5)) < 12]
     assert blacks == ["#000000"], pal.hex  # before: #000000, #050507 and #010203 took three of the 16 slots
     assert len(pal) == 16
 

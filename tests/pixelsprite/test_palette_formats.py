@@ -24,8 +24,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "palettes"
 TINY = [(26, 28, 44), (239, 125, 87), (244, 244, 244)]
 
 
-@pytest.mark.parametrize("name", ["tiny.gpl", "tiny.hex", "tiny.pal", "tiny.act", "tiny.tres", "tiny_swatch.png",
-                                  "aseprite_rgba.gpl"])
+@pytest.mark.parametrize(
+    "name", ["tiny.gpl", "tiny.hex", "tiny.pal", "tiny.act", "tiny.tres", "tiny_swatch.png", "aseprite_rgba.gpl"]
+)
 def test_fixture_reads_exact_colours(name: str) -> None:
     pal = read_palette(FIXTURES / name)
     assert pal.colors.tolist() == [list(c) for c in TINY]

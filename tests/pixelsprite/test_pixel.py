@@ -104,12 +104,26 @@ def test_palette_lock_draws_only_the_palettes_colours(preg: Registry) -> None:
 def test_progress_cancel_and_previews(preg: Registry) -> None:
     seen: list[tuple[int, int]] = []
     previews: list[int] = []
-    api.generate("tpixel", 2, 0, steps=4, registry=preg, progress=lambda d, t: seen.append((d, t)),
-                 preview=lambda s, d, t: previews.append(d))
+    api.generate(
+        "tpixel",
+        2,
+        0,
+        steps=4,
+        registry=preg,
+        progress=lambda d, t: seen.append((d, t)),
+        preview=lambda s, d, t: previews.append(d),
+    )
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)] and previews == [1, 2, 3]
     with pytest.raises(Cancelled):
-        api.generate("tpixel", 2, 0, steps=4, registry=preg, cancel=lambda: len(seen) > 5,
-                     progress=lambda d, t: seen.append((d, t)))
+        api.generate(
+            "tpixel",
+            2,
+            0,
+            steps=4,
+            registry=preg,
+            cancel=lambda: len(seen) > 5,
+            progress=lambda d, t: seen.append((d, t)),
+        )
 
 
 def test_options_are_checked_against_the_model(preg: Registry) -> None:
@@ -156,17 +170,51 @@ def test_cli_inpaint_writes_the_repaintings(preg: Registry, tmp_path: Path, caps
     write_png(tmp_path / "s.png", image)
     write_png(tmp_path / "m.png", mask)
     out = tmp_path / "out"
-    code = main(["--models-dir", str(root), "--no-builtin-models", "inpaint", str(tmp_path / "s.png"),
-                 str(tmp_path / "m.png"), "--model", "tpixel", "-n", "3", "--seed", "4", "--label", "a",
-                 "--temperature", "0.9", "-o", str(out), "--separate"])
+    code = main(
+        [
+            "--models-dir",
+            str(root),
+            "--no-builtin-models",
+            "inpaint",
+            str(tmp_path / "s.png"),
+            str(tmp_path / "m.png"),
+            "--model",
+            "tpixel",
+            "-n",
+            "3",
+            "--seed",
+            "4",
+            "--label",
+            "a",
+            "--temperature",
+            "0.9",
+            "-o",
+            str(out),
+            "--separate",
+        ]
+    )
     assert code == 0
     want = api.inpaint("tpixel", image, mask, 3, 4, label="a", temperature=0.9, registry=preg).sprites
     files = sorted(out.glob("*.png"))
     assert len(files) == 3
     assert (np.stack([read_image(p) for p in files]) == want).all()
     assert (want[:, :, 4:] == image[:, 4:]).all()
-    code = main(["--models-dir", str(root), "--no-builtin-models", "generate", "--model", "tpixel", "-n", "1",
-                 "--temperature", "5", "-o", str(tmp_path / "x.png")])
+    code = main(
+        [
+            "--models-dir",
+            str(root),
+            "--no-builtin-models",
+            "generate",
+            "--model",
+            "tpixel",
+            "-n",
+            "1",
+            "--temperature",
+            "5",
+            "-o",
+            str(tmp_path / "x.png"),
+        ]
+    )
     assert code == 2 and "temperature" in capsys.readouterr().err
 
 
@@ -176,8 +224,17 @@ def test_inpaint_clean_up_and_previews_never_touch_kept_pixels(preg: Registry) -
     mask = np.zeros((SIZE, SIZE), bool)
     mask[:, 3:] = True  # 40 of 64 pixels: 3 of the 4 steps, so previews come
     shown: list[np.ndarray] = []
-    res = api.inpaint("tpixel", image, mask, 2, 0, outline="#000000", despeckle=True, registry=preg,
-                      preview=lambda s, d, t: shown.append(s)).sprites
+    res = api.inpaint(
+        "tpixel",
+        image,
+        mask,
+        2,
+        0,
+        outline="#000000",
+        despeckle=True,
+        registry=preg,
+        preview=lambda s, d, t: shown.append(s),
+    ).sprites
     assert (res[:, ~mask] == image[~mask]).all()
     assert shown and all((s[:, ~mask] == image[~mask]).all() for s in shown)
     with pytest.raises(InvalidRequest) as e:

@@ -39,22 +39,44 @@ def _collect(every: int = 1, interval: float = 0.0) -> tuple[list[tuple[np.ndarr
     return got, Previews(lambda s, d, t: got.append((s.copy(), d, t)), every=every, min_interval_s=interval)
 
 
-@pytest.mark.parametrize("model,solver", [("tflow", "heun"), ("tflow", "euler"), ("tdiff", "ddim"),
-                                          ("tdiff", "ddpm"), ("tdiff-v", "ddim"), ("tflow-lat", "midpoint")])
-def test_previews_after_each_step_but_the_last_and_the_result_is_unchanged(iterative_registry: Registry,
-                                                                           model: str, solver: str) -> None:
+@pytest.mark.parametrize(
+    "model,solver",
+    [
+        ("tflow", "heun"),
+        ("tflow", "euler"),
+        ("tdiff", "ddim"),
+        ("tdiff", "ddpm"),
+        ("tdiff-v", "ddim"),
+        ("tflow-lat", "midpoint"),
+    ],
+)
+def test_previews_after_each_step_but_the_last_and_the_result_is_unchanged(
+    iterative_registry: Registry, model: str, solver: str
+) -> None:
     kw = {"label": "a", "solver": solver, "steps": 4, "guidance": 2.0, "registry": iterative_registry}
     plain = api.generate(model, 3, 11, **kw)
     got: list[tuple[np.ndarray, int, int]] = []
     seen: list[tuple[str, int]] = []
-    with_preview = api.generate(model, 3, 11, progress=lambda d, t: seen.append(("progress", d)),
-                                preview=lambda s, d, t: (got.append((s.copy(), d, t)), seen.append(("preview", d))),
-                                **kw)
+    with_preview = api.generate(
+        model,
+        3,
+        11,
+        progress=lambda d, t: seen.append(("progress", d)),
+        preview=lambda s, d, t: (got.append((s.copy(), d, t)), seen.append(("preview", d))),
+        **kw,
+    )
     np.testing.assert_array_equal(with_preview.sprites, plain.sprites)
     assert [(d, t) for _, d, t in got] == [(1, 4), (2, 4), (3, 4)]
     # a step's preview comes just before that step's progress
-    assert seen == [("preview", 1), ("progress", 1), ("preview", 2), ("progress", 2), ("preview", 3),
-                    ("progress", 3), ("progress", 4)]
+    assert seen == [
+        ("preview", 1),
+        ("progress", 1),
+        ("preview", 2),
+        ("progress", 2),
+        ("preview", 3),
+        ("progress", 3),
+        ("progress", 4),
+    ]
     for sprites, _, _ in got:
         assert sprites.shape == plain.sprites.shape and sprites.dtype == np.uint8
         assert set(np.unique(sprites[..., 3])) <= {0, 255}
@@ -109,8 +131,9 @@ def test_variations_preview_and_bad_previews(iterative_registry: Registry) -> No
     image = api.generate("tflow", 1, 3, steps=2, registry=iterative_registry).sprites[0]
     got, previews = _collect()
     plain = api.variations("tflow", image, 2, 0.5, 4, steps=6, solver="euler", registry=iterative_registry)
-    res = api.variations("tflow", image, 2, 0.5, 4, steps=6, solver="euler", preview=previews,
-                         registry=iterative_registry)
+    res = api.variations(
+        "tflow", image, 2, 0.5, 4, steps=6, solver="euler", preview=previews, registry=iterative_registry
+    )
     np.testing.assert_array_equal(res.sprites, plain.sprites)
     assert [d for _, d, _ in got] == [1, 2]  # strength 0.5 of 6 steps: 3 steps
     assert all(s.shape == (2, 8, 8, 4) for s, _, _ in got)

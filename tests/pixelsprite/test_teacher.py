@@ -193,8 +193,9 @@ def test_keep_class_needs_candidates(reg: Registry) -> None:
     assert e.value.field == "keep_class"
 
 
-def test_cli_score_similar_and_candidates(reg: Registry, models_dir: Path, teacher_dir: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_score_similar_and_candidates(
+    reg: Registry, models_dir: Path, teacher_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dirs = ["--no-builtin-models", "--models-dir", str(models_dir), "--models-dir", str(teacher_dir)]
     files = []
     for i, s in enumerate(sprites(3, 8, seed=8)):
@@ -206,8 +207,27 @@ def test_cli_score_similar_and_candidates(reg: Registry, models_dir: Path, teach
     assert main([*dirs, "similar", files[1], *files, "--teacher", T, "-o", str(tmp_path / "r.png")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ranked_files"][0] == files[1] and (tmp_path / "r.png").is_file()
-    assert main([*dirs, "generate", "--model", "tiny", "-n", "3", "--seed", "4", "--candidates", "2", "--teacher", T,
-                 "-o", str(tmp_path / "g.png")]) == 0
+    assert (
+        main(
+            [
+                *dirs,
+                "generate",
+                "--model",
+                "tiny",
+                "-n",
+                "3",
+                "--seed",
+                "4",
+                "--candidates",
+                "2",
+                "--teacher",
+                T,
+                "-o",
+                str(tmp_path / "g.png"),
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["seeds"]) == 3 and len(doc["scores"][0]["candidates"]) == 2
     assert main([*dirs, "generate", "--model", "tiny", "-n", "1", "--candidates", "17", "--teacher", T]) == 2

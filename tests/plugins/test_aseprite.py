@@ -72,16 +72,18 @@ def test_the_double_cites_aseprite_for_every_function() -> None:
 def test_busted_specs() -> None:
     busted = _need("busted")
     _need("lua5.4")
-    run = subprocess.run([busted, "--lua=lua5.4", "-o", "utfTerminal", str(HERE)], cwd=ROOT,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [busted, "--lua=lua5.4", "-o", "utfTerminal", str(HERE)], cwd=ROOT, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert " 0 failures / 0 errors" in run.stdout
 
 
 def test_generated_palettes_are_up_to_date() -> None:
     # the .gpl files, the Lua name list and package.json come from pixelsprite's own palettes and writer
-    run = subprocess.run([sys.executable, str(PLUGIN / "tools" / "build.py"), "palettes", "--check"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(PLUGIN / "tools" / "build.py"), "palettes", "--check"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     package = json.loads((PLUGIN / "package.json").read_text())
     assert {"name", "displayName", "version", "author", "license"} <= package.keys()
@@ -93,8 +95,11 @@ def test_generated_palettes_are_up_to_date() -> None:
 
 def test_package_is_a_zip_with_package_json_at_its_root(tmp_path: Path) -> None:
     out = tmp_path / "pixelsprite.aseprite-extension"
-    subprocess.run([sys.executable, str(PLUGIN / "tools" / "build.py"), "package", "--out", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(PLUGIN / "tools" / "build.py"), "package", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
     with zipfile.ZipFile(out) as z:
         names = set(z.namelist())
         package = json.loads(z.read("package.json"))
@@ -114,11 +119,24 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
         sprite = reference.rgba[0]
         h, w = sprite.shape[:2]
         (tmp_path / "in.rgba").write_bytes(sprite.tobytes())
-        made = subprocess.run([lua, str(HERE / "contract.lua"), "requests", "tiny", str(tmp_path / "in.rgba"),
-                               str(w), str(h)], capture_output=True, text=True, check=True)
+        made = subprocess.run(
+            [lua, str(HERE / "contract.lua"), "requests", "tiny", str(tmp_path / "in.rgba"), str(w), str(h)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         frames = made.stdout.splitlines()
-        assert [json.loads(f)["op"] for f in frames] == ["hello", "models", "generate", "generate", "variations",
-                                                         "interpolate", "generate", "generate", "palette"]
+        assert [json.loads(f)["op"] for f in frames] == [
+            "hello",
+            "models",
+            "generate",
+            "generate",
+            "variations",
+            "interpolate",
+            "generate",
+            "generate",
+            "palette",
+        ]
         answers: dict[str, dict] = {}
         with ws_client.connect(server.url, max_size=None) as conn:
             for frame in frames:
@@ -139,8 +157,12 @@ def test_lua_requests_against_real_server(registry: Registry, tmp_path: Path) ->
     (tmp_path / "answers.jsonl").write_text("\n".join(json.dumps(a) for a in answers.values()) + "\n")
     out = tmp_path / "out"
     out.mkdir()
-    read = subprocess.run([lua, str(HERE / "contract.lua"), "answers", str(tmp_path / "answers.jsonl"), str(out)],
-                          capture_output=True, text=True, check=True)
+    read = subprocess.run(
+        [lua, str(HERE / "contract.lua"), "answers", str(tmp_path / "answers.jsonl"), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = {line.split("\t")[0]: line.split("\t")[1:] for line in read.stdout.splitlines()}
     assert lines["hello"] == ["hello", "true"]
     assert lines["bad"][0] == "error" and "label" in lines["bad"][1]
@@ -170,8 +192,19 @@ def test_lua_dialog_draws_previews_from_a_real_server(iterative_registry: Regist
     import websockets.sync.client as ws_client
 
     def dialog(*args: str) -> list[str]:
-        run = subprocess.run([lua, str(HERE / "contract.lua"), "dialog", str(tmp_path / "hello.json"),
-                              str(tmp_path / "models.json"), "tflow", *args], capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                lua,
+                str(HERE / "contract.lua"),
+                "dialog",
+                str(tmp_path / "hello.json"),
+                str(tmp_path / "models.json"),
+                "tflow",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr
         return run.stdout.splitlines()
 
@@ -182,8 +215,13 @@ def test_lua_dialog_draws_previews_from_a_real_server(iterative_registry: Regist
                 (tmp_path / f"{name}.json").write_text(str(conn.recv(timeout=60)))
             (frame,) = dialog()
             request = json.loads(frame)
-            assert (request["op"], request["model"], request["steps"], request["image_format"], request["preview"]) \
-                == ("generate", "tflow", 4, "rgba", True)
+            assert (request["op"], request["model"], request["steps"], request["image_format"], request["preview"]) == (
+                "generate",
+                "tflow",
+                4,
+                "rgba",
+                True,
+            )
             conn.send(frame)
             answers = [str(conn.recv(timeout=60))]
             while json.loads(answers[-1])["type"] == "progress":
@@ -223,16 +261,47 @@ def test_lua_repaint_selection_against_pixelsprite_serve(tmp_path: Path, bundle_
     selected[6, 0] = True
 
     def repaint(*args: str) -> list[str]:
-        run = subprocess.run([lua, str(HERE / "contract.lua"), "repaint", str(tmp_path / "hello.json"),
-                              str(tmp_path / "models.json"), "tpixel", str(tmp_path / "in.rgba"), "8", "8",
-                              "2,1,5,4+0,6,1,1", *args], capture_output=True, text=True)
+        run = subprocess.run(
+            [
+                lua,
+                str(HERE / "contract.lua"),
+                "repaint",
+                str(tmp_path / "hello.json"),
+                str(tmp_path / "models.json"),
+                "tpixel",
+                str(tmp_path / "in.rgba"),
+                "8",
+                "8",
+                "2,1,5,4+0,6,1,1",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stderr
         return run.stdout.splitlines()
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "pixelsprite", "--models-dir", str(models), "--no-builtin-models",
-                             "serve", "--port", "0", "--preview-interval", "0"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "--models-dir",
+            str(models),
+            "--no-builtin-models",
+            "serve",
+            "--port",
+            "0",
+            "--preview-interval",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["url"]
@@ -253,10 +322,18 @@ def test_lua_repaint_selection_against_pixelsprite_serve(tmp_path: Path, bundle_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert {k: request[k] for k in ("op", "model", "count", "seed", "steps", "temperature", "preview",
-                                    "image_format")} == {
-        "op": "inpaint", "model": "tpixel", "count": 3, "seed": 7, "steps": 6, "temperature": 0.9, "preview": True,
-        "image_format": "rgba"}
+    assert {
+        k: request[k] for k in ("op", "model", "count", "seed", "steps", "temperature", "preview", "image_format")
+    } == {
+        "op": "inpaint",
+        "model": "tpixel",
+        "count": 3,
+        "seed": 7,
+        "steps": 6,
+        "temperature": 0.9,
+        "preview": True,
+        "image_format": "rgba",
+    }
     assert base64.b64decode(request["image"]["rgba"]) == image.tobytes()
     mask = np.frombuffer(base64.b64decode(request["mask"]["rgba"]), np.uint8).reshape(8, 8, 4)
     assert (mask[selected] == 255).all() and (mask[~selected, :3] == 0).all() and (mask[..., 3] == 255).all()
@@ -272,8 +349,9 @@ def test_lua_repaint_selection_against_pixelsprite_serve(tmp_path: Path, bundle_
         assert lines[n - 1] == [str(n), msgs[n - 1]["type"], "3"]
         for i, b64 in enumerate(msgs[n - 1]["images"], start=1):
             assert (out / f"{n}-{i}.rgba").read_bytes() == base64.b64decode(b64), (n, i)
-    want = api.inpaint("tpixel", image, selected, 3, 7, steps=6, temperature=0.9,
-                       registry=Registry([models], builtin=False, env=False)).sprites
+    want = api.inpaint(
+        "tpixel", image, selected, 3, 7, steps=6, temperature=0.9, registry=Registry([models], builtin=False, env=False)
+    ).sprites
     cel = np.frombuffer((out / "cel.rgba").read_bytes(), np.uint8).reshape(8, 8, 4)
     np.testing.assert_array_equal(cel, want[1])  # candidate 2 (seed 8), the request layer's own
     assert (cel[~selected] == image[~selected]).all() and (cel[selected] != image[selected]).any()

@@ -58,8 +58,10 @@ def test_demo_carries_an_identical_copy_of_the_addon() -> None:
     finally:
         sys.path.remove(str(TOOLS))
     diff = sync_demo.differences()
-    assert not diff, "examples/godot-demo/addons/pixelsprite is out of date (python plugins/godot/tools/" \
-                     "sync_demo.py):\n" + "\n".join(diff)
+    assert not diff, (
+        "examples/godot-demo/addons/pixelsprite is out of date (python plugins/godot/tools/"
+        "sync_demo.py):\n" + "\n".join(diff)
+    )
 
 
 def test_plugin_cfg_and_demo_project_enable_the_plugin() -> None:
@@ -102,8 +104,10 @@ def _godot_unavailable() -> str | None:
     if os.geteuid() != 0:
         return "running Godot in its chroot needs root (chroot, mount)"
     if not (GODOT_ROOT / ".pixelsprite-godot-ready").is_file():
-        return (f"no provisioned Godot 4 at {GODOT_ROOT}: run plugins/godot/tools/provision_godot.sh "
-                "(or set PIXELSPRITE_GODOT_ROOT)")
+        return (
+            f"no provisioned Godot 4 at {GODOT_ROOT}: run plugins/godot/tools/provision_godot.sh "
+            "(or set PIXELSPRITE_GODOT_ROOT)"
+        )
     for tool in ("unshare", "chroot", "mount"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
@@ -124,8 +128,9 @@ def godot_version(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def godot(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Runs the provisioned Godot on ``project`` (stdout and stderr together in ``.stdout``)."""
-    return subprocess.run([str(RUNNER), str(project), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [str(RUNNER), str(project), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
 
 
 def _script_errors(output: str) -> list[str]:
@@ -188,7 +193,7 @@ def test_a_broken_script_is_reported_by_the_import_run(project: Path, tmp_path: 
     broken = tmp_path / "broken"
     shutil.copytree(project, broken, ignore=shutil.ignore_patterns(".godot"))
     with open(broken / "addons" / "pixelsprite" / "sprite_files.gd", "a") as f:
-        f.write("\nfunc _broken() -> void:\n\tvar x: int = \"not an int\"\n")
+        f.write('\nfunc _broken() -> void:\n\tvar x: int = "not an int"\n')
     run = godot(broken, "--headless", "--import")
     assert _script_errors(run.stdout), run.stdout
 
@@ -251,8 +256,9 @@ def test_plugin_client_against_a_live_server(project: Path, server_url: str, god
     assert check["textures"] == 8 + 6
 
 
-def test_dock_against_a_live_server(project: Path, server_url: str, preview_server_url: str,
-                                    iterative_registry: Registry) -> None:
+def test_dock_against_a_live_server(
+    project: Path, server_url: str, preview_server_url: str, iterative_registry: Registry
+) -> None:
     run = godot(project, "--headless", "-s", "res://tests/dock_test.gd", "--", server_url, preview_server_url)
     report = _report(project, "dock_report.json", run)
     assert report["previews"] == 3, report  # steps 1..3 of 4 (none after the last), then the result
@@ -271,8 +277,7 @@ def test_dock_against_a_live_server(project: Path, server_url: str, preview_serv
         assert set(np.unique(_rgba(project / "dock_out" / name)[..., 3])) <= {0, 255}
 
 
-def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bundle_writer: Any,
-                                                              tmp_path: Path) -> None:
+def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bundle_writer: Any, tmp_path: Path) -> None:
     """Repaint in the dock (repaint_test.gd) against a real `pixelsprite serve` with the tiny pixel model: shown only
     for models that inpaint (not the VAE), the rectangle from a drag on the canvas, previews, then repaintings equal to
     api.inpaint's for the same seeds (with the Temperature field's value), every pixel outside the rectangle byte-equal
@@ -286,9 +291,26 @@ def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bund
     Image.fromarray(source, "RGBA").save(folder / "src.png")
     Image.new("RGBA", (32, 32)).save(folder / "big.png")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "pixelsprite", "--models-dir", str(models), "--no-builtin-models",
-                             "serve", "--port", "0", "--preview-interval", "0"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pixelsprite",
+            "--models-dir",
+            str(models),
+            "--no-builtin-models",
+            "serve",
+            "--port",
+            "0",
+            "--preview-interval",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = json.loads(proc.stdout.readline())["url"]
@@ -305,19 +327,26 @@ def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bund
     assert report["previews"] >= 1
     request = report["request"]
     assert {k: request[k] for k in ("op", "model", "seed", "steps", "temperature", "preview")} == {
-        "op": "inpaint", "model": "tpixel", "seed": 7, "steps": 16, "temperature": 0.9, "preview": True}
+        "op": "inpaint",
+        "model": "tpixel",
+        "seed": 7,
+        "steps": 16,
+        "temperature": 0.9,
+        "preview": True,
+    }
 
     x, y, w, h = report["rect"]
     assert (x, y, w, h) == (2, 1, 5, 4)
     inside = np.zeros((8, 8), bool)
-    inside[y:y + h, x:x + w] = True
+    inside[y : y + h, x : x + w] = True
     mask = _rgba(folder / "mask.png")  # the dock's mask: white inside, black outside, opaque
     np.testing.assert_array_equal(mask[..., :3].min(-1) == 255, inside)
     assert (mask[~inside, :3] == 0).all() and (mask[..., 3] == 255).all()
 
     registry = Registry([models], builtin=False, env=False)
-    want = api.inpaint("tpixel", source, inside, 3, 7, steps=16, guidance=request.get("guidance"),
-                       temperature=0.9, registry=registry)
+    want = api.inpaint(
+        "tpixel", source, inside, 3, 7, steps=16, guidance=request.get("guidance"), temperature=0.9, registry=registry
+    )
     assert report["seeds"] == [7, 8, 9] == list(want.seeds)
     results = [_rgba(folder / f"result-{i}.png") for i in range(3)]
     for got, expected in zip(results, want.sprites, strict=True):
@@ -325,8 +354,9 @@ def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bund
         assert got[~inside].tobytes() == source[~inside].tobytes()  # outside the rectangle: the source exactly
     assert any((got[inside] != source[inside]).any() for got in results)
     # a different temperature gives other sprites, so the field's value reached the sampler
-    other = api.inpaint("tpixel", source, inside, 3, 7, steps=16, guidance=request.get("guidance"),
-                        temperature=1.9, registry=registry).sprites
+    other = api.inpaint(
+        "tpixel", source, inside, 3, 7, steps=16, guidance=request.get("guidance"), temperature=1.9, registry=registry
+    ).sprites
     assert any((o != r).any() for o, r in zip(other, results, strict=True))
 
     # Save picked: next to the source, never over a file that is there
@@ -344,8 +374,24 @@ def test_sprite_frames_from_the_cli_play_in_godot(project: Path) -> None:
     from pixelsprite.cli import main
 
     out = project / "cli_frames"
-    assert main(["interpolate", "seed:7", "seed:9", "-n", "5", "--scale", "2", "--duration", "125",
-                 "-o", str(out / "walk.tres")]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                "seed:7",
+                "seed:9",
+                "-n",
+                "5",
+                "--scale",
+                "2",
+                "--duration",
+                "125",
+                "-o",
+                str(out / "walk.tres"),
+            ]
+        )
+        == 0
+    )
     run = godot(project, "--headless", "--import")
     assert run.returncode == 0 and not _script_errors(run.stdout), run.stdout
     run = godot(project, "--headless", "-s", "res://tests/sprite_frames_check.gd")
@@ -371,8 +417,21 @@ def test_the_dock_in_a_real_editor_window(godot_version: str, tmp_path: Path) ->
         import dock_screenshot
     finally:
         sys.path.remove(str(TOOLS))
-    code = dock_screenshot.main(["-o", str(tmp_path / "shot.png"), "--keep", str(tmp_path / "work"), "--count", "24",
-                                 "--seed", "7", "--select", "3", "--no-install"])
+    code = dock_screenshot.main(
+        [
+            "-o",
+            str(tmp_path / "shot.png"),
+            "--keep",
+            str(tmp_path / "work"),
+            "--count",
+            "24",
+            "--seed",
+            "7",
+            "--select",
+            "3",
+            "--no-install",
+        ]
+    )
     log = (tmp_path / "work" / "editor.log").read_text() if (tmp_path / "work" / "editor.log").exists() else ""
     assert code == 0, log[-4000:]
     assert not _script_errors(log), log
@@ -390,9 +449,13 @@ def test_the_dock_in_a_real_editor_window(godot_version: str, tmp_path: Path) ->
         x, y, w, h = report["items"][k]
         if k in report["selected"] or y + h > vy + vh or y < vy:
             continue  # selected items have a highlight behind them; items below the fold are not drawn
-        region = window[y:y + h, x:x + w, :3].reshape(-1, 3)
-        seen = dict(zip(map(tuple, np.unique(region, axis=0, return_counts=True)[0].tolist()),
-                        np.unique(region, axis=0, return_counts=True)[1].tolist()))
+        region = window[y : y + h, x : x + w, :3].reshape(-1, 3)
+        seen = dict(
+            zip(
+                map(tuple, np.unique(region, axis=0, return_counts=True)[0].tolist()),
+                np.unique(region, axis=0, return_counts=True)[1].tolist(),
+            )
+        )
         sprite = sprites[k]
         colours, counts = np.unique(sprite[sprite[..., 3] > 0][:, :3], axis=0, return_counts=True)
         for c, n in zip(map(tuple, colours.tolist()), counts.tolist()):

@@ -10,12 +10,15 @@ R, G, K, T = [255, 0, 0, 255], [0, 255, 0, 255], [10, 10, 10, 255], [0, 0, 0, 0]
 
 
 def test_reduce_2x_picks_majority_colour_and_darkest_on_ties():
-    img = np.array([
-        [R, R, R, G],
-        [R, G, K, G],
-        [T, T, T, R],
-        [T, R, T, T],
-    ], np.uint8)
+    img = np.array(
+        [
+            [R, R, R, G],
+            [R, G, K, G],
+            [T, T, T, R],
+            [T, R, T, T],
+        ],
+        np.uint8,
+    )
     out = reduce_2x(img)
     # block (0,0): R x3 -> R; block (0,1): R, G, G, K -> G (2 of 4)
     assert out[0, 0].tolist() == R and out[0, 1].tolist() == G

@@ -24,11 +24,40 @@ from training.generator_common import drop_labels
 from training.models.unet import UNet, UNetConfig
 from training.objectives_diffusion import DiffusionLossConfig, DiffusionObjective
 
-TINY = UNetConfig(in_channels=4, image_size=16, widths=(8, 8), blocks_per_level=1, attention=(0, 1), num_labels=2,
-                  emb_dim=16, groups=4)
-TINY_FLAGS = ["--widths", "8", "8", "--blocks-per-level", "1", "--attention", "0", "1", "--emb-dim", "16",
-              "--groups", "4", "--epochs", "1", "--batch-size", "16", "--sample-count", "4", "--warmup-steps", "2",
-              "--threads", "1"]
+TINY = UNetConfig(
+    in_channels=4,
+    image_size=16,
+    widths=(8, 8),
+    blocks_per_level=1,
+    attention=(0, 1),
+    num_labels=2,
+    emb_dim=16,
+    groups=4,
+)
+TINY_FLAGS = [
+    "--widths",
+    "8",
+    "8",
+    "--blocks-per-level",
+    "1",
+    "--attention",
+    "0",
+    "1",
+    "--emb-dim",
+    "16",
+    "--groups",
+    "4",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "16",
+    "--sample-count",
+    "4",
+    "--warmup-steps",
+    "2",
+    "--threads",
+    "1",
+]
 
 
 class Recorder(torch.nn.Module):
@@ -65,8 +94,9 @@ def test_unet_shapes_null_label_and_batch_independence() -> None:
 def test_objective_uses_the_runtime_schedule(schedule: str, prediction: str) -> None:
     cfg = DiffusionLossConfig(schedule=schedule, T=50, prediction=prediction, label_dropout=0.0)
     obj = DiffusionObjective(cfg, num_labels=2)
-    rt = DiffusionSchedule.make(schedule, 50, **({"beta_start": 1e-4, "beta_end": 0.02} if schedule == "linear"
-                                                  else {}))
+    rt = DiffusionSchedule.make(
+        schedule, 50, **({"beta_start": 1e-4, "beta_end": 0.02} if schedule == "linear" else {})
+    )
     model = Recorder()
     torch.manual_seed(0)
     x0 = torch.rand(6, 4, 16, 16) * 2 - 1
@@ -99,10 +129,14 @@ def test_unet_export_parity_and_dynamic_batch(tmp_path: Path) -> None:
     res = export_graph(model, ex, ["eps"], tmp_path / "denoiser.onnx")
     assert res.parity_max_abs_diff <= PARITY_ATOL
     assert [(t.name, t.dtype, t.shape) for t in res.graph.inputs] == [
-        ("x", "float32", ("batch", 4, 16, 16)), ("t", "float32", ("batch",)), ("label", "int64", ("batch",))]
+        ("x", "float32", ("batch", 4, 16, 16)),
+        ("t", "float32", ("batch",)),
+        ("label", "int64", ("batch",)),
+    ]
     sess = ort.InferenceSession(str(tmp_path / "denoiser.onnx"))
-    out = sess.run(None, {"x": np.zeros((7, 4, 16, 16), np.float32), "t": np.ones(7, np.float32),
-                          "label": np.zeros(7, np.int64)})[0]
+    out = sess.run(
+        None, {"x": np.zeros((7, 4, 16, 16), np.float32), "t": np.ones(7, np.float32), "label": np.zeros(7, np.int64)}
+    )[0]
     assert out.shape == (7, 4, 16, 16)
 
 
@@ -126,13 +160,34 @@ def test_train_export_generate_end_to_end(tmp_path: Path, tiny_set) -> None:
 
     data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
     out = tmp_path / "run"
-    train_diffusion.main(["--dataset", f"folder:{data_dir}", "--out", str(out), "--name", "tdiff", "--T", "20",
-                          "--first-stage", "", *TINY_FLAGS])
+    train_diffusion.main(
+        [
+            "--dataset",
+            f"folder:{data_dir}",
+            "--out",
+            str(out),
+            "--name",
+            "tdiff",
+            "--T",
+            "20",
+            "--first-stage",
+            "",
+            *TINY_FLAGS,
+        ]
+    )
     assert (out / "last.pt").is_file() and (out / "samples" / "epoch_0001.png").is_file()
     data = load_dataset(f"folder:{data_dir}", "", 16)
     bundle = tmp_path / "models" / "tdiff"
-    export_generator_bundle(out / "last.pt", data, bundle, "tdiff", eval_count=16, reference_count=8,
-                            sweep=[("ddim", 2), ("ddim", 4)], speed_batch=8)
+    export_generator_bundle(
+        out / "last.pt",
+        data,
+        bundle,
+        "tdiff",
+        eval_count=16,
+        reference_count=8,
+        sweep=[("ddim", 2), ("ddim", 4)],
+        speed_batch=8,
+    )
     m = load_manifest(bundle)
     s = m.extra["sampling"]
     assert m.family == "diffusion" and m.labels == ("diamond", "square")

@@ -23,10 +23,35 @@ def test_torchrun_two_processes_gloo(tmp_path):
     for i, s in enumerate(draw_sprites(64, 16)):
         Image.fromarray(s, "RGBA").save(data / f"{i}.png")
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-           "-m", "training.train_vae", "--dataset", f"folder:{tmp_path / 'sprites'}", "--cache", "",
-           "--out", str(out), "--widths", "8", "8", "8", "--latent-channels", "2", "--epochs", "2",
-           "--batch-size", "8", "--sample-count", "4", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "training.train_vae",
+        "--dataset",
+        f"folder:{tmp_path / 'sprites'}",
+        "--cache",
+        "",
+        "--out",
+        str(out),
+        "--widths",
+        "8",
+        "8",
+        "8",
+        "--latent-channels",
+        "2",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--sample-count",
+        "4",
+        "--threads",
+        "1",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]

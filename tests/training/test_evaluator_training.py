@@ -32,15 +32,15 @@ def trained(tiny_set: SpriteSet, tmp_path_factory: pytest.TempPathFactory) -> tu
     sets = {"tiny16": tiny_set}
     metrics: dict = {"held_out": {}, "train": {}}
     for split, part in (("held_out", tiny_set.val()), ("train", tr)):
-        metrics[split]["tiny16"] = accuracy_report(predict(model, as_input(part.images, CANVAS)), part.labels,
-                                                   tiny_set.label_names)
+        metrics[split]["tiny16"] = accuracy_report(
+            predict(model, as_input(part.images, CANVAS)), part.labels, tiny_set.label_names
+        )
     root = tmp_path_factory.mktemp("ev")
     export_bundle(model, sets, cfg, run, metrics, root / "evaluator", "evaluator", "python -m training.x")
     return model, root
 
 
-def test_the_bundle_matches_torch_through_the_runtime(trained: tuple[EvaluatorNet, Path], tiny_set: SpriteSet
-                                                      ) -> None:
+def test_the_bundle_matches_torch_through_the_runtime(trained: tuple[EvaluatorNet, Path], tiny_set: SpriteSet) -> None:
     model, root = trained
     ev = Evaluator.load(Registry([root], builtin=False, env=False))
     images = tiny_set.val().images
@@ -111,6 +111,8 @@ def test_shipped_evaluator_distances_grow_with_known_damage(shared_datasets: Pat
     rng = np.random.default_rng(0)
     subset = data.train[np.sort(rng.choice(len(data.train), 256, replace=False))]
     real = ev.features(data.held_out)
-    fds = [frechet_distance(real, ev.features(x)) for x in
-           (subset, rgb_noise(subset, rng, 8.0), rgb_noise(subset, rng, 32.0), posterize(subset, rng))]
+    fds = [
+        frechet_distance(real, ev.features(x))
+        for x in (subset, rgb_noise(subset, rng, 8.0), rgb_noise(subset, rng, 32.0), posterize(subset, rng))
+    ]
     assert fds[0] < fds[1] < fds[2] < fds[3]

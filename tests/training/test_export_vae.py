@@ -18,11 +18,19 @@ TINY = VAEConfig(image_size=16, widths=(8, 8, 8), blocks_per_level=1, latent_cha
 
 
 def _checkpoint(path, model):
-    save_checkpoint(path, {
-        "family": "vae", "ema": model.state_dict(), "model": model.state_dict(), "epoch": 1, "step": 5,
-        "elapsed_s": 1.5, "model_config": {"vae": TINY.to_dict(), "loss": {}, "run": {"dataset": "tiny16"}},
-        "trainer_config": {"epochs": 1, "time_budget_s": 0.0, "threads": 1},
-    })
+    save_checkpoint(
+        path,
+        {
+            "family": "vae",
+            "ema": model.state_dict(),
+            "model": model.state_dict(),
+            "epoch": 1,
+            "step": 5,
+            "elapsed_s": 1.5,
+            "model_config": {"vae": TINY.to_dict(), "loss": {}, "run": {"dataset": "tiny16"}},
+            "trainer_config": {"epochs": 1, "time_budget_s": 0.0, "threads": 1},
+        },
+    )
 
 
 def test_export_graph_parity_and_signature(tmp_path):
@@ -64,8 +72,16 @@ def test_export_vae_bundle_end_to_end(tmp_path, tiny_set):
     bundle = tmp_path / "models" / "tiny"
     export_vae_bundle(tmp_path / "last.pt", tiny_set, bundle, "tiny", components=3)
     names = sorted(p.name for p in bundle.iterdir())
-    assert names == ["card.md", "decoder.onnx", "encoder.onnx", "interpolation.png", "manifest.json", "prior.onnx",
-                     "reconstructions.png", "samples.png"]
+    assert names == [
+        "card.md",
+        "decoder.onnx",
+        "encoder.onnx",
+        "interpolation.png",
+        "manifest.json",
+        "prior.onnx",
+        "reconstructions.png",
+        "samples.png",
+    ]
     m = load_manifest(bundle / "manifest.json")
     assert m.latent is not None and m.latent.prior == "gaussian_mixture" and len(m.latent.mixture_weights) == 3
     assert m.postprocess.max_colors > 0 and m.labels == ("diamond", "square")

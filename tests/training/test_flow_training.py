@@ -52,12 +52,21 @@ def _vae_bundle(root: Path) -> Path:
     vae = VAE(VAEConfig(image_size=16, widths=(8, 8, 8), blocks_per_level=1, latent_channels=2)).eval()
     folder = root / "tvae"
     folder.mkdir(parents=True)
-    enc = export_graph(vae.encoder, {"image": torch.rand(2, 4, 16, 16) * 2 - 1}, ["mean", "logvar"],
-                       folder / "encoder.onnx")
+    enc = export_graph(
+        vae.encoder, {"image": torch.rand(2, 4, 16, 16) * 2 - 1}, ["mean", "logvar"], folder / "encoder.onnx"
+    )
     dec = export_graph(vae.decoder, {"z": torch.randn(2, 2, 4, 4)}, ["image"], folder / "decoder.onnx")
-    save_manifest(Manifest(name="tvae", family="vae", image=ImageSpec(16, 16), latent=LatentSpec((2, 4, 4)),
-                           postprocess=PostprocessSpec(0.0, 0), graphs={"encoder": enc.graph, "decoder": dec.graph}),
-                  folder / "manifest.json")
+    save_manifest(
+        Manifest(
+            name="tvae",
+            family="vae",
+            image=ImageSpec(16, 16),
+            latent=LatentSpec((2, 4, 4)),
+            postprocess=PostprocessSpec(0.0, 0),
+            graphs={"encoder": enc.graph, "decoder": dec.graph},
+        ),
+        folder / "manifest.json",
+    )
     return folder
 
 
@@ -71,12 +80,22 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
     data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
     out = tmp_path / "run"
     flags = [f if f != "0" else "1" for f in TINY_FLAGS]  # attention on both levels of the 4x4 latent
-    train_flow.main(["--dataset", f"folder:{data_dir}", "--out", str(out), "--name", "tflow",
-                     "--first-stage", str(vae), *flags])
+    train_flow.main(
+        ["--dataset", f"folder:{data_dir}", "--out", str(out), "--name", "tflow", "--first-stage", str(vae), *flags]
+    )
     data = load_dataset(f"folder:{data_dir}", "", 16)
     bundle = tmp_path / "models" / "tflow"
-    export_generator_bundle(out / "last.pt", data, bundle, "tflow", eval_count=16, reference_count=8,
-                            sweep=[("euler", 2), ("heun", 2)], reference=("heun", 8), speed_batch=8)
+    export_generator_bundle(
+        out / "last.pt",
+        data,
+        bundle,
+        "tflow",
+        eval_count=16,
+        reference_count=8,
+        sweep=[("euler", 2), ("heun", 2)],
+        reference=("heun", 8),
+        speed_batch=8,
+    )
     m = load_manifest(bundle)
     s = m.extra["sampling"]
     assert m.family == "flow" and s["space"] == "latent" and s["shape"] == [2, 4, 4]
@@ -89,6 +108,7 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
     assert set(m.graphs) == {"velocity", "encoder", "decoder"}
     # re-deciding from the stored sweep (no re-sweep) under a tighter budget
     from training.export_generator import refinish_bundle
+
     again = refinish_bundle(bundle, data, tmp_path / "models3" / "tflow", eval_count=16, speed_batch=8, max_nfe=2)
     assert again.metrics["quality_vs_steps"] == m.metrics["quality_vs_steps"]
     assert again.metrics["max_default_nfe"] == 2 and again.extra["sampling"]["defaults"]["solver"] == "euler"
@@ -114,16 +134,30 @@ def test_latent_flow_train_export_generate(tmp_path: Path, tiny_set) -> None:
     cached = reflow.make_pairs(teacher, state["model_config"], cfg, tmp_path / "reflow" / "pairs.npz")
     assert np.array_equal(pairs.x1, cached.x1) and pairs.x0.shape == (40, 2, 4, 4)
     assert set(np.unique(pairs.labels)) <= {0, 1, 2}  # 2: the null label
-    one = heun.integrate(guided(numpy_network(teacher), pairs.labels[5:6], 2, cfg.guidance), pairs.x0[5:6],
-                         uniform_grid(cfg.teacher_steps))
+    one = heun.integrate(
+        guided(numpy_network(teacher), pairs.labels[5:6], 2, cfg.guidance),
+        pairs.x0[5:6],
+        uniform_grid(cfg.teacher_steps),
+    )
     assert np.allclose(one, pairs.x1[5:6], atol=1e-4)  # each pair is that row's own ODE solution
     ckpt = reflow.train_student(teacher, state, pairs, cfg, tmp_path / "reflow")
     saved = load_checkpoint(ckpt)
     assert saved["family"] == "flow" and saved["reflow"]["step"] == 20 and saved["step"] == state["step"] + 20
     student = tmp_path / "models2" / "tflowr"
-    export_generator_bundle(ckpt, data, student, "tflowr", eval_count=16, reference_count=8, guidance=1.0,
-                            sweep=[("euler", 1), ("euler", 2)], reference=("heun", 8), speed_batch=8,
-                            baseline=load_manifest(bundle), baseline_folder=bundle)
+    export_generator_bundle(
+        ckpt,
+        data,
+        student,
+        "tflowr",
+        eval_count=16,
+        reference_count=8,
+        guidance=1.0,
+        sweep=[("euler", 1), ("euler", 2)],
+        reference=("heun", 8),
+        speed_batch=8,
+        baseline=load_manifest(bundle),
+        baseline_folder=bundle,
+    )
     m2 = load_manifest(student)
     d = m2.metrics["distilled_from"]
     assert d["bundle"] == "tflow" and d["recipe"]["pairs"] == 40

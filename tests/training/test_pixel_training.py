@@ -35,15 +35,54 @@ def test_train_export_generate_end_to_end(tmp_path: Path, tiny_set) -> None:
 
     data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
     out = tmp_path / "run"
-    train_pixel.main(["--dataset", f"folder:{data_dir}", "--out", str(out), "--name", "tpx", "--palette-size", "16",
-                      "--embed-dim", "8", "--widths", "8", "8", "--blocks-per-level", "1", "--attention", "0", "1",
-                      "--emb-dim", "16", "--groups", "4", "--epochs", "1", "--batch-size", "16",
-                      "--sample-count", "4", "--warmup-steps", "2", "--threads", "1"])
+    train_pixel.main(
+        [
+            "--dataset",
+            f"folder:{data_dir}",
+            "--out",
+            str(out),
+            "--name",
+            "tpx",
+            "--palette-size",
+            "16",
+            "--embed-dim",
+            "8",
+            "--widths",
+            "8",
+            "8",
+            "--blocks-per-level",
+            "1",
+            "--attention",
+            "0",
+            "1",
+            "--emb-dim",
+            "16",
+            "--groups",
+            "4",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--sample-count",
+            "4",
+            "--warmup-steps",
+            "2",
+            "--threads",
+            "1",
+        ]
+    )
     assert (out / "last.pt").is_file() and (out / "palette.json").is_file()
     data = load_dataset(f"folder:{data_dir}", "", 16)
     bundle = tmp_path / "models" / "tpx"
-    export_pixel_bundle(out / "last.pt", data, bundle, "tpx", eval_count=16, sweep_count=8,
-                        sweep=[("random", 2, 1.0, 1.0, 0), ("random", 2, 1.0, 2.0, 1)])
+    export_pixel_bundle(
+        out / "last.pt",
+        data,
+        bundle,
+        "tpx",
+        eval_count=16,
+        sweep_count=8,
+        sweep=[("random", 2, 1.0, 1.0, 0), ("random", 2, 1.0, 2.0, 1)],
+    )
     m = load_manifest(bundle)
     assert m.family == "pixel" and m.labels == ("diamond", "square")
     assert m.metrics["parity_max_abs_diff"]["logits"] <= PARITY_ATOL

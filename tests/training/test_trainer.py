@@ -12,13 +12,21 @@ TINY = VAEConfig(image_size=16, widths=(8, 8, 8), blocks_per_level=1, latent_cha
 
 
 def _fit(tiny_set, out, epochs, budget=0.0, sample_every=1):
-    cfg = TrainerConfig(epochs=epochs, batch_size=16, warmup_steps=2, sample_count=8, time_budget_s=budget,
-                        sample_every=sample_every)
+    cfg = TrainerConfig(
+        epochs=epochs, batch_size=16, warmup_steps=2, sample_count=8, time_budget_s=budget, sample_every=sample_every
+    )
     torch.manual_seed(0)
     tr, va = tiny_set.train(), tiny_set.val()
-    return Trainer(cfg, setup("cpu"), out).fit(VAE(TINY), {"vae": TINY.to_dict()}, "vae",
-                                               VAEObjective(VAELossConfig(kl_warmup_steps=5)),
-                                               tr.images, tr.labels, va.images, va.labels)
+    return Trainer(cfg, setup("cpu"), out).fit(
+        VAE(TINY),
+        {"vae": TINY.to_dict()},
+        "vae",
+        VAEObjective(VAELossConfig(kl_warmup_steps=5)),
+        tr.images,
+        tr.labels,
+        va.images,
+        va.labels,
+    )
 
 
 def test_train_checkpoint_resume_metrics_and_samples(tmp_path, tiny_set):
@@ -56,6 +64,7 @@ def test_label_balance_weights_each_label_as_asked():
     for balance, share_of_1 in ((0.0, 0.10), (0.5, 0.25), (1.0, 0.50)):
         w = label_weights(labels, balance).numpy()
         assert np.isclose(w.sum(), 1.0) and np.isclose(w[labels == 1].sum(), share_of_1)
-    draws = torch.multinomial(label_weights(labels, 1.0), 20_000, replacement=True,
-                              generator=torch.Generator().manual_seed(0))
+    draws = torch.multinomial(
+        label_weights(labels, 1.0), 20_000, replacement=True, generator=torch.Generator().manual_seed(0)
+    )
     assert abs(float((labels[draws.numpy()] == 1).mean()) - 0.5) < 0.02

@@ -147,8 +147,9 @@ def fine_label(relative: str) -> str | None:
     return None
 
 
-def _dcss_fine(root: Path, size: int, labeller: Callable[[str], str | None] = fine_label,
-               kind: str = "fine") -> SpriteSet:
+def _dcss_fine(
+    root: Path, size: int, labeller: Callable[[str], str | None] = fine_label, kind: str = "fine"
+) -> SpriteSet:
     items = []
     for f in _dcss_files(root):
         label = labeller(f.relative)
@@ -179,7 +180,8 @@ def is_overlay_glyph(relative: str) -> bool:
     parts = relative.split("/")
     folders = parts[:-1]
     return parts[-1].startswith("i-") or any(
-        p == "brands" or p.endswith("_brands") or p.endswith("_corners") for p in folders)
+        p == "brands" or p.endswith("_brands") or p.endswith("_corners") for p in folders
+    )
 
 
 def clean_label(relative: str) -> str | None:
@@ -221,8 +223,13 @@ def _sprites16(roots: dict[str, Path]) -> SpriteSet:
     return _assemble("sprites16", items, (DCSS_CREDIT, ICONS_CREDIT))
 
 
-def folder_dataset(root: str | Path, size: int, label_from: str = "subfolder", grid: tuple[int, int] | None = None,
-                   name: str = "folder") -> SpriteSet:
+def folder_dataset(
+    root: str | Path,
+    size: int,
+    label_from: str = "subfolder",
+    grid: tuple[int, int] | None = None,
+    name: str = "folder",
+) -> SpriteSet:
     """Any folder of sprites -> SpriteSet at ``size`` (smaller sprites centred, 2x-reduced if twice as big).
 
     ``grid=(w, h)`` cuts every file as a sprite sheet of w x h cells first. Sprites that fit neither way are
@@ -292,21 +299,35 @@ def build(name: str, data_root: str | Path, cache_dir: str | Path | None = ".cac
 def save_npz(ds: SpriteSet, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, images=ds.images, labels=ds.labels, held_out=ds.held_out,
-                        meta=np.array(json.dumps({"name": ds.name, "label_names": ds.label_names,
-                                                  "paths": ds.paths, "credits": ds.credits})))
+    np.savez_compressed(
+        tmp,
+        images=ds.images,
+        labels=ds.labels,
+        held_out=ds.held_out,
+        meta=np.array(
+            json.dumps({"name": ds.name, "label_names": ds.label_names, "paths": ds.paths, "credits": ds.credits})
+        ),
+    )
     tmp.replace(path)
 
 
 def load_npz(path: Path) -> SpriteSet:
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
-        return SpriteSet(meta["name"], z["images"], z["labels"], tuple(meta["label_names"]), tuple(meta["paths"]),
-                         z["held_out"], tuple(meta["credits"]))
+        return SpriteSet(
+            meta["name"],
+            z["images"],
+            z["labels"],
+            tuple(meta["label_names"]),
+            tuple(meta["paths"]),
+            z["held_out"],
+            tuple(meta["credits"]),
+        )
 
 
-def load_dataset(spec: str, data_root: str | Path, size: int, cache_dir: str | Path | None = ".cache/datasets"
-                 ) -> SpriteSet:
+def load_dataset(
+    spec: str, data_root: str | Path, size: int, cache_dir: str | Path | None = ".cache/datasets"
+) -> SpriteSet:
     """``spec`` is a builder name (see :data:`BUILDERS`) or ``folder:PATH`` for any folder of sprites at ``size``
     (labels from subfolders)."""
     if spec.startswith("folder:"):

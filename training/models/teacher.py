@@ -125,8 +125,7 @@ class TeacherNet(nn.Module):
         self.out_norm = SizeNorm(w[-1])
         self.project = nn.Linear(2 * w[-1] + 1, cfg.feature_dim)
         self.gate = nn.Linear(cfg.feature_dim, cfg.experts)
-        self.experts = nn.ModuleList(Expert(cfg.feature_dim, cfg.expert_hidden, cfg.hidden)
-                                     for _ in range(cfg.experts))
+        self.experts = nn.ModuleList(Expert(cfg.feature_dim, cfg.expert_hidden, cfg.hidden) for _ in range(cfg.experts))
         self.quality = nn.Linear(cfg.hidden, 1)
         self.embed = nn.Linear(cfg.hidden, cfg.embed_dim)
         self.classes = nn.Parameter(torch.randn(cfg.num_labels, cfg.embed_dim) * 0.1)
@@ -141,8 +140,7 @@ class TeacherNet(nn.Module):
         pooled = torch.cat([a.mean(dim=(2, 3)), a.amax(dim=(2, 3)), flag], 1)
         return F.silu(self.project(pooled))
 
-    def raw(self, x: torch.Tensor, flag: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def raw(self, x: torch.Tensor, flag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """As :meth:`forward` but the quality head's pre-sigmoid logit instead of the quality (for a stable BCE)."""
         f = self.features(x, flag)
         gate = torch.softmax(self.gate(f), dim=1)
@@ -151,8 +149,9 @@ class TeacherNet(nn.Module):
         logits = self.cfg.logit_scale * embedding @ F.normalize(self.classes, dim=1, eps=1e-6).t()
         return self.quality(h)[:, 0], embedding, logits, gate
 
-    def forward(self, x: torch.Tensor, flag: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, flag: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B, 4, S, S) in [-1, 1]; flag: (B, 1) -> quality (B,) in [0, 1], embedding (B, E) unit norm,
         logits (B, L), gate (B, k) (rows sum to 1)."""
         q, embedding, logits, gate = self.raw(x, flag)
@@ -185,5 +184,4 @@ def expert_use(gate: torch.Tensor) -> dict[str, list[float]]:
     """Per expert: mean gate weight and share of sprites for which it has the largest weight (top-1)."""
     k = gate.shape[1]
     top = torch.bincount(gate.argmax(1), minlength=k).float() / max(1, len(gate))
-    return {"mean_gate": [round(float(v), 4) for v in gate.mean(0)],
-            "top1_share": [round(float(v), 4) for v in top]}
+    return {"mean_gate": [round(float(v), 4) for v in gate.mean(0)], "top1_share": [round(float(v), 4) for v in top]}

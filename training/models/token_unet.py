@@ -36,17 +36,24 @@ class TokenUNetConfig:
     palette_size: int = 255  # K colours (tokens 1..K); token 0 transparent, K + 1 mask
     embed_dim: int = 32
     patch: int = 1  # P: the backbone sees P×P cells of pixels (the canvas size must be divisible by P)
-    unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1),
-                                  time_scale=1000.0)
+    unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
-        return {"palette_size": self.palette_size, "embed_dim": self.embed_dim, "patch": self.patch,
-                "unet": asdict(self.unet)}
+        return {
+            "palette_size": self.palette_size,
+            "embed_dim": self.embed_dim,
+            "patch": self.patch,
+            "unet": asdict(self.unet),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> TokenUNetConfig:
-        return cls(palette_size=d["palette_size"], embed_dim=d["embed_dim"], patch=d.get("patch", 1),
-                   unet=UNetConfig.from_dict(d["unet"]))
+        return cls(
+            palette_size=d["palette_size"],
+            embed_dim=d["embed_dim"],
+            patch=d.get("patch", 1),
+            unet=UNetConfig.from_dict(d["unet"]),
+        )
 
     @property
     def canvas_size(self) -> int:

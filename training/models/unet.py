@@ -116,8 +116,9 @@ class Attention(nn.Module):
 class Level(nn.Module):
     """ResBlocks (each optionally followed by attention) of one resolution."""
 
-    def __init__(self, chans: list[tuple[int, int]], emb_dim: int, groups: int, dropout: float, attention: bool
-                 ) -> None:
+    def __init__(
+        self, chans: list[tuple[int, int]], emb_dim: int, groups: int, dropout: float, attention: bool
+    ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList([ResBlock(a, b, emb_dim, groups, dropout) for a, b in chans])
         self.attn = nn.ModuleList([Attention(b, groups) if attention else nn.Identity() for _, b in chans])

@@ -1,8 +1,8 @@
 """Build steps of the Aseprite extension, with the project's own palette writer and version.
 
-    python plugins/aseprite/tools/build.py palettes          # palettes/*.gpl, builtin_palettes.lua, package.json
-    python plugins/aseprite/tools/build.py palettes --check  # exit 1 if those files are out of date
-    python plugins/aseprite/tools/build.py package           # dist/pixelsprite.aseprite-extension
+python plugins/aseprite/tools/build.py palettes          # palettes/*.gpl, builtin_palettes.lua, package.json
+python plugins/aseprite/tools/build.py palettes --check  # exit 1 if those files are out of date
+python plugins/aseprite/tools/build.py package           # dist/pixelsprite.aseprite-extension
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ GODOT_ROOT = Path(os.environ.get("PIXELSPRITE_GODOT_ROOT", "/opt/pixelsprite-god
 PACKAGES = ("xvfb", "xauth", "libgl1-mesa-dri", "libglx-mesa0", "libegl-mesa0", "fonts-dejavu-core")
 
 # Inside a private mount namespace: /proc and the project mounted, Xvfb started, the editor run in a window on it.
-INNER = r'''
+INNER = r"""
 set -e
 root="$1"; project="$2"; size="$3"; shift 3
 mount -t proc proc "$root/proc"
@@ -46,7 +46,7 @@ exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 S
   kill $xvfb 2>/dev/null || true
   exit $status
 ' sh "$@"
-'''
+"""
 
 
 def _chroot_has(binary: str) -> bool:
@@ -54,12 +54,24 @@ def _chroot_has(binary: str) -> bool:
 
 
 def _install_packages() -> None:
-    script = ("apt-get -qq -o Acquire::Check-Valid-Until=false update && "
-              f"apt-get -qq -y --no-install-recommends install {' '.join(PACKAGES)} >/dev/null && apt-get clean")
-    subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-                    f'mount -t proc proc "{GODOT_ROOT}/proc" && chroot "{GODOT_ROOT}" /usr/bin/env -i '
-                    f'PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c "{script}"'],
-                   check=True)
+    script = (
+        "apt-get -qq -o Acquire::Check-Valid-Until=false update && "
+        f"apt-get -qq -y --no-install-recommends install {' '.join(PACKAGES)} >/dev/null && apt-get clean"
+    )
+    subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            f'mount -t proc proc "{GODOT_ROOT}/proc" && chroot "{GODOT_ROOT}" /usr/bin/env -i '
+            f'PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -c "{script}"',
+        ],
+        check=True,
+    )
 
 
 def _prepare(project: Path) -> None:
@@ -67,11 +79,14 @@ def _prepare(project: Path) -> None:
     shutil.copytree(SHOT, project / "addons" / "pixelsprite_shot")
     (project / "addons" / "pixelsprite_shot" / "plugin.cfg").write_text(
         '[plugin]\n\nname="pixelsprite screenshot"\ndescription="Screenshot driver (not shipped)"\n'
-        'author="pixelsprite"\nversion="1"\nscript="shot.gd"\n')
+        'author="pixelsprite"\nversion="1"\nscript="shot.gd"\n'
+    )
     cfg = project / "project.godot"
     text = cfg.read_text()
-    text = text.replace('"res://addons/pixelsprite/plugin.cfg")',
-                        '"res://addons/pixelsprite/plugin.cfg", "res://addons/pixelsprite_shot/plugin.cfg")')
+    text = text.replace(
+        '"res://addons/pixelsprite/plugin.cfg")',
+        '"res://addons/pixelsprite/plugin.cfg", "res://addons/pixelsprite_shot/plugin.cfg")',
+    )
     cfg.write_text(text)
 
 
@@ -106,12 +121,32 @@ def main(argv: list[str] | None = None) -> int:
     with BackgroundServer(registry=Registry(env=False), workers=2, grace_s=1.0) as server:
         _prepare(project)
         settings = json.dumps({"model": args.model, "count": args.count, "seed": args.seed, "select": args.select})
-        imp = subprocess.run([str(runner), str(project), "--headless", "--import"], capture_output=True, text=True,
-                             timeout=300)
+        imp = subprocess.run(
+            [str(runner), str(project), "--headless", "--import"], capture_output=True, text=True, timeout=300
+        )
         (work / "import.log").write_text(imp.stdout + imp.stderr)
-        run = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", INNER, "sh",
-                              str(GODOT_ROOT), str(project), args.size, "--", server.url, settings],
-                             capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                INNER,
+                "sh",
+                str(GODOT_ROOT),
+                str(project),
+                args.size,
+                "--",
+                server.url,
+                settings,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     (work / "editor.log").write_text(run.stdout + run.stderr)
     shots = [line for line in run.stdout.splitlines() if line.startswith("shot: ")]
     print("\n".join(shots), file=sys.stderr)

@@ -24,8 +24,11 @@ IGNORED_SUFFIXES = (".uid", ".import")
 def _files(folder: Path) -> dict[str, bytes]:
     if not folder.is_dir():
         return {}
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.endswith(IGNORED_SUFFIXES)}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(IGNORED_SUFFIXES)
+    }
 
 
 def differences(source: Path = SOURCE, copy: Path = COPY) -> list[str]:
