@@ -209,6 +209,42 @@ def _dcss40clean(root: Path) -> SpriteSet:
     return _dcss_fine(root, 40, clean_label, "clean")
 
 
+TILE_FOLDERS = ("floor", "wall", "water")
+"""The DCSS ``dngn`` folders that hold terrain tiles, and the tile labels (``floor/grass`` is floor, ``wall/abyss`` is
+wall). Altars, doors, statues, gateways, traps, trees and vaults are objects on a floor, not tiles that repeat."""
+
+
+def tile_label(relative: str) -> str | None:
+    """``dngn/<floor|wall|water>/**`` -> that folder's name; anything else -> None."""
+    parts = relative.split("/")
+    if len(parts) > 2 and parts[0] == "dngn" and parts[1] in TILE_FOLDERS:
+        return parts[1]
+    return None
+
+
+def _dcss_tiles(root: Path, size: int) -> SpriteSet:
+    """Fully opaque 32x32 terrain tiles (the shoal edges of ``water`` are partly transparent overlays: left out),
+    at 32x32 or reduced 2x to 16x16."""
+    items = []
+    for f in _dcss_files(root):
+        label = tile_label(f.relative)
+        if label is None:
+            continue
+        rgba = read_sprite(f.path)
+        if rgba.shape[:2] != (32, 32) or not (rgba[..., 3] == 255).all():
+            continue
+        items.append((f.relative, label, reduce_2x(rgba) if size == 16 else rgba))
+    return _assemble(f"dcss{size}tiles", items, (DCSS_CREDIT,))
+
+
+def _dcss16tiles(root: Path) -> SpriteSet:
+    return _dcss_tiles(root, 16)
+
+
+def _dcss32tiles(root: Path) -> SpriteSet:
+    return _dcss_tiles(root, 32)
+
+
 def label_counts(ds: SpriteSet) -> dict[str, int]:
     """Sprites per label name (all splits)."""
     counts = np.bincount(ds.labels, minlength=len(ds.label_names))
@@ -261,6 +297,8 @@ BUILDERS: dict[str, tuple[Callable[..., SpriteSet], tuple[str, ...]]] = {
     "dcss40fine": (_dcss40fine, ("dcss",)),
     "dcss16clean": (_dcss16clean, ("dcss",)),
     "dcss40clean": (_dcss40clean, ("dcss",)),
+    "dcss16tiles": (_dcss16tiles, ("dcss",)),
+    "dcss32tiles": (_dcss32tiles, ("dcss",)),
 }
 DEFAULT_SUBDIRS = {"dcss": "dcss-tiles", "icons": "onebit-icons-16"}
 
