@@ -25,6 +25,7 @@ from torch.nn import functional as F
 class MaskedLossConfig:
     label_dropout: float = 0.1
     max_shift: int = 2  # 1-px shifts (up to this many) of the whole batch when the wrapped rows are transparent
+    torus_roll: bool = False  # tiles: roll every canvas by a random offset (exact on a torus; replaces max_shift)
 
 
 def palette_keys(palette: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,6 +63,16 @@ def shift_if_free(tokens: torch.Tensor, gen: torch.Generator | None, max_shift: 
     return tokens if wraps(occupied_rows, d[0]) or wraps(occupied_cols, d[1]) else rolled
 
 
+def roll_each(tokens: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    """Roll each (S, S) canvas of the (B, S, S) batch by its own random (dy, dx) in [0, S): a tile rolled on the
+    torus is the same seamless tile seen from another origin."""
+    b, s = tokens.shape[0], tokens.shape[1]
+    d = torch.randint(0, s, (b, 2), generator=gen, device="cpu").to(tokens.device)
+    rows = (torch.arange(s, device=tokens.device)[None, :] - d[:, :1]) % s  # (B, S)
+    cols = (torch.arange(s, device=tokens.device)[None, :] - d[:, 1:]) % s
+    return tokens.gather(1, rows[:, :, None].expand(b, s, s)).gather(2, cols[:, None, :].expand(b, s, s))
+
+
 def mask_ratio(u: torch.Tensor) -> torch.Tensor:
     """The cosine schedule: share of masked pixels at u in [0, 1] (1 at u=0, 0 at u=1)."""
     return torch.cos(0.5 * math.pi * u)
@@ -78,7 +89,10 @@ class MaskedTokenObjective:
     ) -> tuple[torch.Tensor, dict[str, float]]:
         tokens = image_to_tokens(x, self.keys, self.tokens_of_keys)
         if model.training:
-            tokens = shift_if_free(tokens, None, self.cfg.max_shift)
+            if self.cfg.torus_roll:
+                tokens = roll_each(tokens, None)
+            else:
+                tokens = shift_if_free(tokens, None, self.cfg.max_shift)
         b = tokens.shape[0]
         r = mask_ratio(torch.rand(b, device=x.device)).clamp(min=1.0 / tokens[0].numel())
         masked = torch.rand(tokens.shape, device=x.device) < r[:, None, None]

@@ -46,6 +46,7 @@ class UNetConfig:
     emb_dim: int = 128
     groups: int = 8
     dropout: float = 0.0
+    circular: bool = False  # pad every convolution by wrapping around: the network lives on a torus (seamless tiles)
 
     def __post_init__(self) -> None:
         if len(self.attention) != len(self.widths):
@@ -70,6 +71,14 @@ def sinusoid(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+def wrap_padding(module: nn.Module) -> None:
+    """Make every padded convolution in ``module`` pad by wrapping around (``padding_mode="circular"``), so the
+    network sees its input as a torus: no pixel is at an edge, and what it makes tiles seamlessly."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
+            m.padding_mode = "circular"
 
 
 class ResBlock(nn.Module):
@@ -163,6 +172,8 @@ class UNet(nn.Module):
         self.out = nn.Conv2d(ch, cfg.in_channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        if cfg.circular:
+            wrap_padding(self)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         emb = self.time_mlp(sinusoid(t * self.cfg.time_scale, self.cfg.widths[0])) + self.label_emb(label)
