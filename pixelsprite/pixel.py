@@ -106,6 +106,9 @@ class TokenSpec:
         solvers: reveal orders this bundle supports.
         max_steps: the largest step count a request may ask for (at most H*W).
         default_solver, default_steps, default_guidance, default_temperature: used when a request leaves them out.
+        corrector: corrector rounds after the reveal steps.
+        tiling: the network lives on a torus (every convolution wraps around), so what it makes tiles seamlessly;
+            the corrector then compares pixels with their wrapped-around neighbours too.
     """
 
     palette: np.ndarray
@@ -119,6 +122,7 @@ class TokenSpec:
     default_temperature: float
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     corrector: int = 0
+    tiling: bool = False
 
     @property
     def mask_token(self) -> int:
@@ -141,6 +145,7 @@ class TokenSpec:
                 "temperature": self.default_temperature,
                 "corrector": self.corrector,
             },
+            **({"tiling": True} if self.tiling else {}),
         }
 
     @classmethod
@@ -188,6 +193,9 @@ class TokenSpec:
         corrector = defaults.get("corrector", 0)
         if isinstance(corrector, bool) or not isinstance(corrector, int) or not 0 <= corrector <= MAX_CORRECTOR:
             raise bad("defaults.corrector", f"must be an integer in 0..{MAX_CORRECTOR}, got {corrector!r}")
+        tiling = d.get("tiling", False)
+        if not isinstance(tiling, bool):
+            raise bad("tiling", f"must be true or false, got {tiling!r}")
         return cls(
             palette,
             null,
@@ -196,11 +204,12 @@ class TokenSpec:
             max_steps,
             str(solver),
             int(steps),
-            float(guidance),
+            float(guidance),  # type: ignore[arg-type]
             float(temperature),
             dict(d),
             corrector,
-        )  # type: ignore[arg-type]
+            tiling,
+        )
 
 
 @dataclass(frozen=True)
@@ -215,8 +224,14 @@ class PixelSettings:
     corrector: int = 0  # corrector rounds after the reveal steps (the bundle's default)
 
 
-def _lone(tokens: np.ndarray) -> np.ndarray:
-    """bool (N, H, W): pixels whose token differs from every 4-neighbour inside the canvas (speckle and holes)."""
+def _lone(tokens: np.ndarray, wrap: bool = False) -> np.ndarray:
+    """bool (N, H, W): pixels whose token differs from every 4-neighbour inside the canvas (speckle and holes);
+    with ``wrap`` the neighbours wrap around the edges (a tile on a torus)."""
+    if wrap:
+        same = np.zeros(tokens.shape, bool)
+        for shift, axis in ((1, 1), (-1, 1), (1, 2), (-1, 2)):
+            same |= tokens == np.roll(tokens, shift, axis=axis)
+        return ~same
     same = np.zeros(tokens.shape, bool)
     same[:, 1:] |= tokens[:, 1:] == tokens[:, :-1]
     same[:, :-1] |= tokens[:, :-1] == tokens[:, 1:]
@@ -453,7 +468,7 @@ class PixelModel:
                 hook(i + 1, steps + s.corrector)
         for c in range(s.corrector):  # corrector rounds: re-mask the lone pixels and draw them again
             u = np.stack([r.random((2, hw)) for r in rngs])
-            lone = _lone(state.reshape(n, h, w)).reshape(n, hw) & fill
+            lone = _lone(state.reshape(n, h, w), self.spec.tiling).reshape(n, hw) & fill
             t = (lone.sum(1) / hw).astype(np.float32)
             logits = self.guided_logits(np.where(lone, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
             rows, cols = np.nonzero(lone)
