@@ -1,11 +1,10 @@
-"""Datasets for the evaluation suite, read with the dataset builders of ``training.data``.
+"""Datasets for the evaluation suite, read with the dataset builders of :mod:`pixelsprite.datasets`.
 
-Decision: the suite needs the exact held-out split the models were trained without, and that split is defined
-once, by the builders in ``training/data`` (stable sha1 split of relative paths, pixel-art 2x reduction for
-16x16). Those modules use numpy and pillow only — never torch — and ship in the same distribution as the
-runtime, so ``pixelsprite evaluate`` imports them here, lazily, inside :func:`load_split` (the runtime's other
-modules never import ``training``). ``tests/pixelsprite/test_evaluation_cli.py`` runs the command with torch
-made unimportable. A build is cached as ``.npz`` (``cache_dir``), so a second run is a file read.
+The suite needs the exact held-out split the models were trained without, and that split is defined once, by
+the builders in ``pixelsprite/datasets`` (stable sha1 split of relative paths, pixel-art 2x reduction for 16x16),
+which training builds its datasets with too (training imports the runtime, never the reverse). They use numpy and
+pillow only; ``tests/pixelsprite/test_evaluation_cli.py`` runs the command with torch made unimportable. A build is
+cached as ``.npz`` (``cache_dir``), so a second run is a file read.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..datasets.builders import load_dataset
 from ..errors import InvalidRequest
 from .suite import SpriteData
 
@@ -27,18 +27,9 @@ def load_split(
 ) -> SpriteData:
     """The dataset ``builder`` (e.g. ``dcss16fine``, or ``folder:PATH`` with ``size``) as train/held-out arrays.
 
-    Raises :class:`~pixelsprite.errors.InvalidRequest` (field ``data``) when it cannot be read: no builders,
-    an unknown dataset name, or a missing data folder.
+    Raises :class:`~pixelsprite.errors.InvalidRequest` (field ``data``) when it cannot be read: an unknown
+    dataset name or a missing data folder.
     """
-    try:
-        from training.data.builders import load_dataset  # numpy + pillow; see the module docstring
-    except ImportError as e:
-        raise InvalidRequest(
-            "pixelsprite evaluate reads datasets with the `training.data` builders (numpy and pillow; torch is not "
-            f"needed), which are not importable here ({e}); install pixelsprite from its source tree "
-            "(pip install .) or run it from the repository root",
-            field="data",
-        ) from None
     if not builder.startswith("folder:") and not Path(data_root).is_dir():
         raise InvalidRequest(
             f"data folder {str(data_root)!r} does not exist; pass --data DIR (the folder holding "

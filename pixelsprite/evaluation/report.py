@@ -255,9 +255,9 @@ def markdown(
         "```",
         "",
         "The suite (`pixelsprite/evaluation/`) is numpy and onnxruntime only. It reads the datasets with the "
-        "builders of `training/data` — numpy and pillow, never torch, shipped with the package — so the held-out "
-        "split is exactly the one the models were trained without; the command runs with torch absent. The "
-        "evaluator is retrained with `python -m training.train_evaluator --data ../shared/datasets --threads 1` "
+        "builders of `pixelsprite/datasets` — numpy and pillow, never torch, the ones training builds with — so "
+        "the held-out split is exactly the one the models were trained without; the command runs with torch absent. "
+        "The evaluator is retrained with `python -m training.train_evaluator --data ../shared/datasets --threads 1` "
         "(about 4 minutes on one CPU thread); see its card, `pixelsprite/models/evaluator/card.md`. Without `--out` "
         "the report goes to `./pixelsprite-evaluation/` in the current directory (the command prints where); "
         "`--out docs` refreshes this page.",

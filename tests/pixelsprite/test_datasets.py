@@ -1,11 +1,16 @@
+"""The dataset builders (pixelsprite.datasets: training builds with them, the evaluation suite reads the split)."""
+
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from training.data.builders import build, folder_dataset
-from training.data.reduce import reduce_2x
-from training.data.sprites import center_on_canvas, cut_grid, is_held_out, to_hard_rgba
+from pixelsprite.datasets.builders import build, folder_dataset
+from pixelsprite.datasets.reduce import reduce_2x
+from pixelsprite.datasets.sprites import center_on_canvas, cut_grid, is_held_out, to_hard_rgba
 
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 R, G, K, T = [255, 0, 0, 255], [0, 255, 0, 255], [10, 10, 10, 255], [0, 0, 0, 0]
 
 
@@ -100,9 +105,27 @@ def test_folder_dataset_labels_sizes_and_grid(tmp_path):
     assert len(grid.images) == 2
 
 
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/datasets is absent")
+    return SHARED
+
+
 def test_shared_icons_build(shared_datasets, tmp_path):
     ds = build("icons16", shared_datasets, tmp_path)
     assert ds.images.shape[1:] == (16, 16, 4) and len(ds.images) > 1400
     assert set(np.unique(ds.images[..., 3])) == {0, 255}
     again = build("icons16", shared_datasets, tmp_path)  # from the cache
     assert np.array_equal(again.images, ds.images) and again.label_names == ds.label_names
+
+
+def test_training_data_re_exports_every_name_of_the_runtime_datasets() -> None:
+    """training.data.{builders,sprites,reduce} moved to pixelsprite.datasets; the old import paths keep every name."""
+    import importlib
+
+    for name in ("builders", "sprites", "reduce"):
+        new = importlib.import_module(f"pixelsprite.datasets.{name}")
+        old = importlib.import_module(f"training.data.{name}")
+        names = [k for k in vars(new) if not k.startswith("__")]
+        assert names and all(getattr(old, k) is getattr(new, k) for k in names), name
