@@ -212,6 +212,23 @@ class TokenSpec:
         )
 
 
+TILE_BORDER = 1
+"""Pixels of a tile's edge that ``inpaint`` keeps on a tiling bundle (where it meets its neighbours)."""
+
+
+def border_ring(h: int, w: int, width: int) -> np.ndarray:
+    """bool (H, W): True on the outer ``width`` pixels of the canvas."""
+    ring = np.ones((h, w), bool)
+    ring[width : h - width, width : w - width] = False
+    return ring
+
+
+def own_colours(rgba: np.ndarray) -> np.ndarray:
+    """The distinct opaque colours of one (H, W, 4) uint8 image: (n, 3) uint8, n >= 1 (black when it has none)."""
+    rgb = rgba[..., :3][rgba[..., 3] > 0]
+    return np.unique(rgb, axis=0) if len(rgb) else np.zeros((1, 3), np.uint8)
+
+
 @dataclass(frozen=True)
 class PixelSettings:
     """A request's resolved sampler settings."""
@@ -560,12 +577,16 @@ class PixelModel:
         preview: Previews | PreviewCallback | None = None,
     ) -> np.ndarray:
         """Re-mask a share ``strength`` in [0, 1] of the pixels (each seed picks which) and resample them; the
-        rest keeps the sprite's exact pixels. strength 0 returns the sprite unchanged."""
+        rest keeps the sprite's exact pixels. strength 0 returns the sprite unchanged. A tiling bundle draws the
+        new pixels in the tile's own colours unless ``locked`` says otherwise (a variation of a tile keeps its
+        palette, and stays seamless because the network wraps around)."""
         w, h = self.size
         n = len(seeds)
         base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
         if strength <= 0:
             return base
+        if locked is None and self.spec.tiling:
+            locked = own_colours(np.asarray(rgba, np.uint8))
         rngs = [np.random.default_rng(int(x)) for x in seeds]
         k = max(1, int(round(strength * h * w)))
         flat = np.zeros((n, h * w), bool)
@@ -590,11 +611,14 @@ class PixelModel:
         preview: Previews | PreviewCallback | None = None,
     ) -> np.ndarray:
         """Regenerate the pixels where ``mask`` (bool (H, W)) is True; every other pixel keeps the sprite's exact
-        value. An empty mask returns the sprite unchanged."""
+        value. An empty mask returns the sprite unchanged. A tiling bundle also keeps the tile's outer
+        :data:`TILE_BORDER` ring, so the repainted tile still meets its neighbours as before."""
         w, h = self.size
         n = len(seeds)
         base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
         mask = np.asarray(mask, bool)
+        if self.spec.tiling:
+            mask = mask & ~border_ring(h, w, TILE_BORDER)
         if not mask.any():
             return base
         rngs = [np.random.default_rng(int(x)) for x in seeds]

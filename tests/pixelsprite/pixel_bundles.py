@@ -8,6 +8,7 @@ temperature 1.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,9 @@ CFG = TokenUNetConfig(
 )
 
 
-def tiny_token_net(seed: int = 0) -> TokenUNet:
+def tiny_token_net(seed: int = 0, tiling: bool = False) -> TokenUNet:
     torch.manual_seed(seed)
-    model = TokenUNet(CFG)
+    model = TokenUNet(replace(CFG, unet=replace(CFG.unet, circular=tiling)))
     with torch.no_grad():  # the zero-initialised layers would make every logit 0
         for p in model.parameters():
             if p.abs().sum() == 0 and p.ndim > 1:
@@ -52,10 +53,11 @@ def tiny_token_net(seed: int = 0) -> TokenUNet:
     return model.eval()
 
 
-def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] = LABELS) -> Path:
+def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] = LABELS, tiling: bool = False) -> Path:
+    """``tiling``: the network wraps around (a tile model, ``tokens.tiling``)."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
-    model = tiny_token_net()
+    model = tiny_token_net(tiling=tiling)
     g = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, len(PALETTE) + 2, (4, SIZE, SIZE), generator=g)
     spec = export_graph(
@@ -75,6 +77,7 @@ def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] 
         2.0,
         1.0,
         {"conditioning": {"label_dropout": 0.1}},
+        tiling=tiling,
     )
     m = Manifest(
         name=name,

@@ -1,0 +1,84 @@
+"""A tiling ``pixel`` bundle (``tokens.tiling``): its network wraps around, its corrector compares wrapped-around
+neighbours, variations keep the tile's colours and inpainting keeps the tile's border."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from pixelsprite import families
+from pixelsprite.pixel import TILE_BORDER, PixelModel, _lone, border_ring, own_colours
+from pixelsprite.registry import Registry
+
+from .pixel_bundles import PALETTE, SIZE, write_pixel_model
+
+
+@pytest.fixture(scope="module")
+def tiles(tmp_path_factory: pytest.TempPathFactory) -> tuple[PixelModel, Path]:
+    root = tmp_path_factory.mktemp("tiles")
+    folder = write_pixel_model(root, "ttile", tiling=True)
+    model = families.load(Registry([root], builtin=False, env=False).load("ttile"))
+    assert isinstance(model, PixelModel)
+    return model, folder
+
+
+def _tile(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+    rgba[..., :3] = PALETTE[rng.integers(0, 3, (SIZE, SIZE))]
+    rgba[..., 3] = 255
+    return rgba
+
+
+def test_the_exported_network_lives_on_a_torus(tiles: tuple[PixelModel, Path]) -> None:
+    """Rolling the input canvas rolls the logits (by a multiple of the U-Net's stride): no pixel is at an edge."""
+    model, folder = tiles
+    assert model.spec.tiling
+    sess = ort.InferenceSession(str(folder / "logits.onnx"))
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, len(PALETTE) + 2, (2, SIZE, SIZE)).astype(np.int64)
+    feed = {"t": np.array([0.3, 0.8], np.float32), "label": np.array([0, 1], np.int64)}
+    out = sess.run(None, {"tokens": tokens, **feed})[0]
+    rolled = sess.run(None, {"tokens": np.roll(tokens, (2, 4), axis=(1, 2)), **feed})[0]
+    np.testing.assert_allclose(np.roll(out, (2, 4), axis=(2, 3)), rolled, atol=1e-4)
+
+
+def test_lone_pixels_wrap_around() -> None:
+    t = np.zeros((1, 4, 4), np.int64)
+    t[0, 0, 0] = 1
+    t[0, 0, 3] = 1  # its left neighbour across the edge
+    assert _lone(t)[0, 0, 0] and _lone(t)[0, 0, 3]
+    assert not _lone(t, wrap=True)[0, 0, 0] and not _lone(t, wrap=True)[0, 0, 3]
+
+
+def test_inpaint_keeps_the_border(tiles: tuple[PixelModel, Path]) -> None:
+    model, _ = tiles
+    tile = _tile()
+    s = model.settings("a", None, None, None, None)
+    out = model.inpaint(tile, np.ones((SIZE, SIZE), bool), [1, 2, 3], s)
+    ring = border_ring(SIZE, SIZE, TILE_BORDER)
+    assert (out[:, ring] == tile[ring]).all()
+    assert (out[:, ~ring] != tile[~ring]).any()  # the inside was repainted
+
+
+def test_variations_keep_the_tiles_colours(tiles: tuple[PixelModel, Path]) -> None:
+    model, _ = tiles
+    tile = _tile(1)
+    s = model.settings("b", None, None, None, None)
+    out = model.variations(tile, [4, 5, 6], 0.8, s)
+    allowed = {tuple(c) for c in own_colours(tile)}
+    opaque = out[..., 3] > 0
+    assert {tuple(c) for c in out[..., :3][opaque]} <= allowed
+    assert (out != tile).any()
+    np.testing.assert_array_equal(model.variations(tile, [4], 0.0, s)[0], tile)
+
+
+def test_seeds_reproduce_tiles(tiles: tuple[PixelModel, Path]) -> None:
+    model, _ = tiles
+    s = model.settings("a", None, None, None, None)
+    a = model.generate([7, 8], s)
+    b = model.generate([8], s)
+    np.testing.assert_array_equal(a[1], b[0])
