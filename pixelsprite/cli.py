@@ -24,8 +24,8 @@ Usage::
     pixelsprite palette propose [--model vae16] [-n 64] [--seed 0] [--colors 16] [-o pal.gpl]  # from samples
     pixelsprite palettes [NAME|FILE [-o out.tres]]             # alias of palette list / show / convert
     pixelsprite serve [--host 127.0.0.1] [--port 8737] [--token T] [--allow-origin O]... [--preview-every N]
-                      [--preview-interval S] [--max-connections N]
-    pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # job files -> sprites (docs/watch-folder.md)
+                      [--preview-interval S] [--max-connections N]                      # added by bridge.cli
+    pixelsprite watch INBOX --out OUTBOX [--once] [--settle 0.5]   # added by bridge.cli (docs/watch-folder.md)
     pixelsprite evaluate --data ../shared/datasets [--models M...] [--count 512] [--out DIR]   # DIR/evaluation.md
 
 Sprite commands write one sheet PNG (1-px transparent gutter) with its JSON description next to it (``sheet.json``,
@@ -43,17 +43,19 @@ sprite command (generate, variations, interpolate, grid), with ``--alpha-thresho
 ``--outline`` (docs/palettes.md). ``palette extract|propose`` write the palette in the format named by the ``-o``
 extension and print a JSON summary (colours as ``#rrggbb``); ``palette apply`` writes the mapped PNG. Errors print
 ``error: <message>`` to stderr and exit with 2.
+
+This module is the runtime's part of the command line and never imports the bridge: the ``pixelsprite`` console
+script and ``python -m pixelsprite`` run :func:`bridge.cli.main`, which adds ``serve`` and ``watch`` as
+:class:`Command` s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,13 +77,29 @@ from .imageio import check_output_size, compose_sheet, encode_png, sheet_descrip
 from .palettes import BUILTIN, DITHERS, FORMATS, METHODS, format_for_path, resolve_palette, write_palette
 from .registry import Registry
 
-__all__ = ["main", "build_parser"]
+__all__ = ["Command", "build_parser", "main"]
 
 MAX_SCALE = 32
 EXIT_OK, EXIT_IO, EXIT_ERROR = 0, 1, 2
 OUTPUT_FORMATS = ("png", *ANIMATION_FORMATS, "tres")
 _EXTENSIONS = {"png": (".png",), "gif": (".gif",), "apng": (".png", ".apng"), "webp": (".webp",), "tres": (".tres",)}
 _BY_EXTENSION = {".png": "png", ".gif": "gif", ".apng": "apng", ".webp": "webp", ".tres": "tres"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand that a layer above the runtime adds to this command line.
+
+    The runtime never imports the bridge; ``bridge.cli`` (the ``pixelsprite`` console script and
+    ``python -m pixelsprite``) adds ``serve`` and ``watch`` this way. ``run`` gets the parsed arguments and the
+    registry of ``--models-dir`` / ``--no-builtin-models`` and returns the exit code; a
+    :class:`~pixelsprite.errors.PixelspriteError` or ``OSError`` it raises is reported like the runtime's own.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Registry], int]
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -202,7 +220,8 @@ def _add_candidates(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", default=None, help="teacher model that scores candidates (default: teacher)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
+    """The parser of the runtime's commands, plus ``commands`` (before ``evaluate``, in the order given)."""
     parser = argparse.ArgumentParser(prog="pixelsprite", description="Pixel-art sprites from small ONNX models.")
     parser.add_argument(
         "--models-dir",
@@ -354,88 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="write the shown palette to this file (format by extension)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("serve", help="run the websocket bridge for editors (see docs/protocol.md)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
-    p.add_argument("--port", type=int, default=8737, help="TCP port, 0..65535 (default 8737; 0 picks a free one)")
-    p.add_argument(
-        "--token",
-        default=os.environ.get("PIXELSPRITE_TOKEN"),
-        help="require this shared token (default: $PIXELSPRITE_TOKEN, else none)",
-    )
-    p.add_argument(
-        "--allow-origin",
-        action="append",
-        default=[],
-        metavar="ORIGIN",
-        help="browser origin allowed to connect, e.g. http://localhost:5173 (repeatable)",
-    )
-    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
-    p.add_argument(
-        "--preview-every",
-        type=_at_least_one,
-        default=1,
-        metavar="N",
-        help='with "preview": true, a diffusion/flow preview at most every N sampler steps (default 1)',
-    )
-    p.add_argument(
-        "--preview-interval",
-        type=_non_negative_seconds,
-        default=0.25,
-        metavar="S",
-        help="... and at most one preview per S seconds per request (default 0.25; 0: no limit)",
-    )
-    p.add_argument(
-        "--max-connections",
-        type=_at_least_one,
-        default=None,
-        metavar="N",
-        help="open connections at most; more are refused with HTTP 503 (default: a quarter of the "
-        "open-file limit, at most 256)",
-    )
-
-    p = sub.add_parser("watch", help="run job files dropped into INBOX, outputs to --out (docs/watch-folder.md)")
-    p.add_argument("inbox", help="folder job files (*.json) are dropped into; done/ and failed/ are made inside it")
-    p.add_argument("--out", required=True, help="folder for one output folder per job and journal.jsonl")
-    p.add_argument("--once", action="store_true", help="process the backlog and exit (2 if a job failed)")
-    p.add_argument(
-        "--settle",
-        type=_non_negative_seconds,
-        default=0.5,
-        metavar="S",
-        help="seconds a job file must be unchanged before it is read (default 0.5)",
-    )
-    p.add_argument(
-        "--max-sprites", type=_at_least_one, default=4096, help="sprites per job, all requests (default 4096)"
-    )
-    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines on stderr")
+    for command in commands:  # serve and watch, added by bridge.cli (the runtime never imports the bridge)
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
 
     p = sub.add_parser("evaluate", help="evaluate the generators on held-out data (a report in --out DIR)")
     from .evaluation.command import add_arguments as _evaluate_arguments
 
     _evaluate_arguments(p)
     return parser
-
-
-def _at_least_one(text: str) -> int:
-    """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
-    return value
 
 
 def _endpoint(text: str | None, seed: int | None, field: str) -> api.Endpoint:
@@ -793,7 +738,7 @@ def _similar(args: argparse.Namespace, registry: Registry) -> api.SimilarResult:
     return res
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, commands: Sequence[Command] = ()) -> int:
     registry = Registry(args.models_dir, builtin=not args.no_builtin_models)
     if args.command == "models":
         _models(registry, args.json)
@@ -821,46 +766,9 @@ def _run(args: argparse.Namespace) -> int:
         from .evaluation.command import run as evaluate
 
         return evaluate(args, args.models_dir, builtin=not args.no_builtin_models)
-    if args.command == "watch":
-        from bridge.watcher import watch_main
-
-        inbox = Path(args.inbox)
-        if not inbox.exists():
-            raise InvalidRequest(
-                f"inbox {args.inbox!r} does not exist; create the folder first (the watcher makes "
-                "done/ and failed/ inside it, never the inbox itself)",
-                field="inbox",
-            )
-        if not inbox.is_dir():
-            raise InvalidRequest(
-                f"inbox {args.inbox!r} is not a folder; give the folder job files are dropped into", field="inbox"
-            )
-        if Path(args.out).exists() and not Path(args.out).is_dir():
-            raise InvalidRequest(f"--out {args.out!r} is not a folder", field="out")
-
-        return watch_main(
-            args.inbox,
-            args.out,
-            registry=registry,
-            once=args.once,
-            settle_s=args.settle,
-            log_format=args.log_format,
-            max_sprites=args.max_sprites,
-        )
-    if args.command == "serve":
-        from bridge.server import serve_forever  # the bridge imports pixelsprite; import it only when serving
-
-        return serve_forever(
-            registry=registry,
-            host=args.host,
-            port=args.port,
-            token=args.token,
-            allow_origins=args.allow_origin,
-            log_format=args.log_format,
-            preview_every=args.preview_every,
-            preview_interval_s=args.preview_interval,
-            max_connections=args.max_connections,
-        )
+    for command in commands:
+        if args.command == command.name:
+            return command.run(args, registry)
     common: dict[str, Any] = {
         "max_colors": args.max_colors,
         "registry": registry,
@@ -893,8 +801,9 @@ def _run(args: argparse.Namespace) -> int:
     hooks: dict[str, Any] = {"progress": bar} if bar is not None else {}
     try:
         if args.command == "generate":
+            generated = {k: v for k, v in common.items() if k != "alpha_threshold"}  # generate reads no image
             result = api.generate(
-                args.model, args.count, args.seed, steps=args.steps, **sampler, **common, **best, **hooks
+                args.model, args.count, args.seed, steps=args.steps, **sampler, **generated, **best, **hooks
             )
         elif args.command == "variations":
             result = api.variations(
@@ -965,15 +874,19 @@ def _print_summary(summary: dict[str, Any], plan: _Output) -> None:
     print(json.dumps(summary), file=sys.stderr if plan.path is None else sys.stdout)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 file-system error, 2 bad request/model/usage)."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, commands: Sequence[Command] = ()) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 file-system error, 2 bad request/model/usage).
+
+    ``commands`` are the subcommands a layer above adds (:func:`bridge.cli.main`, the ``pixelsprite`` console script,
+    passes ``serve`` and ``watch``); their errors are reported like the runtime's own.
+    """
+    parser = build_parser(commands)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
         return e.code if isinstance(e.code, int) else EXIT_ERROR
     try:
-        return _run(args)
+        return _run(args, commands)
     except PixelspriteError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return EXIT_ERROR

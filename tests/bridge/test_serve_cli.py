@@ -116,7 +116,7 @@ def test_preview_flags_reach_the_server(tmp_path: Path, onnx_files: dict[str, Pa
     ],
 )
 def test_bad_preview_flags_are_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from pixelsprite.cli import main
+    from bridge.cli import main
 
     assert main(["serve", *args]) == 2
     assert message in capsys.readouterr().err
@@ -124,7 +124,7 @@ def test_bad_preview_flags_are_usage_errors(args: list[str], message: str, capsy
 
 def test_preview_flags_default_to_the_servers_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     import bridge.server
-    from pixelsprite.cli import main
+    from bridge.cli import main
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(bridge.server, "serve_forever", lambda **kw: seen.update(kw) or 0)

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bridge import cli
 from bridge import protocol as proto
 from bridge.watcher import JOB_OPERATIONS, JOURNAL, STAGING, Watcher, WatchLimits, parse_job
-from pixelsprite import api, cli
+from pixelsprite import api
 from pixelsprite.families import Capabilities
 from pixelsprite.imageio import decode_image, encode_png
 from pixelsprite.registry import Registry
@@ -377,7 +378,7 @@ def test_watcher_imports_without_torch() -> None:
         "        if name == 'torch' or name.startswith('torch.'):\n"
         "            raise ImportError('torch is blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import bridge.watcher, pixelsprite.cli\n"
+        "import bridge.watcher, bridge.cli, pixelsprite.cli\n"
         "assert 'torch' not in sys.modules\n"
     )
     root = Path(__file__).resolve().parents[2]

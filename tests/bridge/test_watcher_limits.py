@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from bridge import cli
 from bridge.watcher import JOURNAL, Watcher, WatchLimits
-from pixelsprite import cli
 from pixelsprite.registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]
