@@ -44,17 +44,11 @@ class DiffusionModel(IterativeModel):
     DETERMINISTIC = ("ddim",)
 
     def _check_family(self, spec: SamplingSpec, where: str) -> None:
-        d = spec.raw.get("schedule")
-        try:
-            schedule = DiffusionSchedule.from_dict(d)  # type: ignore[arg-type]
-        except (TypeError, KeyError, ValueError, AttributeError) as e:
-            raise BundleError(
-                f"{where}: manifest key 'sampling.schedule' is not a valid schedule ({e}): {d!r}"
-            ) from None
+        if spec.schedule is None:
+            raise BundleError(f"{where}: manifest key 'sampling.schedule' is missing (diffusion needs its schedule)")
         if spec.time_input != "index":
             raise BundleError(f"{where}: manifest key 'sampling.time_input' must be 'index' for diffusion")
-        if spec.max_steps > schedule.T:
-            raise BundleError(f"{where}: manifest key 'sampling.max_steps' ({spec.max_steps}) exceeds T ({schedule.T})")
+        schedule = spec.schedule.build()
         object.__setattr__(self, "schedule", schedule)
 
     def _t_start(self, strength: float) -> int:

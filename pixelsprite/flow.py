@@ -42,12 +42,11 @@ class FlowModel(IterativeModel):
     DETERMINISTIC = SOLVERS
 
     def _check_family(self, spec: SamplingSpec, where: str) -> None:
-        kind = spec.raw.get("path")
-        if kind not in PATHS:
-            raise BundleError(f"{where}: manifest key 'sampling.path' must be one of {PATHS}, got {kind!r}")
+        if spec.path is None:
+            raise BundleError(f"{where}: manifest key 'sampling.path' must be one of {PATHS}, got None")
         if spec.time_input != "t":
             raise BundleError(f"{where}: manifest key 'sampling.time_input' must be 't' for flow")
-        object.__setattr__(self, "path", FlowPath(kind))
+        object.__setattr__(self, "path", FlowPath(spec.path))
 
     def _integrate(
         self, x: np.ndarray, s: Settings, ts: np.ndarray, hook: StepHook, observe: Observer | None = None

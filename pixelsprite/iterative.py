@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,7 @@ from . import latent as latent_ops
 from .errors import BundleError, Cancelled, InvalidRequest
 from .imageio import to_model
 from .manifest import Manifest, TensorSpec
+from .manifest_sections import MAX_GUIDANCE, SPACES, SamplingSpec
 from .postprocess import finish, hard_alpha_from_model
 from .registry import Bundle
 from .samplers import StepHook
@@ -47,13 +48,11 @@ from .samplers.guidance import guided
 
 __all__ = [
     "CHUNK", "MAX_GUIDANCE", "SPACES", "Progress", "CancelCheck", "PreviewCallback", "Previews", "Observer",
-    "SamplingSpec", "IterativeModel", "make_hook", "dims_match", "label_index",
+    "SamplingSpec", "IterativeModel", "make_hook", "dims_match", "label_index", "check_sampling", "check_graph",
 ]  # fmt: skip
 
 CHUNK = 256
 """Rows per onnxruntime call (a guided step of B sprites is 2B rows)."""
-MAX_GUIDANCE = 20.0
-SPACES = ("pixel", "latent")
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after every network step of a request (total = all steps of the request)."""
@@ -173,172 +172,62 @@ def label_index(label: str | None, labels: Sequence[str], null_label: int | None
 
 
 # ---------------------------------------------------------------------------------------------- manifest
-def _err(where: str, key: str, msg: str) -> BundleError:
-    return BundleError(f"{where}: manifest key 'sampling.{key}' {msg}")
-
-
-def _get(d: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in d:
-        raise _err(where, key, "is missing")
-    return d[key]
-
-
-@dataclass(frozen=True)
-class SamplingSpec:
-    """The manifest's ``sampling`` section (see ``docs/diffusion-and-flow.md``), parsed and checked.
-
-    Attributes:
-        space: ``"pixel"`` or ``"latent"``.
-        shape: per-sprite shape the network denoises (C, H, W).
-        prediction: what the network outputs: ``eps`` or ``v`` (diffusion), ``velocity`` (flow).
-        time_input: the network's ``t`` input: ``"index"`` (the integer timestep 0..T-1 as float) or ``"t"``
-            (flow time in [0, 1]).
-        clip_denoised: x̂_0 is clipped to [-c, c] during diffusion sampling, or None.
-        null_label: the label index meaning "no label" (= number of labels), None for unconditional models.
-        solvers: solver names this bundle supports.
-        default_solver, default_steps, default_guidance: used when a request leaves them out.
-        max_steps: the largest step count a request may ask for.
-        latent_mean, latent_std: per-channel normalisation of the first-stage latents (``space == "latent"``).
-        raw: the section as written (schedule/path parameters are read by the family).
-    """
-
-    space: str
-    shape: tuple[int, ...]
-    prediction: str
-    time_input: str
-    clip_denoised: float | None
-    null_label: int | None
-    solvers: tuple[str, ...]
-    default_solver: str
-    default_steps: int
-    default_guidance: float
-    max_steps: int
-    latent_mean: tuple[float, ...] | None
-    latent_std: tuple[float, ...] | None
-    raw: Mapping[str, Any]
-
-    @classmethod
-    def parse(cls, m: Manifest, where: str, known_solvers: Sequence[str], predictions: Sequence[str]) -> SamplingSpec:
-        d = m.extra.get("sampling")
-        if not isinstance(d, Mapping):
-            raise BundleError(f"{where}: a {m.family!r} bundle needs a 'sampling' object in its manifest")
-        space = _get(d, "space", where)
-        if space not in SPACES:
-            raise _err(where, "space", f"must be one of {SPACES}, got {space!r}")
-        shape = _get(d, "shape", where)
-        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(s, int) and s > 0 for s in shape)):
-            raise _err(where, "shape", f"must be [C, H, W] positive integers, got {shape!r}")
-        prediction = _get(d, "prediction", where)
-        if prediction not in predictions:
-            raise _err(where, "prediction", f"must be one of {tuple(predictions)}, got {prediction!r}")
-        time_input = _get(d, "time_input", where)
-        if time_input not in ("index", "t"):
-            raise _err(where, "time_input", f"must be 'index' or 't', got {time_input!r}")
-        clip = d.get("clip_denoised")
-        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0):
-            raise _err(where, "clip_denoised", f"must be a positive number or null, got {clip!r}")
-        cond = d.get("conditioning", {})
-        null = cond.get("null_label") if isinstance(cond, Mapping) else None
-        if m.labels and null != len(m.labels):
-            raise _err(
-                where, "conditioning.null_label", f"must equal the number of labels ({len(m.labels)}), got {null!r}"
-            )
-        if not m.labels and null is not None:
-            raise _err(where, "conditioning.null_label", "must be null for a model without labels")
-        solvers = _get(d, "solvers", where)
-        if not (isinstance(solvers, list) and solvers and all(s in known_solvers for s in solvers)):
-            raise _err(where, "solvers", f"must be a non-empty list of {tuple(known_solvers)}, got {solvers!r}")
-        max_steps = _get(d, "max_steps", where)
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise _err(where, "max_steps", f"must be a positive integer, got {max_steps!r}")
-        defaults = _get(d, "defaults", where)
-        if not isinstance(defaults, Mapping):
-            raise _err(where, "defaults", "must be an object {solver, steps, guidance}")
-        solver = defaults.get("solver")
-        if solver not in solvers:
-            raise _err(where, "defaults.solver", f"must be one of {solvers}, got {solver!r}")
-        steps = defaults.get("steps")
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max_steps:
-            raise _err(where, "defaults.steps", f"must be an integer in 1..{max_steps}, got {steps!r}")
-        guidance = defaults.get("guidance")
-        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= MAX_GUIDANCE:
-            raise _err(where, "defaults.guidance", f"must be a number in 0..{MAX_GUIDANCE:g}, got {guidance!r}")
-        mean = std = None
-        if space == "latent":
-            lat = _get(d, "latent", where)
-            if not isinstance(lat, Mapping):
-                raise _err(where, "latent", "must be an object {mean, std}")
-            mean, std = lat.get("mean"), lat.get("std")
-            for key, v in (("mean", mean), ("std", std)):
-                if not (
-                    isinstance(v, list)
-                    and len(v) == shape[0]
-                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-                ):
-                    raise _err(where, f"latent.{key}", f"must be {shape[0]} numbers, got {v!r}")
-            if min(std) <= 0:  # type: ignore[arg-type]
-                raise _err(where, "latent.std", "must be positive")
-            mean, std = tuple(float(x) for x in mean), tuple(float(x) for x in std)  # type: ignore[union-attr]
-        return cls(
-            space,
-            tuple(shape),
-            prediction,
-            time_input,
-            None if clip is None else float(clip),
-            null,
-            tuple(solvers),
-            str(solver),
-            steps,
-            float(guidance),
-            max_steps,
-            mean,
-            std,
-            d,
+def check_sampling(
+    spec: SamplingSpec, family: str, solvers: Sequence[str], predictions: Sequence[str], where: str
+) -> None:
+    """The ``sampling`` section asks only for solvers and a prediction the family runs."""
+    if not all(s in solvers for s in spec.solvers):
+        raise BundleError(
+            f"{where}: manifest key 'sampling.solvers' must be a non-empty list of {tuple(solvers)} for {family}, "
+            f"got {list(spec.solvers)}"
+        )
+    if spec.prediction not in predictions:
+        raise BundleError(
+            f"{where}: manifest key 'sampling.prediction' must be one of {tuple(predictions)} for {family}, "
+            f"got {spec.prediction!r}"
         )
 
-    def check_graph(self, m: Manifest, role: str, where: str) -> None:
-        """The network graph takes (x, t, label) and returns one tensor of the sampling shape."""
-        if role not in m.graphs:
-            raise BundleError(
-                f"{where}: a {m.family!r} bundle needs a {role!r} graph (it has: {', '.join(sorted(m.graphs))})"
-            )
-        g = m.graphs[role]
-        shape = ", ".join(map(str, self.shape))
-        ok = (
-            len(g.inputs) == 3
-            and dims_match(g.inputs[0], self.shape)
-            and g.inputs[0].dtype == "float32"
-            and len(g.inputs[1].shape) == 1
-            and g.inputs[1].dtype == "float32"
-            and len(g.inputs[2].shape) == 1
-            and g.inputs[2].dtype == "int64"
+
+def check_graph(spec: SamplingSpec, m: Manifest, role: str, where: str) -> None:
+    """The network graph takes (x, t, label) and returns one tensor of the sampling shape."""
+    if role not in m.graphs:
+        raise BundleError(
+            f"{where}: a {m.family!r} bundle needs a {role!r} graph (it has: {', '.join(sorted(m.graphs))})"
         )
-        if not ok:
+    g = m.graphs[role]
+    shape = ", ".join(map(str, spec.shape))
+    ok = (
+        len(g.inputs) == 3
+        and dims_match(g.inputs[0], spec.shape)
+        and g.inputs[0].dtype == "float32"
+        and len(g.inputs[1].shape) == 1
+        and g.inputs[1].dtype == "float32"
+        and len(g.inputs[2].shape) == 1
+        and g.inputs[2].dtype == "int64"
+    )
+    if not ok:
+        raise BundleError(
+            f"{where}: the {role!r} graph must take x float32 [batch, {shape}], t float32 [batch] "
+            "and label int64 [batch]"
+        )
+    if not dims_match(g.outputs[0], spec.shape):
+        raise BundleError(f"{where}: the {role!r} graph's first output must have shape [batch, {shape}]")
+    if spec.space == "pixel":
+        if spec.shape != m.image.nchw:
             raise BundleError(
-                f"{where}: the {role!r} graph must take x float32 [batch, {shape}], t float32 [batch] "
-                "and label int64 [batch]"
+                f"{where}: sampling.shape {list(spec.shape)} must equal the image's {list(m.image.nchw)} in pixel space"
             )
-        if not dims_match(g.outputs[0], self.shape):
-            raise BundleError(f"{where}: the {role!r} graph's first output must have shape [batch, {shape}]")
-        if self.space == "pixel":
-            if self.shape != m.image.nchw:
-                raise BundleError(
-                    f"{where}: sampling.shape {list(self.shape)} must equal the image's "
-                    f"{list(m.image.nchw)} in pixel space"
-                )
-            return
-        if "decoder" not in m.graphs:
-            raise BundleError(f"{where}: sampling.space 'latent' needs a 'decoder' graph (the first stage)")
-        dec = m.graphs["decoder"]
-        if not dims_match(dec.inputs[0], self.shape) or not dims_match(dec.outputs[0], m.image.nchw):
-            raise BundleError(
-                f"{where}: the decoder must map [batch, {shape}] to [batch, {', '.join(map(str, m.image.nchw))}]"
-            )
-        enc = m.graphs.get("encoder")
-        if enc is not None and (
-            not dims_match(enc.inputs[0], m.image.nchw) or not dims_match(enc.outputs[0], self.shape)
-        ):
-            raise BundleError(f"{where}: the encoder must map images to [batch, {shape}] (its first output)")
+        return
+    if "decoder" not in m.graphs:
+        raise BundleError(f"{where}: sampling.space 'latent' needs a 'decoder' graph (the first stage)")
+    dec = m.graphs["decoder"]
+    if not dims_match(dec.inputs[0], spec.shape) or not dims_match(dec.outputs[0], m.image.nchw):
+        raise BundleError(
+            f"{where}: the decoder must map [batch, {shape}] to [batch, {', '.join(map(str, m.image.nchw))}]"
+        )
+    enc = m.graphs.get("encoder")
+    if enc is not None and (not dims_match(enc.inputs[0], m.image.nchw) or not dims_match(enc.outputs[0], spec.shape)):
+        raise BundleError(f"{where}: the encoder must map images to [batch, {shape}] (its first output)")
 
 
 # ------------------------------------------------------------------------------------------------- model
@@ -371,8 +260,9 @@ class IterativeModel:
 
     def __post_init__(self) -> None:
         where = str(self.bundle.info.path)
-        spec = SamplingSpec.parse(self.manifest, where, self.SOLVERS, self.PREDICTIONS)
-        spec.check_graph(self.manifest, self.ROLE, where)
+        spec = SamplingSpec.of(self.manifest, where)
+        check_sampling(spec, self.FAMILY, self.SOLVERS, self.PREDICTIONS, where)
+        check_graph(spec, self.manifest, self.ROLE, where)
         object.__setattr__(self, "spec", spec)
         self._check_family(spec, where)
 

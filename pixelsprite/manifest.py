@@ -9,7 +9,9 @@ Training builds a :class:`Manifest` in Python and writes ``manifest.to_dict()`` 
 returns ``d`` for any manifest in canonical form (every documented key present); unknown top-level keys are
 kept in ``Manifest.extra`` and written back, so later families can add keys (e.g. ``"schedule"``) without
 breaking older readers. Known keys are parsed strictly: a wrong type or value raises :class:`BundleError`
-naming the key.
+naming the key. The family sections kept in ``extra`` (``sampling``, ``teacher``, ``evaluator``) have their own
+dataclasses in :mod:`pixelsprite.manifest_sections`; the pixel family's ``tokens`` is
+:class:`pixelsprite.pixel.TokenSpec`.
 
 Sequences passed to the constructors may be lists or tuples; they are stored as tuples.
 """

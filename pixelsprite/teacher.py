@@ -21,7 +21,6 @@ Pixels are scored as given (the request layer hardens alpha first, like every re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,8 @@ import numpy as np
 
 from .errors import BundleError, ImageError
 from .imageio import to_model
+from .manifest import Manifest
+from .manifest_sections import TEACHER_OUTPUTS, TeacherSpec
 from .registry import Bundle, Registry
 
 __all__ = ["FAMILY", "GRAPH_ROLE", "DEFAULT_TEACHER", "Scores", "TeacherModel", "check_manifest", "cosine"]
@@ -37,7 +38,7 @@ FAMILY = "teacher"
 GRAPH_ROLE = "teacher"
 DEFAULT_TEACHER = "teacher"
 CHUNK = 256
-_OUTPUTS = ("quality", "embedding", "logits", "gate")
+_OUTPUTS = TEACHER_OUTPUTS
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,57 +112,31 @@ def cosine(reference: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
     return np.clip(embeddings @ reference, -1.0, 1.0).astype(np.float32)
 
 
-def _section(extra: Mapping[str, Any], src: str) -> dict[str, Any]:
-    sec = extra.get("teacher")
-    if not isinstance(sec, Mapping):
-        raise BundleError(
-            f"{src}: a 'teacher' bundle needs a top-level 'teacher' section (sizes, size_flags, inputs, outputs)"
-        )
-    sizes = sec.get("sizes")
-    flags = sec.get("size_flags")
-    inputs, outputs = sec.get("inputs"), sec.get("outputs")
-    if not (isinstance(sizes, list) and sizes and all(isinstance(s, int) and s > 0 for s in sizes)):
-        raise BundleError(f"{src}: teacher.sizes must be a non-empty list of positive integers, got {sizes!r}")
-    if not (isinstance(flags, Mapping) and all(isinstance(flags.get(str(s)), (int, float)) for s in sizes)):
-        raise BundleError(f"{src}: teacher.size_flags must give a number for every size in {sizes}, got {flags!r}")
-    if not (isinstance(inputs, Mapping) and all(isinstance(inputs.get(k), str) for k in ("image", "size_flag"))):
-        raise BundleError(f"{src}: teacher.inputs must name the 'image' and 'size_flag' inputs, got {inputs!r}")
-    if not (isinstance(outputs, Mapping) and all(isinstance(outputs.get(k), str) for k in _OUTPUTS)):
-        raise BundleError(f"{src}: teacher.outputs must name the outputs {', '.join(_OUTPUTS)}, got {outputs!r}")
-    return {
-        "sizes": tuple(sizes),
-        "size_flags": {int(s): float(flags[str(s)]) for s in sizes},
-        "inputs": dict(inputs),
-        "outputs": dict(outputs),
-    }
-
-
-def check_manifest(m: Any, src: str) -> dict[str, Any]:
-    """Check a teacher manifest against its graph's declared I/O; returns the parsed ``teacher`` section."""
+def check_manifest(m: Manifest, src: str) -> TeacherSpec:
+    """Check a teacher manifest against its graph's declared I/O; returns its ``teacher`` section."""
     if m.family != FAMILY:
         raise BundleError(f"{src}: model {m.name!r} is a {m.family!r} model, not a {FAMILY!r}")
-    sec = _section(m.extra, src)
+    sec = TeacherSpec.of(m, src)
     graph = m.graph(GRAPH_ROLE)
-    ins = [t.name for t in graph.inputs]
-    outs = [t.name for t in graph.outputs]
-    for key, name in sec["inputs"].items():
+    ins = {t.name: t for t in graph.inputs}
+    outs = {t.name: t for t in graph.outputs}
+    for key, name in sec.inputs.items():
         if name not in ins:
-            raise BundleError(f"{src}: teacher.inputs.{key} names input {name!r}, but the graph has {ins}")
-    for key, name in sec["outputs"].items():
+            raise BundleError(f"{src}: teacher.inputs.{key} names input {name!r}, but the graph has {list(ins)}")
+    for key, name in sec.outputs.items():
         if name not in outs:
-            raise BundleError(f"{src}: teacher.outputs.{key} names output {name!r}, but the graph has {outs}")
-    spec = {t.name: t for t in graph.outputs}
-    logits = spec[sec["outputs"]["logits"]]
+            raise BundleError(f"{src}: teacher.outputs.{key} names output {name!r}, but the graph has {list(outs)}")
+    logits = outs[sec.outputs["logits"]]
     if len(logits.shape) != 2 or (isinstance(logits.shape[1], int) and logits.shape[1] != len(m.labels)):
         raise BundleError(
             f"{src}: the teacher's logits must be (batch, {len(m.labels)}) for its "
             f"{len(m.labels)} labels, got {list(logits.shape)}"
         )
-    image = {t.name: t for t in graph.inputs}[sec["inputs"]["image"]]
+    image = ins[sec.inputs["image"]]
     for i, d in ((2, image.shape[2]), (3, image.shape[3])) if len(image.shape) == 4 else ():
-        if isinstance(d, int) and len(sec["sizes"]) > 1:
+        if isinstance(d, int) and len(sec.sizes) > 1:
             raise BundleError(
-                f"{src}: the teacher serves sizes {list(sec['sizes'])}, so image dim {i} must be dynamic, got {d}"
+                f"{src}: the teacher serves sizes {list(sec.sizes)}, so image dim {i} must be dynamic, got {d}"
             )
     return sec
 
@@ -173,10 +148,11 @@ class TeacherModel:
         m = bundle.manifest
         sec = check_manifest(m, str(bundle.info.path))
         self.bundle = bundle
-        self.sizes: tuple[int, ...] = sec["sizes"]
-        self._flags: dict[int, float] = sec["size_flags"]
-        self._inputs: dict[str, str] = sec["inputs"]
-        self._outputs: dict[str, str] = sec["outputs"]
+        self.spec = sec
+        self.sizes: tuple[int, ...] = sec.sizes
+        self._flags = sec.size_flags
+        self._inputs = sec.inputs
+        self._outputs = sec.outputs
         self.labels: tuple[str, ...] = m.labels
         self.value_range = m.image.value_range
 

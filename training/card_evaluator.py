@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelsprite.manifest import Manifest
+from pixelsprite.manifest_sections import EvaluatorSpec
 
 
 def _pct(x: float) -> str:
@@ -12,7 +13,7 @@ def _pct(x: float) -> str:
 
 
 def write_card(m: Manifest, path: str | Path) -> None:
-    t, ev = m.training, m.extra["evaluator"]
+    t, ev = m.training, EvaluatorSpec.of(m, m.name)
     ds, recipe = t["dataset"], t["recipe"]
     held, train = m.metrics["held_out"], m.metrics["train"]
     lines = [
@@ -25,13 +26,13 @@ def write_card(m: Manifest, path: str | Path) -> None:
         "## What it is for",
         "The frozen feature space of the evaluation suite (`pixelsprite evaluate`, `python -m training.evaluate`, "
         "see `docs/evaluation.md`): Fréchet distance, KID and precision/recall of generated sprites are computed "
-        f"on its {ev['feature_dim']}-d `features` output (global average of the last ReLU). It is a small "
+        f"on its {ev.feature_dim}-d `features` output (global average of the last ReLU). It is a small "
         "classifier trained on the DCSS fine labels and nothing else; **no generator and not the teacher is "
         "trained against it**, so the numbers cannot be gamed by training on them. It is not a product model: "
         "`pixelsprite generate` refuses it (family `evaluator`).",
         "",
         "## Input",
-        f"Float32 NCHW RGBA in [-1, 1] on a {m.image.width}x{m.image.height} canvas: {ev['input']}. "
+        f"Float32 NCHW RGBA in [-1, 1] on a {m.image.width}x{m.image.height} canvas: {ev.input}. "
         "So 16x16 sprites become 32x32 (each pixel a 2x2 block) centred on 40x40 — undoing the 2x pixel-art "
         "reduction that made `dcss16` from the 32x32 DCSS tiles and placing them as `dcss40` places those tiles — "
         "and 40x40 sprites go in as they are. One network serves both sizes; the suite only compares sets of one "

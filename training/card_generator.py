@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pixelsprite import families
 from pixelsprite.manifest import Manifest
+from pixelsprite.manifest_sections import SamplingSpec
 
 
 def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
-    t, x, s = m.training, m.metrics, m.extra["sampling"]
+    t, x, s = m.training, m.metrics, SamplingSpec.of(m, m.name)
     real, gen, raw = x["held_out_real"], x["generated"], x["generated_without_color_cap"]
     gaps, d, ref, speed = x["gaps_vs_held_out"], x["defaults"], x["reference"], x["sprites_per_s"]
     fd = x["fd"]
     ds, recipe = t["dataset"], t["recipe"]
     size = f"{m.image.width}x{m.image.height}"
     what = (
-        f"schedule `{s['schedule']}`, {s['prediction']}-prediction"
+        f"schedule `{s.schedule.to_dict() if s.schedule else None}`, {s.prediction}-prediction"
         if m.family == "diffusion"
-        else f"`{s['path']}` path, velocity prediction"
+        else f"`{s.path}` path, velocity prediction"
     )
     credits = "\n".join(f"- **{c['name']}** — licence {c['license']}; source: {c['source']}" for c in t["data"])
     lines = [
@@ -28,8 +30,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "`label_<name>.png`.*",
         "",
         "## What it is",
-        f"A class-conditional residual U-Net ({m.family}: {what}) in {s['space']} space, {size} RGBA, "
-        f"labels with classifier-free guidance (label dropout {s['conditioning']['label_dropout']}). "
+        f"A class-conditional residual U-Net ({m.family}: {what}) in {s.space} space, {size} RGBA, "
+        f"labels with classifier-free guidance (label dropout {s.conditioning.label_dropout}). "
         f"Defaults chosen by measurement: solver `{d['solver']}`, {d['steps']} steps, guidance {d['guidance']:g}. "
         "Decoding: hard alpha, then the calibrated colour policy "
         f"(tolerance {m.postprocess.color_tolerance:g}, despeckle {m.postprocess.despeckle:g}"
@@ -131,7 +133,7 @@ def _distillation_lines(d: dict | None) -> list[str]:
 
 
 def _nfe(defaults: dict) -> int:
-    return {"euler": 1, "midpoint": 2, "heun": 2, "ddim": 1, "ddpm": 1}[defaults["solver"]] * int(defaults["steps"])
+    return families.EVALUATIONS_PER_STEP[defaults["solver"]] * int(defaults["steps"])
 
 
 def _label_policies(m: Manifest) -> str:

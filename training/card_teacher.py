@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelsprite.manifest import Manifest
+from pixelsprite.manifest_sections import TeacherSpec
 
 
 def _f(x: float | None, d: int = 3) -> str:
@@ -25,7 +26,7 @@ def _experts(use: dict) -> list[str]:
 
 
 def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
-    t, sec, met = m.training, m.extra["teacher"], m.metrics
+    t, sec, met = m.training, TeacherSpec.of(m, m.name), m.metrics
     ev = met["held_out"]
     recipe, ds = t["recipe"], t["dataset"]
     cfg = recipe["trainer"]
@@ -39,7 +40,7 @@ def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
         "## What it does",
         "Scores RGBA pixel-art sprites: **quality** in [0, 1] (the chance a person keeps the sprite; used to "
         "pick the best of N `candidates`), a unit-norm "
-        f"**{sec['embedding_dim']}-d embedding** (cosine similarity = semantic similarity; `similar`), and a "
+        f"**{sec.embedding_dim}-d embedding** (cosine similarity = semantic similarity; `similar`), and a "
         f"**class** with its probability over {len(m.labels)} labels ({', '.join(m.labels)}). "
         "`pixelsprite score SPRITE.png...`, `pixelsprite similar REF.png ...`, "
         "`pixelsprite generate --candidates 4`; the bridge ops `score`, `similar` and the `candidates` key.",
@@ -47,7 +48,7 @@ def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
         "## Architecture",
         f"Residual CNN backbone (widths {recipe['model']['widths']}, BatchNorm with per-size statistics, two "
         "coordinate channels so position is visible after pooling, global mean+max pool) -> softmax **gate** -> "
-        f"**{sec['experts']} experts** (MLPs {recipe['model']['feature_dim']} -> {recipe['model']['expert_hidden']}"
+        f"**{sec.experts} experts** (MLPs {recipe['model']['feature_dim']} -> {recipe['model']['expert_hidden']}"
         f" -> {recipe['model']['hidden']}) mixed by the gate weights -> heads: quality (sigmoid), embedding "
         "(L2-normalised), class logits (a cosine classifier on the embedding, so classes live in the embedding's "
         "geometry). A load-balancing term (squared coefficient of variation of the experts' mean gate weight, "
@@ -55,8 +56,8 @@ def write_card(m: Manifest, history: list[dict], path: str | Path) -> None:
         f"(weight {cfg['entropy_weight']}) makes routing decisive.",
         "",
         "## How sizes are fed",
-        f"{sec['feeding'][0].upper()}{sec['feeding'][1:]}. One graph serves both sizes "
-        f"({', '.join(f'{s}x{s}' for s in sec['sizes'])}); the manifest's `teacher` section lists the sizes, the "
+        f"{sec.feeding[0].upper()}{sec.feeding[1:]}. One graph serves both sizes "
+        f"({', '.join(f'{s}x{s}' for s in sec.sizes)}); the manifest's `teacher` section lists the sizes, the "
         "flags and the I/O names. `image` in the manifest gives the largest size.",
         "",
         "## Data",

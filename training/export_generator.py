@@ -30,6 +30,7 @@ from pixelsprite import api, families
 from pixelsprite.diffusion import DiffusionModel
 from pixelsprite.flow import FlowModel
 from pixelsprite.manifest import ImageSpec, LabelPolicy, Manifest, PostprocessSpec, load_manifest, save_manifest
+from pixelsprite.manifest_sections import Conditioning, LatentNorm, SamplerDefaults, SamplingSpec, ScheduleSpec
 from pixelsprite.postprocess import despeckle, reduce_colors_adaptive
 from pixelsprite.registry import Registry
 
@@ -67,38 +68,38 @@ def load_generator(checkpoint: str | Path) -> tuple[UNet, dict]:
     return model.eval(), state
 
 
-def sampling_section(family: str, state: dict, defaults: dict) -> dict:
+def sampling_section(family: str, state: dict, defaults: SamplerDefaults) -> SamplingSpec:
+    """The bundle's ``sampling`` section, from the checkpoint's recipe (the runtime reads the same class)."""
     mc = state["model_config"]
     loss, unet, fs = mc["loss"], mc["unet"], mc["first_stage"]
     labels = mc["labels"]
-    section: dict = {
+    common = {
         "space": "latent" if fs else "pixel",
-        "shape": [unet["in_channels"], unet["image_size"], unet["image_size"]],
-        "prediction": loss["prediction"] if family == "diffusion" else "velocity",
+        "shape": (unet["in_channels"], unet["image_size"], unet["image_size"]),
         "time_input": "index" if family == "diffusion" else "t",
-        "conditioning": {
-            "null_label": len(labels),
-            "label_dropout": loss["label_dropout"],
-            "label_counts": mc["label_counts"],
-        },
+        "conditioning": Conditioning(
+            null_label=len(labels) if labels else None,
+            label_dropout=loss["label_dropout"],
+            label_counts=mc["label_counts"],
+        ),
         "solvers": SOLVERS[family],
         "defaults": defaults,
+        "latent": LatentNorm(fs["mean"], fs["std"], fs["name"]) if fs else None,
     }
     if family == "diffusion":
-        section["schedule"] = (
-            {"type": "linear", "T": loss["T"], "beta_start": loss["beta_start"], "beta_end": loss["beta_end"]}
+        params = (
+            {"beta_start": loss["beta_start"], "beta_end": loss["beta_end"]}
             if loss["schedule"] == "linear"
-            else {"type": loss["schedule"], "T": loss["T"], "s": 0.008, "max_beta": 0.999}
+            else {"s": 0.008, "max_beta": 0.999}
         )
-        section["max_steps"] = loss["T"]
-        section["clip_denoised"] = loss["clip_denoised"] if loss["clip_denoised"] > 0 and not fs else None
-    else:
-        section["path"] = loss["path"]
-        section["max_steps"] = 1000
-        section["clip_denoised"] = None
-    if fs:
-        section["latent"] = {"mean": fs["mean"], "std": fs["std"], "first_stage": fs["name"]}
-    return section
+        return SamplingSpec(
+            prediction=loss["prediction"],
+            max_steps=loss["T"],
+            clip_denoised=loss["clip_denoised"] if loss["clip_denoised"] > 0 and not fs else None,
+            schedule=ScheduleSpec(loss["schedule"], loss["T"], params),
+            **common,
+        )
+    return SamplingSpec(prediction="velocity", max_steps=1000, path=loss["path"], **common)
 
 
 def labels_like(val: SpriteSet, n: int) -> list[tuple[str, int]]:
@@ -237,7 +238,7 @@ def export_generator_bundle(
         if family == "diffusion"
         else {"solver": "heun", "steps": 8}
     )
-    defaults = {**first_default, "guidance": guidance}
+    defaults = SamplerDefaults(**first_default, guidance=guidance)
     run_cfg, trainer_cfg = mc["run"], state["trainer_config"]
     manifest = Manifest(
         name=name,
@@ -269,7 +270,7 @@ def export_generator_bundle(
         },
         card="card.md",
         samples="samples.png",
-        extra={"sampling": sampling_section(family, state, defaults)},
+        extra={SamplingSpec.KEY: sampling_section(family, state, defaults).to_dict()},
     )
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -358,12 +359,12 @@ def finish_bundle(
     bar_fd = distilled_from["reference"]["fd"] if distilled_from else reference["fd"]
     max_nfe = max_nfe or MAX_DEFAULT_NFE.get(data.size, max(MAX_DEFAULT_NFE.values()))
     best = choose_default(rows, bar_fd, DEFAULT_FD_TOLERANCE, max_nfe)
-    sampling = dict(manifest.extra["sampling"])
-    defaults = {"solver": best["solver"], "steps": best["steps"], "guidance": sampling["defaults"]["guidance"]}
+    sampling = SamplingSpec.of(manifest, str(out))
+    defaults = replace(sampling.defaults, solver=best["solver"], steps=best["steps"])
     manifest = replace(
         manifest,
         postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
-        extra={**manifest.extra, "sampling": {**sampling, "defaults": defaults}},
+        extra={**manifest.extra, SamplingSpec.KEY: replace(sampling, defaults=defaults).to_dict()},
     )
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
@@ -399,7 +400,7 @@ def finish_bundle(
             "generated": pixel_art_stats(gen[s : s + count]),
         }
         s += count
-    speed = _speed(name, reg, defaults["solver"], defaults["steps"], speed_batch)
+    speed = _speed(name, reg, defaults.solver, defaults.steps, speed_batch)
     metrics = {
         **measured,
         "held_out_real": real,
@@ -417,7 +418,7 @@ def finish_bundle(
             "reference": reference["fd"],
             "bar": round(bar_fd * (1 + DEFAULT_FD_TOLERANCE), 4),
         },
-        "defaults": defaults,
+        "defaults": defaults.to_dict(),
         "max_default_nfe": max_nfe,
         "sprites_per_s": {
             "batch": speed_batch,

@@ -24,6 +24,7 @@ import torch
 
 from pixelsprite.errors import PixelspriteError
 from pixelsprite.manifest import ImageSpec, Manifest, save_manifest
+from pixelsprite.manifest_sections import TEACHER_OUTPUTS, TeacherSpec
 from pixelsprite.registry import Registry
 from pixelsprite.teacher import FAMILY, GRAPH_ROLE, TeacherModel
 
@@ -37,7 +38,7 @@ from .teacher_negatives import available_generators, generated
 from .train_teacher import as_input
 from .trainer import load_checkpoint
 
-OUTPUTS = ["quality", "embedding", "logits", "gate"]
+OUTPUTS = list(TEACHER_OUTPUTS)
 FEEDING = (
     "each sprite at its native size (16x16 or 40x40; no resampling; the graph's height and width are "
     "dynamic) as float32 NCHW RGBA in [-1, 1], with a size flag (batch, 1) = (S - 16) / 24: 0.0 for "
@@ -174,17 +175,17 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir()
     graph, parity = export_onnx(model, {s: pos[s].split(True)[0][:4] for s in SIZES}, out)
     net = model.cfg
-    section = {
-        "sizes": list(SIZES),
-        "size_flags": {str(s): size_flag(s) for s in SIZES},
-        "inputs": {"image": "image", "size_flag": "size_flag"},
-        "outputs": {k: k for k in OUTPUTS},
-        "embedding_dim": net.embed_dim,
-        "experts": net.experts,
-        "feeding": FEEDING,
-        "quality": "probability that a person keeps the sprite: real held-in sprites 1, generated and "
+    section = TeacherSpec(
+        sizes=SIZES,
+        size_flags={s: size_flag(s) for s in SIZES},
+        inputs={"image": "image", "size_flag": "size_flag"},
+        outputs={k: k for k in OUTPUTS},
+        embedding_dim=net.embed_dim,
+        experts=net.experts,
+        feeding=FEEDING,
+        quality="probability that a person keeps the sprite: real held-in sprites 1, generated and "
         "corrupted ones 0 (training prior 50/50)",
-    }
+    )
     manifest = Manifest(
         name=a.name,
         family=FAMILY,
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics={},
         card="card.md",
         samples="samples.png",
-        extra={"teacher": section},
+        extra={TeacherSpec.KEY: section.to_dict()},
     )
     save_manifest(manifest, out / "manifest.json")
 

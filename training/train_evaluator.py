@@ -29,6 +29,7 @@ from torch.nn import functional as F
 
 from pixelsprite.evaluation.evaluator import EVALUATOR_FAMILY, GRAPH_ROLE, embed_on_canvas
 from pixelsprite.manifest import ImageSpec, Manifest, save_manifest
+from pixelsprite.manifest_sections import EvaluatorSpec
 
 from .augment import to_model_range
 from .card_evaluator import write_card
@@ -204,15 +205,15 @@ def export_bundle(
         card="card.md",
         samples="samples.png",
         extra={
-            "evaluator": {
-                "features": "features",
-                "logits": "logits",
-                "feature_dim": net_cfg.feature_dim,
-                "input": (
+            EvaluatorSpec.KEY: EvaluatorSpec(
+                features="features",
+                logits="logits",
+                feature_dim=net_cfg.feature_dim,
+                input=(
                     f"sprites of side S are upscaled nearest-neighbour by {net_cfg.canvas} // S and centred on a "
                     f"transparent {net_cfg.canvas}x{net_cfg.canvas} canvas"
                 ),
-            }
+            ).to_dict()
         },
     )
     save_manifest(manifest, out / "manifest.json")

@@ -15,14 +15,13 @@ compares sets of one size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..errors import BundleError
 from ..imageio import to_model, upscale
+from ..manifest_sections import EvaluatorSpec
 from ..registry import Bundle, Registry
 
 __all__ = ["EVALUATOR_FAMILY", "GRAPH_ROLE", "Evaluator", "EvaluatorOutput", "embed_on_canvas"]
@@ -64,16 +63,6 @@ class EvaluatorOutput:
         return self.logits.argmax(1)
 
 
-def _section(extra: Mapping[str, Any], src: str) -> dict[str, str]:
-    sec = extra.get("evaluator")
-    if not isinstance(sec, Mapping) or not all(isinstance(sec.get(k), str) for k in ("features", "logits")):
-        raise BundleError(
-            f"{src}: an evaluator bundle needs a top-level 'evaluator' section naming its "
-            "'features' and 'logits' outputs"
-        )
-    return {"features": sec["features"], "logits": sec["logits"]}
-
-
 class Evaluator:
     """A loaded evaluator bundle. Thread-safe (onnxruntime sessions may run concurrently)."""
 
@@ -85,7 +74,8 @@ class Evaluator:
         if m.image.width != m.image.height:
             raise BundleError(f"{src}: an evaluator's canvas must be square, got {m.image.width}x{m.image.height}")
         graph = m.graph(GRAPH_ROLE)
-        self._names = _section(m.extra, src)
+        self.spec = EvaluatorSpec.of(m, src)
+        self._names = {"features": self.spec.features, "logits": self.spec.logits}
         outputs = [t.name for t in graph.outputs]
         for key, name in self._names.items():
             if name not in outputs:

@@ -11,13 +11,15 @@ protocol catalog, the server, the CLI and the evaluation read these instead of n
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import pixel
 from ..diffusion import DiffusionModel
+from ..errors import BundleError
 from ..flow import FlowModel
 from ..manifest import Manifest
+from ..manifest_sections import SamplingSpec
 from ..pixel import PixelModel
 from ..registry import Bundle
 from ..samplers import ddim, ddpm, euler, heun, midpoint
@@ -72,9 +74,31 @@ class Family:
     model: Callable[[Bundle], Any] | None
 
 
-def _section(m: Manifest, key: str) -> Mapping[str, Any]:
-    d = m.extra.get(key)
-    return d if isinstance(d, Mapping) else {}
+@dataclass(frozen=True)
+class _Steps:
+    """What the catalog reads from a sampler family's manifest section."""
+
+    solvers: tuple[str, ...] = ()
+    max_steps: int = 1
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    latent: bool = False  # sprites live in a VAE's latent space: images need the bundle's encoder
+
+
+def _sampling(m: Manifest) -> _Steps:
+    """The ``sampling`` section (diffusion, flow); nothing when it does not parse (loading the bundle says why)."""
+    try:
+        spec = SamplingSpec.of(m, m.name)
+    except BundleError:
+        return _Steps()
+    return _Steps(spec.solvers, spec.max_steps, spec.defaults.to_dict(), spec.space == "latent")
+
+
+def _tokens(m: Manifest) -> _Steps:
+    """The pixel family's ``tokens`` section, read leniently (its palette is parsed only when the model loads)."""
+    d = m.extra.get("tokens")
+    if not isinstance(d, Mapping):
+        return _Steps()
+    return _Steps(tuple(d.get("solvers", ())), int(d.get("max_steps", 1)), dict(d.get("defaults", {})))
 
 
 def _vae(m: Manifest) -> Capabilities:
@@ -85,21 +109,22 @@ def _vae(m: Manifest) -> Capabilities:
 
 
 def _sampler_caps(
-    family: str, ops: tuple[str, ...], section: str, deterministic: tuple[str, ...], parameters: tuple[str, ...]
+    family: str,
+    ops: tuple[str, ...],
+    read: Callable[[Manifest], _Steps],
+    deterministic: tuple[str, ...],
+    parameters: tuple[str, ...],
 ) -> Callable[[Manifest], Capabilities]:
-    """Capabilities of a family whose manifest section ``section`` lists solvers, max_steps and defaults; in a
-    VAE's latent space (``space: latent``) images need the bundle's encoder."""
+    """Capabilities of a family whose manifest section (``read``) lists solvers, max_steps and defaults; in a
+    VAE's latent space images need the bundle's encoder."""
 
     def describe(m: Manifest) -> Capabilities:
-        d = _section(m, section)
+        d = read(m)
         solvers = tuple(
-            Solver(s, EVALUATIONS_PER_STEP[s], s in deterministic)
-            for s in d.get("solvers", ())
-            if s in EVALUATIONS_PER_STEP
+            Solver(s, EVALUATIONS_PER_STEP[s], s in deterministic) for s in d.solvers if s in EVALUATIONS_PER_STEP
         )
-        defaults = dict(d.get("defaults", {}))
         ops_here = ops
-        if d.get("space") == "latent" and "encoder" not in m.graphs:
+        if d.latent and "encoder" not in m.graphs:
             ops_here = tuple(o for o in ops if o != "variations")
         return Capabilities(
             family,
@@ -107,8 +132,8 @@ def _sampler_caps(
             parameters if m.labels else tuple(p for p in parameters if p not in ("label", "guidance")),
             tuple(m.labels),
             solvers,
-            (1, int(d.get("max_steps", 1))),
-            defaults,
+            (1, d.max_steps),
+            dict(d.defaults),
             guidance_doubles=True,
         )
 
@@ -119,13 +144,13 @@ _ITERATIVE_PARAMETERS = ("label", "steps", "solver", "guidance")
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("vae", ("generate", "variations", "interpolate", "grid", "encode", "decode"), _vae, VaeModel),
     Family("diffusion", ("generate", "variations", "interpolate"),
-           _sampler_caps("diffusion", ("generate", "variations", "interpolate"), "sampling",
+           _sampler_caps("diffusion", ("generate", "variations", "interpolate"), _sampling,
                          DiffusionModel.DETERMINISTIC, _ITERATIVE_PARAMETERS), DiffusionModel),
     Family("flow", ("generate", "variations", "interpolate"),
-           _sampler_caps("flow", ("generate", "variations", "interpolate"), "sampling", FlowModel.DETERMINISTIC,
+           _sampler_caps("flow", ("generate", "variations", "interpolate"), _sampling, FlowModel.DETERMINISTIC,
                          _ITERATIVE_PARAMETERS), FlowModel),
     Family("pixel", ("generate", "variations", "inpaint"),
-           _sampler_caps("pixel", ("generate", "variations", "inpaint"), "tokens", (),
+           _sampler_caps("pixel", ("generate", "variations", "inpaint"), _tokens, (),
                          (*_ITERATIVE_PARAMETERS, "temperature")), PixelModel),
     Family("teacher", ("score", "similar"), lambda m: Capabilities("teacher", ("score", "similar")), TeacherModel),
     Family("evaluator", (), lambda m: Capabilities("evaluator"), None),

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from pixelsprite.imageio import write_png  # noqa: E402
 from pixelsprite.manifest import ImageSpec, Manifest, save_manifest  # noqa: E402
+from pixelsprite.manifest_sections import EvaluatorSpec  # noqa: E402
 from training.export import export_graph  # noqa: E402
 from training.models.evaluator import EvaluatorNet, EvaluatorNetConfig  # noqa: E402
 
@@ -39,7 +40,7 @@ def write_tiny_evaluator(
         graphs={"evaluator": res.graph},
         training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
         metrics={"held_out": {"tiny": {"accuracy": 0.5}}},
-        extra={"evaluator": {"features": "features", "logits": "logits", "feature_dim": 8, "input": "test"}},
+        extra={EvaluatorSpec.KEY: EvaluatorSpec("features", "logits", feature_dim=8, input="test").to_dict()},
     )
     save_manifest(manifest, folder / "manifest.json")
     (folder / "card.md").write_text(f"# {name}\n\nA tiny test evaluator.\n")

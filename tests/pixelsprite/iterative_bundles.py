@@ -22,6 +22,13 @@ torch = pytest.importorskip("torch")
 
 from pixelsprite.imageio import write_png  # noqa: E402
 from pixelsprite.manifest import GraphSpec, ImageSpec, Manifest, PostprocessSpec, TensorSpec, sha256_file  # noqa: E402
+from pixelsprite.manifest_sections import (  # noqa: E402
+    Conditioning,
+    LatentNorm,
+    SamplerDefaults,
+    SamplingSpec,
+    ScheduleSpec,
+)
 from training.export import export_graph  # noqa: E402
 from training.models.unet import UNet, UNetConfig  # noqa: E402
 
@@ -75,7 +82,7 @@ def _write(
     name: str,
     family: str,
     graphs: dict[str, tuple[Path, GraphSpec]],
-    sampling: dict,
+    sampling: SamplingSpec,
     labels: tuple[str, ...],
     max_colors: int = 8,
 ) -> Path:
@@ -92,7 +99,7 @@ def _write(
         postprocess=PostprocessSpec(0.0, max_colors, 0.0, 0.0),
         graphs={role: spec for role, (_, spec) in graphs.items()},
         training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
-        extra={"sampling": sampling},
+        extra={SamplingSpec.KEY: sampling.to_dict()},
     )
     (folder / "manifest.json").write_text(json.dumps(m.to_dict(), indent=2))
     (folder / "card.md").write_text(f"# {name}\n")
@@ -100,48 +107,41 @@ def _write(
     return folder
 
 
-def diffusion_sampling(labels: tuple[str, ...], schedule: dict, prediction: str = "eps") -> dict:
-    return {
-        "space": "pixel",
-        "shape": [4, SIZE, SIZE],
-        "prediction": prediction,
-        "time_input": "index",
-        "schedule": schedule,
-        "clip_denoised": 1.0,
-        "conditioning": {
-            "null_label": len(labels) if labels else None,
-            "label_dropout": 0.1,
-            "label_counts": {lab: 10 for lab in labels},
-        },
-        "solvers": ["ddpm", "ddim"],
-        "defaults": {"solver": "ddim", "steps": 5, "guidance": 2.0},
-        "max_steps": schedule["T"],
-    }
+def diffusion_sampling(labels: tuple[str, ...], schedule: ScheduleSpec, prediction: str = "eps") -> SamplingSpec:
+    return SamplingSpec(
+        space="pixel",
+        shape=(4, SIZE, SIZE),
+        prediction=prediction,
+        time_input="index",
+        schedule=schedule,
+        clip_denoised=1.0,
+        conditioning=Conditioning(len(labels) if labels else None, 0.1, {lab: 10 for lab in labels}),
+        solvers=("ddpm", "ddim"),
+        defaults=SamplerDefaults("ddim", 5, 2.0),
+        max_steps=schedule.T,
+    )
 
 
-def flow_sampling(space: str = "pixel", shape: tuple[int, ...] = (4, SIZE, SIZE)) -> dict:
-    d = {
-        "space": space,
-        "shape": list(shape),
-        "prediction": "velocity",
-        "time_input": "t",
-        "path": "linear",
-        "clip_denoised": None,
-        "conditioning": {"null_label": 2, "label_dropout": 0.1, "label_counts": {"a": 10, "b": 10}},
-        "solvers": ["euler", "midpoint", "heun"],
-        "defaults": {"solver": "heun", "steps": 4, "guidance": 2.0},
-        "max_steps": 1000,
-    }
-    if space == "latent":
-        d["latent"] = {"mean": [0.1, -0.1, 0.0, 0.2], "std": [1.0, 0.5, 2.0, 1.0]}
-    return d
+def flow_sampling(space: str = "pixel", shape: tuple[int, ...] = (4, SIZE, SIZE)) -> SamplingSpec:
+    return SamplingSpec(
+        space=space,
+        shape=shape,
+        prediction="velocity",
+        time_input="t",
+        path="linear",
+        conditioning=Conditioning(2, 0.1, {"a": 10, "b": 10}),
+        solvers=("euler", "midpoint", "heun"),
+        defaults=SamplerDefaults("heun", 4, 2.0),
+        max_steps=1000,
+        latent=LatentNorm((0.1, -0.1, 0.0, 0.2), (1.0, 0.5, 2.0, 1.0)) if space == "latent" else None,
+    )
 
 
 def write_iterative_models(root: Path, vae_files: dict[str, Path]) -> Path:
     work = root / "_onnx"
     work.mkdir(parents=True, exist_ok=True)
-    linear = {"type": "linear", "T": 40, "beta_start": 1e-3, "beta_end": 0.2}
-    cosine = {"type": "cosine", "T": 40, "s": 0.008, "max_beta": 0.999}
+    linear = ScheduleSpec("linear", 40, {"beta_start": 1e-3, "beta_end": 0.2})
+    cosine = ScheduleSpec("cosine", 40, {"s": 0.008, "max_beta": 0.999})
     den = _export(_net(PIXEL_CFG, 0), work / "denoiser.onnx", "eps", 39.0)
     _write(
         root,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pixelsprite.manifest import ImageSpec, Manifest, save_manifest
+from pixelsprite.manifest_sections import TeacherSpec
 
 SIZES = (8, 16)
 LABELS = ("blob", "ring", "other")
@@ -69,14 +70,14 @@ def write_teacher_bundle(root: Path, name: str = "tinyteacher") -> Path:
         labels=LABELS,
         graphs={"teacher": res.graph},
         extra={
-            "teacher": {
-                "sizes": list(SIZES),
-                "size_flags": {str(s): flag(s) for s in SIZES},
-                "inputs": {"image": "image", "size_flag": "size_flag"},
-                "outputs": {k: k for k in OUTPUTS},
-                "embedding_dim": 64,
-                "experts": 4,
-            }
+            TeacherSpec.KEY: TeacherSpec(
+                sizes=SIZES,
+                size_flags={s: flag(s) for s in SIZES},
+                inputs={"image": "image", "size_flag": "size_flag"},
+                outputs={k: k for k in OUTPUTS},
+                embedding_dim=64,
+                experts=4,
+            ).to_dict()
         },
     )
     save_manifest(manifest, folder / "manifest.json")

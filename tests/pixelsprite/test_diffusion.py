@@ -179,7 +179,7 @@ def test_broken_sampling_sections_are_bundle_errors(iterative_registry: Registry
     src = iterative_registry.info("tdiff").path
     for key, value, text in (
         ("sampling", None, "needs a 'sampling' object"),
-        ("solvers", ["ddpm", "euler"], "sampling.solvers"),
+        ("solvers", ["ddim", "euler"], "sampling.solvers"),  # ddim stays the default: one fault only
         ("schedule", {"type": "quadratic", "T": 40}, "sampling.schedule"),
         ("max_steps", 80, "exceeds T"),
     ):
