@@ -3,11 +3,16 @@
     server = Server(registry=Registry(), port=8737)
     asyncio.run(server.run())              # until SIGINT / SIGTERM, then an orderly shutdown
 
-The event loop only decodes, validates and routes frames (frames over 64 KiB are parsed on a helper thread);
-inference and PNG encoding run on a pool of ``workers`` threads fed by a bounded queue:
+What happens to each request (admission, ids in flight, cancel, which jobs run together, shutdown answers) is
+decided by the Sans-I/O core :class:`bridge.session.Session`: events in, actions out. This module is its driver:
+it owns the sockets, the tasks, the worker pool and the timers, feeds the session what happens on them and carries
+out the actions it returns. The event loop only decodes, validates and routes frames (frames over 64 KiB are
+parsed on a helper thread); inference and PNG encoding run on a pool of ``workers`` threads, and each
+connection's frames leave through one outbox, in the session's order:
 
-* **micro-batching**: a worker that takes a ``generate`` job also takes every queued job with the same batch key
-  (model, colour cap) up to ``max_batch_sprites`` sprites, and runs them as one decoder call;
+* **micro-batching**: a worker that takes a ``generate`` job also takes queued jobs with the same batch key
+  (model, colour cap) up to ``max_batch_sprites`` sprites (and the workers' fair share of the queue), and runs
+  them as one decoder call;
 * **limits**: at most ``limits.max_inflight`` requests per connection and ``limits.max_queue`` queued requests in
   all; beyond either, the request is answered ``busy`` at once. Frames over ``limits.max_message_bytes`` are
   answered ``message_too_large``; frames over 4 times it close the connection with 1009 (websocket "message too
@@ -31,7 +36,6 @@ inference and PNG encoding run on a pool of ``workers`` threads fed by a bounded
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import hmac
 import ipaddress
@@ -42,7 +46,7 @@ import signal
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -63,9 +67,10 @@ from pixelsprite.registry import Registry
 
 from . import protocol as proto
 from .batching import generate_chunked, generate_many
-from .errors import Busy, Cancelled, ShuttingDown
+from .errors import ShuttingDown
 from .http import Site
 from .logs import LOGGER_NAME, LogThrottle, log_event
+from .session import Action, Batch, Describe, Frame, Job, Log, Rejected, Send, Session, Start, Stop, parse
 
 __all__ = [
     "Server",
@@ -144,59 +149,37 @@ def build_catalog(registry: Registry) -> proto.Catalog:
 
 # ----------------------------------------------------------------------------------------------------- jobs
 @dataclass(eq=False)
-class _Job:
-    call: proto.Call
-    conn: _Connection
-    received: float
-    loop: asyncio.AbstractEventLoop
+class _Run:
+    """A started job's worker-side state: its cancel flag and the preview of the sampler step in progress."""
+
+    job: Job
+    report: Callable[[Job, Frame], None]  # hands a progress frame to the event loop (thread-safe)
     cancel: threading.Event = field(default_factory=threading.Event)
-    events: asyncio.Queue[tuple[bool, str | bytes]] = field(default_factory=asyncio.Queue)
-    finished: bool = False
-    outcome: str = ""
     preview: tuple[int, np.ndarray] | None = None  # (done, sprites): the step's preview, sent with its progress
 
-    @property
-    def sprites(self) -> int:
-        req = self.call.request
-        return int(getattr(req, "count", 1))
-
-    def finish(self, frame: str | bytes, outcome: str) -> None:
-        """Queue the final answer (loop thread only); later calls are ignored (first answer wins)."""
-        if not self.finished:
-            self.finished, self.outcome = True, outcome
-            self.events.put_nowait((True, frame))
-
     def progress(self, done: int, total: int, unit: str = "sprites") -> None:
-        """Queue a progress answer (with the step's preview images, if one was made); from a worker thread."""
+        """Report progress (with the step's preview images, if one was made); from a worker thread."""
         sprites = None
         if self.preview is not None and self.preview[0] == done:
             sprites = self.preview[1]
         self.preview = None
-        msg = proto.progress_message(
-            self.call.id, done, total, unit, preview=sprites, image_format=self.call.image_format
-        )
-        frame = proto.encode_frame(msg, self.call.encoding)  # PNG/base64 encoding stays off the event loop
-        self.loop.call_soon_threadsafe(self._put_progress, frame)
+        call = self.job.call
+        msg = proto.progress_message(call.id, done, total, unit, preview=sprites, image_format=call.image_format)
+        self.report(self.job, proto.encode_frame(msg, call.encoding))  # PNG/base64 encoding stays off the loop
 
     def keep_preview(self, sprites: np.ndarray, done: int, _total: int) -> None:
         """The sampler's preview of step ``done``; the progress of that step (which follows at once) carries it."""
         self.preview = (done, sprites)
 
-    def _put_progress(self, frame: str | bytes) -> None:
-        if not self.finished:
-            self.events.put_nowait((False, frame))
-
 
 @dataclass(eq=False)
 class _Connection:
+    """A websocket and its outbox: every frame to it goes through the outbox, so they leave in the session's
+    order (a job's progress before its final answer); ``asyncio.Future`` items are markers set when reached."""
+
     ws: ServerConnection
     number: int
-    jobs: dict[str, _Job] = field(default_factory=dict)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-
-def _error_frame(rid: str | None, error: PixelspriteError, encoding: proto.Encoding) -> str | bytes:
-    return proto.encode_frame(proto.error_message(rid, error), encoding)
+    outbox: asyncio.Queue[Send | asyncio.Future[None]] = field(default_factory=asyncio.Queue)
 
 
 # --------------------------------------------------------------------------------------------------- server
@@ -284,16 +267,21 @@ class Server:
         self.site: Site | None = None
         self._catalog: proto.Catalog | None = None
         self._catalog_lock: asyncio.Lock | None = None
-        self._pending: collections.deque[_Job] = collections.deque()
-        self._running: set[_Job] = set()
-        self._cond: asyncio.Condition | None = None
-        self._workers: list[asyncio.Task[None]] = []
-        self._conns: set[_Connection] = set()
+        self.session = Session(
+            limits=limits,
+            workers=self.workers,
+            batching=batching,
+            max_batch_sprites=max_batch_sprites,
+            chunk_sprites=chunk_sprites,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runs: dict[Job, _Run] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._conns: dict[int, _Connection] = {}
         self._numbers = itertools.count(1)
-        self._stopping = False
+        self._refused = 0
         self._stopped: asyncio.Event | None = None
         self._stop_requested: asyncio.Event | None = None
-        self.stats = {"requests": 0, "batches": 0, "batched_requests": 0, "busy": 0, "errors": 0, "refused": 0}
         self._accept_log = LogThrottle(ACCEPT_LOG_INTERVAL_S)
         self._previous_handler: Any = None
         self._refuse_log = LogThrottle(ACCEPT_LOG_INTERVAL_S)
@@ -307,10 +295,9 @@ class Server:
     async def start(self) -> None:
         """Start listening (returns once the socket is bound) and start the workers."""
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pixelsprite-worker")
-        self._cond = asyncio.Condition()
         self._catalog_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
-        self._workers = [asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self.workers)]
+        self._loop = asyncio.get_running_loop()
         # read at each handshake, so the page's origin (known once the port is) can join it below
         self._origins: list[Origin | None] = [None, *(Origin(o) for o in self.allow_origins)]
         loop = asyncio.get_running_loop()
@@ -384,39 +371,45 @@ class Server:
         except (OSError, RuntimeError) as e:  # out of file descriptors, or stopped meanwhile: warming is optional
             log_event(self.log, logging.WARNING, "warm_failed", code="internal", message=f"{type(e).__name__}: {e}")
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: requests, batches, batched_requests, busy, errors (the session's) and refused connections."""
+        return {**self.session.stats, "refused": self._refused}
+
+    @property
+    def stopping(self) -> bool:
+        """Shutdown has begun: new requests are answered ``shutting_down``."""
+        return self.session.stopping
+
     async def stop(self) -> None:
         """Orderly shutdown: stop accepting, finish in-flight work (up to ``grace_s``), cancel the rest, close."""
-        if self._stopping or self._ws is None or self._stopped is None or self._cond is None:
+        if self.session.stopping or self._ws is None or self._stopped is None:
             return
-        self._stopping = True
+        self._perform(self.session.shutdown())
         log_event(
             self.log,
             logging.INFO,
             "stopping",
-            queued=len(self._pending),
-            running=len(self._running),
+            queued=self.session.queued,
+            running=self.session.running,
             connections=len(self._conns),
         )
         self._ws.close(close_connections=False)  # stop accepting; keep connections for the answers
         deadline = time.monotonic() + self.grace_s
-        while (self._pending or self._running or any(c.jobs for c in self._conns)) and time.monotonic() < deadline:
+        while not self.session.idle and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        for conn in list(self._conns):
-            for job in list(conn.jobs.values()):
-                self._cancel_job(job, ShuttingDown("the server is shutting down; the request was cancelled"))
-        self._pending.clear()
-        async with self._cond:
-            self._cond.notify_all()
-        await asyncio.sleep(0.05)  # let the answer tasks flush the cancellations
+        self._perform(self.session.expire())  # what is left is answered shutting_down
+        with contextlib.suppress(asyncio.TimeoutError):  # let the outboxes flush the answers
+            await asyncio.wait_for(asyncio.gather(*(self._flush(c) for c in list(self._conns.values()))), 2.0)
         # close() is idempotent in websockets, so the connections are closed here, each with 1001 (going away)
         await asyncio.gather(
-            *(c.ws.close(1001, "server shutting down") for c in list(self._conns)), return_exceptions=True
+            *(c.ws.close(1001, "server shutting down") for c in list(self._conns.values())), return_exceptions=True
         )
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._ws.wait_closed(), timeout=5.0)
-        for task in self._workers:
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         log_event(self.log, logging.INFO, "stopped", **self.stats)
@@ -471,7 +464,7 @@ class Server:
         if self.site is not None and (page := self.site.respond(request)) is not None:
             return page  # not a websocket handshake: plain HTTP
         if self._open_connections() > self.max_connections:
-            self.stats["refused"] += 1
+            self._refused += 1
             suppressed = self._refuse_log.allow("refused")
             if suppressed is not None:
                 log_event(
@@ -514,7 +507,7 @@ class Server:
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
                 if server._open_connections() > 2 * server.max_connections:
-                    server.stats["refused"] += 1
+                    server._refused += 1
                     self.transport.abort()
 
         return _CappedConnection
@@ -538,7 +531,7 @@ class Server:
                     advice="the process is out of file descriptors: raise `ulimit -n` or lower --max-connections",
                 )
             return
-        if self._stopping and isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle")):
+        if self.session.stopping and isinstance(exc, ValueError) and "_start_serving" in repr(context.get("handle")):
             # after EMFILE asyncio re-arms accept() a second later (call_later(_start_serving)); when the server
             # has closed its listening socket meanwhile, that callback finds fd -1: nothing is wrong, nothing to say
             return
@@ -550,250 +543,179 @@ class Server:
     # ------------------------------------------------------------------------------------------- connection
     async def _handle(self, ws: ServerConnection) -> None:
         conn = _Connection(ws, next(self._numbers))
-        self._conns.add(conn)
+        self._conns[conn.number] = conn
         origin = _header(ws.request.headers, "Origin") if ws.request is not None else ""
         log_event(self.log, logging.INFO, "connect", conn=conn.number, peer=str(ws.remote_address), origin=origin)
+        sender = asyncio.create_task(self._sender(conn))
         try:
             async for frame in ws:
                 await self._on_frame(conn, frame)
         except ConnectionClosed:
             pass
         finally:
-            for job in list(conn.jobs.values()):
-                job.cancel.set()
-                self._discard(job)
-            for task in list(conn.tasks):
-                task.cancel()
-            self._conns.discard(conn)
+            self._perform(self.session.closed(conn.number))
+            sender.cancel()
+            del self._conns[conn.number]
+            while not conn.outbox.empty():  # unsent: release whoever waits for them
+                item = conn.outbox.get_nowait()
+                if isinstance(item, asyncio.Future):
+                    if not item.done():
+                        item.set_result(None)
+                elif item.answered is not None:
+                    self._log_request(conn, item.answered)
             log_event(self.log, logging.INFO, "disconnect", conn=conn.number, code=ws.close_code)
 
-    async def _send(self, conn: _Connection, frame: str | bytes) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await conn.ws.send(frame)
-
     async def _on_frame(self, conn: _Connection, frame: str | bytes) -> None:
+        """Parse (on a helper thread when large), hand to the session, wait until this frame's answers are sent
+        (so a client that sends without reading is slowed down, not buffered without end)."""
         received = time.perf_counter()
-        self.stats["requests"] += 1
-        encoding: proto.Encoding = "json" if isinstance(frame, str) else "msgpack"
-        rid: str | None = None
+        parsed: proto.Call | Rejected
         try:
+            catalog = await self.catalog()
+        except PixelspriteError as e:
+            parsed = Rejected(None, e, "json" if isinstance(frame, str) else "msgpack")
+        else:
             if len(frame) > LARGE_FRAME:
-                obj, encoding, call = await asyncio.get_running_loop().run_in_executor(
-                    None, self._parse, frame, await self.catalog(), self.limits
-                )
+                loop = asyncio.get_running_loop()
+                parsed = await loop.run_in_executor(None, parse, frame, catalog, self.limits)
             else:
-                obj, encoding, call = self._parse(frame, await self.catalog(), self.limits)
-            rid = call.id
-            await self._dispatch(conn, call, received)
-        except _Rejected as r:
-            self.stats["errors"] += 1
-            log_event(
-                self.log, logging.INFO, "rejected", conn=conn.number, id=r.rid, code=r.error.code, field=r.error.field
-            )
-            await self._send(conn, _error_frame(r.rid, r.error, r.encoding))
-        except PixelspriteError as e:
-            self.stats["errors"] += 1
-            if isinstance(e, Busy):
-                self.stats["busy"] += 1
-            log_event(self.log, logging.INFO, "rejected", conn=conn.number, id=rid, code=e.code, field=e.field)
-            await self._send(conn, _error_frame(rid, e, encoding))
+                parsed = parse(frame, catalog, self.limits)
+        self._perform(self.session.receive(conn.number, parsed, received))
+        await self._flush(conn)
 
-    @staticmethod
-    def _parse(
-        frame: str | bytes, catalog: proto.Catalog, limits: proto.Limits
-    ) -> tuple[Any, proto.Encoding, proto.Call]:
-        encoding: proto.Encoding = "json" if isinstance(frame, str) else "msgpack"
-        obj: Any = None
-        try:
-            obj, encoding = proto.decode_frame(frame)
-            proto.check_frame_size(frame, limits)  # decoded first, so the error carries the request's id
-            return obj, encoding, proto.parse_request(obj, encoding, catalog)
-        except PixelspriteError as e:
-            raise _Rejected(proto.request_id(obj), e, encoding) from None
+    async def _flush(self, conn: _Connection) -> None:
+        """Return once every frame queued for ``conn`` so far has been sent (or found the connection closed)."""
+        marker = asyncio.get_running_loop().create_future()
+        conn.outbox.put_nowait(marker)
+        await marker
 
-    async def _dispatch(self, conn: _Connection, call: proto.Call, received: float) -> None:
-        if self._stopping and call.op != "cancel":
-            raise ShuttingDown("the server is shutting down and takes no new requests")
+    async def _sender(self, conn: _Connection) -> None:
+        """Send the connection's frames in the session's order, one at a time."""
+        while True:
+            item = await conn.outbox.get()
+            if isinstance(item, asyncio.Future):
+                if not item.done():
+                    item.set_result(None)
+                continue
+            try:
+                await conn.ws.send(item.frame)
+            except ConnectionClosed:
+                pass
+            except Exception:  # never leave the outbox unserved
+                self.log.exception("cannot send on connection %d", conn.number)
+            if item.answered is not None:
+                self._log_request(conn, item.answered)
+
+    def _log_request(self, conn: _Connection, job: Job) -> None:
+        ms = round(1000 * (time.perf_counter() - job.received), 2)
+        log_event(
+            self.log, logging.INFO, "request", conn=conn.number, id=job.id, op=job.call.op, outcome=job.outcome, ms=ms
+        )
+
+    # -------------------------------------------------------------------------------------------- actions
+    def _perform(self, actions: Sequence[Action]) -> None:
+        """Carry out the session's actions, in order (event loop thread)."""
+        for action in actions:
+            if isinstance(action, Send):
+                conn = self._conns.get(action.conn)
+                if conn is not None:
+                    conn.outbox.put_nowait(action)
+            elif isinstance(action, Start):
+                task = asyncio.create_task(self._execute(action.batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif isinstance(action, Stop):
+                run = self._runs.get(action.job)
+                if run is not None:
+                    run.cancel.set()
+            elif isinstance(action, Describe):
+                self._describe(action.conn, action.call)
+            elif isinstance(action, Log):
+                log_event(self.log, logging.INFO, action.event, **action.fields)
+
+    def _describe(self, number: int, call: proto.Call) -> None:
+        catalog = self._catalog
+        assert catalog is not None  # parsing the call needed it
         if call.op == "hello":
-            catalog = await self.catalog()
             msg = proto.hello_message(call, catalog, self.limits, pixelsprite.__version__)
-            await self._send(conn, proto.encode_frame(msg, call.encoding))
-            return
-        if call.op == "models":
-            catalog = await self.catalog()
+        else:
             loaded = {n: self.registry.is_loaded(n) for n in catalog.models}
-            await self._send(conn, proto.encode_frame(proto.models_message(call, catalog, loaded), call.encoding))
-            return
-        if call.op == "cancel":
-            target = conn.jobs.get(call.params["target"])
-            found = target is not None and not target.finished
-            if target is not None and found:
-                self._cancel_job(target, Cancelled(f"request {target.call.id!r} was cancelled", field="id"))
-            await self._send(conn, proto.encode_frame(proto.cancel_message(call, found), call.encoding))
-            return
-        if call.id in conn.jobs:
-            raise proto.InvalidRequest(
-                f"a request with id {call.id!r} is already in flight on this connection", field="id"
-            )
-        if len(conn.jobs) >= self.limits.max_inflight:
-            raise Busy(f"this connection has {len(conn.jobs)} requests in flight, the limit; wait for an answer")
-        if len(self._pending) >= self.limits.max_queue:
-            raise Busy(f"the server is busy ({len(self._pending)} requests queued, the limit); retry shortly")
-        assert self._cond is not None
-        job = _Job(call, conn, received, asyncio.get_running_loop())
-        conn.jobs[call.id] = job
-        task = asyncio.create_task(self._answer(job))
-        conn.tasks.add(task)
-        task.add_done_callback(conn.tasks.discard)
-        async with self._cond:
-            self._pending.append(job)
-            self._cond.notify()
+            msg = proto.models_message(call, catalog, loaded)
+        self._perform([Send(number, proto.encode_frame(msg, call.encoding))])
 
-    async def _answer(self, job: _Job) -> None:
-        """Send the job's progress and final answer, in order."""
-        conn = job.conn
+    def _progress(self, job: Job, frame: Frame) -> None:
+        """A progress frame from a worker thread."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(lambda: self._perform(self.session.progress(job, frame)))
+
+    async def _execute(self, batch: Batch) -> None:
+        """Run a started batch on the worker pool and report its answers to the session."""
+        runs = [_Run(job, self._progress) for job in batch.jobs]
+        self._runs.update((r.job, r) for r in runs)
+        started = time.perf_counter()
         try:
-            while True:
-                final, frame = await job.events.get()
-                await conn.ws.send(frame)
-                if final:
-                    break
-        except ConnectionClosed:
-            pass
+            answers = await asyncio.get_running_loop().run_in_executor(self._pool, self._work, runs, started)
+        except RuntimeError:  # the pool was shut down under us
+            actions = self.session.failed(batch, ShuttingDown("the server is shutting down"))
+        else:
+            actions = self.session.finished(batch, answers)
         finally:
-            if conn.jobs.get(job.call.id) is job:
-                del conn.jobs[job.call.id]
-            log_event(
-                self.log,
-                logging.INFO,
-                "request",
-                conn=conn.number,
-                id=job.call.id,
-                op=job.call.op,
-                outcome=job.outcome or "dropped",
-                ms=round(1000 * (time.perf_counter() - job.received), 2),
-            )
-
-    def _cancel_job(self, job: _Job, error: PixelspriteError) -> None:
-        job.cancel.set()
-        self._discard(job)
-        job.finish(_error_frame(job.call.id, error, job.call.encoding), error.code)
-
-    def _discard(self, job: _Job) -> None:
-        with contextlib.suppress(ValueError):
-            self._pending.remove(job)
+            for r in runs:
+                self._runs.pop(r.job, None)
+        self._perform(actions)
 
     # ----------------------------------------------------------------------------------------------- workers
-    def _take_batch(self) -> list[_Job]:
-        job = self._pending.popleft()
-        batch = [job]
-        key = job.call.batch_key
-        if not (self.batching and key is not None and job.sprites <= self.chunk_sprites):
-            return batch
-        compatible = [o for o in self._pending if o.call.batch_key == key]
-        # share the queued work between the workers rather than piling it all onto this one
-        share = -(-(job.sprites + sum(o.sprites for o in compatible)) // self.workers)
-        limit = max(job.sprites, min(self.max_batch_sprites, share))
-        total = job.sprites
-        for other in compatible:
-            if total + other.sprites <= limit:
-                self._pending.remove(other)
-                batch.append(other)
-                total += other.sprites
-        return batch
-
-    async def _worker(self) -> None:
-        assert self._cond is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            async with self._cond:
-                await self._cond.wait_for(lambda: bool(self._pending) or self._stopping)
-                if not self._pending:
-                    if self._stopping:
-                        return
-                    continue
-                batch = [j for j in self._take_batch() if not j.cancel.is_set()]
-            if not batch:
-                continue
-            self._running.update(batch)
-            started = time.perf_counter()
-            try:
-                frames = await loop.run_in_executor(self._pool, self._work, batch, started)
-            except RuntimeError:  # the pool was shut down under us
-                frames = [
-                    (
-                        _error_frame(j.call.id, ShuttingDown("the server is shutting down"), j.call.encoding),
-                        "shutting_down",
-                    )
-                    for j in batch
-                ]
-            finally:
-                self._running.difference_update(batch)
-            if len(batch) > 1:
-                self.stats["batches"] += 1
-                self.stats["batched_requests"] += len(batch)
-            for job, (frame, outcome) in zip(batch, frames):
-                job.finish(frame, outcome)
-
-    def _work(self, batch: Sequence[_Job], started: float) -> list[tuple[str | bytes, str]]:
+    def _work(self, runs: Sequence[_Run], started: float) -> list[tuple[Frame, str]]:
         """Run a job or a micro-batch on a worker thread; returns each job's encoded final frame and outcome."""
         results: list[api.Result | PixelspriteError]
         try:
-            if len(batch) > 1:
-                reqs = [j.call.request for j in batch]
+            if len(runs) > 1:
+                reqs = [r.job.call.request for r in runs]
                 results = list(generate_many(reqs, self.registry))  # type: ignore[arg-type]
             else:
-                results = [self._run_one(batch[0])]
+                results = [self._run_one(runs[0])]
         except PixelspriteError as e:
-            results = [e] * len(batch)
+            results = [e] * len(runs)
         except Exception as e:  # a bug or an onnxruntime failure: answer "internal", keep serving
-            self.log.exception("internal error in %s", [j.call.id for j in batch])
-            results = [PixelspriteError(f"internal error: {type(e).__name__}: {e}")] * len(batch)
+            self.log.exception("internal error in %s", [r.job.id for r in runs])
+            results = [PixelspriteError(f"internal error: {type(e).__name__}: {e}")] * len(runs)
         finished = time.perf_counter()
-        out: list[tuple[str | bytes, str]] = []
-        for job, res in zip(batch, results):
+        out: list[tuple[Frame, str]] = []
+        for run, res in zip(runs, results):
+            job = run.job
             if isinstance(res, PixelspriteError):
-                out.append((_error_frame(job.call.id, res, job.call.encoding), res.code))
+                out.append((proto.encode_frame(proto.error_message(job.id, res), job.call.encoding), res.code))
                 continue
             timing = {
                 "queue_ms": 1000 * (started - job.received),
                 "run_ms": 1000 * (finished - started),
                 "total_ms": 1000 * (time.perf_counter() - job.received),
             }
-            msg = proto.result_message(job.call, res, timing=timing, batch=len(batch))
+            msg = proto.result_message(job.call, res, timing=timing, batch=len(runs))
             out.append((proto.encode_frame(msg, job.call.encoding), "result"))
         return out
 
-    def _run_one(self, job: _Job) -> api.Result:
-        req = job.call.request
+    def _run_one(self, run: _Run) -> api.Result:
+        call = run.job.call
+        req = call.request
         assert req is not None
-        if job.call.model is not None and job.call.model.samples_in_steps:
+        if call.model is not None and call.model.samples_in_steps:
             # progress per sampler step (with preview images when asked); cancel checked between steps
             preview = (
-                api.Previews(job.keep_preview, self.preview_every, self.preview_interval_s)
-                if job.call.preview
-                else None
+                api.Previews(run.keep_preview, self.preview_every, self.preview_interval_s) if call.preview else None
             )
             return api.handle(
                 req,
                 registry=self.registry,
-                progress=lambda d, t: job.progress(d, t, "steps"),
-                cancel=job.cancel.is_set,
+                progress=lambda d, t: run.progress(d, t, "steps"),
+                cancel=run.cancel.is_set,
                 preview=preview,
             )
         if isinstance(req, api.GenerateRequest):
             return generate_chunked(
-                req, self.registry, chunk=self.chunk_sprites, cancel=job.cancel, progress=job.progress
+                req, self.registry, chunk=self.chunk_sprites, cancel=run.cancel, progress=run.progress
             )
         return api.handle(req, registry=self.registry)
-
-
-class _Rejected(Exception):
-    """A frame that failed decoding or validation, with what is needed to address the error answer."""
-
-    def __init__(self, rid: str | None, error: PixelspriteError, encoding: proto.Encoding) -> None:
-        super().__init__(error.message)
-        self.rid, self.error, self.encoding = rid, error, encoding
 
 
 def _header(headers: Headers, name: str) -> str:

@@ -277,7 +277,7 @@ def test_hello_during_shutdown_is_shutting_down(registry: Registry) -> None:
             await asyncio.sleep(0.05)
             stopping = asyncio.get_running_loop().run_in_executor(None, srv.stop)
             await asyncio.sleep(0.2)
-            assert srv.server is not None and srv.server._stopping
+            assert srv.server is not None and srv.server.stopping
             for op in ("hello", "models"):
                 _, answer = await c.submit(op)
                 got = await answer
