@@ -5,10 +5,10 @@ Generation is the request layer's (``pixelsprite.api``); this module only splits
 * a large ``generate`` runs in chunks of ``chunk`` sprites, each an ``api.generate`` call with the seed range of
   that chunk, so the sprites are byte-identical to one call (sprite ``i`` depends on seed ``base + i`` only), and
   the loop can report progress and stop between chunks;
-* compatible small ``generate`` requests (same model and colour cap) from different clients run as one decoder
-  call over the concatenated seeds, then are split again. :func:`generate_many` mirrors
-  ``api._generate`` for a list of seed ranges, because the request layer has no multi-range request yet; a test
-  checks that every batched request equals ``api.generate`` byte for byte.
+* compatible small ``generate`` requests (equal :attr:`~bridge.protocol.Call.batch_key`) from different clients
+  run as one model call: :func:`pixelsprite.api.generate_many`, the request layer's multi-request generate, which
+  keeps each request's finishing, candidates and seeds, so every batched request equals ``api.generate`` byte for
+  byte (a test checks it).
 """
 
 from __future__ import annotations
@@ -21,11 +21,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from pixelsprite import api
-from pixelsprite.errors import InvalidRequest
 from pixelsprite.registry import Registry
 from pixelsprite.teacher import Scores
-from pixelsprite.vae import FAMILY as VAE_FAMILY
-from pixelsprite.vae import VaeModel
 
 from .errors import Cancelled
 
@@ -86,28 +83,9 @@ def generate_chunked(
 
 
 def generate_many(reqs: Sequence[api.GenerateRequest], registry: Registry) -> list[api.SpriteResult]:
-    """Several generate requests for the same model and colour cap in one decoder call.
+    """Several generate requests for one model in one model call (:func:`pixelsprite.api.generate_many`).
 
-    Each result equals ``api.handle(with_seed(req))``: the same sprites, seeds and base seed.
+    Each result equals ``api.handle(with_seed(req))``: the same sprites, seeds and base seed (a request without a
+    seed gets one drawn).
     """
-    reqs = [with_seed(r) for r in reqs]
-    name, max_colors = reqs[0].model, reqs[0].max_colors
-    if any(r.model != name or r.max_colors != max_colors for r in reqs):
-        raise ValueError("generate_many needs requests with one model and one max_colors")
-    t0 = time.perf_counter()
-    bundle = registry.load(name or registry.default_model())
-    if bundle.manifest.family != VAE_FAMILY:
-        raise InvalidRequest(
-            f"model {bundle.name!r} is a {bundle.manifest.family!r} model; batched generate supports: {VAE_FAMILY}",
-            field="model",
-        )
-    model = VaeModel(bundle)
-    ranges = [tuple(range(r.seed, r.seed + r.count)) for r in reqs if r.seed is not None]
-    seeds = [s for rng in ranges for s in rng]
-    sprites = model.decode(model.sample_latents(seeds), max_colors)
-    elapsed = time.perf_counter() - t0
-    out, start = [], 0
-    for rng in ranges:
-        out.append(api.SpriteResult("generate", model.name, sprites[start : start + len(rng)], rng, rng[0], elapsed))
-        start += len(rng)
-    return out
+    return api.generate_many(reqs, registry=registry)

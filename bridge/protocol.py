@@ -544,10 +544,11 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     colours = {
         "palette": palette,
         "dither": _str(obj.get("dither"), "dither", "none"),
-        "alpha_threshold": _int(obj.get("alpha_threshold"), "alpha_threshold", 127),
         "despeckle": False if obj.get("despeckle") is None else obj["despeckle"],
         "outline": _str(obj.get("outline"), "outline"),
     }
+    # how input images are read: checked on every sprite operation, used by those that read images
+    inputs = {"alpha_threshold": _int(obj.get("alpha_threshold"), "alpha_threshold", 127)}
     # sampler options of diffusion and flow models (a VAE was refused them in _check_parameters)
     sampler = {
         "label": _str(obj.get("label"), "label"),
@@ -582,6 +583,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
             _int(obj.get("seed"), "seed"),
             max_colors,
             **colours,
+            **inputs,
             **sampler,
             **best,
             **temperature,
@@ -599,6 +601,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
             _int(obj.get("seed"), "seed"),
             max_colors,
             **colours,
+            **inputs,
             **sampler,
             **temperature,
         )
@@ -614,6 +617,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
             _str(obj.get("method"), "method", "slerp"),
             max_colors,
             **colours,
+            **inputs,
             **sampler,
             **best,
             seed=_int(obj.get("seed"), "seed"),
@@ -626,11 +630,12 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
         req = api.GridRequest(
             name,
             ends,
-            _int(obj.get("rows"), "rows", 4),  # type: ignore[arg-type]
+            _int(obj.get("rows"), "rows", 4),
             _int(obj.get("cols"), "cols", 4),
             _str(obj.get("method"), "method", "slerp"),
             max_colors,
             **colours,
+            **inputs,
         )
     elif op == "encode":
         images = obj.get("images")

@@ -32,7 +32,7 @@ from .formats import (
 )
 from .model import MAX_PALETTE_COLORS, Palette, parse_colors
 from .order import ramp_order, sort_ramps
-from .resolve import PaletteSpec, resolve_palette
+from .resolve import PaletteSpec, is_palette_file, resolve_palette
 
 __all__ = [
     "Palette", "MAX_PALETTE_COLORS", "parse_colors",
@@ -42,5 +42,5 @@ __all__ = [
     "DITHERS", "outline_mask", "palette_indices", "apply_palette", "enforce",
     "FORMATS", "format_for_path", "encode_palette", "decode_palette", "read_palette", "write_palette",
     "swatch", "swatch_png",
-    "PaletteSpec", "resolve_palette",
+    "PaletteSpec", "is_palette_file", "resolve_palette",
 ]  # fmt: skip

@@ -24,7 +24,7 @@ from .builtin import builtin_names, lookup
 from .formats import FORMATS, read_palette
 from .model import MAX_PALETTE_COLORS, Palette, parse_colors
 
-__all__ = ["PaletteSpec", "resolve_palette"]
+__all__ = ["PaletteSpec", "is_palette_file", "resolve_palette"]
 
 PaletteSpec = Palette | str | os.PathLike | list | tuple | np.ndarray
 """A palette argument (see the module doc)."""
@@ -52,6 +52,20 @@ def _from_file(path: str | os.PathLike, field: str) -> Palette:
     except PaletteError as e:
         e.field = field
         raise
+
+
+def is_palette_file(spec: Any) -> bool:
+    """Whether ``spec`` names a palette file (a path object, or a string that is not a built-in name or a colour
+    list and looks like a path). Reads nothing: a request checks the other forms when it is built and reads a file
+    only when it runs."""
+    if isinstance(spec, os.PathLike):
+        return True
+    if not isinstance(spec, str) or not spec.strip():
+        return False
+    text = spec.strip()
+    if lookup(text) is not None or text.startswith("#") or "," in text:
+        return False
+    return Path(text).suffix.lower().lstrip(".") in FORMATS or os.sep in text or "/" in text
 
 
 def resolve_palette(spec: Any, *, field: str = "palette", allow_paths: bool = True) -> Palette:
@@ -82,8 +96,7 @@ def resolve_palette(spec: Any, *, field: str = "palette", allow_paths: bool = Tr
         return found
     if text.startswith("#") or "," in text:
         return _from_list([t.strip() for t in text.split(",") if t.strip()], field)
-    looks_like_file = Path(text).suffix.lower().lstrip(".") in FORMATS or os.sep in text or "/" in text
-    if looks_like_file:
+    if is_palette_file(text):
         if not allow_paths:
             raise InvalidRequest(f"{field} cannot be a file path here; give {_hint(False)}", field=field)
         if Path(text).exists():

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bridge.batching import generate_chunked, with_seed
+from bridge.batching import generate_chunked, generate_many, with_seed
 from bridge.client import SyncClient
 from bridge.server import BackgroundServer
 from pixelsprite import api
@@ -35,7 +35,7 @@ def test_with_seed_keeps_the_other_options() -> None:
         dither="bayer2",
         despeckle=True,
         outline="darkest",
-        alpha_threshold=50,
+        candidates=2,
     )
     seeded = with_seed(req)
     assert seeded.seed is not None
@@ -51,6 +51,19 @@ def test_chunks_equal_one_call_with_the_same_options(registry: Registry) -> None
     assert isinstance(want, api.SpriteResult)
     np.testing.assert_array_equal(got.sprites, want.sprites)
     assert got.seeds == want.seeds and colours(got.sprites) <= GAMEBOY
+
+
+def test_a_batch_is_the_request_layers_multi_request_generate(registry: Registry) -> None:
+    reqs = [
+        api.GenerateRequest("tiny", 3, None, palette="gameboy-dmg", outline="darkest"),
+        api.GenerateRequest("tiny", 2, 9, despeckle=True),
+    ]
+    got = generate_many(reqs, registry)
+    assert got[0].base_seed is not None and colours(got[0].sprites) <= GAMEBOY
+    for req, res in zip(reqs, got, strict=True):
+        want = api.handle(dataclasses.replace(req, seed=res.base_seed), registry=registry)
+        assert isinstance(want, api.SpriteResult) and res.seeds == want.seeds
+        np.testing.assert_array_equal(res.sprites, want.sprites)
 
 
 def test_a_palette_without_a_seed_over_the_socket(

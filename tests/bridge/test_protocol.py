@@ -319,9 +319,11 @@ def test_palette_and_dither_reach_the_request_layer() -> None:
 
 def test_cleanup_options_reach_the_request_layer() -> None:
     call = parse({"id": "c", "op": "generate", "alpha_threshold": 10, "despeckle": True, "outline": "darkest"})
-    assert isinstance(call.request, api.GenerateRequest)
-    assert (call.request.alpha_threshold, call.request.despeckle, call.request.outline) == (10, True, "darkest")
+    assert isinstance(call.request, api.GenerateRequest)  # alpha_threshold is checked; generate reads no image
+    assert (call.request.despeckle, call.request.outline) == (True, "darkest")
     assert call.batch_key is None  # clean-up runs in the request layer, so these run on their own
+    grid = parse({"id": "t", "op": "grid", "corners": [1, 2, 3, 4], "alpha_threshold": 10})
+    assert isinstance(grid.request, api.GridRequest) and grid.request.alpha_threshold == 10
     plain = parse({"id": "d", "op": "generate"})
     assert isinstance(plain.request, api.GenerateRequest) and not plain.request.despeckle
     dec = parse({"id": "e", "op": "decode", "latents": [[[[0.0] * 2] * 2] * 4], "outline": "#000000"})

@@ -29,16 +29,30 @@ from pixelsprite.registry import Registry
     ],
 )
 def test_bad_cleanup_options_name_the_field(kwargs: dict, field: str, words: str) -> None:
-    for make in (
-        lambda: api.GenerateRequest(**kwargs),
+    makers = [
         lambda: api.GridRequest(None, (1, 2, 3, 4), **kwargs),
         lambda: api.InterpolateRequest(None, 1, 2, **kwargs),
         lambda: api.VariationsRequest(None, b"png", **kwargs),
-        lambda: api.DecodeRequest(None, np.zeros((1, 4, 2, 2), np.float32), **kwargs),
-    ):
+        lambda: api.InpaintRequest(None, b"png", b"png", **kwargs),
+    ]
+    if "alpha_threshold" not in kwargs:  # requests that read no image take no alpha_threshold
+        makers += [
+            lambda: api.GenerateRequest(**kwargs),
+            lambda: api.DecodeRequest(None, np.zeros((1, 4, 2, 2), np.float32), **kwargs),
+        ]
+    for make in makers:
         with pytest.raises(InvalidRequest) as info:
             make()
         assert info.value.field == field and words in info.value.message
+
+
+def test_requests_that_read_no_image_take_no_alpha_threshold() -> None:
+    for make in (
+        lambda: api.GenerateRequest(alpha_threshold=10),  # type: ignore[call-arg]
+        lambda: api.DecodeRequest(None, np.zeros((1, 4, 2, 2), np.float32), alpha_threshold=10),  # type: ignore[call-arg]
+    ):
+        with pytest.raises(TypeError, match="alpha_threshold"):
+            make()
 
 
 def test_cleanup_order_despeckle_palette_outline(registry: Registry) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pixelsprite import api
+from pixelsprite.api.finishing import resolve_finishing
 from pixelsprite.cli import main
 from pixelsprite.errors import InvalidRequest, PaletteError
 from pixelsprite.imageio import decode_image, write_png
@@ -28,14 +29,23 @@ def _allowed(pal: Palette) -> set[tuple[int, ...]]:
 
 
 # ------------------------------------------------------------------------------------------------- validation
-def test_palette_arguments_resolve_on_construction() -> None:
-    assert api.GenerateRequest(palette="PICO-8").palette is BUILTIN["pico-8"]
-    req = api.GenerateRequest(palette=["#000000", (255, 255, 255)])
-    assert isinstance(req.palette, Palette) and req.palette.hex == ("#000000", "#ffffff")
-    assert api.GenerateRequest(palette="#102030,#405060").palette.hex == ("#102030", "#405060")  # type: ignore[union-attr]
-    assert api.GenerateRequest(palette=str(FIXTURES / "tiny.gpl")).palette.name == "Tiny Three"  # type: ignore[union-attr]
-    assert api.GenerateRequest(palette=FIXTURES / "tiny.tres").palette.hex[1] == "#ef7d57"  # type: ignore[union-attr]
+def test_palette_arguments_resolve_when_the_request_runs(tmp_path: Path) -> None:
+    def resolved(spec: object) -> Palette | None:
+        return resolve_finishing(api.GenerateRequest(palette=spec)).palette  # type: ignore[arg-type]
+
+    assert resolved("PICO-8") is BUILTIN["pico-8"]
+    pal = resolved(["#000000", (255, 255, 255)])
+    assert isinstance(pal, Palette) and pal.hex == ("#000000", "#ffffff")
+    assert resolved("#102030,#405060").hex == ("#102030", "#405060")  # type: ignore[union-attr]
+    assert resolved(str(FIXTURES / "tiny.gpl")).name == "Tiny Three"  # type: ignore[union-attr]
+    assert resolved(FIXTURES / "tiny.tres").hex[1] == "#ef7d57"  # type: ignore[union-attr]
     assert hash(api.GenerateRequest(palette="db16")) == hash(api.GenerateRequest(palette="db16"))
+    # building a request reads no file and rewrites no field: the spec is kept as given
+    later = tmp_path / "later.gpl"
+    req = api.GenerateRequest(palette=str(later))
+    assert req.palette == str(later)
+    later.write_text((FIXTURES / "tiny.gpl").read_text())
+    assert resolved(str(later)).name == "Tiny Three"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -45,7 +55,6 @@ def test_palette_arguments_resolve_on_construction() -> None:
         ({"palette": ["#12345"]}, "palette", "palette[0]"),
         ({"palette": [(1, 2, 300)]}, "palette", "0..255"),
         ({"palette": []}, "palette", "1 to 256 colours"),
-        ({"palette": "missing/colours.gpl"}, "palette", "no palette file"),
         ({"palette": 7}, "palette", "built-in name"),
         ({"dither": "bayer4"}, "dither", "needs a palette"),
         ({"palette": "db16", "dither": "bayer8"}, "dither", "none, bayer2, bayer4"),
@@ -63,9 +72,12 @@ def test_bad_palette_options_name_the_field(kwargs: dict, field: str, words: str
         assert info.value.field == field and words in info.value.message
 
 
-def test_malformed_palette_file_names_field_and_line() -> None:
+def test_palette_files_are_read_when_the_request_runs(registry: Registry) -> None:
+    with pytest.raises(InvalidRequest) as missing:
+        api.handle(api.GenerateRequest("tiny", 1, 0, palette="missing/colours.gpl"), registry=registry)
+    assert missing.value.field == "palette" and "no palette file" in missing.value.message
     with pytest.raises(PaletteError) as info:
-        api.GenerateRequest(palette=str(FIXTURES / "bad_value.gpl"))
+        api.generate("tiny", 1, 0, palette=str(FIXTURES / "bad_value.gpl"), registry=registry)
     assert info.value.field == "palette" and info.value.line == 5 and "line 5" in info.value.message
 
 
@@ -83,7 +95,7 @@ def test_palette_request_validation() -> None:
         with pytest.raises(InvalidRequest) as info:
             api.PaletteRequest(**kwargs)
         assert info.value.field == field, kwargs
-    assert api.PaletteRequest(format=".TRES").format == "tres"
+    assert api.PaletteRequest(format=".TRES").file_format == "tres"
 
 
 # ---------------------------------------------------------------------------------------------- operations

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pixelsprite import api
+from pixelsprite.api.generators import candidate_previews
 from pixelsprite.diffusion import DiffusionModel
 from pixelsprite.errors import InvalidRequest
 from pixelsprite.flow import FlowModel
@@ -118,13 +119,13 @@ def test_candidates_preview_candidate_zero_of_each_requested_sprite(iterative_re
     every, previews = _collect()
     m.generate([10, 11, 12, 13], s, preview=previews)
     # count=2, candidates=2 runs seeds 10..13; the preview shows rows 0 and 2 (seeds 10 and 12)
-    chosen = api._previews(previews, 2, 2)
+    chosen = candidate_previews(previews, 2, 2)
     assert chosen is not None and tuple(chosen.rows or ()) == (0, 2)
     rows, _ = _collect()
     m.generate([10, 11, 12, 13], s, preview=Previews(lambda sp, d, t: rows.append((sp, d, t)), rows=chosen.rows))
     assert [r[0].shape[0] for r in rows] == [2, 2]
     np.testing.assert_array_equal(rows[0][0], every[0][0][[0, 2]])
-    assert api._previews(previews, 2, 1) is previews  # no candidates: every row
+    assert candidate_previews(previews, 2, 1) is previews  # no candidates: every row
 
 
 def test_variations_preview_and_bad_previews(iterative_registry: Registry) -> None:
