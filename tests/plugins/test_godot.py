@@ -6,7 +6,8 @@ Godot 4 is not in Debian stable: ``plugins/godot/tools/provision_godot.sh`` buil
 the host's network, so the chroot reaches a server on 127.0.0.1). CI provisions it before the test run; without it
 (or without root) the Godot tests skip and say why.
 
-In Godot: every .gd file passes ``--check-only``; the demo project imports with the plugin enabled and no script errors,
+In Godot: every .gd file passes ``--check-only``; the demo project (the plugin installed into a copy of it with
+``plugins/godot/tools/install_addon.py``) imports with the plugin enabled and no script errors,
 and the editor starts with the dock; ``client_test.gd`` drives the plugin's own client code against a live server
 (generate, save into res://, variations, interpolation frames + SpriteFrames, palettes, candidates, cancel, a 1.4 MB
 answer, the 64 KiB default buffer's 1009 as a control); after a re-import ``import_check.gd`` checks size, alpha and
@@ -51,17 +52,58 @@ SCRIPT_ERRORS = re.compile(r"SCRIPT ERROR|Parse Error|Failed to load script|Comp
 
 
 # ------------------------------------------------------------------------------------------- no Godot needed
-def test_demo_carries_an_identical_copy_of_the_addon() -> None:
+def _install_addon() -> Any:
     sys.path.insert(0, str(TOOLS))
     try:
-        import sync_demo
+        import install_addon
     finally:
         sys.path.remove(str(TOOLS))
-    diff = sync_demo.differences()
-    assert not diff, (
-        "examples/godot-demo/addons/pixelsprite is out of date (python plugins/godot/tools/"
-        "sync_demo.py):\n" + "\n".join(diff)
+    return install_addon
+
+
+def test_the_demo_carries_no_copy_of_the_addon() -> None:
+    """The plugin is in the repository once: the demo gets it from install_addon.py, and git ignores what that
+    writes (a copy or a link)."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "examples/godot-demo/addons"], cwd=ROOT, capture_output=True, text=True, check=True
     )
+    assert tracked.stdout == ""
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "--no-index", "examples/godot-demo/addons/pixelsprite"], cwd=ROOT
+    )
+    assert ignored.returncode == 0, "examples/godot-demo/.gitignore must ignore addons/pixelsprite"
+
+
+def test_install_addon_copies_updates_and_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tool = _install_addon()
+    project = tmp_path / "game"
+    project.mkdir()
+    with pytest.raises(FileNotFoundError, match="no project.godot"):
+        tool.install(project)
+    (project / "project.godot").write_text("config_version=5\n")
+    dest = tool.install(project)
+    files = sorted(p.name for p in ADDON.iterdir() if p.is_file() and not p.name.endswith((".uid", ".import")))
+    assert dest == project / "addons" / "pixelsprite" and sorted(p.name for p in dest.iterdir()) == files
+    assert all((dest / n).read_bytes() == (ADDON / n).read_bytes() for n in files)
+    # an update: a file the plugin no longer has goes, Godot's own files stay, a changed file is replaced
+    (dest / "old.gd").write_text("@tool\n")
+    (dest / "dock.gd.uid").write_text("uid://abc\n")
+    (dest / "protocol.gd").write_text("changed")
+    tool.install(project)
+    assert not (dest / "old.gd").exists() and (dest / "dock.gd.uid").read_text() == "uid://abc\n"
+    assert (dest / "protocol.gd").read_bytes() == (ADDON / "protocol.gd").read_bytes()
+    # --link: a relative symlink to this checkout's plugin, and back to a copy
+    if sys.platform != "win32":
+        assert tool.main([str(project), "--link"]) == 0 and "linked" in capsys.readouterr().out
+        assert dest.is_symlink() and dest.resolve() == ADDON.resolve() and (dest / "plugin.cfg").is_file()
+        tool.install(project)
+        assert not dest.is_symlink() and sorted(p.name for p in dest.iterdir()) == files
+        (dest / "mine.txt").write_text("not the plugin's")
+        with pytest.raises(FileExistsError, match="mine.txt"):
+            tool.install(project, link=True)
+    assert tool.main([str(tmp_path / "nowhere")]) == 1 and "not a Godot project" in capsys.readouterr().err
 
 
 def test_plugin_cfg_and_demo_project_enable_the_plugin() -> None:
@@ -139,9 +181,11 @@ def _script_errors(output: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def project(godot_version: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh copy of the demo project with the GDScript tests in res://tests, imported once."""
+    """A fresh copy of the demo project with the plugin installed and the GDScript tests in res://tests, imported
+    once."""
     dest = tmp_path_factory.mktemp("godot") / "demo"
     shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns(".godot"))
+    _install_addon().install(dest)  # as a user does after cloning: the demo carries no copy of the plugin
     shutil.copytree(HERE, dest / "tests")
     run = godot(dest, "--headless", "--import")
     (dest.parent / "first-import.log").write_text(f"exit status {run.returncode}\n{run.stdout}")

@@ -2,13 +2,13 @@
 
     sudo python plugins/godot/tools/dock_screenshot.py [-o docs/godot-dock.png] [--size 1600x900] [--keep DIR]
 
-Needs the chroot of ``provision_godot.sh`` with ``xvfb`` and Mesa's software OpenGL inside it (this script installs
-them into the chroot on first use: ``apt-get install xvfb libgl1-mesa-dri libglx-mesa0``). It copies
-``examples/godot-demo`` to a temporary folder, adds the driver plugin ``tools/shot`` (which brings the dock to the
-front, connects, generates and saves the editor window), imports the project, starts a pixelsprite server on a free
-port on this machine (the chroot shares its network), runs ``Xvfb`` and ``godot --editor --rendering-driver opengl3``
-inside the chroot, and copies the window's image to ``-o``. Prints a JSON report (window size, where the dock is, the
-preview's icon size, the dock's status line).
+Needs the chroot of ``provision_godot.sh`` with ``xvfb`` and Mesa's software OpenGL inside it (this script installs them
+into the chroot on first use: ``apt-get install xvfb libgl1-mesa-dri libglx-mesa0``). It copies ``examples/godot-demo``
+to a temporary folder, installs the plugin into it (``install_addon.py``), adds the driver plugin ``tools/shot`` (which
+brings the dock to the front, connects, generates and saves the editor window), imports the project, starts a
+pixelsprite server on a free port on this machine (the chroot shares its network), runs ``Xvfb`` and ``godot --editor
+--rendering-driver opengl3`` inside the chroot, and copies the window's image to ``-o``. Prints a JSON report (window
+size, where the dock is, the preview's icon size, the dock's status line).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from install_addon import install as install_addon  # this folder; run as a script, or with it on sys.path
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "examples" / "godot-demo"
@@ -76,6 +78,7 @@ def _install_packages() -> None:
 
 def _prepare(project: Path) -> None:
     shutil.copytree(DEMO, project, ignore=shutil.ignore_patterns(".godot"))
+    install_addon(project)  # the demo carries no copy of the plugin
     shutil.copytree(SHOT, project / "addons" / "pixelsprite_shot")
     (project / "addons" / "pixelsprite_shot" / "plugin.cfg").write_text(
         '[plugin]\n\nname="pixelsprite screenshot"\ndescription="Screenshot driver (not shipped)"\n'
