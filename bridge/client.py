@@ -29,6 +29,7 @@ import msgpack
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from pixelsprite.imageio import decode_image
 
@@ -159,9 +160,9 @@ class Client:
             url += ("&" if "?" in url else "?") + "token=" + token
         ws = await connect(
             url,
-            origin=origin,
+            origin=None if origin is None else Origin(origin),
             max_size=None,
-            open_timeout=open_timeout,  # type: ignore[arg-type]
+            open_timeout=open_timeout,
             compression=None,
         )
         return cls(ws, encoding)

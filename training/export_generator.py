@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ from .sheets import save_sheet
 from .trainer import load_checkpoint
 
 ROLES = {"diffusion": DiffusionModel.ROLE, "flow": FlowModel.ROLE}
-SOLVERS = {"diffusion": list(DiffusionModel.SOLVERS), "flow": list(FlowModel.SOLVERS)}
+SOLVERS = {"diffusion": DiffusionModel.SOLVERS, "flow": FlowModel.SOLVERS}
 NFE = families.EVALUATIONS_PER_STEP
 """Network evaluations per step of every solver, as the runtime's families declare them."""
 SWEEP = {  # (solver, steps) measured on the held-out split
@@ -73,33 +74,33 @@ def sampling_section(family: str, state: dict, defaults: SamplerDefaults) -> Sam
     mc = state["model_config"]
     loss, unet, fs = mc["loss"], mc["unet"], mc["first_stage"]
     labels = mc["labels"]
-    common = {
-        "space": "latent" if fs else "pixel",
-        "shape": (unet["in_channels"], unet["image_size"], unet["image_size"]),
-        "time_input": "index" if family == "diffusion" else "t",
-        "conditioning": Conditioning(
-            null_label=len(labels) if labels else None,
-            label_dropout=loss["label_dropout"],
-            label_counts=mc["label_counts"],
-        ),
-        "solvers": SOLVERS[family],
-        "defaults": defaults,
-        "latent": LatentNorm(fs["mean"], fs["std"], fs["name"]) if fs else None,
-    }
-    if family == "diffusion":
+    diffusion = family == "diffusion"
+    schedule = None
+    if diffusion:
         params = (
             {"beta_start": loss["beta_start"], "beta_end": loss["beta_end"]}
             if loss["schedule"] == "linear"
             else {"s": 0.008, "max_beta": 0.999}
         )
-        return SamplingSpec(
-            prediction=loss["prediction"],
-            max_steps=loss["T"],
-            clip_denoised=loss["clip_denoised"] if loss["clip_denoised"] > 0 and not fs else None,
-            schedule=ScheduleSpec(loss["schedule"], loss["T"], params),
-            **common,
-        )
-    return SamplingSpec(prediction="velocity", max_steps=1000, path=loss["path"], **common)
+        schedule = ScheduleSpec(loss["schedule"], loss["T"], params)
+    return SamplingSpec(
+        space="latent" if fs else "pixel",
+        shape=(unet["in_channels"], unet["image_size"], unet["image_size"]),
+        prediction=loss["prediction"] if diffusion else "velocity",
+        time_input="index" if diffusion else "t",
+        conditioning=Conditioning(
+            null_label=len(labels) if labels else None,
+            label_dropout=loss["label_dropout"],
+            label_counts=mc["label_counts"],
+        ),
+        solvers=SOLVERS[family],
+        defaults=defaults,
+        schedule=schedule,
+        path=None if diffusion else loss["path"],
+        max_steps=loss["T"] if diffusion else 1000,
+        clip_denoised=loss["clip_denoised"] if diffusion and loss["clip_denoised"] > 0 and not fs else None,
+        latent=LatentNorm(fs["mean"], fs["std"], fs["name"]) if fs else None,
+    )
 
 
 def labels_like(val: SpriteSet, n: int) -> list[tuple[str, int]]:
@@ -159,7 +160,8 @@ def calibrate(
     policy where it differs from the overall one. Returns the spec and the calibration record (all rows)."""
     rows = _ladder(raw, real)
     best = min(rows, key=lambda r: r["gap"])
-    policies, record = [], {"overall": rows, "per_label": {}}
+    policies: list[LabelPolicy] = []
+    record: dict[str, Any] = {"overall": rows, "per_label": {}}
     for label, (label_raw, label_real) in (per_label or {}).items():
         label_rows = _ladder(label_raw, label_real)
         own = min(label_rows, key=lambda r: r["gap"])
@@ -233,12 +235,11 @@ def export_generator_bundle(
     print(f"exported {role}: parity {net.parity_max_abs_diff:.2e}", flush=True)
 
     # 2. a first manifest (defaults provisional) and the quality-versus-steps sweep on raw colours
-    first_default = (
-        {"solver": "ddim", "steps": min(25, int(mc["loss"]["T"]))}
+    defaults = (
+        SamplerDefaults("ddim", min(25, int(mc["loss"]["T"])), guidance)
         if family == "diffusion"
-        else {"solver": "heun", "steps": 8}
+        else SamplerDefaults("heun", 8, guidance)
     )
-    defaults = SamplerDefaults(**first_default, guidance=guidance)
     run_cfg, trainer_cfg = mc["run"], state["trainer_config"]
     manifest = Manifest(
         name=name,
@@ -283,7 +284,7 @@ def export_generator_bundle(
     else:
         ref_solver, ref_steps = FLOW_REFERENCE
     ref = _generate(name, reg, ref_plan, 0, solver=ref_solver, steps=ref_steps, max_colors=0)
-    reference = {
+    measured_ref: dict[str, Any] = {
         "solver": ref_solver,
         "steps": ref_steps,
         "nfe": NFE[ref_solver] * ref_steps,
@@ -293,7 +294,7 @@ def export_generator_bundle(
     }
     # the reference's speed: per-step cost is constant, so time 10 steps of it and scale to all of them
     probe = min(10, ref_steps)
-    reference["sprites_per_s"] = round(_speed(name, reg, ref_solver, probe, speed_batch) * probe / ref_steps, 3)
+    measured_ref["sprites_per_s"] = round(_speed(name, reg, ref_solver, probe, speed_batch) * probe / ref_steps, 3)
     rows = []
     for solver, steps in sweep or SWEEP[family]:
         gen = _generate(name, reg, ref_plan, 0, solver=solver, steps=steps, max_colors=0)
@@ -313,7 +314,7 @@ def export_generator_bundle(
     )
     measured = {
         "quality_vs_steps": rows,
-        "reference": reference,
+        "reference": measured_ref,
         "reference_count": reference_count,
         "parity_max_abs_diff": {role: net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
     }

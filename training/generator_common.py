@@ -13,6 +13,7 @@ from torch import nn
 from pixelsprite.postprocess import hard_alpha_from_model
 
 from .first_stage import FirstStage
+from .models.unet import UNet
 from .trainer import unwrap
 
 
@@ -59,5 +60,5 @@ def seed_from(gen: torch.Generator) -> int:
 
 def pixel_shape(model: nn.Module) -> tuple[int, int, int]:
     """(C, S, S) the (unwrapped) U-Net denoises."""
-    cfg = unwrap(model).cfg
+    cfg = unwrap(model, UNet).cfg
     return (cfg.in_channels, cfg.image_size, cfg.image_size)

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .augment import to_uint8
+from .models.vae import VAE
 from .trainer import unwrap
 
 
@@ -67,6 +68,6 @@ class VAEObjective:
 
     @torch.no_grad()
     def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:
-        vae = unwrap(model)
+        vae = unwrap(model, VAE)
         z = torch.randn(n, *vae.cfg.latent_shape, generator=gen, device=gen.device)
         return to_uint8(vae.decoder(z)).cpu()

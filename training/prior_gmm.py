@@ -80,6 +80,9 @@ def fit_gmm(
 class MixturePrior(nn.Module):
     """eps (B, D), component (B,) int64 -> z (B, *latent_shape) = means[k] + chol[k] @ eps."""
 
+    means: torch.Tensor  # (K, D) buffer
+    chol: torch.Tensor  # (K, D, D) buffer
+
     def __init__(self, g: GaussianMixture, latent_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.latent_shape = tuple(latent_shape)

@@ -99,11 +99,11 @@ def evaluate(score_fn: ScoreFn, sets: dict[int, HeldOut]) -> dict:
     use = {}
     for src, gs in gates.items():
         if gs:
-            g = np.concatenate(gs)
-            k = g.shape[1]
+            weights = np.concatenate(gs)  # (N, experts)
+            k = weights.shape[1]
             use[src] = {
-                "mean_gate": [_r(v) for v in g.mean(0)],
-                "top1_share": [_r(v) for v in np.bincount(g.argmax(1), minlength=k) / len(g)],
+                "mean_gate": [_r(v) for v in weights.mean(0)],
+                "top1_share": [_r(v) for v in np.bincount(weights.argmax(1), minlength=k) / len(weights)],
             }
     res["expert_use"] = use
     gen = list(res["auc_generated"].values())

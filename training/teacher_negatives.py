@@ -16,8 +16,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pixelsprite.registry import Registry
 
 __all__ = ["CORRUPTIONS", "MIN_CHANGE", "changed", "corrupt", "corrupt_mixed", "generated", "available_generators"]
 
@@ -197,7 +201,7 @@ def corrupt_mixed(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 # ------------------------------------------------------------------------------------------ generated
-def available_generators(registry, sizes: tuple[int, ...] = (16, 40)) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def available_generators(registry: Registry, sizes: tuple[int, ...] = (16, 40)) -> dict[str, int]:
     """Generator bundles (vae, diffusion, flow) in ``registry`` -> their sprite size, for sizes in ``sizes``."""
     out = {}
     for b in registry.bundles():
@@ -208,10 +212,10 @@ def available_generators(registry, sizes: tuple[int, ...] = (16, 40)) -> dict[st
 
 
 def generated(
-    registry,
+    registry: Registry,
     model: str,
     count: int,
-    seed: int,  # type: ignore[no-untyped-def]
+    seed: int,
     cache_dir: str | Path | None = ".cache/teacher",
 ) -> np.ndarray:
     """``count`` sprites of ``model`` with seeds ``seed .. seed + count - 1``, made by ``pixelsprite.api.generate``

@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     model, run = train(cfg, net_cfg, x, y)
-    metrics = {"held_out": {}, "train": {}}
+    metrics: dict[str, dict[str, dict]] = {"held_out": {}, "train": {}}
     for k, s in sets.items():
         for split, part in (("held_out", s.val()), ("train", s.train())):
             metrics[split][k] = accuracy_report(

@@ -43,7 +43,7 @@ from .augment import to_model_range
 from .config_cli import add_dataclass_args, from_args
 from .models.teacher import TeacherConfig, TeacherNet, expert_use, load_balance, size_flag
 from .teacher_data import EVAL_SEED, TEACHER_LABELS, Positives, load_positives
-from .teacher_eval import HeldOut, evaluate, held_out_sets
+from .teacher_eval import HeldOut, ScoreFn, evaluate, held_out_sets
 from .teacher_negatives import available_generators, corrupt_mixed, generated
 from .trainer import ema_update, load_checkpoint, save_checkpoint
 
@@ -143,7 +143,7 @@ def as_input(images: np.ndarray, size: int, flip: np.ndarray | None = None) -> t
 
 
 def batch_loss(
-    model: nn.Module,
+    model: TeacherNet,
     x: torch.Tensor,
     flag: torch.Tensor,
     target: torch.Tensor,
@@ -195,7 +195,7 @@ def lr_at(step: int, total: int, cfg: TeacherTrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def torch_score_fn(model: TeacherNet, batch: int = 256):  # type: ignore[no-untyped-def]
+def torch_score_fn(model: TeacherNet, batch: int = 256) -> ScoreFn:
     """A :data:`training.teacher_eval.ScoreFn` running ``model`` (eval mode) in torch."""
 
     def fn(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

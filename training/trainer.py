@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, overload
 
 import numpy as np
 import torch
@@ -28,6 +28,8 @@ from torch.nn.parallel import DistributedDataParallel
 from .augment import augment, to_model_range
 from .distributed import Runtime, all_reduce_mean
 from .sheets import save_sheet
+
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,17 @@ class FitResult:
     checkpoint: Path
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
+@overload
+def unwrap(model: nn.Module) -> nn.Module: ...
+@overload
+def unwrap(model: nn.Module, kind: type[M]) -> M: ...
+def unwrap(model: nn.Module, kind: type[nn.Module] = nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel wrapper (or ``model`` itself); with ``kind``, checked to be
+    one (so its attributes, e.g. ``cfg``, are typed)."""
+    net = model.module if isinstance(model, DistributedDataParallel) else model
+    if not isinstance(net, kind):
+        raise TypeError(f"expected a {kind.__name__}, got {type(net).__name__}")
+    return net
 
 
 def lr_at(step: int, total: int, cfg: TrainerConfig) -> float:
@@ -95,8 +106,8 @@ def lr_at(step: int, total: int, cfg: TrainerConfig) -> float:
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p.detach(), 1 - decay)
-    for e, b in zip(ema.buffers(), model.buffers()):
-        e.copy_(b)
+    for eb, b in zip(ema.buffers(), model.buffers()):
+        eb.copy_(b)
 
 
 @torch.no_grad()

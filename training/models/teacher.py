@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import zero_init
+
 SIZES = (16, 40)
 
 
@@ -85,8 +87,7 @@ class ResBlock(nn.Module):
         super().__init__()
         self.n1, self.c1 = SizeNorm(c), nn.Conv2d(c, c, 3, 1, 1)
         self.n2, self.c2 = SizeNorm(c), nn.Conv2d(c, c, 3, 1, 1)
-        nn.init.zeros_(self.c2.weight)
-        nn.init.zeros_(self.c2.bias)
+        zero_init(self.c2)
 
     def forward(self, x: torch.Tensor, flag: torch.Tensor) -> torch.Tensor:
         return x + self.c2(F.silu(self.n2(self.c1(F.silu(self.n1(x, flag))), flag)))

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from . import zero_init
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,7 @@ class ResBlock(nn.Module):
         self.norm2 = nn.GroupNorm(groups, c_out)
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        zero_init(self.conv2)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
@@ -111,8 +113,7 @@ class Attention(nn.Module):
         self.norm = nn.GroupNorm(groups, channels)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
-        nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
+        zero_init(self.proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -131,6 +132,11 @@ class Level(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList([ResBlock(a, b, emb_dim, groups, dropout) for a, b in chans])
         self.attn = nn.ModuleList([Attention(b, groups) if attention else nn.Identity() for _, b in chans])
+
+
+def _levels(modules: nn.ModuleList) -> list[Level]:
+    """A ModuleList of levels, typed as such (a ModuleList iterates as plain Modules)."""
+    return [cast(Level, m) for m in modules]
 
 
 class UNet(nn.Module):
@@ -170,8 +176,7 @@ class UNet(nn.Module):
                 self.upsample.append(nn.Conv2d(ch, ch, 3, padding=1))
         self.out_norm = nn.GroupNorm(g, ch)
         self.out = nn.Conv2d(ch, cfg.in_channels, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        zero_init(self.out)
         if cfg.circular:
             wrap_padding(self)
 
@@ -179,7 +184,7 @@ class UNet(nn.Module):
         emb = self.time_mlp(sinusoid(t * self.cfg.time_scale, self.cfg.widths[0])) + self.label_emb(label)
         h = self.stem(x)
         hs = [h]
-        for i, level in enumerate(self.down):
+        for i, level in enumerate(_levels(self.down)):
             for block, attn in zip(level.blocks, level.attn):
                 h = attn(block(h, emb))
                 hs.append(h)
@@ -187,7 +192,7 @@ class UNet(nn.Module):
                 h = self.downsample[i](h)
                 hs.append(h)
         h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
-        for i, level in enumerate(self.up):
+        for i, level in enumerate(_levels(self.up)):
             for block, attn in zip(level.blocks, level.attn):
                 h = attn(block(torch.cat([h, hs.pop()], dim=1), emb))
             if i < len(self.upsample):
