@@ -1,13 +1,16 @@
 """Keyword-friendly functions: build the request (checked on construction) and run it, in one call.
 
-Each takes the fields of its request type (same names and defaults) plus ``registry`` (default: the process-wide
-one) and, for the operations that sample in steps, ``progress``, ``cancel`` and ``preview`` hooks.
+Each takes its request type's positional fields, its options as keyword arguments (``**options``, typed by a
+``TypedDict`` composed of the option groups of :mod:`.options`: the names and defaults are the request's), plus
+``registry`` (default: the process-wide one) and, for the operations that sample in steps, ``progress``,
+``cancel`` and ``preview`` hooks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +21,7 @@ from . import catalog, latent_space, pipeline, resolve, teacher_ops
 from .checks import image_input
 from .finishing import finish, resolve_finishing
 from .generators import Hooks
-from .options import FinishingOptions, InputOptions
+from .options import CandidateKwargs, FinishingKwargs, FinishingOptions, InputKwargs, InputOptions, SamplerKwargs
 from .requests import (
     DecodeRequest,
     EncodeRequest,
@@ -36,9 +39,13 @@ from .requests import (
 )
 from .results import LatentResult, ModelsResult, PaletteResult, ScoreResult, SimilarResult, SpriteResult
 
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated at run time
+    from typing_extensions import Unpack
+
 __all__ = [
     "models", "generate", "generate_many", "encode", "decode", "variations", "inpaint", "interpolate", "grid",
-    "apply", "palette", "score", "similar",
+    "apply", "palette", "score", "similar", "GenerateOptions", "DecodeOptions", "VariationsOptions",
+    "InpaintOptions", "InterpolateOptions", "GridOptions",
 ]  # fmt: skip
 
 
@@ -51,52 +58,63 @@ def models(*, registry: Registry | None = None) -> ModelsResult:
     return catalog.models(ModelsRequest(), _registry(registry))
 
 
+class GenerateOptions(SamplerKwargs, FinishingKwargs, CandidateKwargs, total=False):
+    """The keyword options of :func:`generate`: :class:`GenerateRequest`'s."""
+
+    max_colors: int | None
+
+
+class DecodeOptions(FinishingKwargs, total=False):
+    """The keyword options of :func:`decode`: :class:`DecodeRequest`'s."""
+
+    max_colors: int | None
+
+
+class VariationsOptions(SamplerKwargs, FinishingKwargs, InputKwargs, CandidateKwargs, total=False):
+    """The keyword options of :func:`variations`: :class:`VariationsRequest`'s."""
+
+    max_colors: int | None
+    keep_class: bool
+
+
+class InpaintOptions(SamplerKwargs, FinishingKwargs, InputKwargs, total=False):
+    """The keyword options of :func:`inpaint`: :class:`InpaintRequest`'s."""
+
+    max_colors: int | None
+
+
+class InterpolateOptions(SamplerKwargs, FinishingKwargs, InputKwargs, CandidateKwargs, total=False):
+    """The keyword options of :func:`interpolate`: :class:`InterpolateRequest`'s."""
+
+    max_colors: int | None
+    seed: int | None
+
+
+class GridOptions(FinishingKwargs, InputKwargs, total=False):
+    """The keyword options of :func:`grid`: :class:`GridRequest`'s."""
+
+    max_colors: int | None
+
+
 def generate(
     model: str | None = None,
     count: int = 16,
     seed: int | None = None,
     *,
-    max_colors: int | None = None,
-    label: str | None = None,
-    steps: int | None = None,
-    solver: str | None = None,
-    guidance: float | None = None,
-    palette: PaletteSpec | None = None,
-    dither: str = "none",
-    despeckle: bool = False,
-    outline: str | None = None,
-    candidates: int = 1,
-    teacher: str | None = None,
+    registry: Registry | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
-    registry: Registry | None = None,
     preview: Previews | PreviewCallback | None = None,
-    temperature: float | None = None,
+    **options: Unpack[GenerateOptions],
 ) -> SpriteResult:
     """``count`` sprites sampled from the prior; sprite ``i`` has seed ``seed + i``.
 
-    ``label``, ``steps``, ``solver``, ``guidance``, ``progress``, ``cancel`` and ``preview`` (the clean estimate
-    during sampling, see :mod:`pixelsprite.iterative`): models with a sampler; ``temperature``: pixel models.
-    ``palette`` (a built-in name, a colour list or a palette file) and ``dither``: map the sprites onto a palette.
-    ``candidates``: sprite ``i`` is the ``teacher``'s best of seeds ``seed + i*C .. seed + i*C + C - 1``.
+    ``options``: ``max_colors``; the sampler options ``label``, ``steps``, ``solver``, ``guidance``,
+    ``temperature``; the finishing options ``palette``, ``dither``, ``despeckle``, ``outline``; ``candidates`` and
+    ``teacher`` (sprite ``i`` is the teacher's best of seeds ``seed + i*C .. seed + i*C + C - 1``).
+    ``progress``, ``cancel`` and ``preview`` (the clean estimate during sampling): models that sample in steps.
     """
-    req = GenerateRequest(
-        model,
-        count,
-        seed,
-        max_colors,
-        label=label,
-        steps=steps,
-        solver=solver,
-        guidance=guidance,
-        temperature=temperature,
-        palette=palette,
-        dither=dither,
-        despeckle=despeckle,
-        outline=outline,
-        candidates=candidates,
-        teacher=teacher,
-    )
+    req = GenerateRequest(model, count, seed, **options)
     return pipeline.generate(req, _registry(registry), Hooks(progress, cancel, preview))
 
 
@@ -119,21 +137,10 @@ def encode(model: str | None, images: Sequence[ImageInput], *, registry: Registr
 
 
 def decode(
-    model: str | None,
-    latents: np.ndarray,
-    *,
-    max_colors: int | None = None,
-    palette: PaletteSpec | None = None,
-    dither: str = "none",
-    despeckle: bool = False,
-    outline: str | None = None,
-    registry: Registry | None = None,
+    model: str | None, latents: np.ndarray, *, registry: Registry | None = None, **options: Unpack[DecodeOptions]
 ) -> SpriteResult:
-    """Sprites from latents float ``(N, *latent_shape)``."""
-    req = DecodeRequest(
-        model, latents, max_colors, palette=palette, dither=dither, despeckle=despeckle, outline=outline
-    )
-    return latent_space.decode(req, _registry(registry))
+    """Sprites from latents float ``(N, *latent_shape)``; ``options``: ``max_colors`` and the finishing options."""
+    return latent_space.decode(DecodeRequest(model, latents, **options), _registry(registry))
 
 
 def variations(
@@ -143,52 +150,19 @@ def variations(
     strength: float = 0.5,
     seed: int | None = None,
     *,
-    max_colors: int | None = None,
-    label: str | None = None,
-    steps: int | None = None,
-    solver: str | None = None,
-    guidance: float | None = None,
-    palette: PaletteSpec | None = None,
-    dither: str = "none",
-    alpha_threshold: int = 127,
-    despeckle: bool = False,
-    outline: str | None = None,
-    candidates: int = 1,
-    teacher: str | None = None,
-    keep_class: bool = False,
+    registry: Registry | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
-    registry: Registry | None = None,
     preview: Previews | PreviewCallback | None = None,
-    temperature: float | None = None,
+    **options: Unpack[VariationsOptions],
 ) -> SpriteResult:
     """``count`` variations of ``image``: ``mean + strength * N(0, I)``, variation ``i`` seeded ``seed+i``.
 
     Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back; pixel:
-    a share ``strength`` of the pixels re-drawn. ``candidates``/``keep_class``: the teacher's best of C noise seeds
-    per variation (of the source's class).
+    a share ``strength`` of the pixels re-drawn. ``options``: those of :func:`generate`, ``alpha_threshold`` and
+    ``keep_class`` (the teacher's best of C noise seeds per variation, of the source's class).
     """
-    req = VariationsRequest(
-        model,
-        image,
-        count,
-        strength,
-        seed,
-        max_colors,
-        keep_class,
-        label=label,
-        steps=steps,
-        solver=solver,
-        guidance=guidance,
-        temperature=temperature,
-        palette=palette,
-        dither=dither,
-        alpha_threshold=alpha_threshold,
-        despeckle=despeckle,
-        outline=outline,
-        candidates=candidates,
-        teacher=teacher,
-    )
+    req = VariationsRequest(model, image, count, strength, seed, **options)
     return pipeline.variations(req, _registry(registry), Hooks(progress, cancel, preview))
 
 
@@ -199,42 +173,16 @@ def inpaint(
     count: int = 8,
     seed: int | None = None,
     *,
-    max_colors: int | None = None,
-    label: str | None = None,
-    steps: int | None = None,
-    solver: str | None = None,
-    guidance: float | None = None,
-    temperature: float | None = None,
-    palette: PaletteSpec | None = None,
-    dither: str = "none",
-    alpha_threshold: int = 127,
-    despeckle: bool = False,
-    outline: str | None = None,
+    registry: Registry | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
-    registry: Registry | None = None,
     preview: Previews | PreviewCallback | None = None,
+    **options: Unpack[InpaintOptions],
 ) -> SpriteResult:
     """``count`` repaintings of the ``mask`` pixels of ``image`` (pixel models); every other pixel is kept
-    exactly; repainting ``i`` has seed ``seed + i``. See :class:`InpaintRequest` for what a mask may be."""
-    req = InpaintRequest(
-        model,
-        image,
-        mask,
-        count,
-        seed,
-        max_colors,
-        label=label,
-        steps=steps,
-        solver=solver,
-        guidance=guidance,
-        temperature=temperature,
-        palette=palette,
-        dither=dither,
-        alpha_threshold=alpha_threshold,
-        despeckle=despeckle,
-        outline=outline,
-    )
+    exactly; repainting ``i`` has seed ``seed + i``. See :class:`InpaintRequest` for what a mask may be.
+    ``options``: ``max_colors``, the sampler and finishing options, ``alpha_threshold``."""
+    req = InpaintRequest(model, image, mask, count, seed, **options)
     return pipeline.inpaint(req, _registry(registry), Hooks(progress, cancel, preview))
 
 
@@ -245,22 +193,10 @@ def interpolate(
     count: int = 8,
     method: str = "slerp",
     *,
-    max_colors: int | None = None,
-    label: str | None = None,
-    steps: int | None = None,
-    solver: str | None = None,
-    guidance: float | None = None,
-    palette: PaletteSpec | None = None,
-    dither: str = "none",
-    alpha_threshold: int = 127,
-    despeckle: bool = False,
-    outline: str | None = None,
-    candidates: int = 1,
-    teacher: str | None = None,
-    seed: int | None = None,
+    registry: Registry | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
-    registry: Registry | None = None,
+    **options: Unpack[InterpolateOptions],
 ) -> SpriteResult:
     """``count`` sprites (frames) from ``a`` to ``b`` (seeds or images), endpoints included.
 
@@ -269,26 +205,7 @@ def interpolate(
     teacher's best of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
     The names are those of :class:`InterpolateRequest` and the wire protocol.
     """
-    req = InterpolateRequest(
-        model,
-        a,
-        b,
-        count,
-        method,
-        max_colors,
-        seed,
-        label=label,
-        steps=steps,
-        solver=solver,
-        guidance=guidance,
-        palette=palette,
-        dither=dither,
-        alpha_threshold=alpha_threshold,
-        despeckle=despeckle,
-        outline=outline,
-        candidates=candidates,
-        teacher=teacher,
-    )
+    req = InterpolateRequest(model, a, b, count, method, **options)
     return pipeline.interpolate(req, _registry(registry), Hooks(progress, cancel))
 
 
@@ -299,28 +216,12 @@ def grid(
     cols: int = 4,
     method: str = "slerp",
     *,
-    max_colors: int | None = None,
-    palette: PaletteSpec | None = None,
-    dither: str = "none",
-    alpha_threshold: int = 127,
-    despeckle: bool = False,
-    outline: str | None = None,
     registry: Registry | None = None,
+    **options: Unpack[GridOptions],
 ) -> SpriteResult:
-    """A ``rows x cols`` grid spanned by four corners (tl, tr, bl, br; seeds or images), row-major."""
-    req = GridRequest(
-        model,
-        tuple(corners),
-        rows,
-        cols,
-        method,
-        max_colors,
-        palette=palette,
-        dither=dither,
-        alpha_threshold=alpha_threshold,
-        despeckle=despeckle,
-        outline=outline,
-    )
+    """A ``rows x cols`` grid spanned by four corners (tl, tr, bl, br; seeds or images), row-major.
+    ``options``: ``max_colors``, the finishing options, ``alpha_threshold``."""
+    req = GridRequest(model, tuple(corners), rows, cols, method, **options)
     return latent_space.grid(req, _registry(registry))
 
 

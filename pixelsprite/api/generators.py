@@ -8,10 +8,10 @@ every family.
 * :class:`PixelGenerator`: masked discrete diffusion over a palette; its sampler draws in the request's palette
   (palette lock), so finishing maps nothing afterwards.
 
-Every adapter takes the request's :class:`~.options.SamplerOptions` (``settings``), seeds, the model's colour cap
-``max_colors`` and :class:`Hooks`, and returns uint8 sprites ``(N, H, W, 4)`` with hard alpha after the model's
-own decoding policy; sprite ``i`` depends on ``seeds[i]`` and the settings only, so any batch of seeds gives the
-same bytes per seed.
+Every adapter turns the request's :class:`~.options.SamplerOptions` into the model's settings, then takes a
+:class:`Draw` (seeds, settings, the colour cap ``max_colors``, locked palette colours, :class:`Hooks`) and returns
+uint8 sprites ``(N, H, W, 4)`` with hard alpha after the model's own decoding policy; sprite ``i`` depends on
+``seeds[i]`` and the settings only, so any batch of seeds gives the same bytes per seed.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from ..vae import VaeModel
 from .limits import CANDIDATE_JITTER
 from .options import SAMPLER_FIELDS, SamplerOptions
 
-__all__ = ["Hooks", "Generator", "VaeGenerator", "IterativeGenerator", "PixelGenerator", "generator",
-           "candidate_previews"]  # fmt: skip
+__all__ = [
+    "Hooks", "Draw", "Generator", "VaeGenerator", "IterativeGenerator", "PixelGenerator", "generator",
+    "candidate_previews",
+]  # fmt: skip
 
 
 def candidate_previews(preview: Previews | PreviewCallback | None, count: int, c: int) -> Previews | None:
@@ -66,6 +68,29 @@ class Hooks:
 
 
 NO_HOOKS = Hooks()
+Ends = tuple[int | np.ndarray, int | np.ndarray]
+"""Interpolation endpoints: each a seed or a uint8 ``(H, W, 4)`` image."""
+Frames = tuple[np.ndarray, tuple[int | None, ...]]
+"""Interpolated sprites uint8 ``(F*C, H, W, 4)`` and their seeds (None: unseeded)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Draw:
+    """What every model call takes.
+
+    Attributes:
+        seeds: one seed per sprite made (empty for interpolate, whose frames are unseeded).
+        settings: the model's settings (from :meth:`Generator.settings`; None for a VAE).
+        max_colors: the model's colour cap (None: the manifest's; 0: none).
+        locked: uint8 ``(K, 3)`` colours a palette-locking sampler may draw, or None (any).
+        hooks: progress, cancel and previews of this call.
+    """
+
+    seeds: Sequence[int]
+    settings: Any
+    max_colors: int | None = None
+    locked: np.ndarray | None = None
+    hooks: Hooks = NO_HOOKS
 
 
 def _unsupported(model: Any, opts: SamplerOptions) -> None:
@@ -105,7 +130,7 @@ class Generator:
     def settings(self, opts: SamplerOptions, *, deterministic: bool = False, hint: str = "") -> Any:
         """The model's settings from the request's sampler options (None: defaults); InvalidRequest naming the
         field that does not fit. ``deterministic``: interpolation/inversion needs a deterministic solver."""
-        raise NotImplementedError
+        _unsupported(self.model, opts)
 
     def check_strength(self, strength: float) -> None:
         if self.max_strength is not None and strength > self.max_strength:
@@ -122,48 +147,21 @@ class Generator:
         """Whether variations at ``strength`` return the source sprite exactly (then nothing is finished)."""
         return False
 
-    def generate(
-        self, seeds: Sequence[int], s: Any, max_colors: int | None, locked: np.ndarray | None, hooks: Hooks
-    ) -> np.ndarray:
+    def generate(self, d: Draw) -> np.ndarray:
+        """Sprites from the prior, one per seed."""
         raise NotImplementedError
 
-    def variations(
-        self,
-        image: np.ndarray,
-        seeds: Sequence[int],
-        strength: float,
-        s: Any,
-        max_colors: int | None,
-        locked: np.ndarray | None,
-        hooks: Hooks,
-    ) -> np.ndarray:
+    def variations(self, d: Draw, image: np.ndarray, strength: float) -> np.ndarray:
+        """Variations of ``image`` uint8 ``(H, W, 4)``, one per seed."""
         raise NotImplementedError
 
-    def interpolate(
-        self,
-        ends: tuple[int | np.ndarray, int | np.ndarray],
-        frames: int,
-        method: str,
-        s: Any,
-        max_colors: int | None,
-        candidates: int,
-        base: int | None,
-        hooks: Hooks,
-    ) -> tuple[np.ndarray, tuple[int | None, ...]]:
-        """``frames * candidates`` sprites (the candidates of a frame adjacent) and their seeds (None: unseeded);
-        ``base``: the candidates' base seed (``candidates`` > 1)."""
+    def inpaint(self, d: Draw, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Repaintings of the ``mask`` (bool ``(H, W)``) pixels of ``image``, one per seed."""
         raise NotImplementedError
 
-    def inpaint(
-        self,
-        image: np.ndarray,
-        mask: np.ndarray,
-        seeds: Sequence[int],
-        s: Any,
-        max_colors: int | None,
-        locked: np.ndarray | None,
-        hooks: Hooks,
-    ) -> np.ndarray:
+    def interpolate(self, d: Draw, ends: Ends, frames: int, method: str, c: int, base: int | None) -> Frames:
+        """``frames * c`` sprites between two seeds or images (the ``c`` candidates of a frame adjacent) and their
+        seeds (None: unseeded); ``base``: the candidates' base seed (``c`` > 1)."""
         raise NotImplementedError
 
 
@@ -183,25 +181,14 @@ class VaeGenerator(Generator):
                 raise InvalidRequest(f"model {self.name!r} is a {VAE_FAMILY!r} model: it {what}{extra}", field=field)
         _unsupported(self.model, opts)
 
-    def generate(
-        self, seeds: Sequence[int], s: Any, max_colors: int | None, locked: np.ndarray | None, hooks: Hooks
-    ) -> np.ndarray:
-        return self.model.decode(self.model.sample_latents(seeds), max_colors)
+    def generate(self, d: Draw) -> np.ndarray:
+        return self.model.decode(self.model.sample_latents(d.seeds), d.max_colors)
 
-    def variations(
-        self,
-        image: np.ndarray,
-        seeds: Sequence[int],
-        strength: float,
-        s: Any,
-        max_colors: int | None,
-        locked: np.ndarray | None,
-        hooks: Hooks,
-    ) -> np.ndarray:
+    def variations(self, d: Draw, image: np.ndarray, strength: float) -> np.ndarray:
         mean = self.model.encode(image[None])[0]
         scale = np.float32(strength)
-        z = np.stack([mean + scale * self.model.noise(x) for x in seeds])
-        return self.model.decode(z, max_colors)
+        z = np.stack([mean + scale * self.model.noise(x) for x in d.seeds])
+        return self.model.decode(z, d.max_colors)
 
     def latent(self, end: int | np.ndarray) -> np.ndarray:
         """A seed's prior sample or an image's latent mean."""
@@ -209,25 +196,15 @@ class VaeGenerator(Generator):
             return self.model.prior(end)
         return self.model.encode(end[None])[0]
 
-    def interpolate(
-        self,
-        ends: tuple[int | np.ndarray, int | np.ndarray],
-        frames: int,
-        method: str,
-        s: Any,
-        max_colors: int | None,
-        candidates: int,
-        base: int | None,
-        hooks: Hooks,
-    ) -> tuple[np.ndarray, tuple[int | None, ...]]:
+    def interpolate(self, d: Draw, ends: Ends, frames: int, method: str, c: int, base: int | None) -> Frames:
         """Candidates: frame ``i``'s candidate 0 is the plain frame; inner frames' candidates ``j >= 1`` add
         ``CANDIDATE_JITTER * default_rng(base + i*c + j).standard_normal`` to its latent."""
         z = latent_ops.interpolate(self.latent(ends[0]), self.latent(ends[1]), frames, method)
         seeds: tuple[int | None, ...] = (None,) * frames
-        if candidates > 1:
+        if c > 1:
             assert base is not None
-            z, seeds = self._jittered(z, candidates, base)
-        return self.model.decode(z, max_colors), seeds
+            z, seeds = self._jittered(z, c, base)
+        return self.model.decode(z, d.max_colors), seeds
 
     def _jittered(self, z: np.ndarray, c: int, base: int) -> tuple[np.ndarray, tuple[int | None, ...]]:
         frames = len(z)
@@ -259,37 +236,18 @@ class IterativeGenerator(Generator):
                 field="candidates",
             )
 
-    def generate(
-        self, seeds: Sequence[int], s: Any, max_colors: int | None, locked: np.ndarray | None, hooks: Hooks
-    ) -> np.ndarray:
-        return self.model.generate(seeds, s, max_colors, **hooks.kwargs())
+    def generate(self, d: Draw) -> np.ndarray:
+        return self.model.generate(d.seeds, d.settings, d.max_colors, **d.hooks.kwargs())
 
-    def variations(
-        self,
-        image: np.ndarray,
-        seeds: Sequence[int],
-        strength: float,
-        s: Any,
-        max_colors: int | None,
-        locked: np.ndarray | None,
-        hooks: Hooks,
-    ) -> np.ndarray:
-        return self.model.variations(image, seeds, strength, s, max_colors, **hooks.kwargs())
+    def variations(self, d: Draw, image: np.ndarray, strength: float) -> np.ndarray:
+        return self.model.variations(image, d.seeds, strength, d.settings, d.max_colors, **d.hooks.kwargs())
 
-    def interpolate(
-        self,
-        ends: tuple[int | np.ndarray, int | np.ndarray],
-        frames: int,
-        method: str,
-        s: Any,
-        max_colors: int | None,
-        candidates: int,
-        base: int | None,
-        hooks: Hooks,
-    ) -> tuple[np.ndarray, tuple[int | None, ...]]:
-        self.check_candidates("interpolate", candidates)
+    def interpolate(self, d: Draw, ends: Ends, frames: int, method: str, c: int, base: int | None) -> Frames:
+        self.check_candidates("interpolate", c)
+        h = d.hooks
+        a, b = ends
         sprites = self.model.interpolate(
-            ends[0], ends[1], frames, method, s, max_colors, progress=hooks.progress, cancel=hooks.cancel
+            a, b, frames, method, d.settings, d.max_colors, progress=h.progress, cancel=h.cancel
         )
         return sprites, (None,) * frames
 
@@ -313,37 +271,18 @@ class PixelGenerator(Generator):
     def _capped(sprites: np.ndarray, max_colors: int | None) -> np.ndarray:
         return reduce_colors(sprites, max_colors) if max_colors else sprites
 
-    def generate(
-        self, seeds: Sequence[int], s: Any, max_colors: int | None, locked: np.ndarray | None, hooks: Hooks
-    ) -> np.ndarray:
-        return self._capped(self.model.generate(seeds, s, locked=locked, **hooks.kwargs()), max_colors)
+    def generate(self, d: Draw) -> np.ndarray:
+        out = self.model.generate(d.seeds, d.settings, locked=d.locked, **d.hooks.kwargs())
+        return self._capped(out, d.max_colors)
 
-    def variations(
-        self,
-        image: np.ndarray,
-        seeds: Sequence[int],
-        strength: float,
-        s: Any,
-        max_colors: int | None,
-        locked: np.ndarray | None,
-        hooks: Hooks,
-    ) -> np.ndarray:
-        out = self.model.variations(image, seeds, strength, s, locked=locked, **hooks.kwargs())
-        return out if self.keeps_source(strength) else self._capped(out, max_colors)
+    def variations(self, d: Draw, image: np.ndarray, strength: float) -> np.ndarray:
+        out = self.model.variations(image, d.seeds, strength, d.settings, locked=d.locked, **d.hooks.kwargs())
+        return out if self.keeps_source(strength) else self._capped(out, d.max_colors)
 
-    def inpaint(
-        self,
-        image: np.ndarray,
-        mask: np.ndarray,
-        seeds: Sequence[int],
-        s: Any,
-        max_colors: int | None,
-        locked: np.ndarray | None,
-        hooks: Hooks,
-    ) -> np.ndarray:
-        """Repaint the ``mask`` pixels; an empty mask returns the sprite unchanged (nothing capped)."""
-        out = self.model.inpaint(image, mask, seeds, s, locked=locked, **hooks.kwargs())
-        return self._capped(out, max_colors) if mask.any() else out
+    def inpaint(self, d: Draw, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """An empty mask returns the sprite unchanged (nothing capped)."""
+        out = self.model.inpaint(image, mask, d.seeds, d.settings, locked=d.locked, **d.hooks.kwargs())
+        return self._capped(out, d.max_colors) if mask.any() else out
 
 
 def generator(model: Any) -> Generator:

@@ -15,7 +15,7 @@ as one value: :mod:`.finishing` takes any :class:`FinishingOptions`, :mod:`.gene
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..cleanup import parse_outline
 from ..errors import InvalidRequest
@@ -23,7 +23,10 @@ from ..palettes import DITHERS, PaletteSpec
 from . import checks
 from .limits import MAX_CANDIDATES, MAX_GUIDANCE, MAX_SAMPLE_STEPS, MAX_TEMPERATURE
 
-__all__ = ["SamplerOptions", "FinishingOptions", "InputOptions", "CandidateOptions", "SAMPLER_FIELDS"]
+__all__ = [
+    "SamplerOptions", "FinishingOptions", "InputOptions", "CandidateOptions", "SAMPLER_FIELDS",
+    "SamplerKwargs", "FinishingKwargs", "InputKwargs", "CandidateKwargs",
+]  # fmt: skip
 
 SAMPLER_FIELDS = ("label", "steps", "solver", "guidance", "temperature")
 """The fields of :class:`SamplerOptions`, in the order they are checked against a model."""
@@ -111,3 +114,37 @@ class CandidateOptions:
         checks.integer(self.candidates, "candidates", 1, MAX_CANDIDATES)
         checks.name(self.teacher, "teacher")
         checks.seed(seed, count * self.candidates)
+
+
+# The groups as keyword arguments of the keyword functions (:mod:`.functions`), for type checkers and editors; the
+# dataclasses above check the values.
+class SamplerKwargs(TypedDict, total=False):
+    """:class:`SamplerOptions` as keyword arguments."""
+
+    label: str | None
+    steps: int | None
+    solver: str | None
+    guidance: float | None
+    temperature: float | None
+
+
+class FinishingKwargs(TypedDict, total=False):
+    """:class:`FinishingOptions` as keyword arguments."""
+
+    palette: PaletteSpec | None
+    dither: str
+    despeckle: bool
+    outline: str | None
+
+
+class InputKwargs(TypedDict, total=False):
+    """:class:`InputOptions` as keyword arguments."""
+
+    alpha_threshold: int
+
+
+class CandidateKwargs(TypedDict, total=False):
+    """:class:`CandidateOptions` as keyword arguments."""
+
+    candidates: int
+    teacher: str | None

@@ -26,7 +26,7 @@ from ..registry import Registry
 from . import resolve
 from .candidates import best
 from .finishing import finish, resolve_finishing
-from .generators import NO_HOOKS, Hooks, generator
+from .generators import NO_HOOKS, Draw, Hooks, generator
 from .options import SAMPLER_FIELDS
 from .requests import GenerateRequest, InpaintRequest, InterpolateRequest, VariationsRequest
 from .results import SpriteResult
@@ -77,7 +77,7 @@ def generate_many(reqs: Sequence[GenerateRequest], registry: Registry, hooks: Ho
     ranges = [resolve.seeds(r.seed, r.count * r.candidates) for r in reqs]
     seeds = [s for _, rng in ranges for s in rng]
     rows = hooks if len(reqs) > 1 else hooks.for_candidates(reqs[0].count, reqs[0].candidates)
-    raw = gen.generate(seeds, settings, reqs[0].max_colors, locked, rows)
+    raw = gen.generate(Draw(seeds, settings, reqs[0].max_colors, locked, rows))
     out, start = [], 0
     for r, f, (base, rng) in zip(reqs, finishing, ranges, strict=True):
         part = finish(raw[start : start + len(rng)], f)
@@ -96,8 +96,8 @@ def variations(req: VariationsRequest, registry: Registry, hooks: Hooks = NO_HOO
     image = resolve.source(gen.model, req.image, "image", req.alpha_threshold)
     c = req.candidates
     base, seeds = resolve.seeds(req.seed, req.count * c)
-    rows = hooks.for_candidates(req.count, c)
-    raw = gen.variations(image, seeds, req.strength, settings, req.max_colors, finishing.locked_colours, rows)
+    draw = Draw(seeds, settings, req.max_colors, finishing.locked_colours, hooks.for_candidates(req.count, c))
+    raw = gen.variations(draw, image, req.strength)
     sprites = raw if gen.keeps_source(req.strength) else finish(raw, finishing)
     keep = image if req.keep_class else None
     return best("variations", gen.name, req.teacher, registry, sprites, seeds, c, base, t0, keep=keep)
@@ -113,9 +113,8 @@ def inpaint(req: InpaintRequest, registry: Registry, hooks: Hooks = NO_HOOKS) ->
     image = resolve.image(gen.model, req.image, "image", req.alpha_threshold)
     mask = resolve.mask(gen.model, req.mask, image)
     base, seeds = resolve.seeds(req.seed, req.count)
-    raw = gen.inpaint(
-        image, mask, seeds, settings, req.max_colors, finishing.locked_colours, hooks.for_candidates(req.count, 1)
-    )
+    draw = Draw(seeds, settings, req.max_colors, finishing.locked_colours, hooks.for_candidates(req.count, 1))
+    raw = gen.inpaint(draw, image, mask)
     sprites = finish(raw, finishing) if mask.any() else raw
     sprites[:, ~mask] = image[~mask]
     return SpriteResult("inpaint", gen.name, sprites, seeds, base, time.perf_counter() - t0)
@@ -134,6 +133,6 @@ def interpolate(req: InterpolateRequest, registry: Registry, hooks: Hooks = NO_H
         resolve.endpoint(gen.model, req.b, "b", req.alpha_threshold),
     )
     base = resolve.seeds(req.seed, 0)[0] if c > 1 else None
-    raw, seeds = gen.interpolate(ends, req.count, req.method, settings, req.max_colors, c, base, hooks)
+    raw, seeds = gen.interpolate(Draw((), settings, req.max_colors, hooks=hooks), ends, req.count, req.method, c, base)
     sprites = finish(raw, finishing)
     return best("interpolate", gen.name, req.teacher, registry, sprites, seeds, c, base, t0, (1, req.count))
