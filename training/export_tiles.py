@@ -1,0 +1,349 @@
+"""Turn a trained tile checkpoint into a tiling ``pixel`` bundle, evaluated through the runtime a user runs.
+
+    python -m training.export_tiles runs/tiles16/last.pt --dataset dcss16tiles --bundle pixelsprite/models/tiles16 \
+        --name tiles16
+
+A tile model is a ``pixel`` model whose U-Net pads every convolution by wrapping around (``--circular true`` in
+``training.train_pixel``): it lives on a torus, so every tile it makes is seamless by construction, and its
+manifest says ``tokens.tiling: true``. Story: checkpoint -> EMA TokenUNet -> ONNX ``logits`` graph (parity-checked)
+-> manifest -> **speed** of one network evaluation per tile, which caps the evaluations the defaults may spend
+(:data:`TARGET_TILES_PER_S`) -> **sweep** of steps x colour temperature x guidance x corrector rounds on the
+held-out label mix (neighbour-step distance to held-out real tiles, seam distance, colours per tile) -> defaults:
+within the cap, colours within :data:`COLOUR_GAP` of real, the lowest step distance -> evaluation at the defaults
+(crispness, seams, two-sample CNN, memorization, speed) -> sheets (per label, each tile beside its 3x3 repeat,
+real tiles first; variations; inpainting) and ``card.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pixelsprite import api, families
+from pixelsprite.evaluation.crispness import STEP_BINS, profile_distance, step_profile
+from pixelsprite.evaluation.seams import repeat_3x3, seam_distance, seam_report
+from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, save_manifest
+from pixelsprite.pixel import PixelModel, TokenSpec
+from pixelsprite.registry import Registry
+
+from .card_tiles import write_card
+from .data.builders import SpriteSet, label_counts, load_dataset
+from .evaluate import memorization_rate, pixel_art_stats
+from .export import PARITY_ATOL, export_graph, install_bundle
+from .export_generator import labels_like
+from .export_pixel import _two_sample, generate_settings, load_pixel_model
+from .sheets import save_sheet
+from .token_palette import from_hex
+from .trainer import load_checkpoint
+
+SPEED_BATCH = 64
+TARGET_TILES_PER_S = {16: 100.0, 32: 30.0}  # issue 19's speed targets at defaults, by tile size
+COLOUR_GAP = 0.25  # the defaults keep colours per tile within this share of real
+SWEEP = [
+    (steps, temp, g, corr) for steps in (4, 6, 8, 12) for temp in (0.85, 1.0) for g in (1.0, 2.0) for corr in (0, 1)
+]
+"""(steps, colour temperature, guidance, corrector rounds) measured on the held-out split; reveal order random."""
+
+
+def nfe_of(steps: int, guidance: float, corrector: int) -> int:
+    """Network evaluations per tile of one labelled sampling run."""
+    return (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
+
+
+def evaluations_per_s(model: PixelModel, label: str, batch: int = SPEED_BATCH, runs: int = 5) -> float:
+    """Median tile-evaluations per second of the runtime's network (one labelled, unguided step per call)."""
+    s = replace(model.settings(label, "random", 1, 1.0, 1.0), corrector=0)
+    model.generate(list(range(batch)), s)
+    times = []
+    for r in range(runs):
+        t = time.perf_counter()
+        model.generate(list(range(r * batch, (r + 1) * batch)), s)
+        times.append(time.perf_counter() - t)
+    return batch / float(np.median(times))
+
+
+def tiles_per_s(name: str, reg: Registry, label: str | None, batch: int = SPEED_BATCH, runs: int = 5) -> float:
+    """Median tiles/s of ``api.generate`` at the bundle's defaults (everything but PNG encoding)."""
+    api.generate(name, batch, 0, label=label, registry=reg)
+    times = []
+    for r in range(runs):
+        t = time.perf_counter()
+        api.generate(name, batch, 1 + r, label=label, registry=reg)
+        times.append(time.perf_counter() - t)
+    return batch / float(np.median(times))
+
+
+def choose_defaults(rows: list[dict[str, Any]], real_colours: float, max_nfe: int) -> dict[str, Any]:
+    """Among rows within ``max_nfe`` (or the cheapest rows if none is), those with colours per tile within
+    :data:`COLOUR_GAP` of real (or all), the lowest step distance; ties to fewer evaluations."""
+    affordable = [r for r in rows if r["nfe"] <= max_nfe] or [min(rows, key=lambda r: r["nfe"])]
+    ok = [r for r in affordable if abs(r["colors_per_sprite"] - real_colours) / real_colours <= COLOUR_GAP]
+    return min(ok or affordable, key=lambda r: (r["step_tv"], r["nfe"]))
+
+
+def export_tiles_bundle(
+    checkpoint: str | Path,
+    data: SpriteSet,
+    bundle: str | Path,
+    name: str,
+    *,
+    eval_count: int = 512,
+    sweep_count: int = 256,
+    sweep: list[tuple[int, float, float, int]] | None = None,
+    speed_batch: int = SPEED_BATCH,
+    speed_runs: int = 5,
+    two_sample: bool = True,
+) -> Manifest:
+    """Export, sweep, evaluate and install (see the module docstring). ``speed_batch``/``speed_runs`` and
+    ``two_sample`` (the fresh CNN's fit, the slowest measure) exist so that tests can run it small."""
+    t0 = time.perf_counter()
+    train, val = data.train(), data.val()
+    model, state = load_pixel_model(checkpoint)
+    mc, cfg, s = state["model_config"], model.cfg, data.size
+    if not cfg.unet.circular:
+        raise SystemExit(f"{checkpoint} was not trained with --circular true: its tiles would not wrap around")
+    if tuple(mc["labels"]) != data.label_names:
+        raise ValueError(f"checkpoint labels {mc['labels']} differ from the dataset's {data.label_names}")
+    palette = from_hex(mc["palette"])
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    out = work / name
+    out.mkdir()
+
+    # 1. the network graph, parity-checked against torch
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, cfg.palette_size + 2, (6, s, s), generator=g)
+    example = {
+        "tokens": tokens,
+        "t": torch.rand(6, generator=g),
+        "label": torch.arange(6) % (len(data.label_names) + 1),
+    }
+    net = export_graph(model, example, ["logits"], out / "logits.onnx")
+    print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
+
+    # 2. a first manifest
+    raw = {
+        "conditioning": {
+            "null_label": len(data.label_names),
+            "label_dropout": mc["loss"]["label_dropout"],
+            "label_counts": label_counts(data),
+        }
+    }
+    spec = TokenSpec(palette, len(data.label_names), "cosine", ("random",), min(256, s * s), "random", 8, 1.0, 1.0, raw)
+    spec = replace(spec, tiling=True)
+    trainer_cfg = state["trainer_config"]
+    manifest = Manifest(
+        name=name,
+        family="pixel",
+        description=(
+            f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
+            f"{len(palette)}-colour palette on a torus ({data.name})"
+        ),
+        image=ImageSpec(s, s),
+        labels=data.label_names,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
+        graphs={"logits": net.graph},
+        training={
+            "data": list(data.credits),
+            "dataset": {
+                "name": data.name,
+                "builder": mc["run"]["dataset"],
+                "train": len(train.images),
+                "held_out": len(val.images),
+                "split": "sha1(relative path) < 10%",
+                "label_counts": label_counts(data),
+            },
+            "recipe": {
+                "model": cfg.to_dict(),
+                "loss": mc["loss"],
+                "trainer": trainer_cfg,
+                "palette": f"OKLab k-means, {len(palette)} colours, training split",
+            },
+            "seconds": round(float(state["elapsed_s"]), 1),
+            "epochs": int(state["epoch"]),
+            "steps": int(state["step"]),
+            "framework": f"torch {torch.__version__}",
+            "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
+        },
+        card="card.md",
+        samples="samples.png",
+        extra={"tokens": spec.to_dict()},
+    )
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+    runtime = families.load(reg.load(name))
+    assert isinstance(runtime, PixelModel) and runtime.spec.tiling
+
+    # 3. the evaluation budget from the network's speed, then the sweep
+    rate = evaluations_per_s(runtime, data.label_names[0], speed_batch, speed_runs)
+    target = TARGET_TILES_PER_S.get(s, 30.0)
+    max_nfe = max(1, int(rate // target))
+    print(
+        f"{rate:.0f} tile-evaluations/s: the defaults may spend {max_nfe} per tile for {target:g} tiles/s", flush=True
+    )
+    real_profile = step_profile(val.images)
+    real_colours = pixel_art_stats(val.images)["colors_per_sprite"]
+    floors = {
+        "real_train_vs_held_out": {"step_tv": round(profile_distance(step_profile(train.images), real_profile), 4)},
+        "seam_distance_real_held_out": round(seam_distance(val.images), 4),
+        "seam_distance_real_train": round(seam_distance(train.images), 4),
+    }
+    plan = labels_like(val, sweep_count)
+    rows: list[dict[str, Any]] = []
+    for steps, temp, guidance, corrector in sweep or SWEEP:
+        gen = generate_settings(runtime, plan, 0, "random", steps, temp, guidance, corrector)
+        row = {
+            "steps": steps,
+            "temperature": temp,
+            "guidance": guidance,
+            "corrector": corrector,
+            "nfe": nfe_of(steps, guidance, corrector),
+            "step_tv": round(profile_distance(step_profile(gen), real_profile), 4),
+            "seam_distance": round(seam_distance(gen), 4),
+            "colors_per_sprite": round(pixel_art_stats(gen)["colors_per_sprite"], 2),
+        }
+        rows.append(row)
+        print(f"sweep {json.dumps(row)}", flush=True)
+    best = choose_defaults(rows, real_colours, max_nfe)
+    spec = replace(
+        spec,
+        default_steps=best["steps"],
+        default_guidance=best["guidance"],
+        default_temperature=best["temperature"],
+        corrector=best["corrector"],
+    )
+    manifest = replace(manifest, extra={"tokens": spec.to_dict()})
+    save_manifest(manifest, out / "manifest.json")
+    reg = Registry([work], builtin=False, env=False)
+
+    # 4. evaluation at the defaults
+    eplan = labels_like(val, eval_count)
+    gen = np.concatenate(
+        [
+            api.generate(name, c, 100_000 + 10_000 * i, label=lab, registry=reg).sprites
+            for i, (lab, c) in enumerate(eplan)
+        ]
+    )
+    per_label = {}
+    k = 0
+    for lab, c in eplan:
+        i = data.label_names.index(lab)
+        real_lab = data.images[data.labels == i]
+        per_label[lab] = {
+            "count": c,
+            "real_count": int(len(real_lab)),
+            "step_tv_vs_real_label": round(profile_distance(step_profile(gen[k : k + c]), step_profile(real_lab)), 4),
+            "seam_distance": round(seam_distance(gen[k : k + c]), 4),
+            "seam_distance_real": round(seam_distance(real_lab), 4),
+            "colors_per_sprite": round(pixel_art_stats(gen[k : k + c])["colors_per_sprite"], 2),
+            "real_colors_per_sprite": round(pixel_art_stats(real_lab)["colors_per_sprite"], 2),
+        }
+        k += c
+    metrics = {
+        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        "floors": floors,
+        "sweep": rows,
+        "sweep_count": sweep_count,
+        "evaluations_per_s": round(rate, 1),
+        "max_default_nfe": max_nfe,
+        "defaults": {**{k: best[k] for k in ("steps", "temperature", "guidance", "corrector")}, "nfe": best["nfe"]},
+        "eval_count": len(gen),
+        "step_bins": list(STEP_BINS),
+        "real_step_profile": [round(float(x), 4) for x in real_profile],
+        "step_profile": [round(float(x), 4) for x in step_profile(gen)],
+        "seams": seam_report(gen, val.images),
+        "held_out_real": pixel_art_stats(val.images),
+        "generated": pixel_art_stats(gen),
+        "two_sample": _two_sample(gen, val.images, train.images) if two_sample else None,
+        "memorization_rate": memorization_rate(gen, train.images),
+        "per_label": per_label,
+        "tiles_per_s": {
+            "batch": speed_batch,
+            "default": round(tiles_per_s(name, reg, data.label_names[0], speed_batch, speed_runs), 1),
+            "unlabelled": round(tiles_per_s(name, reg, None, speed_batch, speed_runs), 1),
+            "target": target,
+        },
+    }
+    manifest = replace(manifest, metrics=metrics)
+
+    # 5. pictures and the card
+    scale = 4 if s <= 16 else 2
+    first = np.concatenate([api.generate(name, 4, 0, label=lab, registry=reg).sprites for lab in data.label_names])
+    save_sheet(with_repeats(first), out / "samples.png", columns=8, scale=scale)
+    for lab in data.label_names:
+        i = data.label_names.index(lab)
+        real_lab = train.images[train.labels == i][:4]
+        gen_lab = api.generate(name, 12, 0, label=lab, registry=reg).sprites
+        save_sheet(with_repeats(np.concatenate([real_lab, gen_lab])), out / f"label_{lab}.png", columns=8, scale=scale)
+    _variation_sheet(name, reg, val, out / "variations.png", scale)
+    _inpaint_sheet(name, reg, val, out / "inpaint.png", scale)
+    save_manifest(manifest, out / "manifest.json")
+    write_card(manifest, out / "card.md", export_seconds=time.perf_counter() - t0)
+    install_bundle(out, bundle)
+    shutil.rmtree(work)
+    print(json.dumps({k: metrics[k] for k in ("defaults", "seams", "two_sample", "tiles_per_s")}, indent=1))
+    return manifest
+
+
+def with_repeats(tiles: np.ndarray) -> np.ndarray:
+    """(N, S, S, 4) tiles -> (N * 2, 3S, 3S, 4): each tile (centred on a transparent 3S canvas) then its 3x3 repeat,
+    so a sheet with an even column count shows pairs side by side."""
+    n, s = tiles.shape[0], tiles.shape[1]
+    out = np.zeros((n * 2, 3 * s, 3 * s, 4), np.uint8)
+    out[0::2, s : 2 * s, s : 2 * s] = tiles
+    out[1::2] = repeat_3x3(tiles)
+    return out
+
+
+def _variation_sheet(name: str, reg: Registry, val: SpriteSet, path: Path, scale: int) -> None:
+    """Rows: a held-out tile and 3 variations at strength 0.35 (in the tile's own colours), each with its repeat."""
+    rows = []
+    for j, i in enumerate(np.linspace(0, len(val.images) - 1, 4).astype(int)):
+        tile, lab = val.images[i], val.label_names[val.labels[i]]
+        res = api.variations(name, tile, 3, 0.35, 11 * j, label=lab, registry=reg).sprites
+        rows.append(with_repeats(np.concatenate([tile[None], res])))
+    save_sheet(np.concatenate(rows), path, columns=8, scale=scale)
+
+
+def _inpaint_sheet(name: str, reg: Registry, val: SpriteSet, path: Path, scale: int) -> None:
+    """Rows: a held-out tile and 3 repaintings of its centre (the border is kept), each with its repeat."""
+    s = val.size
+    mask = np.zeros((s, s), bool)
+    mask[s // 4 : 3 * s // 4, s // 4 : 3 * s // 4] = True
+    rows = []
+    for j, i in enumerate(np.linspace(0, len(val.images) - 1, 4).astype(int)):
+        tile, lab = val.images[i], val.label_names[val.labels[i]]
+        res = api.inpaint(name, tile, mask, 3, 13 * j, label=lab, registry=reg).sprites
+        rows.append(with_repeats(np.concatenate([tile[None], res])))
+    save_sheet(np.concatenate(rows), path, columns=8, scale=scale)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default="dcss16tiles")
+    p.add_argument("--data", default="../shared/datasets")
+    p.add_argument("--cache", default=".cache/datasets")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--eval-count", type=int, default=512)
+    p.add_argument("--sweep-count", type=int, default=256)
+    p.add_argument("--threads", type=int, default=0)
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    size = int(load_checkpoint(a.checkpoint)["model_config"]["run"]["sprite_size"])
+    data = load_dataset(a.dataset, a.data, size, a.cache)
+    export_tiles_bundle(a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count)
+
+
+if __name__ == "__main__":
+    main()
