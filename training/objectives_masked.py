@@ -20,6 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .models.token_unet import TokenUNet
+from .trainer import unwrap
+
 
 @dataclass(frozen=True)
 class MaskedLossConfig:
@@ -121,7 +124,7 @@ class MaskedTokenObjective:
     def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:
         """Preview sheet: labels in turn, 16 random-order unmasking steps, temperature 1, no guidance."""
         device = next(model.parameters()).device
-        s = model.cfg.canvas_size
+        s = unwrap(model, TokenUNet).cfg.canvas_size
         labels = torch.arange(n, device=device) % max(1, self.num_labels)
         tokens = torch.full((n, s, s), self.mask_token, dtype=torch.long, device=device)
         priority = torch.rand((n, s * s), generator=gen, device=device)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import zero_init
 from .unet import UNet, UNetConfig
 
 
@@ -73,9 +74,9 @@ class TokenUNet(nn.Module):
         p = cfg.patch
         self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * p * p))
         out = self.backbone.out
-        self.backbone.out = nn.Conv2d(out.in_channels, (1 + cfg.palette_size) * p * p, 1)  # per-pixel logits
-        nn.init.zeros_(self.backbone.out.weight)
-        nn.init.zeros_(self.backbone.out.bias)
+        head = nn.Conv2d(out.in_channels, (1 + cfg.palette_size) * p * p, 1)  # per-pixel logits
+        zero_init(head)
+        self.backbone.out = head
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens).permute(0, 3, 1, 2)
