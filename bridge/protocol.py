@@ -211,6 +211,7 @@ class ModelCaps:
             "steps": list(self.caps.steps) if self.caps.steps is not None else None,
             "defaults": {"count": 16, "max_colors": self.max_colors, "image_format": "png", **dict(self.caps.defaults)},
             "latent_shape": list(self.latent_shape) if self.latent_shape is not None else None,
+            "tiling": self.caps.tiling,
             "builtin": self.builtin,
             "loaded": loaded,
         }

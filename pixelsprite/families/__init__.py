@@ -82,6 +82,7 @@ class _Steps:
     max_steps: int = 1
     defaults: Mapping[str, Any] = field(default_factory=dict)
     latent: bool = False  # sprites live in a VAE's latent space: images need the bundle's encoder
+    tiling: bool = False  # the model makes seamless tiles (the pixel family's tokens.tiling)
 
 
 def _sampling(m: Manifest) -> _Steps:
@@ -98,7 +99,12 @@ def _tokens(m: Manifest) -> _Steps:
     d = m.extra.get("tokens")
     if not isinstance(d, Mapping):
         return _Steps()
-    return _Steps(tuple(d.get("solvers", ())), int(d.get("max_steps", 1)), dict(d.get("defaults", {})))
+    return _Steps(
+        tuple(d.get("solvers", ())),
+        int(d.get("max_steps", 1)),
+        dict(d.get("defaults", {})),
+        tiling=d.get("tiling") is True,
+    )
 
 
 def _vae(m: Manifest) -> Capabilities:
@@ -135,6 +141,7 @@ def _sampler_caps(
             (1, d.max_steps),
             dict(d.defaults),
             guidance_doubles=True,
+            tiling=d.tiling,
         )
 
     return describe

@@ -46,6 +46,7 @@ class Capabilities:
         steps: the (min, max) sampler steps a request may ask for, or None without a sampler.
         defaults: what a request that leaves an option out gets (solver, steps, guidance, temperature).
         guidance_doubles: a guided step (guidance other than 0 or 1, with a label) costs two evaluations.
+        tiling: what it makes tiles seamlessly (a tile model: show it repeated, save it as a tile set).
     """
 
     family: str
@@ -56,6 +57,7 @@ class Capabilities:
     steps: tuple[int, int] | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
     guidance_doubles: bool = False
+    tiling: bool = False
 
     def solver(self, name: str) -> Solver:
         for s in self.solvers:
@@ -82,4 +84,5 @@ class Capabilities:
             "solvers": [s.to_dict() for s in self.solvers],
             "steps": list(self.steps) if self.steps is not None else None,
             "defaults": dict(self.defaults),
+            "tiling": self.tiling,
         }

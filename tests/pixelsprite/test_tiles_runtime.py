@@ -82,3 +82,16 @@ def test_seeds_reproduce_tiles(tiles: tuple[PixelModel, Path]) -> None:
     a = model.generate([7, 8], s)
     b = model.generate([8], s)
     np.testing.assert_array_equal(a[1], b[0])
+
+
+def test_the_catalog_says_tiling(tiles: tuple[PixelModel, Path]) -> None:
+    model, _ = tiles
+    caps = families.capabilities(model.manifest)
+    assert caps.tiling and caps.to_dict()["tiling"] is True
+    assert caps.operations == ("generate", "variations", "inpaint")
+
+
+def test_sprite_models_do_not_tile(tmp_path: Path) -> None:
+    write_pixel_model(tmp_path, "tsprite")
+    bundle = Registry([tmp_path], builtin=False, env=False).load("tsprite")
+    assert families.capabilities(bundle.manifest).tiling is False
