@@ -6,6 +6,7 @@ Usage::
     pixelsprite generate [--model M] [-n 64] [--seed 7] [-o sheet.png] [--separate] [--scale K] [--columns C]
     pixelsprite generate --model diffusion16 --label potion [--steps 8] [--solver ddim] [--guidance 2]
     pixelsprite variations SPRITE.png [-n 8] [--strength 0.5] [--seed 1] [-o out.png]
+    pixelsprite generate --model tiles16 --label floor -o floor.png --tiled-preview   # + floor.tiled.png
     pixelsprite interpolate A.png B.png [-n 8] [--method slerp] [-o strip.png]   # -n/--count: frames
     pixelsprite interpolate --seed-a 1 --seed-b 2 [-n 8] [--steps 10] [-o strip.png]  # --steps: sampler steps
     pixelsprite interpolate A.png B.png -o walk.gif|walk.webp|walk.tres [--duration 100] [--loop 0]  # animations
@@ -36,10 +37,13 @@ seed_range ``[first, last]``, seconds, path, and ``palette`` when one was applie
 ``-o`` extension (or ``--format``): ``.png`` a sheet, ``.gif`` / ``.webp`` / ``.apng`` an animation of the sprites in
 order (``--duration`` ms per frame, ``--loop`` plays, 0 forever), ``.tres`` a Godot ``SpriteFrames`` resource over a
 sheet PNG of the same name; any other extension is refused. ``-o -`` writes the PNG (or animation) to stdout and
-the summary to stderr. Diffusion and flow work shows a progress bar on stderr when it is a terminal (``--quiet``:
-none). ``--palette`` takes a built-in
-name, a palette file (.gpl .hex .pal .act .png .tres) or comma-separated ``#rrggbb`` colours; it works on every
-sprite command (generate, variations, interpolate, grid), with ``--alpha-threshold``, ``--despeckle`` and
+the summary to stderr. ``--tiled-preview`` (generate, variations, inpaint with a tile model: ``pixelsprite models``
+marks them ``TILES yes``) also writes ``<output>.tiled.png`` next to the output (``floor.png`` ->
+``floor.tiled.png``; a ``--separate`` folder ``tiles`` -> ``tiles.tiled.png`` beside it): every tile beside its
+3x3 repeat, so a seam shows; the output itself stays the plain tiles for the game engine (docs/tiles.md).
+Diffusion and flow work shows a progress bar on stderr when it is a terminal (``--quiet``: none). ``--palette``
+takes a built-in name, a palette file (.gpl .hex .pal .act .png .tres) or comma-separated ``#rrggbb`` colours; it
+works on every sprite command (generate, variations, interpolate, grid), with ``--alpha-threshold``, ``--despeckle`` and
 ``--outline`` (docs/palettes.md). ``palette extract|propose`` write the palette in the format named by the ``-o``
 extension and print a JSON summary (colours as ``#rrggbb``); ``palette apply`` writes the mapped PNG. Errors print
 ``error: <message>`` to stderr and exit with 2.
@@ -73,13 +77,24 @@ from .animation import (
 )
 from .atomic import write_bytes_atomic
 from .errors import InvalidRequest, PixelspriteError
-from .imageio import check_output_size, compose_sheet, encode_png, sheet_description, sheet_shape, upscale, write_png
+from .imageio import (
+    check_output_size,
+    compose_sheet,
+    compose_tiled_preview,
+    encode_png,
+    sheet_description,
+    sheet_shape,
+    tiled_preview_shape,
+    upscale,
+    write_png,
+)
 from .palettes import BUILTIN, DITHERS, FORMATS, METHODS, format_for_path, resolve_palette, write_palette
 from .registry import Registry
 
 __all__ = ["Command", "build_parser", "main"]
 
 MAX_SCALE = 32
+TILED_PREVIEW_SUFFIX = ".tiled.png"
 EXIT_OK, EXIT_IO, EXIT_ERROR = 0, 1, 2
 OUTPUT_FORMATS = ("png", *ANIMATION_FORMATS, "tres")
 _EXTENSIONS = {"png": (".png",), "gif": (".gif",), "apng": (".png", ".apng"), "webp": (".webp",), "tres": (".tres",)}
@@ -209,6 +224,15 @@ def _add_sampler(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tiled_preview(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tiled-preview",
+        action="store_true",
+        help="tile models only: also write <output>.tiled.png next to the output, each tile beside its 3x3 "
+        "repeat (a seam shows only when a tile is repeated); the output stays the plain tiles",
+    )
+
+
 def _add_candidates(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--candidates",
@@ -244,6 +268,7 @@ def build_parser(commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     p.add_argument("-n", "--count", type=int, default=16, help=f"number of sprites, 1..{api.MAX_COUNT} (default 16)")
     p.add_argument("--seed", type=int, default=None, help="base seed; sprite i gets seed+i (default: random)")
     _add_output(p)
+    _add_tiled_preview(p)
     _add_sampler(p)
     _add_candidates(p)
 
@@ -253,6 +278,7 @@ def build_parser(commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=0.5, help=f"noise scale 0..{api.MAX_STRENGTH} (default 0.5)")
     p.add_argument("--seed", type=int, default=None, help="base seed; variation i gets seed+i (default: random)")
     _add_output(p)
+    _add_tiled_preview(p)
     _add_sampler(p)
     _add_candidates(p)
     p.add_argument(
@@ -271,6 +297,7 @@ def build_parser(commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     p.add_argument("-n", "--count", type=int, default=8, help="number of repaintings (default 8)")
     p.add_argument("--seed", type=int, default=None, help="base seed; repainting i gets seed+i (default: random)")
     _add_output(p)
+    _add_tiled_preview(p)
     _add_sampler(p)
 
     p = sub.add_parser("interpolate", help="a strip from sprite/seed A to sprite/seed B")
@@ -447,6 +474,52 @@ def _plan_output(args: argparse.Namespace, op: str) -> _Output:
     return _Output(fmt, path)
 
 
+def _tiled_preview_path(plan: _Output) -> Path:
+    """Where ``--tiled-preview`` writes: the output with ``.tiled.png`` for its extension (``floor.png`` ->
+    ``floor.tiled.png``, ``water.gif`` -> ``water.tiled.png``), or beside a ``--separate`` folder (``tiles`` ->
+    ``tiles.tiled.png``), never inside it (the folder holds only the tiles)."""
+    assert plan.path is not None
+    if plan.separate:
+        folder = plan.path if plan.path.name not in ("", ".", "..") else plan.path.resolve()
+        return folder.with_name(folder.name + TILED_PREVIEW_SUFFIX)
+    return plan.path.with_suffix(TILED_PREVIEW_SUFFIX)
+
+
+def _plan_tiled_preview(args: argparse.Namespace, plan: _Output, registry: Registry) -> Path | None:
+    """The ``--tiled-preview`` file, checked before any work: the output must be a file (not stdout), the model a
+    tile model (its capabilities say ``tiling``), the sheet within the output size limit; InvalidRequest naming
+    ``tiled_preview`` (or ``scale``) otherwise. None without the flag."""
+    if not getattr(args, "tiled_preview", False):
+        return None
+    if plan.path is None:
+        raise InvalidRequest(
+            "--tiled-preview writes <output>.tiled.png next to the output file; give -o FILE, not -o -",
+            field="tiled_preview",
+        )
+    name = args.model or registry.default_model()
+    infos = {m.name: m for m in api.models(registry=registry).models}
+    info = infos.get(name)
+    if info is not None:  # an unknown name: the request layer says so, with the names it knows
+        if not info.tiling:
+            tilers = [m.name for m in infos.values() if m.tiling]
+            which = f"tile models here: {', '.join(tilers)}" if tilers else "no model here makes tiles"
+            raise InvalidRequest(
+                f"--tiled-preview shows tiles repeated 3x3, and model {name!r} ({info.family}) does not make "
+                f"tiles that repeat seamlessly; {which} (see `pixelsprite models`, column TILES)",
+                field="tiled_preview",
+            )
+        _, h, w = tiled_preview_shape(args.count, info.height, info.width, columns=args.columns, scale=args.scale)
+        check_output_size(w, h, what="the tiled preview", advice="lower --scale or --count")
+    return _tiled_preview_path(plan)
+
+
+def _write_tiled_preview(result: api.SpriteResult, args: argparse.Namespace, path: Path) -> str:
+    n, h, w = len(result), int(result.sprites.shape[1]), int(result.sprites.shape[2])
+    _, sheet_h, sheet_w = tiled_preview_shape(n, h, w, columns=args.columns, scale=args.scale)
+    check_output_size(sheet_w, sheet_h, what="the tiled preview", advice="lower --scale or --count")
+    return _emit(encode_png(compose_tiled_preview(result.sprites, columns=args.columns, scale=args.scale)), path)
+
+
 def _frame_name(result: api.SpriteResult, i: int) -> str:
     seed = result.seeds[i]
     return f"{result.model}-{seed}" if seed is not None else f"{result.model}-{result.op}-{i:03d}"
@@ -593,11 +666,12 @@ def _models(registry: Registry, as_json: bool) -> None:
     if not res.models:
         print("no model bundles found (search path: " + ", ".join(map(str, registry.search_path)) + ")")
         return
-    rows = [("NAME", "FAMILY", "SIZE", "SOURCE", "LABELS", "DESCRIPTION")]
+    rows = [("NAME", "FAMILY", "SIZE", "TILES", "SOURCE", "LABELS", "DESCRIPTION")]
     for m in res.models:
         name = m.name + (" *" if m.name == res.default else "")
         source = "built-in" if m.builtin else m.path
-        rows.append((name, m.family, f"{m.width}x{m.height}", source, ",".join(m.labels), m.description))
+        tiles = "yes" if m.tiling else "-"
+        rows.append((name, m.family, f"{m.width}x{m.height}", tiles, source, ",".join(m.labels), m.description))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
@@ -793,6 +867,7 @@ def _run(args: argparse.Namespace, commands: Sequence[Command] = ()) -> int:
     best: dict[str, Any] = {"candidates": getattr(args, "candidates", 1), "teacher": getattr(args, "teacher", None)}
     _check_layout(args)
     plan = _plan_output(args, args.command)
+    tiled = _plan_tiled_preview(args, plan, registry)
     bar = (
         _progress_bar(args, args.command)
         if args.command in ("generate", "variations", "interpolate", "inpaint")
@@ -865,6 +940,8 @@ def _run(args: argparse.Namespace, commands: Sequence[Command] = ()) -> int:
         summary["palette"] = args.palette
         summary["dither"] = args.dither
     summary.update(_write(result, args, plan))
+    if tiled is not None:
+        summary["tiled_preview"] = _write_tiled_preview(result, args, tiled)
     _print_summary(summary, plan)
     return EXIT_OK
 

@@ -255,6 +255,40 @@ def sheet_shape(
     return cols, (rows * (h + gutter) - gutter) * scale, (cols * (w + gutter) - gutter) * scale
 
 
+def tile_pairs(tiles: npt.ArrayLike) -> np.ndarray:
+    """uint8 ``(N, H, W, 4)`` tiles -> ``(2N, 3H, 3W, 4)``: each tile centred on a transparent ``3H x 3W`` canvas,
+    then the same tile repeated 3x3 (a seam shows only where a tile meets its own copies)."""
+    arr = np.asarray(tiles)
+    if arr.ndim != 4 or arr.shape[-1] != 4 or arr.dtype != np.uint8 or arr.shape[0] < 1:
+        raise ValueError(f"tiles must be uint8 (N, H, W, 4) with N >= 1, got {arr.dtype} {arr.shape}")
+    n, h, w, _ = arr.shape
+    out = np.zeros((2 * n, 3 * h, 3 * w, 4), np.uint8)
+    out[0::2, h : 2 * h, w : 2 * w] = arr
+    out[1::2] = np.tile(arr, (1, 3, 3, 1))
+    return out
+
+
+def compose_tiled_preview(
+    tiles: npt.ArrayLike, *, columns: int | None = None, gutter: int = 1, scale: int = 1
+) -> np.ndarray:
+    """The tiled-preview sheet of tiles: each tile beside its 3x3 repeat (:func:`tile_pairs`), ``columns`` tiles
+    (pairs) per row (default square-ish), ``gutter`` transparent pixels between cells, upscaled by ``scale``.
+    :func:`tiled_preview_shape` gives its size without making it."""
+    pairs = tile_pairs(tiles)
+    cols, _, _ = tiled_preview_shape(len(pairs) // 2, 1, 1, columns=columns)
+    return compose_sheet(pairs, columns=2 * cols, gutter=gutter, scale=scale)
+
+
+def tiled_preview_shape(
+    n: int, h: int, w: int, *, columns: int | None = None, gutter: int = 1, scale: int = 1
+) -> tuple[int, int, int]:
+    """``(tiles per row, sheet height, sheet width)`` of :func:`compose_tiled_preview` for ``n`` tiles of
+    ``h x w`` (no pixels are made)."""
+    cols = max(1, min(columns or math.ceil(math.sqrt(n)), n))
+    _, sheet_h, sheet_w = sheet_shape(2 * n, 3 * h, 3 * w, columns=2 * cols, gutter=gutter, scale=scale)
+    return cols, sheet_h, sheet_w
+
+
 def check_output_size(
     width: int,
     height: int,

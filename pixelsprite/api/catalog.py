@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .. import families
 from ..errors import InvalidRequest, PixelspriteError
 from ..palettes import encode_palette, extract, swatch_png
 from ..registry import Registry
@@ -34,6 +35,7 @@ def models(req: ModelsRequest, registry: Registry) -> ModelsResult:
                 latent_shape=m.latent.shape if m.latent is not None else None,
                 builtin=b.builtin,
                 path=str(b.path),
+                tiling=families.capabilities(m).tiling,
             )
         )
     try:

@@ -186,6 +186,7 @@ class ModelInfo:
     latent_shape: tuple[int, ...] | None
     builtin: bool
     path: str
+    tiling: bool = False  # a tile model: what it makes repeats seamlessly (its family's capabilities)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -195,6 +196,7 @@ class ModelInfo:
             "labels": list(self.labels),
             "description": self.description,
             "latent_shape": list(self.latent_shape) if self.latent_shape is not None else None,
+            "tiling": self.tiling,
             "builtin": self.builtin,
             "path": self.path,
         }
