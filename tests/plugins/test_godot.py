@@ -19,6 +19,7 @@ pixelsprite's own API.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -205,6 +206,31 @@ def preview_server_url(iterative_registry: Registry) -> Iterator[str]:
         yield server.url
 
 
+@contextlib.contextmanager
+def pixelsprite_serve(models: Path) -> Iterator[str]:
+    """A real ``pixelsprite serve`` (a subprocess) with only the bundles in ``models``, previews at every step; yields
+    its URL and checks that it stops cleanly on SIGTERM."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "pixelsprite", "--models-dir", str(models), "--no-builtin-models", "serve"]
+    proc = subprocess.Popen(
+        [*command, "--port", "0", "--preview-interval", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield json.loads(proc.stdout.readline())["url"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_every_gd_file_passes_godots_static_check(project: Path) -> None:
     scripts = sorted(p.relative_to(project).as_posix() for p in project.rglob("*.gd") if ".godot" not in p.parts)
     assert len(scripts) >= 9, scripts
@@ -334,37 +360,8 @@ def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bund
     source = sprite(3)  # hard alpha, colours outside the model's palette
     Image.fromarray(source, "RGBA").save(folder / "src.png")
     Image.new("RGBA", (32, 32)).save(folder / "big.png")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pixelsprite",
-            "--models-dir",
-            str(models),
-            "--no-builtin-models",
-            "serve",
-            "--port",
-            "0",
-            "--preview-interval",
-            "0",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = json.loads(proc.stdout.readline())["url"]
+    with pixelsprite_serve(models) as url:
         run = godot(project, "--headless", "-s", "res://tests/repaint_test.gd", "--", url)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     report = _report(project, "repaint_report.json", run)
     assert report["vae"] == {"repaint_visible": False, "temperature_visible": False}
     assert report["tpixel"] == {"repaint_visible": True, "temperature_visible": True}
@@ -410,6 +407,71 @@ def test_dock_repaints_a_rectangle_against_pixelsprite_serve(project: Path, bund
     taken = _rgba(folder / "src-repaint-7.png")
     assert (taken == [255, 0, 0, 255]).all()  # the existing file, untouched
     np.testing.assert_array_equal(_rgba(folder / "src.png"), source)
+
+
+def test_dock_tiles_preview_3x3_and_save_as_tileset(project: Path, bundle_writer: Any, tmp_path: Path) -> None:
+    """A tile model in the dock (tiles_test.gd) against a real `pixelsprite serve` with the tiny tiling pixel model
+    `ttile` next to the tiny VAE: tiles show repeated 3x3 (sprites do not); Save tiles as TileSet writes a TileSet and
+    its atlas under a new name each time, the selected tiles or all, and refuses sprites, an empty preview and a
+    folder outside res:// in words. After an import, tileset_check.gd loads every TileSet in Godot: one atlas source of
+    8x8 tiles, a Nearest CanvasTexture around the imported PNG, each tile region exactly the dock's tile. Here the
+    tiles are pixelsprite.api's for the same seeds, and the atlas PNGs hold them."""
+    from tests.pixelsprite.pixel_bundles import write_pixel_model
+
+    models = tmp_path / "models"
+    write_pixel_model(models, "ttile", tiling=True)
+    bundle_writer(models, "tiny")
+    with pixelsprite_serve(models) as url:
+        run = godot(project, "--headless", "-s", "res://tests/tiles_test.gd", "--", url)
+    report = _report(project, "tiles_report.json", run)
+    assert report["catalog_tiling"] == {"ttile": True, "tiny": False}
+    assert report["seeds"] == [7, 8, 9, 10, 11]
+    assert report["previews"] >= 1  # step previews were drawn (repeated 3x3, checked in Godot)
+    request = report["request"]
+    assert (request["op"], request["model"], request["count"], request["seed"]) == ("generate", "ttile", 5, 7)
+    assert "label" not in request
+
+    registry = Registry([models], builtin=False, env=False)
+    want = api.generate(
+        "ttile",
+        5,
+        7,
+        steps=request["steps"],
+        guidance=request.get("guidance"),
+        temperature=request["temperature"],
+        registry=registry,
+    ).sprites
+    refs = [_rgba(project / "tiles_ref" / f"tile-{i}.png") for i in range(5)]
+    for got, expected in zip(refs, want, strict=True):
+        np.testing.assert_array_equal(got, expected)  # the request layer's own tiles, byte for byte
+    # each atlas PNG: the tiles in order, 8 per row, no margins or gaps; the .tres refers to it, embeds no pixels
+    out = project / "tiles_out"
+    for name, entry in report["tilesets"].items():
+        atlas = _rgba(out / f"{name}.png")
+        tiles = entry["tiles"]
+        assert atlas.shape == (8, 8 * len(tiles), 4), (name, atlas.shape)
+        for k, i in enumerate(tiles):
+            np.testing.assert_array_equal(atlas[:, 8 * k : 8 * k + 8], want[i])
+        tres = (out / f"{name}.tres").read_text()
+        assert tres.startswith('[gd_resource type="TileSet"'), tres[:200]
+        assert f'path="res://tiles_out/{name}.png"' in tres and "PackedByteArray" not in tres, tres
+        assert "compress/mode=0" in (out / f"{name}.png.import").read_text()
+    assert sorted(p.name for p in out.glob("*.tres")) == sorted(f"{n}.tres" for n in report["tilesets"])
+    with Image.open(out / "ttile-floor.png") as im:
+        assert im.size == (2, 2)  # a file that was there: kept, and its name skipped
+
+    run = godot(project, "--headless", "--import")
+    assert run.returncode == 0 and not _script_errors(run.stdout), run.stdout
+    run = godot(project, "--headless", "-s", "res://tests/tileset_check.gd")
+    check = _report(project, "tileset_report.json", run)
+    assert set(check["tilesets"]) == set(report["tilesets"])
+    for name, info in check["tilesets"].items():
+        n = len(report["tilesets"][name]["tiles"])
+        sizes = (info["tile_size"], info["texture_region_size"], info["sources"], info["tiles"])
+        assert sizes == ([8, 8], [8, 8], 1, n), (name, sizes)
+        assert info["texture_filter"] == 1  # CanvasItem.TEXTURE_FILTER_NEAREST
+        assert info["diffuse"] == ["CompressedTexture2D", f"res://tiles_out/{name}.png"]
+        assert info["regions"] == [[8 * k, 0, 8, 8] for k in range(n)]
 
 
 def test_sprite_frames_from_the_cli_play_in_godot(project: Path) -> None:

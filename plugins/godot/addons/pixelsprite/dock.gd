@@ -3,7 +3,8 @@ extends ScrollContainer
 ## The pixelsprite dock: server status, generation settings, a nearest-filtered preview grid (with a diffusion/flow
 ## model's step previews while it runs, when the server offers them), saving into res://,
 ## variations, interpolation and repainting (inpaint) of textures selected in the FileSystem dock, palette export,
-## and the project's texture filter. The model's catalog entry (`operations`, `parameters`, `steps`, `defaults`)
+## and the project's texture filter. A tile model's results (`tiling` in its catalog entry) show repeated 3x3, where a
+## seam would show, and can be saved as a TileSet. The model's catalog entry (`operations`, `parameters`, `steps`, `defaults`)
 ## decides which fields and buttons show; nothing here knows model families. Built in code; talks to the server only through connection.gd and protocol.gd, writes files only
 ## through sprite_files.gd.
 
@@ -13,13 +14,18 @@ const SpriteFiles := preload("sprite_files.gd")
 
 const FILTER_SETTING := "rendering/textures/canvas_textures/default_texture_filter"
 const IMAGE_EXTENSIONS := ["png", "webp", "bmp", "tga", "jpg", "jpeg"]
+## A tile shows repeated TILE_REPEAT x TILE_REPEAT in the preview; the zoom is lowered so that this stays within
+## TILE_PREVIEW_MAX screen pixels when a tile model is chosen.
+const TILE_REPEAT := 3
+const TILE_PREVIEW_MAX := 192
 
 var connection: Connection
 ## Returns the res:// paths selected in the FileSystem dock; replaceable where there is no editor (tests).
 var selection_provider := Callable()
 
 var _models := {}  # name -> the `models` entry
-var _sprites := []  # preview entries: {"image": Image, "seed": int or null, "model": String, "op": String}
+var _sprites := []  # preview entries: {"image": Image, "seed": int or null, "model": String, "op": String,
+# "tiling": bool (made by a tile model: the preview shows it repeated 3x3; the entry keeps the one tile)}
 # items of _preview past _sprites.size() are a running generate's previews: dimmed, not selectable, never saved
 var _job := {}  # the running operation: {"kind", "ids", "chunks", "done", "total", ...}
 
@@ -55,6 +61,8 @@ var _preview: ItemList
 var _zoom: HSlider
 var _folder: LineEdit
 var _pattern: LineEdit
+var _tileset_box: Control  # shown only for models whose catalog entry says `tiling`
+var _tileset_name: LineEdit
 var _strength: SpinBox
 var _frames: SpinBox
 var _method: OptionButton
@@ -360,6 +368,21 @@ func _build_save(box: VBoxContainer) -> void:
 	sec.add_child(row)
 	row.add_child(_button("Save selected", func() -> void: _save_preview(true)))
 	row.add_child(_button("Save all", func() -> void: _save_preview(false)))
+	_build_tileset(sec)
+
+
+## TileSet: the tiles (selected, or all) as one atlas PNG and a TileSet with one atlas source; tile models only.
+func _build_tileset(sec: VBoxContainer) -> void:
+	_tileset_box = VBoxContainer.new()
+	_tileset_box.visible = false  # until a tile model is chosen
+	sec.add_child(_tileset_box)
+	var grid := _grid(_tileset_box)
+	_tileset_name = _row(grid, "TileSet", LineEdit.new(),
+		"Name of the TileSet in the folder above: {model} is the model's name; .tres is added.")
+	_tileset_name.text = _load_setting("tileset_name", SpriteFiles.DEFAULT_TILESET_NAME)
+	_tileset_box.add_child(_button("Save tiles as TileSet", _on_save_tileset_pressed,
+		"The selected tiles (none selected: all) as <name>.tres, a TileSet with one atlas source of the tile size and"
+		+ " nearest filtering, and <name>.png, its atlas. Never overwrites: a name in use becomes <name>-2, -3, ..."))
 
 
 func _build_textures(box: VBoxContainer) -> void:
@@ -545,6 +568,10 @@ func _on_model_changed() -> void:
 	_variations_button.disabled = not ops.has("variations")
 	_interpolate_button.disabled = not ops.has("interpolate")
 	_repaint_box.visible = ops.has("inpaint")
+	_tileset_box.visible = _is_tiling(m)
+	if _is_tiling(m):  # a 3x3 repeat fits the dock: lower the zoom if needed
+		var side: int = TILE_REPEAT * max(1, max(_model_size().x, _model_size().y))
+		_zoom.value = min(_zoom.value, max(1, TILE_PREVIEW_MAX / side))
 	var sprite_size := _model_size()
 	for spin in [_rect_x, _rect_w]:
 		spin.max_value = sprite_size.x
@@ -563,6 +590,12 @@ func _current_model() -> Dictionary:
 	if _model.selected < 0:
 		return {}
 	return _models.get(_model.get_item_text(_model.selected), {})
+
+
+## Whether a catalog entry (or the entry of the model with this name) makes seamless tiles.
+func _is_tiling(model) -> bool:
+	var m: Dictionary = model if typeof(model) == TYPE_DICTIONARY else _models.get(str(model), {})
+	return m.get("tiling", false) == true
 
 
 # --------------------------------------------------------------------------------------------------- settings
@@ -739,9 +772,21 @@ func _add_sprite(image: Image, seed, model: String, op: String, source: String =
 		_show("The server sent an image that could not be decoded.")
 		return
 	var index := _sprites.size()
-	_sprites.append({"image": image, "seed": seed, "model": model, "op": op, "index": index, "source": source})
-	var item := _preview.add_icon_item(ImageTexture.create_from_image(image))
-	_preview.set_item_tooltip(item, "seed %s" % str(seed) if seed != null else "frame %d" % index)
+	var tiling := _is_tiling(model)
+	_sprites.append({"image": image, "seed": seed, "model": model, "op": op, "index": index, "source": source,
+		"tiling": tiling})
+	var item := _preview.add_icon_item(_preview_texture(image, tiling))
+	var tip := "seed %s" % str(seed) if seed != null else "frame %d" % index
+	_preview.set_item_tooltip(item, tip + (" (a tile, shown repeated %dx%d)" % [TILE_REPEAT, TILE_REPEAT] if tiling
+		else ""))
+	if index == 0:
+		_update_icon_size()
+
+
+## What the preview draws for a sprite: the sprite, or a tile repeated TILE_REPEAT x TILE_REPEAT (a seam shows only
+## where a tile meets its copies).
+func _preview_texture(image: Image, tiling: bool) -> ImageTexture:
+	return ImageTexture.create_from_image(SpriteFiles.repeat_image(image, TILE_REPEAT) if tiling else image)
 
 
 ## Draws a `progress` answer's preview images after the finished sprites, replacing the previous preview: dimmed and
@@ -749,10 +794,11 @@ func _add_sprite(image: Image, seed, model: String, op: String, source: String =
 func _show_step_preview(answer: Dictionary) -> void:
 	_drop_step_preview()
 	var step := "preview at step %d of %d: not final" % [int(answer.get("done", 0)), int(answer.get("total", 0))]
+	var tiling := _is_tiling(_current_model())
 	for image in Protocol.result_images(answer):
 		if image == null:
 			continue
-		var item := _preview.add_icon_item(ImageTexture.create_from_image(image), false)
+		var item := _preview.add_icon_item(_preview_texture(image, tiling), false)
 		_preview.set_item_icon_modulate(item, Color(1, 1, 1, 0.55))
 		_preview.set_item_tooltip(item, step)
 
@@ -767,8 +813,12 @@ func _clear_preview() -> void:
 	_preview.clear()
 
 
+## Icons at an integer zoom: of the preview's first item (the sprites shown, a tile's 3x3 repeat), or with an empty
+## preview of what the chosen model makes.
 func _update_icon_size() -> void:
-	var size := _model_size()
+	var size := _model_size() * (TILE_REPEAT if _is_tiling(_current_model()) else 1)
+	if _preview.item_count > 0 and _preview.get_item_icon(0) != null:
+		size = Vector2i(_preview.get_item_icon(0).get_size())
 	_preview.fixed_icon_size = size * int(_zoom.value)
 
 
@@ -787,6 +837,55 @@ func _save_preview(selected_only: bool) -> void:
 	var common := {"model": _sprites[indices[0]]["model"], "op": _sprites[indices[0]]["op"], "name": "sprite"}
 	_save_setting("pattern", _pattern.text)
 	_save_images(images, meta, common, _pattern.text, Callable())
+
+
+## Saves the selected tiles (none selected: all) as a TileSet and its atlas PNG under a free name in the folder.
+## Refuses in words when there is nothing to save or a picked result is not a tile.
+func _on_save_tileset_pressed() -> void:
+	var indices := []
+	for i in _preview.get_selected_items():
+		if i < _sprites.size():
+			indices.append(i)
+	var which := "selected"
+	if indices.is_empty():
+		indices = range(_sprites.size())
+		which = "all"
+	if indices.is_empty():
+		_show("Nothing to save as a TileSet: generate tiles with a tile model first.")
+		return
+	var images := []
+	var model := str(_sprites[indices[0]]["model"])
+	var tile_size := Vector2i(_sprites[indices[0]]["image"].get_size())
+	for i in indices:
+		var sprite: Dictionary = _sprites[i]
+		if not sprite["tiling"]:
+			_show(("%s makes sprites, not seamless tiles: a TileSet needs tiles from a tile model (one whose catalog "
+				+ "entry says tiling, e.g. tiles16).") % str(sprite["model"]))
+			return
+		if Vector2i(sprite["image"].get_size()) != tile_size:
+			_show("The tiles differ in size (%s and %s): save tiles of one size into one TileSet." % [
+				str(tile_size), str(Vector2i(sprite["image"].get_size()))])
+			return
+		images.append(sprite["image"])
+	var folder := _folder.text.strip_edges().trim_suffix("/")
+	if not SpriteFiles.is_res_folder(folder):
+		_show("The folder must be inside the project (start with res://).")
+		return
+	var name := _tileset_name.text.strip_edges()
+	if name == "":
+		name = SpriteFiles.DEFAULT_TILESET_NAME
+	_save_setting("folder", folder)
+	_save_setting("tileset_name", name)
+	name = name.replace("{model}", model).validate_filename().trim_suffix(".tres")
+	var base := SpriteFiles.free_base(folder.path_join(name), ["tres", "png"])
+	var out := SpriteFiles.save_tile_set(base + ".tres", images, tile_size)
+	if out["error"] != OK:
+		_show("TileSet not written: %s (%s)." % [error_string(out["error"]), out["tres"]])
+		return
+	var what := ("all %d tiles" if which == "all" else "the %d selected tiles") % images.size()
+	_show("Saved %s: a TileSet of %s (%dx%d, nearest filtering) in one atlas source; atlas %s." % [
+		out["tres"], what, tile_size.x, tile_size.y, str(out["png"]).get_file()])
+	_rescan()
 
 
 ## Saves sprites into the chosen folder, asking first if files would be overwritten; `after(saved_paths)` runs

@@ -1,10 +1,14 @@
 @tool
 extends RefCounted
-## Files in res://: sprites as PNGs (hard alpha kept, imported for pixel art), a SpriteFrames resource for frames, and
-## palettes (.gpl, and Godot's ColorPalette where the engine has it). File names come from a pattern; nothing is
-## overwritten unless the caller says so (the dock asks first).
+## Files in res://: sprites as PNGs (hard alpha kept, imported for pixel art), a SpriteFrames resource for frames,
+## tiles as a TileSet (one atlas PNG + one TileSetAtlasSource, nearest filtering), and palettes (.gpl, and Godot's
+## ColorPalette where the engine has it). File names come from a pattern; nothing is overwritten unless the caller
+## says so (the dock asks first).
 
 const DEFAULT_PATTERN := "{model}-{seed}"
+const DEFAULT_TILESET_NAME := "{model}"
+## Tiles per row of a TileSet's atlas PNG.
+const TILESET_COLUMNS := 8
 const TOKENS := ["{model}", "{seed}", "{index}", "{op}", "{name}"]
 
 ## Import settings written next to each new PNG before Godot first imports it (Godot keeps the [params] of an existing
@@ -80,6 +84,24 @@ static func free_path(path: String) -> String:
 	return out
 
 
+## The first of `base`, `base-2`, `base-3`, ... (paths without extension) for which no file with any of
+## `extensions` exists: a set of files (a TileSet and its atlas) saved together under one new name.
+static func free_base(base: String, extensions: Array) -> String:
+	var out := base
+	var k := 2
+	while _any_exists(out, extensions):
+		out = "%s-%d" % [base, k]
+		k += 1
+	return out
+
+
+static func _any_exists(base: String, extensions: Array) -> bool:
+	for ext in extensions:
+		if FileAccess.file_exists(base + "." + str(ext)):
+			return true
+	return false
+
+
 static func is_res_folder(folder: String) -> bool:
 	return folder.begins_with("res://") and not folder.contains("..")
 
@@ -149,6 +171,72 @@ static func save_sprite_frames(path: String, frame_paths: Array, fps: float = 8.
 		return FileAccess.get_open_error()
 	f.store_string("\n".join(lines))
 	return OK
+
+
+## `image` repeated `times` x `times`: a tile's seams show only where it meets copies of itself.
+static func repeat_image(image: Image, times: int = 3) -> Image:
+	var w := image.get_width()
+	var h := image.get_height()
+	var out := Image.create(w * times, h * times, false, image.get_format())
+	for j in times:
+		for i in times:
+			out.blit_rect(image, Rect2i(0, 0, w, h), Vector2i(i * w, j * h))
+	return out
+
+
+## The tiles side by side on one RGBA image, `columns` per row, row by row, no margins or gaps: tile `i` is the
+## region at `(i % columns, i / columns) * tile_size`, exactly its pixels.
+static func tile_atlas(images: Array, tile_size: Vector2i, columns: int = TILESET_COLUMNS) -> Image:
+	var cols: int = clampi(columns, 1, max(1, images.size()))
+	var rows: int = (images.size() + cols - 1) / cols
+	var atlas := Image.create(tile_size.x * cols, tile_size.y * max(1, rows), false, Image.FORMAT_RGBA8)
+	for i in images.size():
+		var tile: Image = images[i]
+		if tile.get_format() != Image.FORMAT_RGBA8:
+			tile = tile.duplicate()
+			tile.convert(Image.FORMAT_RGBA8)
+		atlas.blit_rect(tile, Rect2i(Vector2i.ZERO, tile_size), Vector2i(i % cols, i / cols) * tile_size)
+	return atlas
+
+
+## Saves tiles (Images of `tile_size`) as a TileSet at `tres_path` (a `.tres`) and its atlas next to it (the same name,
+## `.png`, with the pixel-art import settings): `TileSet.tile_size` and the atlas source's `texture_region_size` are
+## `tile_size`, one tile per image (`create_tile`), in `tile_atlas` order. The atlas source's texture is a
+## `CanvasTexture` whose `texture_filter` is Nearest around the PNG, so every TileMapLayer draws these tiles unsmoothed,
+## whatever its own or the project's filter (Godot copies that filter into the padded texture it draws from).
+## The .tres is written by ResourceSaver before Godot has imported the PNG: the texture carries the PNG's path, so
+## the .tres refers to it (`ext_resource`) instead of embedding pixels. Both files are overwritten: pick free names
+## first (`free_base`). Returns {"error": Error, "tres", "png", "tiles": int, "columns": int}.
+static func save_tile_set(tres_path: String, images: Array, tile_size: Vector2i) -> Dictionary:
+	var png_path := tres_path.get_basename() + ".png"
+	var out := {"error": OK, "tres": tres_path, "png": png_path, "tiles": images.size(),
+		"columns": clampi(TILESET_COLUMNS, 1, max(1, images.size()))}
+	var dir_err := DirAccess.make_dir_recursive_absolute(tres_path.get_base_dir())
+	if dir_err != OK and not DirAccess.dir_exists_absolute(tres_path.get_base_dir()):
+		out["error"] = dir_err
+		return out
+	var atlas := tile_atlas(images, tile_size, out["columns"])
+	var err := atlas.save_png(png_path)
+	if err != OK:
+		out["error"] = err
+		return out
+	write_import_settings(png_path)
+	var texture := ImageTexture.create_from_image(atlas)
+	texture.resource_path = png_path  # saved as a reference to the PNG (imported as a CompressedTexture2D)
+	var canvas_texture := CanvasTexture.new()
+	canvas_texture.diffuse_texture = texture
+	canvas_texture.texture_filter = CanvasItem.TEXTURE_FILTER_NEAREST
+	var source := TileSetAtlasSource.new()
+	source.texture = canvas_texture
+	source.texture_region_size = tile_size
+	for i in images.size():
+		source.create_tile(Vector2i(i % int(out["columns"]), i / int(out["columns"])))
+	var tile_set := TileSet.new()
+	tile_set.tile_size = tile_size
+	tile_set.add_source(source)
+	out["error"] = ResourceSaver.save(tile_set, tres_path)
+	texture.resource_path = ""  # leave no in-memory texture under the PNG's path: Godot imports the file
+	return out
 
 
 static func save_bytes(path: String, data: PackedByteArray) -> Error:
