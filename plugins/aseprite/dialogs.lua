@@ -9,9 +9,13 @@ local b64 = require("b64")
 
 local M = {}
 
-local INSERT_MODES = { "New sprite", "New layer", "New frames", "Sprite sheet" }
+local TILEMAP_MODE = "New tilemap"
+local INSERT_MODES = { "New sprite", "New layer", "New frames", "Sprite sheet", TILEMAP_MODE }
 local INSERT_KEYS = { ["New sprite"] = "sprite", ["New layer"] = "layer", ["New frames"] = "frames",
-                      ["Sprite sheet"] = "sheet" }
+                      ["Sprite sheet"] = "sheet", [TILEMAP_MODE] = "tilemap" }
+-- A tile model's results (`tiling` in its catalog entry, docs/protocol.md) are each shown repeated this many times
+-- across and down: a seam only shows when the tile meets itself.
+M.TILE_REPEAT = 3
 local PALETTE_NONE, PALETTE_SPRITE = "None", "Sprite's palette"
 M.CANVAS_W, M.CANVAS_H = 256, 128
 M.MAX_SEED = 2147483647
@@ -56,33 +60,48 @@ local function ensure_connected(conn, request_models)
   if conn.state == "ready" then request_models() elseif not conn:active() then conn:connect() end
 end
 
--- Layout of the preview grid: cells of the sprite size scaled by an integer (nearest neighbour, never smoothed).
+-- Layout of the preview grid: cells of w x h scaled by an integer (nearest neighbour, never smoothed). `fits` is
+-- false when not every cell fits the canvas at scale 1: the cells then wrap at the canvas's width at scale 1 and the
+-- rows below its height show when the dialog is made taller (the canvas grows with it).
 function M.grid_layout(n, w, h, canvas_w, canvas_h)
   local best = nil
   for cols = 1, math.max(n, 1) do
     local rows = math.ceil(n / cols)
     local scale = math.min(canvas_w // (cols * w), canvas_h // (rows * h))
-    if scale >= 1 and (not best or scale > best.scale) then best = { cols = cols, rows = rows, scale = scale } end
+    if scale >= 1 and (not best or scale > best.scale) then
+      best = { cols = cols, rows = rows, scale = scale, fits = true }
+    end
   end
-  return best or { cols = n, rows = 1, scale = 1 }
+  if best then return best end
+  local cols = math.max(1, math.min(n, canvas_w // w))
+  return { cols = cols, rows = math.ceil(n / cols), scale = 1, fits = false }
 end
 
 -- Draws images as the preview grid on a canvas's GraphicsContext: integer scale, nearest neighbour, picked ones
--- framed. The same code draws the final result and the previews that arrive with progress. Returns the layout.
-function M.draw_grid(gc, images, picked)
+-- framed. With `tiled` (tiles of a tile model) each cell holds its image repeated M.TILE_REPEAT x M.TILE_REPEAT, edge
+-- to edge with nothing between the copies, so a seam shows; the frame of a picked one goes round the whole cell.
+-- The same code draws the final result and the previews that arrive with progress. Returns the layout (its `cell_w`
+-- and `cell_h` are a cell's size before scaling).
+function M.draw_grid(gc, images, picked, tiled)
   gc.antialias = false
   local n = #images
   if n == 0 then return nil end
   local w, h = images[1].width, images[1].height
-  local lay = M.grid_layout(n, w, h, gc.width, gc.height)
+  local rep = tiled and M.TILE_REPEAT or 1
+  local lay = M.grid_layout(n, w * rep, h * rep, gc.width, gc.height)
+  lay.cell_w, lay.cell_h = w * rep, h * rep
+  local s = lay.scale
   for i, im in ipairs(images) do
     im.preview = im.preview or document.image(im)
-    local x, y = ((i - 1) % lay.cols) * w * lay.scale, ((i - 1) // lay.cols) * h * lay.scale
-    local dst = Rectangle(x, y, w * lay.scale, h * lay.scale)
-    gc:drawImage(im.preview, Rectangle(0, 0, w, h), dst)
+    local x, y = ((i - 1) % lay.cols) * w * rep * s, ((i - 1) // lay.cols) * h * rep * s
+    for ty = 0, rep - 1 do
+      for tx = 0, rep - 1 do
+        gc:drawImage(im.preview, Rectangle(0, 0, w, h), Rectangle(x + tx * w * s, y + ty * h * s, w * s, h * s))
+      end
+    end
     if picked and picked[i] then
       gc.color = Color{ r = 255, g = 200, b = 0, a = 255 }
-      gc:strokeRect(dst)
+      gc:strokeRect(Rectangle(x, y, w * rep * s, h * rep * s))
     end
   end
   return lay
@@ -113,12 +132,29 @@ function M.sprite_dialog(ctx, spec)
   local conn = ctx.conn
   ctx.prefs[spec.key] = ctx.prefs[spec.key] or {}
   local prefs = ctx.prefs[spec.key]
-  -- images: the result's (pickable, insertable); preview: the latest progress images, shown until the result
-  local st = { images = {}, preview = {}, picked = {}, models = {}, request = nil }
+  -- images: the result's (pickable, insertable); preview: the latest progress images, shown until the result;
+  -- tiled: they come from a tile model (shown repeated); model_tiling: whether the chosen model makes tiles
+  local st = { images = {}, preview = {}, picked = {}, models = {}, request = nil, tiled = false }
   local dlg
 
   local function set_status(text)
     if not st.closed then dlg:modify{ id = "status", text = text } end
+  end
+
+  -- A model was chosen (or the list arrived): a tile model switches Insert as to a new tilemap, and leaving tile
+  -- models for sprite models switches it back to the dialog's default; then the spec's own on_model.
+  local function model_chosen()
+    local model = st.models[dlg.data.model]
+    local tiling = model ~= nil and model.tiling == true
+    if not spec.apply and tiling ~= st.model_tiling then
+      if tiling then
+        dlg:modify{ id = "insert", option = TILEMAP_MODE }
+      elseif st.model_tiling and dlg.data.insert == TILEMAP_MODE then
+        dlg:modify{ id = "insert", option = spec.insert or INSERT_MODES[1] }
+      end
+    end
+    st.model_tiling = tiling
+    if spec.on_model then spec.on_model(model) end
   end
 
   local function request_models()
@@ -143,9 +179,8 @@ function M.sprite_dialog(ctx, spec)
         end
         dlg:modify{ id = "model", options = names, option = option }
         -- Aseprite keeps the first option when `option` is not among them (e.g. a default that makes no sprites)
-        local chosen = dlg.data.model
         if #names == 0 then set_status(spec.no_models or "The server has no model for this.") end
-        if spec.on_model then spec.on_model(st.models[chosen]) end
+        model_chosen()
       end,
       on_error = function(_, text) set_status(text) end,
     })
@@ -182,6 +217,8 @@ function M.sprite_dialog(ctx, spec)
     dlg:repaint()
     local msg, why = spec.request(d, st.models[d.model], palette_param(d.palette), st.models)
     if not msg then return set_status(why) end
+    st.tiled = st.models[d.model] ~= nil and st.models[d.model].tiling == true
+    st.model_name = d.model
     for k, v in pairs(M.cleanup(d)) do msg[k] = v end
     -- preview images come only from servers that announce them (older ones refuse unknown parameters)
     if spec.preview and conn:supports("preview") then msg.preview = true end
@@ -206,14 +243,26 @@ function M.sprite_dialog(ctx, spec)
         dlg:modify{ id = "cancel", enabled = false }
         local images, err = protocol.images(r)
         if not images then return set_status("Error: " .. err) end
+        if #images == 0 then
+          dlg:repaint()
+          return set_status(string.format("The server sent no %s; try again.", st.tiled and "tiles" or "sprites"))
+        end
         st.images = images
         local seeds = ""
         if type(r.seeds) == "table" and math.tointeger(r.seeds[1]) and math.tointeger(r.seeds[#r.seeds]) then
           seeds = string.format(", seeds %d..%d", r.seeds[1], r.seeds[#r.seeds])
         end
         local ms = type(r.timing) == "table" and tonumber(r.timing.total_ms) or 0
-        set_status(string.format("%d sprite(s)%s, %.0f ms. Click to pick, then %s.", #images, seeds, ms,
-                                 spec.apply and spec.apply.text or "Insert"))
+        local what, more = "sprite(s)", ""
+        if st.tiled then
+          what = string.format("tile(s), each repeated %dx%d", M.TILE_REPEAT, M.TILE_REPEAT)
+          local w, h = images[1] and images[1].width or 1, images[1] and images[1].height or 1
+          if not M.grid_layout(#images, w * M.TILE_REPEAT, h * M.TILE_REPEAT, M.CANVAS_W, M.CANVAS_H).fits then
+            more = " Make the dialog taller to see them all."
+          end
+        end
+        set_status(string.format("%d %s%s, %.0f ms. Click to pick, then %s.%s", #images, what, seeds, ms,
+                                 spec.apply and spec.apply.text or "Insert", more))
         dlg:repaint()
       end,
       on_error = function(_, text)
@@ -244,8 +293,18 @@ function M.sprite_dialog(ctx, spec)
     local chosen = {}
     for i, im in ipairs(st.images) do if st.picked[i] then chosen[#chosen + 1] = im end end
     if #chosen == 0 then chosen = st.images end
-    local sprite, err = document.insert(chosen, INSERT_KEYS[dlg.data.insert], { position = document.origin() })
-    if not sprite then return set_status(err) end
+    local mode = INSERT_KEYS[dlg.data.insert]
+    local sprite, how = document.insert(chosen, mode, { position = document.origin(),
+                                                        name = "pixelsprite " .. tostring(st.model_name) })
+    if not sprite then return set_status(how) end
+    if how == "tilemap" then
+      return set_status(string.format("Inserted %d tile(s) of %dx%d into a new sprite's tilemap layer and its "
+        .. "tileset. Edit > Undo takes it back.", #chosen, chosen[1].width, chosen[1].height))
+    elseif how == "grid" then
+      local _, why = document.tilemaps()
+      return set_status(string.format("%s: the %d tile(s) went into a new sprite on a %dx%d grid instead.",
+        why or "No tilemap layer could be made", #chosen, chosen[1].width, chosen[1].height))
+    end
     set_status(string.format("Inserted %d sprite(s). Edit > Undo takes it back.", #chosen))
   end
 
@@ -264,7 +323,7 @@ function M.sprite_dialog(ctx, spec)
   end }
   dlg:separator{}
   dlg:combobox{ id = "model", label = "Model", options = { prefs.model or "" }, option = prefs.model,
-                onchange = function() if spec.on_model then spec.on_model(st.models[dlg.data.model]) end end }
+                onchange = model_chosen }
   dlg:number{ id = "count", label = "Count", text = tostring(prefs.count or 8), decimals = 0 }
   dlg:number{ id = "seed", label = "Seed", text = tostring(prefs.seed or 1), decimals = 0 }
   dlg:button{ id = "dice", text = "Dice", onclick = function()
@@ -279,15 +338,14 @@ function M.sprite_dialog(ctx, spec)
   dlg:canvas{ id = "preview", width = M.CANVAS_W, height = M.CANVAS_H,
     onpaint = function(ev)
       if #st.images > 0 then
-        st.layout = M.draw_grid(ev.context, st.images, st.picked)
+        st.layout = M.draw_grid(ev.context, st.images, st.picked, st.tiled)
       else  -- while working: the latest preview (not pickable)
-        M.draw_grid(ev.context, st.preview)
+        M.draw_grid(ev.context, st.preview, nil, st.tiled)
       end
     end,
     onmousedown = function(ev)
       if not st.layout or #st.images == 0 then return end
-      local w, h = st.images[1].width, st.images[1].height
-      local i = M.hit(st.layout, w, h, ev.x, ev.y, #st.images)
+      local i = M.hit(st.layout, st.layout.cell_w, st.layout.cell_h, ev.x, ev.y, #st.images)
       if i and spec.apply then  -- one candidate at a time
         st.picked = { [i] = not st.picked[i] or nil }
         dlg:repaint()
@@ -562,6 +620,22 @@ function M.palette(ctx)
   dlg:file{ id = "path", label = "Save as", save = true, entry = true, filetypes = { "gpl" }, filename = "",
             onchange = function() st.path_chosen = true end }
   dlg:button{ id = "save", text = "Save .gpl", onclick = save }
+
+  -- A model was chosen (or the list arrived): a tile model switches Insert as to a new tilemap, and leaving tile
+  -- models for sprite models switches it back to the dialog's default; then the spec's own on_model.
+  local function model_chosen()
+    local model = st.models[dlg.data.model]
+    local tiling = model ~= nil and model.tiling == true
+    if not spec.apply and tiling ~= st.model_tiling then
+      if tiling then
+        dlg:modify{ id = "insert", option = TILEMAP_MODE }
+      elseif st.model_tiling and dlg.data.insert == TILEMAP_MODE then
+        dlg:modify{ id = "insert", option = spec.insert or INSERT_MODES[1] }
+      end
+    end
+    st.model_tiling = tiling
+    if spec.on_model then spec.on_model(model) end
+  end
 
   local function request_models()
     conn:send(protocol.models(), {

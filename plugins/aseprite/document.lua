@@ -52,14 +52,54 @@ function M.origin()
   return Point(0, 0)
 end
 
+-- Tilemaps. The scripting API the tile insert uses, and the Aseprite that brought it (app.apiVersion, from
+-- src/app/script/api_version.h at each tag): ColorMode.TILEMAP, Layer.isTilemap / Layer.tileset, Tileset.grid and
+-- app.command.NewLayer{ tilemap = true } (v1.3-beta1, API <= 20); Sprite:newTile and the Tile.image setter (v1.3-rc1,
+-- API 21); NewLayer's gridBounds (v1.3-rc3, API 23; before it, the new tileset takes the sprite's grid, which is set
+-- first). The extension needs v1.3-rc5 (API 25) anyway, so the tilemap path is the normal one; the check guards
+-- against a build without it. Reading a field an Aseprite object lacks raises (luacpp.cpp), so versions are told
+-- by app.apiVersion, not by probing.
+M.TILEMAP_API = 21
+M.TILE_INDEX_MASK = 0x1fffffff  -- doc/tile.h tile_i_mask: the high 3 bits of a tilemap pixel are flip flags
+
+-- Whether this Aseprite can script tilemaps (true), else false and a sentence.
+function M.tilemaps()
+  local ok, version = pcall(function() return app.apiVersion end)
+  if ok and (tonumber(version) or 0) >= M.TILEMAP_API and ColorMode.TILEMAP ~= nil then return true end
+  return false, "This Aseprite cannot script tilemaps (that needs v1.3-rc1 or newer)"
+end
+
+-- The tile of a tilemap cel under a sprite point, as an RGB image, or nil and a sentence.
+local function tile_at(cel, point)
+  local ts = cel.layer.tileset
+  local size = ts.grid.tileSize
+  local col = (point.x - cel.position.x) // size.width
+  local row = (point.y - cel.position.y) // size.height
+  local map = cel.image
+  if col < 0 or row < 0 or col >= map.width or row >= map.height then
+    return nil, "The selection's corner is outside the tilemap; select a tile first."
+  end
+  local ti = map:getPixel(col, row) & M.TILE_INDEX_MASK
+  local tile = ti > 0 and ts:tile(ti)
+  if not tile then return nil, "There is no tile at the selection's corner; select a tile first." end
+  return tile.image
+end
+
 -- Raw RGBA bytes of a width x height window of a cel's sprite starting at `origin`, or nil and a message
--- (the input of variations and interpolate).
+-- (the input of variations and interpolate). In a tilemap layer: the tile under `origin` (from the tileset; the
+-- tilemap's own pixels are tile indices).
 function M.cel_rgba(cel, width, height, origin)
   if not cel then return nil, "Select a cel (a layer with pixels in the current frame) first." end
   if cel.sprite.colorMode ~= ColorMode.RGB then return nil, "The sprite must be in RGB mode (Sprite > Color Mode)." end
   origin = origin or Point(0, 0)
   local img = Image(width, height, ColorMode.RGB)
-  img:drawImage(cel.image, Point(cel.position.x - origin.x, cel.position.y - origin.y))
+  if cel.layer.isTilemap then
+    local tile, err = tile_at(cel, origin)
+    if not tile then return nil, err end
+    img:drawImage(tile, Point(0, 0))
+  else
+    img:drawImage(cel.image, Point(cel.position.x - origin.x, cel.position.y - origin.y))
+  end
   return M.rgba(img)
 end
 
@@ -162,15 +202,81 @@ local function check_rgb(sprite)
   return true
 end
 
+-- Columns and rows of a near-square grid of n cells (row major).
+local function grid_of(n)
+  local cols = math.ceil(math.sqrt(n))
+  return cols, math.ceil(n / cols)
+end
+
+-- Draws images on one image as a near-square grid (row major).
+local function sheet_image(images, w, h)
+  local cols, rows = grid_of(#images)
+  local sheet = Image(cols * w, rows * h, ColorMode.RGB)
+  for i, im in ipairs(images) do
+    sheet:drawImage(M.image(im), Point(((i - 1) % cols) * w, ((i - 1) // cols) * h))
+  end
+  return sheet
+end
+
+-- Tiles into a new sprite: a tilemap layer whose tileset holds the tiles (tile i = image i; tile 0 is Aseprite's
+-- empty tile) and whose one cel shows them as a near-square grid (row major), the sprite's grid = the tile size. The
+-- layer comes from app.command.NewLayer{ tilemap = true } (cmd_new_layer.cpp; Sprite:newLayer makes image layers
+-- only), the tiles from Sprite:newTile + Tile.image (sprite_class.cpp, tile_class.cpp), the map is a
+-- ColorMode.TILEMAP image of tile indices put with Sprite:newCel. Without the tilemap API (M.tilemaps), or when no
+-- tilemap layer of the tile size appears, the same grid goes into an image layer instead. One transaction. Returns
+-- the sprite and "tilemap" or "grid".
+local function insert_tiles(images, opts)
+  local w, h = images[1].width, images[1].height
+  local cols, rows = grid_of(#images)
+  local sprite = Sprite(cols * w, rows * h, ColorMode.RGB)
+  local how = "grid"
+  app.transaction("pixelsprite: tiles", function()
+    sprite.gridBounds = Rectangle(0, 0, w, h)
+    local pixels = sprite.layers[1]
+    local layer
+    if M.tilemaps() then
+      app.command.NewLayer{ name = "pixelsprite tiles", tilemap = true, gridBounds = Rectangle(0, 0, w, h) }
+      for _, l in ipairs(sprite.layers) do if l.isTilemap then layer = l end end
+      local size = layer and layer.tileset.grid.tileSize
+      if layer and (size.width ~= w or size.height ~= h) then
+        sprite:deleteTileset(layer.tileset)
+        sprite:deleteLayer(layer)
+        layer = nil
+      end
+    end
+    if layer then
+      local tileset = layer.tileset
+      tileset.name = opts.name or "pixelsprite"
+      local map = Image(cols, rows, ColorMode.TILEMAP)
+      for i, im in ipairs(images) do
+        local tile = sprite:newTile(tileset)
+        tile.image = M.image(im)
+        map:drawPixel((i - 1) % cols, (i - 1) // cols, tile.index)
+      end
+      sprite:newCel(layer, 1, map, Point(0, 0))
+      sprite:deleteLayer(pixels)
+      how = "tilemap"
+    else
+      pixels.name = "pixelsprite tiles"
+      sprite:newCel(pixels, 1, sheet_image(images, w, h), Point(0, 0))
+    end
+  end)
+  app.refresh()
+  return sprite, how
+end
+
 -- Inserts images (list from protocol.images) by mode:
---   "sprite": a new sprite, one frame per image;
---   "layer":  a new layer in the active sprite, image i in frame (active + i - 1), at `position`;
---   "frames": new frames after the active one, in the active layer, at `position`;
---   "sheet":  a new sprite holding one sprite sheet (a near-square grid, row major).
+--   "sprite":  a new sprite, one frame per image;
+--   "layer":   a new layer in the active sprite, image i in frame (active + i - 1), at `position`;
+--   "frames":  new frames after the active one, in the active layer, at `position`;
+--   "sheet":   a new sprite holding one sprite sheet (a near-square grid, row major);
+--   "tilemap": a new sprite with the images as the tiles of a tilemap layer (insert_tiles; opts.name names the
+--              tileset); the second result says "tilemap" or "grid" (no tilemap API: an image layer).
 -- Returns the sprite, or nil and a message.
 function M.insert(images, mode, opts)
   opts = opts or {}
   if #images == 0 then return nil, "Nothing to insert." end
+  if mode == "tilemap" then return insert_tiles(images, opts) end
   local w, h = images[1].width, images[1].height
   local pos = opts.position or Point(0, 0)
   if mode == "sprite" then
@@ -186,13 +292,8 @@ function M.insert(images, mode, opts)
     return sprite
   end
   if mode == "sheet" then
-    local cols = math.ceil(math.sqrt(#images))
-    local rows = math.ceil(#images / cols)
-    local sheet = Image(cols * w, rows * h, ColorMode.RGB)
-    for i, im in ipairs(images) do
-      sheet:drawImage(M.image(im), Point(((i - 1) % cols) * w, ((i - 1) // cols) * h))
-    end
-    local sprite = Sprite(cols * w, rows * h, ColorMode.RGB)
+    local sheet = sheet_image(images, w, h)
+    local sprite = Sprite(sheet.width, sheet.height, ColorMode.RGB)
     app.transaction("pixelsprite: sprite sheet", function()
       sprite.layers[1].name = "pixelsprite"
       sprite:newCel(sprite.layers[1], 1, sheet, Point(0, 0))

@@ -2,11 +2,14 @@
 -- from memory. Sources (read with the search tool's read_file / fetched snapshots):
 --   aseprite/aseprite at d586b3f3f (2026-08): src/app/script/{json_class,websocket_class,dialog_class,image_class,
 --     security,app_object,sprite_class,graphics_context,plugin_class,engine,selection_class,cel_class,layer_class,
---     point_class,rectangle_class}.cpp, src/doc/mask.h, src/ui/combobox.cpp,
+--     point_class,rectangle_class,tileset_class,tile_class,grid_class,app_command_object,luacpp}.cpp,
+--     src/app/script/api_version.h, src/app/commands/{cmd_new_layer,new_params}.cpp, src/app/context.cpp,
+--     src/doc/sprite.cpp, src/doc/mask.h, src/ui/combobox.cpp, tests/scripts/{tilemap,tileset}.lua (tilemaps
+--     checked at the tags v1.3-rc1, v1.3-rc3 and v1.3-rc5 as well as d586b3f3f),
 --     src/app/ui/filename_field.cpp, src/app/ui/expr_entry.cpp, src/app/extensions.cpp, tests/scripts/json.lua;
 --   aseprite/IXWebSocket ixwebsocket/IXWebSocket.cpp (the websocket client Aseprite embeds);
 --   aseprite/laf base/fs.cpp (paths); aseprite/api at 74ace0f: api/{websocket,websocketmessagetype,json,dialog,
---     image,plugin}.md.
+--     image,plugin,app,sprite,layer,tileset,tile}.md.
 -- Every behaviour below names the file it follows; "simplified" marks what the double leaves out.
 --
 -- Besides the API, the double records what the specs check (edits inside app.transaction, frames a socket sent,
@@ -38,6 +41,17 @@ ColorMode = { RGB = 0, GRAYSCALE = 1, INDEXED = 2, TILEMAP = 4 }
 WebSocketMessageType = { TEXT = 0, OPEN = 1, CLOSE = 2, ERROR = 3, PING = 4, PONG = 5, FRAGMENT = 6, BINARY = 16 }
 
 app = {}
+
+-- luacpp.cpp __generic_mt_index: reading a field that an Aseprite object does not have raises "Field '<k>' does not
+-- exist" (it does not return nil), so code that probes for newer API must do it under pcall or by app.apiVersion.
+local function no_field(k) error("Field '" .. tostring(k) .. "' does not exist", 3) end
+
+-- app_object.cpp App_get_apiVersion: API_VERSION of src/app/script/api_version.h (21 = v1.3-rc1, 23 = v1.3-rc3,
+-- 25 = v1.3-rc5, 41 at d586b3f3f); stub.api_version picks the Aseprite the double plays (see stub.reset).
+setmetatable(app, { __index = function(_, k)
+  if k == "apiVersion" then return stub.api_version end
+  return nil
+end })
 
 ---------------------------------------------------------------------------------------------------------------
 -- The UI thread. websocket_class.cpp runs every onreceive through ui::execute_from_ui_thread: the callback runs
@@ -134,6 +148,11 @@ function stub.reset()
   stub.auto_close_reply = true
   -- the third onreceive argument (error text) exists since 85aae160a (v1.3.15.5)
   stub.onreceive_error_arg = true
+  -- app.apiVersion (api_version.h): 41 at d586b3f3f; set lower to play an older Aseprite (the tilemap API below
+  -- follows it: Sprite:newTile / Sprite:newTileset since v1.3-rc1 = 21, NewLayer's gridBounds since v1.3-rc3 = 23)
+  stub.api_version = 41
+  -- commands whose onEnabled is false (Context::executeCommand then runs nothing; see app.command below)
+  stub.disabled_commands = {}
 end
 
 -- app_object.cpp App_transaction: app.transaction(function) or app.transaction(label, function); one undo step; an
@@ -228,6 +247,31 @@ function ImageMT.drawImage(img, src, pos)
 end
 -- Test helper (not Aseprite API): the four bytes of a pixel.
 function ImageMT.getPixelRGBA(img, x, y) return img._px[y * img.width + x + 1]:byte(1, 4) end
+
+-- The raw value of a pixel as bytes: doc::color_t for RGB is r | g << 8 | b << 16 | a << 24 (doc/color.h), a
+-- tilemap pixel is a doc::tile_t, the tile index (and flip flags in the high bits: doc/tile.h); little-endian.
+local PIXEL_FORMAT = { [1] = "<I1", [2] = "<I2", [4] = "<I4" }
+local function pixel_bytes(img, v)
+  local bpp = BPP[img.colorMode]
+  if type(v) == "table" then  -- a Color (convert_args_into_pixel_color); RGB images only in the double
+    return string.char(v.red, v.green, v.blue, v.alpha)
+  end
+  return string.pack(PIXEL_FORMAT[bpp], (math.tointeger(v) or 0) & ((1 << (8 * bpp)) - 1))
+end
+-- image_class.cpp Image_drawPixel (also registered as putPixel): an integer is the raw pixel value (lua_isinteger),
+-- anything else a colour; doc::put_pixel ignores points outside the image.
+function ImageMT.drawPixel(img, x, y, v)
+  x, y = math.tointeger(x) or 0, math.tointeger(y) or 0
+  if x < 0 or y < 0 or x >= img.width or y >= img.height then return end
+  img._px[y * img.width + x + 1] = pixel_bytes(img, v)
+end
+-- image_class.cpp: { "putPixel", Image_drawPixel }.
+ImageMT.putPixel = ImageMT.drawPixel
+-- image_class.cpp Image_getPixel: the raw value (doc::get_pixel) as an integer; outside the image raises.
+function ImageMT.getPixel(img, x, y)
+  assert(x >= 0 and y >= 0 and x < img.width and y < img.height, "index out of bounds")
+  return (string.unpack(PIXEL_FORMAT[BPP[img.colorMode]], img._px[y * img.width + x + 1]))
+end
 
 -- Palette(n): #palette, palette:getColor(i), palette:setColor(i, color), indices from 0 (palette_class.cpp).
 local PaletteMT = {}
@@ -374,11 +418,20 @@ function SelectionMT:deselect() set_pixels(self, {}) end
 -- Sprite, Layer, Frame, Cel (sprite_class.cpp, layer_class.cpp, cel_class.cpp); simplified to tables.
 ---------------------------------------------------------------------------------------------------------------
 local SpriteMT = {}
+local SINCE = { newTile = 21, newTileset = 21, deleteTileset = 21 }  -- app.apiVersion that brought these Sprite methods
 -- sprite_class.cpp Sprite_get_selection: the document's mask as a Selection tied to the sprite (push_sprite_selection;
 -- the double gives the same object each time, which reads and changes the same mask as the real new proxies do).
+-- Sprite_get_gridBounds: the grid's bounds (doc/sprite.cpp: Sprite::DefaultGridBounds() = 0, 0, 16, 16 for a new
+-- sprite). Any other field the sprite lacks raises (luacpp.cpp); Sprite:newTile / newTileset / deleteTileset exist since v1.3-rc1
+-- (c299be50a, 822357869: API 21).
 SpriteMT.__index = function(s, k)
   if k == "selection" then return rawget(s, "_selection") end
-  return SpriteMT[k]
+  if k == "gridBounds" then
+    local b = rawget(s, "_gridBounds")
+    return Rectangle(b.x, b.y, b.width, b.height)
+  end
+  if SpriteMT[k] and (stub.api_version or 0) >= (SINCE[k] or 0) then return SpriteMT[k] end
+  no_field(k)
 end
 -- sprite_class.cpp Sprite_set_selection(selection): the mask becomes a copy of the given Selection (SetMask, an
 -- undoable edit); anything else is an argument error (get_mask_from_arg -> get_obj<SelectionObj>).
@@ -386,22 +439,47 @@ SpriteMT.__newindex = function(s, k, v)
   if k == "selection" then
     if not is_selection(v) then error("bad argument #2 to 'selection' (Selection expected)", 2) end
     set_pixels(rawget(s, "_selection"), copy_set(rawget(v, "_px")))
+  elseif k == "gridBounds" then  -- Sprite_set_gridBounds: convert_args_into_rect, cmd::SetGridBounds (undoable)
+    edit("setGridBounds")
+    local x, y, w, h = rect_args(v)
+    rawset(s, "_gridBounds", Rectangle(x, y, w, h))
   else
     rawset(s, k, v)
   end
 end
 
 local function frame(sprite, n) return { frameNumber = n, sprite = sprite } end
+local LayerMT = {}
 
--- layer_class.cpp: isImage / isTilemap / isGroup / isBackground (an image layer here); Layer_cel(frame): the cel or nil.
-local function layer(sprite, name)
-  local l = { name = name, sprite = sprite, isImage = true, isTilemap = false, isGroup = false, isBackground = false,
-              cels = {} }
-  function l:cel(f)
-    local n = type(f) == "table" and f.frameNumber or f
-    return self.cels[n]
+-- layer_class.cpp: isImage / isTilemap / isGroup / isBackground; Layer_cel(frame): the cel or nil. A tilemap layer
+-- (doc::LayerTilemap, a LayerImage: isImage is true too) has a tileset: Layer_get_tileset returns it, and nil for
+-- any other layer; Layer_set_tileset (since a6c1b2bc8, v1.3-rc1) changes a tilemap's tileset (cmd::SetLayerTileset).
+-- Any other field the layer lacks raises (luacpp.cpp).
+LayerMT.__index = function(l, k)
+  if k == "tileset" then return rawget(l, "_tileset") end
+  if LayerMT[k] then return LayerMT[k] end
+  no_field(k)
+end
+-- layer_class.cpp Layer_set_tileset: only for tilemap layers; anything else is ignored.
+LayerMT.__newindex = function(l, k, v)
+  if k == "tileset" then
+    if rawget(l, "isTilemap") then
+      edit("setLayerTileset")
+      rawset(l, "_tileset", v)
+    end
+    return
   end
-  return l
+  error("Cannot set field '" .. tostring(k) .. "'", 2)
+end
+-- layer_class.cpp Layer_cel(frame): the cel in that frame or nil.
+function LayerMT:cel(f)
+  local n = type(f) == "table" and f.frameNumber or f
+  return self.cels[n]
+end
+
+local function layer(sprite, name, tileset)
+  return setmetatable({ name = name, sprite = sprite, isImage = true, isTilemap = tileset ~= nil, isGroup = false,
+                        isBackground = false, cels = {}, _tileset = tileset }, LayerMT)
 end
 
 -- sprite_class.cpp Sprite_new(width, height [, colorMode]): one layer, one frame, a 256-colour palette; sizes below 1
@@ -410,7 +488,8 @@ function Sprite(w, h, mode)
   if (math.tointeger(w) or 0) < 1 then error(string.format("invalid width value = %d in Sprite()", 0), 2) end
   if (math.tointeger(h) or 0) < 1 then error(string.format("invalid height value = %d in Sprite()", 0), 2) end
   local s = setmetatable({ width = w, height = h, colorMode = mode or ColorMode.RGB, frames = {}, layers = {},
-                           palettes = {}, filename = "Sprite-0001" }, SpriteMT)
+                           palettes = {}, tilesets = {}, filename = "Sprite-0001",
+                           _gridBounds = Rectangle(0, 0, 16, 16) }, SpriteMT)
   rawset(s, "_selection", setmetatable({ _px = {}, _sprite = s }, SelectionMT))
   s.frames[1] = frame(s, 1)
   s.layers[1] = layer(s, "Layer 1")
@@ -452,7 +531,8 @@ end
 -- Cel (cel_class.cpp): sprite, layer, frameNumber; `image` (Cel_get_image: the cel's image itself) and `position`
 -- (Cel_get_position: a new Point), both settable.
 local CelMT = {}
--- cel_class.cpp Cel_get_image / Cel_get_position / Cel_get_bounds (the cel's position and image size).
+-- cel_class.cpp Cel_get_image / Cel_get_position / Cel_get_bounds (the cel's position and image size; a tilemap
+-- image in a tilemap layer counts in tiles: doc/cel_data.cpp CelData::adjustBounds, Grid::tilemapSizeToCanvas).
 CelMT.__index = function(cel, k)
   if k == "image" then return rawget(cel, "_image") end
   if k == "position" then
@@ -461,6 +541,11 @@ CelMT.__index = function(cel, k)
   end
   if k == "bounds" then
     local p, img = rawget(cel, "_position"), rawget(cel, "_image")
+    local ts = rawget(rawget(cel, "layer"), "_tileset")
+    if ts and img.colorMode == ColorMode.TILEMAP then
+      local size = ts.grid.tileSize
+      return Rectangle(p.x, p.y, img.width * size.width, img.height * size.height)
+    end
     return Rectangle(p.x, p.y, img.width, img.height)
   end
   return nil
@@ -504,6 +589,196 @@ function SpriteMT:setPalette(p)
   edit("setPalette")
   self.palettes[1] = p
 end
+
+-- sprite_class.cpp Sprite_deleteLayer(layer | name): cmd::RemoveLayer (undoable); "layer not found" when there is no
+-- such layer, "the layer doesn't belong to the sprite" for another sprite's layer.
+function SpriteMT:deleteLayer(l)
+  local found
+  for i, x in ipairs(self.layers) do
+    if x == l or (type(l) == "string" and x.name == l) then found = i; break end
+  end
+  if not found then
+    if type(l) == "table" and l.sprite ~= self then error("the layer doesn't belong to the sprite", 2) end
+    error("layer not found", 2)
+  end
+  edit("deleteLayer")
+  local gone = table.remove(self.layers, found)
+  if app.activeLayer == gone then app.activeLayer = self.layers[math.min(found, #self.layers)] end
+end
+
+---------------------------------------------------------------------------------------------------------------
+-- Tilesets and tiles (tileset_class.cpp, tile_class.cpp, grid_class.cpp; doc/tileset.h). A tileset holds images of
+-- its grid's tile size; tile 0 is the empty tile, so user tiles start at 1 (api/tileset.md). A tilemap image
+-- (ColorMode.TILEMAP) holds a tile index per pixel.
+---------------------------------------------------------------------------------------------------------------
+-- grid_class.cpp Grid: tileSize (a Size: width, height) and origin (a Point); simplified to a table.
+local function grid(x, y, w, h)
+  return { tileSize = { width = w, height = h }, origin = Point(x, y) }
+end
+
+local TilesetMT, TileMT = {}, {}
+-- tileset_class.cpp Tileset_properties: name (Tileset_set_name: cmd::SetTilesetName, undoable), grid (read-only),
+-- baseIndex; methods tile, getTile; other fields raise (luacpp.cpp).
+TilesetMT.__index = function(ts, k)
+  if k == "name" then return rawget(ts, "_name") end
+  if k == "grid" then return rawget(ts, "_grid") end
+  if k == "baseIndex" then return rawget(ts, "_baseIndex") end
+  if TilesetMT[k] then return TilesetMT[k] end
+  no_field(k)
+end
+-- tileset_class.cpp Tileset_set_name / Tileset_set_baseIndex: undoable commands; grid has no setter.
+TilesetMT.__newindex = function(ts, k, v)
+  if k == "name" then
+    edit("setTilesetName")
+    rawset(ts, "_name", tostring(v))
+  elseif k == "baseIndex" then
+    edit("setTilesetBaseIndex")
+    rawset(ts, "_baseIndex", math.tointeger(v) or 0)
+  else
+    error("Cannot set field '" .. tostring(k) .. "'", 2)
+  end
+end
+-- tileset_class.cpp Tileset_len: #tileset is its number of tiles, the empty tile 0 included.
+TilesetMT.__len = function(ts) return #rawget(ts, "_images") end
+
+-- doc::Tileset::makeEmptyTile: an image of the grid's tile size in the sprite's colour mode, cleared (transparent).
+local function empty_tile(ts)
+  local size = rawget(ts, "_grid").tileSize
+  return Image(size.width, size.height, rawget(ts, "_sprite").colorMode)
+end
+
+-- doc::Tileset(sprite, grid, ntiles): ntiles empty tiles (the first is the empty tile 0), base index 1, no name.
+local function tileset(sprite, g, ntiles)
+  local ts = setmetatable({ _sprite = sprite, _grid = g, _name = "", _baseIndex = 1, _images = {} }, TilesetMT)
+  for i = 1, ntiles do rawget(ts, "_images")[i] = empty_tile(ts) end
+  return ts
+end
+
+local function push_tile(ts, ti) return setmetatable({ _ts = ts, _ti = ti }, TileMT) end
+
+-- tileset_class.cpp Tileset_tile(index): the Tile at that index (0 is the empty tile), nil outside 0..#tileset-1.
+function TilesetMT:tile(i)
+  i = math.tointeger(i) or 0
+  if i >= 0 and i < #self then return push_tile(self, i) end
+  return nil
+end
+-- tileset_class.cpp Tileset_getTile(index): the tile's image (the tileset's own, not a copy), or nil.
+function TilesetMT:getTile(i) return rawget(self, "_images")[(math.tointeger(i) or -1) + 1] end
+
+-- tile_class.cpp Tile_properties: index (read-only) and image; Tile_get_image gives the tileset's own image
+-- (push_tileset_image). Other fields raise (luacpp.cpp).
+TileMT.__index = function(t, k)
+  if k == "index" then return rawget(t, "_ti") end
+  if k == "image" then return rawget(rawget(t, "_ts"), "_images")[rawget(t, "_ti") + 1] end
+  no_field(k)
+end
+-- tile_class.cpp Tile_set_image: the tile's image is replaced by a copy of the given one (Image::createCopy,
+-- cmd::ReplaceImage: undoable).
+TileMT.__newindex = function(t, k, v)
+  if k ~= "image" then error("Cannot set field '" .. tostring(k) .. "'", 2) end
+  edit("replaceTileImage")
+  rawget(rawget(t, "_ts"), "_images")[rawget(t, "_ti") + 1] = copy_image(v)
+end
+
+-- sprite_class.cpp Sprite_newTile(tileset [, index]) (since 822357869, v1.3-rc1): inserts an empty tile at `index`
+-- (default: the end; below 1 raises "index must be equal to or greater than 1"), cmd::AddTile (undoable); returns
+-- the Tile. A tileset of another sprite raises "the tileset belongs to another sprite".
+function SpriteMT:newTile(ts, index)
+  if getmetatable(ts) ~= TilesetMT then error("empty argument not allowed and must be a Tileset object", 2) end
+  if rawget(ts, "_sprite") ~= self then error("the tileset belongs to another sprite", 2) end
+  local ti = #ts
+  if math.type(index) == "integer" then
+    ti = index
+    if ti < 1 then error("index must be equal to or greater than 1", 2) end
+  end
+  edit("addTile")
+  table.insert(rawget(ts, "_images"), ti + 1, empty_tile(ts))
+  return push_tile(ts, ti)
+end
+
+-- sprite_class.cpp Sprite_newTileset([grid | rectangle [, ntiles]]) (since c299be50a, v1.3-rc1): a new tileset of
+-- the rectangle's size (a table at v1.3-rc5; HEAD also takes a Rectangle object; an origin other than 0,0 raises at
+-- HEAD), ntiles tiles (default 1); cmd::AddTileset (undoable). Without arguments: the sprite's grid size.
+function SpriteMT:newTileset(r, ntiles)
+  local x, y, w, h
+  if r == nil then
+    local b = rawget(self, "_gridBounds")
+    x, y, w, h = 0, 0, b.width, b.height
+  elseif type(r) == "table" and r.tileSize then
+    x, y, w, h = r.origin.x, r.origin.y, r.tileSize.width, r.tileSize.height
+  elseif type(r) == "table" then
+    x, y, w, h = rect_args(r)
+  else
+    error("grid or table expected", 2)
+  end
+  if ntiles ~= nil and (math.type(ntiles) ~= "integer" or ntiles <= 0) then
+    error("ntiles field must be an integer greater than 0", 2)
+  end
+  edit("addTileset")
+  local ts = tileset(self, grid(x, y, w, h), ntiles or 1)
+  self.tilesets[#self.tilesets + 1] = ts
+  return ts
+end
+
+-- sprite_class.cpp Sprite_deleteTileset(tileset | index) (since c299be50a, v1.3-rc1): tilemap layers using it get
+-- tileset 0 (cmd::SetLayerTileset), then cmd::RemoveTileset (undoable); "tileset not found" otherwise.
+function SpriteMT:deleteTileset(ts)
+  local at
+  for i, x in ipairs(self.tilesets) do if x == ts or i - 1 == ts then at = i end end
+  if not at then error("tileset not found", 2) end
+  edit("removeTileset")
+  local gone = table.remove(self.tilesets, at)
+  for _, l in ipairs(self.layers) do
+    if rawget(l, "_tileset") == gone then rawset(l, "_tileset", self.tilesets[1]) end
+  end
+end
+
+---------------------------------------------------------------------------------------------------------------
+-- app.command (app_command_object.cpp): app.command.<Id>{ params } runs a command on the active document; an
+-- unknown id raises "command '<id>' not found". CommandWithNewParams::loadParamsFromLuaTable (new_params.cpp) reads
+-- only the params the command declares: others are ignored. Context::executeCommand (context.cpp) resets the result
+-- to kOk and runs nothing when the command is disabled, so the call then still returns true.
+---------------------------------------------------------------------------------------------------------------
+local commands = {}
+
+-- cmd_new_layer.cpp NewLayerCommand (onEnabled: an active, writable sprite): params name (default "Layer N"),
+-- tilemap, gridBounds (since 6cbde5747, v1.3-rc3; before it ignored), ...; a tilemap layer gets a new tileset
+-- (cmd::AddTileset) of one empty tile whose grid is gridBounds, or, when that is empty or not given, the active
+-- site's grid (simplified to the sprite's gridBounds), base index 1; the layer goes after the active layer. The new
+-- layer is the active one afterwards (tests/scripts/tilemap.lua reads it as app.layer). Inside app.transaction the
+-- command's Tx joins the script's transaction (the comment on showTooltip in cmd_new_layer.cpp).
+function commands.NewLayer(p)
+  local sprite = app.activeSprite
+  if not sprite then return end
+  local name = type(p.name) == "string" and p.name or ("Layer " .. (#sprite.layers + 1))
+  local ts
+  if p.tilemap then
+    local b = rawget(sprite, "_gridBounds")
+    if p.gridBounds ~= nil and stub.api_version >= 23 then
+      local x, y, w, h = rect_args(p.gridBounds)
+      if w > 0 and h > 0 then b = Rectangle(x, y, w, h) end
+    end
+    edit("addTileset")
+    ts = tileset(sprite, grid(b.x, b.y, b.width, b.height), 1)
+    sprite.tilesets[#sprite.tilesets + 1] = ts
+  end
+  edit("newLayer")
+  local l = layer(sprite, name, ts)
+  local at = #sprite.layers + 1
+  for i, x in ipairs(sprite.layers) do if x == app.activeLayer then at = i + 1 end end
+  table.insert(sprite.layers, at, l)
+  app.activeLayer = l
+end
+
+-- app_command_object.cpp AppCommand_index / Command_call (see the section's comment).
+app.command = setmetatable({}, { __index = function(_, id)
+  local run = commands[id]
+  if not run then error("command '" .. tostring(id) .. "' not found", 2) end
+  return function(p)
+    if not stub.disabled_commands[id] then run(type(p) == "table" and p or {}) end
+    return true
+  end
+end })
 
 ---------------------------------------------------------------------------------------------------------------
 -- GraphicsContext of a canvas onpaint event (graphics_context.cpp): width, height, antialias, color,
