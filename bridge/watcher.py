@@ -18,6 +18,8 @@ The contract is ``docs/watch-folder.md``; in short:
   same name is kept beside it as ``<name>-2.json`` / ``<name>-2.error.json`` (then ``-3``, ...), never over it;
 * a job the journal shows started ``max_attempts`` times without finishing (the watcher died in it each time) is set
   aside in ``failed/`` (code ``too_many_attempts``) instead of blocking the queue for ever;
+* ``output.tiled_preview`` (tile models only) also writes each request's tiles beside their 3x3 repeats as
+  ``<job>-<request>-tiled.png`` (a seam shows only when a tile is repeated);
 * job files are opened with ``O_NOFOLLOW`` (a symbolic link is refused when it is opened, not only when it is seen)
   and must be regular files; the job's output size (sprites, scale, sheets) is bounded before anything runs.
 """
@@ -48,7 +50,15 @@ import pixelsprite
 from pixelsprite import api
 from pixelsprite.atomic import write_bytes_atomic
 from pixelsprite.errors import InvalidRequest, PixelspriteError
-from pixelsprite.imageio import check_output_size, compose_sheet, encode_png, sheet_description, sheet_shape
+from pixelsprite.imageio import (
+    check_output_size,
+    compose_sheet,
+    compose_tiled_preview,
+    encode_png,
+    sheet_description,
+    sheet_shape,
+    tiled_preview_shape,
+)
 from pixelsprite.palettes.formats import FORMATS as PALETTE_FORMATS
 from pixelsprite.palettes.formats import encode_palette
 from pixelsprite.registry import Registry
@@ -135,6 +145,8 @@ class OutputOptions:
         gutter: transparent pixels between sheet cells.
         scale: nearest-neighbour upscale of sprites and sheets, 1..16.
         palette_formats: formats to write each request's palette in (requests with a ``palette`` only).
+        tiled_preview: also write each sprite request's ``<job>-<request>-tiled.png``: every tile beside its 3x3
+            repeat (``columns`` tiles per row, ``gutter``, ``scale``); every sprite request's model must tile.
     """
 
     layout: str = "sprites"
@@ -143,6 +155,7 @@ class OutputOptions:
     gutter: int = 0
     scale: int = 1
     palette_formats: tuple[str, ...] = ("gpl",)
+    tiled_preview: bool = False
 
     @classmethod
     def parse(cls, obj: Any) -> OutputOptions:
@@ -150,7 +163,7 @@ class OutputOptions:
             return cls()
         if not isinstance(obj, dict):
             raise JobError("output must be an object", field="output")
-        known = {"layout", "name", "columns", "gutter", "scale", "palette_formats"}
+        known = {"layout", "name", "columns", "gutter", "scale", "palette_formats", "tiled_preview"}
         for key in obj:
             if key not in known:
                 raise JobError(
@@ -190,7 +203,20 @@ class OutputOptions:
                 f"output.palette_formats must be a list of: {', '.join(PALETTE_FORMATS)}",
                 field="output.palette_formats",
             )
-        return cls(layout, name, ints["columns"], ints["gutter"] or 0, ints["scale"] or 1, tuple(dict.fromkeys(fmts)))
+        tiled = obj.get("tiled_preview", False)
+        if not isinstance(tiled, bool):
+            raise JobError(
+                f"output.tiled_preview must be true or false, got {tiled!r}"[:160], field="output.tiled_preview"
+            )
+        return cls(
+            layout,
+            name,
+            ints["columns"],
+            ints["gutter"] or 0,
+            ints["scale"] or 1,
+            tuple(dict.fromkeys(fmts)),
+            tiled,
+        )
 
 
 @dataclass(frozen=True)
@@ -303,6 +329,13 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
             )
         if "id" in req:
             raise JobError("requests in a job file take no id (the watcher names them)", field="id", request=i)
+        if "tiled_preview" in req:
+            raise JobError(
+                'tiled_preview is an output option: put it in the job\'s "output" object '
+                '({"output": {"tiled_preview": true}})',
+                field="tiled_preview",
+                request=i,
+            )
         if req.get("image_format", "png") != "png":
             raise JobError(
                 "image_format must be png in a job file (sprites are written as PNG files)",
@@ -315,6 +348,8 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
         except PixelspriteError as e:
             e.request = i  # type: ignore[attr-defined]
             raise
+        if options.tiled_preview:
+            _check_tiles(call, i)
         sprites += _sprites_of(call)
         if sprites > limits.max_sprites:
             raise JobError(
@@ -336,6 +371,20 @@ def parse_job(name: str, data: bytes, catalog: proto.Catalog, limits: WatchLimit
     return _Job(name, _sha256(data), tuple(calls), options)
 
 
+def _check_tiles(call: proto.Call, i: int) -> None:
+    """With ``output.tiled_preview``, a request that writes sprites must ask a tile model (capabilities: tiling)."""
+    caps = call.model
+    if isinstance(call.request, api.PaletteRequest) or caps is None or caps.caps.tiling:
+        return
+    raise JobError(
+        f"output.tiled_preview shows tiles repeated 3x3, and requests[{i}]'s model {caps.name!r} ({caps.family}) "
+        "does not make tiles that repeat seamlessly; ask a tile model (the protocol's models answer says "
+        '"tiling": true) or put this request in a job without tiled_preview',
+        field="output.tiled_preview",
+        request=i,
+    )
+
+
 def _output_pixels(call: proto.Call, options: OutputOptions, i: int) -> int:
     """Pixels of the images a request will write (0 for a palette); JobError if one of its sheets is too large."""
     req, caps = call.request, call.model
@@ -355,6 +404,19 @@ def _output_pixels(call: proto.Call, options: OutputOptions, i: int) -> int:
                 what=f"requests[{i}]'s sheet",
                 field="output.scale",
                 advice='lower output.scale, output.gutter or count, or use layout "sprites"',
+            )
+        except PixelspriteError as e:
+            raise JobError(e.message, field=e.field, request=i) from None
+        total += sheet_w * sheet_h
+    if options.tiled_preview:
+        _, sheet_h, sheet_w = tiled_preview_shape(n, h, w, columns=options.columns, gutter=options.gutter, scale=s)
+        try:
+            check_output_size(
+                sheet_w,
+                sheet_h,
+                what=f"requests[{i}]'s tiled preview",
+                field="output.scale",
+                advice="lower output.scale, output.gutter or count, or drop output.tiled_preview",
             )
         except PixelspriteError as e:
             raise JobError(e.message, field=e.field, request=i) from None
@@ -752,7 +814,12 @@ class Watcher:
                 "job": job.name,
                 "job_sha256": job.sha256,
                 "pixelsprite": pixelsprite.__version__,
-                "output": {"layout": job.output.layout, "name": job.output.name, "scale": job.output.scale},
+                "output": {
+                    "layout": job.output.layout,
+                    "name": job.output.name,
+                    "scale": job.output.scale,
+                    **({"tiled_preview": True} if job.output.tiled_preview else {}),
+                },
                 "models": models,
                 "requests": entries,
                 "sprites": sprites,
@@ -850,6 +917,9 @@ class Watcher:
             )
             put(stem + ".png", encode_png(sheet), kind="sheet")
             put(stem + ".json", (json.dumps(desc, indent=2) + "\n").encode(), kind="sheet_description")
+        if opt.tiled_preview:
+            preview = compose_tiled_preview(sprites, columns=opt.columns, gutter=opt.gutter, scale=opt.scale)
+            put(_safe_file_name(f"{job.name}-{i}-tiled.png", "the job name"), encode_png(preview), kind="tiled_preview")
         palette = getattr(call.request, "palette", None)
         if palette is not None:
             for fmt in opt.palette_formats:

@@ -322,6 +322,18 @@ def test_example_jobs_are_valid(path: Path) -> None:
             ("potion", "ring"),
         ),
     )
+    caps["tiles16"] = proto.ModelCaps(
+        name="tiles16",
+        width=16,
+        height=16,
+        caps=Capabilities(
+            "pixel",
+            ("generate", "variations", "inpaint"),
+            ("label", "steps", "solver", "guidance", "temperature"),
+            ("floor", "wall", "water"),
+            tiling=True,
+        ),
+    )
     job = parse_job(path.stem, path.read_bytes(), proto.Catalog(caps, "vae16"), WatchLimits())
     assert job.calls and all(call.op in JOB_OPERATIONS for _, call in job.calls)
 
