@@ -9,6 +9,11 @@
         mask = np.zeros(sheet.shape[1:3], bool); mask[4:8, 4:8] = True
         fixed = c.inpaint(sheet[0], mask, model="pixel16", count=4, seed=1)   # a pixel model: repaint the mask
 
+        tile_models = [m["name"] for m in c.models()["models"] if m["tiling"]]   # e.g. tiles16, tiles32
+        floor = c.generate(model="tiles16", label="floor", count=8, seed=1)
+        write_png("floor-preview.png", floor.tiled_preview(scale=4))   # pixelsprite.imageio; each tile + 3x3
+        more = c.variations(floor.rgba[0], model="tiles16", strength=0.35)     # in the tile's own colours
+
 Requests may run concurrently on one connection; answers are matched by id. Errors raise
 :class:`~bridge.errors.RemoteError` carrying the server's ``code``, ``message`` and ``field``.
 """
@@ -31,7 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from pixelsprite.imageio import decode_image
+from pixelsprite.imageio import compose_tiled_preview, decode_image
 
 from . import protocol as proto
 from .errors import RemoteError
@@ -58,6 +63,18 @@ class Sprites:
 
     def __len__(self) -> int:
         return int(self.rgba.shape[0])
+
+    def repeat_3x3(self) -> np.ndarray:
+        """Each sprite repeated 3x3, uint8 ``(N, 3H, 3W, 4)``: how a tile looks on a map (a seam shows only when a
+        tile meets its own copies). Tile models (``"tiling": true`` in :meth:`Client.models`) make tiles that
+        repeat seamlessly."""
+        return np.tile(self.rgba, (1, 3, 3, 1))
+
+    def tiled_preview(self, *, columns: int | None = None, gutter: int = 1, scale: int = 1) -> np.ndarray:
+        """The tiled-preview sheet, uint8 ``(H, W, 4)``: each sprite beside its 3x3 repeat, ``columns`` pairs a row
+        (default square-ish), ``gutter`` transparent pixels between cells, upscaled by ``scale``; the same sheet
+        as the CLI's ``--tiled-preview`` and the watch folder's ``output.tiled_preview`` (docs/tiles.md)."""
+        return compose_tiled_preview(self.rgba, columns=columns, gutter=gutter, scale=scale)
 
 
 @dataclass(frozen=True, eq=False)
