@@ -39,8 +39,8 @@ def sprites_per_s(name: str, reg: Registry, batch: int, runs: int) -> tuple[floa
 
 def ws_latency_ms(name: str, reg: Registry, requests: int) -> list[float]:
     """Milliseconds per ``generate`` of 16 sprites (PNG answers) over a real local server, one client."""
-    from bridge.client import Client
-    from bridge.server import BackgroundServer
+    from pixelsprite_bridge.client import Client
+    from pixelsprite_bridge.server import BackgroundServer
 
     label = first_label(name, reg)
 

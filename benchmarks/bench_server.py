@@ -38,9 +38,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bridge.client import Client  # noqa: E402
 from pixelsprite import api  # noqa: E402
 from pixelsprite.registry import Registry  # noqa: E402
+from pixelsprite_bridge.client import Client  # noqa: E402
 
 COUNT = 16
 

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bridge.watcher import Watcher
 from pixelsprite import api
 from pixelsprite.atomic import write_bytes_atomic
 from pixelsprite.imageio import encode_png
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.watcher import Watcher
 
 
 def direct(registry: Registry, out: Path, jobs: int, count: int, model: str) -> float:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bridge.client import DEFAULT_URL, Client
-from bridge.errors import RemoteError
+from pixelsprite_bridge.client import DEFAULT_URL, Client
+from pixelsprite_bridge.errors import RemoteError
 
 
 async def main(url: str) -> None:

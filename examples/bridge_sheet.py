@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from bridge.client import DEFAULT_URL, SyncClient
 from pixelsprite.imageio import compose_sheet, write_png
+from pixelsprite_bridge.client import DEFAULT_URL, SyncClient
 
 
 def main() -> None:

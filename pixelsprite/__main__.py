@@ -7,6 +7,6 @@ imports the bridge, for its ``serve`` and ``watch`` (``bridge.cli``). Nothing im
 
 import sys
 
-from bridge.cli import main
+from pixelsprite_bridge.cli import main
 
 sys.exit(main())

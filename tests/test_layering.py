@@ -19,9 +19,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# folder (= its import name) -> the top-level import names its modules must never import
+# folder -> the top-level import names its modules must never import (bridge/ installs as ``pixelsprite_bridge``;
+# its own modules import each other relatively, so neither name may appear in pixelsprite/)
 FORBIDDEN = {
-    "pixelsprite": ("bridge", "training"),
+    "pixelsprite": ("bridge", "pixelsprite_bridge", "training"),
     "bridge": ("training",),
 }
 # entry points sit above every layer and nothing imports them: ``python -m pixelsprite`` runs the bridge's CLI
@@ -93,13 +94,13 @@ def test_nothing_imports_the_entry_points() -> None:
 
 
 def test_every_module_imports_with_the_layers_above_it_unimportable() -> None:
-    """Each runtime module with ``bridge`` and ``training`` blocked, then each bridge module with ``training``
-    blocked, in a fresh interpreter."""
+    """Each runtime module with the bridge and ``training`` blocked, then each bridge module (``pixelsprite_bridge``,
+    as installed) with ``training`` blocked, in a fresh interpreter."""
     code = textwrap.dedent(
         """
         import importlib, importlib.abc, pkgutil, sys
 
-        blocked = {"bridge", "training"}
+        blocked = {"bridge", "pixelsprite_bridge", "training"}
 
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
@@ -116,9 +117,9 @@ def test_every_module_imports_with_the_layers_above_it_unimportable() -> None:
                     importlib.import_module(info.name)
 
         import_all("pixelsprite")
-        assert not [m for m in sys.modules if m.split(".")[0] in ("bridge", "training")]
-        blocked.discard("bridge")
-        import_all("bridge")
+        assert not [m for m in sys.modules if m.split(".")[0] in blocked]
+        blocked.discard("pixelsprite_bridge")
+        import_all("pixelsprite_bridge")
         assert not [m for m in sys.modules if m.split(".")[0] == "training"]
         """
     )
@@ -132,8 +133,8 @@ def test_the_console_script_is_the_bridge_cli_with_serve_and_watch(capsys: pytes
     except ImportError:  # Python 3.10
         pytest.skip("reading pyproject.toml needs tomllib (Python 3.11+)")
     target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["pixelsprite"]
-    assert target == "bridge.cli:main"
-    from bridge.cli import main
+    assert target == "pixelsprite_bridge.cli:main"
+    from pixelsprite_bridge.cli import main
 
     for command in ("serve", "watch"):
         assert main([command, "--help"]) == 0

@@ -80,5 +80,26 @@ def test_the_built_wheel(tmp_path: Path) -> None:
     assert not [n for n in names if "/label_" in n or n.endswith(("reconstructions.png", "interpolation.png"))]
     for b in sorted({p.parent.name for p in MODELS.glob("*/manifest.json")}):
         assert {f"pixelsprite/models/{b}/{f}" for f in ("manifest.json", "card.md", "samples.png")} <= set(names)
-    assert "bridge/playground.html" in names and "pixelsprite/py.typed" in names
+    assert "pixelsprite_bridge/playground.html" in names and "pixelsprite/py.typed" in names
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top == {"pixelsprite", "pixelsprite_bridge"}, top  # import names that cannot collide; no training
     print(f"wheel {wheel.stat().st_size / 1e6:.1f} MB, unpacked {unpacked / 1e6:.1f} MB, {len(names)} files")
+
+
+def test_the_package_list_covers_every_runtime_folder() -> None:
+    """pyproject lists the installed packages by hand (bridge/ installs as ``pixelsprite_bridge``): every folder with
+    an ``__init__.py`` under pixelsprite/ and bridge/ must be in it, or a fresh install would lack it."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        pytest.skip("reading pyproject.toml needs tomllib (Python 3.11+)")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts).replace("bridge", "pixelsprite_bridge", 1)
+        if p.parts[len(ROOT.parts)] == "bridge"
+        else ".".join(p.parent.relative_to(ROOT).parts)
+        for folder in ("pixelsprite", "bridge")
+        for p in (ROOT / folder).rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert listed == found, (sorted(listed - found), sorted(found - listed))

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bridge.client import SyncClient
+from pixelsprite_bridge.client import SyncClient
 
 REPO = Path(__file__).resolve().parents[1]
 

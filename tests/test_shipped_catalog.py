@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.server import build_catalog
 from pixelsprite import api, families
 from pixelsprite.errors import InvalidRequest
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.server import build_catalog
 
 pytestmark = pytest.mark.shipped
 

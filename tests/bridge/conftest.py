@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bridge.server import BackgroundServer
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.server import BackgroundServer
 from tests.pixelsprite.conftest import (  # noqa: F401 - fixtures
     bundle_writer,
     iterative_registry,

@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bridge.batching import generate_chunked, generate_many, with_seed
-from bridge.client import SyncClient
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.palettes.resolve import resolve_palette
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.batching import generate_chunked, generate_many, with_seed
+from pixelsprite_bridge.client import SyncClient
+from pixelsprite_bridge.server import BackgroundServer
 
 GAMEBOY = {tuple(c) for c in resolve_palette("gameboy-dmg").colors.tolist()}
 

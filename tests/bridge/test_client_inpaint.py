@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bridge.client import Client, Progress, SyncClient, mask_arg
-from bridge.errors import RemoteError
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.imageio import encode_png
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.client import Client, Progress, SyncClient, mask_arg
+from pixelsprite_bridge.errors import RemoteError
+from pixelsprite_bridge.server import BackgroundServer
 
 from .pixel_fixtures import SIZE, pixel_registry, sprite, write_pixel_models
 

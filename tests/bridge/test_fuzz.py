@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
-from bridge import protocol as proto
-from bridge.client import SyncClient
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.imageio import encode_png
 from pixelsprite.registry import Registry
+from pixelsprite_bridge import protocol as proto
+from pixelsprite_bridge.client import SyncClient
+from pixelsprite_bridge.server import BackgroundServer
 
 CODES = {
     "malformed_frame",

@@ -17,10 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request
 
-from bridge.client import Client
-from bridge.http import CONFIG_PLACEHOLDER, Site, page_host, render_page
-from bridge.server import BackgroundServer
 from pixelsprite.palettes import builtin_names
+from pixelsprite_bridge.client import Client
+from pixelsprite_bridge.http import CONFIG_PLACEHOLDER, Site, page_host, render_page
+from pixelsprite_bridge.server import BackgroundServer
 
 
 def fetch(

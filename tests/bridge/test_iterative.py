@@ -12,12 +12,12 @@ import msgpack
 import numpy as np
 import pytest
 
-from bridge.client import Client, SyncClient
-from bridge.errors import RemoteError
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.imageio import decode_image
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.client import Client, SyncClient
+from pixelsprite_bridge.errors import RemoteError
+from pixelsprite_bridge.server import BackgroundServer
 
 
 @pytest.fixture(scope="module")

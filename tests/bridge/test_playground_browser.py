@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.server import BackgroundServer
 
 CHROMIUM = os.environ.get("PIXELSPRITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.server import BackgroundServer
 
 from .pixel_fixtures import SIZE, pixel_registry, write_pixel_models
 

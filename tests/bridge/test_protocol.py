@@ -9,12 +9,12 @@ import msgpack
 import numpy as np
 import pytest
 
-from bridge import protocol as proto
-from bridge.errors import MalformedFrame, UnknownOperation, UnsupportedParameter
 from pixelsprite import api
 from pixelsprite.errors import ImageError, InvalidRequest, UnknownModel
 from pixelsprite.families import Capabilities
 from pixelsprite.imageio import encode_png
+from pixelsprite_bridge import protocol as proto
+from pixelsprite_bridge.errors import MalformedFrame, UnknownOperation, UnsupportedParameter
 
 VAE_OPS = ("generate", "variations", "interpolate", "grid", "encode", "decode")
 TINY = proto.ModelCaps(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bridge.client import SyncClient
+from pixelsprite_bridge.client import SyncClient
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,20 +116,20 @@ def test_preview_flags_reach_the_server(tmp_path: Path, onnx_files: dict[str, Pa
     ],
 )
 def test_bad_preview_flags_are_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from bridge.cli import main
+    from pixelsprite_bridge.cli import main
 
     assert main(["serve", *args]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_preview_flags_default_to_the_servers_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bridge.server
-    from bridge.cli import main
+    import pixelsprite_bridge.server
+    from pixelsprite_bridge.cli import main
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(bridge.server, "serve_forever", lambda **kw: seen.update(kw) or 0)
+    monkeypatch.setattr(pixelsprite_bridge.server, "serve_forever", lambda **kw: seen.update(kw) or 0)
     assert main(["--no-builtin-models", "serve"]) == 0
-    server = bridge.server.Server(registry=seen["registry"])
+    server = pixelsprite_bridge.server.Server(registry=seen["registry"])
     assert (seen["preview_every"], seen["preview_interval_s"]) == (server.preview_every, server.preview_interval_s)
     assert main(["--no-builtin-models", "serve", "--preview-every", "3", "--preview-interval", "1.5"]) == 0
     assert (seen["preview_every"], seen["preview_interval_s"]) == (3, 1.5)

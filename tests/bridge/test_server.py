@@ -14,13 +14,13 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
-from bridge.client import Client, SyncClient
-from bridge.errors import RemoteError
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.imageio import encode_png
 from pixelsprite.palettes.resolve import resolve_palette
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.client import Client, SyncClient
+from pixelsprite_bridge.errors import RemoteError
+from pixelsprite_bridge.server import BackgroundServer
 
 T = Any
 
@@ -213,7 +213,7 @@ def test_preview_on_a_vae_model_is_accepted_and_sends_no_images(
 def test_oversized_message_is_answered_then_far_oversized_closes_with_1009(
     make_server: Callable[..., BackgroundServer],
 ) -> None:
-    from bridge.protocol import Limits
+    from pixelsprite_bridge.protocol import Limits
 
     srv = make_server(limits=Limits(max_message_bytes=1000))
 
@@ -246,7 +246,7 @@ def test_oversized_message_is_answered_then_far_oversized_closes_with_1009(
 
 # ------------------------------------------------------------------------------------------------------ limits
 def test_per_connection_limit_answers_busy(make_server: Callable[..., BackgroundServer]) -> None:
-    from bridge.protocol import Limits
+    from pixelsprite_bridge.protocol import Limits
 
     srv = make_server(workers=1, chunk_sprites=2, limits=Limits(max_inflight=2))
 
@@ -372,7 +372,7 @@ def test_token(make_server: Callable[..., BackgroundServer]) -> None:
 
 
 def test_binds_loopback_by_default(registry: Registry) -> None:
-    from bridge.server import Server
+    from pixelsprite_bridge.server import Server
 
     assert Server(registry=registry).host == "127.0.0.1"
 

@@ -22,11 +22,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from bridge.client import Client
-from bridge.logs import LogThrottle
-from bridge.server import BackgroundServer, Server, default_max_connections, is_loopback
 from pixelsprite.errors import InvalidRequest
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.client import Client
+from pixelsprite_bridge.logs import LogThrottle
+from pixelsprite_bridge.server import BackgroundServer, Server, default_max_connections, is_loopback
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

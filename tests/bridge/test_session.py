@@ -12,9 +12,22 @@ from typing import Any
 import msgpack
 import pytest
 
-from bridge import protocol as proto
-from bridge.session import Action, Batch, Describe, Frame, Job, Log, Rejected, Send, Session, Start, Stop, parse
 from pixelsprite.families.capabilities import Capabilities, Solver
+from pixelsprite_bridge import protocol as proto
+from pixelsprite_bridge.session import (
+    Action,
+    Batch,
+    Describe,
+    Frame,
+    Job,
+    Log,
+    Rejected,
+    Send,
+    Session,
+    Start,
+    Stop,
+    parse,
+)
 
 VAE = proto.ModelCaps("tiny", Capabilities("vae", operations=("generate", "variations", "interpolate")), 16, 16)
 FLOW = proto.ModelCaps(

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge import protocol as proto
-from bridge.client import SyncClient
-from bridge.errors import UnsupportedParameter
-from bridge.server import BackgroundServer, build_catalog
 from pixelsprite import api
 from pixelsprite.errors import InvalidRequest
 from pixelsprite.imageio import encode_png
 from pixelsprite.registry import Registry
+from pixelsprite_bridge import protocol as proto
+from pixelsprite_bridge.client import SyncClient
+from pixelsprite_bridge.errors import UnsupportedParameter
+from pixelsprite_bridge.server import BackgroundServer, build_catalog
 from tests.pixelsprite.teacher_bundle import write_teacher_bundle
 
 T = "tinyteacher"

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bridge import cli
-from bridge import protocol as proto
-from bridge.watcher import JOB_OPERATIONS, JOURNAL, STAGING, Watcher, WatchLimits, parse_job
 from pixelsprite import api
 from pixelsprite.families import Capabilities
 from pixelsprite.imageio import decode_image, encode_png
 from pixelsprite.registry import Registry
+from pixelsprite_bridge import cli
+from pixelsprite_bridge import protocol as proto
+from pixelsprite_bridge.watcher import JOB_OPERATIONS, JOURNAL, STAGING, Watcher, WatchLimits, parse_job
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -390,7 +390,7 @@ def test_watcher_imports_without_torch() -> None:
         "        if name == 'torch' or name.startswith('torch.'):\n"
         "            raise ImportError('torch is blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import bridge.watcher, bridge.cli, pixelsprite.cli\n"
+        "import pixelsprite_bridge.watcher, pixelsprite_bridge.cli, pixelsprite.cli\n"
         "assert 'torch' not in sys.modules\n"
     )
     root = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from bridge.watcher import STAGING, Watcher
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.watcher import STAGING, Watcher
 from tests.bridge.test_watcher import check_outputs, done_names, drop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

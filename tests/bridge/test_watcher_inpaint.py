@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.watcher import Watcher
 from pixelsprite import api
 from pixelsprite.imageio import encode_png, read_image
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.watcher import Watcher
 from tests.pixelsprite.pixel_bundles import SIZE, write_pixel_model
 
 

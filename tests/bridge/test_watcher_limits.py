@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bridge import cli
-from bridge.watcher import JOURNAL, Watcher, WatchLimits
 from pixelsprite.registry import Registry
+from pixelsprite_bridge import cli
+from pixelsprite_bridge.watcher import JOURNAL, Watcher, WatchLimits
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pixelsprite_bridge.watcher import JOURNAL, STAGING, Watcher, WatchLimits
 
 from pixelsprite import api
 from pixelsprite.evaluation.seams import seam_distance
 from pixelsprite.imageio import compose_tiled_preview, encode_png, read_image
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.watcher import JOURNAL, STAGING, Watcher, WatchLimits
 from tests.pixelsprite.pixel_bundles import SIZE, write_pixel_model
 
 

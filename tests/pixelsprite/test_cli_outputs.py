@@ -150,8 +150,8 @@ def test_generate_writes_the_sheet_description_next_to_the_sheet(
 
 
 def test_the_watch_folder_and_the_cli_describe_sheets_with_one_function() -> None:
-    import bridge.watcher as watcher
     import pixelsprite.cli as cli
+    import pixelsprite_bridge.watcher as watcher
     from pixelsprite.imageio import sheet_description
 
     assert watcher.sheet_description is sheet_description and cli.sheet_description is sheet_description

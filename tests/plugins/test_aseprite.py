@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bridge.client import SyncClient
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.palettes.builtin import builtin_names
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.client import SyncClient
+from pixelsprite_bridge.server import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "plugins" / "aseprite"

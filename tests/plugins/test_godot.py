@@ -36,10 +36,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bridge.server import BackgroundServer
 from pixelsprite import api
 from pixelsprite.palettes.builtin import builtin_names
 from pixelsprite.registry import Registry
+from pixelsprite_bridge.server import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "plugins" / "godot" / "addons" / "pixelsprite"

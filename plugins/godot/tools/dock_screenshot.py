@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             return 4
         _install_packages()
     sys.path.insert(0, str(ROOT))
-    from bridge.server import BackgroundServer
     from pixelsprite.registry import Registry
+    from pixelsprite_bridge.server import BackgroundServer
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="pixelsprite-shot-"))
     project = work / "demo"
