@@ -265,9 +265,9 @@ class Call:
     def batch_key(self) -> tuple[Any, ...] | None:
         """Requests with equal keys can share one model call (micro-batching); None: never batched."""
         req = self.request
-        vae = self.model is not None and self.model.family == "vae"
+        one_pass = self.model is not None and self.model.caps.steps is None  # no sampler: no per-request progress
         if (
-            vae
+            one_pass
             and isinstance(req, api.GenerateRequest)
             and req.palette is None
             and not (req.despeckle or req.outline)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pixelsprite import families
+
 if TYPE_CHECKING:
     from pixelsprite.registry import Registry
 
@@ -202,11 +204,15 @@ def corrupt_mixed(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray
 
 # ------------------------------------------------------------------------------------------ generated
 def available_generators(registry: Registry, sizes: tuple[int, ...] = (16, 40)) -> dict[str, int]:
-    """Generator bundles (vae, diffusion, flow) in ``registry`` -> their sprite size, for sizes in ``sizes``."""
+    """Sprite generator bundles in ``registry`` (every family that can ``generate``; tile models excluded: a tile is
+    not a sprite) -> their sprite size, for sizes in ``sizes``."""
     out = {}
+    generators = families.families_with("generate")
     for b in registry.bundles():
         m = b.manifest
-        if m.family in ("vae", "diffusion", "flow") and m.image.width == m.image.height and m.image.width in sizes:
+        if m.family not in generators or families.capabilities(m).tiling:
+            continue
+        if m.image.width == m.image.height and m.image.width in sizes:
             out[b.name] = m.image.width
     return out
 
