@@ -356,3 +356,57 @@ def test_lua_repaint_selection_against_pixelsprite_serve(tmp_path: Path, bundle_
     np.testing.assert_array_equal(cel, want[1])  # candidate 2 (seed 8), the request layer's own
     assert (cel[~selected] == image[~selected]).all() and (cel[selected] != image[selected]).any()
     assert lines[-1][0:2] == ["applied", "1"] and "seed 8" in lines[-1][2]
+
+
+def test_lua_tiles_against_a_real_tile_model(tmp_path: Path) -> None:
+    # a tile model (a tiny tiling pixel bundle) behind a real server (issue 19): its catalog entry says tiling, so the
+    # Generate dialog (dialogs.lua + document.lua on the API double) selects Insert as New tilemap, draws each of the
+    # server's tiles 3x3 byte for byte, and Insert puts them into a new sprite's tileset and tilemap layer of the
+    # tile size, the map referencing tiles 1..3 in order
+    lua = _need("lua5.4")
+    import websockets.sync.client as ws_client
+
+    from tests.pixelsprite.pixel_bundles import SIZE, write_pixel_model  # imports torch (skips without it)
+
+    root = tmp_path / "models"
+    write_pixel_model(root, "ttile", tiling=True)
+    write_pixel_model(root)  # tpixel: a sprite model beside it
+    registry = Registry([root], builtin=False, env=False)
+
+    def tiles(*args: str) -> list[str]:
+        run = subprocess.run(
+            [lua, str(HERE / "contract.lua"), "tiles", str(tmp_path / "hello.json"), str(tmp_path / "models.json")]
+            + ["ttile", *args],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.splitlines()
+
+    with BackgroundServer(registry=registry, workers=1, grace_s=1.0) as server:
+        with ws_client.connect(server.url, max_size=None) as conn:
+            for name in ("hello", "models"):
+                conn.send(json.dumps({"id": name, "op": name}))
+                (tmp_path / f"{name}.json").write_text(str(conn.recv(timeout=60)))
+            insert, frame = tiles()
+            request = json.loads(frame)
+            conn.send(frame)
+            answers = [str(conn.recv(timeout=60))]
+            while json.loads(answers[-1])["type"] == "progress":
+                answers.append(str(conn.recv(timeout=60)))
+    catalog = json.loads((tmp_path / "models.json").read_text())["models"]
+    assert {m["name"]: m["tiling"] for m in catalog} == {"ttile": True, "tpixel": False}
+    assert insert == "insert\tNew tilemap"
+    assert (request["op"], request["model"], request["count"], request["seed"]) == ("generate", "ttile", 3, 4)
+    result = json.loads(answers[-1])
+    assert result["type"] == "result", result
+    (tmp_path / "answers.jsonl").write_text("\n".join(answers) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    drawn, tilemap = tiles(str(tmp_path / "answers.jsonl"), str(out))
+    assert drawn == "drawn\t27\t9,9,9"
+    assert tilemap.split("\t") == ["tilemap", "4", f"{SIZE}x{SIZE}", "1,2,3,0"]
+    want = api.generate("ttile", 3, 4, registry=registry).sprites
+    for i in range(3):
+        got = (out / f"tile-{i + 1}.rgba").read_bytes()
+        assert got == base64.b64decode(result["images"][i]) == want[i].tobytes(), i

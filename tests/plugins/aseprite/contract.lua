@@ -14,6 +14,12 @@
 --       them, writes what the preview grid drew after each to OUT_DIR/<n>-<i>.rgba ("<n>\t<type>\t<images>"),
 --       clicks candidate PICK, presses Apply and writes the cel, at the sprite's size, to OUT_DIR/cel.rgba
 --       ("applied\t<transactions>\t<status>")
+--   lua5.4 contract.lua tiles HELLO MODELS MODEL [ANSWERS OUT_DIR]
+--       Generate Sprite with a tile model (issue 19), the double's socket fed the server's hello and models: prints
+--       "insert\t<Insert as>" (a tile model selects New tilemap) and the generate frame (count 3, seed 4); with
+--       ANSWERS, feeds them and, after the result, prints "drawn\t<draws>\t<copies of each tile>" (each tile is
+--       drawn 3x3, byte for byte the server's), presses Insert and writes the new tileset's tiles 1.. to
+--       OUT_DIR/tile-<i>.rgba, printing "tilemap\t<#tileset>\t<tile w>x<h>\t<the map's tile indices>"
 -- Everything runs under the test double of Aseprite's API (stub/, rebuilt from Aseprite's source): the server's
 -- answers reach the extension as Aseprite's json.decode proxies (userdata, float numbers), and the extension's
 -- requests are encoded by the double's json.encode, which writes what Aseprite's json11 writes.
@@ -154,6 +160,67 @@ elseif mode == "repaint" then
     f:write(assert(document.cel_rgba(sprite.layers[1]:cel(1), w, h, Point(0, 0))))
     f:close()
     print("applied\t" .. #stub.transactions .. "\t" .. dlg._w.status.text)
+    assert(#stub.console == 0, stub.console[1])
+  end
+elseif mode == "tiles" then
+  local connection = require("connection")
+  local dialogs = require("dialogs")
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    return text
+  end
+  local conn = connection.new{ url = "ws://127.0.0.1:8737" }
+  conn:connect()
+  local ws = stub.sockets[#stub.sockets]
+  ws:_open()
+  local function answer(text)  -- a server answer, addressed to the request the extension sent last
+    local msg = json.decode(text)
+    msg.id = ws:_last().id
+    ws:_text(json.encode(msg))
+  end
+  answer(read(arg[2]))                        -- hello
+  local dlg = dialogs.generate{ conn = conn, prefs = {}, palettes = {} }
+  answer(read(arg[3]))                        -- models
+  dlg:_choose("model", arg[4])
+  dlg:_type("count", "3")
+  dlg:_type("seed", "4")
+  dlg:_click("generate")
+  assert(#stub.console == 0, stub.console[1])
+  local sent = ws.sent[#ws.sent]
+  if not arg[5] then
+    print("insert\t" .. dlg.data.insert)
+    print(sent)
+  else
+    local id = json.decode(sent).id
+    local result
+    for line in io.lines(arg[5]) do
+      local msg = json.decode(line)
+      msg.id = id
+      ws:_text(json.encode(msg))
+      if msg.type == "result" then result = assert(protocol.decode(line)) end
+    end
+    local images = assert(protocol.images(assert(result, "no result")))
+    local drawn, copies = dlg._w.preview.gc.drawn, {}
+    for k, d in ipairs(drawn) do
+      local i = (k - 1) // 9 + 1
+      assert(d.image.bytes == images[i].bytes, "copy " .. k .. " is not tile " .. i)
+      copies[i] = (copies[i] or 0) + 1
+    end
+    print("drawn\t" .. #drawn .. "\t" .. table.concat(copies, ","))
+    dlg:_click("insert_button")
+    local layer = app.activeSprite.layers[1]
+    local ts, map = layer.tileset, layer:cel(1).image
+    for i = 1, #ts - 1 do
+      local f = assert(io.open(string.format("%s/tile-%d.rgba", arg[6], i), "wb"))
+      f:write(document.rgba(ts:tile(i).image))
+      f:close()
+    end
+    local indices = {}
+    for y = 0, map.height - 1 do for x = 0, map.width - 1 do indices[#indices + 1] = map:getPixel(x, y) end end
+    local size = ts.grid.tileSize
+    print(string.format("tilemap\t%d\t%dx%d\t%s", #ts, size.width, size.height, table.concat(indices, ",")))
     assert(#stub.console == 0, stub.console[1])
   end
 elseif mode == "answers" then
