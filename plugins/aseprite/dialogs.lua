@@ -621,22 +621,6 @@ function M.palette(ctx)
             onchange = function() st.path_chosen = true end }
   dlg:button{ id = "save", text = "Save .gpl", onclick = save }
 
-  -- A model was chosen (or the list arrived): a tile model switches Insert as to a new tilemap, and leaving tile
-  -- models for sprite models switches it back to the dialog's default; then the spec's own on_model.
-  local function model_chosen()
-    local model = st.models[dlg.data.model]
-    local tiling = model ~= nil and model.tiling == true
-    if not spec.apply and tiling ~= st.model_tiling then
-      if tiling then
-        dlg:modify{ id = "insert", option = TILEMAP_MODE }
-      elseif st.model_tiling and dlg.data.insert == TILEMAP_MODE then
-        dlg:modify{ id = "insert", option = spec.insert or INSERT_MODES[1] }
-      end
-    end
-    st.model_tiling = tiling
-    if spec.on_model then spec.on_model(model) end
-  end
-
   local function request_models()
     conn:send(protocol.models(), {
       on_result = function(r)
