@@ -473,6 +473,28 @@ def test_dock_tiles_preview_3x3_and_save_as_tileset(project: Path, bundle_writer
         assert info["diffuse"] == ["CompressedTexture2D", f"res://tiles_out/{name}.png"]
         assert info["regions"] == [[8 * k, 0, 8, 8] for k in range(n)]
 
+    # drawn in a window (where the chroot has Xvfb): the saved TileSet's tiles stay crisp on a TileMapLayer that asks
+    # for Linear itself, in a viewport whose default is Linear; the same PNG without the CanvasTexture is smoothed
+    if not (GODOT_ROOT / "usr" / "bin" / "Xvfb").exists():
+        return  # the headless checks above stand; plugins/godot/tools/dock_screenshot.py installs Xvfb
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import dock_screenshot
+    finally:
+        sys.path.remove(str(TOOLS))
+    run = dock_screenshot.run_in_window(project, ["-s", "res://tests/tileset_render.gd"], size="320x160")
+    assert run.returncode == 0 and (project / "render.png").is_file(), run.stdout + run.stderr
+    render = json.loads((project / "render_report.json").read_text())
+    window = np.asarray(Image.open(project / "render.png").convert("RGB"))
+    grid = np.concatenate([np.concatenate([want[(x + 3 * y) % 5] for x in range(3)], 1) for y in range(3)], 0)
+    zoom = render["zoom"]
+    crisp = np.repeat(np.repeat(np.where(grid[..., 3:] > 0, grid[..., :3], 0), zoom, 0), zoom, 1)  # on black
+    x, y, w, h = render["saved"]
+    np.testing.assert_array_equal(window[y : y + h, x : x + w], crisp)
+    x, y, w, h = render["plain"]
+    plain = window[y : y + h, x : x + w]
+    assert plain.shape == crisp.shape and (plain != crisp).any(axis=-1).mean() > 0.05  # the control is smoothed
+
 
 def test_sprite_frames_from_the_cli_play_in_godot(project: Path) -> None:
     """``pixelsprite interpolate ... -o walk.tres`` (issue 18): Godot loads the SpriteFrames, finds the sheet by its

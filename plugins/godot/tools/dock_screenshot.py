@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from install_addon import install as install_addon  # this folder; run as a script, or with it on sys.path
@@ -30,7 +31,7 @@ SHOT = Path(__file__).resolve().parent / "shot"
 GODOT_ROOT = Path(os.environ.get("PIXELSPRITE_GODOT_ROOT", "/opt/pixelsprite-godot"))
 PACKAGES = ("xvfb", "xauth", "libgl1-mesa-dri", "libglx-mesa0", "libegl-mesa0", "fonts-dejavu-core")
 
-# Inside a private mount namespace: /proc and the project mounted, Xvfb started, the editor run in a window on it.
+# Inside a private mount namespace: /proc and the project mounted, Xvfb started, Godot run in a window on it.
 INNER = r"""
 set -e
 root="$1"; project="$2"; size="$3"; shift 3
@@ -42,7 +43,7 @@ exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 S
   Xvfb :77 -screen 0 ${SIZE}x24 -nolisten tcp >/tmp/xvfb.log 2>&1 &
   xvfb=$!
   for i in $(seq 50); do [ -e /tmp/.X11-unix/X77 ] && break; sleep 0.1; done
-  DISPLAY=:77 XDG_RUNTIME_DIR=/tmp/xdg LIBGL_ALWAYS_SOFTWARE=1 timeout 240 godot --path /project --editor \
+  DISPLAY=:77 XDG_RUNTIME_DIR=/tmp/xdg LIBGL_ALWAYS_SOFTWARE=1 timeout 240 godot --path /project \
     --rendering-driver opengl3 --resolution "$SIZE" --position 0,0 "$@"
   status=$?
   kill $xvfb 2>/dev/null || true
@@ -93,6 +94,21 @@ def _prepare(project: Path) -> None:
     cfg.write_text(text)
 
 
+def run_in_window(
+    project: Path, args: Sequence[str], *, size: str = "1600x900", timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Runs the chroot's Godot on ``project`` in a window (not ``--headless``) on a private Xvfb screen of ``size``,
+    with Mesa's software OpenGL: ``godot --path /project --rendering-driver opengl3 --resolution SIZE ARGS...``.
+    Needs the chroot's Xvfb (``_chroot_has("Xvfb")``) and root."""
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", INNER, "sh"]
+        + [str(GODOT_ROOT), str(project), size, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "godot-dock.png"))
@@ -128,28 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             [str(runner), str(project), "--headless", "--import"], capture_output=True, text=True, timeout=300
         )
         (work / "import.log").write_text(imp.stdout + imp.stderr)
-        run = subprocess.run(
-            [
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "/bin/sh",
-                "-c",
-                INNER,
-                "sh",
-                str(GODOT_ROOT),
-                str(project),
-                args.size,
-                "--",
-                server.url,
-                settings,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = run_in_window(project, ["--editor", "--", server.url, settings], size=args.size)
     (work / "editor.log").write_text(run.stdout + run.stderr)
     shots = [line for line in run.stdout.splitlines() if line.startswith("shot: ")]
     print("\n".join(shots), file=sys.stderr)
