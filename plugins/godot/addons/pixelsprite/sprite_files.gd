@@ -222,7 +222,9 @@ static func save_tile_set(tres_path: String, images: Array, tile_size: Vector2i)
 		return out
 	write_import_settings(png_path)
 	var texture := ImageTexture.create_from_image(atlas)
-	texture.resource_path = png_path  # saved as a reference to the PNG (imported as a CompressedTexture2D)
+	# saved as a reference to the PNG (imported as a CompressedTexture2D). Taking the path over is safe: the caller
+	# picked a name with no file, so whatever the editor may still cache under it is stale.
+	texture.take_over_path(png_path)
 	var canvas_texture := CanvasTexture.new()
 	canvas_texture.diffuse_texture = texture
 	canvas_texture.texture_filter = CanvasItem.TEXTURE_FILTER_NEAREST
