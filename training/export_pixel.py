@@ -126,7 +126,6 @@ def export_pixel_bundle(
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
     mc = state["model_config"]
-    cfg = model.cfg
     if tuple(mc["labels"]) != data.label_names:
         raise ValueError(f"checkpoint labels {mc['labels']} differ from the dataset's {data.label_names}")
     palette = from_hex(mc["palette"])
@@ -136,22 +135,9 @@ def export_pixel_bundle(
     out.mkdir()
 
     # 1. the network graph, parity-checked against torch
-    g = torch.Generator().manual_seed(0)
-    n_ex = 6
-    tokens = torch.randint(0, cfg.palette_size + 2, (n_ex, s, s), generator=g)
-    t = torch.rand(n_ex, generator=g)
-    label = torch.arange(n_ex) % (len(data.label_names) + 1)
-    net = export_graph(model, {"tokens": tokens, "t": t, "label": label}, ["logits"], out / "logits.onnx")
-    print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
+    net = export_logits(model, data, out)
 
     # 2. a first manifest and the sweep
-    raw_tokens = {
-        "conditioning": {
-            "null_label": len(data.label_names),
-            "label_dropout": mc["loss"]["label_dropout"],
-            "label_counts": label_counts(data),
-        }
-    }
     spec = TokenSpec(
         palette,
         len(data.label_names),
@@ -162,46 +148,13 @@ def export_pixel_bundle(
         8,
         2.0,
         1.0,
-        raw_tokens,
+        token_conditioning(data, mc),
     )
-    trainer_cfg = state["trainer_config"]
-    manifest = Manifest(
-        name=name,
-        family="pixel",
-        description=(
-            f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
-            f"{s}x{s} pixel art ({data.name})"
-        ),
-        image=ImageSpec(s, s),
-        labels=data.label_names,
-        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
-        graphs={"logits": net.graph},
-        training={
-            "data": list(data.credits),
-            "dataset": {
-                "name": data.name,
-                "builder": mc["run"]["dataset"],
-                "train": len(train.images),
-                "held_out": len(val.images),
-                "split": "sha1(relative path) < 10%",
-                "label_counts": label_counts(data),
-            },
-            "recipe": {
-                "model": cfg.to_dict(),
-                "loss": mc["loss"],
-                "trainer": trainer_cfg,
-                "palette": f"OKLab k-means, {len(palette)} colours, training split",
-            },
-            "seconds": round(float(state["elapsed_s"]), 1),
-            "epochs": int(state["epoch"]),
-            "steps": int(state["step"]),
-            "framework": f"torch {torch.__version__}",
-            "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
-        },
-        card="card.md",
-        samples="samples.png",
-        extra={"tokens": spec.to_dict()},
+    description = (
+        f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
+        f"{s}x{s} pixel art ({data.name})"
     )
+    manifest = first_manifest(name, description, data, state, net, spec)
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     fd = frechet_meter(val.images)
@@ -243,6 +196,73 @@ def export_pixel_bundle(
     }
     return finish_pixel_bundle(
         out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count, max_nfe=max_nfe, started=t0
+    )
+
+
+def export_logits(model: TokenUNet, data: SpriteSet, out: Path) -> Any:
+    """The ``logits`` ONNX graph of ``model`` in ``out``, parity-checked against torch on random canvases."""
+    s = data.size
+    g = torch.Generator().manual_seed(0)
+    example = {
+        "tokens": torch.randint(0, model.cfg.palette_size + 2, (6, s, s), generator=g),
+        "t": torch.rand(6, generator=g),
+        "label": torch.arange(6) % (len(data.label_names) + 1),
+    }
+    net = export_graph(model, example, ["logits"], out / "logits.onnx")
+    print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
+    return net
+
+
+def token_conditioning(data: SpriteSet, mc: dict[str, Any]) -> dict[str, Any]:
+    """The ``tokens`` section's raw ``conditioning`` part: null label, label dropout, label counts."""
+    return {
+        "conditioning": {
+            "null_label": len(data.label_names),
+            "label_dropout": mc["loss"]["label_dropout"],
+            "label_counts": label_counts(data),
+        }
+    }
+
+
+def first_manifest(
+    name: str, description: str, data: SpriteSet, state: dict[str, Any], net: Any, spec: TokenSpec
+) -> Manifest:
+    """A ``pixel`` bundle's manifest before the sweep: graph, labels, data credits and the training recipe."""
+    mc, s = state["model_config"], data.size
+    trainer_cfg = state["trainer_config"]
+    return Manifest(
+        name=name,
+        family="pixel",
+        description=description,
+        image=ImageSpec(s, s),
+        labels=data.label_names,
+        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
+        graphs={"logits": net.graph},
+        training={
+            "data": list(data.credits),
+            "dataset": {
+                "name": data.name,
+                "builder": mc["run"]["dataset"],
+                "train": int((~data.held_out).sum()),
+                "held_out": int(data.held_out.sum()),
+                "split": "sha1(relative path) < 10%",
+                "label_counts": label_counts(data),
+            },
+            "recipe": {
+                "model": TokenUNetConfig.from_dict(mc["token_unet"]).to_dict(),
+                "loss": mc["loss"],
+                "trainer": trainer_cfg,
+                "palette": f"OKLab k-means, {len(spec.palette)} colours, training split",
+            },
+            "seconds": round(float(state["elapsed_s"]), 1),
+            "epochs": int(state["epoch"]),
+            "steps": int(state["step"]),
+            "framework": f"torch {torch.__version__}",
+            "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
+        },
+        card="card.md",
+        samples="samples.png",
+        extra={"tokens": spec.to_dict()},
     )
 
 

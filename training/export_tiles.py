@@ -31,16 +31,23 @@ import torch
 from pixelsprite import api, families
 from pixelsprite.evaluation.crispness import STEP_BINS, profile_distance, step_profile
 from pixelsprite.evaluation.seams import repeat_3x3, seam_distance, seam_report
-from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec, save_manifest
+from pixelsprite.manifest import Manifest, save_manifest
 from pixelsprite.pixel import PixelModel, TokenSpec
 from pixelsprite.registry import Registry
 
 from .card_tiles import write_card
-from .data.builders import SpriteSet, label_counts, load_dataset
+from .data.builders import SpriteSet, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats
-from .export import PARITY_ATOL, export_graph, install_bundle
+from .export import PARITY_ATOL, install_bundle
 from .export_generator import labels_like
-from .export_pixel import _two_sample, generate_settings, load_pixel_model
+from .export_pixel import (
+    _two_sample,
+    export_logits,
+    first_manifest,
+    generate_settings,
+    load_pixel_model,
+    token_conditioning,
+)
 from .sheets import save_sheet
 from .token_palette import from_hex
 from .trainer import load_checkpoint
@@ -119,64 +126,27 @@ def export_tiles_bundle(
     out.mkdir()
 
     # 1. the network graph, parity-checked against torch
-    g = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, cfg.palette_size + 2, (6, s, s), generator=g)
-    example = {
-        "tokens": tokens,
-        "t": torch.rand(6, generator=g),
-        "label": torch.arange(6) % (len(data.label_names) + 1),
-    }
-    net = export_graph(model, example, ["logits"], out / "logits.onnx")
-    print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
+    net = export_logits(model, data, out)
 
     # 2. a first manifest
-    raw = {
-        "conditioning": {
-            "null_label": len(data.label_names),
-            "label_dropout": mc["loss"]["label_dropout"],
-            "label_counts": label_counts(data),
-        }
-    }
-    spec = TokenSpec(palette, len(data.label_names), "cosine", ("random",), min(256, s * s), "random", 8, 1.0, 1.0, raw)
-    spec = replace(spec, tiling=True)
-    trainer_cfg = state["trainer_config"]
-    manifest = Manifest(
-        name=name,
-        family="pixel",
-        description=(
-            f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
-            f"{len(palette)}-colour palette on a torus ({data.name})"
-        ),
-        image=ImageSpec(s, s),
-        labels=data.label_names,
-        postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
-        graphs={"logits": net.graph},
-        training={
-            "data": list(data.credits),
-            "dataset": {
-                "name": data.name,
-                "builder": mc["run"]["dataset"],
-                "train": len(train.images),
-                "held_out": len(val.images),
-                "split": "sha1(relative path) < 10%",
-                "label_counts": label_counts(data),
-            },
-            "recipe": {
-                "model": cfg.to_dict(),
-                "loss": mc["loss"],
-                "trainer": trainer_cfg,
-                "palette": f"OKLab k-means, {len(palette)} colours, training split",
-            },
-            "seconds": round(float(state["elapsed_s"]), 1),
-            "epochs": int(state["epoch"]),
-            "steps": int(state["step"]),
-            "framework": f"torch {torch.__version__}",
-            "hardware": "2-core CPU, 1 thread" if trainer_cfg.get("threads") == 1 else "CPU",
-        },
-        card="card.md",
-        samples="samples.png",
-        extra={"tokens": spec.to_dict()},
+    spec = TokenSpec(
+        palette,
+        len(data.label_names),
+        "cosine",
+        ("random",),
+        min(256, s * s),
+        "random",
+        8,
+        1.0,
+        1.0,
+        token_conditioning(data, mc),
+        tiling=True,
     )
+    description = (
+        f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
+        f"{len(palette)}-colour palette on a torus ({data.name})"
+    )
+    manifest = first_manifest(name, description, data, state, net, spec)
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     runtime = families.load(reg.load(name))
