@@ -2,7 +2,7 @@
 
     python benchmarks/bench_server.py [--model vae16] [--models-dir DIR] [--requests 40] [--memory-requests 10000]
 
-The server runs in a subprocess (``bridge.server.serve_forever``), so its RSS is its own and the clients here do not
+The server runs in a subprocess (``pixelsprite_bridge.server.serve_forever``), so its RSS is its own and the clients here do not
 share its GIL; clients ask for ``image_format: "rgba"`` and do not decode, so they stay cheap. Prints one JSON
 object per line (``{"name", "unit", "median", "runs", ...}``):
 
@@ -121,7 +121,7 @@ def synthetic_bundle(root: Path) -> None:
 
 def start_server(models_dirs: list[str], batching: bool) -> tuple[subprocess.Popen[str], str]:
     code = (
-        "import sys; from bridge.server import serve_forever; from pixelsprite.registry import Registry; "
+        "import sys; from pixelsprite_bridge.server import serve_forever; from pixelsprite.registry import Registry; "
         f"sys.exit(serve_forever(registry=Registry({models_dirs!r}), port=0, batching={batching}, "
         "log_format='json'))"
     )
