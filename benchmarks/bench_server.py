@@ -2,9 +2,9 @@
 
     python benchmarks/bench_server.py [--model vae16] [--models-dir DIR] [--requests 40] [--memory-requests 10000]
 
-The server runs in a subprocess (``pixelsprite_bridge.server.serve_forever``), so its RSS is its own and the clients here do not
-share its GIL; clients ask for ``image_format: "rgba"`` and do not decode, so they stay cheap. Prints one JSON
-object per line (``{"name", "unit", "median", "runs", ...}``):
+The server runs in a subprocess (``pixelsprite_bridge.server.serve_forever``), so its RSS is its own and the clients
+here do not share its GIL; clients ask for ``image_format: "rgba"`` and do not decode, so they stay cheap. Prints one
+JSON object per line (``{"name", "unit", "median", "runs", ...}``):
 
 * ``raw/generate16``: ``api.generate`` of 16 sprites in this process, no server (the baseline);
   ``raw/throughput``: sprites/s of back-to-back 16-sprite ``api.generate`` calls; ``raw/throughput_batch256``: the
