@@ -104,8 +104,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         f"The network runs {x['evaluations_per_s']:.0f} tile-evaluations per second here: "
         f"{sp['target']:g} tiles/s would allow {int(x['evaluations_per_s'] // sp['target'])} per tile. Quality "
-        f"comes first, so the defaults may spend {x['max_default_nfe']}; among those rows, the ones with colours "
-        "per tile within 25% of real, the lowest step distance.",
+        f"comes first, so the defaults may spend {x['max_default_nfe']}; among those rows, the ones whose median "
+        "colours per tile are within 25% of real's median, the lowest step distance.",
         "",
         "| steps | temperature | guidance | corrector | network evals | step TV | seam distance | colours/tile |",
         "|---|---|---|---|---|---|---|---|",

@@ -35,10 +35,10 @@ def draw_tiles(n: int, s: int = 16) -> tuple[np.ndarray, np.ndarray]:
 
 def test_choose_defaults_within_budget_and_colours() -> None:
     rows = [
-        {"nfe": 4, "step_tv": 0.2, "colors_per_sprite": 10.0},
-        {"nfe": 8, "step_tv": 0.1, "colors_per_sprite": 10.0},
-        {"nfe": 8, "step_tv": 0.05, "colors_per_sprite": 30.0},  # speckled: too many colours
-        {"nfe": 24, "step_tv": 0.01, "colors_per_sprite": 10.0},  # too slow
+        {"nfe": 4, "step_tv": 0.2, "colors_median": 10.0},
+        {"nfe": 8, "step_tv": 0.1, "colors_median": 10.0},
+        {"nfe": 8, "step_tv": 0.05, "colors_median": 30.0},  # speckled: too many colours
+        {"nfe": 24, "step_tv": 0.01, "colors_median": 10.0},  # too slow
     ]
     assert choose_defaults(rows, 10.0, 8) is rows[1]
     assert choose_defaults(rows, 10.0, 2) is rows[0]  # nothing affordable: the cheapest
