@@ -183,12 +183,17 @@ class SuiteResult:
 
 
 def generators(registry: Registry, names: Sequence[str] | None = None) -> list[str]:
-    """The generator bundles to evaluate: ``names`` (checked) or every bundle of a generator family."""
+    """The generator bundles to evaluate: ``names`` (checked) or every sprite generator (a bundle of a generator
+    family that does not make tiles: tile models are measured by ``training.export_tiles``, against real tiles)."""
     if names:
         for n in names:
             registry.info(n)  # UnknownModel lists the names
         return list(names)
-    return [b.name for b in registry.bundles() if b.family in GENERATOR_FAMILIES]
+    return [
+        b.name
+        for b in registry.bundles()
+        if b.family in GENERATOR_FAMILIES and not families.capabilities(registry.info(b.name).manifest).tiling
+    ]
 
 
 def dataset_of(registry: Registry, name: str) -> str:
@@ -449,6 +454,9 @@ def run_suite(
         info = registry.info(name)
         if info.family not in GENERATOR_FAMILIES:
             skipped.append(f"{name}: family {info.family!r} is not a generator")
+            continue
+        if families.capabilities(info.manifest).tiling:
+            skipped.append(f"{name}: makes tiles, not sprites (its card measures it against real tiles)")
             continue
         if info.manifest.image.width > ev.canvas:
             skipped.append(f"{name}: sprites larger than the evaluator's canvas")
