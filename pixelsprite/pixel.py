@@ -109,6 +109,8 @@ class TokenSpec:
         corrector: corrector rounds after the reveal steps.
         tiling: the network lives on a torus (every convolution wraps around), so what it makes tiles seamlessly;
             the corrector then compares pixels with their wrapped-around neighbours too.
+        opaque: every pixel is opaque (trained on fully opaque images, e.g. terrain tiles): the opacity head is
+            overridden, so no pixel can come out transparent.
     """
 
     palette: np.ndarray
@@ -123,6 +125,7 @@ class TokenSpec:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     corrector: int = 0
     tiling: bool = False
+    opaque: bool = False
 
     @property
     def mask_token(self) -> int:
@@ -146,6 +149,7 @@ class TokenSpec:
                 "corrector": self.corrector,
             },
             **({"tiling": True} if self.tiling else {}),
+            **({"opaque": True} if self.opaque else {}),
         }
 
     @classmethod
@@ -193,9 +197,11 @@ class TokenSpec:
         corrector = defaults.get("corrector", 0)
         if isinstance(corrector, bool) or not isinstance(corrector, int) or not 0 <= corrector <= MAX_CORRECTOR:
             raise bad("defaults.corrector", f"must be an integer in 0..{MAX_CORRECTOR}, got {corrector!r}")
-        tiling = d.get("tiling", False)
+        tiling, opaque = d.get("tiling", False), d.get("opaque", False)
         if not isinstance(tiling, bool):
             raise bad("tiling", f"must be true or false, got {tiling!r}")
+        if not isinstance(opaque, bool):
+            raise bad("opaque", f"must be true or false, got {opaque!r}")
         return cls(
             palette,
             null,
@@ -209,8 +215,12 @@ class TokenSpec:
             dict(d),
             corrector,
             tiling,
+            opaque,
         )
 
+
+OPAQUE_LOGIT = 60.0
+"""The opacity logit of every pixel of an ``opaque`` bundle: sigmoid(60) rounds to 1.0 in float32 and float64."""
 
 TILE_BORDER = 1
 """Pixels of a tile's edge that ``inpaint`` keeps on a tiling bundle (where it meets its neighbours)."""
@@ -373,7 +383,15 @@ class PixelModel:
         return np.concatenate(out)
 
     def guided_logits(self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings) -> np.ndarray:
-        """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call)."""
+        """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call); for an
+        ``opaque`` bundle the opacity logit is pinned high, so every draw is opaque (the uniforms drawn are the
+        same, so seeds keep their meaning)."""
+        out = self._guided_logits(tokens, t, s)
+        if self.spec.opaque:
+            out[:, 0] = OPAQUE_LOGIT
+        return out
+
+    def _guided_logits(self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings) -> np.ndarray:
         n = len(tokens)
         null = self.spec.null_label
         if null is None:

@@ -145,6 +145,7 @@ def export_tiles_bundle(
         1.0,
         token_conditioning(data, mc),
         tiling=True,
+        opaque=bool((data.images[..., 3] == 255).all()),  # terrain tiles: no pixel may come out transparent
     )
     description = (
         f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "

@@ -53,8 +53,10 @@ def tiny_token_net(seed: int = 0, tiling: bool = False) -> TokenUNet:
     return model.eval()
 
 
-def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] = LABELS, tiling: bool = False) -> Path:
-    """``tiling``: the network wraps around (a tile model, ``tokens.tiling``)."""
+def write_pixel_model(
+    root: Path, name: str = "tpixel", labels: tuple[str, ...] = LABELS, tiling: bool = False, opaque: bool = False
+) -> Path:
+    """``tiling``: the network wraps around (a tile model, ``tokens.tiling``); ``opaque``: ``tokens.opaque``."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     model = tiny_token_net(tiling=tiling)
@@ -78,6 +80,7 @@ def write_pixel_model(root: Path, name: str = "tpixel", labels: tuple[str, ...] 
         1.0,
         {"conditioning": {"label_dropout": 0.1}},
         tiling=tiling,
+        opaque=opaque,
     )
     m = Manifest(
         name=name,

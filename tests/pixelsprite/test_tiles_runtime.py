@@ -3,6 +3,7 @@ neighbours, variations keep the tile's colours and inpainting keeps the tile's b
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,19 @@ def test_sprite_models_do_not_tile(tmp_path: Path) -> None:
     write_pixel_model(tmp_path, "tsprite")
     bundle = Registry([tmp_path], builtin=False, env=False).load("tsprite")
     assert families.capabilities(bundle.manifest).tiling is False
+
+
+def test_an_opaque_bundle_never_draws_a_transparent_pixel(tmp_path: Path) -> None:
+    """The tiny network's random weights make many transparent pixels; ``tokens.opaque`` pins them all opaque,
+    in generate, variations (strength 1) and the corrector alike, and seeds still reproduce tiles."""
+    write_pixel_model(tmp_path, "plain", tiling=True)
+    write_pixel_model(tmp_path, "solid", tiling=True, opaque=True)
+    reg = Registry([tmp_path], builtin=False, env=False)
+    plain, solid = families.load(reg.load("plain")), families.load(reg.load("solid"))
+    assert solid.spec.opaque and not plain.spec.opaque
+    s = replace(solid.settings("a", None, None, None, None), corrector=1)
+    assert (plain.generate(list(range(8)), s)[..., 3] == 0).any()
+    tiles = solid.generate(list(range(8)), s)
+    assert (tiles[..., 3] == 255).all()
+    np.testing.assert_array_equal(solid.generate([3], s)[0], tiles[3])
+    assert (solid.variations(tiles[0], [1, 2], 1.0, s)[..., 3] == 255).all()
