@@ -35,7 +35,7 @@ from pixelsprite.pixel import PixelModel, TokenSpec
 from pixelsprite.registry import Registry
 
 from .card_pixel import write_card
-from .data.builders import SpriteSet, label_counts, load_dataset
+from .data.builders import SpriteSet, is_overlay_glyph, label_counts, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats
 from .evaluate_generator import frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
@@ -427,9 +427,7 @@ def overlay_counts(data: SpriteSet) -> dict[str, dict[str, int]]:
         lab = data.label_names[i]
         row = out.setdefault(lab, {"sprites": 0, "overlays": 0})
         row["sprites"] += 1
-        base, parts = path.split("/")[-1], path.split("/")
-        if base.startswith("i-") or any(p == "brands" or p.endswith(("_brands", "_corners")) for p in parts):
-            row["overlays"] += 1
+        row["overlays"] += is_overlay_glyph(path)
     return out
 
 

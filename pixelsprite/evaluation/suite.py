@@ -183,17 +183,13 @@ class SuiteResult:
 
 
 def generators(registry: Registry, names: Sequence[str] | None = None) -> list[str]:
-    """The generator bundles to evaluate: ``names`` (checked) or every sprite generator (a bundle of a generator
-    family that does not make tiles: tile models are measured by ``training.export_tiles``, against real tiles)."""
+    """The generator bundles to evaluate: ``names`` (checked) or every bundle of a generator family (tile models
+    among them are skipped by :func:`run_suite`: their export measures them against real tiles)."""
     if names:
         for n in names:
             registry.info(n)  # UnknownModel lists the names
         return list(names)
-    return [
-        b.name
-        for b in registry.bundles()
-        if b.family in GENERATOR_FAMILIES and not families.capabilities(registry.info(b.name).manifest).tiling
-    ]
+    return [b.name for b in registry.bundles() if b.family in GENERATOR_FAMILIES]
 
 
 def dataset_of(registry: Registry, name: str) -> str:
