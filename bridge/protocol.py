@@ -219,14 +219,20 @@ class ModelCaps:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The models a server offers: name -> :class:`ModelCaps`, the default name, and scan problems."""
+    """The models a server offers: name -> :class:`ModelCaps`, the default name (for ``generate``), scan problems,
+    and every name in default order (``ranked``: a request without a model gets the first whose family answers
+    its operation, as :func:`pixelsprite.api.resolve.model_name` chooses)."""
 
     models: Mapping[str, ModelCaps] = field(default_factory=dict)
     default: str | None = None
     problems: tuple[str, ...] = ()
+    ranked: tuple[str, ...] = ()
 
-    def resolve(self, name: Any) -> ModelCaps:
+    def resolve(self, name: Any, op: str = "generate") -> ModelCaps:
         if name is None:
+            for candidate in self.ranked:
+                if op in self.models[candidate].operations():
+                    return self.models[candidate]
             if self.default is None:
                 raise UnknownModel("(default)", self.models)
             return self.models[self.default]
@@ -525,7 +531,7 @@ def parse_request(obj: Mapping[str, Any], encoding: Encoding, catalog: Catalog) 
     if op in ("score", "similar"):
         _check_parameters(obj, op, None)
         return _parse_teacher_op(rid, op, encoding, obj, catalog)
-    model = catalog.resolve(obj.get("model"))
+    model = catalog.resolve(obj.get("model"), op)
     _check_parameters(obj, op, model)
     if op not in model.operations():
         raise UnsupportedParameter(
@@ -869,6 +875,7 @@ def hello_message(call: Call, catalog: Catalog, limits: Limits, server_version: 
         "image_formats": list(IMAGE_FORMATS),
         "models": sorted(catalog.models),
         "default_model": catalog.default,
+        "default_models": [n for n in catalog.ranked if "generate" in catalog.models[n].operations()],
     }
 
 

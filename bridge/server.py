@@ -141,10 +141,10 @@ def build_catalog(registry: Registry) -> proto.Catalog:
             builtin=b.builtin,
         )
     try:
-        default: str | None = registry.default_model()
+        default: str | None = api.resolve.model_name(registry, None, "generate")
     except UnknownModel:
         default = None
-    return proto.Catalog(models, default, registry.problems)
+    return proto.Catalog(models, default, registry.problems, tuple(registry.ranked()))
 
 
 # ----------------------------------------------------------------------------------------------------- jobs

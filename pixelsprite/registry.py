@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ __all__ = ["BUILTIN_DIR", "ENV_VAR", "BundleInfo", "Bundle", "Registry"]
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "models"
 ENV_VAR = "PIXELSPRITE_MODELS"
-DEFAULT_MODEL = "vae16"
+DEFAULT_MODELS = ("pixel16", "vae16")
+"""The default model, in order of preference: the first present that can do what is asked (``pixel16`` makes the
+crispest sprites; ``vae16`` is the default for the latent-space operations ``pixel16`` lacks)."""
 
 _ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -267,22 +269,32 @@ class Registry:
             raise self._broken[name]
         raise UnknownModel(name, index)
 
-    def default_model(self) -> str:
-        """``vae16`` if present, else the first built-in bundle by name, else the first bundle by name.
+    def ranked(self) -> list[str]:
+        """Every bundle name in default order: :data:`DEFAULT_MODELS` present, then built-in bundles by name, then
+        the others by name. A client choosing a default for a size or an operation takes the first that fits."""
+        bundles = self.bundles()
+        names = {b.name for b in bundles}
+        ranked = [n for n in DEFAULT_MODELS if n in names]
+        ranked += [b.name for b in bundles if b.builtin and b.name not in DEFAULT_MODELS]
+        ranked += [b.name for b in bundles if not b.builtin and b.name not in DEFAULT_MODELS]
+        return ranked
+
+    def default_model(self, accept: Callable[[BundleInfo], bool] | None = None) -> str:
+        """The first of :meth:`ranked`; with ``accept``, the first it accepts (e.g. whose family does an
+        operation), falling back to the first of all when it accepts none (so the caller's own error names what
+        is missing).
 
         Raises:
             UnknownModel: the registry is empty.
         """
-        bundles = self.bundles()
-        names = {b.name for b in bundles}
-        if DEFAULT_MODEL in names:
-            return DEFAULT_MODEL
-        builtin = [b.name for b in bundles if b.builtin]
-        if builtin:
-            return builtin[0]
-        if bundles:
-            return bundles[0].name
-        raise UnknownModel("(default)", [])
+        ranked = self.ranked()
+        if not ranked:
+            raise UnknownModel("(default)", [])
+        if accept is not None:
+            for name in ranked:
+                if accept(self.info(name)):
+                    return name
+        return ranked[0]
 
     # ----------------------------------------------------------------------------------------- loading
     def _session_options(self) -> ort.SessionOptions:

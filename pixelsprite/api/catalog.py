@@ -39,7 +39,7 @@ def models(req: ModelsRequest, registry: Registry) -> ModelsResult:
             )
         )
     try:
-        default: str | None = registry.default_model()
+        default: str | None = resolve.model_name(registry, None, "generate")
     except PixelspriteError:
         default = None
     return ModelsResult(tuple(infos), default, registry.problems, time.perf_counter() - t0)

@@ -61,7 +61,7 @@ def generate_many(reqs: Sequence[GenerateRequest], registry: Registry, hooks: Ho
     if not reqs:
         return []
     t0 = time.perf_counter()
-    names = {r.model or registry.default_model() for r in reqs}
+    names = {resolve.model_name(registry, r.model, "generate") for r in reqs}
     if len(names) > 1:
         raise ValueError(f"generate_many needs requests for one model, got {', '.join(sorted(names))}")
     gen = generator(resolve.model(registry, reqs[0].model, "generate"))

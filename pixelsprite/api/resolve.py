@@ -55,9 +55,9 @@ def seeds(seed: int | None, n: int) -> tuple[int, tuple[int, ...]]:
 
 
 def model(registry: Registry, name: str | None, op: str) -> Any:
-    """The runtime model ``name`` (default: the registry's default) when its family answers ``op``; otherwise an
-    InvalidRequest naming ``model`` and the families that do. The family's declared operations decide."""
-    name = name or registry.default_model()
+    """The runtime model ``name`` (default: the registry's default for ``op``) when its family answers ``op``;
+    otherwise an InvalidRequest naming ``model`` and the families that do. The family's declared operations decide."""
+    name = model_name(registry, name, op)
     bundle = registry.load(name)
     family = families.FAMILIES.get(bundle.manifest.family)
     if family is None or op not in family.operations or family.model is None:
@@ -67,6 +67,16 @@ def model(registry: Registry, name: str | None, op: str) -> Any:
             field="model",
         )
     return families.load(bundle)
+
+
+def model_name(registry: Registry, name: str | None, op: str) -> str:
+    """``name``, or the registry's default among the models whose family answers ``op``."""
+    return name or registry.default_model(lambda b: _does(b.manifest.family, op))
+
+
+def _does(family_name: str, op: str) -> bool:
+    family = families.FAMILIES.get(family_name)
+    return family is not None and family.model is not None and op in family.operations
 
 
 def vae_model(registry: Registry, name: str | None, op: str) -> VaeModel:

@@ -70,9 +70,9 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
-    """A fresh page on the playground, connected and ready; fails the test on any console error or page error
-    (a CSP violation shows up as a console error)."""
+def blank_page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
+    """A fresh page on the playground, connected and ready, as a user first sees it (the server's default model);
+    fails the test on any console error or page error (a CSP violation shows up as a console error)."""
     context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
@@ -85,6 +85,13 @@ def page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
     yield pg
     context.close()
     assert not problems, problems
+
+
+@pytest.fixture
+def page(blank_page: Any) -> Any:
+    """:func:`blank_page` with ``vae16`` chosen: these tests drive the VAE (latent interpolation, one-pass sprites)."""
+    blank_page.select_option("#model", "vae16")
+    return blank_page
 
 
 def wait_until(pg: Any, js: str, arg: Any = None, timeout_s: float = TIMEOUT_MS / 1000) -> None:
@@ -121,11 +128,14 @@ def saved(download: Any, tmp_path: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------------- tests
-def test_the_form_fills_itself_from_hello_and_models(page: Any, server: BackgroundServer) -> None:
+def test_the_form_fills_itself_from_hello_and_models(blank_page: Any, server: BackgroundServer) -> None:
+    page = blank_page
     models = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
     assert {"vae16", "vae40"} <= set(models)
-    assert page.input_value("#model") == "vae16" and page.input_value("#size") == "16×16"
+    assert page.input_value("#model") == "pixel16" and page.input_value("#size") == "16×16"  # hello's default
     assert set(page.eval_on_selector_all("#size option", "os => os.map(o => o.value)")) >= {"16×16", "40×40"}
+    assert not page.is_disabled("#label")  # pixel16 is class-conditional
+    page.select_option("#model", "vae16")
     labels = page.eval_on_selector_all("#label option", "os => os.map(o => o.value)")
     assert "mon" not in labels  # the catalog lists the labels a request may name: an unconditional VAE has none
     for unconditional in ("#label", "#steps", "#guidance"):  # a VAE takes none of these
@@ -136,7 +146,7 @@ def test_the_form_fills_itself_from_hello_and_models(page: Any, server: Backgrou
     page.select_option("#model", "vae40")
     assert page.input_value("#size") == "40×40"
     page.select_option("#size", "16×16")
-    assert page.input_value("#model") == "vae16"
+    assert page.input_value("#model") == "pixel16"  # a size's default: the first of hello's default_models
 
 
 def test_localhost_is_sent_to_the_pages_own_origin(browser: Any, server: BackgroundServer) -> None:

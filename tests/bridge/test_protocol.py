@@ -349,3 +349,15 @@ def test_palette_operation_parses_model_or_sprites() -> None:
     with pytest.raises(InvalidRequest) as e:
         parse({"id": "r", "op": "palette", "sprites": "a/b.png"})
     assert e.value.field == "sprites"
+
+
+def test_a_request_without_model_gets_the_first_ranked_model_that_answers_its_operation() -> None:
+    pixel = proto.ModelCaps("px", Capabilities("pixel", ("generate", "variations", "inpaint"), labels=("a",)), 8, 8)
+    catalog = proto.Catalog({"tiny": TINY, "px": pixel}, default="px", ranked=("px", "tiny"))
+    assert proto.parse_request({"id": "g", "op": "generate"}, "json", catalog).model.name == "px"
+    inter = {"id": "i", "op": "interpolate", "a": 1, "b": 2}
+    assert proto.parse_request(inter, "json", catalog).model.name == "tiny"  # px has no latent space
+    hello = proto.hello_message(
+        proto.parse_request({"id": "h", "op": "hello"}, "json", catalog), catalog, proto.Limits(), "0"
+    )
+    assert hello["default_model"] == "px" and hello["default_models"] == ["px", "tiny"]

@@ -161,3 +161,31 @@ def test_broken_manifest_is_reported(tmp_path: Path, bundle_writer: Any) -> None
     assert len(reg.problems) == 1 and str(bad) in reg.problems[0]
     with pytest.raises(BundleError, match="'format_version' is missing"):
         reg.info("bad")
+
+
+def test_default_prefers_pixel16_and_falls_back_per_operation(
+    tmp_path: Path, bundle_writer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pixelsprite.api import resolve
+
+    monkeypatch.setattr(registry_mod, "BUILTIN_DIR", tmp_path / "none")
+    bundle_writer(tmp_path, "vae16")
+    bundle_writer(tmp_path, "pixel16", edit=lambda d: d.update(family="teacher"))  # a family without generate
+    reg = Registry([tmp_path], env=False)
+    assert reg.default_model() == "pixel16"  # first preference present
+    assert reg.default_model(lambda b: b.family == "vae") == "vae16"
+    assert reg.default_model(lambda b: False) == "pixel16"  # nothing accepted: the caller's error names the model
+    assert resolve.model_name(reg, None, "generate") == "vae16"  # the preferred one cannot generate
+    assert resolve.model_name(reg, "pixel16", "generate") == "pixel16"  # a named model is never replaced
+
+
+def test_shipped_defaults_per_operation() -> None:
+    from pixelsprite.api import resolve
+
+    reg = Registry(env=False)
+    if not {"pixel16", "vae16"} <= set(reg.names()):
+        pytest.skip("the shipped pixel16 and vae16 bundles are not installed")
+    assert reg.default_model() == "pixel16"
+    assert resolve.model_name(reg, None, "generate") == "pixel16"
+    for op in ("encode", "decode", "interpolate"):  # latent-space operations: pixel16 has no latent space
+        assert resolve.model_name(reg, None, op) == "vae16", op

@@ -55,7 +55,14 @@ func _run() -> void:
 	check(await wait_until(func() -> bool: return dock._model.item_count > 0), "models arrive: " + dock._status.text)
 	check(dock._status.text.begins_with("Connected to pixelsprite"), "status line: " + dock._status.text)
 	check(not dock._generate.disabled, "Generate is enabled once connected")
-	check(dock._model.get_item_text(dock._model.selected) == "vae16", "the default model is selected")
+	check(dock._model.get_item_text(dock._model.selected) == "pixel16", "the default model is selected")
+	check(not dock._label.disabled and dock._steps.editable and dock._guidance.editable,
+		"pixel16 takes a label, steps and guidance")
+	for i in dock._model.item_count:  # the rest drives the VAE: latent interpolation, one-pass generation
+		if dock._model.get_item_text(i) == "vae16":
+			dock._model.select(i)
+	dock._on_model_changed()
+	check(dock._model.get_item_text(dock._model.selected) == "vae16", "vae16 chosen")
 	check(dock._size.text.begins_with("16 x 16"), "size shown: " + dock._size.text)
 	check(dock._label.disabled and not dock._steps.editable and dock._solver.disabled and not dock._guidance.editable,
 		"a VAE takes no label, steps, solver or guidance")
