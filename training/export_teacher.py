@@ -6,8 +6,10 @@ Story: checkpoint -> :class:`~training.models.teacher.TeacherNet` with the EMA w
 ``teacher``; batch, height and width dynamic, so 16x16 and 40x40 sprites go in natively) with the torch vs
 onnxruntime parity check at both sizes -> the bundle is staged and loaded by pixelsprite's own runtime
 (:class:`pixelsprite.teacher.TeacherModel`), which scores the held-out sets (:mod:`training.teacher_eval`) ->
-manifest (family ``teacher``, labels, sizes and how they are fed, metrics), ranked sample sheets, ``card.md`` ->
-installed by :func:`training.export.install_bundle`.
+manifest (family ``teacher``, labels, sizes and how they are fed, metrics), ranked sample sheets, the candidates'
+pick rules judged as sets (random / argmax / the runtime's anchored pick of 4 against the held-out split of each
+generator's own training data: :func:`best_of_sets`), ``card.md`` -> installed by
+:func:`training.export.install_bundle`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from pixelsprite.api.candidates import ANCHOR, pick
 from pixelsprite.errors import PixelspriteError
+from pixelsprite.evaluation.data import load_split
+from pixelsprite.evaluation.suite import dataset_of
 from pixelsprite.manifest import ImageSpec, Manifest, save_manifest
 from pixelsprite.manifest_sections import TEACHER_OUTPUTS, TeacherSpec
 from pixelsprite.registry import Registry
@@ -98,50 +103,76 @@ def ranked_sheet(teacher: TeacherModel, sprites: dict[str, np.ndarray], path: Pa
     return report
 
 
-def best_of_sheet(teacher: TeacherModel, sprites: np.ndarray, path: Path, n: int = 4, count: int = 32) -> dict:
-    """``count`` sprites two ways from the same ``n * count`` seeds: the first of each group of ``n`` (what
-    ``candidates=1`` gives) left, the teacher's best of each group right."""
-    count = min(count, len(sprites) // n)
-    groups = sprites[: n * count].reshape(count, n, *sprites.shape[1:])
-    q = teacher.score(sprites[: n * count]).quality.reshape(count, n)
-    best = groups[np.arange(count), q.argmax(1)]
-    first = groups[:, 0]
-    sheet = np.concatenate([np.concatenate([first[i : i + 4], best[i : i + 4]]) for i in range(0, count, 4)])
-    save_sheet(sheet, path, columns=8, scale=4 if sprites.shape[1] <= 16 else 2)
-    return {
-        "first_of_4_mean_quality": round(float(q[:, 0].mean()), 4),
-        "best_of_4_mean_quality": round(float(q.max(1).mean()), 4),
-    }
-
-
 BEST_OF_SEED = 2_000_000
 BEST_OF_GROUPS = 512
+BEST_OF_N = 4
+PICK_RULES = ("random", "argmax", "anchored")
+"""How a group of candidates can be reduced to one sprite: ``random`` = the first of the group (seeds are
+independent, so a random draw; what ``candidates=1`` gives), ``argmax`` = the highest teacher quality (the rule
+before issue 16), ``anchored`` = the runtime's rule (:func:`pixelsprite.api.candidates.pick`)."""
 
 
-def best_of_4_fd(teacher: TeacherModel, registry: Registry, real: np.ndarray, sprites: np.ndarray) -> dict | None:
-    """Fréchet distance in the frozen evaluator's features (``pixelsprite/models/evaluator``; the teacher never saw
-    it) of held-out ``real`` vs the first of each group of 4 seeds (random-of-4: seeds are independent) and vs the
-    teacher's best of each group. None when no evaluator is installed."""
+def best_of_picks(teacher: TeacherModel, sprites: np.ndarray, n: int = BEST_OF_N) -> tuple[dict, np.ndarray]:
+    """Each of :data:`PICK_RULES`' pick in every group of ``n`` consecutive sprites (flat row indices int
+    ``(G,)``, ``G = len(sprites) // n``), and the qualities float32 ``(G, n)``."""
+    g = len(sprites) // n
+    p = pick(teacher, sprites[: n * g], g, n)
+    first = np.arange(g) * n
+    return {"random": first, "argmax": first + p.quality.argmax(1), "anchored": p.index}, p.quality
+
+
+def best_of_sheet(teacher: TeacherModel, sprites: np.ndarray, path: Path, n: int = BEST_OF_N, count: int = 32) -> dict:
+    """``count`` sprites three ways from the same ``n * count`` seeds, 4 of each per row: the first of each group of
+    ``n`` (what ``candidates=1`` gives), the teacher's argmax, and the runtime's anchored pick."""
+    count = min(count, len(sprites) // n) // 4 * 4
+    idx, q = best_of_picks(teacher, sprites[: n * count], n)
+    picked = [sprites[idx[r]] for r in PICK_RULES]
+    sheet = np.concatenate([np.concatenate([p[i : i + 4] for p in picked]) for i in range(0, count, 4)])
+    save_sheet(sheet, path, columns=4 * len(PICK_RULES), scale=4 if sprites.shape[1] <= 16 else 2)
+    return {"groups": count, "mean_quality": {r: round(float(q.reshape(-1)[idx[r]].mean()), 4) for r in PICK_RULES}}
+
+
+def best_of_sets(
+    teacher: TeacherModel,
+    registry: Registry,
+    real: np.ndarray,
+    sprites: np.ndarray,
+    reference: str,
+    two_sample: bool = True,
+) -> dict | None:
+    """How far each pick rule's *set* of picks is from held-out ``real`` sprites (the generator's own dataset
+    ``reference``): Fréchet distance in the frozen evaluator's features (``pixelsprite/models/evaluator``; the
+    teacher never saw it), the two-sample CNN's accuracy on pixels (seed 0; 0.5 = indistinguishable), and the
+    picks' mean teacher quality, for every rule of :data:`PICK_RULES` on the groups of ``sprites``. None when no
+    evaluator is installed."""
     try:
         from pixelsprite.evaluation.distances import frechet_distance
         from pixelsprite.evaluation.evaluator import Evaluator
+        from pixelsprite.evaluation.two_sample import two_sample_accuracy
 
         evaluator = Evaluator.load(registry)
     except (ImportError, PixelspriteError):
         return None
-    n = len(sprites) // 4
-    groups = sprites[: 4 * n].reshape(n, 4, *sprites.shape[1:])
-    q = teacher.score(sprites[: 4 * n]).quality.reshape(n, 4)
-    first, best = groups[:, 0], groups[np.arange(n), q.argmax(1)]
-    feats = evaluator.features(real)
+    idx, q = best_of_picks(teacher, sprites)
+    flat_q = q.reshape(-1)
+    feats, real_feats = evaluator.features(sprites[: q.size]), evaluator.features(real)
+    rules = {}
+    for r in PICK_RULES:
+        row = {
+            "fd": round(frechet_distance(real_feats, feats[idx[r]]), 3),
+            "mean_quality": round(float(flat_q[idx[r]].mean()), 4),
+            "share_argmax": round(float((idx[r] == idx["argmax"]).mean()), 4),
+        }
+        if two_sample:
+            row["two_sample"] = round(two_sample_accuracy(real, sprites[idx[r]], seed=0).accuracy, 4)
+        rules[r] = row
     return {
-        "groups": n,
+        "groups": len(q),
         "real": len(real),
+        "reference": reference,
         "evaluator": evaluator.name,
-        "fd_first_of_4": round(frechet_distance(feats, evaluator.features(first)), 3),
-        "fd_best_of_4": round(frechet_distance(feats, evaluator.features(best)), 3),
-        "mean_quality_first_of_4": round(float(q[:, 0].mean()), 4),
-        "mean_quality_best_of_4": round(float(q.max(1).mean()), 4),
+        "anchor": ANCHOR,
+        "rules": rules,
     }
 
 
@@ -234,13 +265,23 @@ def main(argv: list[str] | None = None) -> None:
             for g in sorted(gens):
                 sheets[f"best_of_4_{g}"] = best_of_sheet(teacher, gens[g], out / f"best_of_4_{g}.png")
     evaluation["generators_not_trained_against"] = unseen
-    fd = {}
+    # candidates: each pick rule's set of picks against the held-out split of the generator's own training data
+    real_sets = {DATASETS[s]: held[s].real for s in SIZES}
+    best_of = {}
     for g, (size, _) in eval_pools.items():
-        pool = generated(gen_registry, g, 4 * BEST_OF_GROUPS, BEST_OF_SEED, a.generator_cache or None)
-        row = best_of_4_fd(teacher, gen_registry, held[size].real, pool)
+        ref = dataset_of(gen_registry, g)
+        if ref not in real_sets:
+            try:
+                real_sets[ref] = load_split(ref, a.data, a.cache or None, size).held_out
+            except PixelspriteError:
+                real_sets[ref] = np.zeros((0, size, size, 4), np.uint8)
+        if real_sets[ref].shape[1:3] != (size, size) or len(real_sets[ref]) < 10:
+            ref = DATASETS[size]  # the teacher's own positives of that size
+        pool = generated(gen_registry, g, BEST_OF_N * BEST_OF_GROUPS, BEST_OF_SEED, a.generator_cache or None)
+        row = best_of_sets(teacher, gen_registry, real_sets[ref], pool, ref)
         if row is not None:
-            fd[g] = row
-    evaluation["best_of_4_fd"] = fd
+            best_of[g] = row
+    evaluation["best_of_4"] = best_of
     metrics = {
         "held_out": evaluation,
         "parity_max_abs_diff": {GRAPH_ROLE: parity, "tolerance": PARITY_ATOL},

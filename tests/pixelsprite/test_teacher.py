@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pixelsprite import api
+from pixelsprite.api.candidates import anchored_scores, choose
 from pixelsprite.cli import main
 from pixelsprite.errors import BundleError, ImageError, InvalidRequest, UnknownModel
 from pixelsprite.imageio import write_png
@@ -125,15 +126,16 @@ def test_similar_ranks_given_sprites_and_fresh_samples(reg: Registry) -> None:
     assert e.value.field == "images[0]"
 
 
-def test_candidates_return_the_best_and_stay_reproducible(reg: Registry) -> None:
+def test_candidates_return_the_anchored_pick_and_stay_reproducible(reg: Registry) -> None:
     c, n = 4, 5
     res = api.generate("tiny", n, seed=100, candidates=c, teacher=T, registry=reg)
     every = api.generate("tiny", n * c, seed=100, registry=reg)
-    q = TeacherModel.load(reg, T).score(every.sprites).quality.reshape(n, c)
-    best = q.argmax(1)
+    s = TeacherModel.load(reg, T).score(every.sprites)
+    q = s.quality.reshape(n, c)
+    best = choose(anchored_scores(q, s.embedding.reshape(n, c, -1)))
     assert res.seeds == tuple(100 + i * c + int(j) for i, j in enumerate(best))
     assert res.candidate_quality is not None and np.allclose(res.candidate_quality, q, atol=1e-6)
-    assert res.scores is not None and np.allclose(res.scores.quality, q.max(1), atol=1e-6)
+    assert res.scores is not None and np.allclose(res.scores.quality, q[np.arange(n), best], atol=1e-6)
     for i, seed in enumerate(res.seeds):
         assert seed is not None
         alone = api.generate("tiny", 1, seed=seed, registry=reg)
