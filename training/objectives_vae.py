@@ -31,6 +31,26 @@ class VAELossConfig:
     edge_weight: float = 0.5
 
 
+def likelihood_terms(
+    logits: torch.Tensor, x: torch.Tensor, laplace_scale: float, edge_weight: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The decoder's negative log-likelihood terms, per sprite float32 ``(B,)``: Laplace RGB on opaque pixels, the
+    same on neighbour differences (``edge_weight``), and Bernoulli alpha; plus the RGB error ``(B, 3, H, W)`` and
+    the opaque mask ``(B, H, W)`` in {0, 1}. ``logits``: float32 ``(B, 4, H, W)``; ``x``: ``(B, 4, H, W)`` in
+    [-1, 1]."""
+    m = (x[:, 3] > 0).float()
+    err = torch.tanh(logits[:, :3]) - x[:, :3]
+    rgb = (err.abs() * m[:, None]).sum((1, 2, 3)) / laplace_scale
+    mx = (m[:, :, 1:] * m[:, :, :-1])[:, None]
+    my = (m[:, 1:, :] * m[:, :-1, :])[:, None]
+    edge = ((err[..., 1:] - err[..., :-1]).abs() * mx).sum((1, 2, 3)) + (
+        (err[..., 1:, :] - err[..., :-1, :]).abs() * my
+    ).sum((1, 2, 3))
+    edge = edge_weight * edge / laplace_scale
+    alpha = F.binary_cross_entropy_with_logits(2 * logits[:, 3], m, reduction="none").sum((1, 2))
+    return rgb, edge, alpha, err, m
+
+
 class VAEObjective:
     def __init__(self, cfg: VAELossConfig) -> None:
         self.cfg = cfg
@@ -41,16 +61,7 @@ class VAEObjective:
         cfg = self.cfg
         logits, mean, logvar = model(x)
         logits, mean, logvar = logits.float(), mean.float(), logvar.float()
-        m = (x[:, 3] > 0).float()  # (B, H, W)
-        err = torch.tanh(logits[:, :3]) - x[:, :3]  # (B, 3, H, W)
-        rgb = (err.abs() * m[:, None]).sum((1, 2, 3)) / cfg.laplace_scale
-        mx = (m[:, :, 1:] * m[:, :, :-1])[:, None]
-        my = (m[:, 1:, :] * m[:, :-1, :])[:, None]
-        edge = ((err[..., 1:] - err[..., :-1]).abs() * mx).sum((1, 2, 3)) + (
-            (err[..., 1:, :] - err[..., :-1, :]).abs() * my
-        ).sum((1, 2, 3))
-        edge = cfg.edge_weight * edge / cfg.laplace_scale
-        alpha = F.binary_cross_entropy_with_logits(2 * logits[:, 3], m, reduction="none").sum((1, 2))
+        rgb, edge, alpha, err, m = likelihood_terms(logits, x, cfg.laplace_scale, cfg.edge_weight)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum((1, 2, 3))
         beta_t = cfg.beta * min(1.0, (step + 1) / max(1, cfg.kl_warmup_steps))
         pixels = x.shape[-1] * x.shape[-2]

@@ -56,8 +56,9 @@ from .config_cli import add_dataclass_args, from_args
 from .data.builders import SpriteSet, load_dataset
 from .export import export_graph
 from .models.vae import Decoder, VAEConfig
+from .objectives_vae import likelihood_terms
 from .sheets import save_sheet, sheet
-from .trainer import ema_update, load_checkpoint, save_checkpoint
+from .trainer import clipped_step, ema_update, load_checkpoint, save_checkpoint
 
 FAMILY = "gan_decoder"
 
@@ -203,16 +204,7 @@ def premultiply(x: torch.Tensor) -> torch.Tensor:
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, cfg: GanLossConfig) -> tuple[torch.Tensor, dict]:
     """The VAE's likelihood terms (:mod:`training.objectives_vae`) without KL, per pixel, batch mean."""
     logits = logits.float()
-    m = (x[:, 3] > 0).float()
-    err = torch.tanh(logits[:, :3]) - x[:, :3]
-    rgb = (err.abs() * m[:, None]).sum((1, 2, 3)) / cfg.laplace_scale
-    mx = (m[:, :, 1:] * m[:, :, :-1])[:, None]
-    my = (m[:, 1:, :] * m[:, :-1, :])[:, None]
-    edge = ((err[..., 1:] - err[..., :-1]).abs() * mx).sum((1, 2, 3)) + (
-        (err[..., 1:, :] - err[..., :-1, :]).abs() * my
-    ).sum((1, 2, 3))
-    edge = cfg.edge_weight * edge / cfg.laplace_scale
-    alpha = F.binary_cross_entropy_with_logits(2 * logits[:, 3], m, reduction="none").sum((1, 2))
+    rgb, edge, alpha, err, m = likelihood_terms(logits, x, cfg.laplace_scale, cfg.edge_weight)
     loss = (rgb + edge + alpha).mean() / (x.shape[-1] * x.shape[-2])
     with torch.no_grad():
         logs = {
@@ -409,12 +401,7 @@ def train(
                 loss = rec + lam * adv
                 logs.update(g_adv=float(adv.detach()), lam=float(lam))
                 disc.requires_grad_(True)
-        opt_g.zero_grad(set_to_none=True)
-        scaler_g.scale(loss).backward()
-        scaler_g.unscale_(opt_g)
-        nn.utils.clip_grad_norm_(decoder.parameters(), cfg.grad_clip)
-        scaler_g.step(opt_g)
-        scaler_g.update()
+        clipped_step(opt_g, scaler_g, loss, decoder.parameters(), cfg.grad_clip)
         ema_update(ema, decoder, cfg.ema_decay)
         # 2. discriminator step (hinge)
         if adversarial:
@@ -422,12 +409,7 @@ def train(
                 d_real = disc(x).float()
                 d_fake = disc(fake.detach()).float()
                 d_loss = 0.5 * (F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean())
-            opt_d.zero_grad(set_to_none=True)
-            scaler_d.scale(d_loss).backward()
-            scaler_d.unscale_(opt_d)
-            nn.utils.clip_grad_norm_(disc.parameters(), cfg.grad_clip)
-            scaler_d.step(opt_d)
-            scaler_d.update()
+            clipped_step(opt_d, scaler_d, d_loss, disc.parameters(), cfg.grad_clip)
             logs.update(
                 d_loss=float(d_loss.detach()),
                 d_real=float(d_real.detach().mean()),

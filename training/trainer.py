@@ -16,6 +16,7 @@ import csv
 import math
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar, overload
@@ -134,6 +135,23 @@ def refresh_batchnorm(
     model.eval()
 
 
+def clipped_step(
+    opt: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    loss: torch.Tensor,
+    params: Iterable[nn.Parameter],
+    grad_clip: float,
+) -> None:
+    """One optimizer step on ``loss``: backward through the (possibly disabled) AMP scaler, gradient norm clipped
+    to ``grad_clip`` on the unscaled gradients."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(opt)
+    scaler.update()
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
@@ -225,12 +243,7 @@ class Trainer:
                     rt.device.type, dtype=rt.amp_dtype or torch.float32, enabled=rt.amp_dtype is not None
                 ):
                     loss, logs = objective.loss(train_model, x, y_all[idx], step)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                scaler.step(opt)
-                scaler.update()
+                clipped_step(opt, scaler, loss, model.parameters(), cfg.grad_clip)
                 ema_update(ema, model, cfg.ema_decay)
                 step += 1
                 for k, v in logs.items():
