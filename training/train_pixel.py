@@ -40,6 +40,7 @@ class PixelRunConfig:
     palette_size: int = 255
     embed_dim: int = 32
     patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
+    copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
     name: str = "pixel16"
 
 
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         palette_size=len(palette),
         embed_dim=run.embed_dim,
         patch=run.patch,
+        copy=run.copy,
         unet=replace(
             unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch, num_labels=len(data.label_names)
         ),

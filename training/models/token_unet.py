@@ -14,6 +14,18 @@ opaque. Factoring alpha from colour keeps the transparent token, which dominates
 swamping the colour distribution (so colour temperature and confidence never push sprites toward emptiness).
 ``t`` is the share of masked pixels in [0, 1].
 
+Copy head (``copy=True``): pixel art repeats colours exactly (flat areas, a sprite's handful of colours), but a
+softmax over 255 shades spreads its mass over near-identical colours, and independent draws from it are confetti.
+The head therefore also gives every pixel 9 "copy" logits: "the colour of neighbour k" (its 8 neighbours, wrapping
+around on a torus) and "a colour this sprite already shows" (the histogram of its revealed opaque pixels). A copy
+whose source is masked, transparent or off the canvas gets no mass. The colour distribution is the mixture
+
+    p(c) = softmax([palette, copy])_c + sum_k softmax(...)_{copy k} [neighbour k = c] + softmax(...)_{sprite} hist(c)
+
+and channels 1..K carry log p(c): normalised log-probabilities, so the loss, the ONNX signature and the runtime's
+sampler (temperature, guidance, palette lock) are unchanged. Copying an exact colour needs only "where to copy from",
+not which of 255 shades it was, which the backbone cannot carry through a 2×2 cell.
+
 Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64) -> (B, 1 + K, S, S) float32``, the ONNX
 signature.
 """
@@ -29,6 +41,9 @@ from torch.nn import functional as F
 from . import zero_init
 from .unet import UNet, UNetConfig
 
+NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+COPIES = len(NEIGHBOURS) + 1  # the 8 neighbours and the sprite's own colours
+
 
 @dataclass(frozen=True)
 class TokenUNetConfig:
@@ -37,6 +52,7 @@ class TokenUNetConfig:
     palette_size: int = 255  # K colours (tokens 1..K); token 0 transparent, K + 1 mask
     embed_dim: int = 32
     patch: int = 1  # P: the backbone sees P×P cells of pixels (the canvas size must be divisible by P)
+    copy: bool = False  # the copy head (module docstring): colour = mixture of palette and copies of known colours
     unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
@@ -44,6 +60,7 @@ class TokenUNetConfig:
             "palette_size": self.palette_size,
             "embed_dim": self.embed_dim,
             "patch": self.patch,
+            "copy": self.copy,
             "unet": asdict(self.unet),
         }
 
@@ -53,6 +70,7 @@ class TokenUNetConfig:
             palette_size=d["palette_size"],
             embed_dim=d["embed_dim"],
             patch=d.get("patch", 1),
+            copy=d.get("copy", False),
             unet=UNetConfig.from_dict(d["unet"]),
         )
 
@@ -74,13 +92,47 @@ class TokenUNet(nn.Module):
         p = cfg.patch
         self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * p * p))
         out = self.backbone.out
-        head = nn.Conv2d(out.in_channels, (1 + cfg.palette_size) * p * p, 1)  # per-pixel logits
+        channels = 1 + cfg.palette_size + (COPIES if cfg.copy else 0)
+        head = nn.Conv2d(out.in_channels, channels * p * p, 1)  # per-pixel logits
         zero_init(head)
         self.backbone.out = head
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         x = self.embed(tokens).permute(0, 3, 1, 2)
         p = self.cfg.patch
-        if p == 1:
-            return self.backbone(x, t, label)
-        return F.pixel_shuffle(self.backbone(F.pixel_unshuffle(x, p), t, label), p)
+        out = (
+            self.backbone(x, t, label)
+            if p == 1
+            else F.pixel_shuffle(self.backbone(F.pixel_unshuffle(x, p), t, label), p)
+        )
+        return copy_mixture(out, tokens, self.cfg.palette_size, self.cfg.unet.circular) if self.cfg.copy else out
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int, wrap: bool) -> torch.Tensor:
+    """(B, C, S, S) -> y with y[..., i, j] = x[..., i + dy, j + dx]; 0 off the canvas (or wrapped around)."""
+    if wrap:
+        return torch.roll(x, shifts=(-dy, -dx), dims=(2, 3))
+    s = x.shape[-1]
+    padded = F.pad(x, (1, 1, 1, 1))
+    return padded[:, :, 1 + dy : 1 + dy + s, 1 + dx : 1 + dx + s]
+
+
+def copy_mixture(out: torch.Tensor, tokens: torch.Tensor, k: int, wrap: bool) -> torch.Tensor:
+    """The copy head's mixture (module docstring). out: (B, 1 + K + 9, S, S) raw head output; tokens: (B, S, S)
+    int64 input canvas. Returns (B, 1 + K, S, S) float32: the opacity logit, then log p(colour) (sums to 1)."""
+    opacity, palette, gates = out[:, :1].float(), out[:, 1 : 1 + k].float(), out[:, 1 + k :].float()
+    b = tokens.shape[0]
+    neighbours = torch.cat([_shift(tokens[:, None], dy, dx, wrap) for dy, dx in NEIGHBOURS], 1)  # (B, 8, S, S)
+    colour_of = lambda x: (x >= 1) & (x <= k)  # noqa: E731 - revealed and opaque
+    flat = tokens.reshape(b, -1)
+    known = colour_of(flat).float()
+    counts = torch.zeros(b, k, device=out.device).scatter_add(1, (flat - 1).clamp(0, k - 1), known)  # (B, K)
+    total = counts.sum(1, keepdim=True)
+    hist = (counts / total.clamp(min=1.0))[:, :, None, None]
+    valid = torch.cat([colour_of(neighbours).float(), (total > 0).float()[:, :, None, None].expand_as(opacity)], 1)
+    gates = gates + (valid - 1.0) * 1e4  # a copy with nothing to copy gets no mass
+    lse = torch.logsumexp(torch.cat([palette, gates], 1), dim=1, keepdim=True)
+    w = torch.exp(gates - lse) * valid  # (B, 9, S, S)
+    p = torch.exp(palette - lse) + w[:, -1:] * hist
+    p = p.scatter_add(1, (neighbours - 1).clamp(0, k - 1), w[:, :-1])
+    return torch.cat([opacity, torch.log(p + 1e-30)], 1)
