@@ -13,7 +13,7 @@ Usage::
     pixelsprite generate -n 16 -o - > sheet.png                          # -o -: the PNG on stdout
     pixelsprite grid TL TR BL BR [--rows 4] [--cols 4] [-o grid.png]      # corners: a PNG or seed:N
     pixelsprite generate --palette db32|FILE.gpl|'#1a1c2c,#5d275d,...' [--dither none|bayer2|bayer4]
-    pixelsprite generate --candidates 4 [--teacher teacher]  # each sprite: the teacher's best of 4 seeds
+    pixelsprite generate --candidates 4 [--teacher teacher]  # each sprite: the teacher's pick of 4 seeds
     pixelsprite variations SPRITE.png --candidates 4 --keep-class
     pixelsprite score SPRITE.png... [--teacher teacher] [--embedding]      # JSON: quality, label, probability
     pixelsprite similar REF.png [FILES... | --model M -n 64 --seed 0] [--top 8] [-o ranked.png]
@@ -239,7 +239,7 @@ def _add_candidates(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar=f"1..{api.MAX_CANDIDATES}",
-        help="make this many per sprite and keep the teacher's best (default 1: no teacher)",
+        help="make this many per sprite and keep the teacher's anchored pick (default 1: no teacher)",
     )
     p.add_argument("--teacher", default=None, help="teacher model that scores candidates (default: teacher)")
 

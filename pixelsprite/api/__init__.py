@@ -11,7 +11,7 @@ Every sprite operation runs one pipeline (:mod:`.pipeline`)::
     resolve the request (model, settings, palette, images, seeds)   .resolve, .finishing.resolve_finishing
       -> model.<op> through one adapter per kind of generator       .generators
       -> finishing: despeckle -> palette / dither -> outline        .finishing
-      -> candidates: the teacher's best of C per sprite             .candidates
+      -> candidates: the teacher's pick of C per sprite             .candidates
 
 Modules, one job each: :mod:`.limits` (constants), :mod:`.checks` (field checks), :mod:`.options` (the option
 groups requests compose: sampler, finishing, input, candidates), :mod:`.requests`, :mod:`.results`,
@@ -42,17 +42,17 @@ model's samples or from given sprites.
 Seeds: sprite ``i`` of a seeded request gets seed ``seed + i``; ``seed=None`` draws a base seed from
 ``os.urandom`` and reports it. Generating with ``seed=s, count=1`` reproduces that sprite byte for byte.
 
-Candidates (:mod:`pixelsprite.teacher`): with ``candidates=C`` sprite ``i`` is the teacher's best (highest
-quality, after every clean-up and palette step, as the user gets it) of the C sprites with seeds
-``seed + i*C + j``, ``j = 0 .. C-1`` (generate: prior seeds; variations: noise seeds), and ``seeds`` reports the
-winner's seed, so ``count=1, candidates=1, seed=<reported seed>`` reproduces it byte for byte (and the same
-request reproduces the whole result). ``C = 1`` is the plain request. Interpolate (VAE models): each inner frame
-``i`` (endpoints are the user's) has candidate 0 = the plain interpolated latent and candidates ``j >= 1`` = that
-latent plus ``CANDIDATE_JITTER * N(0, I)`` drawn from ``default_rng(seed + i*C + j)``; ``seeds`` reports the
-jitter seed of frames whose winner was jittered, else None. Results carry ``scores`` (the teacher's verdict on
-every returned sprite) and ``candidate_quality`` ``(N, C)``. ``keep_class`` (variations) picks the best
-candidate whose teacher class equals the source's; when no candidate keeps it, the best overall, flagged in
-``kept_class``.
+Candidates (:mod:`pixelsprite.teacher`): with ``candidates=C`` sprite ``i`` is the teacher's anchored pick
+(:mod:`.candidates`: the best quality that stays of the first draw's kind, scored after every clean-up and palette
+step, as the user gets it) of the C sprites with seeds ``seed + i*C + j``, ``j = 0 .. C-1`` (generate: prior seeds;
+variations: noise seeds), and ``seeds`` reports the winner's seed, so ``count=1, candidates=1, seed=<reported
+seed>`` reproduces it byte for byte (and the same request reproduces the whole result). ``C = 1`` is the plain
+request. Interpolate (VAE models): each inner frame ``i`` (endpoints are the user's) has candidate 0 = the plain
+interpolated latent and candidates ``j >= 1`` = that latent plus ``CANDIDATE_JITTER * N(0, I)`` drawn from
+``default_rng(seed + i*C + j)``; ``seeds`` reports the jitter seed of frames whose winner was jittered, else None.
+Results carry ``scores`` (the teacher's verdict on every returned sprite) and ``candidate_quality`` ``(N, C)``.
+``keep_class`` (variations) picks among the candidates whose teacher class equals the source's; when no candidate
+keeps it, the best overall, flagged in ``kept_class``.
 """
 
 from __future__ import annotations

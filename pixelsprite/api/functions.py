@@ -111,7 +111,8 @@ def generate(
 
     ``options``: ``max_colors``; the sampler options ``label``, ``steps``, ``solver``, ``guidance``,
     ``temperature``; the finishing options ``palette``, ``dither``, ``despeckle``, ``outline``; ``candidates`` and
-    ``teacher`` (sprite ``i`` is the teacher's best of seeds ``seed + i*C .. seed + i*C + C - 1``).
+    ``teacher`` (sprite ``i`` is the teacher's anchored pick, :mod:`.candidates`, of seeds
+    ``seed + i*C .. seed + i*C + C - 1``).
     ``progress``, ``cancel`` and ``preview`` (the clean estimate during sampling): models that sample in steps.
     """
     req = GenerateRequest(model, count, seed, **options)
@@ -160,7 +161,7 @@ def variations(
 
     Diffusion/flow: the image noised to level ``strength`` (0..1) with each seed's noise, then sampled back; pixel:
     a share ``strength`` of the pixels re-drawn. ``options``: those of :func:`generate`, ``alpha_threshold`` and
-    ``keep_class`` (the teacher's best of C noise seeds per variation, of the source's class).
+    ``keep_class`` (the teacher's pick of C noise seeds per variation, of the source's class).
     """
     req = VariationsRequest(model, image, count, strength, seed, **options)
     return pipeline.variations(req, _registry(registry), Hooks(progress, cancel, preview))
@@ -202,7 +203,7 @@ def interpolate(
 
     Diffusion/flow: slerp/lerp of the starting noise (an image's noise by inverting the deterministic sampler),
     sampled deterministically with ``steps`` sampler steps. ``candidates`` (VAE): each inner frame is the
-    teacher's best of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
+    teacher's pick of the plain frame and C - 1 jittered ones (jitter seeds from ``seed``).
     The names are those of :class:`InterpolateRequest` and the wire protocol.
     """
     req = InterpolateRequest(model, a, b, count, method, **options)

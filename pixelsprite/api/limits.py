@@ -28,7 +28,7 @@ outline            "#rrggbb" | "darkest"  1-pixel outline on transparent pixels 
 colors             1 .. 256               palette op: colours in the proposed palette
 format             gpl hex pal act png    palette op: the file format returned with the proposal
                    tres
-candidates         1 .. 16                generate, variations, interpolate: the teacher's best of C per sprite
+candidates         1 .. 16                generate, variations, interpolate: the teacher's pick of C per sprite
 teacher            a teacher bundle name  the model that scores (default ``teacher``)
 images             1 .. 1024              score, similar: sprites to score / rank (16x16 or 40x40)
 top                1 .. 1024              similar: return only the ``top`` most similar

@@ -7,7 +7,7 @@ resolve        :mod:`.resolve`: the model (by name and operation), its settings 
                palette (files read here), input images, masks and endpoints, the seeds
 model.<op>     :mod:`.generators`: one adapter per kind of generator, so every family is called the same way
 finishing      :mod:`.finishing`: despeckle -> palette / dither -> outline, once for every operation
-candidates     :mod:`.candidates`: the teacher's best of C per requested sprite (C = 1: the sprites as made)
+candidates     :mod:`.candidates`: the teacher's anchored pick of C per requested sprite (C = 1: the sprites as made)
 =============  ==============================================================================================
 
 Seeds: sprite ``i`` of a seeded request gets seed ``seed + i`` (with C candidates: ``seed + i*C + j``);
