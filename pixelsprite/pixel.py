@@ -70,7 +70,8 @@ NFE_PER_STEP = 1
 """Network evaluations per step of every solver (twice that with guidance != 1 on a conditional model)."""
 MAX_TEMPERATURE = 2.0
 MAX_CORRECTOR = 8
-CHUNK = 256
+CHUNK_PIXELS = 256 * 16 * 16
+"""Canvas pixels per network call: 256 sprites at 16x16, 40 at 40x40 (the logits are (rows, 1 + K, H, W) floats)."""
 
 
 def palette_tokens(rgba: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -369,15 +370,16 @@ class PixelModel:
 
     # ---------------------------------------------------------------------------------------- the network
     def network(self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray) -> np.ndarray:
-        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of :data:`CHUNK` rows."""
+        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of :data:`CHUNK_PIXELS` canvas pixels."""
         g = self.manifest.graphs[ROLE]
         names = [s.name for s in g.inputs]
+        rows = max(1, CHUNK_PIXELS // (tokens.shape[1] * tokens.shape[2]))
         out = []
-        for i in range(0, tokens.shape[0], CHUNK):
+        for i in range(0, tokens.shape[0], rows):
             feeds: dict[str, np.ndarray] = {
-                names[0]: np.ascontiguousarray(tokens[i : i + CHUNK], dtype=np.int64),
-                names[1]: np.ascontiguousarray(t[i : i + CHUNK], dtype=np.float32),
-                names[2]: np.ascontiguousarray(label[i : i + CHUNK], dtype=np.int64),
+                names[0]: np.ascontiguousarray(tokens[i : i + rows], dtype=np.int64),
+                names[1]: np.ascontiguousarray(t[i : i + rows], dtype=np.float32),
+                names[2]: np.ascontiguousarray(label[i : i + rows], dtype=np.int64),
             }
             out.append(self.bundle.run(ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
         return np.concatenate(out)

@@ -48,13 +48,22 @@ from .trainer import load_checkpoint
 SPEED_BATCH = 64
 MAX_DEFAULT_NFE = {16: 26, 40: 26}  # network evaluations per sprite the defaults may spend, by sprite size
 COLOUR_GAP = 0.25  # the defaults keep colours per sprite within this share of real (speckle shows as colours)
-SWEEP = [
-    ("random", steps, temp, g, corr)
-    for steps in (8, 12)
-    for temp in (0.7, 0.85, 1.0)
-    for g in (1.0, 2.0)
-    for corr in (0, 1, 2)
-] + [("confidence", 8, 1.0, 2.0, 0)]
+SWEEP_STEPS = (8, 12)
+
+
+def sweep_settings(steps: tuple[int, ...] = SWEEP_STEPS) -> list[tuple[str, int, float, float, int]]:
+    """The grid the export measures: each number of reveal ``steps`` x colour temperature x guidance x corrector
+    rounds in random order, plus one confidence-ordered row (the MaskGIT order, kept in view because it collapses)."""
+    return [
+        ("random", n, temp, g, corr)
+        for n in steps
+        for temp in (0.7, 0.85, 1.0)
+        for g in (1.0, 2.0)
+        for corr in (0, 1, 2)
+    ] + [("confidence", 8, 1.0, 2.0, 0)]
+
+
+SWEEP = sweep_settings()
 """(order, steps, colour temperature, guidance, corrector rounds) settings measured on the held-out split."""
 LOCK_PALETTE = "pico-8"
 
@@ -500,6 +509,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sprite-size", type=int, default=16)
     p.add_argument("--eval-count", type=int, default=512)
     p.add_argument("--sweep-count", type=int, default=256)
+    p.add_argument("--sweep-steps", type=int, nargs="+", default=list(SWEEP_STEPS), help="reveal steps the sweep tries")
     p.add_argument("--max-nfe", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
@@ -521,7 +531,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     export_pixel_bundle(
-        a.source, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count, max_nfe=a.max_nfe or None
+        a.source,
+        data,
+        a.bundle,
+        a.name,
+        eval_count=a.eval_count,
+        sweep_count=a.sweep_count,
+        max_nfe=a.max_nfe or None,
+        sweep=sweep_settings(tuple(a.sweep_steps)),
     )
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import distributed
 from .config_cli import add_dataclass_args, from_args
@@ -27,7 +29,7 @@ from .models.token_unet import TokenUNet, TokenUNetConfig
 from .models.unet import UNetConfig
 from .objectives_masked import MaskedLossConfig, MaskedTokenObjective
 from .token_palette import from_hex, from_tokens, hex_colours, kmeans_palette, to_tokens
-from .trainer import Trainer, TrainerConfig
+from .trainer import Trainer, TrainerConfig, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class PixelRunConfig:
     embed_dim: int = 32
     patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
+    init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     name: str = "pixel16"
 
 
@@ -55,6 +58,25 @@ def palette_for(run: PixelRunConfig, train_images: np.ndarray) -> np.ndarray:
     tmp.write_text(json.dumps({"palette": hex_colours(palette)}))
     tmp.replace(path)
     return palette
+
+
+def init_weights(model: TokenUNet, checkpoint: str) -> None:
+    """Start ``model`` from another run's EMA weights (a fine-tune on a fresh schedule). The head may gain the copy
+    gates: the old head's rows are kept and the new rows start at zero (the gates' logits start at 0, level with
+    an average palette colour). The caller copies the old run's palette, so the tokens mean the same colours."""
+    state = load_checkpoint(checkpoint)
+    weights = dict(state["ema"])
+    for key, target in model.state_dict().items():
+        old = weights[key]
+        if old.shape != target.shape:
+            if not key.startswith("backbone.out.") or old.shape[1:] != target.shape[1:]:
+                raise SystemExit(
+                    f"--init-from {checkpoint}: {key} has shape {tuple(old.shape)}, want {tuple(target.shape)}"
+                )
+            grown = torch.zeros_like(target)
+            grown[: old.shape[0]] = old
+            weights[key] = grown
+    model.load_state_dict(weights)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,6 +101,10 @@ def main(argv: list[str] | None = None) -> None:
             f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
             flush=True,
         )
+    fresh_init = bool(run.init_from) and not (Path(run.out) / "last.pt").exists()
+    if fresh_init:
+        Path(run.out).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(run.init_from).parent / "palette.json", Path(run.out) / "palette.json")
     # 2. palette; the sprites become palette-exact (what the model can express)
     palette = palette_for(run, train.images)
     train_q = from_tokens(to_tokens(train.images, palette), palette)
@@ -98,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         ),
     )
     model = TokenUNet(cfg)
+    if fresh_init:
+        init_weights(model, run.init_from)
     if rt.is_main:
         print(f"model: {sum(q.numel() for q in model.parameters()):,} parameters {cfg}", flush=True)
     # 4. loop
