@@ -99,3 +99,22 @@ def test_the_masked_objective_trains_through_the_mixture() -> None:
     gate_grad = model.backbone.out.weight.grad.view(1 + K + COPIES, -1)[1 + K :]
     assert torch.isfinite(loss) and 0 <= stats["colour_acc"] <= 1
     assert float(gate_grad.abs().sum()) > 0  # the copy gates learn
+
+
+def test_init_from_grows_the_head_and_keeps_everything_else(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from training.train_pixel import init_weights
+
+    plain = TokenUNet(replace(tiny(2, False).cfg, copy=False))
+    torch.nn.init.normal_(plain.backbone.out.weight, std=0.5)
+    torch.save({"ema": plain.state_dict()}, tmp_path / "last.pt")
+    grown = TokenUNet(replace(plain.cfg, copy=True))
+    init_weights(grown, str(tmp_path / "last.pt"))
+    w_old, w_new = plain.backbone.out.weight, grown.backbone.out.weight
+    rows = w_old.shape[0]
+    assert w_new.shape[0] == rows + COPIES * 4  # patch 2: every channel has 4 sub-pixels
+    assert torch.equal(w_new[:rows], w_old) and not w_new[rows:].any()
+    assert torch.equal(grown.embed.weight, plain.embed.weight)
+    with pytest.raises(SystemExit, match="shape"):
+        init_weights(TokenUNet(replace(plain.cfg, embed_dim=4)), str(tmp_path / "last.pt"))
