@@ -70,6 +70,15 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"- trainer: `{recipe['trainer']}`",
         f"- trained {t['epochs']} epochs ({t['steps']} steps) in {t['seconds'] / 60:.1f} min on {t['hardware']} "
         f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
+        *(
+            [
+                f"- fine-tuned from `{recipe['init_from']['checkpoint']}` ({recipe['init_from']['epochs']} epochs, "
+                f"{recipe['init_from']['seconds'] / 60:.1f} min; its head grew the copy gates at zero): "
+                f"{(t['seconds'] + recipe['init_from']['seconds']) / 60:.1f} min of training in all."
+            ]
+            if recipe.get("init_from")
+            else []
+        ),
         f"- ONNX parity: max |torch − onnxruntime| = {x['parity_max_abs_diff']['logits']:.2e} "
         f"(tolerance {x['parity_max_abs_diff']['tolerance']:g}).",
         "",

@@ -262,6 +262,7 @@ def first_manifest(
                 "loss": mc["loss"],
                 "trainer": trainer_cfg,
                 "palette": f"OKLab k-means, {len(spec.palette)} colours, training split",
+                **({"init_from": init_from(mc["run"]["init_from"])} if mc["run"].get("init_from") else {}),
             },
             "seconds": round(float(state["elapsed_s"]), 1),
             "epochs": int(state["epoch"]),
@@ -273,6 +274,12 @@ def first_manifest(
         samples="samples.png",
         extra={"tokens": spec.to_dict()},
     )
+
+
+def init_from(checkpoint: str) -> dict[str, Any]:
+    """What a fine-tuned run started from: the checkpoint's path, epochs and training seconds (for the card)."""
+    state = load_checkpoint(checkpoint)
+    return {"checkpoint": checkpoint, "epochs": int(state["epoch"]), "seconds": round(float(state["elapsed_s"]), 1)}
 
 
 def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: float, max_nfe: int) -> dict[str, Any]:
