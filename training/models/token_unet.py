@@ -117,22 +117,26 @@ def _shift(x: torch.Tensor, dy: int, dx: int, wrap: bool) -> torch.Tensor:
     return padded[:, :, 1 + dy : 1 + dy + s, 1 + dx : 1 + dx + s]
 
 
+def _is_colour(tokens: torch.Tensor, k: int) -> torch.Tensor:
+    """bool, same shape: the token is a revealed opaque colour (1..K), not transparent (0) or MASK (K + 1)."""
+    return (tokens >= 1) & (tokens <= k)
+
+
 def copy_mixture(out: torch.Tensor, tokens: torch.Tensor, k: int, wrap: bool) -> torch.Tensor:
     """The copy head's mixture (module docstring). out: (B, 1 + K + 9, S, S) raw head output; tokens: (B, S, S)
     int64 input canvas. Returns (B, 1 + K, S, S) float32: the opacity logit, then log p(colour) (sums to 1)."""
     opacity, palette, gates = out[:, :1].float(), out[:, 1 : 1 + k].float(), out[:, 1 + k :].float()
     b = tokens.shape[0]
     neighbours = torch.cat([_shift(tokens[:, None], dy, dx, wrap) for dy, dx in NEIGHBOURS], 1)  # (B, 8, S, S)
-    colour_of = lambda x: (x >= 1) & (x <= k)  # noqa: E731 - revealed and opaque
     flat = tokens.reshape(b, -1)
-    known = colour_of(flat).float()
+    known = _is_colour(flat, k).float()
     counts = torch.zeros(b, k, device=out.device).scatter_add(1, (flat - 1).clamp(0, k - 1), known)  # (B, K)
     total = counts.sum(1, keepdim=True)
     hist = (counts / total.clamp(min=1.0))[:, :, None, None]
-    valid = torch.cat([colour_of(neighbours).float(), (total > 0).float()[:, :, None, None].expand_as(opacity)], 1)
-    gates = gates + (valid - 1.0) * 1e4  # a copy with nothing to copy gets no mass
+    valid = torch.cat([_is_colour(neighbours, k).float(), (total > 0).float()[:, :, None, None].expand_as(opacity)], 1)
+    gates = gates + (valid - 1.0) * 1e4  # a copy with nothing to copy gets no mass (exp underflows to 0)
     lse = torch.logsumexp(torch.cat([palette, gates], 1), dim=1, keepdim=True)
-    w = torch.exp(gates - lse) * valid  # (B, 9, S, S)
+    w = torch.exp(gates - lse)  # (B, 9, S, S)
     p = torch.exp(palette - lse) + w[:, -1:] * hist
     p = p.scatter_add(1, (neighbours - 1).clamp(0, k - 1), w[:, :-1])
     return torch.cat([opacity, torch.log(p + 1e-30)], 1)
