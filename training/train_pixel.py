@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pixelsprite.colorspace import srgb_to_oklab
+
 from . import distributed
 from .config_cli import add_dataclass_args, from_args
 from .data.builders import label_counts, load_dataset
@@ -43,6 +45,7 @@ class PixelRunConfig:
     embed_dim: int = 32
     patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
+    shades: int = 0  # with --copy: gates for "a near shade of a neighbour's colour" over its M nearest palette colours
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     name: str = "pixel16"
 
@@ -63,10 +66,14 @@ def palette_for(run: PixelRunConfig, train_images: np.ndarray) -> np.ndarray:
 def init_weights(model: TokenUNet, checkpoint: str) -> None:
     """Start ``model`` from another run's EMA weights (a fine-tune on a fresh schedule). The head may gain the copy
     gates: the old head's rows are kept and the new rows start at zero (the gates' logits start at 0, level with
-    an average palette colour). The caller copies the old run's palette, so the tokens mean the same colours."""
+    an average palette colour); buffers the old run lacks (the shade table) keep the model's own values. The
+    caller copies the old run's palette, so the tokens mean the same colours."""
     state = load_checkpoint(checkpoint)
     weights = dict(state["ema"])
     for key, target in model.state_dict().items():
+        if key not in weights and key == "near":
+            weights[key] = target
+            continue
         old = weights[key]
         if old.shape != target.shape:
             if not key.startswith("backbone.out.") or old.shape[1:] != target.shape[1:]:
@@ -119,11 +126,13 @@ def main(argv: list[str] | None = None) -> None:
         embed_dim=run.embed_dim,
         patch=run.patch,
         copy=run.copy,
+        shades=run.shades,
         unet=replace(
             unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch, num_labels=len(data.label_names)
         ),
     )
     model = TokenUNet(cfg)
+    model.set_palette(torch.from_numpy(srgb_to_oklab(palette)))
     if fresh_init:
         init_weights(model, run.init_from)
     if rt.is_main:

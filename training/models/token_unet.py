@@ -26,6 +26,14 @@ and channels 1..K carry log p(c): normalised log-probabilities, so the loss, the
 sampler (temperature, guidance, palette lock) are unchanged. Copying an exact colour needs only "where to copy from",
 not which of 255 shades it was, which the backbone cannot carry through a 2×2 cell.
 
+Shade copy (``shades=M > 0``, with ``copy``): pixel art shades a shape with steps to a *nearby* colour (one tone
+lighter or darker), which the exact copies cannot give and a broad palette softmax gives rarely (it jumps to an
+unrelated hue: hard steps where real art has shading). Eight more gates, one per neighbour k: "a near shade of
+neighbour k's colour", whose mass goes to the M palette colours nearest in OKLab to that colour (not the colour
+itself; the ``near`` table, a buffer computed from the palette by :meth:`TokenUNet.set_palette`), split among them
+by the palette logits (a softmax over those M). The network says "next to neighbour k's colour"; the palette
+logits say which side (lighter, darker, warmer).
+
 Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64) -> (B, 1 + K, S, S) float32``, the ONNX
 signature.
 """
@@ -43,6 +51,7 @@ from .unet import UNet, UNetConfig
 
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 COPIES = len(NEIGHBOURS) + 1  # the 8 neighbours and the sprite's own colours
+SHADE_GATES = len(NEIGHBOURS)  # with shades: "a near shade of neighbour k", one gate per neighbour
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class TokenUNetConfig:
     embed_dim: int = 32
     patch: int = 1  # P: the backbone sees P×P cells of pixels (the canvas size must be divisible by P)
     copy: bool = False  # the copy head (module docstring): colour = mixture of palette and copies of known colours
+    shades: int = 0  # M > 0 (with copy): gates for "a near shade of a neighbour", over its M nearest palette colours
     unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
@@ -61,6 +71,7 @@ class TokenUNetConfig:
             "embed_dim": self.embed_dim,
             "patch": self.patch,
             "copy": self.copy,
+            "shades": self.shades,
             "unet": asdict(self.unet),
         }
 
@@ -71,6 +82,7 @@ class TokenUNetConfig:
             embed_dim=d["embed_dim"],
             patch=d.get("patch", 1),
             copy=d.get("copy", False),
+            shades=d.get("shades", 0),
             unet=UNetConfig.from_dict(d["unet"]),
         )
 
@@ -92,7 +104,16 @@ class TokenUNet(nn.Module):
         p = cfg.patch
         self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * p * p))
         out = self.backbone.out
-        channels = 1 + cfg.palette_size + (COPIES if cfg.copy else 0)
+        if cfg.shades and not cfg.copy:
+            raise ValueError("shades needs the copy head (copy=True)")
+        if not 0 <= cfg.shades < cfg.palette_size:
+            raise ValueError(f"shades must be in [0, {cfg.palette_size - 1}], got {cfg.shades}")
+        channels = 1 + cfg.palette_size + (COPIES if cfg.copy else 0) + (SHADE_GATES if cfg.shades else 0)
+        self.near: torch.Tensor | None
+        if cfg.shades:  # filled by set_palette; saved with the weights
+            self.register_buffer("near", torch.zeros(cfg.palette_size, cfg.shades, dtype=torch.int64))
+        else:
+            self.near = None
         head = nn.Conv2d(out.in_channels, channels * p * p, 1)  # per-pixel logits
         zero_init(head)
         self.backbone.out = head
@@ -105,7 +126,21 @@ class TokenUNet(nn.Module):
             if p == 1
             else F.pixel_shuffle(self.backbone(F.pixel_unshuffle(x, p), t, label), p)
         )
-        return copy_mixture(out, tokens, self.cfg.palette_size, self.cfg.unet.circular) if self.cfg.copy else out
+        if not self.cfg.copy:
+            return out
+        return copy_mixture(out, tokens, self.cfg.palette_size, self.cfg.unet.circular, self.near)
+
+    def set_palette(self, lab: torch.Tensor) -> None:
+        """Fill the shade table from the palette's colours ``lab`` (K, 3) float OKLab, in token order (token i + 1
+        is ``lab[i]``): ``near[i]`` are the 0-based indices of the ``shades`` colours nearest to colour i, itself
+        excluded, nearest first. A no-op without shades."""
+        if self.near is None:
+            return
+        if lab.shape != (self.cfg.palette_size, 3):
+            raise ValueError(f"palette must be ({self.cfg.palette_size}, 3) OKLab, got {tuple(lab.shape)}")
+        d = torch.cdist(lab.double(), lab.double())
+        d.fill_diagonal_(float("inf"))
+        self.near.copy_(d.argsort(dim=1)[:, : self.cfg.shades])
 
 
 def _shift(x: torch.Tensor, dy: int, dx: int, wrap: bool) -> torch.Tensor:
@@ -122,21 +157,35 @@ def _is_colour(tokens: torch.Tensor, k: int) -> torch.Tensor:
     return (tokens >= 1) & (tokens <= k)
 
 
-def copy_mixture(out: torch.Tensor, tokens: torch.Tensor, k: int, wrap: bool) -> torch.Tensor:
-    """The copy head's mixture (module docstring). out: (B, 1 + K + 9, S, S) raw head output; tokens: (B, S, S)
-    int64 input canvas. Returns (B, 1 + K, S, S) float32: the opacity logit, then log p(colour) (sums to 1)."""
+def copy_mixture(
+    out: torch.Tensor, tokens: torch.Tensor, k: int, wrap: bool, near: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The copy head's mixture (module docstring). out: (B, 1 + K + 9 [+ 8 with near], S, S) raw head output;
+    tokens: (B, S, S) int64 input canvas; near: None or the shade table (K, M) int64 of 0-based palette indices.
+    Returns (B, 1 + K, S, S) float32: the opacity logit, then log p(colour) (sums to 1)."""
     opacity, palette, gates = out[:, :1].float(), out[:, 1 : 1 + k].float(), out[:, 1 + k :].float()
-    b = tokens.shape[0]
+    b, s = tokens.shape[0], tokens.shape[-1]
     neighbours = torch.cat([_shift(tokens[:, None], dy, dx, wrap) for dy, dx in NEIGHBOURS], 1)  # (B, 8, S, S)
+    source = (neighbours - 1).clamp(0, k - 1)  # 0-based palette index of each neighbour (garbage where invalid)
     flat = tokens.reshape(b, -1)
     known = _is_colour(flat, k).float()
     counts = torch.zeros(b, k, device=out.device).scatter_add(1, (flat - 1).clamp(0, k - 1), known)  # (B, K)
     total = counts.sum(1, keepdim=True)
     hist = (counts / total.clamp(min=1.0))[:, :, None, None]
-    valid = torch.cat([_is_colour(neighbours, k).float(), (total > 0).float()[:, :, None, None].expand_as(opacity)], 1)
-    gates = gates + (valid - 1.0) * 1e4  # a copy with nothing to copy gets no mass (exp underflows to 0)
+    is_colour = _is_colour(neighbours, k).float()
+    valid = [is_colour, (total > 0).float()[:, :, None, None].expand_as(opacity)]
+    if near is not None:
+        valid.append(is_colour)  # a shade of neighbour k needs neighbour k's colour
+    gates = gates + (torch.cat(valid, 1) - 1.0) * 1e4  # a copy with nothing to copy gets no mass (exp underflows)
     lse = torch.logsumexp(torch.cat([palette, gates], 1), dim=1, keepdim=True)
-    w = torch.exp(gates - lse)  # (B, 9, S, S)
-    p = torch.exp(palette - lse) + w[:, -1:] * hist
-    p = p.scatter_add(1, (neighbours - 1).clamp(0, k - 1), w[:, :-1])
+    w = torch.exp(gates - lse)  # (B, 9 [+ 8], S, S)
+    p = torch.exp(palette - lse) + w[:, COPIES - 1 : COPIES] * hist
+    p = p.scatter_add(1, source, w[:, : COPIES - 1])
+    if near is not None:
+        m = near.shape[1]
+        n = len(NEIGHBOURS)
+        shade = near[source].permute(0, 1, 4, 2, 3).reshape(b, n * m, s, s)  # (B, 8·M, S, S): candidate colours
+        split = torch.softmax(torch.gather(palette, 1, shade).reshape(b, n, m, s, s), dim=2)  # palette's say
+        mass = (w[:, COPIES:, None] * split).reshape(b, n * m, s, s)
+        p = p.scatter_add(1, shade, mass)
     return torch.cat([opacity, torch.log(p + 1e-30)], 1)

@@ -1,0 +1,109 @@
+"""The copy head's shade gates: "a near shade of neighbour k's colour", split among the M nearest palette colours."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pixelsprite.colorspace import srgb_to_oklab
+from training.export import PARITY_ATOL, export_graph
+from training.models.token_unet import COPIES, NEIGHBOURS, SHADE_GATES, TokenUNet, TokenUNetConfig, copy_mixture
+from training.models.unet import UNetConfig
+
+K = 6
+MASK = K + 1
+# a ramp of greys (tokens 1..4, darkest first) and two saturated colours far from them (tokens 5, 6)
+PALETTE = np.array([[20, 20, 20], [60, 60, 60], [100, 100, 100], [140, 140, 140], [255, 0, 0], [0, 0, 255]], np.uint8)
+
+
+def tiny(patch: int = 1, circular: bool = False, shades: int = 2) -> TokenUNet:
+    unet = UNetConfig(
+        in_channels=8, image_size=8 // patch, widths=(16,), attention=(0,), num_labels=2, groups=4, circular=circular
+    )
+    model = TokenUNet(TokenUNetConfig(palette_size=K, embed_dim=8, patch=patch, copy=True, shades=shades, unet=unet))
+    model.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)))
+    torch.nn.init.normal_(model.backbone.out.weight, std=0.5)
+    return model.eval()
+
+
+def shade_head(direction: int, palette: torch.Tensor | None = None, s: int = 4) -> torch.Tensor:
+    """Raw head output (1, 1 + K + COPIES + 8, s, s): one shade gate far above everything else."""
+    out = torch.zeros(1, 1 + K + COPIES + SHADE_GATES, s, s)
+    if palette is not None:
+        out[0, 1 : 1 + K] = palette[:, None, None]
+    out[:, 1 + K :] = -30.0
+    out[:, 1 + K + COPIES + direction] = 30.0
+    return out
+
+
+def test_the_shade_table_lists_the_nearest_other_colours() -> None:
+    near = tiny().near
+    assert near is not None and near.shape == (K, 2)
+    assert near[1].tolist() in ([0, 2], [2, 0])  # mid-dark grey: the greys on either side, never itself
+    assert set(near[0].tolist()) == {1, 2}  # the darkest grey: the next two greys
+    assert all(i not in row for i, row in enumerate(near.tolist()))
+
+
+def test_a_dominant_shade_gate_moves_to_the_neighbours_nearest_shades_split_by_the_palette_logits() -> None:
+    model = tiny()
+    right = NEIGHBOURS.index((0, 1))
+    tokens = torch.full((1, 4, 4), MASK)
+    tokens[0, 0, 1] = 2  # pixel (0, 0)'s right neighbour: grey 60 (index 1), whose near shades are indices 0 and 2
+    palette = torch.tensor([0.0, 5.0, float(np.log(3.0)), 0.0, 9.0, 9.0])  # index 2 three times index 0's odds
+    p = copy_mixture(shade_head(right, palette), tokens, K, wrap=False, near=model.near)[0, 1:].exp()
+    assert torch.allclose(p[:, 0, 0], torch.tensor([0.25, 0.0, 0.75, 0.0, 0.0, 0.0]), atol=1e-4)
+    # pixel (1, 1): its right neighbour is masked, so the gate gets no mass and the palette takes it all
+    assert torch.allclose(p[:, 1, 1], torch.softmax(palette, 0), atol=1e-4)
+
+
+@pytest.mark.parametrize("patch,circular", [(1, False), (2, True)])
+def test_colour_channels_stay_normalised(patch: int, circular: bool) -> None:
+    model = tiny(patch, circular)
+    tokens = torch.randint(0, K + 2, (3, 8, 8))
+    with torch.no_grad():
+        out = model(tokens, torch.rand(3), torch.tensor([0, 1, 0]))
+    total = out[:, 1:].exp().sum(1)
+    assert out.shape == (3, 1 + K, 8, 8) and torch.allclose(total, torch.ones_like(total), atol=1e-5)
+
+
+def test_export_parity_and_the_table_travels_with_the_weights(tmp_path: Path) -> None:
+    model = tiny(2, True)
+    inputs = {"tokens": torch.randint(0, K + 2, (3, 8, 8)), "t": torch.rand(3), "label": torch.tensor([0, 1, 0])}
+    result = export_graph(model, inputs, ["logits"], tmp_path / "logits.onnx")
+    assert result.parity_max_abs_diff <= PARITY_ATOL
+    fresh = TokenUNet(model.cfg)
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.near is not None and model.near is not None and torch.equal(fresh.near, model.near)
+
+
+def test_config_round_trip_and_limits() -> None:
+    cfg = tiny().cfg
+    assert TokenUNetConfig.from_dict(cfg.to_dict()) == cfg
+    old = {key: value for key, value in cfg.to_dict().items() if key != "shades"}  # a checkpoint from before shades
+    assert TokenUNetConfig.from_dict(old).shades == 0
+    with pytest.raises(ValueError, match="copy"):
+        TokenUNet(replace(cfg, copy=False))
+    with pytest.raises(ValueError, match="shades"):
+        TokenUNet(replace(cfg, shades=K))
+    with pytest.raises(ValueError, match="palette"):
+        tiny().set_palette(torch.zeros(K + 1, 3))
+
+
+def test_init_from_a_copy_run_grows_the_shade_gates_and_keeps_the_table(tmp_path: Path) -> None:
+    from training.train_pixel import init_weights
+
+    copy_only = TokenUNet(replace(tiny().cfg, shades=0))
+    torch.nn.init.normal_(copy_only.backbone.out.weight, std=0.5)
+    torch.save({"ema": copy_only.state_dict()}, tmp_path / "last.pt")
+    grown = tiny()
+    table = grown.near.clone() if grown.near is not None else None
+    init_weights(grown, str(tmp_path / "last.pt"))
+    rows = copy_only.backbone.out.weight.shape[0]
+    assert grown.backbone.out.weight.shape[0] == rows + SHADE_GATES
+    assert torch.equal(grown.backbone.out.weight[:rows], copy_only.backbone.out.weight)
+    assert not grown.backbone.out.weight[rows:].any()
+    assert table is not None and torch.equal(grown.near, table)
