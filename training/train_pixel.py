@@ -29,6 +29,7 @@ from .config_cli import add_dataclass_args, from_args
 from .data.builders import label_counts, load_dataset
 from .models.token_unet import TokenUNet, TokenUNetConfig
 from .models.unet import UNetConfig
+from .objectives_distill import DistillConfig, GuidanceDistillObjective
 from .objectives_masked import MaskedLossConfig, MaskedTokenObjective
 from .token_palette import from_hex, from_tokens, hex_colours, kmeans_palette, to_tokens
 from .trainer import Trainer, TrainerConfig, load_checkpoint
@@ -47,6 +48,8 @@ class PixelRunConfig:
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
     shades: int = 0  # with --copy: gates for "a near shade of a neighbour's colour" over its M nearest palette colours
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
+    distill_from: str = ""  # learn this checkpoint's guided predictions instead of the data's (objectives_distill)
+    distill_guidance: float = 2.0  # the teacher's guidance the student draws from at guidance 1
     name: str = "pixel16"
 
 
@@ -86,6 +89,17 @@ def init_weights(model: TokenUNet, checkpoint: str) -> None:
     model.load_state_dict(weights)
 
 
+def load_teacher(checkpoint: str, labels: tuple[str, ...], palette_size: int) -> TokenUNet:
+    """The frozen EMA model of ``checkpoint`` for distillation; its labels and palette size must be the run's."""
+    state = load_checkpoint(checkpoint)
+    mc = state["model_config"]
+    if list(mc["labels"]) != list(labels) or mc["token_unet"]["palette_size"] != palette_size:
+        raise SystemExit(f"--distill-from {checkpoint}: its labels/palette differ from this run's dataset")
+    teacher = TokenUNet(TokenUNetConfig.from_dict(mc["token_unet"]))
+    teacher.load_state_dict(state["ema"])
+    return teacher.eval().requires_grad_(False)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for cls in (PixelRunConfig, UNetConfig, MaskedLossConfig, TrainerConfig):
@@ -108,10 +122,12 @@ def main(argv: list[str] | None = None) -> None:
             f"data: {run.dataset} train={len(train.images)} val={len(val.images)} labels={label_counts(data)}",
             flush=True,
         )
-    fresh_init = bool(run.init_from) and not (Path(run.out) / "last.pt").exists()
-    if fresh_init:
+    fresh = not (Path(run.out) / "last.pt").exists()
+    fresh_init = bool(run.init_from) and fresh
+    palette_from = run.distill_from or run.init_from  # the student speaks its teacher's tokens
+    if palette_from and fresh:
         Path(run.out).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(run.init_from).parent / "palette.json", Path(run.out) / "palette.json")
+        shutil.copyfile(Path(palette_from).parent / "palette.json", Path(run.out) / "palette.json")
     # 2. palette; the sprites become palette-exact (what the model can express)
     palette = palette_for(run, train.images)
     train_q = from_tokens(to_tokens(train.images, palette), palette)
@@ -146,7 +162,12 @@ def main(argv: list[str] | None = None) -> None:
         "labels": list(data.label_names),
         "label_counts": label_counts(data),
     }
+    objective: MaskedTokenObjective | GuidanceDistillObjective
     objective = MaskedTokenObjective(loss_cfg, palette, len(data.label_names), cfg.mask_token)
+    if run.distill_from:
+        teacher = load_teacher(run.distill_from, data.label_names, len(palette)).to(rt.device)
+        objective = GuidanceDistillObjective(DistillConfig(run.distill_guidance), objective, teacher)
+        model_config["distilled"] = {"teacher": run.distill_from, "guidance": run.distill_guidance}
     result = Trainer(trainer_cfg, rt, run.out).fit(
         model, model_config, "pixel", objective, train_q, train.labels, val_q, val.labels
     )

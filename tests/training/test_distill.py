@@ -1,0 +1,102 @@
+"""Guidance distillation of a pixel model into a student (training.objectives_distill, train_pixel --distill-from)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.models.token_unet import TokenUNet, TokenUNetConfig
+from training.models.unet import UNetConfig
+from training.objectives_distill import DistillConfig, GuidanceDistillObjective
+from training.objectives_masked import MaskedLossConfig, MaskedTokenObjective
+
+from .test_diffusion_training import write_folder
+
+K = 6
+PALETTE = np.array([[i * 40, 255 - i * 40, 7 * i] for i in range(K)], np.uint8)
+
+
+def tiny(seed: int, copy_head: bool = False) -> TokenUNet:
+    torch.manual_seed(seed)
+    unet = UNetConfig(in_channels=8, image_size=8, widths=(16,), attention=(0,), num_labels=2, groups=4)
+    model = TokenUNet(TokenUNetConfig(palette_size=K, embed_dim=8, copy=copy_head, unet=unet))
+    with torch.no_grad():  # zero-initialised layers would make the label irrelevant: give every weight a value
+        for param in model.parameters():
+            param.normal_(0.0, 0.3)
+    return model
+
+
+def batch(b: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    tok = torch.randint(0, K + 1, (b, 8, 8))
+    rgb = torch.from_numpy(PALETTE.astype(np.float32))[(tok - 1).clamp(min=0)].permute(0, 3, 1, 2) / 127.5 - 1
+    return torch.cat([rgb, (tok > 0).float()[:, None] * 2 - 1], 1), torch.arange(b) % 2
+
+
+def objective(teacher: TokenUNet, guidance: float, dropout: float = 0.0) -> GuidanceDistillObjective:
+    base = MaskedTokenObjective(MaskedLossConfig(label_dropout=dropout, max_shift=0), PALETTE, 2, K + 1)
+    return GuidanceDistillObjective(DistillConfig(guidance), base, teacher)
+
+
+def test_a_student_equal_to_its_teacher_has_nothing_to_learn_without_guidance() -> None:
+    teacher = tiny(0).eval()
+    student = copy.deepcopy(teacher)
+    x, y = batch()
+    _, same = objective(teacher, 1.0).loss(student, x, y, 0)
+    _, guided = objective(teacher, 3.0).loss(student, x, y, 0)
+    assert same["kl"] < 1e-5 and same["top_agree"] == pytest.approx(1.0)
+    assert guided["kl"] > 1e-3  # guidance moves the target away from the plain conditional
+
+
+def test_the_null_label_learns_the_unguided_teacher() -> None:
+    teacher = tiny(0).eval()
+    x, y = batch()
+    r = torch.full((8,), 0.5)
+    inputs = torch.full((8, 8, 8), K + 1)
+    null = torch.tensor([True, False] * 4)
+    target = objective(teacher, 3.0).targets(inputs, r, y, null)
+    with torch.no_grad():
+        u = teacher(inputs, r, torch.full_like(y, 2))
+        c = teacher(inputs, r, y)
+    assert torch.allclose(target[null], u[null], atol=1e-5)
+    assert torch.allclose(target[~null], (u + 3.0 * (c - u))[~null], atol=1e-5)
+
+
+@pytest.mark.parametrize("copy_head", [False, True])
+def test_only_the_student_learns(copy_head: bool) -> None:
+    teacher, student = tiny(0, copy_head=True).eval(), tiny(1, copy_head=copy_head).train()
+    before = [p.clone() for p in teacher.parameters()]
+    x, y = batch()
+    loss, stats = objective(teacher, 2.0, dropout=0.5).loss(student, x, y, 0)
+    loss.backward()
+    assert torch.isfinite(loss) and stats["kl"] > 0
+    assert all(p.grad is None for p in teacher.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters(), strict=True))
+    assert float(student.backbone.out.weight.grad.abs().sum()) > 0
+
+
+def test_train_pixel_distills_a_checkpoint_into_a_smaller_student(tmp_path: Path, tiny_set) -> None:
+    from training import train_pixel
+    from training.trainer import load_checkpoint
+
+    data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
+    common = ["--dataset", f"folder:{data_dir}", "--palette-size", "16", "--embed-dim", "8", "--emb-dim", "16"]
+    common += ["--groups", "4", "--epochs", "1", "--batch-size", "16", "--sample-count", "4", "--warmup-steps", "2"]
+    common += ["--threads", "1", "--blocks-per-level", "1"]
+    train_pixel.main(common + ["--out", str(tmp_path / "teacher"), "--widths", "8", "8", "--attention", "0", "1"])
+    student_dir = tmp_path / "student"
+    train_pixel.main(
+        common
+        + ["--out", str(student_dir), "--widths", "4", "8", "--attention", "0", "0"]
+        + ["--distill-from", str(tmp_path / "teacher" / "last.pt"), "--distill-guidance", "2.5"]
+    )
+    teacher_palette = json.loads((tmp_path / "teacher" / "palette.json").read_text())
+    assert json.loads((student_dir / "palette.json").read_text()) == teacher_palette
+    mc = load_checkpoint(student_dir / "last.pt")["model_config"]
+    assert mc["distilled"] == {"teacher": str(tmp_path / "teacher" / "last.pt"), "guidance": 2.5}
+    assert list(mc["token_unet"]["unet"]["widths"]) == [4, 8]
