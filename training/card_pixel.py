@@ -66,7 +66,12 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "## Recipe",
         f"- model: `{recipe['model']}`",
         f"- palette: {recipe['palette']}",
-        f"- loss: `{recipe['loss']}` (masked-token BCE(opacity) + CE(colour | opaque), cosine mask ratio)",
+        (
+            f"- loss: `{recipe['loss']}` (masked-token BCE(opacity) + CE(colour | opaque), cosine mask ratio)"
+            if not recipe.get("distilled")
+            else "- loss: guidance distillation (`training/objectives_distill.py`): on the teacher's masked canvases, "
+            "BCE(opacity) + p(opaque) · KL(colour) to the teacher's guided output, the runtime's guidance formula"
+        ),
         f"- trainer: `{recipe['trainer']}`",
         f"- trained {t['epochs']} epochs ({t['steps']} steps) in {t['seconds'] / 60:.1f} min on {t['hardware']} "
         f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
@@ -77,6 +82,18 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
                 f"{(t['seconds'] + recipe['init_from']['seconds']) / 60:.1f} min of training in all."
             ]
             if recipe.get("init_from")
+            else []
+        ),
+        *(
+            [
+                f"- distilled from `{recipe['distilled']['teacher']}` "
+                f"({recipe['distilled']['teacher_parameters']:,} parameters, "
+                f"{recipe['distilled']['teacher_seconds'] / 60:.1f} min of training) at guidance "
+                f"{recipe['distilled']['guidance']:g}: this bundle at guidance 1 draws what the teacher draws at "
+                f"guidance {recipe['distilled']['guidance']:g}, one evaluation of a smaller network a step instead "
+                "of two (a guidance g here extrapolates from the teacher's guided prediction)."
+            ]
+            if recipe.get("distilled")
             else []
         ),
         f"- ONNX parity: max |torch − onnxruntime| = {x['parity_max_abs_diff']['logits']:.2e} "

@@ -263,6 +263,7 @@ def first_manifest(
                 "trainer": trainer_cfg,
                 "palette": f"OKLab k-means, {len(spec.palette)} colours, training split",
                 **({"init_from": init_from(mc["run"]["init_from"])} if mc["run"].get("init_from") else {}),
+                **({"distilled": distilled_from(mc["distilled"])} if mc.get("distilled") else {}),
             },
             "seconds": round(float(state["elapsed_s"]), 1),
             "epochs": int(state["epoch"]),
@@ -280,6 +281,18 @@ def init_from(checkpoint: str) -> dict[str, Any]:
     """What a fine-tuned run started from: the checkpoint's path, epochs and training seconds (for the card)."""
     state = load_checkpoint(checkpoint)
     return {"checkpoint": checkpoint, "epochs": int(state["epoch"]), "seconds": round(float(state["elapsed_s"]), 1)}
+
+
+def distilled_from(distilled: dict[str, Any]) -> dict[str, Any]:
+    """What a distilled student learned from: the teacher checkpoint, its guidance, its size and training time."""
+    state = load_checkpoint(distilled["teacher"])
+    teacher = TokenUNet(TokenUNetConfig.from_dict(state["model_config"]["token_unet"]))
+    return {
+        "teacher": distilled["teacher"],
+        "guidance": float(distilled["guidance"]),
+        "teacher_parameters": sum(q.numel() for q in teacher.parameters()),
+        "teacher_seconds": round(float(state["elapsed_s"]), 1),
+    }
 
 
 def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: float, max_nfe: int) -> dict[str, Any]:

@@ -100,3 +100,13 @@ def test_train_pixel_distills_a_checkpoint_into_a_smaller_student(tmp_path: Path
     mc = load_checkpoint(student_dir / "last.pt")["model_config"]
     assert mc["distilled"] == {"teacher": str(tmp_path / "teacher" / "last.pt"), "guidance": 2.5}
     assert list(mc["token_unet"]["unet"]["widths"]) == [4, 8]
+    from training.data.builders import load_dataset
+    from training.export_pixel import export_pixel_bundle
+
+    bundle = tmp_path / "models" / "fast"
+    data = load_dataset(f"folder:{data_dir}", "", 16)
+    export_pixel_bundle(
+        student_dir / "last.pt", data, bundle, "fast", eval_count=8, sweep_count=8, sweep=[("random", 2, 1.0, 1.0, 0)]
+    )
+    card = (bundle / "card.md").read_text()
+    assert "distilled from" in card and "guidance distillation" in card
