@@ -46,7 +46,7 @@ class PixelRunConfig:
     embed_dim: int = 32
     patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
-    shades: int = 0  # with --copy: gates for "a near shade of a neighbour's colour" over its M nearest palette colours
+    shades: int = 0  # with --copy: a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     distill_from: str = ""  # learn this checkpoint's guided predictions instead of the data's (objectives_distill)
     distill_guidance: float = 2.0  # the teacher's guidance the student draws from at guidance 1
@@ -74,7 +74,7 @@ def init_weights(model: TokenUNet, checkpoint: str) -> None:
     state = load_checkpoint(checkpoint)
     weights = dict(state["ema"])
     for key, target in model.state_dict().items():
-        if key not in weights and key == "near":
+        if key not in weights and key == "shade_kernel":
             weights[key] = target
             continue
         old = weights[key]

@@ -1,4 +1,5 @@
-"""The copy head's shade gates: "a near shade of neighbour k's colour", split among the M nearest palette colours."""
+"""The copy head's shade gate: "a shade of a neighbour's colour", the palette restricted to the M colours nearest to
+the revealed neighbours' colours."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from pixelsprite.colorspace import srgb_to_oklab
 from training.export import PARITY_ATOL, export_graph
-from training.models.token_unet import COPIES, NEIGHBOURS, SHADE_GATES, TokenUNet, TokenUNetConfig, copy_mixture
+from training.models.token_unet import COPIES, SHADE_GATES, TokenUNet, TokenUNetConfig, copy_mixture
 from training.models.unet import UNetConfig
 
 K = 6
@@ -30,34 +31,38 @@ def tiny(patch: int = 1, circular: bool = False, shades: int = 2) -> TokenUNet:
     return model.eval()
 
 
-def shade_head(direction: int, palette: torch.Tensor | None = None, s: int = 4) -> torch.Tensor:
-    """Raw head output (1, 1 + K + COPIES + 8, s, s): one shade gate far above everything else."""
+def shade_head(palette: torch.Tensor, s: int = 4) -> torch.Tensor:
+    """Raw head output (1, 1 + K + COPIES + 1, s, s): the given palette logits, the shade gate far above the rest."""
     out = torch.zeros(1, 1 + K + COPIES + SHADE_GATES, s, s)
-    if palette is not None:
-        out[0, 1 : 1 + K] = palette[:, None, None]
+    out[0, 1 : 1 + K] = palette[:, None, None]
     out[:, 1 + K :] = -30.0
-    out[:, 1 + K + COPIES + direction] = 30.0
+    out[:, 1 + K + COPIES] = 30.0
     return out
 
 
-def test_the_shade_table_lists_the_nearest_other_colours() -> None:
-    near = tiny().near
-    assert near is not None and near.shape == (K, 2)
-    assert near[1].tolist() in ([0, 2], [2, 0])  # mid-dark grey: the greys on either side, never itself
-    assert set(near[0].tolist()) == {1, 2}  # the darkest grey: the next two greys
-    assert all(i not in row for i, row in enumerate(near.tolist()))
+def test_the_shade_kernel_marks_the_nearest_other_colours() -> None:
+    kernel = tiny().shade_kernel
+    assert kernel is not None and kernel.shape == (K, K)
+    assert kernel.sum(1).tolist() == [2.0] * K and not kernel.diagonal().any()  # M each, never itself
+    assert kernel[1].nonzero().flatten().tolist() == [0, 2]  # mid-dark grey: the greys on either side
+    assert kernel[0].nonzero().flatten().tolist() == [1, 2]  # the darkest grey: the next two greys
 
 
-def test_a_dominant_shade_gate_moves_to_the_neighbours_nearest_shades_split_by_the_palette_logits() -> None:
+def test_a_dominant_shade_gate_draws_the_palette_restricted_to_the_neighbours_shades() -> None:
     model = tiny()
-    right = NEIGHBOURS.index((0, 1))
     tokens = torch.full((1, 4, 4), MASK)
-    tokens[0, 0, 1] = 2  # pixel (0, 0)'s right neighbour: grey 60 (index 1), whose near shades are indices 0 and 2
+    tokens[0, 0, 1] = 2  # grey 60 (index 1): its shades are indices 0 and 2
     palette = torch.tensor([0.0, 5.0, float(np.log(3.0)), 0.0, 9.0, 9.0])  # index 2 three times index 0's odds
-    p = copy_mixture(shade_head(right, palette), tokens, K, wrap=False, near=model.near)[0, 1:].exp()
+    p = copy_mixture(shade_head(palette), tokens, K, wrap=False, shade_kernel=model.shade_kernel)[0, 1:].exp()
     assert torch.allclose(p[:, 0, 0], torch.tensor([0.25, 0.0, 0.75, 0.0, 0.0, 0.0]), atol=1e-4)
-    # pixel (1, 1): its right neighbour is masked, so the gate gets no mass and the palette takes it all
-    assert torch.allclose(p[:, 1, 1], torch.softmax(palette, 0), atol=1e-4)
+    # with (1, 2) grey 140 (index 3, shades: grey 100 and, nearer in OKLab than grey 60, the red), pixel (0, 2)
+    # sees two coloured neighbours: grey 100 is a shade of both and counts twice
+    assert model.shade_kernel is not None and model.shade_kernel[3].nonzero().flatten().tolist() == [2, 4]
+    tokens[0, 1, 2] = 4
+    p = copy_mixture(shade_head(torch.zeros(K)), tokens, K, wrap=False, shade_kernel=model.shade_kernel)[0, 1:].exp()
+    assert torch.allclose(p[:, 0, 2], torch.tensor([0.25, 0.0, 0.5, 0.0, 0.25, 0.0]), atol=1e-4)
+    # pixel (3, 3): no revealed neighbour, so the gate gets no mass and the palette takes it all
+    assert torch.allclose(p[:, 3, 3], torch.full((K,), 1.0 / K), atol=1e-4)
 
 
 @pytest.mark.parametrize("patch,circular", [(1, False), (2, True)])
@@ -77,7 +82,8 @@ def test_export_parity_and_the_table_travels_with_the_weights(tmp_path: Path) ->
     assert result.parity_max_abs_diff <= PARITY_ATOL
     fresh = TokenUNet(model.cfg)
     fresh.load_state_dict(model.state_dict())
-    assert fresh.near is not None and model.near is not None and torch.equal(fresh.near, model.near)
+    assert fresh.shade_kernel is not None and model.shade_kernel is not None
+    assert torch.equal(fresh.shade_kernel, model.shade_kernel)
 
 
 def test_config_round_trip_and_limits() -> None:
@@ -100,10 +106,10 @@ def test_init_from_a_copy_run_grows_the_shade_gates_and_keeps_the_table(tmp_path
     torch.nn.init.normal_(copy_only.backbone.out.weight, std=0.5)
     torch.save({"ema": copy_only.state_dict()}, tmp_path / "last.pt")
     grown = tiny()
-    table = grown.near.clone() if grown.near is not None else None
+    table = grown.shade_kernel.clone() if grown.shade_kernel is not None else None
     init_weights(grown, str(tmp_path / "last.pt"))
     rows = copy_only.backbone.out.weight.shape[0]
     assert grown.backbone.out.weight.shape[0] == rows + SHADE_GATES
     assert torch.equal(grown.backbone.out.weight[:rows], copy_only.backbone.out.weight)
     assert not grown.backbone.out.weight[rows:].any()
-    assert table is not None and torch.equal(grown.near, table)
+    assert table is not None and torch.equal(grown.shade_kernel, table)
