@@ -51,16 +51,15 @@ COLOUR_GAP = 0.25  # the defaults keep colours per sprite within this share of r
 SWEEP_STEPS = (8, 12)
 
 
-def sweep_settings(steps: tuple[int, ...] = SWEEP_STEPS) -> list[tuple[str, int, float, float, int]]:
-    """The grid the export measures: each number of reveal ``steps`` x colour temperature x guidance x corrector
-    rounds in random order, plus one confidence-ordered row (the MaskGIT order, kept in view because it collapses)."""
+def sweep_settings(
+    steps: tuple[int, ...] = SWEEP_STEPS, guidance: tuple[float, ...] = (1.0, 2.0)
+) -> list[tuple[str, int, float, float, int]]:
+    """The grid the export measures: each number of reveal ``steps`` x colour temperature x ``guidance`` x
+    corrector rounds in random order, plus one confidence-ordered row (the MaskGIT order, kept in view because it
+    collapses) at the largest guidance."""
     return [
-        ("random", n, temp, g, corr)
-        for n in steps
-        for temp in (0.7, 0.85, 1.0)
-        for g in (1.0, 2.0)
-        for corr in (0, 1, 2)
-    ] + [("confidence", 8, 1.0, 2.0, 0)]
+        ("random", n, temp, g, corr) for n in steps for temp in (0.7, 0.85, 1.0) for g in guidance for corr in (0, 1, 2)
+    ] + [("confidence", 8, 1.0, max(guidance), 0)]
 
 
 SWEEP = sweep_settings()
@@ -530,6 +529,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-count", type=int, default=512)
     p.add_argument("--sweep-count", type=int, default=256)
     p.add_argument("--sweep-steps", type=int, nargs="+", default=list(SWEEP_STEPS), help="reveal steps the sweep tries")
+    p.add_argument(
+        "--sweep-guidance",
+        type=float,
+        nargs="+",
+        default=[1.0, 2.0],
+        help="guidance scales the sweep tries (a distilled student: 1, its teacher's guidance is built in)",
+    )
     p.add_argument("--max-nfe", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
@@ -558,7 +564,7 @@ def main(argv: list[str] | None = None) -> None:
         eval_count=a.eval_count,
         sweep_count=a.sweep_count,
         max_nfe=a.max_nfe or None,
-        sweep=sweep_settings(tuple(a.sweep_steps)),
+        sweep=sweep_settings(tuple(a.sweep_steps), tuple(a.sweep_guidance)),
     )
 
 

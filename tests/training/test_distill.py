@@ -110,3 +110,11 @@ def test_train_pixel_distills_a_checkpoint_into_a_smaller_student(tmp_path: Path
     )
     card = (bundle / "card.md").read_text()
     assert "distilled from" in card and "guidance distillation" in card
+
+
+def test_the_sweep_can_leave_guidance_out_for_a_distilled_student() -> None:
+    from training.export_pixel import sweep_settings
+
+    rows = sweep_settings((8,), (1.0,))
+    assert {g for _, _, _, g, _ in rows} == {1.0} and len(rows) == 3 * 3 + 1
+    assert {g for _, _, _, g, _ in sweep_settings()} == {1.0, 2.0}
