@@ -78,8 +78,9 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         *(
             [
                 f"- fine-tuned from `{recipe['init_from']['checkpoint']}` ({recipe['init_from']['epochs']} epochs, "
-                f"{recipe['init_from']['seconds'] / 60:.1f} min; its head grew the copy gates at zero): "
-                f"{(t['seconds'] + recipe['init_from']['seconds']) / 60:.1f} min of training in all."
+                f"{recipe['init_from']['seconds'] / 60:.1f} min; new gates of the head start at zero): "
+                f"{(t['seconds'] + recipe['init_from'].get('chain_seconds', recipe['init_from']['seconds'])) / 60:.1f} "
+                "min of training in all, counting every run of the chain."
             ]
             if recipe.get("init_from")
             else []

@@ -277,9 +277,14 @@ def first_manifest(
 
 
 def init_from(checkpoint: str) -> dict[str, Any]:
-    """What a fine-tuned run started from: the checkpoint's path, epochs and training seconds (for the card)."""
+    """What a fine-tuned run started from, for the card: the checkpoint's path, epochs and training seconds, and
+    ``chain_seconds``, the training seconds of that run and of every run it was itself fine-tuned from."""
     state = load_checkpoint(checkpoint)
-    return {"checkpoint": checkpoint, "epochs": int(state["epoch"]), "seconds": round(float(state["elapsed_s"]), 1)}
+    seconds = round(float(state["elapsed_s"]), 1)
+    base = state["model_config"]["run"].get("init_from")
+    before = init_from(base)["chain_seconds"] if base else 0.0
+    chain = seconds + before
+    return {"checkpoint": checkpoint, "epochs": int(state["epoch"]), "seconds": seconds, "chain_seconds": chain}
 
 
 def distilled_from(distilled: dict[str, Any]) -> dict[str, Any]:

@@ -113,3 +113,17 @@ def test_init_from_a_copy_run_grows_the_shade_gates_and_keeps_the_table(tmp_path
     assert torch.equal(grown.backbone.out.weight[:rows], copy_only.backbone.out.weight)
     assert not grown.backbone.out.weight[rows:].any()
     assert table is not None and torch.equal(grown.shade_kernel, table)
+
+
+def test_the_card_counts_every_run_of_a_fine_tune_chain(tmp_path: Path) -> None:
+    from training.export_pixel import init_from
+
+    def run(name: str, seconds: float, base: str = "") -> str:
+        path = tmp_path / f"{name}.pt"
+        torch.save({"epoch": 3, "elapsed_s": seconds, "model_config": {"run": {"init_from": base}}}, path)
+        return str(path)
+
+    first = run("base", 600.0)
+    second = run("copy", 300.0, first)
+    assert init_from(first) == {"checkpoint": first, "epochs": 3, "seconds": 600.0, "chain_seconds": 600.0}
+    assert init_from(second)["seconds"] == 300.0 and init_from(second)["chain_seconds"] == 900.0
