@@ -22,14 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .objectives_masked import (
-    MaskedLossConfig,
-    MaskedTokenObjective,
-    image_to_tokens,
-    mask_ratio,
-    roll_each,
-    shift_if_free,
-)
+from .objectives_masked import MaskedTokenObjective
 
 
 @dataclass(frozen=True)
@@ -60,15 +53,8 @@ class GuidanceDistillObjective:
     def loss(
         self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg: MaskedLossConfig = self.base.cfg
-        tokens = image_to_tokens(x, self.base.keys, self.base.tokens_of_keys)
-        if model.training:
-            tokens = roll_each(tokens, None) if cfg.torus_roll else shift_if_free(tokens, None, cfg.max_shift)
-        b = tokens.shape[0]
-        r = mask_ratio(torch.rand(b, device=x.device)).clamp(min=1.0 / tokens[0].numel())
-        masked = torch.rand(tokens.shape, device=x.device) < r[:, None, None]
-        inputs = torch.where(masked, torch.full_like(tokens, self.base.mask_token), tokens)
-        null = torch.rand(b, device=x.device) < cfg.label_dropout
+        _, r, masked, inputs = self.base.masked_canvas(x, model.training)
+        null = torch.rand(x.shape[0], device=x.device) < self.base.cfg.label_dropout
         target = self.targets(inputs, r, labels, null)
         student_labels = torch.where(null, torch.full_like(labels, self.base.num_labels), labels)
         out = model(inputs, r, student_labels).float()

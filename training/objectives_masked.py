@@ -87,19 +87,23 @@ class MaskedTokenObjective:
         self.palette = palette
         self.keys, self.tokens_of_keys = palette_keys(palette)
 
+    def masked_canvas(
+        self, x: torch.Tensor, augment: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The forward process on a batch x (B, 4, S, S) in [-1, 1]: (tokens (B, S, S) int64, after the 1-px shift or
+        torus roll when ``augment``; mask ratio r (B,); masked (B, S, S) bool; the network's input canvas)."""
+        tokens = image_to_tokens(x, self.keys, self.tokens_of_keys)
+        if augment:
+            tokens = roll_each(tokens, None) if self.cfg.torus_roll else shift_if_free(tokens, None, self.cfg.max_shift)
+        r = mask_ratio(torch.rand(tokens.shape[0], device=x.device)).clamp(min=1.0 / tokens[0].numel())
+        masked = torch.rand(tokens.shape, device=x.device) < r[:, None, None]
+        return tokens, r, masked, torch.where(masked, torch.full_like(tokens, self.mask_token), tokens)
+
     def loss(
         self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        tokens = image_to_tokens(x, self.keys, self.tokens_of_keys)
-        if model.training:
-            if self.cfg.torus_roll:
-                tokens = roll_each(tokens, None)
-            else:
-                tokens = shift_if_free(tokens, None, self.cfg.max_shift)
+        tokens, r, masked, inputs = self.masked_canvas(x, model.training)
         b = tokens.shape[0]
-        r = mask_ratio(torch.rand(b, device=x.device)).clamp(min=1.0 / tokens[0].numel())
-        masked = torch.rand(tokens.shape, device=x.device) < r[:, None, None]
-        inputs = torch.where(masked, torch.full_like(tokens, self.mask_token), tokens)
         drop = torch.rand(b, device=x.device) < self.cfg.label_dropout
         labels = torch.where(drop, torch.full_like(labels, self.num_labels), labels)
         logits = model(inputs, r, labels).float()

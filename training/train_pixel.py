@@ -69,7 +69,7 @@ def palette_for(run: PixelRunConfig, train_images: np.ndarray) -> np.ndarray:
 def init_weights(model: TokenUNet, checkpoint: str) -> None:
     """Start ``model`` from another run's EMA weights (a fine-tune on a fresh schedule). The head may gain the copy
     gates: the old head's rows are kept and the new rows start at zero (the gates' logits start at 0, level with
-    an average palette colour); buffers the old run lacks (the shade table) keep the model's own values. The
+    an average palette colour); buffers the old run lacks (the shade kernel) keep the model's own values. The
     caller copies the old run's palette, so the tokens mean the same colours."""
     state = load_checkpoint(checkpoint)
     weights = dict(state["ema"])
@@ -91,13 +91,13 @@ def init_weights(model: TokenUNet, checkpoint: str) -> None:
 
 def load_teacher(checkpoint: str, labels: tuple[str, ...], palette_size: int) -> TokenUNet:
     """The frozen EMA model of ``checkpoint`` for distillation; its labels and palette size must be the run's."""
-    state = load_checkpoint(checkpoint)
+    from .export_pixel import load_pixel_model
+
+    teacher, state = load_pixel_model(checkpoint)
     mc = state["model_config"]
     if list(mc["labels"]) != list(labels) or mc["token_unet"]["palette_size"] != palette_size:
         raise SystemExit(f"--distill-from {checkpoint}: its labels/palette differ from this run's dataset")
-    teacher = TokenUNet(TokenUNetConfig.from_dict(mc["token_unet"]))
-    teacher.load_state_dict(state["ema"])
-    return teacher.eval().requires_grad_(False)
+    return teacher.requires_grad_(False)
 
 
 def main(argv: list[str] | None = None) -> None:
