@@ -355,15 +355,12 @@ def finish_pixel_bundle(
     ev = Evaluator.load(api.default_registry())
     wanted = [lab for lab, c in eplan for _ in range(c)]
     predicted = ev.run(gen).predicted
-    agreement = (
-        float(np.mean([ev.labels[p] == lab for p, lab in zip(predicted, wanted)]))
-        if set(data.label_names) <= set(ev.labels)
-        else None
-    )
+    names = ev.labels_as(data.label_names)
+    agreement = None if names is None else float(np.mean([names[p] == lab for p, lab in zip(predicted, wanted)]))
     real_agreement = (
-        float(np.mean([ev.labels[p] == val.label_names[i] for p, i in zip(ev.run(val.images).predicted, val.labels)]))
-        if set(data.label_names) <= set(ev.labels)
-        else None
+        None
+        if names is None
+        else float(np.mean([names[p] == val.label_names[i] for p, i in zip(ev.run(val.images).predicted, val.labels)]))
     )
     two_sample = _two_sample(gen, val.images, train.images)
     per_label = {}

@@ -15,10 +15,12 @@ compares sets of one size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..datasets.builders import CLEAN_MERGE
 from ..errors import BundleError
 from ..imageio import to_model, upscale
 from ..manifest_sections import EvaluatorSpec
@@ -103,6 +105,18 @@ class Evaluator:
             feats.append(out[self._names["features"]])
             logits.append(out[self._names["logits"]])
         return EvaluatorOutput(np.concatenate(feats).astype(np.float32), np.concatenate(logits).astype(np.float32))
+
+    def labels_as(self, vocabulary: Sequence[str]) -> list[str] | None:
+        """The evaluator's labels named in a generator's ``vocabulary``, index for index, or None when that
+        vocabulary is not one the evaluator was trained on (a shared name alone means little).
+
+        A vocabulary within the evaluator's labels maps to itself; one within them once the clean sets' folds
+        (:data:`~pixelsprite.datasets.builders.CLEAN_MERGE`: ring and amulet are jewellery, ...) are applied maps
+        through the folds, so a ``dcss*clean`` generator's ``jewellery`` agrees with an evaluator's ``ring``."""
+        for names in (list(self.labels), [CLEAN_MERGE.get(n, n) for n in self.labels]):
+            if set(vocabulary) <= set(names):
+                return names
+        return None
 
     def features(self, rgba: np.ndarray) -> np.ndarray:
         """float32 ``(N, D)``: the feature vectors Fréchet distance, KID and precision/recall are computed on."""

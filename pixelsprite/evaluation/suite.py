@@ -271,12 +271,12 @@ def _teacher(scorer: Scorer | None, images: np.ndarray) -> dict[str, float] | No
 def _agreement(
     ev: Evaluator, predicted: np.ndarray, labels: Sequence[str] | None, vocabulary: Sequence[str]
 ) -> float | None:
-    """Share of ``predicted`` (evaluator label indices) equal to ``labels``; None unless the labels come from a
-    vocabulary the evaluator was trained on (``vocabulary`` within its labels: a shared name alone means little)."""
-    if labels is None or not labels or not set(vocabulary) <= set(ev.labels):
+    """Share of ``predicted`` (evaluator label indices) that name ``labels`` in ``vocabulary``
+    (:meth:`Evaluator.labels_as`); None without labels or when the evaluator does not know the vocabulary."""
+    names = ev.labels_as(vocabulary)
+    if labels is None or not labels or names is None:
         return None
-    index = {n: i for i, n in enumerate(ev.labels)}
-    return float(np.mean([p == index[lab] for p, lab in zip(predicted, labels)]))
+    return float(np.mean([names[p] == lab for p, lab in zip(predicted, labels)]))
 
 
 def _rng(seed: int, key: str) -> np.random.Generator:

@@ -68,6 +68,15 @@ def test_evaluator_bundle_runs_through_the_registry(suite_registry: Registry) ->
     assert "evaluator" not in generators(suite_registry)
 
 
+def test_label_agreement_maps_the_clean_sets_folded_labels(tmp_path: Path) -> None:
+    write_tiny_evaluator(tmp_path, labels=("ring", "amulet", "scroll", "book", "monster"))
+    ev = Evaluator.load(Registry([tmp_path], builtin=False, env=False))
+    assert ev.labels_as(["monster", "ring"]) == ["ring", "amulet", "scroll", "book", "monster"]
+    # dcss*clean's folds: ring and amulet are jewellery, scroll is book
+    assert ev.labels_as(["jewellery", "book", "monster"]) == ["jewellery", "jewellery", "book", "book", "monster"]
+    assert ev.labels_as(["jewellery", "dragon"]) is None
+
+
 def test_labels_like_follows_the_mix_and_sums_to_n() -> None:
     plan = labels_like(np.array([0, 0, 0, 1]), ("a", "b", "c"), 10)
     assert plan == [("a", 8), ("b", 2)]  # 7.5 / 2.5: the tie goes to the first label
