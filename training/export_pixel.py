@@ -355,12 +355,9 @@ def finish_pixel_bundle(
     ev = Evaluator.load(api.default_registry())
     wanted = [lab for lab, c in eplan for _ in range(c)]
     predicted = ev.run(gen).predicted
-    names = ev.labels_as(data.label_names)
-    agreement = None if names is None else float(np.mean([names[p] == lab for p, lab in zip(predicted, wanted)]))
-    real_agreement = (
-        None
-        if names is None
-        else float(np.mean([names[p] == val.label_names[i] for p, i in zip(ev.run(val.images).predicted, val.labels)]))
+    agreement = ev.agreement(predicted, wanted, data.label_names)
+    real_agreement = ev.agreement(
+        ev.run(val.images).predicted, [val.label_names[i] for i in val.labels], data.label_names
     )
     two_sample = _two_sample(gen, val.images, train.images)
     per_label = {}

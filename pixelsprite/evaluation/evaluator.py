@@ -118,6 +118,14 @@ class Evaluator:
                 return names
         return None
 
+    def agreement(self, predicted: np.ndarray, labels: Sequence[str] | None, vocabulary: Sequence[str]) -> float | None:
+        """Share of ``predicted`` (int ``(N,)`` indices into this evaluator's labels) that name ``labels`` (N names
+        from ``vocabulary``), through :meth:`labels_as`; None without labels or for a vocabulary it does not know."""
+        names = self.labels_as(vocabulary)
+        if not labels or names is None:
+            return None
+        return float(np.mean([names[p] == lab for p, lab in zip(predicted, labels)]))
+
     def features(self, rgba: np.ndarray) -> np.ndarray:
         """float32 ``(N, D)``: the feature vectors Fréchet distance, KID and precision/recall are computed on."""
         return self.run(rgba).features

@@ -268,17 +268,6 @@ def _teacher(scorer: Scorer | None, images: np.ndarray) -> dict[str, float] | No
     return {"mean": float(q.mean()), "median": float(np.median(q))}
 
 
-def _agreement(
-    ev: Evaluator, predicted: np.ndarray, labels: Sequence[str] | None, vocabulary: Sequence[str]
-) -> float | None:
-    """Share of ``predicted`` (evaluator label indices) that name ``labels`` in ``vocabulary``
-    (:meth:`Evaluator.labels_as`); None without labels or when the evaluator does not know the vocabulary."""
-    names = ev.labels_as(vocabulary)
-    if labels is None or not labels or names is None:
-        return None
-    return float(np.mean([names[p] == lab for p, lab in zip(predicted, labels)]))
-
-
 def _rng(seed: int, key: str) -> np.random.Generator:
     """A generator for one row's subsampling, from the base seed and the row's name (stable across runs)."""
     return np.random.default_rng([seed, zlib.crc32(key.encode())])
@@ -367,7 +356,7 @@ def _evaluate_dataset(
             None,
             None,
             None,
-            label_agreement=_agreement(ev, real.predicted, held_labels, data.label_names),
+            label_agreement=ev.agreement(real.predicted, held_labels, data.label_names),
             stats=pixel_art_stats(data.held_out),
             memorization_rate=memorization_rate(data.held_out, data.train),
             teacher=_teacher(scorer, data.held_out),
@@ -396,7 +385,7 @@ def _evaluate_dataset(
         sprites, labels = sample_generator(registry, name, data, cfg.count, cfg.seed)
         seconds = time.perf_counter() - t0
         out = ev.run(sprites)
-        agreement = _agreement(ev, out.predicted, labels, registry.info(name).manifest.labels)
+        agreement = ev.agreement(out.predicted, labels, registry.info(name).manifest.labels)
         t1 = time.perf_counter()
         measures = pixels(sprites, name)
         pixel_seconds = time.perf_counter() - t1
