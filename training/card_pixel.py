@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pixelsprite.datasets.builders import CLEAN_MERGE
 from pixelsprite.manifest import Manifest
 
 SMALL_LABEL = 40  # labels with fewer sprites than this are named in the card as hard to learn
@@ -11,6 +12,33 @@ SMALL_LABEL = 40  # labels with fewer sprites than this are named in the card as
 
 def _f(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _overlay_note(overlays: dict[str, dict[str, int]], labels: tuple[str, ...] | list[str]) -> str:
+    """The card's sentence on DCSS overlay glyphs: how many each label holds, or that the set has none (and which
+    labels the clean builder folded together)."""
+    counts = ", ".join(f"{k} {v['overlays']} of {v['sprites']}" for k, v in overlays.items() if v["overlays"])
+    if counts:
+        return (
+            "Looking at every label's real sprites found that many of the small labels are mostly DCSS overlay glyphs "
+            "(`i-*.png` identification marks, brand and tentacle-corner pieces drawn on top of another tile), not "
+            f"items: {counts}. The model learned them as part of their labels (which is why rare labels often come "
+            "out as small glyphs); the clean builders drop them (see docs/pixel.md)."
+        )
+    folded: dict[str, list[str]] = {}
+    for old, new in CLEAN_MERGE.items():
+        if new in labels and old not in labels:
+            folded.setdefault(new, []).append(old)
+    return "The set holds no DCSS overlay glyphs (identification marks, brand and tentacle-corner pieces drawn on " + (
+        "top of another tile): every training sprite is an item or a monster of its own."
+        + (
+            " Labels too small to learn once the glyphs are gone were folded: "
+            + "; ".join(f"{', '.join(olds)} into {new}" for new, olds in folded.items())
+            + "."
+            if folded
+            else ""
+        )
+    )
 
 
 def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
@@ -56,12 +84,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
             else "Every label has at least 40 sprites."
         ),
         "",
-        "Looking at every label's real sprites found that many of the small labels are mostly DCSS overlay glyphs "
-        "(`i-*.png` identification marks, brand and tentacle-corner pieces drawn on top of another tile), not "
-        "items: "
-        + ", ".join(f"{k} {v['overlays']} of {v['sprites']}" for k, v in x["label_overlays"].items() if v["overlays"])
-        + ". The model learned them as part of their labels (which is "
-        "why rare labels often come out as small glyphs); the dataset builder should drop them (see docs/pixel.md).",
+        _overlay_note(x["label_overlays"], m.labels),
         "",
         "## Recipe",
         f"- model: `{recipe['model']}`",

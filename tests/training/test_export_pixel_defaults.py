@@ -23,3 +23,14 @@ def test_defaults_keep_colours_then_minimise_tv_and_fd() -> None:
     assert choose_defaults(rows, 16.6, 1.39, 26)["name"] == "kept"
     assert choose_defaults(rows, 16.6, 1.39, 100)["name"] == "too dear"
     assert choose_defaults([rows[0]], 16.6, 1.39, 26)["name"] == "speckled"  # none keeps colours: the closest
+
+
+def test_card_names_overlay_glyphs_or_the_folded_labels() -> None:
+    from training.card_pixel import _overlay_note
+
+    fine = _overlay_note({"ring": {"sprites": 28, "overlays": 24}, "monster": {"sprites": 9, "overlays": 0}}, ["ring"])
+    assert "ring 24 of 28" in fine and "monster" not in fine
+    clean = _overlay_note({"jewellery": {"sprites": 40, "overlays": 0}}, ["armour", "book", "jewellery", "wand"])
+    assert "no DCSS overlay glyphs" in clean
+    assert "ring, amulet into jewellery" in clean and "scroll into book" in clean and "staff into wand" in clean
+    assert "folded" not in _overlay_note({}, ["ring", "amulet", "scroll", "staff", "book", "wand"])
