@@ -29,16 +29,15 @@ def _overlay_note(overlays: dict[str, dict[str, int]], labels: tuple[str, ...] |
     for old, new in CLEAN_MERGE.items():
         if new in labels and old not in labels:
             folded.setdefault(new, []).append(old)
-    return "The set holds no DCSS overlay glyphs (identification marks, brand and tentacle-corner pieces drawn on " + (
-        "top of another tile): every training sprite is an item or a monster of its own."
-        + (
-            " Labels too small to learn once the glyphs are gone were folded: "
-            + "; ".join(f"{', '.join(olds)} into {new}" for new, olds in folded.items())
-            + "."
-            if folded
-            else ""
-        )
+    note = (
+        "The set holds no DCSS overlay glyphs (identification marks, brand and tentacle-corner pieces drawn on top of "
+        "another tile): every training sprite is an item or a monster of its own."
     )
+    if folded:
+        note += " Labels too small to learn once the glyphs are gone were folded: " + (
+            "; ".join(f"{', '.join(olds)} into {new}" for new, olds in folded.items()) + "."
+        )
+    return note
 
 
 def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
