@@ -25,9 +25,13 @@ uniforms) whether or not the pixel is revealed, and ``rng.random((2, H*W))`` per
 depends on its seed and settings only, never on the batch it was generated in.
 
 Corrector (``tokens.defaults.corrector`` rounds, the bundle's measured default): after the reveal steps, the
-lone pixels (a token unlike all four neighbours: speckle, pinholes) are masked again and redrawn given the
-finished canvas around them, one network evaluation per round (a predictor-corrector step in the spirit of
-ReMDM, Wang et al. 2025, restricted to the pixels pixel art rarely has).
+confetti pixels (:func:`confetti`: opaque, with at least :data:`CONFETTI_NEIGHBOURS` opaque 4-neighbours, every one
+of them a hard step, OKLab >= :data:`HARD_STEP`, away: an unrelated colour dropped into a shape) are masked again
+and redrawn given the finished canvas around them, with their 4 neighbours' exact colours left out of the draw:
+the pixel stays distinct (a highlight, a shade, an outline corner), but the network now picks it knowing
+everything around it, usually a nearby shade. One network evaluation per round (a predictor-corrector step in the
+spirit of ReMDM, Wang et al. 2025, restricted to the pixels pixel art rarely has). Redrawing lone pixels without
+the exclusion was measured first: it copies a neighbour and flattens sprites (docs/pixel.md).
 
 Palette lock: with ``locked`` colours (n, 3) uint8 the colour head is summed over the global colours nearest to
 each locked colour (probabilities grouped by the OKLab-nearest locked colour), a locked colour is drawn, the
@@ -46,6 +50,7 @@ import numpy as np
 
 from .colorspace import srgb_to_oklab
 from .errors import BundleError, InvalidRequest
+from .evaluation.crispness import STEP_EDGES
 from .iterative import CancelCheck, PreviewCallback, Previews, Progress, label_index, make_hook
 from .palettes.model import parse_hex
 from .registry import Bundle
@@ -56,11 +61,14 @@ __all__ = [
     "SOLVERS",
     "NFE_PER_STEP",
     "MAX_TEMPERATURE",
+    "HARD_STEP",
+    "CONFETTI_NEIGHBOURS",
     "TokenSpec",
     "PixelSettings",
     "PixelModel",
     "palette_tokens",
     "token_colours",
+    "confetti",
 ]
 
 FAMILY = "pixel"
@@ -70,6 +78,10 @@ NFE_PER_STEP = 1
 """Network evaluations per step of every solver (twice that with guidance != 1 on a conditional model)."""
 MAX_TEMPERATURE = 2.0
 MAX_CORRECTOR = 8
+HARD_STEP = STEP_EDGES[-1]
+"""OKLab distance from which a neighbour step is "hard" (the last bin of the neighbour-step profile)."""
+CONFETTI_NEIGHBOURS = 3
+"""Opaque 4-neighbours a pixel needs before the corrector may call it confetti (edges and tips are left alone)."""
 CHUNK_PIXELS = 256 * 16 * 16
 """Canvas pixels per network call: 256 sprites at 16x16, 40 at 40x40 (the logits are (rows, 1 + K, H, W) floats)."""
 
@@ -252,34 +264,60 @@ class PixelSettings:
     corrector: int = 0  # corrector rounds after the reveal steps (the bundle's default)
 
 
-def _lone(tokens: np.ndarray, wrap: bool = False) -> np.ndarray:
-    """bool (N, H, W): pixels whose token differs from every 4-neighbour inside the canvas (speckle and holes);
-    with ``wrap`` the neighbours wrap around the edges (a tile on a torus)."""
+def confetti(tokens: np.ndarray, lab: np.ndarray, wrap: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels the corrector redraws, and their neighbours.
+
+    tokens: int (N, H, W) (0 transparent, 1..K palette, anything above K counts as not opaque); lab: float (K, 3)
+    the palette in OKLab; ``wrap``: neighbours wrap around the edges (a tile on a torus), else pixels off the
+    canvas are transparent. Returns (bool (N, H, W): opaque pixels with at least :data:`CONFETTI_NEIGHBOURS`
+    opaque 4-neighbours, each a step >= :data:`HARD_STEP` away; int64 (N, H, W, 4): the tokens of the up, down,
+    left and right neighbours, 0 off the canvas).
+    """
+    k = len(lab)
+    table = np.zeros((k + 2, 3))
+    table[1 : k + 1] = lab
+    tokens = np.minimum(np.asarray(tokens, np.int64), k + 1)
     if wrap:
-        same = np.zeros(tokens.shape, bool)
-        for shift, axis in ((1, 1), (-1, 1), (1, 2), (-1, 2)):
-            same |= tokens == np.roll(tokens, shift, axis=axis)
-        return ~same
-    same = np.zeros(tokens.shape, bool)
-    same[:, 1:] |= tokens[:, 1:] == tokens[:, :-1]
-    same[:, :-1] |= tokens[:, :-1] == tokens[:, 1:]
-    same[:, :, 1:] |= tokens[:, :, 1:] == tokens[:, :, :-1]
-    same[:, :, :-1] |= tokens[:, :, :-1] == tokens[:, :, 1:]
-    return ~same
+        around = [np.roll(tokens, shift, axis=axis) for shift, axis in ((1, 1), (-1, 1), (1, 2), (-1, 2))]
+    else:
+        pad = np.pad(tokens, ((0, 0), (1, 1), (1, 1)))
+        around = [pad[:, :-2, 1:-1], pad[:, 2:, 1:-1], pad[:, 1:-1, :-2], pad[:, 1:-1, 2:]]
+    opaque = (tokens >= 1) & (tokens <= k)
+    here = table[tokens]
+    opaque_around = np.zeros(tokens.shape, np.int64)
+    hard_around = np.zeros(tokens.shape, np.int64)
+    for nb in around:
+        nb_opaque = (nb >= 1) & (nb <= k)
+        opaque_around += nb_opaque
+        hard_around += nb_opaque & (np.sqrt(((here - table[nb]) ** 2).sum(-1)) >= HARD_STEP)
+    picked = opaque & (opaque_around >= CONFETTI_NEIGHBOURS) & (hard_around == opaque_around)
+    return picked, np.stack(around, axis=-1)
 
 
 def _draw(
-    lg: np.ndarray, u_opaque: np.ndarray, u_colour: np.ndarray, temperature: float, onehot: np.ndarray | None
+    lg: np.ndarray,
+    u_opaque: np.ndarray,
+    u_colour: np.ndarray,
+    temperature: float,
+    onehot: np.ndarray | None,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One draw for m pixels from their logits ``lg`` (m, 1 + K) with uniforms (m,) each: opacity at temperature 1,
     colour at ``temperature`` by inverse CDF (with ``onehot`` (K, n): over the locked colours, each getting its
-    palette colours' mass). Returns (opaque bool (m,), colour index (m,), p(opaque) (m,), unnormalised colour
-    probabilities (m, K or n), their sums (m,))."""
+    palette colours' mass). ``exclude`` int (m, j): colour indices (palette, or locked with ``onehot``) each pixel
+    may not take, -1 for none; a pixel whose whole mass is excluded draws without the exclusion. Returns (opaque
+    bool (m,), colour index (m,), p(opaque) (m,), unnormalised colour probabilities (m, K or n), their sums (m,))."""
     p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
     col = lg[:, 1:] / temperature
     prob = np.exp(col - col.max(1, keepdims=True))
     if onehot is not None:
         prob = prob @ onehot
+    if exclude is not None and len(prob):
+        rows = np.repeat(np.arange(len(prob)), exclude.shape[1])
+        cols = exclude.reshape(-1)
+        cut = prob.copy()
+        cut[rows[cols >= 0], cols[cols >= 0]] = 0.0
+        prob = np.where(cut.sum(1, keepdims=True) > 0, cut, prob)
     cdf = np.cumsum(prob, axis=1)
     pick = np.minimum((cdf < (u_colour * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
     return u_opaque < p_opaque, pick, p_opaque, prob, cdf[:, -1]
@@ -503,13 +541,19 @@ class PixelModel:
                 preview.callback(self.colours(shown), i + 1, steps)
             if hook is not None:
                 hook(i + 1, steps + s.corrector)
-        for c in range(s.corrector):  # corrector rounds: re-mask the lone pixels and draw them again
+        for c in range(s.corrector):  # corrector rounds: redraw the confetti pixels, not as any neighbour's colour
             u = np.stack([r.random((2, hw)) for r in rngs])
-            lone = _lone(state.reshape(n, h, w), self.spec.tiling).reshape(n, hw) & fill
-            t = (lone.sum(1) / hw).astype(np.float32)
-            logits = self.guided_logits(np.where(lone, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
-            rows, cols = np.nonzero(lone)
-            opaque, pick, *_ = _draw(logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot)
+            redo, around = confetti(state.reshape(n, h, w), self._palette_lab, self.spec.tiling)
+            redo = redo.reshape(n, hw) & fill
+            t = (redo.sum(1) / hw).astype(np.float32)
+            logits = self.guided_logits(np.where(redo, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
+            rows, cols = np.nonzero(redo)
+            exclude = around.reshape(n, hw, 4)[rows, cols] - 1  # colour index, -1 for transparent / off the canvas
+            if group is not None:
+                exclude = np.where(exclude >= 0, group[np.maximum(exclude, 0)], -1)
+            opaque, pick, *_ = _draw(
+                logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot, exclude
+            )
             token = pick + 1 if rep is None else rep[pick]
             state[rows, cols] = np.where(opaque, token, 0)
             if group is not None:

@@ -63,7 +63,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "straight from the palette, alpha is exact, and nothing is decoded or colour-reduced afterwards. "
         f"Defaults chosen by measurement: reveal order `{d['solver']}`, {d['steps']} steps, guidance "
         f"{d['guidance']:g}, colour temperature {d['temperature']:g}, {d['corrector']} corrector round(s) that "
-        f"redraw lone pixels ({d['nfe']} network evaluations per sprite). "
+        "redraw the confetti pixels (a hard step from every neighbour) as anything but a neighbour's colour "
+        f"({d['nfe']} network evaluations per sprite). "
         "It also inpaints (repaints a mask, keeps every other pixel exactly), makes variations by re-masking a "
         "share of pixels (`strength` 0 returns the input), and samples inside a given palette (palette lock).",
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from pixelsprite import api, families
 from pixelsprite.errors import BundleError, Cancelled, ImageError, InvalidRequest
 from pixelsprite.palettes import resolve_palette
-from pixelsprite.pixel import still_masked
+from pixelsprite.pixel import _draw, confetti, still_masked
 from pixelsprite.registry import Registry
 
 from .pixel_bundles import LABELS, PALETTE, SIZE, write_pixel_model
@@ -32,6 +33,48 @@ def _colours(sprites: np.ndarray) -> set[tuple[int, int, int]]:
 def test_cosine_schedule_reveals_everything_in_order() -> None:
     left = [still_masked(64, i, 4) for i in range(4)]
     assert left == sorted(left, reverse=True) and left[-1] == 0 and left[0] < 64
+
+
+def test_confetti_is_an_opaque_pixel_a_hard_step_from_every_opaque_neighbour() -> None:
+    lab = np.array([[0.50, 0.0, 0.0], [0.55, 0.0, 0.0], [0.95, 0.0, 0.0]])  # tokens 1, 2 a shade apart; 3 far
+    t = np.array([[[1, 2, 1, 2, 0], [2, 3, 2, 1, 0], [1, 2, 1, 3, 0], [0, 0, 0, 0, 0]]], np.int64)
+    picked, around = confetti(t, lab)
+    assert picked[0].tolist() == [
+        [False, False, False, False, False],
+        [False, True, False, False, False],  # 3 among 1s and 2s
+        [False, False, False, False, False],  # the other 3 has only 2 opaque neighbours
+        [False, False, False, False, False],
+    ]
+    assert around[0, 1, 1].tolist() == [2, 2, 2, 2]  # up, down, left, right
+    assert around[0, 0, 0].tolist() == [0, 2, 0, 2]  # off the canvas counts as transparent
+
+
+def test_an_excluded_colour_is_never_drawn_unless_nothing_else_is_left() -> None:
+    lg = np.log(np.array([[0.5, 0.97, 0.01, 0.01, 0.01]] * 3))  # opacity logit, then 4 colours
+    u = np.full(3, 0.5)
+    _, pick, *_ = _draw(lg, u, u, 1.0, None, np.array([[0, -1], [0, 2], [-1, -1]]))
+    assert pick[0] != 0 and pick[1] not in (0, 2) and pick[2] == 0
+    onehot = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)  # colours 0, 1 -> locked 0; 2, 3 -> locked 1
+    _, pick, *_ = _draw(lg[:2], u[:2], u[:2], 1.0, onehot, np.array([[0], [-1]]))
+    assert pick.tolist() == [1, 0]
+    _, pick, *_ = _draw(lg[:1], u[:1], u[:1], 1.0, None, np.array([[0, 1, 2, 3]]))
+    assert pick[0] == 0  # everything excluded: drawn without the exclusion
+
+
+def test_the_corrector_redraws_only_confetti_and_never_as_a_neighbours_colour(preg: Registry) -> None:
+    model = families.load(preg.load("tpixel"))
+    seeds = list(range(12))
+    plain = replace(model.settings("a", None, None, None, None), corrector=0)
+    before = model.generate(seeds, plain)
+    after = model.generate(seeds, replace(plain, corrector=1))
+    tokens = model.to_tokens(before)
+    picked, around = confetti(tokens, model._palette_lab)
+    changed = (after != before).any(-1)
+    assert changed.any() and not (changed & ~picked).any()
+    table = np.concatenate([np.zeros((1, 3), np.uint8), PALETTE])
+    for n, y, x in zip(*np.nonzero(changed & (after[..., 3] > 0))):
+        neighbours = {tuple(table[k]) for k in around[n, y, x] if k > 0}
+        assert tuple(after[n, y, x, :3]) not in neighbours
 
 
 def test_sprites_are_palette_exact_with_hard_alpha(preg: Registry) -> None:

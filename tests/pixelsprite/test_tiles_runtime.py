@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from pixelsprite import families
-from pixelsprite.pixel import TILE_BORDER, PixelModel, _lone, border_ring, own_colours
+from pixelsprite.pixel import TILE_BORDER, PixelModel, border_ring, confetti, own_colours
 from pixelsprite.registry import Registry
 
 from .pixel_bundles import PALETTE, SIZE, write_pixel_model
@@ -47,12 +47,16 @@ def test_the_exported_network_lives_on_a_torus(tiles: tuple[PixelModel, Path]) -
     np.testing.assert_allclose(np.roll(out, (2, 4), axis=(2, 3)), rolled, atol=1e-4)
 
 
-def test_lone_pixels_wrap_around() -> None:
-    t = np.zeros((1, 4, 4), np.int64)
-    t[0, 0, 0] = 1
-    t[0, 0, 3] = 1  # its left neighbour across the edge
-    assert _lone(t)[0, 0, 0] and _lone(t)[0, 0, 3]
-    assert not _lone(t, wrap=True)[0, 0, 0] and not _lone(t, wrap=True)[0, 0, 3]
+def test_confetti_pixels_wrap_around() -> None:
+    """A corner pixel unlike everything around it has two neighbours on a canvas (too few to be confetti) and four
+    on a torus."""
+    lab = np.array([[0.2, 0.0, 0.0], [0.9, 0.0, 0.0]])
+    t = np.ones((1, 4, 4), np.int64)
+    t[0, 0, 0] = 2
+    assert not confetti(t, lab)[0][0, 0, 0]
+    picked, around = confetti(t, lab, wrap=True)
+    assert picked[0, 0, 0] and picked.sum() == 1
+    assert around[0, 0, 0].tolist() == [1, 1, 1, 1]  # up (the bottom row), down, left (the last column), right
 
 
 def test_inpaint_keeps_the_border(tiles: tuple[PixelModel, Path]) -> None:
