@@ -174,7 +174,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         f"Defaults: among the rows within {x['max_default_nfe']} network evaluations per sprite whose colours per "
         "sprite are within 25% of real (speckle shows as extra colours), the lowest "
-        "`step TV + 0.05 * fd / fd(real vs real)`.",
+        "`step TV + 0.05 * fd / fd(real vs real)`; rows within 0.01 of it count as equal, and the one with the "
+        "fewest network evaluations wins.",
         "",
         "## Inpainting",
         "![inpainting](inpaint.png)  ",

@@ -48,6 +48,7 @@ from .trainer import load_checkpoint
 SPEED_BATCH = 64
 MAX_DEFAULT_NFE = {16: 26, 40: 26}  # network evaluations per sprite the defaults may spend, by sprite size
 COLOUR_GAP = 0.25  # the defaults keep colours per sprite within this share of real (speckle shows as colours)
+SCORE_TIE = 0.01  # sweep rows scoring this close count as equal (the score's spread between seeds at 128 sprites)
 SWEEP_STEPS = (8, 12)
 
 
@@ -301,7 +302,8 @@ def distilled_from(distilled: dict[str, Any]) -> dict[str, Any]:
 
 def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: float, max_nfe: int) -> dict[str, Any]:
     """The sweep row the defaults take: among rows within ``max_nfe`` network evaluations per sprite whose colours
-    per sprite are within :data:`COLOUR_GAP` of real, the lowest ``step_tv + 0.05 * fd / fd_floor``; when no row
+    per sprite are within :data:`COLOUR_GAP` of real, score ``step_tv + 0.05 * fd / fd_floor``; of the rows within
+    :data:`SCORE_TIE` of the lowest score, the one with the fewest evaluations (then the lowest score). When no row
     keeps the colours, the row closest to real colours."""
     affordable = [r for r in rows if r["nfe"] <= max_nfe] or rows
 
@@ -311,7 +313,12 @@ def choose_defaults(rows: list[dict[str, Any]], real_colours: float, fd_floor: f
     ok = [r for r in affordable if gap(r) <= COLOUR_GAP]
     if not ok:
         return min(affordable, key=gap)
-    return min(ok, key=lambda r: r["step_tv"] + 0.05 * r["fd"] / max(fd_floor, 1e-6))
+
+    def score(r: dict[str, Any]) -> float:
+        return float(r["step_tv"] + 0.05 * r["fd"] / max(fd_floor, 1e-6))
+
+    best = min(score(r) for r in ok)
+    return min((r for r in ok if score(r) <= best + SCORE_TIE), key=lambda r: (r["nfe"], score(r)))
 
 
 def finish_pixel_bundle(

@@ -25,6 +25,14 @@ def test_defaults_keep_colours_then_minimise_tv_and_fd() -> None:
     assert choose_defaults([rows[0]], 16.6, 1.39, 26)["name"] == "speckled"  # none keeps colours: the closest
 
 
+def test_near_ties_go_to_the_cheaper_setting() -> None:
+    fd_floor = 1.5
+    rows = [row("best", 26, 18.0, 0.060, 2.4), row("cheaper, as good", 20, 19.0, 0.064, 2.4)]
+    assert choose_defaults(rows, 18.1, fd_floor, 26)["name"] == "cheaper, as good"
+    rows[1] = row("cheaper, worse", 20, 19.0, 0.080, 2.4)
+    assert choose_defaults(rows, 18.1, fd_floor, 26)["name"] == "best"
+
+
 def test_card_names_overlay_glyphs_or_the_folded_labels() -> None:
     from training.card_pixel import _overlay_note
 
