@@ -249,7 +249,8 @@ def test_slow_writer_and_part_files_are_not_read_early(registry: Registry, folde
         part.write_text(text)
         os.replace(part, inbox / "renamed.json")
         wait_for(lambda: "renamed" in done_names(inbox), what="the renamed job")
-        assert w.stats.done == 2 and w.stats.failed == 0
+        wait_for(lambda: w.stats.done == 2, what="the counts (the job file moves just before they change)")
+        assert w.stats.failed == 0
 
 
 # ------------------------------------------------------------------------------------------- exactly once
