@@ -12,6 +12,12 @@ def _f(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
+def _palette_floor(floors: dict) -> str:
+    """The palette's own floor (held-out tiles through the palette), for bundles whose export measured it."""
+    pq = floors.get("palette_quantised_held_out")
+    return f"; {pq['step_tv']:.3f} (held-out through the palette)" if pq else ""
+
+
 def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
     t, x, tok = m.training, m.metrics, m.extra["tokens"]
     ds, recipe, d = t["dataset"], t["recipe"], x["defaults"]
@@ -72,7 +78,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"{seams['seam_distance_real']:.3f} (held-out), {floors['seam_distance_real_train']:.3f} (training) | "
         "≤ real |",
         f"| neighbour-step distance to held-out real (TV) | {seams['step_distance']:.3f} | "
-        f"{floors['real_train_vs_held_out']['step_tv']:.3f} (training vs held-out) | ≤ 0.08 |",
+        f"{floors['real_train_vs_held_out']['step_tv']:.3f} (training vs held-out){_palette_floor(floors)} | ≤ 0.08 |",
         f"| the same on the 3x3 repeats | {seams['repeat_step_distance']:.3f} | | |",
         f"| two-sample CNN accuracy (0.5 = indistinguishable) | {_f(ts.get('generated_vs_real'))} | "
         f"{_f(ts.get('real_vs_real'))} (training vs held-out) | |",

@@ -49,7 +49,7 @@ from .export_pixel import (
     token_conditioning,
 )
 from .sheets import save_sheet
-from .token_palette import from_hex
+from .token_palette import from_hex, from_tokens, to_tokens
 from .trainer import load_checkpoint
 
 SPEED_BATCH = 64
@@ -168,6 +168,11 @@ def export_tiles_bundle(
     real_colours = pixel_art_stats(val.images)["colors_per_sprite_median"]
     floors = {
         "real_train_vs_held_out": {"step_tv": round(profile_distance(step_profile(train.images), real_profile), 4)},
+        "palette_quantised_held_out": {  # the held-out tiles through the palette: the closest any sampler can get
+            "step_tv": round(
+                profile_distance(step_profile(from_tokens(to_tokens(val.images, palette), palette)), real_profile), 4
+            )
+        },
         "seam_distance_real_held_out": round(seam_distance(val.images), 4),
         "seam_distance_real_train": round(seam_distance(train.images), 4),
     }
