@@ -63,6 +63,8 @@ def _settings(s: dict[str, Any]) -> str:
     parts = [f"{s['solver']} {s['steps']}" if "solver" in s and "steps" in s else ""]
     if "guidance" in s:
         parts.append(f"w={s['guidance']:g}")
+    if s.get("corrector"):
+        parts.append(f"+{s['corrector']} corrector")
     return ", ".join(p for p in parts if p)
 
 

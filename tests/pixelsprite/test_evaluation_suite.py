@@ -197,3 +197,11 @@ def test_teacher_scores_are_used_when_a_teacher_is_installed(
     q = scorer(sprites)
     assert q is not None and np.allclose(q, sprites[..., 3].mean(axis=(1, 2)) / 255)
     assert scorer(toy_sprites(2, 0, 16)) is None  # a size the teacher does not score
+
+
+def test_the_settings_column_names_solver_guidance_and_corrector() -> None:
+    from pixelsprite.evaluation.report import _settings
+
+    assert _settings({}) == "one pass"
+    assert _settings({"solver": "random", "steps": 8, "guidance": 2.0, "corrector": 1}) == "random 8, w=2, +1 corrector"
+    assert _settings({"solver": "heun", "steps": 12, "guidance": 1.5, "corrector": 0}) == "heun 12, w=1.5"
