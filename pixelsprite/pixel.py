@@ -29,9 +29,11 @@ confetti pixels (:func:`confetti`: opaque, with at least :data:`CONFETTI_NEIGHBO
 of them a hard step, OKLab >= :data:`HARD_STEP`, away: an unrelated colour dropped into a shape) are masked again
 and redrawn given the finished canvas around them, with their 4 neighbours' exact colours left out of the draw:
 the pixel stays distinct (a highlight, a shade, an outline corner), but the network now picks it knowing
-everything around it, usually a nearby shade. One network evaluation per round (a predictor-corrector step in the
-spirit of ReMDM, Wang et al. 2025, restricted to the pixels pixel art rarely has). Redrawing lone pixels without
-the exclusion was measured first: it copies a neighbour and flattens sprites (docs/pixel.md).
+everything around it, usually a nearby shade. The floating pixels (:func:`floating`: opaque, no opaque
+8-neighbour: specks in the air around a sprite) are redrawn with them. One network evaluation per round (a
+predictor-corrector step in the spirit of ReMDM, Wang et al. 2025, restricted to the pixels pixel art rarely
+has). Redrawing lone pixels without the exclusion was measured first: it copies a neighbour and flattens sprites
+(docs/pixel.md).
 
 Palette lock: with ``locked`` colours (n, 3) uint8 the colour head is summed over the global colours nearest to
 each locked colour (probabilities grouped by the OKLab-nearest locked colour), a locked colour is drawn, the
@@ -69,6 +71,7 @@ __all__ = [
     "palette_tokens",
     "token_colours",
     "confetti",
+    "floating",
 ]
 
 FAMILY = "pixel"
@@ -292,6 +295,24 @@ def confetti(tokens: np.ndarray, lab: np.ndarray, wrap: bool = False) -> tuple[n
         hard_around += nb_opaque & (np.sqrt(((here - table[nb]) ** 2).sum(-1)) >= HARD_STEP)
     picked = opaque & (opaque_around >= CONFETTI_NEIGHBOURS) & (hard_around == opaque_around)
     return picked, np.stack(around, axis=-1)
+
+
+def floating(tokens: np.ndarray, k: int, wrap: bool = False) -> np.ndarray:
+    """bool (N, H, W): opaque pixels (tokens 1..``k``) with no opaque pixel among their 8 neighbours (off the canvas
+    counts as transparent; with ``wrap`` the neighbours wrap around the edges)."""
+    tokens = np.asarray(tokens)
+    opaque = (tokens >= 1) & (tokens <= k)
+    h, w = opaque.shape[1:]
+    if wrap:
+        padded = np.pad(opaque, ((0, 0), (1, 1), (1, 1)), mode="wrap")
+    else:
+        padded = np.pad(opaque, ((0, 0), (1, 1), (1, 1)))
+    company = np.zeros(opaque.shape, bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if (dy, dx) != (1, 1):
+                company |= padded[:, dy : dy + h, dx : dx + w]
+    return opaque & ~company
 
 
 def _draw(
@@ -541,10 +562,11 @@ class PixelModel:
                 preview.callback(self.colours(shown), i + 1, steps)
             if hook is not None:
                 hook(i + 1, steps + s.corrector)
-        for c in range(s.corrector):  # corrector rounds: redraw the confetti pixels, not as any neighbour's colour
+        for c in range(s.corrector):  # corrector rounds: redraw confetti (not as a neighbour's colour) and floaters
             u = np.stack([r.random((2, hw)) for r in rngs])
-            redo, around = confetti(state.reshape(n, h, w), self._palette_lab, self.spec.tiling)
-            redo = redo.reshape(n, hw) & fill
+            canvas = state.reshape(n, h, w)
+            redo, around = confetti(canvas, self._palette_lab, self.spec.tiling)
+            redo = (redo | floating(canvas, len(self.spec.palette), self.spec.tiling)).reshape(n, hw) & fill
             t = (redo.sum(1) / hw).astype(np.float32)
             logits = self.guided_logits(np.where(redo, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
             rows, cols = np.nonzero(redo)

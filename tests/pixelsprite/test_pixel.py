@@ -12,7 +12,7 @@ import pytest
 from pixelsprite import api, families
 from pixelsprite.errors import BundleError, Cancelled, ImageError, InvalidRequest
 from pixelsprite.palettes import resolve_palette
-from pixelsprite.pixel import _draw, confetti, still_masked
+from pixelsprite.pixel import _draw, confetti, floating, still_masked
 from pixelsprite.registry import Registry
 
 from .pixel_bundles import LABELS, PALETTE, SIZE, write_pixel_model
@@ -49,6 +49,17 @@ def test_confetti_is_an_opaque_pixel_a_hard_step_from_every_opaque_neighbour() -
     assert around[0, 0, 0].tolist() == [0, 2, 0, 2]  # off the canvas counts as transparent
 
 
+def test_floating_pixels_have_no_opaque_pixel_among_their_eight_neighbours() -> None:
+    t = np.zeros((1, 5, 5), np.int64)
+    t[0, 0, 0] = 1  # alone in a corner
+    t[0, 2, 2] = 2
+    t[0, 3, 3] = 2  # diagonal company: neither floats
+    t[0, 4, 0] = 7  # MASK (K + 1 with K = 6) is not opaque
+    assert np.argwhere(floating(t, 6)[0]).tolist() == [[0, 0]]
+    t[0, 4, 4] = 1  # on a torus, the corner at (0, 0) has company across both edges
+    assert not floating(t, 6, wrap=True)[0, 0, 0] and floating(t, 6)[0, 0, 0]
+
+
 def test_an_excluded_colour_is_never_drawn_unless_nothing_else_is_left() -> None:
     lg = np.log(np.array([[0.5, 0.97, 0.01, 0.01, 0.01]] * 3))  # opacity logit, then 4 colours
     u = np.full(3, 0.5)
@@ -61,7 +72,7 @@ def test_an_excluded_colour_is_never_drawn_unless_nothing_else_is_left() -> None
     assert pick[0] == 0  # everything excluded: drawn without the exclusion
 
 
-def test_the_corrector_redraws_only_confetti_and_never_as_a_neighbours_colour(preg: Registry) -> None:
+def test_the_corrector_redraws_only_confetti_or_floaters_and_never_as_a_neighbours_colour(preg: Registry) -> None:
     model = families.load(preg.load("tpixel"))
     seeds = list(range(12))
     plain = replace(model.settings("a", None, None, None, None), corrector=0)
@@ -69,6 +80,7 @@ def test_the_corrector_redraws_only_confetti_and_never_as_a_neighbours_colour(pr
     after = model.generate(seeds, replace(plain, corrector=1))
     tokens = model.to_tokens(before)
     picked, around = confetti(tokens, model._palette_lab)
+    picked |= floating(tokens, len(PALETTE))
     changed = (after != before).any(-1)
     assert changed.any() and not (changed & ~picked).any()
     table = np.concatenate([np.zeros((1, 3), np.uint8), PALETTE])
