@@ -268,7 +268,7 @@ class PixelSettings:
 
 
 def confetti(tokens: np.ndarray, lab: np.ndarray, wrap: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels the corrector redraws, and their neighbours.
+    """The confetti pixels the corrector redraws (with :func:`floating`), and their neighbours.
 
     tokens: int (N, H, W) (0 transparent, 1..K palette, anything above K counts as not opaque); lab: float (K, 3)
     the palette in OKLab; ``wrap``: neighbours wrap around the edges (a tile on a torus), else pixels off the
