@@ -85,8 +85,9 @@ HARD_STEP = STEP_EDGES[-1]
 """OKLab distance from which a neighbour step is "hard" (the last bin of the neighbour-step profile)."""
 CONFETTI_NEIGHBOURS = 3
 """Opaque 4-neighbours a pixel needs before the corrector may call it confetti (edges and tips are left alone)."""
-CHUNK_PIXELS = 256 * 16 * 16
-"""Canvas pixels per network call: 256 sprites at 16x16, 40 at 40x40 (the logits are (rows, 1 + K, H, W) floats)."""
+CHUNK_LOGITS = 256 * 16 * 16 * 256
+"""Logits per network call (64 MB of float32): 256 sprites of 16x16 with 255 colours, 40 at 40x40, 64 tiles of
+16x16 with 1023 colours (the logits are (rows, 1 + K, H, W) floats)."""
 
 
 def palette_tokens(rgba: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -429,10 +430,10 @@ class PixelModel:
 
     # ---------------------------------------------------------------------------------------- the network
     def network(self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray) -> np.ndarray:
-        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of :data:`CHUNK_PIXELS` canvas pixels."""
+        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of at most :data:`CHUNK_LOGITS` logits."""
         g = self.manifest.graphs[ROLE]
         names = [s.name for s in g.inputs]
-        rows = max(1, CHUNK_PIXELS // (tokens.shape[1] * tokens.shape[2]))
+        rows = max(1, CHUNK_LOGITS // (tokens.shape[1] * tokens.shape[2] * (1 + len(self.spec.palette))))
         out = []
         for i in range(0, tokens.shape[0], rows):
             feeds: dict[str, np.ndarray] = {
