@@ -8,12 +8,13 @@ Two sources:
   and crops, palette explosions (many random colours). :func:`corrupt` applies one kind with a generator seeded
   from ``(seed, kind index)``, so the same call always gives the same bytes;
 * **generated** sprites from shipped generators, decoded with pixelsprite's own runtime exactly as users get
-  them (:func:`generated`; cached under ``.cache/teacher``, keyed by the bundle's graph hashes).
+  them (:func:`generated`; cached under ``.cache/teacher``, keyed by :func:`pool_key`: graphs, sampler defaults, decoding policy).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -217,6 +218,16 @@ def available_generators(registry: Registry, sizes: tuple[int, ...] = (16, 40)) 
     return out
 
 
+def pool_key(bundle: str | Path) -> str:
+    """What decides a bundle's sprites at its defaults, hashed (12 hex digits): its manifest without the metrics,
+    the training record and the prose, so graph hashes, sampler defaults and decoding policy all count (a bundle
+    re-exported with new defaults around the same graph gets a new key)."""
+    manifest = json.loads((Path(bundle) / "manifest.json").read_text())
+    for key in ("metrics", "training", "description"):
+        manifest.pop(key, None)
+    return hashlib.sha1(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def generated(
     registry: Registry,
     model: str,
@@ -225,11 +236,10 @@ def generated(
     cache_dir: str | Path | None = ".cache/teacher",
 ) -> np.ndarray:
     """``count`` sprites of ``model`` with seeds ``seed .. seed + count - 1``, made by ``pixelsprite.api.generate``
-    with the model's defaults (what a user gets) -> uint8 ``(count, S, S, 4)``. Cached by the bundle's graph hashes."""
+    with the model's defaults (what a user gets) -> uint8 ``(count, S, S, 4)``. Cached by :func:`pool_key`."""
     from pixelsprite import api
 
-    info = registry.info(model)
-    key = hashlib.sha1(("|".join(g.sha256 for g in info.manifest.graphs.values())).encode()).hexdigest()[:12]
+    key = pool_key(registry.info(model).path)
     path = Path(cache_dir) / f"{model}-{key}-{seed}-{count}.npz" if cache_dir else None
     if path is not None and path.exists():
         with np.load(path) as z:

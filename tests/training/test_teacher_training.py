@@ -12,7 +12,7 @@ import torch
 from training.models.teacher import TeacherConfig, TeacherNet, coordinates, expert_use, load_balance, size_flag
 from training.teacher_data import TEACHER_LABELS, Positives, teacher_label
 from training.teacher_metrics import auc, reliability
-from training.teacher_negatives import CORRUPTIONS, changed, corrupt, corrupt_mixed
+from training.teacher_negatives import CORRUPTIONS, changed, corrupt, corrupt_mixed, pool_key
 from training.train_teacher import TeacherTrainConfig, as_input, epoch_batches, fit
 
 from .drawing import draw_sprites
@@ -132,3 +132,27 @@ def test_export_parity_at_both_sizes(tmp_path: Path) -> None:
     graph, diff = export_onnx(net, {16: draw_sprites(3, 16), 40: draw_sprites(3, 40)}, tmp_path)
     assert diff <= 1e-4 and graph.inputs[0].shape == ("batch", 4, "height", "width")
     assert [t.name for t in graph.outputs] == ["quality", "embedding", "logits", "gate"]
+
+
+def test_generator_pools_are_keyed_by_what_decides_the_sprites(tmp_path: Path) -> None:
+    """Same graph, new sampler defaults: a new key (a stale pool would train and judge against old sprites);
+    new metrics or prose alone: the same key."""
+    import json
+
+    def bundle(name: str, **changes: object) -> Path:
+        m = {
+            "name": "p",
+            "graphs": {"logits": {"sha256": "ab"}},
+            "tokens": {"defaults": {"steps": 12}},
+            "metrics": {"fd": 1.0},
+            "description": "d",
+        }
+        m.update(changes)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps(m))
+        return tmp_path / name
+
+    base = pool_key(bundle("a"))
+    assert pool_key(bundle("b", metrics={"fd": 2.0}, description="other")) == base
+    assert pool_key(bundle("c", tokens={"defaults": {"steps": 8}})) != base
+    assert pool_key(bundle("d", graphs={"logits": {"sha256": "cd"}})) != base
