@@ -8,7 +8,8 @@ Two sources:
   and crops, palette explosions (many random colours). :func:`corrupt` applies one kind with a generator seeded
   from ``(seed, kind index)``, so the same call always gives the same bytes;
 * **generated** sprites from shipped generators, decoded with pixelsprite's own runtime exactly as users get
-  them (:func:`generated`; cached under ``.cache/teacher``, keyed by :func:`pool_key`: graphs, sampler defaults, decoding policy).
+  them (:func:`generated`; cached under ``.cache/teacher``, keyed by :func:`pool_key`: graphs, sampler defaults,
+  decoding policy).
 """
 
 from __future__ import annotations
