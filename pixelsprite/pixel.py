@@ -268,6 +268,11 @@ class PixelSettings:
     corrector: int = 0  # corrector rounds after the reveal steps (the bundle's default)
 
 
+def _pad1(a: np.ndarray, wrap: bool) -> np.ndarray:
+    """(N, H, W) -> (N, H + 2, W + 2): one pixel around every canvas, wrapped around (a torus) or zero."""
+    return np.pad(a, ((0, 0), (1, 1), (1, 1)), mode="wrap" if wrap else "constant")
+
+
 def confetti(tokens: np.ndarray, lab: np.ndarray, wrap: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The confetti pixels the corrector redraws (with :func:`floating`), and their neighbours.
 
@@ -281,11 +286,8 @@ def confetti(tokens: np.ndarray, lab: np.ndarray, wrap: bool = False) -> tuple[n
     table = np.zeros((k + 2, 3))
     table[1 : k + 1] = lab
     tokens = np.minimum(np.asarray(tokens, np.int64), k + 1)
-    if wrap:
-        around = [np.roll(tokens, shift, axis=axis) for shift, axis in ((1, 1), (-1, 1), (1, 2), (-1, 2))]
-    else:
-        pad = np.pad(tokens, ((0, 0), (1, 1), (1, 1)))
-        around = [pad[:, :-2, 1:-1], pad[:, 2:, 1:-1], pad[:, 1:-1, :-2], pad[:, 1:-1, 2:]]
+    pad = _pad1(tokens, wrap)
+    around = [pad[:, :-2, 1:-1], pad[:, 2:, 1:-1], pad[:, 1:-1, :-2], pad[:, 1:-1, 2:]]  # up, down, left, right
     opaque = (tokens >= 1) & (tokens <= k)
     here = table[tokens]
     opaque_around = np.zeros(tokens.shape, np.int64)
@@ -304,10 +306,7 @@ def floating(tokens: np.ndarray, k: int, wrap: bool = False) -> np.ndarray:
     tokens = np.asarray(tokens)
     opaque = (tokens >= 1) & (tokens <= k)
     h, w = opaque.shape[1:]
-    if wrap:
-        padded = np.pad(opaque, ((0, 0), (1, 1), (1, 1)), mode="wrap")
-    else:
-        padded = np.pad(opaque, ((0, 0), (1, 1), (1, 1)))
+    padded = _pad1(opaque, wrap)
     company = np.zeros(opaque.shape, bool)
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
