@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .colorspace import srgb_to_oklab
+from .datasets.reduce import reduce_2x
 from .errors import BundleError, InvalidRequest
 from .evaluation.crispness import STEP_EDGES
 from .iterative import CancelCheck, PreviewCallback, Previews, Progress, label_index, make_hook
@@ -68,6 +69,7 @@ __all__ = [
     "TokenSpec",
     "PixelSettings",
     "PixelModel",
+    "BASE_ROLE",
     "palette_tokens",
     "token_colours",
     "confetti",
@@ -76,6 +78,8 @@ __all__ = [
 
 FAMILY = "pixel"
 ROLE = "logits"
+BASE_ROLE = "base"
+"""A cascade's first stage: the graph (and ``tokens.base`` section) of the half-resolution sampler."""
 SOLVERS = ("random", "confidence")
 NFE_PER_STEP = 1
 """Network evaluations per step of every solver (twice that with guidance != 1 on a conditional model)."""
@@ -351,11 +355,21 @@ def still_masked(fill: int, step: int, steps: int) -> int:
 
 @dataclass(frozen=True)
 class PixelModel:
-    """A loaded ``pixel`` bundle. Stateless; safe to share between threads."""
+    """A loaded ``pixel`` bundle. Stateless; safe to share between threads.
+
+    A *cascade* bundle (``tokens.base`` in its manifest, a ``base`` graph beside ``logits``) samples in two stages:
+    the base draws the sprite at half resolution (``tokens.base.size``, centred on the half-size canvas), then the
+    ``logits`` graph, an upsampler that also takes ``lowres`` int64 ``(batch, H/2, W/2)`` tokens, draws every
+    pixel at full size given that half-size sprite (``training.models.token_unet``, ``lowres``). ``base`` is then the
+    first stage's sampler (a :class:`PixelModel` of the same bundle running the ``base`` graph); None otherwise.
+    """
 
     bundle: Bundle
+    stage: str = ROLE  # the graph this sampler runs: ROLE, or BASE_ROLE for a cascade's first stage
     spec: TokenSpec = field(init=False, repr=False)
+    base: PixelModel | None = field(init=False, repr=False, default=None)
     _palette_lab: np.ndarray = field(init=False, repr=False)
+    _size: tuple[int, int] = field(init=False, repr=False)
 
     FAMILY: ClassVar[str] = FAMILY
     ROLE: ClassVar[str] = ROLE
@@ -363,25 +377,46 @@ class PixelModel:
 
     def __post_init__(self) -> None:
         m, where = self.bundle.manifest, str(self.bundle.info.path)
-        spec = TokenSpec.parse(m.labels, m.extra.get("tokens"), m.image.width * m.image.height, where)
-        g = m.graph(ROLE)
-        h, w = m.image.height, m.image.width
+        section = m.extra.get("tokens")
+        cascade = isinstance(section, Mapping) and "base" in section
+        if self.stage == BASE_ROLE:
+            section = section.get("base") if isinstance(section, Mapping) else None
+            size = section.get("size") if isinstance(section, Mapping) else None
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= m.image.height // 2:
+                raise BundleError(
+                    f"{where}: manifest key 'tokens.base.size' must be an integer in 1..{m.image.height // 2} "
+                    f"(the first stage's sprites fit the half-size canvas), got {size!r}"
+                )
+            if (m.image.height // 2 - size) % 2 or m.image.height != m.image.width:
+                raise BundleError(f"{where}: a cascade needs a square canvas whose half size minus {size} is even")
+            h = w = size
+            cascade, where = False, f"{where} (tokens.base)"
+        else:
+            h, w = m.image.height, m.image.width
+        spec = TokenSpec.parse(m.labels, section, h * w, where)
+        g = m.graph(self.stage)
+        inputs = 4 if cascade else 3
         ok = (
-            len(g.inputs) == 3
+            len(g.inputs) == inputs
             and g.inputs[0].dtype == "int64"
             and tuple(g.inputs[0].shape[1:]) == (h, w)
             and g.inputs[1].dtype == "float32"
             and g.inputs[2].dtype == "int64"
+            and (not cascade or (g.inputs[3].dtype == "int64" and tuple(g.inputs[3].shape[1:]) == (h // 2, w // 2)))
             and tuple(g.outputs[0].shape[1:]) == (1 + len(spec.palette), h, w)
         )
         if not ok:
+            lowres = f", lowres int64 [batch, {h // 2}, {w // 2}]" if cascade else ""
             raise BundleError(
-                f"{where}: the 'logits' graph must take tokens int64 [batch, {h}, {w}], t float32 "
-                f"[batch], label int64 [batch] and return float32 [batch, {1 + len(spec.palette)}, "
+                f"{where}: the {self.stage!r} graph must take tokens int64 [batch, {h}, {w}], t float32 "
+                f"[batch], label int64 [batch]{lowres} and return float32 [batch, {1 + len(spec.palette)}, "
                 f"{h}, {w}]"
             )
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "_palette_lab", srgb_to_oklab(spec.palette))
+        object.__setattr__(self, "_size", (w, h))
+        if cascade:
+            object.__setattr__(self, "base", PixelModel(self.bundle, BASE_ROLE))
 
     @property
     def manifest(self) -> Any:
@@ -393,7 +428,8 @@ class PixelModel:
 
     @property
     def size(self) -> tuple[int, int]:
-        return (self.manifest.image.width, self.manifest.image.height)
+        """(width, height) of what this sampler draws (a cascade's first stage: the half-resolution sprite)."""
+        return self._size
 
     # ----------------------------------------------------------------------------------- request settings
     def settings(
@@ -428,9 +464,12 @@ class PixelModel:
         return PixelSettings(solver, steps, g, temperature, index, spec.corrector)
 
     # ---------------------------------------------------------------------------------------- the network
-    def network(self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray) -> np.ndarray:
-        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of at most :data:`CHUNK_LOGITS` logits."""
-        g = self.manifest.graphs[ROLE]
+    def network(
+        self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray, lowres: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of at most :data:`CHUNK_LOGITS` logits; ``lowres``
+        (B, H/2, W/2) int64: a cascade's half-size tokens (its upsampler's fourth input)."""
+        g = self.manifest.graphs[self.stage]
         names = [s.name for s in g.inputs]
         rows = max(1, CHUNK_LOGITS // (tokens.shape[1] * tokens.shape[2] * (1 + len(self.spec.palette))))
         out = []
@@ -440,32 +479,39 @@ class PixelModel:
                 names[1]: np.ascontiguousarray(t[i : i + rows], dtype=np.float32),
                 names[2]: np.ascontiguousarray(label[i : i + rows], dtype=np.int64),
             }
-            out.append(self.bundle.run(ROLE, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
+            if lowres is not None:
+                feeds[names[3]] = np.ascontiguousarray(lowres[i : i + rows], dtype=np.int64)
+            out.append(self.bundle.run(self.stage, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
         return np.concatenate(out)
 
-    def guided_logits(self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings) -> np.ndarray:
+    def guided_logits(
+        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, lowres: np.ndarray | None = None
+    ) -> np.ndarray:
         """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call); for an
         ``opaque`` bundle the opacity logit is pinned high, so every draw is opaque (the uniforms drawn are the
         same, so seeds keep their meaning)."""
-        out = self._guided_logits(tokens, t, s)
+        out = self._guided_logits(tokens, t, s, lowres)
         if self.spec.opaque:
             out[:, 0] = OPAQUE_LOGIT
         return out
 
-    def _guided_logits(self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings) -> np.ndarray:
+    def _guided_logits(
+        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, lowres: np.ndarray | None
+    ) -> np.ndarray:
         n = len(tokens)
         null = self.spec.null_label
         if null is None:
-            return self.network(tokens, t, np.zeros(n, np.int64))
+            return self.network(tokens, t, np.zeros(n, np.int64), lowres)
         label = np.full(n, s.label, np.int64)
         if s.label == null or s.guidance == 1.0:
-            return self.network(tokens, t, label)
+            return self.network(tokens, t, label, lowres)
         if s.guidance == 0.0:
-            return self.network(tokens, t, np.full(n, null, np.int64))
+            return self.network(tokens, t, np.full(n, null, np.int64), lowres)
         both = self.network(
             np.concatenate([tokens, tokens]),
             np.concatenate([t, t]),
             np.concatenate([label, np.full(n, null, np.int64)]),
+            None if lowres is None else np.concatenate([lowres, lowres]),
         )
         cond, uncond = both[:n], both[n:]
         return uncond + s.guidance * (cond - uncond)
@@ -498,8 +544,9 @@ class PixelModel:
         locked: np.ndarray | None = None,
         hook: Any = None,
         preview: Previews | None = None,
+        lowres: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Fill the ``fill`` pixels of ``tokens``.
+        """Fill the ``fill`` pixels of ``tokens`` (a cascade's upsampler: given ``lowres`` (N, H/2, W/2) int64).
 
         tokens: int64 (N, H, W) (the pixels to fill may hold anything); fill: bool (N, H, W); rngs: one per
         sprite (its next draw is the reveal order: ``random(H*W)``, then ``random((3, H*W))`` per step);
@@ -528,7 +575,7 @@ class PixelModel:
             u = np.stack([r.random((3, hw)) for r in rngs])  # (n, 3, hw)
             masked_now = remaining.sum(1)
             t = (masked_now / hw).astype(np.float32)
-            logits = self.guided_logits(state.reshape(n, h, w), t, s).reshape(n, -1, hw)
+            logits = self.guided_logits(state.reshape(n, h, w), t, s, lowres).reshape(n, -1, hw)
             target = to_fill - np.array([still_masked(int(f), i, steps) for f in to_fill])  # revealed after step
             if s.solver == "random":
                 candidates = remaining & (rank_random < target[:, None])
@@ -568,7 +615,8 @@ class PixelModel:
             redo, around = confetti(canvas, self._palette_lab, self.spec.tiling)
             redo = (redo | floating(canvas, len(self.spec.palette), self.spec.tiling)).reshape(n, hw) & fill
             t = (redo.sum(1) / hw).astype(np.float32)
-            logits = self.guided_logits(np.where(redo, mask_tok, state).reshape(n, h, w), t, s).reshape(n, -1, hw)
+            masked = np.where(redo, mask_tok, state).reshape(n, h, w)
+            logits = self.guided_logits(masked, t, s, lowres).reshape(n, -1, hw)
             rows, cols = np.nonzero(redo)
             exclude = around.reshape(n, hw, 4)[rows, cols] - 1  # colour index, -1 for transparent / off the canvas
             if group is not None:
@@ -615,8 +663,13 @@ class PixelModel:
         cancel: CancelCheck | None,
         preview: Previews | PreviewCallback | None,
         base: np.ndarray | None = None,
+        lowres: np.ndarray | None = None,
+        phase: tuple[int, int] = (0, 0),
     ) -> np.ndarray:
-        hooks = make_hook(progress, cancel, steps + s.corrector)
+        """Sample, render, keep ``base``'s pixels outside ``fill``. ``phase``: (steps before, steps after) this
+        run in a request of several stages (a cascade), so progress counts over the whole request."""
+        before, after = phase
+        hooks = make_hook(progress, cancel, before + steps + s.corrector + after)
         previews = Previews.of(preview)
         if previews is not None and base is not None:  # show the kept pixels as they are, not as palette tokens
             rows = np.arange(len(base)) if previews.rows is None else np.asarray(previews.rows, np.int64)
@@ -626,9 +679,62 @@ class PixelModel:
                 callback(np.where(shown_fill[..., None], sprites, shown_base), done, total)
 
             previews = replace(previews, callback=composite)
-        out, chosen = self.sample(tokens, fill, rngs, s, steps, locked=locked, hook=hooks(0), preview=previews)
+        out, chosen = self.sample(
+            tokens, fill, rngs, s, steps, locked=locked, hook=hooks(before), preview=previews, lowres=lowres
+        )
         return self.render(out, chosen, locked, base, fill if base is not None else None)
 
+    # ------------------------------------------------------------------------------------ cascade stages
+    def base_settings(self, s: PixelSettings) -> PixelSettings:
+        """The first stage's settings for a request: its bundle's measured defaults, the request's label."""
+        b = self._first().spec
+        return PixelSettings(
+            b.default_solver, b.default_steps, b.default_guidance, b.default_temperature, s.label, b.corrector
+        )
+
+    def _first(self) -> PixelModel:
+        if self.base is None:
+            raise TypeError(f"model {self.name!r} is not a cascade")
+        return self.base
+
+    def _offset(self) -> int:
+        """Where the first stage's sprite sits on the half-size canvas (centred)."""
+        return (self.size[1] // 2 - self._first().size[1]) // 2
+
+    def lowres_tokens(self, small: np.ndarray, around: np.ndarray | None = None) -> np.ndarray:
+        """First-stage sprites uint8 (N, b, b, 4) -> the upsampler's (N, H/2, W/2) int64 tokens: centred on
+        ``around`` (H/2, W/2, 4) (a sprite's own reduction) or on transparency, in this bundle's palette."""
+        n = len(small)
+        w, h = self.size
+        o, b = self._offset(), small.shape[1]
+        canvas = np.zeros((n, h // 2, w // 2, 4), np.uint8) if around is None else np.repeat(around[None], n, 0)
+        canvas[:, o : o + b, o : o + b] = small
+        return self.to_tokens(canvas)
+
+    def _lifted(self, preview: Previews | PreviewCallback | None, total: int) -> Previews | None:
+        """First-stage previews drawn at full size (each half-size pixel as 2x2, centred): what the upsampler
+        will refine. ``done`` counts over the whole request (``total``)."""
+        previews = Previews.of(preview)
+        if previews is None:
+            return None
+        w, h = self.size
+        o = 2 * self._offset()
+        callback = previews.callback
+
+        def lift(sprites: np.ndarray, done: int, _total: int) -> None:
+            big = sprites.repeat(2, axis=1).repeat(2, axis=2)
+            canvas = np.zeros((len(sprites), h, w, 4), np.uint8)
+            canvas[:, o : o + big.shape[1], o : o + big.shape[2]] = big
+            callback(canvas, done, total)
+
+        return replace(previews, callback=lift)
+
+    @staticmethod
+    def _stage_rngs(seeds: Sequence[int]) -> list[np.random.Generator]:
+        """A cascade upsampler's generators: a stream of each seed apart from the first stage's."""
+        return [np.random.default_rng((int(x), 1)) for x in seeds]
+
+    # ------------------------------------------------------------------------------------------ operations
     def generate(
         self,
         seeds: Sequence[int],
@@ -639,16 +745,62 @@ class PixelModel:
         cancel: CancelCheck | None = None,
         preview: Previews | PreviewCallback | None = None,
     ) -> np.ndarray:
-        """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only."""
+        """uint8 sprites ``(N, H, W, 4)``; sprite i depends on ``seeds[i]`` and the settings only. A cascade
+        draws the half-size sprite first (its base's defaults), then every pixel at full size given it."""
         w, h = self.size
+        n = len(seeds)
         rngs = [np.random.default_rng(int(x)) for x in seeds]
-        tokens = np.zeros((len(seeds), h, w), np.int64)
-        fill = np.ones((len(seeds), h, w), bool)
-        return self._run(tokens, fill, rngs, s, s.steps, locked, progress, cancel, preview)
+        tokens = np.zeros((n, h, w), np.int64)
+        fill = np.ones((n, h, w), bool)
+        if self.base is None:
+            return self._run(tokens, fill, rngs, s, s.steps, locked, progress, cancel, preview)
+        first, bw = self.base_settings(s), self.base.size[0]
+        done = first.steps + first.corrector
+        later = s.steps + s.corrector
+        small = self.base._run(
+            np.zeros((n, bw, bw), np.int64), np.ones((n, bw, bw), bool), rngs, first, first.steps, locked,
+            progress, cancel, self._lifted(preview, done + later), phase=(0, later),
+        )  # fmt: skip
+        return self.upsample(small, seeds, s, locked=locked, progress=progress, cancel=cancel, preview=preview,
+                             done=done)  # fmt: skip
+
+    def upsample(
+        self,
+        small: np.ndarray,
+        seeds: Sequence[int],
+        s: PixelSettings,
+        *,
+        locked: np.ndarray | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+        preview: Previews | PreviewCallback | None = None,
+        done: int = 0,
+    ) -> np.ndarray:
+        """A cascade's second stage alone: half-size sprites uint8 (N, b, b, 4) (``tokens.base.size``, e.g. the
+        first stage's) -> full-size sprites uint8 (N, H, W, 4), every pixel drawn given them; sprite i depends on
+        ``small[i]``, ``seeds[i]`` and the settings. ``done``: steps of the request already reported."""
+        self._first()
+        w, h = self.size
+        n = len(seeds)
+        if small.shape != (n, *self._first().size[::-1], 4):
+            raise InvalidRequest(
+                f"upsample needs {n} sprites of {self._first().size[0]}x{self._first().size[1]}, got {small.shape}",
+                field="image",
+            )
+        return self._run(
+            np.zeros((n, h, w), np.int64), np.ones((n, h, w), bool), self._stage_rngs(seeds), s, s.steps, locked,
+            progress, cancel, preview, lowres=self.lowres_tokens(small), phase=(done, 0),
+        )  # fmt: skip
 
     def phase_steps(self, s: PixelSettings, share: float) -> int:
         """Steps for filling a ``share`` of the canvas: ceil(steps * share), at least 1."""
         return max(1, math.ceil(s.steps * share - 1e-9))
+
+    def _reduced(self, rgba: np.ndarray) -> np.ndarray:
+        """A full-size sprite (H, W, 4) -> its pixel-art 2x reduction (H/2, W/2, 4) (any alpha > 0 is opaque)."""
+        hard = np.asarray(rgba, np.uint8).copy()
+        hard[..., 3] = np.where(hard[..., 3] > 0, 255, 0)
+        return reduce_2x(hard)
 
     def variations(
         self,
@@ -665,7 +817,9 @@ class PixelModel:
         """Re-mask a share ``strength`` in [0, 1] of the pixels (each seed picks which) and resample them; the
         rest keeps the sprite's exact pixels. strength 0 returns the sprite unchanged. A tiling bundle draws the
         new pixels in the tile's own colours unless ``locked`` says otherwise (a variation of a tile keeps its
-        palette, and stays seamless because the network wraps around)."""
+        palette, and stays seamless because the network wraps around). A cascade varies the half-size sprite
+        first (the same strength, its base's defaults), then redraws the chosen pixels and every pixel whose
+        half-size block changed."""
         w, h = self.size
         n = len(seeds)
         base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
@@ -680,9 +834,27 @@ class PixelModel:
             flat[i, np.argsort(r.random(h * w), kind="stable")[:k]] = True
         fill = flat.reshape(n, h, w)
         tokens = self.to_tokens(base)
+        if self.base is None:
+            return self._run(
+                tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel, preview, base
+            )
+        reduced = self._reduced(rgba)
+        o, bw = self._offset(), self.base.size[0]
+        first = self.base_settings(s)
+        done = self.base.phase_steps(first, strength) + first.corrector
+        steps = self.phase_steps(s, strength)
+        small = self.base.variations(
+            reduced[o : o + bw, o : o + bw], seeds, strength, first, locked=locked,
+            progress=_shifted(progress, done + steps + s.corrector), cancel=cancel,
+            preview=self._lifted(preview, done + steps + s.corrector),
+        )  # fmt: skip
+        lowres = self.lowres_tokens(small, reduced)
+        changed = lowres != self.to_tokens(reduced)[None]  # (N, H/2, W/2): blocks the first stage redrew
+        fill = fill | changed.repeat(2, axis=1).repeat(2, axis=2)
         return self._run(
-            tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel, preview, base
-        )
+            tokens, fill, self._stage_rngs(seeds), s, steps, locked, progress, cancel, preview, base,
+            lowres, phase=(done, 0),
+        )  # fmt: skip
 
     def inpaint(
         self,
@@ -698,7 +870,8 @@ class PixelModel:
     ) -> np.ndarray:
         """Regenerate the pixels where ``mask`` (bool (H, W)) is True; every other pixel keeps the sprite's exact
         value. An empty mask returns the sprite unchanged. A tiling bundle also keeps the tile's outer
-        :data:`TILE_BORDER` ring, so the repainted tile still meets its neighbours as before."""
+        :data:`TILE_BORDER` ring, so the repainted tile still meets its neighbours as before. A cascade repaints
+        the half-size blocks the mask touches first (its base's defaults), then the masked pixels given them."""
         w, h = self.size
         n = len(seeds)
         base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
@@ -710,6 +883,32 @@ class PixelModel:
         rngs = [np.random.default_rng(int(x)) for x in seeds]
         fill = np.repeat(mask[None], n, axis=0)
         tokens = self.to_tokens(base)
+        steps = self.phase_steps(s, mask.mean())
+        if self.base is None:
+            return self._run(tokens, fill, rngs, s, steps, locked, progress, cancel, preview, base)
+        reduced = self._reduced(rgba)
+        o, bw = self._offset(), self.base.size[0]
+        blocks = np.asarray(mask.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3)))[o : o + bw, o : o + bw]
+        first = self.base_settings(s)
+        done = (self.base.phase_steps(first, blocks.mean()) + first.corrector) if blocks.any() else 0
+        small = self.base.inpaint(
+            reduced[o : o + bw, o : o + bw], blocks, seeds, first, locked=locked,
+            progress=_shifted(progress, done + steps + s.corrector), cancel=cancel,
+            preview=self._lifted(preview, done + steps + s.corrector),
+        )  # fmt: skip
         return self._run(
-            tokens, fill, rngs, s, self.phase_steps(s, mask.mean()), locked, progress, cancel, preview, base
-        )
+            tokens, fill, self._stage_rngs(seeds), s, steps, locked, progress, cancel, preview, base,
+            self.lowres_tokens(small, reduced), phase=(done, 0),
+        )  # fmt: skip
+
+
+def _shifted(progress: Progress | None, total: int) -> Progress | None:
+    """A first stage's progress reported against the whole request's ``total`` steps."""
+    if progress is None:
+        return None
+    report = progress
+
+    def inner(done: int, _stage_total: int) -> None:
+        report(done, total)
+
+    return inner

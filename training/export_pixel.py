@@ -91,13 +91,23 @@ def generate_settings(
     temperature: float,
     guidance: float,
     corrector: int,
+    first_stage: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Like :func:`generate_plan` (same seeds) with the runtime model directly, so the corrector can vary."""
+    """Like :func:`generate_plan` (same seeds) with the runtime model directly, so the corrector can vary. A
+    cascade's first-stage sprites depend on the seeds and label only: drawn once per label into ``first_stage``
+    and upsampled for every setting."""
     out = []
     for i, (lab, count) in enumerate(plan):
         s = replace(model.settings(lab, solver, steps, guidance, temperature), corrector=corrector)
-        base = seed + 10_000 * i
-        out.append(model.generate(list(range(base, base + count)), s))
+        seeds = list(range(seed + 10_000 * i, seed + 10_000 * i + count))
+        if model.base is None:
+            out.append(model.generate(seeds, s))
+            continue
+        cache = {} if first_stage is None else first_stage
+        key = f"{lab}/{seed + 10_000 * i}/{count}"
+        if key not in cache:
+            cache[key] = model.base.generate(seeds, model.base_settings(s))
+        out.append(model.upsample(cache[key], seeds, s))
     return np.concatenate(out)
 
 
@@ -130,7 +140,11 @@ def export_pixel_bundle(
     sweep_count: int = 256,
     max_nfe: int | None = None,
     sweep: list[tuple[str, int, float, float, int]] | None = None,
+    base: str | Path | None = None,
 ) -> Manifest:
+    """Steps 1-2 (module docstring), then :func:`finish_pixel_bundle`. An upsampler checkpoint (``lowres``) needs
+    ``base``, the bundle folder of its first stage: the bundle becomes a cascade that carries the base's graph
+    (``base.onnx``) and ``tokens`` section (``tokens.base``, its measured defaults)."""
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
@@ -143,8 +157,16 @@ def export_pixel_bundle(
     out = work / name
     out.mkdir()
 
-    # 1. the network graph, parity-checked against torch
+    # 1. the network graph, parity-checked against torch (and a cascade's first stage beside it)
     net = export_logits(model, data, out)
+    graphs = {"logits": net.graph}
+    cascade: dict[str, Any] = {}
+    if model.cfg.lowres:
+        if base is None:
+            raise SystemExit("an upsampler checkpoint (lowres) needs --base, the bundle folder of its first stage")
+        graphs["base"], cascade = first_stage(Path(base), data, out)
+    elif base is not None:
+        raise SystemExit("--base is only for an upsampler checkpoint (lowres)")
 
     # 2. a first manifest and the sweep
     spec = TokenSpec(
@@ -157,13 +179,19 @@ def export_pixel_bundle(
         8,
         2.0,
         1.0,
-        token_conditioning(data, mc),
+        {**token_conditioning(data, mc), **cascade},
     )
     description = (
         f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
         f"{s}x{s} pixel art ({data.name})"
     )
-    manifest = first_manifest(name, description, data, state, net, spec)
+    if cascade:
+        b = cascade["base"]["size"]
+        description = (
+            f"Cascade: {cascade['base']['bundle']} draws a {b}x{b} sprite, a masked discrete diffusion upsampler "
+            f"over a {len(palette)}-colour palette draws every pixel at {s}x{s} given it ({data.name})"
+        )
+    manifest = first_manifest(name, description, data, state, graphs, spec)
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     fd = frechet_meter(val.images)
@@ -184,9 +212,10 @@ def export_pixel_bundle(
     plan = labels_like(val, sweep_count)
     rows: list[dict[str, Any]] = []
     runtime = families.load(reg.load(name))
+    first: dict[str, np.ndarray] = {}
     for solver, steps, temp, guidance, corrector in sweep or SWEEP:
         kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance, "corrector": corrector}
-        gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector)
+        gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector, first)
         nfe = (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
         row = {
             **kw,
@@ -217,9 +246,28 @@ def export_logits(model: TokenUNet, data: SpriteSet, out: Path) -> Any:
         "t": torch.rand(6, generator=g),
         "label": torch.arange(6) % (len(data.label_names) + 1),
     }
+    if model.cfg.lowres:
+        example["lowres"] = torch.randint(0, model.cfg.palette_size + 1, (6, s // 2, s // 2), generator=g)
     net = export_graph(model, example, ["logits"], out / "logits.onnx")
     print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
     return net
+
+
+def first_stage(base: Path, data: SpriteSet, out: Path) -> tuple[Any, dict[str, Any]]:
+    """A cascade's first stage from the ``pixel`` bundle folder ``base``: its graph copied into ``out`` as
+    ``base.onnx`` (the GraphSpec) and the ``tokens.base`` section (its tokens section with its measured defaults,
+    its sprite size and name). Its labels must be the dataset's; its sprites must fit the half-size canvas."""
+    m = load_manifest(base)
+    if m.family != "pixel" or "base" in m.extra.get("tokens", {}):
+        raise SystemExit(f"--base {base}: must be a single-stage 'pixel' bundle, got family {m.family!r}")
+    if tuple(m.labels) != data.label_names:
+        raise SystemExit(f"--base {base}: its labels {m.labels} differ from the dataset's {data.label_names}")
+    if m.image.width * 2 > data.size or (data.size // 2 - m.image.width) % 2:
+        raise SystemExit(f"--base {base}: {m.image.width}x{m.image.width} does not centre on {data.size // 2}")
+    shutil.copyfile(base / m.graphs["logits"].file, out / "base.onnx")
+    return replace(m.graphs["logits"], file="base.onnx"), {
+        "base": {**m.extra["tokens"], "size": m.image.width, "bundle": m.name}
+    }
 
 
 def token_conditioning(data: SpriteSet, mc: dict[str, Any]) -> dict[str, Any]:
@@ -234,9 +282,9 @@ def token_conditioning(data: SpriteSet, mc: dict[str, Any]) -> dict[str, Any]:
 
 
 def first_manifest(
-    name: str, description: str, data: SpriteSet, state: dict[str, Any], net: Any, spec: TokenSpec
+    name: str, description: str, data: SpriteSet, state: dict[str, Any], graphs: dict[str, Any], spec: TokenSpec
 ) -> Manifest:
-    """A ``pixel`` bundle's manifest before the sweep: graph, labels, data credits and the training recipe."""
+    """A ``pixel`` bundle's manifest before the sweep: graphs, labels, data credits and the training recipe."""
     mc, s = state["model_config"], data.size
     trainer_cfg = state["trainer_config"]
     return Manifest(
@@ -246,7 +294,7 @@ def first_manifest(
         image=ImageSpec(s, s),
         labels=data.label_names,
         postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
-        graphs={"logits": net.graph},
+        graphs=graphs,
         training={
             "data": list(data.credits),
             "dataset": {
@@ -543,6 +591,7 @@ def main(argv: list[str] | None = None) -> None:
         help="guidance scales the sweep tries (a distilled student: 1, its teacher's guidance is built in)",
     )
     p.add_argument("--max-nfe", type=int, default=0)
+    p.add_argument("--base", default=None, help="an upsampler's first stage: a pixel bundle folder (a cascade)")
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
@@ -571,6 +620,7 @@ def main(argv: list[str] | None = None) -> None:
         sweep_count=a.sweep_count,
         max_nfe=a.max_nfe or None,
         sweep=sweep_settings(tuple(a.sweep_steps), tuple(a.sweep_guidance)),
+        base=a.base,
     )
 
 

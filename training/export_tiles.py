@@ -151,7 +151,7 @@ def export_tiles_bundle(
         f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
         f"{len(palette)}-colour palette on a torus ({data.name})"
     )
-    manifest = first_manifest(name, description, data, state, net, spec)
+    manifest = first_manifest(name, description, data, state, {"logits": net.graph}, spec)
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     runtime = families.load(reg.load(name))

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .models.token_unet import TokenUNet
+from .models.token_unet import TokenUNet, reduce_tokens
 from .trainer import unwrap
 
 
@@ -47,11 +47,12 @@ def image_to_tokens(x: torch.Tensor, keys: torch.Tensor, tokens_of_keys: torch.T
     return torch.where(x[:, 3] > 0, tok, torch.zeros_like(tok))
 
 
-def shift_if_free(tokens: torch.Tensor, gen: torch.Generator | None, max_shift: int) -> torch.Tensor:
-    """Roll the batch by (dy, dx) in [-max_shift, max_shift] when every pixel that wraps is transparent (exact)."""
-    if max_shift <= 0:
+def shift_if_free(tokens: torch.Tensor, gen: torch.Generator | None, max_shift: int, stride: int = 1) -> torch.Tensor:
+    """Roll the batch by (dy, dx) in [-max_shift, max_shift] (multiples of ``stride``: 2 keeps the 2x2 blocks of
+    an upsampler's half-resolution sprite where they were) when every pixel that wraps is transparent (exact)."""
+    if max_shift < stride:
         return tokens
-    d = torch.randint(-max_shift, max_shift + 1, (2,), generator=gen).tolist()
+    d = (torch.randint(-(max_shift // stride), max_shift // stride + 1, (2,), generator=gen) * stride).tolist()
     rolled = tokens.roll(shifts=(d[0], d[1]), dims=(1, 2))
     occupied_rows = tokens.any(dim=2).any(dim=0)  # (S,)
     occupied_cols = tokens.any(dim=1).any(dim=0)
@@ -81,20 +82,47 @@ def mask_ratio(u: torch.Tensor) -> torch.Tensor:
     return torch.cos(0.5 * math.pi * u)
 
 
+def token_luma(palette: np.ndarray) -> torch.Tensor:
+    """(K + 1,) float64: token 0 (transparent) then each (K, 3) uint8 palette colour's 299 R + 587 G + 114 B, the
+    brightness ``reduce_2x`` breaks ties with."""
+    rgb = palette.astype(np.float64)
+    return torch.from_numpy(np.concatenate([[0.0], 299 * rgb[:, 0] + 587 * rgb[:, 1] + 114 * rgb[:, 2]]))
+
+
 class MaskedTokenObjective:
-    def __init__(self, cfg: MaskedLossConfig, palette: np.ndarray, num_labels: int, mask_token: int) -> None:
+    """The masked-token loss. An upsampler (``TokenUNetConfig.lowres``) also gets each training sprite's own 2x
+    reduction; ``preview`` (uint8 (n, S, S, 4) palette-exact sprites and their (n,) labels) gives its preview sheet
+    something to upsample."""
+
+    def __init__(
+        self,
+        cfg: MaskedLossConfig,
+        palette: np.ndarray,
+        num_labels: int,
+        mask_token: int,
+        preview: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.cfg, self.num_labels, self.mask_token = cfg, num_labels, mask_token
         self.palette = palette
         self.keys, self.tokens_of_keys = palette_keys(palette)
+        self.luma = token_luma(palette)
+        self.preview = preview
+
+    def lowres_of(self, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor | None:
+        """The half-resolution tokens an upsampler sees (None for any other model)."""
+        return reduce_tokens(tokens, self.luma) if unwrap(model, TokenUNet).cfg.lowres else None
 
     def masked_canvas(
-        self, x: torch.Tensor, augment: bool
+        self, x: torch.Tensor, augment: bool, stride: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The forward process on a batch x (B, 4, S, S) in [-1, 1]: (tokens (B, S, S) int64, after the 1-px shift or
-        torus roll when ``augment``; mask ratio r (B,); masked (B, S, S) bool; the network's input canvas)."""
+        """The forward process on a batch x (B, 4, S, S) in [-1, 1]: (tokens (B, S, S) int64, after the 1-px shift
+        (multiples of ``stride``) or torus roll when ``augment``; mask ratio r (B,); masked (B, S, S) bool; the
+        network's input canvas)."""
         tokens = image_to_tokens(x, self.keys, self.tokens_of_keys)
-        if augment:
-            tokens = roll_each(tokens, None) if self.cfg.torus_roll else shift_if_free(tokens, None, self.cfg.max_shift)
+        if augment and self.cfg.torus_roll:
+            tokens = roll_each(tokens, None)
+        elif augment:
+            tokens = shift_if_free(tokens, None, self.cfg.max_shift, stride)
         r = mask_ratio(torch.rand(tokens.shape[0], device=x.device)).clamp(min=1.0 / tokens[0].numel())
         masked = torch.rand(tokens.shape, device=x.device) < r[:, None, None]
         return tokens, r, masked, torch.where(masked, torch.full_like(tokens, self.mask_token), tokens)
@@ -102,11 +130,13 @@ class MaskedTokenObjective:
     def loss(
         self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        tokens, r, masked, inputs = self.masked_canvas(x, model.training)
+        upsampler = unwrap(model, TokenUNet).cfg.lowres
+        tokens, r, masked, inputs = self.masked_canvas(x, model.training, 2 if upsampler else 1)
         b = tokens.shape[0]
         drop = torch.rand(b, device=x.device) < self.cfg.label_dropout
         labels = torch.where(drop, torch.full_like(labels, self.num_labels), labels)
-        logits = model(inputs, r, labels).float()
+        lowres = self.lowres_of(model, tokens)
+        logits = (model(inputs, r, labels) if lowres is None else model(inputs, r, labels, lowres)).float()
         opaque = tokens > 0
         bce = F.binary_cross_entropy_with_logits(logits[:, 0], opaque.float(), reduction="none")
         ce = F.cross_entropy(logits[:, 1:], (tokens - 1).clamp(min=0), reduction="none")
@@ -130,6 +160,17 @@ class MaskedTokenObjective:
         device = next(model.parameters()).device
         s = unwrap(model, TokenUNet).cfg.canvas_size
         labels = torch.arange(n, device=device) % max(1, self.num_labels)
+        lowres = None
+        if unwrap(model, TokenUNet).cfg.lowres:
+            if self.preview is None:
+                raise ValueError("an upsampler's preview needs sprites to upsample (MaskedTokenObjective.preview)")
+            images, preview_labels = self.preview
+            which = np.arange(n) % len(images)
+            real = image_to_tokens(
+                torch.from_numpy(images[which]).permute(0, 3, 1, 2).float() / 127.5 - 1, self.keys, self.tokens_of_keys
+            )
+            lowres = reduce_tokens(real, self.luma).to(device)
+            labels = torch.from_numpy(preview_labels[which]).to(device)
         tokens = torch.full((n, s, s), self.mask_token, dtype=torch.long, device=device)
         priority = torch.rand((n, s * s), generator=gen, device=device)
         order = priority.argsort(dim=1)  # position k of the order is unmasked at the step that reaches k
@@ -138,7 +179,7 @@ class MaskedTokenObjective:
         for i in range(steps):
             target = s * s - int(math.floor(s * s * math.cos(0.5 * math.pi * (i + 1) / steps)))
             r = torch.full((n,), 1.0 - done / (s * s), device=device)
-            logits = model(tokens, r, labels).float()
+            logits = (model(tokens, r, labels) if lowres is None else model(tokens, r, labels, lowres)).float()
             alpha = torch.rand((n, s, s), generator=gen, device=device) < torch.sigmoid(logits[:, 0])
             probs = torch.softmax(logits[:, 1:], dim=1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1] - 1)
             colour = torch.multinomial(probs, 1, generator=gen).reshape(n, s, s) + 1

@@ -47,6 +47,8 @@ class PixelRunConfig:
     patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
     shades: int = 0  # with --copy: a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
+    lowres: bool = False  # an upsampler (cascade stage 2): also sees each sprite's 2x reduction (patch 2, --copy)
+    palette_from: str = ""  # a fresh run takes this run folder's palette.json instead of learning one
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     distill_from: str = ""  # learn this checkpoint's guided predictions instead of the data's (objectives_distill)
     distill_guidance: float = 2.0  # the teacher's guidance the student draws from at guidance 1
@@ -124,10 +126,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     fresh = not (Path(run.out) / "last.pt").exists()
     fresh_init = bool(run.init_from) and fresh
-    palette_from = run.distill_from or run.init_from  # the student speaks its teacher's tokens
-    if palette_from and fresh:
+    # the student speaks its teacher's tokens; a cascade's stages may share one palette
+    palette_from = run.palette_from or str(Path(run.distill_from or run.init_from).parent)
+    if (run.palette_from or run.distill_from or run.init_from) and fresh:
         Path(run.out).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(palette_from).parent / "palette.json", Path(run.out) / "palette.json")
+        shutil.copyfile(Path(palette_from) / "palette.json", Path(run.out) / "palette.json")
     # 2. palette; the sprites become palette-exact (what the model can express)
     palette = palette_for(run, train.images)
     train_q = from_tokens(to_tokens(train.images, palette), palette)
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         patch=run.patch,
         copy=run.copy,
         shades=run.shades,
+        lowres=run.lowres,
         unet=replace(
             unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch, num_labels=len(data.label_names)
         ),
@@ -163,7 +167,10 @@ def main(argv: list[str] | None = None) -> None:
         "label_counts": label_counts(data),
     }
     objective: MaskedTokenObjective | GuidanceDistillObjective
-    objective = MaskedTokenObjective(loss_cfg, palette, len(data.label_names), cfg.mask_token)
+    pick = np.linspace(0, len(val_q) - 1, min(len(val_q), trainer_cfg.sample_count)).astype(np.int64)
+    objective = MaskedTokenObjective(
+        loss_cfg, palette, len(data.label_names), cfg.mask_token, (val_q[pick], val.labels[pick])
+    )
     if run.distill_from:
         teacher = load_teacher(run.distill_from, data.label_names, len(palette)).to(rt.device)
         objective = GuidanceDistillObjective(DistillConfig(run.distill_guidance), objective, teacher)

@@ -40,8 +40,16 @@ the 16×16 DCSS palette M = 48 covers all real neighbour steps of .05-.10 and ab
 Measured (docs/pixel.md, docs/tiles.md): the gate ends with 1-4% of the colour mass and leaves held-out likelihood
 where more training alone takes it.
 
-Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64) -> (B, 1 + K, S, S) float32``, the ONNX
-signature.
+Low-resolution conditioning (``lowres=True``, patch 2, with ``copy``): an upsampler, the second stage of a cascade
+(``docs/pixel.md``, "pixel40 as a cascade"). The network also sees ``lowres`` (B, S/2, S/2) tokens: the sprite at
+half resolution (:func:`reduce_tokens`, the pixel-art 2x reduction: a block's most frequent colour), embedded with
+the same table and concatenated to the 2×2-cell features. Nine more copy sources give each pixel "the colour of
+low-resolution pixel k" for the 3×3 low-resolution pixels around its own block (its parent and the parent's
+neighbours): at half resolution the sprite's shapes and shading are already decided, and the upsampler mostly
+says which of them each pixel repeats.
+
+Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64[, lowres (B, S/2, S/2) int64]) ->
+(B, 1 + K, S, S) float32``, the ONNX signature.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from .unet import UNet, UNetConfig
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 COPIES = len(NEIGHBOURS) + 1  # the 8 neighbours and the sprite's own colours
 SHADE_GATES = 1  # with shades: "a shade of a neighbour's colour"
+LOWRES_AROUND = ((0, 0), *NEIGHBOURS)  # with lowres: the parent block's colour and its 8 neighbours' at half size
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class TokenUNetConfig:
     patch: int = 1  # P: the backbone sees P×P cells of pixels (the canvas size must be divisible by P)
     copy: bool = False  # the copy head (module docstring): colour = mixture of palette and copies of known colours
     shades: int = 0  # M > 0 (with copy): a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
+    lowres: bool = False  # an upsampler: also sees the sprite at half resolution (patch 2, copy; module docstring)
     unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
@@ -78,6 +88,7 @@ class TokenUNetConfig:
             "patch": self.patch,
             "copy": self.copy,
             "shades": self.shades,
+            "lowres": self.lowres,
             "unet": asdict(self.unet),
         }
 
@@ -89,6 +100,7 @@ class TokenUNetConfig:
             patch=d.get("patch", 1),
             copy=d.get("copy", False),
             shades=d.get("shades", 0),
+            lowres=d.get("lowres", False),
             unet=UNetConfig.from_dict(d["unet"]),
         )
 
@@ -108,13 +120,21 @@ class TokenUNet(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.palette_size + 2, cfg.embed_dim)
         p = cfg.patch
-        self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * p * p))
+        if cfg.lowres and not (p == 2 and cfg.copy):
+            raise ValueError("lowres needs patch 2 and the copy head (copy=True)")
+        self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * (p * p + cfg.lowres)))
         out = self.backbone.out
         if cfg.shades and not cfg.copy:
             raise ValueError("shades needs the copy head (copy=True)")
         if not 0 <= cfg.shades < cfg.palette_size:
             raise ValueError(f"shades must be in [0, {cfg.palette_size - 1}], got {cfg.shades}")
-        channels = 1 + cfg.palette_size + (COPIES if cfg.copy else 0) + (SHADE_GATES if cfg.shades else 0)
+        channels = (
+            1
+            + cfg.palette_size
+            + (COPIES if cfg.copy else 0)
+            + (SHADE_GATES if cfg.shades else 0)
+            + (len(LOWRES_AROUND) if cfg.lowres else 0)
+        )
         self.shade_kernel: torch.Tensor | None
         if cfg.shades:  # filled by set_palette; saved with the weights
             self.register_buffer("shade_kernel", torch.zeros(cfg.palette_size, cfg.palette_size))
@@ -124,17 +144,23 @@ class TokenUNet(nn.Module):
         zero_init(head)
         self.backbone.out = head
 
-    def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor, lowres: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if self.cfg.lowres != (lowres is not None):
+            raise ValueError("an upsampler (lowres=True) needs lowres tokens; any other model takes none")
         x = self.embed(tokens).permute(0, 3, 1, 2)
         p = self.cfg.patch
-        out = (
-            self.backbone(x, t, label)
-            if p == 1
-            else F.pixel_shuffle(self.backbone(F.pixel_unshuffle(x, p), t, label), p)
-        )
+        if p == 1:
+            out = self.backbone(x, t, label)
+        else:
+            cells = F.pixel_unshuffle(x, p)
+            if lowres is not None:
+                cells = torch.cat([cells, self.embed(lowres).permute(0, 3, 1, 2)], 1)
+            out = F.pixel_shuffle(self.backbone(cells, t, label), p)
         if not self.cfg.copy:
             return out
-        return copy_mixture(out, tokens, self.cfg.palette_size, self.cfg.unet.circular, self.shade_kernel)
+        return copy_mixture(out, tokens, self.cfg.palette_size, self.cfg.unet.circular, self.shade_kernel, lowres)
 
     def set_palette(self, lab: torch.Tensor) -> None:
         """Fill the shade kernel from the palette's colours ``lab`` (K, 3) float OKLab, in token order (token i + 1
@@ -165,16 +191,30 @@ def _is_colour(tokens: torch.Tensor, k: int) -> torch.Tensor:
     return (tokens >= 1) & (tokens <= k)
 
 
+def lowres_sources(lowres: torch.Tensor, wrap: bool) -> torch.Tensor:
+    """(B, S/2, S/2) int64 half-resolution tokens -> (B, 9, S, S): for every pixel, the tokens of its block's
+    parent and the parent's 8 neighbours (:data:`LOWRES_AROUND`; 0 off the canvas unless ``wrap``)."""
+    around = torch.cat([_shift(lowres[:, None], dy, dx, wrap) for dy, dx in LOWRES_AROUND], 1)
+    return around.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+
 def copy_mixture(
-    out: torch.Tensor, tokens: torch.Tensor, k: int, wrap: bool, shade_kernel: torch.Tensor | None = None
+    out: torch.Tensor,
+    tokens: torch.Tensor,
+    k: int,
+    wrap: bool,
+    shade_kernel: torch.Tensor | None = None,
+    lowres: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The copy head's mixture (module docstring). out: (B, 1 + K + 9 [+ 1 with a shade kernel], S, S) raw head
-    output; tokens: (B, S, S) int64 input canvas; shade_kernel: None or (K, K) float {0, 1}.
+    """The copy head's mixture (module docstring). out: (B, 1 + K + 9 [+ 1 with a shade kernel] [+ 9 with lowres],
+    S, S) raw head output; tokens: (B, S, S) int64 input canvas; shade_kernel: None or (K, K) float {0, 1};
+    lowres: None or (B, S/2, S/2) int64 half-resolution tokens (an upsampler's nine more copy sources).
     Returns (B, 1 + K, S, S) float32: the opacity logit, then log p(colour) (sums to 1)."""
     opacity, palette, gates = out[:, :1].float(), out[:, 1 : 1 + k].float(), out[:, 1 + k :].float()
     b = tokens.shape[0]
     neighbours = torch.cat([_shift(tokens[:, None], dy, dx, wrap) for dy, dx in NEIGHBOURS], 1)  # (B, 8, S, S)
     source = (neighbours - 1).clamp(0, k - 1)  # 0-based palette index of each neighbour (garbage where invalid)
+    parents = lowres_sources(lowres, wrap) if lowres is not None else None  # (B, 9, S, S)
     flat = tokens.reshape(b, -1)
     known = _is_colour(flat, k).float()
     counts = torch.zeros(b, k, device=out.device).scatter_add(1, (flat - 1).clamp(0, k - 1), known)  # (B, K)
@@ -184,14 +224,34 @@ def copy_mixture(
     valid = [is_colour, (total > 0).float()[:, :, None, None].expand_as(opacity)]
     if shade_kernel is not None:
         valid.append(is_colour.amax(1, keepdim=True))  # a shade needs at least one neighbour's colour
+    if parents is not None:
+        valid.append(_is_colour(parents, k).float())
     gates = gates + (torch.cat(valid, 1) - 1.0) * 1e4  # a copy with nothing to copy gets no mass (exp underflows)
     lse = torch.logsumexp(torch.cat([palette, gates], 1), dim=1, keepdim=True)
-    w = torch.exp(gates - lse)  # (B, 9 [+ 1], S, S)
+    w = torch.exp(gates - lse)  # (B, 9 [+ 1] [+ 9], S, S)
     p = torch.exp(palette - lse) + w[:, COPIES - 1 : COPIES] * hist
     p = p.scatter_add(1, source, w[:, : COPIES - 1])
     if shade_kernel is not None:
         around = torch.zeros_like(palette).scatter_add(1, source, is_colour)  # (B, K, S, S): neighbours' colours
         support = torch.einsum("bchw,cd->bdhw", around, shade_kernel)  # how many neighbours c is a shade of
         shade = torch.softmax(palette + torch.log(support + 1e-30), dim=1)  # the palette restricted to shades
-        p = p + w[:, COPIES:] * shade
+        p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade
+    if parents is not None:
+        first = COPIES + (SHADE_GATES if shade_kernel is not None else 0)
+        p = p.scatter_add(1, (parents - 1).clamp(0, k - 1), w[:, first:])
     return torch.cat([opacity, torch.log(p + 1e-30)], 1)
+
+
+def reduce_tokens(tokens: torch.Tensor, luma: torch.Tensor) -> torch.Tensor:
+    """The pixel-art 2x reduction on tokens (``pixelsprite.datasets.reduce.reduce_2x``): (B, S, S) int64 (0
+    transparent, 1..K colours) -> (B, S/2, S/2) int64. A block is opaque when at least 2 of its 4 pixels are; its
+    token is the most frequent opaque one, ties to the darkest. luma: (K + 1,) float, the brightness of each token
+    (any values that order the colours as ``reduce_2x``'s 299 R + 587 G + 114 B does)."""
+    b, s, _ = tokens.shape
+    blocks = tokens.reshape(b, s // 2, 2, s // 2, 2).permute(0, 1, 3, 2, 4).reshape(b, s // 2, s // 2, 4)
+    opaque = blocks > 0
+    same = (blocks[..., :, None] == blocks[..., None, :]) & opaque[..., None, :] & opaque[..., :, None]
+    lum = luma.to(tokens.device)[blocks]
+    score = torch.where(opaque, same.sum(-1).double() * 1e9 - lum.double(), torch.full_like(lum.double(), -1e18))
+    pick = blocks.gather(-1, score.argmax(-1, keepdim=True))[..., 0]
+    return torch.where(opaque.sum(-1) >= 2, pick, torch.zeros_like(pick))
