@@ -841,8 +841,9 @@ class PixelModel:
         reduced = self._reduced(rgba)
         o, bw = self._offset(), self.base.size[0]
         first = self.base_settings(s)
-        done = self.base.phase_steps(first, strength) + first.corrector
-        steps = self.phase_steps(s, strength)
+        small_k = max(1, int(round(strength * bw * bw)))  # as the first stage's own variations count them
+        done = self.base.phase_steps(first, small_k / (bw * bw)) + first.corrector
+        steps = self.phase_steps(s, k / (h * w))
         small = self.base.variations(
             reduced[o : o + bw, o : o + bw], seeds, strength, first, locked=locked,
             progress=_shifted(progress, done + steps + s.corrector), cancel=cancel,

@@ -129,9 +129,13 @@ def test_a_cascade_inpaints_and_varies_keeping_what_it_must(cascade: Registry, t
     out = api.inpaint("tc", sprite, mask, 3, seed=1, label="square", registry=cascade).sprites
     assert out.shape == (3, 16, 16, 4) and (out[:, ~mask] == sprite[~mask]).all()
     assert (api.variations("tc", sprite, 2, seed=1, strength=0.0, registry=cascade).sprites == sprite).all()
+    seen: list[tuple[int, int]] = []
     v = api.variations("tc", sprite, 2, seed=1, strength=0.3, registry=cascade).sprites
-    again = api.variations("tc", sprite, 2, seed=1, strength=0.3, registry=cascade).sprites
+    again = api.variations(
+        "tc", sprite, 2, seed=1, strength=0.3, registry=cascade, progress=lambda d, t: seen.append((d, t))
+    ).sprites
     assert v.shape == (2, 16, 16, 4) and (v == again).all()
+    assert [d for d, _ in seen] == list(range(1, seen[-1][1] + 1)) and len({t for _, t in seen}) == 1
 
 
 def test_a_cascade_upsample_names_the_size_it_needs(cascade: Registry) -> None:
