@@ -29,6 +29,7 @@ class MaskedLossConfig:
     label_dropout: float = 0.1
     max_shift: int = 2  # 1-px shifts (up to this many) of the whole batch when the wrapped rows are transparent
     torus_roll: bool = False  # tiles: roll every canvas by a random offset (exact on a torus; replaces max_shift)
+    lowres_noise: float = 0.0  # an upsampler: share of opaque half-size pixels replaced by a random colour in training
 
 
 def palette_keys(palette: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,6 +81,14 @@ def roll_each(tokens: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor
 def mask_ratio(u: torch.Tensor) -> torch.Tensor:
     """The cosine schedule: share of masked pixels at u in [0, 1] (1 at u=0, 0 at u=1)."""
     return torch.cos(0.5 * math.pi * u)
+
+
+def corrupt_lowres(lowres: torch.Tensor, share: float, k: int) -> torch.Tensor:
+    """(B, s, s) int64 half-size tokens with each opaque one replaced, with probability ``share``, by a random colour
+    1..K: half-size sprites as wrong in places as a first stage's, so the upsampler learns not to copy every parent
+    blindly."""
+    hit = (lowres > 0) & (torch.rand(lowres.shape, device=lowres.device) < share)
+    return torch.where(hit, torch.randint(1, k + 1, lowres.shape, device=lowres.device), lowres)
 
 
 def token_luma(palette: np.ndarray) -> torch.Tensor:
@@ -136,6 +145,8 @@ class MaskedTokenObjective:
         drop = torch.rand(b, device=x.device) < self.cfg.label_dropout
         labels = torch.where(drop, torch.full_like(labels, self.num_labels), labels)
         lowres = self.lowres_of(model, tokens)
+        if lowres is not None and model.training and self.cfg.lowres_noise > 0:
+            lowres = corrupt_lowres(lowres, self.cfg.lowres_noise, len(self.palette))
         logits = (model(inputs, r, labels) if lowres is None else model(inputs, r, labels, lowres)).float()
         opaque = tokens > 0
         bce = F.binary_cross_entropy_with_logits(logits[:, 0], opaque.float(), reduction="none")

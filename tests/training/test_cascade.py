@@ -155,3 +155,15 @@ def test_a_single_stage_model_is_no_cascade() -> None:
 def test_palette_from_copies_the_first_stage_palette(cascade: Registry) -> None:
     up = load_manifest(cascade.info("tc").path).extra["tokens"]["palette"]
     assert up == load_manifest(cascade.info("tb").path).extra["tokens"]["palette"]
+
+
+def test_lowres_noise_replaces_only_opaque_half_size_pixels() -> None:
+    from training.objectives_masked import corrupt_lowres
+
+    torch.manual_seed(0)
+    lowres = torch.randint(0, 6, (8, 10, 10))
+    out = corrupt_lowres(lowres, 0.5, 5)
+    assert ((out == 0) == (lowres == 0)).all()  # transparency is never touched
+    changed = (out != lowres).float().sum() / (lowres > 0).float().sum()
+    assert 0.25 < changed < 0.5  # half are redrawn, a fifth of those as the same colour
+    assert (corrupt_lowres(lowres, 0.0, 5) == lowres).all()
