@@ -664,12 +664,11 @@ class PixelModel:
         preview: Previews | PreviewCallback | None,
         base: np.ndarray | None = None,
         lowres: np.ndarray | None = None,
-        phase: tuple[int, int] = (0, 0),
+        before: int = 0,
     ) -> np.ndarray:
-        """Sample, render, keep ``base``'s pixels outside ``fill``. ``phase``: (steps before, steps after) this
-        run in a request of several stages (a cascade), so progress counts over the whole request."""
-        before, after = phase
-        hooks = make_hook(progress, cancel, before + steps + s.corrector + after)
+        """Sample, render, keep ``base``'s pixels outside ``fill``. ``before``: steps a cascade's first stage
+        already reported, so progress counts over the whole request."""
+        hooks = make_hook(progress, cancel, before + steps + s.corrector)
         previews = Previews.of(preview)
         if previews is not None and base is not None:  # show the kept pixels as they are, not as palette tokens
             rows = np.arange(len(base)) if previews.rows is None else np.asarray(previews.rows, np.int64)
@@ -754,12 +753,12 @@ class PixelModel:
         fill = np.ones((n, h, w), bool)
         if self.base is None:
             return self._run(tokens, fill, rngs, s, s.steps, locked, progress, cancel, preview)
-        first, bw = self.base_settings(s), self.base.size[0]
+        first = self.base_settings(s)
         done = first.steps + first.corrector
-        later = s.steps + s.corrector
-        small = self.base._run(
-            np.zeros((n, bw, bw), np.int64), np.ones((n, bw, bw), bool), rngs, first, first.steps, locked,
-            progress, cancel, self._lifted(preview, done + later), phase=(0, later),
+        total = done + s.steps + s.corrector
+        small = self.base.generate(
+            seeds, first, locked=locked, progress=_shifted(progress, total), cancel=cancel,
+            preview=self._lifted(preview, total),
         )  # fmt: skip
         return self.upsample(small, seeds, s, locked=locked, progress=progress, cancel=cancel, preview=preview,
                              done=done)  # fmt: skip
@@ -779,17 +778,14 @@ class PixelModel:
         """A cascade's second stage alone: half-size sprites uint8 (N, b, b, 4) (``tokens.base.size``, e.g. the
         first stage's) -> full-size sprites uint8 (N, H, W, 4), every pixel drawn given them; sprite i depends on
         ``small[i]``, ``seeds[i]`` and the settings. ``done``: steps of the request already reported."""
-        self._first()
+        bw, bh = self._first().size
         w, h = self.size
         n = len(seeds)
-        if small.shape != (n, *self._first().size[::-1], 4):
-            raise InvalidRequest(
-                f"upsample needs {n} sprites of {self._first().size[0]}x{self._first().size[1]}, got {small.shape}",
-                field="image",
-            )
+        if small.shape != (n, bh, bw, 4):
+            raise InvalidRequest(f"upsample needs {n} sprites of {bw}x{bh}, got {small.shape}", field="image")
         return self._run(
             np.zeros((n, h, w), np.int64), np.ones((n, h, w), bool), self._stage_rngs(seeds), s, s.steps, locked,
-            progress, cancel, preview, lowres=self.lowres_tokens(small), phase=(done, 0),
+            progress, cancel, preview, lowres=self.lowres_tokens(small), before=done,
         )  # fmt: skip
 
     def phase_steps(self, s: PixelSettings, share: float) -> int:
@@ -854,7 +850,7 @@ class PixelModel:
         fill = fill | changed.repeat(2, axis=1).repeat(2, axis=2)
         return self._run(
             tokens, fill, self._stage_rngs(seeds), s, steps, locked, progress, cancel, preview, base,
-            lowres, phase=(done, 0),
+            lowres, before=done,
         )  # fmt: skip
 
     def inpaint(
@@ -899,7 +895,7 @@ class PixelModel:
         )  # fmt: skip
         return self._run(
             tokens, fill, self._stage_rngs(seeds), s, steps, locked, progress, cancel, preview, base,
-            self.lowres_tokens(small, reduced), phase=(done, 0),
+            self.lowres_tokens(small, reduced), before=done,
         )  # fmt: skip
 
 

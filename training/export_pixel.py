@@ -97,13 +97,13 @@ def generate_settings(
     cascade's first-stage sprites depend on the seeds and label only: drawn once per label into ``first_stage``
     and upsampled for every setting."""
     out = []
+    cache = {} if first_stage is None else first_stage
     for i, (lab, count) in enumerate(plan):
         s = replace(model.settings(lab, solver, steps, guidance, temperature), corrector=corrector)
         seeds = list(range(seed + 10_000 * i, seed + 10_000 * i + count))
         if model.base is None:
             out.append(model.generate(seeds, s))
             continue
-        cache = {} if first_stage is None else first_stage
         key = f"{lab}/{seed + 10_000 * i}/{count}"
         if key not in cache:
             cache[key] = model.base.generate(seeds, model.base_settings(s))

@@ -117,10 +117,6 @@ class MaskedTokenObjective:
         self.luma = token_luma(palette)
         self.preview = preview
 
-    def lowres_of(self, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor | None:
-        """The half-resolution tokens an upsampler sees (None for any other model)."""
-        return reduce_tokens(tokens, self.luma) if unwrap(model, TokenUNet).cfg.lowres else None
-
     def masked_canvas(
         self, x: torch.Tensor, augment: bool, stride: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -144,7 +140,7 @@ class MaskedTokenObjective:
         b = tokens.shape[0]
         drop = torch.rand(b, device=x.device) < self.cfg.label_dropout
         labels = torch.where(drop, torch.full_like(labels, self.num_labels), labels)
-        lowres = self.lowres_of(model, tokens)
+        lowres = reduce_tokens(tokens, self.luma) if upsampler else None  # the half-size sprite it sees
         if lowres is not None and model.training and self.cfg.lowres_noise > 0:
             lowres = corrupt_lowres(lowres, self.cfg.lowres_noise, len(self.palette))
         logits = (model(inputs, r, labels) if lowres is None else model(inputs, r, labels, lowres)).float()

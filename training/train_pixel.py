@@ -127,8 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     fresh = not (Path(run.out) / "last.pt").exists()
     fresh_init = bool(run.init_from) and fresh
     # the student speaks its teacher's tokens; a cascade's stages may share one palette
-    palette_from = run.palette_from or str(Path(run.distill_from or run.init_from).parent)
-    if (run.palette_from or run.distill_from or run.init_from) and fresh:
+    checkpoint = run.distill_from or run.init_from
+    palette_from = run.palette_from or (str(Path(checkpoint).parent) if checkpoint else "")
+    if palette_from and fresh:
         Path(run.out).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(palette_from) / "palette.json", Path(run.out) / "palette.json")
     # 2. palette; the sprites become palette-exact (what the model can express)
