@@ -203,6 +203,7 @@ class ModelCaps:
             "family": self.family,
             "size": [self.width, self.height],
             "labels": list(self.labels),
+            "label_aliases": dict(self.caps.label_aliases),
             "description": self.description,
             "operations": self.operations(),
             "parameters": sorted(self.parameters),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -157,16 +157,26 @@ def make_hook(
     return factory
 
 
-def label_index(label: str | None, labels: Sequence[str], null_label: int | None, model: str) -> int:
+def label_index(
+    label: str | None,
+    labels: Sequence[str],
+    null_label: int | None,
+    model: str,
+    aliases: Mapping[str, str] | None = None,
+) -> int:
     """A request's label -> the network's label index: ``null_label`` for "no label" (-1 for unconditional models);
-    InvalidRequest naming ``label`` for an unknown label or any label on an unconditional model."""
+    an alias (the manifest's ``label_aliases``) stands for its label; InvalidRequest naming ``label`` for an unknown
+    label or any label on an unconditional model."""
     if label is None:
         return null_label if null_label is not None else -1
     if null_label is None:
         raise InvalidRequest(f"model {model!r} is unconditional: it takes no label", field="label")
+    aliases = aliases or {}
+    label = aliases.get(label, label)
     if label not in labels:
+        also = f" (or {', '.join(f'{a} = {t}' for a, t in aliases.items())})" if aliases else ""
         raise InvalidRequest(
-            f"unknown label {label!r} for model {model!r}; valid labels: {', '.join(labels)}", field="label"
+            f"unknown label {label!r} for model {model!r}; valid labels: {', '.join(labels)}{also}", field="label"
         )
     return list(labels).index(label)
 
@@ -297,7 +307,7 @@ class IterativeModel:
     ) -> Settings:
         """Resolve a request's options against this model; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
-        index = label_index(label, self.manifest.labels, spec.null_label, self.name)
+        index = label_index(label, self.manifest.labels, spec.null_label, self.name, self.manifest.label_aliases)
         usable = [s for s in spec.solvers if s in self.DETERMINISTIC] if deterministic else list(spec.solvers)
         if solver is None:  # the default, or (for inversion/interpolation) the first deterministic one
             solver = spec.default_solver if spec.default_solver in usable or not usable else usable[0]

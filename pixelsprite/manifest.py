@@ -402,7 +402,7 @@ def _policy(d: Any, where: str, src: str, required: bool = False) -> tuple[float
 
 
 _TOP_KEYS = (
-    "format", "format_version", "name", "family", "description", "image", "latent", "labels",
+    "format", "format_version", "name", "family", "description", "image", "latent", "labels", "label_aliases",
     "postprocess", "graphs", "training", "metrics", "card", "samples",
 )  # fmt: skip
 
@@ -419,6 +419,8 @@ class Manifest:
         description: one line for model listings.
         latent: the latent space, or None for families without one.
         labels: class labels the model knows (may be empty).
+        label_aliases: other names a request may use for a label (e.g. ``ring`` -> ``jewellery`` where the
+            training data folded rings into jewellery); each value is one of ``labels``, no key is.
         postprocess: decoding defaults.
         training: provenance (data sets with licences, recipe, seconds, epochs, framework); free-form dict.
         metrics: evaluation numbers; free-form dict.
@@ -435,6 +437,7 @@ class Manifest:
     description: str = ""
     latent: LatentSpec | None = None
     labels: tuple[str, ...] = ()
+    label_aliases: Mapping[str, str] = field(default_factory=dict)
     postprocess: PostprocessSpec = field(default_factory=PostprocessSpec)
     training: Mapping[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
@@ -445,6 +448,7 @@ class Manifest:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "label_aliases", dict(self.label_aliases))
         object.__setattr__(self, "graphs", dict(self.graphs))
         object.__setattr__(self, "training", dict(self.training))
         object.__setattr__(self, "metrics", dict(self.metrics))
@@ -483,6 +487,14 @@ class Manifest:
             raise BundleError(f"{src}: manifest key 'graphs' must name at least one graph")
         graphs = {_str(k, "graphs", src): GraphSpec.from_dict(v, f"graphs.{k}", src) for k, v in graphs_d.items()}
         labels = tuple(_str(x, f"labels[{i}]", src) for i, x in enumerate(_list(d.get("labels", []), "labels", src)))
+        aliases_d = _obj(d.get("label_aliases", {}), "label_aliases", src)
+        aliases = {_str(k, "label_aliases", src): _str(v, f"label_aliases.{k}", src) for k, v in aliases_d.items()}
+        for alias, target in aliases.items():
+            if alias in labels or target not in labels:
+                raise BundleError(
+                    f"{src}: manifest key 'label_aliases.{alias}' must map a name that is not a label to one of "
+                    f"'labels' {list(labels)}, got {alias!r} -> {target!r}"
+                )
         training = _obj(d.get("training", {}), "training", src)
         metrics = _obj(d.get("metrics", {}), "metrics", src)
         postprocess = (
@@ -500,6 +512,7 @@ class Manifest:
             image=ImageSpec.from_dict(d["image"], "image", src),
             latent=LatentSpec.from_dict(d["latent"], "latent", src) if d.get("latent") is not None else None,
             labels=labels,
+            label_aliases=aliases,
             postprocess=postprocess,
             graphs=graphs,
             training=json.loads(json.dumps(training)),
@@ -523,6 +536,8 @@ class Manifest:
         if self.latent is not None:
             out["latent"] = self.latent.to_dict()
         out["labels"] = list(self.labels)
+        if self.label_aliases:
+            out["label_aliases"] = dict(self.label_aliases)
         out["postprocess"] = self.postprocess.to_dict()
         out["graphs"] = {k: g.to_dict() for k, g in self.graphs.items()}
         out["training"] = json.loads(json.dumps(self.training))

@@ -442,7 +442,7 @@ class PixelModel:
     ) -> PixelSettings:
         """Resolve a request's options; InvalidRequest naming the field when one does not fit."""
         spec = self.spec
-        index = label_index(label, self.manifest.labels, spec.null_label, self.name)
+        index = label_index(label, self.manifest.labels, spec.null_label, self.name, self.manifest.label_aliases)
         solver = spec.default_solver if solver is None else solver
         if solver not in spec.solvers:
             raise InvalidRequest(

@@ -41,3 +41,16 @@ def test_generate_on_a_teacher_names_every_generating_family() -> None:
     assert e.value.field == "model"
     assert "generate supports the families: " + ", ".join(families.families_with("generate")) in e.value.message
     assert {"diffusion", "flow", "vae"} <= set(families.families_with("generate"))
+
+
+def test_folded_labels_are_aliases_on_pixel16() -> None:
+    """A ring asked of pixel16 (trained with rings folded into jewellery) is a jewellery sprite, byte for byte; the
+    catalog lists the aliases; an unknown label's error names them."""
+    entry = build_catalog(REGISTRY).models["pixel16"].to_dict()
+    assert entry["label_aliases"]["ring"] == "jewellery" and entry["label_aliases"]["staff"] == "wand"
+    ring = api.generate("pixel16", 2, 5, label="ring", steps=2, registry=REGISTRY).sprites
+    jewellery = api.generate("pixel16", 2, 5, label="jewellery", steps=2, registry=REGISTRY).sprites
+    assert ring.tobytes() == jewellery.tobytes()
+    with pytest.raises(InvalidRequest, match=r"unknown label 'dragon'.*ring = jewellery") as e:
+        api.generate("pixel16", 1, 0, label="dragon", steps=2, registry=REGISTRY)
+    assert e.value.field == "label"

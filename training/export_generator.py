@@ -36,7 +36,7 @@ from pixelsprite.postprocess import despeckle, reduce_colors_adaptive
 from pixelsprite.registry import Registry
 
 from .card_generator import write_card
-from .data.builders import SpriteSet, label_counts, load_dataset
+from .data.builders import SpriteSet, label_aliases, label_counts, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats, relative_gap
 from .evaluate_generator import FrechetMeter, choose_default, frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
@@ -250,6 +250,7 @@ def export_generator_bundle(
         ),
         image=ImageSpec(data.size, data.size),
         labels=data.label_names,
+        label_aliases=label_aliases(data.name, data.label_names),
         postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
         graphs=graphs,
         training={

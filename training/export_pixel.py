@@ -35,7 +35,7 @@ from pixelsprite.pixel import PixelModel, TokenSpec
 from pixelsprite.registry import Registry
 
 from .card_pixel import write_card
-from .data.builders import SpriteSet, is_overlay_glyph, label_counts, load_dataset
+from .data.builders import SpriteSet, is_overlay_glyph, label_aliases, label_counts, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats
 from .evaluate_generator import frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
@@ -293,6 +293,7 @@ def first_manifest(
         description=description,
         image=ImageSpec(s, s),
         labels=data.label_names,
+        label_aliases=label_aliases(data.name, data.label_names),
         postprocess=PostprocessSpec(alpha_threshold=0.0, max_colors=0),
         graphs=graphs,
         training={

@@ -31,6 +31,7 @@ from .models.token_unet import TokenUNet, TokenUNetConfig
 from .models.unet import UNetConfig
 from .objectives_distill import DistillConfig, GuidanceDistillObjective
 from .objectives_masked import MaskedLossConfig, MaskedTokenObjective
+from .onnx_teacher import OnnxTeacher, bundle_palette_hex, is_bundle
 from .token_palette import from_hex, from_tokens, hex_colours, kmeans_palette, to_tokens
 from .trainer import Trainer, TrainerConfig, load_checkpoint
 
@@ -50,7 +51,7 @@ class PixelRunConfig:
     lowres: bool = False  # an upsampler (cascade stage 2): also sees each sprite's 2x reduction (patch 2, --copy)
     palette_from: str = ""  # a fresh run takes this run folder's palette.json instead of learning one
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
-    distill_from: str = ""  # learn this checkpoint's guided predictions instead of the data's (objectives_distill)
+    distill_from: str = ""  # learn this checkpoint's or bundle folder's guided predictions (objectives_distill)
     distill_guidance: float = 2.0  # the teacher's guidance the student draws from at guidance 1
     name: str = "pixel16"
 
@@ -91,14 +92,20 @@ def init_weights(model: TokenUNet, checkpoint: str) -> None:
     model.load_state_dict(weights)
 
 
-def load_teacher(checkpoint: str, labels: tuple[str, ...], palette_size: int) -> TokenUNet:
-    """The frozen EMA model of ``checkpoint`` for distillation; its labels and palette size must be the run's."""
+def load_teacher(source: str, labels: tuple[str, ...], palette_size: int, threads: int) -> torch.nn.Module:
+    """The frozen teacher for distillation: a checkpoint's EMA model, or a shipped bundle's ONNX graph
+    (:class:`training.onnx_teacher.OnnxTeacher`). Its labels and palette size must be the run's."""
+    if is_bundle(source):
+        onnx_teacher = OnnxTeacher(source, threads)
+        if onnx_teacher.labels != tuple(labels) or onnx_teacher.palette_size != palette_size:
+            raise SystemExit(f"--distill-from {source}: its labels/palette differ from this run's dataset")
+        return onnx_teacher
     from .export_pixel import load_pixel_model
 
-    teacher, state = load_pixel_model(checkpoint)
+    teacher, state = load_pixel_model(source)
     mc = state["model_config"]
     if list(mc["labels"]) != list(labels) or mc["token_unet"]["palette_size"] != palette_size:
-        raise SystemExit(f"--distill-from {checkpoint}: its labels/palette differ from this run's dataset")
+        raise SystemExit(f"--distill-from {source}: its labels/palette differ from this run's dataset")
     return teacher.requires_grad_(False)
 
 
@@ -129,7 +136,11 @@ def main(argv: list[str] | None = None) -> None:
     # the student speaks its teacher's tokens; a cascade's stages may share one palette
     checkpoint = run.distill_from or run.init_from
     palette_from = run.palette_from or (str(Path(checkpoint).parent) if checkpoint else "")
-    if palette_from and fresh:
+    if fresh and checkpoint and is_bundle(checkpoint):  # a bundle's manifest holds its palette
+        Path(run.out).mkdir(parents=True, exist_ok=True)
+        palette_json = json.dumps({"palette": bundle_palette_hex(checkpoint)})
+        (Path(run.out) / "palette.json").write_text(palette_json)
+    elif palette_from and fresh:
         Path(run.out).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(palette_from) / "palette.json", Path(run.out) / "palette.json")
     # 2. palette; the sprites become palette-exact (what the model can express)
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         loss_cfg, palette, len(data.label_names), cfg.mask_token, (val_q[pick], val.labels[pick])
     )
     if run.distill_from:
-        teacher = load_teacher(run.distill_from, data.label_names, len(palette)).to(rt.device)
+        teacher = load_teacher(run.distill_from, data.label_names, len(palette), trainer_cfg.threads).to(rt.device)
         objective = GuidanceDistillObjective(DistillConfig(run.distill_guidance), objective, teacher)
         model_config["distilled"] = {"teacher": run.distill_from, "guidance": run.distill_guidance}
     result = Trainer(trainer_cfg, rt, run.out).fit(

@@ -142,6 +142,7 @@ def _sampler_caps(
             dict(d.defaults),
             guidance_doubles=True,
             tiling=d.tiling,
+            label_aliases=dict(m.label_aliases),
         )
 
     return describe

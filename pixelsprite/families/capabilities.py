@@ -42,6 +42,7 @@ class Capabilities:
         operations: request operations the model answers (``generate``, ``variations``, ``inpaint``, ...).
         parameters: the optional parameters of :data:`SAMPLER_PARAMETERS` it honours.
         labels: class labels a request may name (empty: unconditional).
+        label_aliases: other names a request may use for a label (the manifest's ``label_aliases``).
         solvers: the samplers it runs, in the manifest's order.
         steps: the (min, max) sampler steps a request may ask for, or None without a sampler.
         defaults: what a request that leaves an option out gets (solver, steps, guidance, temperature).
@@ -58,6 +59,7 @@ class Capabilities:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     guidance_doubles: bool = False
     tiling: bool = False
+    label_aliases: Mapping[str, str] = field(default_factory=dict)
 
     def solver(self, name: str) -> Solver:
         for s in self.solvers:
@@ -81,6 +83,7 @@ class Capabilities:
             "operations": list(self.operations),
             "parameters": list(self.parameters),
             "labels": list(self.labels),
+            "label_aliases": dict(self.label_aliases),
             "solvers": [s.to_dict() for s in self.solvers],
             "steps": list(self.steps) if self.steps is not None else None,
             "defaults": dict(self.defaults),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pixelsprite.datasets.builders import clean_label, fine_label, is_overlay_glyph, tile_label
+from pixelsprite.datasets.builders import clean_label, fine_label, is_overlay_glyph, label_aliases, tile_label
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,14 @@ def test_clean_labels_fold_the_small_ones(path: str, label: str | None) -> None:
 )
 def test_tile_labels(path: str, label: str | None) -> None:
     assert tile_label(path) == label
+
+
+def test_folded_folder_names_become_label_aliases() -> None:
+    clean = ("armour", "book", "jewellery", "misc", "monster", "wand")
+    assert label_aliases("dcss16clean", clean) == {
+        "amulet": "jewellery", "gold": "misc", "ring": "jewellery", "rod": "wand", "scroll": "book", "staff": "wand",
+    }  # fmt: skip
+    fine = ("amulet", "misc", "ring", "wand")
+    assert label_aliases("dcss40fine", fine) == {"gold": "misc", "rod": "wand"}
+    assert label_aliases("dcss16tiles", ("floor", "wall")) == {}
+    assert label_aliases("dcss16clean", ("monster",)) == {}  # only aliases of labels the set has

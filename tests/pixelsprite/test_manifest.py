@@ -236,3 +236,28 @@ def test_per_label_policy_errors_name_the_key(per_label: dict, match: str) -> No
     d["postprocess"]["per_label"] = per_label
     with pytest.raises(BundleError, match=match):
         Manifest.from_dict(d)
+
+
+def test_label_aliases_round_trip_and_absent_stays_absent() -> None:
+    d = copy.deepcopy(EXAMPLE)
+    d["label_aliases"] = {"monster": "mon"}
+    m = Manifest.from_dict(d)
+    assert m.label_aliases == {"monster": "mon"}
+    assert Manifest.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    assert "label_aliases" not in Manifest.from_dict(EXAMPLE).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("aliases", "match"),
+    [
+        ({"monster": "dragon"}, r"'label_aliases\.monster' must map a name that is not a label"),  # no such label
+        ({"mon": "item"}, r"'label_aliases\.mon' must map a name that is not a label"),  # shadows a label
+        ({"monster": 3}, r"'label_aliases\.monster' must be a non-empty string"),
+        (["monster"], r"'label_aliases' must be an object"),
+    ],
+)
+def test_label_alias_errors_name_the_key(aliases: object, match: str) -> None:
+    d = copy.deepcopy(EXAMPLE)
+    d["label_aliases"] = aliases
+    with pytest.raises(BundleError, match=match):
+        Manifest.from_dict(d)
