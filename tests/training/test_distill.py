@@ -118,3 +118,38 @@ def test_the_sweep_can_leave_guidance_out_for_a_distilled_student() -> None:
     rows = sweep_settings((8,), (1.0,))
     assert {g for _, _, _, g, _ in rows} == {1.0} and len(rows) == 3 * 3 + 1
     assert {g for _, _, _, g, _ in sweep_settings()} == {1.0, 2.0}
+
+
+def test_train_pixel_distills_a_shipped_bundle_through_onnxruntime(tmp_path: Path, tiny_set) -> None:
+    """A bundle (no checkpoint) can be the teacher: its ONNX graph gives what the torch model gives, and the student
+    speaks the bundle's palette."""
+    from training import train_pixel
+    from training.data.builders import load_dataset
+    from training.export_pixel import export_pixel_bundle, load_pixel_model
+    from training.onnx_teacher import OnnxTeacher, bundle_palette_hex
+
+    data_dir = write_folder(tmp_path / "sprites", tiny_set.images, tiny_set.labels, tiny_set.label_names)
+    common = ["--dataset", f"folder:{data_dir}", "--palette-size", "16", "--embed-dim", "8", "--emb-dim", "16"]
+    common += ["--groups", "4", "--epochs", "1", "--batch-size", "16", "--sample-count", "4", "--warmup-steps", "2"]
+    common += ["--threads", "1", "--blocks-per-level", "1"]
+    train_pixel.main(common + ["--out", str(tmp_path / "teacher"), "--widths", "8", "8", "--attention", "0", "1"])
+    bundle = tmp_path / "models" / "big"
+    data = load_dataset(f"folder:{data_dir}", "", 16)
+    export_pixel_bundle(
+        tmp_path / "teacher" / "last.pt", data, bundle, "big", eval_count=8, sweep_count=8,
+        sweep=[("random", 2, 1.0, 1.0, 0)],
+    )  # fmt: skip
+    torch_teacher, _ = load_pixel_model(tmp_path / "teacher" / "last.pt")
+    onnx_teacher = OnnxTeacher(bundle)
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, onnx_teacher.palette_size + 2, (5, 16, 16), generator=gen)  # with transparent, MASK
+    t, label = torch.rand(5, generator=gen), torch.tensor([0, 1, 2, 0, len(tiny_set.label_names)])
+    with torch.no_grad():
+        want = torch_teacher(tokens, t, label)
+    assert torch.allclose(onnx_teacher(tokens, t, label), want, atol=1e-4)
+    student_dir = tmp_path / "student"
+    train_pixel.main(
+        common
+        + ["--out", str(student_dir), "--widths", "4", "8", "--attention", "0", "0", "--distill-from", str(bundle)]
+    )
+    assert json.loads((student_dir / "palette.json").read_text())["palette"] == bundle_palette_hex(bundle)
