@@ -41,10 +41,13 @@ class GuidanceDistillObjective:
         return self.base.samples(model, n, gen)
 
     def targets(self, inputs: torch.Tensor, r: torch.Tensor, labels: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
-        """The teacher's guided output G (B, 1 + K, S, S) float32; rows where ``null`` is set get U."""
+        """The teacher's guided output G (B, 1 + K, S, S) float32; rows where ``null`` is set get U. At guidance 1
+        (a smaller copy of an unguided model) G is the conditional output itself, one teacher call."""
         with torch.no_grad():
             b = inputs.shape[0]
             unlabelled = torch.full_like(labels, self.base.num_labels)
+            if self.cfg.guidance == 1.0:  # G = C: one teacher call, the null rows asking without a label
+                return self.teacher(inputs, r, torch.where(null, unlabelled, labels)).float()
             both = self.teacher(torch.cat([inputs, inputs]), torch.cat([r, r]), torch.cat([unlabelled, labels])).float()
             u, c = both[:b], both[b:]
             g = u + self.cfg.guidance * (c - u)

@@ -65,6 +65,8 @@ def test_the_null_label_learns_the_unguided_teacher() -> None:
         c = teacher(inputs, r, y)
     assert torch.allclose(target[null], u[null], atol=1e-5)
     assert torch.allclose(target[~null], (u + 3.0 * (c - u))[~null], atol=1e-5)
+    plain = objective(teacher, 1.0).targets(inputs, r, y, null)  # guidance 1: one call, the same targets
+    assert torch.allclose(plain[null], u[null], atol=1e-5) and torch.allclose(plain[~null], c[~null], atol=1e-5)
 
 
 @pytest.mark.parametrize("copy_head", [False, True])
