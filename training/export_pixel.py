@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 
 from pixelsprite import api, families
@@ -41,6 +42,7 @@ from .evaluate_generator import frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
 from .export_generator import labels_like
 from .models.token_unet import TokenUNet, TokenUNetConfig
+from .onnx_teacher import is_bundle
 from .sheets import save_sheet
 from .token_palette import from_hex, from_tokens, to_tokens
 from .trainer import load_checkpoint
@@ -338,7 +340,18 @@ def init_from(checkpoint: str) -> dict[str, Any]:
 
 
 def distilled_from(distilled: dict[str, Any]) -> dict[str, Any]:
-    """What a distilled student learned from: the teacher checkpoint, its guidance, its size and training time."""
+    """What a distilled student learned from: the teacher checkpoint (or bundle folder), its guidance, its size and
+    training time (a bundle's: its whole fine-tuning chain, from its manifest)."""
+    if is_bundle(distilled["teacher"]):
+        m = load_manifest(distilled["teacher"])
+        graph = onnx.load(str(Path(distilled["teacher"]) / m.graphs["logits"].file))
+        chain = float(m.training.get("recipe", {}).get("init_from", {}).get("chain_seconds", 0.0))
+        return {
+            "teacher": distilled["teacher"],
+            "guidance": float(distilled["guidance"]),
+            "teacher_parameters": int(sum(np.prod(t.dims) for t in graph.graph.initializer)),
+            "teacher_seconds": round(float(m.training["seconds"]) + chain, 1),
+        }
     state = load_checkpoint(distilled["teacher"])
     teacher = TokenUNet(TokenUNetConfig.from_dict(state["model_config"]["token_unet"]))
     return {

@@ -155,3 +155,10 @@ def test_train_pixel_distills_a_shipped_bundle_through_onnxruntime(tmp_path: Pat
         + ["--out", str(student_dir), "--widths", "4", "8", "--attention", "0", "0", "--distill-from", str(bundle)]
     )
     assert json.loads((student_dir / "palette.json").read_text())["palette"] == bundle_palette_hex(bundle)
+    student = tmp_path / "models" / "fast"
+    export_pixel_bundle(
+        student_dir / "last.pt", data, student, "fast", eval_count=8, sweep_count=8, sweep=[("random", 2, 1.0, 1.0, 0)]
+    )
+    distilled = json.loads((student / "manifest.json").read_text())["training"]["recipe"]["distilled"]
+    assert distilled["teacher"] == str(bundle) and distilled["teacher_parameters"] > 0
+    assert f"distilled from `{bundle}`" in (student / "card.md").read_text()
