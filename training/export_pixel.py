@@ -187,6 +187,12 @@ def export_pixel_bundle(
         f"Class-conditional masked discrete diffusion over a {len(palette)}-colour palette, "
         f"{s}x{s} pixel art ({data.name})"
     )
+    if mc.get("distilled"):
+        d = mc["distilled"]
+        description = (
+            f"{Path(d['teacher']).stem} distilled (guidance {float(d['guidance']):g} built in, one network "
+            f"evaluation a step): " + description[0].lower() + description[1:]
+        )
     if cascade:
         b = cascade["base"]["size"]
         description = (

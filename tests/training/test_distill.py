@@ -162,3 +162,4 @@ def test_train_pixel_distills_a_shipped_bundle_through_onnxruntime(tmp_path: Pat
     distilled = json.loads((student / "manifest.json").read_text())["training"]["recipe"]["distilled"]
     assert distilled["teacher"] == str(bundle) and distilled["teacher_parameters"] > 0
     assert f"distilled from `{bundle}`" in (student / "card.md").read_text()
+    assert json.loads((student / "manifest.json").read_text())["description"].startswith("big distilled (guidance 2")
