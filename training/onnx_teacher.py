@@ -9,7 +9,6 @@ share.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,17 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from pixelsprite.manifest import MANIFEST_NAME, load_manifest
+
 
 def is_bundle(path: str | Path) -> bool:
     """True for a model bundle folder (it holds ``manifest.json``), False for a checkpoint file."""
-    return (Path(path) / "manifest.json").is_file()
+    return (Path(path) / MANIFEST_NAME).is_file()
 
 
 def bundle_palette_hex(bundle: str | Path) -> list[str]:
     """The bundle's palette, ``'#rrggbb'`` strings for tokens 1..K."""
-    return list(json.loads((Path(bundle) / "manifest.json").read_text())["tokens"]["palette"])
+    return list(load_manifest(bundle).extra["tokens"]["palette"])
 
 
 class OnnxTeacher(nn.Module):
@@ -37,16 +38,16 @@ class OnnxTeacher(nn.Module):
 
     def __init__(self, bundle: str | Path, threads: int = 1) -> None:
         super().__init__()
-        manifest = json.loads((Path(bundle) / "manifest.json").read_text())
-        if manifest.get("family") != "pixel" or manifest.get("tokens", {}).get("base"):
+        m = load_manifest(bundle)
+        tokens = m.extra.get("tokens", {})
+        if m.family != "pixel" or tokens.get("base"):
             raise SystemExit(f"--distill-from {bundle}: not a single-stage pixel bundle")
-        self.labels: tuple[str, ...] = tuple(manifest["labels"])
-        self.palette_size = int(len(manifest["tokens"]["palette"]))
-        self.guidance_default = float(manifest["tokens"]["defaults"]["guidance"])
+        self.labels: tuple[str, ...] = m.labels
+        self.palette_size = len(tokens["palette"])
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        graph = manifest["graphs"]["logits"]["file"]
-        self.session = ort.InferenceSession(str(Path(bundle) / graph), options, providers=["CPUExecutionProvider"])
+        graph = str(Path(bundle) / m.graphs["logits"].file)
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         feeds = {

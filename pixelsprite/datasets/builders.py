@@ -176,9 +176,11 @@ are too small to learn on their own."""
 def label_aliases(dataset: str, label_names: tuple[str, ...]) -> dict[str, str]:
     """The folder names a dataset folded into its labels, as a model's ``label_aliases`` (manifest): a request for
     ``ring`` to a model trained on a ``dcss*clean`` set means ``jewellery``. Empty for sets that fold nothing."""
-    merges = dict(FINE_MERGE) if dataset.startswith("dcss") and dataset.endswith(("fine", "clean")) else {}
+    merges = {}
     if dataset.startswith("dcss") and dataset.endswith("clean"):
-        merges.update(CLEAN_MERGE)
+        merges = {**FINE_MERGE, **CLEAN_MERGE}  # the clean labels are the fine ones, folded further
+    elif dataset.startswith("dcss") and dataset.endswith("fine"):
+        merges = dict(FINE_MERGE)
     return {a: t for a, t in sorted(merges.items()) if t in label_names and a not in label_names}
 
 
