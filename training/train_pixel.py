@@ -48,7 +48,7 @@ class PixelRunConfig:
     patch: int = 1  # the backbone sees patch x patch cells (2 for 40x40 on a CPU budget)
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
     shades: int = 0  # with --copy: a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
-    lowres: bool = False  # an upsampler (cascade stage 2): also sees each sprite's 2x reduction (patch 2, --copy)
+    lowres: bool = False  # an upsampler (cascade stage 2): also sees each sprite's 2x reduction (patch 1 or 2, --copy)
     palette_from: str = ""  # a fresh run takes this run folder's palette.json instead of learning one
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     distill_from: str = ""  # learn this checkpoint's or bundle folder's guided predictions (objectives_distill)

@@ -53,15 +53,34 @@ def test_half_size_sources_copy_exactly_and_skip_transparent_parents() -> None:
     assert torch.allclose(logp.sum(1), torch.ones(1, s, s), atol=1e-5)
 
 
-def test_an_upsampler_needs_lowres_and_patch_2() -> None:
+def test_an_upsampler_needs_lowres_copy_and_patch_1_or_2() -> None:
     unet = UNetConfig(in_channels=8, image_size=4, widths=(8, 8), attention=(0, 0), emb_dim=16, groups=4)
-    with pytest.raises(ValueError, match="patch 2"):
-        TokenUNet(TokenUNetConfig(palette_size=5, embed_dim=8, patch=1, copy=True, lowres=True, unet=unet))
+    with pytest.raises(ValueError, match="patch 1 or 2"):
+        TokenUNet(TokenUNetConfig(palette_size=5, embed_dim=8, patch=2, copy=False, lowres=True, unet=unet))
+    with pytest.raises(ValueError, match="patch 1 or 2"):
+        TokenUNet(TokenUNetConfig(palette_size=5, embed_dim=8, patch=4, copy=True, lowres=True, unet=unet))
     model = TokenUNet(TokenUNetConfig(palette_size=5, embed_dim=8, patch=2, copy=True, lowres=True, unet=unet))
     tokens, t, label = torch.zeros(2, 8, 8, dtype=torch.long), torch.rand(2), torch.zeros(2, dtype=torch.long)
     with pytest.raises(ValueError, match="lowres"):
         model(tokens, t, label)
     assert model(tokens, t, label, torch.zeros(2, 4, 4, dtype=torch.long)).shape == (2, 6, 8, 8)
+
+
+def test_a_full_resolution_upsampler_sees_each_half_size_block_under_its_pixels() -> None:
+    """patch 1: the half-size tokens are repeated over their 2x2 blocks and feed the backbone, not only the gates."""
+    torch.manual_seed(0)
+    unet = UNetConfig(in_channels=8, image_size=8, widths=(8, 8), attention=(0, 0), emb_dim=16, groups=4)
+    model = TokenUNet(TokenUNetConfig(palette_size=5, embed_dim=8, patch=1, copy=True, lowres=True, unet=unet))
+    for param in model.parameters():  # the zero-initialised head would hide the backbone
+        torch.nn.init.normal_(param, std=0.3)
+    mask = torch.full((1, 8, 8), model.cfg.mask_token, dtype=torch.long)
+    t, label = torch.ones(1), torch.zeros(1, dtype=torch.long)
+    flat = torch.ones(1, 4, 4, dtype=torch.long)
+    one_block = flat.clone()
+    one_block[0, 0, 0] = 2  # a transparent-free change in one half-size block, far from pixel (7, 7)'s parents
+    a, b = model(mask, t, label, flat), model(mask, t, label, one_block)
+    assert a.shape == (1, 6, 8, 8)
+    assert not torch.allclose(a[0, 0], b[0, 0])  # the opacity logit comes from the backbone alone: it saw lowres
 
 
 TINY = ["--embed-dim", "8", "--widths", "8", "8", "--blocks-per-level", "1", "--attention", "0", "1", "--emb-dim",

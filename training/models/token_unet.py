@@ -40,10 +40,11 @@ the 16×16 DCSS palette M = 48 covers all real neighbour steps of .05-.10 and ab
 Measured (docs/pixel.md, docs/tiles.md): the gate ends with 1-4% of the colour mass and leaves held-out likelihood
 where more training alone takes it.
 
-Low-resolution conditioning (``lowres=True``, patch 2, with ``copy``): an upsampler, the second stage of a cascade
-(``docs/pixel.md``, "pixel40 as a cascade"). The network also sees ``lowres`` (B, S/2, S/2) tokens: the sprite at
-half resolution (:func:`reduce_tokens`, the pixel-art 2x reduction: a block's most frequent colour), embedded with
-the same table and concatenated to the 2×2-cell features. Nine more copy sources give each pixel "the colour of
+Low-resolution conditioning (``lowres=True``, patch 1 or 2, with ``copy``): an upsampler, the second stage of a
+cascade (``docs/pixel.md``, "pixel40 as a cascade"). The network also sees ``lowres`` (B, S/2, S/2) tokens: the
+sprite at half resolution (:func:`reduce_tokens`, the pixel-art 2x reduction: a block's most frequent colour),
+embedded with the same table and concatenated to the 2×2-cell features (patch 2) or, repeated over each block's
+four pixels, to the pixels' own embeddings (patch 1). Nine more copy sources give each pixel "the colour of
 low-resolution pixel k" for the 3×3 low-resolution pixels around its own block (its parent and the parent's
 neighbours): at half resolution the sprite's shapes and shading are already decided, and the upsampler mostly
 says which of them each pixel repeats.
@@ -78,7 +79,7 @@ class TokenUNetConfig:
     patch: int = 1  # P: the backbone sees P×P cells of pixels (the canvas size must be divisible by P)
     copy: bool = False  # the copy head (module docstring): colour = mixture of palette and copies of known colours
     shades: int = 0  # M > 0 (with copy): a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
-    lowres: bool = False  # an upsampler: also sees the sprite at half resolution (patch 2, copy; module docstring)
+    lowres: bool = False  # an upsampler: also sees the sprite at half resolution (with copy; module docstring)
     unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
@@ -120,8 +121,8 @@ class TokenUNet(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.palette_size + 2, cfg.embed_dim)
         p = cfg.patch
-        if cfg.lowres and not (p == 2 and cfg.copy):
-            raise ValueError("lowres needs patch 2 and the copy head (copy=True)")
+        if cfg.lowres and not (p in (1, 2) and cfg.copy):
+            raise ValueError("lowres needs patch 1 or 2 and the copy head (copy=True)")
         self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * (p * p + cfg.lowres)))
         out = self.backbone.out
         if cfg.shades and not cfg.copy:
@@ -152,6 +153,9 @@ class TokenUNet(nn.Module):
         x = self.embed(tokens).permute(0, 3, 1, 2)
         p = self.cfg.patch
         if p == 1:
+            if lowres is not None:  # each half-size token repeated over its block's 2×2 pixels
+                up = self.embed(lowres).permute(0, 3, 1, 2).repeat_interleave(2, 2).repeat_interleave(2, 3)
+                x = torch.cat([x, up], 1)
             out = self.backbone(x, t, label)
         else:
             cells = F.pixel_unshuffle(x, p)
