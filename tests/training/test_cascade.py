@@ -88,9 +88,10 @@ TINY = ["--embed-dim", "8", "--widths", "8", "8", "--blocks-per-level", "1", "--
         "--threads", "1", "--palette-size", "16"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def cascade(tmp_path_factory: pytest.TempPathFactory, tiny_set) -> Registry:
-    """A tiny 8x8 base and a 16x16 upsampler over it, trained one epoch each and exported as bundle ``tc``."""
+@pytest.fixture(scope="module", params=["2", "1"], ids=["patch2", "patch1"])
+def cascade(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tiny_set) -> Registry:
+    """A tiny 8x8 base and a 16x16 upsampler over it (on 2x2 cells or at full resolution), trained one epoch each
+    and exported as bundle ``tc``."""
     from training import train_pixel
 
     tmp = tmp_path_factory.mktemp("cascade")
@@ -102,8 +103,8 @@ def cascade(tmp_path_factory: pytest.TempPathFactory, tiny_set) -> Registry:
         eval_count=8, sweep_count=4, sweep=[("random", 2, 1.0, 2.0, 0)],
     )  # fmt: skip
     train_pixel.main(
-        ["--dataset", dataset, "--out", str(tmp / "up"), "--name", "tc", "--sprite-size", "16", "--patch", "2",
-         "--copy", "true", "--lowres", "true", "--palette-from", str(tmp / "base"), *TINY]
+        ["--dataset", dataset, "--out", str(tmp / "up"), "--name", "tc", "--sprite-size", "16",
+         "--patch", request.param, "--copy", "true", "--lowres", "true", "--palette-from", str(tmp / "base"), *TINY]
     )  # fmt: skip
     export_pixel_bundle(
         tmp / "up" / "last.pt", load_dataset(dataset, "", 16), tmp / "models" / "tc", "tc",
