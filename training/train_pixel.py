@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +70,12 @@ def palette_for(run: PixelRunConfig, train_images: np.ndarray) -> np.ndarray:
 
 
 def init_weights(model: TokenUNet, checkpoint: str) -> None:
-    """Start ``model`` from another run's EMA weights (a fine-tune on a fresh schedule). The head may gain the copy
-    gates: the old head's rows are kept and the new rows start at zero (the gates' logits start at 0, level with
-    an average palette colour); buffers the old run lacks (the shade kernel) keep the model's own values. The
-    caller copies the old run's palette, so the tokens mean the same colours."""
+    """Start ``model`` from another run's EMA weights (a fine-tune on a fresh schedule). The head may gain gates
+    (copy, shade): the old head's channel groups keep their rows, wherever the new layout puts them
+    (:meth:`TokenUNetConfig.head_groups`: an upsampler's half-size gates come after the shade gate), and the new
+    gates' rows start at zero (their logits start at 0, level with an average palette colour); buffers the old
+    run lacks (the shade kernel) keep the model's own values. The caller copies the old run's palette, so the
+    tokens mean the same colours."""
     state = load_checkpoint(checkpoint)
     weights = dict(state["ema"])
     for key, target in model.state_dict().items():
@@ -86,10 +88,40 @@ def init_weights(model: TokenUNet, checkpoint: str) -> None:
                 raise SystemExit(
                     f"--init-from {checkpoint}: {key} has shape {tuple(old.shape)}, want {tuple(target.shape)}"
                 )
-            grown = torch.zeros_like(target)
-            grown[: old.shape[0]] = old
-            weights[key] = grown
+            weights[key] = grown_head(old, target, model.cfg, checkpoint)
     model.load_state_dict(weights)
+
+
+def grown_head(old: torch.Tensor, target: torch.Tensor, cfg: TokenUNetConfig, checkpoint: str) -> torch.Tensor:
+    """The head's weight or bias ``old`` (rows of a configuration with fewer gates) laid out as ``target``'s rows
+    for ``cfg``: each channel group the old head has is copied to its new place, the rest is zero. The old
+    configuration is ``cfg`` with some of its gates off, the one whose channel count matches."""
+    p2 = cfg.patch**2
+    variants = [
+        replace(cfg, copy=c, shades=s, lowres=lo)
+        for c in {cfg.copy, False}
+        for s in {cfg.shades, 0}
+        for lo in {cfg.lowres, False}
+        if c or not (s or lo)
+    ]
+    fits = [v for v in variants if sum(n for _, n in v.head_groups()) * p2 == old.shape[0]]
+    if not fits:
+        raise SystemExit(f"--init-from {checkpoint}: a head of {old.shape[0]} rows is no smaller version of {cfg}")
+    new_at = dict(_group_rows(cfg.head_groups(), p2))
+    grown = torch.zeros_like(target)
+    for name, (start, stop) in _group_rows(fits[0].head_groups(), p2):
+        begin = new_at[name][0]
+        grown[begin : begin + stop - start] = old[start:stop]
+    return grown
+
+
+def _group_rows(groups: list[tuple[str, int]], p2: int) -> list[tuple[str, tuple[int, int]]]:
+    """(group, (first row, end row)) of each channel group in a head with ``p2`` rows per channel."""
+    out, at = [], 0
+    for name, n in groups:
+        out.append((name, (at, at + n * p2)))
+        at += n * p2
+    return out
 
 
 def load_teacher(source: str, labels: tuple[str, ...], palette_size: int, threads: int) -> torch.nn.Module:

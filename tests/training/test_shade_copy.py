@@ -127,3 +127,31 @@ def test_the_card_counts_every_run_of_a_fine_tune_chain(tmp_path: Path) -> None:
     second = run("copy", 300.0, first)
     assert init_from(first) == {"checkpoint": first, "epochs": 3, "seconds": 600.0, "chain_seconds": 600.0}
     assert init_from(second)["seconds"] == 300.0 and init_from(second)["chain_seconds"] == 900.0
+
+
+@pytest.mark.parametrize("patch", [1, 2])
+def test_an_upsampler_grows_its_shade_gate_between_the_copies_and_the_half_size_gates(
+    tmp_path: Path, patch: int
+) -> None:
+    """The head's layout is opacity, palette, copies, shade, half-size copies: the old half-size rows move past
+    the new shade row (appending it at the end would feed them to the wrong gates)."""
+    from training.models.token_unet import COPIES, LOWRES_AROUND
+    from training.models.unet import UNetConfig
+    from training.train_pixel import init_weights
+
+    unet = UNetConfig(in_channels=8, image_size=8 // patch, widths=(8, 8), attention=(0, 0), emb_dim=16, groups=4)
+    cfg = TokenUNetConfig(palette_size=K, embed_dim=8, patch=patch, copy=True, lowres=True, unet=unet)
+    old = TokenUNet(cfg)
+    torch.nn.init.normal_(old.backbone.out.weight, std=0.5)
+    torch.nn.init.normal_(old.backbone.out.bias, std=0.5)
+    torch.save({"ema": old.state_dict()}, tmp_path / "last.pt")
+    grown = TokenUNet(replace(cfg, shades=4))
+    init_weights(grown, str(tmp_path / "last.pt"))
+    p2, before = patch * patch, (1 + K + COPIES) * patch * patch
+    for name in ("weight", "bias"):
+        a, b = getattr(old.backbone.out, name), getattr(grown.backbone.out, name)
+        assert b.shape[0] == a.shape[0] + SHADE_GATES * p2
+        assert torch.equal(b[:before], a[:before])
+        assert not b[before : before + SHADE_GATES * p2].any()
+        assert torch.equal(b[before + SHADE_GATES * p2 :], a[before:])
+        assert a[before:].shape[0] == len(LOWRES_AROUND) * p2

@@ -114,6 +114,16 @@ class TokenUNetConfig:
     def mask_token(self) -> int:
         return self.palette_size + 1
 
+    def head_groups(self) -> list[tuple[str, int]]:
+        """The head's output channels in order, as (group, channels): opacity, palette, then the copy gates, the
+        shade gate and the half-size copy gates that this configuration has. (With a patch P the head's conv has
+        P² rows per channel, channel c's at c·P² .. c·P² + P² − 1, as ``pixel_shuffle`` reads them.)"""
+        groups = [("opacity", 1), ("palette", self.palette_size)]
+        groups += [("copies", COPIES)] if self.copy else []
+        groups += [("shade", SHADE_GATES)] if self.shades else []
+        groups += [("lowres", len(LOWRES_AROUND))] if self.lowres else []
+        return groups
+
 
 class TokenUNet(nn.Module):
     def __init__(self, cfg: TokenUNetConfig) -> None:
@@ -129,13 +139,7 @@ class TokenUNet(nn.Module):
             raise ValueError("shades needs the copy head (copy=True)")
         if not 0 <= cfg.shades < cfg.palette_size:
             raise ValueError(f"shades must be in [0, {cfg.palette_size - 1}], got {cfg.shades}")
-        channels = (
-            1
-            + cfg.palette_size
-            + (COPIES if cfg.copy else 0)
-            + (SHADE_GATES if cfg.shades else 0)
-            + (len(LOWRES_AROUND) if cfg.lowres else 0)
-        )
+        channels = sum(n for _, n in cfg.head_groups())
         self.shade_kernel: torch.Tensor | None
         if cfg.shades:  # filled by set_palette; saved with the weights
             self.register_buffer("shade_kernel", torch.zeros(cfg.palette_size, cfg.palette_size))
