@@ -107,19 +107,18 @@ def grown_head(old: torch.Tensor, target: torch.Tensor, cfg: TokenUNetConfig, ch
     fits = [v for v in variants if sum(n for _, n in v.head_groups()) * p2 == old.shape[0]]
     if not fits:
         raise SystemExit(f"--init-from {checkpoint}: a head of {old.shape[0]} rows is no smaller version of {cfg}")
-    new_at = dict(_group_rows(cfg.head_groups(), p2))
+    new_at = _group_rows(cfg.head_groups(), p2)
     grown = torch.zeros_like(target)
-    for name, (start, stop) in _group_rows(fits[0].head_groups(), p2):
-        begin = new_at[name][0]
-        grown[begin : begin + stop - start] = old[start:stop]
+    for name, (start, rows) in _group_rows(fits[0].head_groups(), p2).items():
+        grown[new_at[name][0] : new_at[name][0] + rows] = old[start : start + rows]
     return grown
 
 
-def _group_rows(groups: list[tuple[str, int]], p2: int) -> list[tuple[str, tuple[int, int]]]:
-    """(group, (first row, end row)) of each channel group in a head with ``p2`` rows per channel."""
-    out, at = [], 0
+def _group_rows(groups: list[tuple[str, int]], p2: int) -> dict[str, tuple[int, int]]:
+    """{group: (first row, rows)} of each channel group in a head with ``p2`` rows per channel."""
+    out, at = {}, 0
     for name, n in groups:
-        out.append((name, (at, at + n * p2)))
+        out[name] = (at, n * p2)
         at += n * p2
     return out
 
