@@ -235,15 +235,21 @@ def copy_mixture(
     if parents is not None:
         valid.append(_is_colour(parents, k).float())
     gates = gates + (torch.cat(valid, 1) - 1.0) * 1e4  # a copy with nothing to copy gets no mass (exp underflows)
-    lse = torch.logsumexp(torch.cat([palette, gates], 1), dim=1, keepdim=True)
-    w = torch.exp(gates - lse)  # (B, 9 [+ 1] [+ 9], S, S)
-    p = torch.exp(palette - lse) + w[:, COPIES - 1 : COPIES] * hist
+    # softmax over [palette, gates] by hand: exp/sum is several times cheaper in onnxruntime than ReduceLogSumExp
+    top = torch.maximum(palette.amax(1, keepdim=True), gates.amax(1, keepdim=True))
+    e_palette, e_gates = torch.exp(palette - top), torch.exp(gates - top)
+    z = e_palette.sum(1, keepdim=True) + e_gates.sum(1, keepdim=True)
+    q, w = e_palette / z, e_gates / z  # (B, K, S, S) palette mass; (B, 9 [+ 1] [+ 9], S, S) gates
+    p = q + w[:, COPIES - 1 : COPIES] * hist
     p = p.scatter_add(1, source, w[:, : COPIES - 1])
     if shade_kernel is not None:
-        around = torch.zeros_like(palette).scatter_add(1, source, is_colour)  # (B, K, S, S): neighbours' colours
-        support = torch.einsum("bchw,cd->bdhw", around, shade_kernel)  # how many neighbours c is a shade of
-        shade = torch.softmax(palette + torch.log(support + 1e-30), dim=1)  # the palette restricted to shades
-        p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade
+        # how many revealed neighbours each colour is a shade of: the sum of their kernel rows, gathered (a row of
+        # zeros for a neighbour without a colour); a gather is cheaper than the (K, K) matmul it equals
+        rows = torch.cat([shade_kernel, torch.zeros_like(shade_kernel[:1])], 0)  # (K + 1, K)
+        which = torch.where(is_colour > 0, source, torch.full_like(source, k))  # (B, 8, S, S)
+        support = F.embedding(which, rows).sum(1).permute(0, 3, 1, 2)  # (B, K, S, S)
+        shade = q * support  # the palette restricted to the shades, renormalised
+        p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade / shade.sum(1, keepdim=True).clamp(min=1e-30)
     if parents is not None:
         first = COPIES + (SHADE_GATES if shade_kernel is not None else 0)
         p = p.scatter_add(1, (parents - 1).clamp(0, k - 1), w[:, first:])

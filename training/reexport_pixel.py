@@ -1,0 +1,141 @@
+"""Export a ``pixel`` bundle's graph again with the current graph code, keeping its weights and everything else.
+
+    python -m training.reexport_pixel pixelsprite/models/pixel16 [--compare 512]
+
+For a change to the graph's code that computes the same function faster (the copy head's mixture, say), without
+retraining: the network is rebuilt in torch from the bundle's own graph (:mod:`training.bundle_network`, which
+checks it gives that graph's output back), exported again (parity-checked against torch), and the new graph
+replaces the old one only when the two agree on sprites: ``--compare`` sprites generated through the runtime at the
+bundle's defaults, same seeds and labels, old graph against new. The manifest keeps its sweep, evaluation and card;
+``metrics.reexport`` records the graphs' largest difference, the share of byte-identical sprites and both graphs'
+network evaluations per second (alternated, medians, same process). Refuses (exit 1) when fewer than
+``--min-identical`` of the sprites are identical, because then the card's numbers would no longer describe the
+bundle: export it from a checkpoint and evaluate it instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from pixelsprite import families
+from pixelsprite.manifest import load_manifest, save_manifest
+from pixelsprite.pixel import PixelModel
+from pixelsprite.registry import Registry
+
+from .bundle_network import token_unet_from_bundle
+from .export import export_graph, install_bundle
+
+
+def evaluations_per_s(graphs: list[Path], feeds: dict[str, np.ndarray], runs: int) -> list[float]:
+    """Median network evaluations per second of each graph on ``feeds``: both sessions warmed up, then timed in
+    turn, ``runs`` times each, so both see the same machine."""
+    sessions = [ort.InferenceSession(str(g), providers=["CPUExecutionProvider"]) for g in graphs]
+    for session in sessions:
+        for _ in range(3):
+            session.run(None, feeds)
+    rates: list[list[float]] = [[] for _ in sessions]
+    for _ in range(runs):
+        for session, rate in zip(sessions, rates):
+            t = time.perf_counter()
+            session.run(None, feeds)
+            rate.append(len(feeds["t"]) / (time.perf_counter() - t))
+    return [statistics.median(r) for r in rates]
+
+
+def sprites(name: str, folder: Path, count: int) -> np.ndarray:
+    """``count`` sprites at the bundle's defaults, seeds 0.., labels in turn (unlabelled with no labels)."""
+    model = families.load(Registry([folder], builtin=False, env=False).load(name))
+    assert isinstance(model, PixelModel)
+    labels = list(model.manifest.labels) or [None]
+    per = -(-count // len(labels))
+    out = [
+        model.generate(list(range(i * per, (i + 1) * per)), model.settings(lab, None, None, None))
+        for i, lab in enumerate(labels)
+    ]
+    return np.concatenate(out)[:count]
+
+
+def reexport(bundle: Path, compare: int, min_identical: float, runs: int) -> dict:
+    m = load_manifest(bundle)
+    net = token_unet_from_bundle(bundle)
+    s, k = net.cfg.canvas_size, net.cfg.palette_size
+    g = torch.Generator().manual_seed(1)
+    example = {
+        "tokens": torch.randint(0, k + 2, (6, s, s), generator=g),
+        "t": torch.rand(6, generator=g),
+        "label": torch.arange(6) % (len(m.labels) + 1),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        old_dir, new_dir = Path(tmp) / "old" / m.name, Path(tmp) / "new" / m.name
+        shutil.copytree(bundle, old_dir)
+        shutil.copytree(bundle, new_dir)
+        graph_file = m.graphs["logits"].file
+        result = export_graph(net, example, ["logits"], new_dir / graph_file)
+        spec = replace(m.graphs["logits"], sha256=result.graph.sha256)
+        save_manifest(replace(m, graphs={**m.graphs, "logits": spec}), new_dir / "manifest.json")
+
+        feeds = {
+            "tokens": torch.randint(0, k + 2, (64, s, s), generator=g).numpy(),
+            "t": torch.rand(64, generator=g).numpy(),
+            "label": (torch.arange(64) % (len(m.labels) + 1)).numpy(),
+        }
+        old_graph, new_graph = old_dir / graph_file, new_dir / graph_file
+        (a,) = ort.InferenceSession(str(old_graph), providers=["CPUExecutionProvider"]).run(["logits"], feeds)
+        (b,) = ort.InferenceSession(str(new_graph), providers=["CPUExecutionProvider"]).run(["logits"], feeds)
+        graph_diff = float(np.abs(a - b).max())
+
+        before, after = sprites(m.name, old_dir.parent, compare), sprites(m.name, new_dir.parent, compare)
+        identical = float(np.mean([np.array_equal(x, y) for x, y in zip(before, after)]))
+
+        old_rate, new_rate = evaluations_per_s([old_graph, new_graph], feeds, runs)
+        report = {
+            "date": time.strftime("%Y-%m-%d"),
+            "graph_max_abs_diff": graph_diff,
+            "compared_sprites": compare,
+            "identical_sprites": round(identical, 4),
+            "evaluations_per_s_before": round(old_rate, 1),
+            "evaluations_per_s_after": round(new_rate, 1),
+            "batch": 64,
+            "parity_max_abs_diff": result.parity_max_abs_diff,
+        }
+        print(report, flush=True)
+        if identical < min_identical:
+            raise SystemExit(
+                f"only {identical:.1%} of {compare} sprites are identical (--min-identical {min_identical:.0%}): "
+                "the card would not describe the new graph; export from a checkpoint and evaluate instead"
+            )
+        fresh = load_manifest(new_dir)
+        metrics = {**fresh.metrics, "reexport": report}
+        metrics["parity_max_abs_diff"] = {
+            **metrics.get("parity_max_abs_diff", {}),
+            "logits": result.parity_max_abs_diff,
+        }
+        save_manifest(replace(fresh, metrics=metrics), new_dir / "manifest.json")
+        install_bundle(new_dir, bundle)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--compare", type=int, default=512, help="sprites generated with each graph, same seeds")
+    p.add_argument("--min-identical", type=float, default=0.99, help="share of byte-identical sprites required")
+    p.add_argument("--runs", type=int, default=7, help="timed evaluations of each graph (batch 64)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for the rebuild and export")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    reexport(a.bundle, a.compare, a.min_identical, a.runs)
+
+
+if __name__ == "__main__":
+    main()
