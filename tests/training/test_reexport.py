@@ -102,3 +102,24 @@ def test_reexport_refuses_when_sprites_change(copy_bundle: Path) -> None:
     with pytest.raises(SystemExit, match="identical"):
         reexport(copy_bundle, compare=8, min_identical=1.01, runs=1)  # no share of identical sprites reaches 101%
     assert sha256_file(copy_bundle / "logits.onnx") == sha
+
+
+def test_quantize_bundle_makes_an_evaluated_int8_bundle(copy_bundle: Path, tmp_path: Path, tiny_set) -> None:
+    import onnx
+
+    from training.quantize_pixel import quantize_bundle
+
+    out = tmp_path / "models" / "tinyq"
+    report = quantize_bundle(copy_bundle, tiny_set, out, "tinyq", eval_count=8)
+    m = json.loads((out / "manifest.json").read_text())
+    ops = {n.op_type for n in onnx.load(str(out / "logits.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert m["name"] == "tinyq" and m["description"].endswith("int8 convolutions")
+    assert m["metrics"]["quantized"] == report and len(report["kept_float"]) == 2
+    assert m["graphs"]["logits"]["sha256"] == sha256_file(out / "logits.onnx")
+    assert "two_sample" in m["metrics"] and m["metrics"]["eval_count"] == 8  # evaluated again, not copied
+    from pixelsprite import api
+    from pixelsprite.registry import Registry
+
+    sprites = api.generate("tinyq", 4, 0, registry=Registry([out.parent], builtin=False, env=False)).sprites
+    assert sprites.shape == (4, 16, 16, 4) and set(np.unique(sprites[..., 3])) <= {0, 255}
