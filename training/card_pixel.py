@@ -141,6 +141,17 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         ),
         f"- ONNX parity: max |torch − onnxruntime| = {x['parity_max_abs_diff']['logits']:.2e} "
         f"(tolerance {x['parity_max_abs_diff']['tolerance']:g}).",
+        *(
+            [
+                f"- **int8**: the graph's convolutions, all but the first and the last, were then quantised "
+                f"(`python -m training.quantize_pixel`; {x['quantized']['format']}); on held-out canvases that "
+                f"moved the opacity logit by at most {x['quantized']['opacity_logit_max_abs_diff']:g} and the "
+                f"colour distributions by {x['quantized']['colour_mean_tv']:g} (mean total variation). Every number "
+                "below was measured on the quantised graph."
+            ]
+            if x.get("quantized")
+            else []
+        ),
         "",
         f"## Evaluation at the defaults (held-out split, {x['eval_count']} sprites with the held-out label mix)",
         "",
