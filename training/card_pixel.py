@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pixelsprite.datasets.builders import CLEAN_MERGE
 from pixelsprite.manifest import Manifest
@@ -55,6 +57,19 @@ def _cascade_note(tok: dict) -> list[str]:
         f"{d.get('corrector', 0)} corrector round(s)) with the request's label and palette; the request's settings "
         "are the upsampler's. Inpainting repaints the half-size blocks the mask touches first; variations vary the "
         "half-size sprite at the same strength first.",
+    ]
+
+
+def quantized_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The card's line for a bundle whose graph was quantised afterwards (``metrics.quantized``), else none."""
+    q = metrics.get("quantized")
+    if not q:
+        return []
+    return [
+        f"- **int8**: the graph's convolutions, all but the first and the last, were then quantised "
+        f"(`python -m training.quantize_pixel`; {q['format']}); on held-out canvases that moved the opacity logit "
+        f"by at most {q['opacity_logit_max_abs_diff']:g} and the colour distributions by {q['colour_mean_tv']:g} "
+        "(mean total variation). Every number below was measured on the quantised graph."
     ]
 
 
@@ -141,17 +156,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         ),
         f"- ONNX parity: max |torch − onnxruntime| = {x['parity_max_abs_diff']['logits']:.2e} "
         f"(tolerance {x['parity_max_abs_diff']['tolerance']:g}).",
-        *(
-            [
-                f"- **int8**: the graph's convolutions, all but the first and the last, were then quantised "
-                f"(`python -m training.quantize_pixel`; {x['quantized']['format']}); on held-out canvases that "
-                f"moved the opacity logit by at most {x['quantized']['opacity_logit_max_abs_diff']:g} and the "
-                f"colour distributions by {x['quantized']['colour_mean_tv']:g} (mean total variation). Every number "
-                "below was measured on the quantised graph."
-            ]
-            if x.get("quantized")
-            else []
-        ),
+        *quantized_lines(x),
         "",
         f"## Evaluation at the defaults (held-out split, {x['eval_count']} sprites with the held-out label mix)",
         "",

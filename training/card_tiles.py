@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pixelsprite.manifest import Manifest
 
+from .card_pixel import quantized_lines
+
 
 def _f(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
@@ -69,6 +71,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
         f"- ONNX parity: max |torch − onnxruntime| = {x['parity_max_abs_diff']['logits']:.2e} "
         f"(tolerance {x['parity_max_abs_diff']['tolerance']:g}).",
+        *quantized_lines(x),
         "",
         f"## Evaluation at the defaults (held-out split, {x['eval_count']} tiles with the held-out label mix)",
         "",

@@ -6,12 +6,13 @@
 A tile model is a ``pixel`` model whose U-Net pads every convolution by wrapping around (``--circular true`` in
 ``training.train_pixel``): it lives on a torus, so every tile it makes is seamless by construction, and its manifest
 says ``tokens.tiling: true``. Story: checkpoint -> EMA TokenUNet -> ONNX ``logits`` graph (parity-checked) -> manifest
--> **speed** of one network evaluation per tile: the defaults may spend what reaches the speed target
-(:data:`TARGET_TILES_PER_S`), and at least :data:`QUALITY_NFE` evaluations (quality first) -> **sweep** of steps x
-colour temperature x guidance x corrector rounds on the held-out label mix (neighbour-step distance to held-out real
-tiles, seam distance, colours per tile) -> defaults: within that budget, colours within :data:`COLOUR_GAP` of real,
-the lowest step distance -> evaluation at the defaults (crispness, seams, two-sample CNN, memorization, speed) ->
-sheets (per label, each tile beside its 3x3 repeat, real tiles first; variations; inpainting) and ``card.md``.
+-> **sweep** of steps x colour temperature x guidance x corrector rounds on the held-out label mix (neighbour-step
+distance to held-out real tiles, seam distance, colours per tile) -> **speed** of one network evaluation per tile:
+the defaults may spend what reaches the speed target (:data:`TARGET_TILES_PER_S`), and at least
+:data:`QUALITY_NFE` evaluations (quality first) -> defaults: within that budget, colours within
+:data:`COLOUR_GAP` of real, the lowest step distance -> evaluation at the defaults (crispness, seams, two-sample
+CNN, memorization, speed) -> sheets (per label, each tile beside its 3x3 repeat, real tiles first; variations;
+inpainting) and ``card.md``.
 """
 
 from __future__ import annotations
@@ -157,15 +158,8 @@ def export_tiles_bundle(
     runtime = families.load(reg.load(name))
     assert isinstance(runtime, PixelModel) and runtime.spec.tiling
 
-    # 3. the evaluation budget from the network's speed, then the sweep
-    rate = evaluations_per_s(runtime, data.label_names[0], speed_batch, speed_runs)
-    target = TARGET_TILES_PER_S.get(s, 30.0)
-    max_nfe = max(QUALITY_NFE, int(rate // target))
-    print(
-        f"{rate:.0f} tile-evaluations/s: the defaults may spend {max_nfe} per tile for {target:g} tiles/s", flush=True
-    )
+    # 3. the sweep (floors first: what real tiles and the palette alone score)
     real_profile = step_profile(val.images)
-    real_colours = pixel_art_stats(val.images)["colors_per_sprite_median"]
     floors = {
         "real_train_vs_held_out": {"step_tv": round(profile_distance(step_profile(train.images), real_profile), 4)},
         "palette_quantised_held_out": {  # the held-out tiles through the palette: the closest any sampler can get
@@ -193,7 +187,58 @@ def export_tiles_bundle(
         }
         rows.append(row)
         print(f"sweep {json.dumps(row)}", flush=True)
-    best = choose_defaults(rows, real_colours, max_nfe)
+    metrics = {
+        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
+        "floors": floors,
+        "sweep": rows,
+        "sweep_count": sweep_count,
+    }
+    return finish_tiles_bundle(
+        out,
+        replace(manifest, metrics=metrics),
+        data,
+        bundle,
+        eval_count=eval_count,
+        speed_batch=speed_batch,
+        speed_runs=speed_runs,
+        two_sample=two_sample,
+        started=t0,
+    )
+
+
+def finish_tiles_bundle(
+    out: Path,
+    manifest: Manifest,
+    data: SpriteSet,
+    bundle: str | Path,
+    *,
+    eval_count: int = 512,
+    speed_batch: int = SPEED_BATCH,
+    speed_runs: int = 5,
+    two_sample: bool = True,
+    started: float | None = None,
+) -> Manifest:
+    """The steps after the sweep (module docstring) on an exported folder ``out`` whose ``manifest.metrics`` holds
+    the parity, the floors and the sweep: the evaluation budget from the graph's measured speed, the defaults from
+    the sweep, the evaluation at the defaults, the sheets and the card; install into ``bundle``. ``out``'s parent
+    is used as a scratch registry and removed afterwards."""
+    t0 = time.perf_counter() if started is None else started
+    name, work, s = manifest.name, out.parent, data.size
+    train, val = data.train(), data.val()
+    spec = TokenSpec.parse(manifest.labels, manifest.extra["tokens"], s * s, str(out))
+    runtime = families.load(Registry([work], builtin=False, env=False).load(name))
+    assert isinstance(runtime, PixelModel) and runtime.spec.tiling
+
+    # 4. the evaluation budget from the network's speed, then the defaults
+    rate = evaluations_per_s(runtime, data.label_names[0], speed_batch, speed_runs)
+    target = TARGET_TILES_PER_S.get(s, 30.0)
+    max_nfe = max(QUALITY_NFE, int(rate // target))
+    print(
+        f"{rate:.0f} tile-evaluations/s: the defaults may spend {max_nfe} per tile for {target:g} tiles/s", flush=True
+    )
+    real_profile = step_profile(val.images)
+    real_colours = pixel_art_stats(val.images)["colors_per_sprite_median"]
+    best = choose_defaults(manifest.metrics["sweep"], real_colours, max_nfe)
     spec = replace(
         spec,
         default_steps=best["steps"],
@@ -205,7 +250,7 @@ def export_tiles_bundle(
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
 
-    # 4. evaluation at the defaults
+    # 5. evaluation at the defaults
     eplan = labels_like(val, eval_count)
     gen = np.concatenate(
         [
@@ -229,10 +274,7 @@ def export_tiles_bundle(
         }
         k += c
     metrics = {
-        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
-        "floors": floors,
-        "sweep": rows,
-        "sweep_count": sweep_count,
+        **manifest.metrics,
         "evaluations_per_s": round(rate, 1),
         "max_default_nfe": max_nfe,
         "defaults": {**{k: best[k] for k in ("steps", "temperature", "guidance", "corrector")}, "nfe": best["nfe"]},
@@ -255,7 +297,7 @@ def export_tiles_bundle(
     }
     manifest = replace(manifest, metrics=metrics)
 
-    # 5. pictures and the card
+    # 6. pictures and the card
     scale = 4 if s <= 16 else 2
     first = np.concatenate([api.generate(name, 4, 0, label=lab, registry=reg).sprites for lab in data.label_names])
     save_sheet(with_repeats(first), out / "samples.png", columns=8, scale=scale)

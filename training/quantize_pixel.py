@@ -8,10 +8,11 @@ channel, uint8 activations with MinMax ranges calibrated on masked training canv
 bundle's palette, a random share of pixels masked, labels with the null label mixed in) of every ``Conv`` but the
 first (token embeddings in) and the last (the logits out, which the samplers read directly: quantising it moved
 ``pixel16fast``'s Fréchet distance from 3.40 to 4.20 on 128 sprites, keeping it float left it at 3.32) -> the
-export's own evaluation at the bundle's stored defaults (``training.export_pixel``'s ``finish_pixel_bundle``: the
-stored sweep, then 512 held-out-mix sprites, two-sample test, FD, speed, sheets and card). The card's numbers then
-describe the quantised graph; compare them with the float bundle's card before shipping it. ``metrics.quantized``
-records what was quantised and how far the graph's outputs moved on held-out canvases.
+export's own evaluation from the bundle's stored sweep (``training.export_pixel``'s ``finish_pixel_bundle``: 512
+held-out-mix sprites, two-sample test, FD, speed, sheets and card; for a tile model ``training.export_tiles``'s
+``finish_tiles_bundle``: seams, 3x3 sheets, and the evaluation budget from the quantised graph's own speed). The
+card's numbers then describe the quantised graph; compare them with the float bundle's card before shipping it.
+``metrics.quantized`` records what was quantised and how far the graph's outputs moved on held-out canvases.
 
 The runtime needs nothing new: onnxruntime runs QDQ graphs on every CPU (fastest where the CPU has int8 dot
 products, e.g. AVX-512 VNNI or ARM dotprod). Weights use a 7-bit range (``reduce_range``) so that x86 CPUs without
@@ -44,6 +45,7 @@ from pixelsprite.pixel import palette_tokens
 
 from .data.builders import SpriteSet, load_dataset
 from .export_pixel import finish_pixel_bundle
+from .export_tiles import finish_tiles_bundle
 from .token_palette import from_hex
 
 KEEP_METRICS = ("parity_max_abs_diff", "floors", "sweep", "sweep_count")
@@ -142,7 +144,10 @@ def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval
     description = m.description if "int8" in m.description else f"{m.description}; int8 convolutions"
     manifest = replace(m, name=name, description=description, graphs={**m.graphs, "logits": spec}, metrics=metrics)
     save_manifest(manifest, out / "manifest.json")
-    finish_pixel_bundle(out, manifest, data, bundle, eval_count=eval_count)
+    if tokens.get("tiling"):  # a tile model: evaluated as training.export_tiles evaluates tiles (seams, 3x3 sheets)
+        finish_tiles_bundle(out, manifest, data, bundle, eval_count=eval_count)
+    else:
+        finish_pixel_bundle(out, manifest, data, bundle, eval_count=eval_count)
     return quantized
 
 

@@ -92,6 +92,17 @@ def test_train_export_generate_tiles(tmp_path: Path) -> None:
     assert a.shape == (8, 16, 16, 4)
     assert 0.0 <= seam_distance(a) <= 1.0
 
+    # int8 convolutions: evaluated again as a tile model (seams, the budget from the quantised graph's speed)
+    from training.quantize_pixel import quantize_bundle
+
+    quantize_bundle(bundle, data, tmp_path / "models" / "ttlq", "ttlq", eval_count=16)
+    q = load_manifest(tmp_path / "models" / "ttlq")
+    assert q.extra["tokens"]["tiling"] is True and "quantized" in q.metrics and "seams" in q.metrics
+    assert q.metrics["sweep"] == m.metrics["sweep"] and "int8" in (tmp_path / "models" / "ttlq" / "card.md").read_text()
+    fresh = Registry([tmp_path / "models"], builtin=False, env=False)  # a registry scans its folders once
+    tiles = api.generate("ttlq", 4, seed=1, label="checks", registry=fresh).sprites
+    assert tiles.shape == (4, 16, 16, 4) and (tiles[..., 3] == 255).all()
+
 
 def test_export_refuses_a_model_that_does_not_wrap(tmp_path: Path) -> None:
     from training import train_pixel
