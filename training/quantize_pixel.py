@@ -103,6 +103,14 @@ def quantize_graph(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]
     return keep_float
 
 
+def _colour_probs(logits: np.ndarray) -> np.ndarray:
+    """Channels 1..K of a ``logits`` output as probabilities: a softmax (a plain head gives logits; a copy head
+    gives log-probabilities, which the softmax leaves as they are)."""
+    x = logits[:, 1:] - logits[:, 1:].max(1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(1, keepdims=True)
+
+
 def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) -> dict[str, float]:
     """How far the quantised graph's outputs are from the float one's on ``feeds``: the opacity logit's largest
     difference and the colour distributions' mean total-variation distance."""
@@ -112,7 +120,7 @@ def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) 
         (a,) = a_s.run(["logits"], feed)
         (b,) = b_s.run(["logits"], feed)
         opacity = max(opacity, float(np.abs(a[:, 0] - b[:, 0]).max()))
-        tv.append(float(0.5 * np.abs(np.exp(a[:, 1:]) - np.exp(b[:, 1:])).sum(1).mean()))
+        tv.append(float(0.5 * np.abs(_colour_probs(a) - _colour_probs(b)).sum(1).mean()))
     return {"opacity_logit_max_abs_diff": round(opacity, 4), "colour_mean_tv": round(float(np.mean(tv)), 4)}
 
 
@@ -135,7 +143,7 @@ def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval
         "ops": ["Conv"],
         "format": "QDQ; int8 weights per output channel, 7-bit range; uint8 activations, MinMax on masked canvases",
         "kept_float": keep_float,
-        "from": str(source),
+        "from": f"{m.name}, float graph sha256 {m.graphs['logits'].sha256}",
         **output_drift(source / m.graphs["logits"].file, graph, held_out),
     }
     print(quantized, flush=True)

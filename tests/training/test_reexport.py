@@ -116,6 +116,7 @@ def test_quantize_bundle_makes_an_evaluated_int8_bundle(copy_bundle: Path, tmp_p
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert m["name"] == "tinyq" and m["description"].endswith("int8 convolutions")
     assert m["metrics"]["quantized"] == report and len(report["kept_float"]) == 2
+    assert 0.0 <= report["colour_mean_tv"] <= 1.0  # a distance between distributions
     assert m["graphs"]["logits"]["sha256"] == sha256_file(out / "logits.onnx")
     assert "two_sample" in m["metrics"] and m["metrics"]["eval_count"] == 8  # evaluated again, not copied
     from pixelsprite import api

@@ -98,6 +98,7 @@ def test_train_export_generate_tiles(tmp_path: Path) -> None:
     quantize_bundle(bundle, data, tmp_path / "models" / "ttlq", "ttlq", eval_count=16)
     q = load_manifest(tmp_path / "models" / "ttlq")
     assert q.extra["tokens"]["tiling"] is True and "quantized" in q.metrics and "seams" in q.metrics
+    assert 0.0 <= q.metrics["quantized"]["colour_mean_tv"] <= 1.0  # a plain head's logits, softmaxed
     assert q.metrics["sweep"] == m.metrics["sweep"] and "int8" in (tmp_path / "models" / "ttlq" / "card.md").read_text()
     fresh = Registry([tmp_path / "models"], builtin=False, env=False)  # a registry scans its folders once
     tiles = api.generate("ttlq", 4, seed=1, label="checks", registry=fresh).sprites
