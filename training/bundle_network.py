@@ -27,7 +27,7 @@ from torch import nn
 from pixelsprite.colorspace import srgb_to_oklab
 from pixelsprite.manifest import load_manifest
 
-from .models.token_unet import TokenUNet, TokenUNetConfig
+from .models.token_unet import TokenUNet, TokenUNetConfig, example_inputs
 from .token_palette import from_hex
 
 REBUILD_ATOL = 1e-4
@@ -100,13 +100,8 @@ def token_unet_from_bundle(bundle: str | Path, checks: int = 8) -> TokenUNet:
     state = net.state_dict()
     loaded = {k: torch.from_numpy(inits[k].copy()) for k in state if k in inits}
 
-    s, k = net.cfg.canvas_size, net.cfg.palette_size
-    g = torch.Generator().manual_seed(0)
-    example = (
-        torch.randint(0, k + 2, (checks, s, s), generator=g),
-        torch.rand(checks, generator=g),
-        torch.arange(checks) % (len(m.labels) + 1),
-    )
+    feeds = example_inputs(net.cfg, len(m.labels), checks, seed=0)
+    example = (feeds["tokens"], feeds["t"], feeds["label"])
     norms = _group_norms_in_call_order(net, example)
     constants = _norm_constants(model.graph, inits)
     if len(norms) != len(constants):
@@ -126,8 +121,7 @@ def token_unet_from_bundle(bundle: str | Path, checks: int = 8) -> TokenUNet:
     net.load_state_dict(loaded)
 
     session = ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
-    feeds = {"tokens": example[0].numpy(), "t": example[1].numpy(), "label": example[2].numpy()}
-    (expected,) = session.run(["logits"], feeds)
+    (expected,) = session.run(["logits"], {name: x.numpy() for name, x in feeds.items()})
     with torch.no_grad():
         got = net(*example).numpy()
     diff = float(np.abs(got - expected).max())

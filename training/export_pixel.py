@@ -41,7 +41,7 @@ from .evaluate import memorization_rate, pixel_art_stats
 from .evaluate_generator import frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
 from .export_generator import labels_like
-from .models.token_unet import TokenUNet, TokenUNetConfig
+from .models.token_unet import TokenUNet, TokenUNetConfig, example_inputs
 from .onnx_teacher import is_bundle
 from .sheets import save_sheet
 from .token_palette import from_hex, from_tokens, to_tokens
@@ -247,15 +247,7 @@ def export_pixel_bundle(
 
 def export_logits(model: TokenUNet, data: SpriteSet, out: Path) -> Any:
     """The ``logits`` ONNX graph of ``model`` in ``out``, parity-checked against torch on random canvases."""
-    s = data.size
-    g = torch.Generator().manual_seed(0)
-    example = {
-        "tokens": torch.randint(0, model.cfg.palette_size + 2, (6, s, s), generator=g),
-        "t": torch.rand(6, generator=g),
-        "label": torch.arange(6) % (len(data.label_names) + 1),
-    }
-    if model.cfg.lowres:
-        example["lowres"] = torch.randint(0, model.cfg.palette_size + 1, (6, s // 2, s // 2), generator=g)
+    example = example_inputs(model.cfg, len(data.label_names), 6, seed=0)
     net = export_graph(model, example, ["logits"], out / "logits.onnx")
     print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
     return net

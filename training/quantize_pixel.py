@@ -137,14 +137,14 @@ def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval
     work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     out = work / name
     shutil.copytree(source, out)
-    graph = out / m.graphs["logits"].file
-    keep_float = quantize_graph(source / m.graphs["logits"].file, graph, calibration)
+    float_graph, graph = source / m.graphs["logits"].file, out / m.graphs["logits"].file
+    keep_float = quantize_graph(float_graph, graph, calibration)
     quantized = {
         "ops": ["Conv"],
         "format": "QDQ; int8 weights per output channel, 7-bit range; uint8 activations, MinMax on masked canvases",
         "kept_float": keep_float,
         "from": f"{m.name}, float graph sha256 {m.graphs['logits'].sha256}",
-        **output_drift(source / m.graphs["logits"].file, graph, held_out),
+        **output_drift(float_graph, graph, held_out),
     }
     print(quantized, flush=True)
     spec = replace(m.graphs["logits"], sha256=sha256_file(graph))

@@ -27,13 +27,13 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from pixelsprite import families
 from pixelsprite.manifest import load_manifest, save_manifest
-from pixelsprite.pixel import PixelModel
 from pixelsprite.registry import Registry
 
 from .bundle_network import token_unet_from_bundle
 from .export import export_graph, install_bundle
+from .export_pixel import generate_plan
+from .models.token_unet import example_inputs
 
 
 def evaluations_per_s(graphs: list[Path], feeds: dict[str, np.ndarray], runs: int) -> list[float]:
@@ -52,49 +52,33 @@ def evaluations_per_s(graphs: list[Path], feeds: dict[str, np.ndarray], runs: in
     return [statistics.median(r) for r in rates]
 
 
-def sprites(name: str, folder: Path, count: int) -> np.ndarray:
-    """``count`` sprites at the bundle's defaults, seeds 0.., labels in turn (unlabelled with no labels)."""
-    model = families.load(Registry([folder], builtin=False, env=False).load(name))
-    assert isinstance(model, PixelModel)
-    labels = list(model.manifest.labels) or [None]
-    per = -(-count // len(labels))
-    out = [
-        model.generate(list(range(i * per, (i + 1) * per)), model.settings(lab, None, None, None))
-        for i, lab in enumerate(labels)
-    ]
-    return np.concatenate(out)[:count]
+def sprites(name: str, folder: Path, labels: tuple[str, ...], count: int) -> np.ndarray:
+    """``count`` sprites at the bundle's defaults through the request layer, labels in turn (none without labels)."""
+    per = -(-count // max(1, len(labels)))
+    plan = [(lab, per) for lab in labels] if labels else [(None, count)]
+    return generate_plan(name, Registry([folder], builtin=False, env=False), plan, 0)[:count]  # type: ignore[arg-type]
 
 
 def reexport(bundle: Path, compare: int, min_identical: float, runs: int) -> dict:
     m = load_manifest(bundle)
     net = token_unet_from_bundle(bundle)
-    s, k = net.cfg.canvas_size, net.cfg.palette_size
-    g = torch.Generator().manual_seed(1)
-    example = {
-        "tokens": torch.randint(0, k + 2, (6, s, s), generator=g),
-        "t": torch.rand(6, generator=g),
-        "label": torch.arange(6) % (len(m.labels) + 1),
-    }
     with tempfile.TemporaryDirectory() as tmp:
         old_dir, new_dir = Path(tmp) / "old" / m.name, Path(tmp) / "new" / m.name
         shutil.copytree(bundle, old_dir)
         shutil.copytree(bundle, new_dir)
         graph_file = m.graphs["logits"].file
-        result = export_graph(net, example, ["logits"], new_dir / graph_file)
+        result = export_graph(net, example_inputs(net.cfg, len(m.labels), 6, seed=1), ["logits"], new_dir / graph_file)
         spec = replace(m.graphs["logits"], sha256=result.graph.sha256)
         save_manifest(replace(m, graphs={**m.graphs, "logits": spec}), new_dir / "manifest.json")
 
-        feeds = {
-            "tokens": torch.randint(0, k + 2, (64, s, s), generator=g).numpy(),
-            "t": torch.rand(64, generator=g).numpy(),
-            "label": (torch.arange(64) % (len(m.labels) + 1)).numpy(),
-        }
+        feeds = {name: x.numpy() for name, x in example_inputs(net.cfg, len(m.labels), 64, seed=2).items()}
         old_graph, new_graph = old_dir / graph_file, new_dir / graph_file
         (a,) = ort.InferenceSession(str(old_graph), providers=["CPUExecutionProvider"]).run(["logits"], feeds)
         (b,) = ort.InferenceSession(str(new_graph), providers=["CPUExecutionProvider"]).run(["logits"], feeds)
         graph_diff = float(np.abs(a - b).max())
 
-        before, after = sprites(m.name, old_dir.parent, compare), sprites(m.name, new_dir.parent, compare)
+        before = sprites(m.name, old_dir.parent, m.labels, compare)
+        after = sprites(m.name, new_dir.parent, m.labels, compare)
         identical = float(np.mean([np.array_equal(x, y) for x, y in zip(before, after)]))
 
         old_rate, new_rate = evaluations_per_s([old_graph, new_graph], feeds, runs)

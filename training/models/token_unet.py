@@ -185,6 +185,22 @@ class TokenUNet(nn.Module):
         self.shade_kernel.copy_(kernel)
 
 
+def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int) -> dict[str, torch.Tensor]:
+    """Random inputs of :class:`TokenUNet` for parity checks: ``count`` canvases of tokens in 0..K + 1 (MASK
+    included), mask ratios in [0, 1), every label and the null label (``labels``) in turn, and half-size tokens for
+    an upsampler. Deterministic given ``seed``; named as the ONNX graph's inputs."""
+    s, k = cfg.canvas_size, cfg.palette_size
+    g = torch.Generator().manual_seed(seed)
+    example = {
+        "tokens": torch.randint(0, k + 2, (count, s, s), generator=g),
+        "t": torch.rand(count, generator=g),
+        "label": torch.arange(count) % (labels + 1),
+    }
+    if cfg.lowres:
+        example["lowres"] = torch.randint(0, k + 1, (count, s // 2, s // 2), generator=g)
+    return example
+
+
 def _shift(x: torch.Tensor, dy: int, dx: int, wrap: bool) -> torch.Tensor:
     """(B, C, S, S) -> y with y[..., i, j] = x[..., i + dy, j + dx]; 0 off the canvas (or wrapped around)."""
     if wrap:
