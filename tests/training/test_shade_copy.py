@@ -12,7 +12,16 @@ import torch
 
 from pixelsprite.colorspace import srgb_to_oklab
 from training.export import PARITY_ATOL, export_graph
-from training.models.token_unet import COPIES, SHADE_GATES, TokenUNet, TokenUNetConfig, copy_mixture
+from training.models.token_unet import (
+    COPIES,
+    NEIGHBOURS,
+    SHADE_GATES,
+    TokenUNet,
+    TokenUNetConfig,
+    copy_mixture,
+    neighbour_sum,
+    shade_rows,
+)
 from training.models.unet import UNetConfig
 
 K = 6
@@ -46,6 +55,32 @@ def test_the_shade_kernel_marks_the_nearest_other_colours() -> None:
     assert kernel.sum(1).tolist() == [2.0] * K and not kernel.diagonal().any()  # M each, never itself
     assert kernel[1].nonzero().flatten().tolist() == [0, 2]  # mid-dark grey: the greys on either side
     assert kernel[0].nonzero().flatten().tolist() == [1, 2]  # the darkest grey: the next two greys
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_shade_support_counts_each_neighbours_kernel_row(wrap: bool) -> None:
+    """The support the gate restricts to, summed by pooling each pixel's row, equals the plain count over the 8
+    neighbours: for each colour c, how many revealed neighbours (off the canvas: none, or wrapped) have c among
+    their shades."""
+    kernel = tiny().shade_kernel
+    assert kernel is not None
+    gen = torch.Generator().manual_seed(3)
+    tokens = torch.randint(0, K + 2, (3, 6, 6), generator=gen)  # transparent, colours and MASK
+    got = neighbour_sum(shade_rows(tokens, kernel, K), wrap)
+    want = torch.zeros(3, K, 6, 6)
+    for b in range(3):
+        for y in range(6):
+            for x in range(6):
+                for dy, dx in NEIGHBOURS:
+                    ny, nx = y + dy, x + dx
+                    if wrap:
+                        ny, nx = ny % 6, nx % 6
+                    elif not (0 <= ny < 6 and 0 <= nx < 6):
+                        continue
+                    t = int(tokens[b, ny, nx])
+                    if 1 <= t <= K:
+                        want[b, :, y, x] += kernel[t - 1]
+    assert torch.equal(got, want)
 
 
 def test_a_dominant_shade_gate_draws_the_palette_restricted_to_the_neighbours_shades() -> None:

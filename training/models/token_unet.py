@@ -222,6 +222,25 @@ def lowres_sources(lowres: torch.Tensor, wrap: bool) -> torch.Tensor:
     return around.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
 
 
+def shade_rows(tokens: torch.Tensor, shade_kernel: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, S, S) int64 tokens, (K, K) {0, 1} kernel -> (B, K, S, S) float32: each pixel's kernel row (the colours
+    it is a shade of), zeros where the pixel has no colour (transparent, MASK)."""
+    rows = torch.cat([shade_kernel, torch.zeros_like(shade_kernel[:1])], 0)  # (K + 1, K)
+    which = torch.where(_is_colour(tokens, k), tokens - 1, torch.full_like(tokens, k))
+    return F.embedding(which, rows).permute(0, 3, 1, 2)
+
+
+def neighbour_sum(x: torch.Tensor, wrap: bool) -> torch.Tensor:
+    """(B, C, S, S) small non-negative integers (as float) -> the sum over each pixel's 8 neighbours
+    (:data:`NEIGHBOURS`; 0 off the canvas unless ``wrap``), exact: a 3x3 average pool times 9, less the pixel,
+    rounded (one pass of onnxruntime's pooling kernel; its depthwise convolution is several times slower)."""
+    if wrap:
+        box = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="circular"), 3, stride=1)
+    else:
+        box = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=True)
+    return torch.round(box * 9.0 - x)
+
+
 def copy_mixture(
     out: torch.Tensor,
     tokens: torch.Tensor,
@@ -259,11 +278,10 @@ def copy_mixture(
     p = q + w[:, COPIES - 1 : COPIES] * hist
     p = p.scatter_add(1, source, w[:, : COPIES - 1])
     if shade_kernel is not None:
-        # how many revealed neighbours each colour is a shade of: the sum of their kernel rows, gathered (a row of
-        # zeros for a neighbour without a colour); a gather is cheaper than the (K, K) matmul it equals
-        rows = torch.cat([shade_kernel, torch.zeros_like(shade_kernel[:1])], 0)  # (K + 1, K)
-        which = torch.where(is_colour > 0, source, torch.full_like(source, k))  # (B, 8, S, S)
-        support = F.embedding(which, rows).sum(1).permute(0, 3, 1, 2)  # (B, K, S, S)
+        # how many revealed neighbours each colour is a shade of: the sum of their kernel rows. Each pixel's row is
+        # gathered once (a row of zeros for a pixel without a colour), then summed over the 8 neighbours by a fixed
+        # 3x3 depthwise convolution with a zero centre: an eighth of the memory traffic of gathering 8 rows a pixel
+        support = neighbour_sum(shade_rows(tokens, shade_kernel, k), wrap)  # (B, K, S, S)
         shade = q * support  # the palette restricted to the shades, renormalised
         p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade / shade.sum(1, keepdim=True).clamp(min=1e-30)
     if parents is not None:
