@@ -45,6 +45,7 @@ from .export_pixel import (
     _two_sample,
     export_logits,
     first_manifest,
+    first_stage,
     generate_settings,
     load_pixel_model,
     token_conditioning,
@@ -70,13 +71,20 @@ def nfe_of(steps: int, guidance: float, corrector: int) -> int:
 
 
 def evaluations_per_s(model: PixelModel, label: str, batch: int = SPEED_BATCH, runs: int = 5) -> float:
-    """Median tile-evaluations per second of the runtime's network (one labelled, unguided step per call)."""
+    """Median tile-evaluations per second of the runtime's network (one labelled, unguided step per call); for a
+    cascade, of its upsampler alone, given half-size tiles its first stage drew once beforehand."""
     s = replace(model.settings(label, "random", 1, 1.0, 1.0), corrector=0)
-    model.generate(list(range(batch)), s)
+    seeds = list(range(batch))
+    small = None if model.base is None else model.base.generate(seeds, model.base_settings(s))
+
+    def run() -> np.ndarray:
+        return model.generate(seeds, s) if small is None else model.upsample(small, seeds, s)
+
+    run()
     times = []
-    for r in range(runs):
+    for _ in range(runs):
         t = time.perf_counter()
-        model.generate(list(range(r * batch, (r + 1) * batch)), s)
+        run()
         times.append(time.perf_counter() - t)
     return batch / float(np.median(times))
 
@@ -114,9 +122,12 @@ def export_tiles_bundle(
     speed_batch: int = SPEED_BATCH,
     speed_runs: int = 5,
     two_sample: bool = True,
+    base: str | Path | None = None,
 ) -> Manifest:
     """Export, sweep, evaluate and install (see the module docstring). ``speed_batch``/``speed_runs`` and
-    ``two_sample`` (the fresh CNN's fit, the slowest measure) exist so that tests can run it small."""
+    ``two_sample`` (the fresh CNN's fit, the slowest measure) exist so that tests can run it small. ``base``: for
+    an upsampler checkpoint (``--lowres true``), the tile bundle folder of its first stage (a cascade: the base
+    draws the tile at half size at its own defaults, the upsampler every pixel given it; docs/tiles.md)."""
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
@@ -130,8 +141,18 @@ def export_tiles_bundle(
     out = work / name
     out.mkdir()
 
-    # 1. the network graph, parity-checked against torch
+    # 1. the network graph, parity-checked against torch (and a cascade's first stage beside it)
     net = export_logits(model, data, out)
+    graphs = {"logits": net.graph}
+    cascade: dict[str, Any] = {}
+    if cfg.lowres:
+        if base is None:
+            raise SystemExit("an upsampler checkpoint (lowres) needs --base, the tile bundle folder of its first stage")
+        graphs["base"], cascade = first_stage(Path(base), data, out)
+        if not cascade["base"].get("tiling"):
+            raise SystemExit(f"--base {base}: not a tile model (its tiles would not wrap around)")
+    elif base is not None:
+        raise SystemExit("--base is only for an upsampler checkpoint (lowres)")
 
     # 2. a first manifest
     spec = TokenSpec(
@@ -144,7 +165,7 @@ def export_tiles_bundle(
         8,
         1.0,
         1.0,
-        token_conditioning(data, mc),
+        {**token_conditioning(data, mc), **cascade},
         tiling=True,
         opaque=bool((data.images[..., 3] == 255).all()),  # terrain tiles: no pixel may come out transparent
     )
@@ -152,7 +173,14 @@ def export_tiles_bundle(
         f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
         f"{len(palette)}-colour palette on a torus ({data.name})"
     )
-    manifest = first_manifest(name, description, data, state, {"logits": net.graph}, spec)
+    if cascade:
+        b = cascade["base"]
+        description = (
+            f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}), a cascade: {b['bundle']} draws the "
+            f"{b['size']}x{b['size']} tile, a masked discrete diffusion upsampler over a {len(palette)}-colour "
+            f"palette on a torus draws every pixel given it ({data.name})"
+        )
+    manifest = first_manifest(name, description, data, state, graphs, spec)
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     runtime = families.load(reg.load(name))
@@ -360,12 +388,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-count", type=int, default=512)
     p.add_argument("--sweep-count", type=int, default=256)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--base", default=None, help="an upsampler's first stage: a tile bundle folder (a cascade)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     size = int(load_checkpoint(a.checkpoint)["model_config"]["run"]["sprite_size"])
     data = load_dataset(a.dataset, a.data, size, a.cache)
-    export_tiles_bundle(a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count)
+    export_tiles_bundle(
+        a.checkpoint, data, a.bundle, a.name, eval_count=a.eval_count, sweep_count=a.sweep_count, base=a.base
+    )
 
 
 if __name__ == "__main__":

@@ -116,3 +116,41 @@ def test_export_refuses_a_model_that_does_not_wrap(tmp_path: Path) -> None:
     data = load_dataset(f"folder:{data_dir}", "", 16)
     with pytest.raises(SystemExit, match="--circular true"):
         export_tiles_bundle(tmp_path / "run" / "last.pt", data, tmp_path / "b", "x")
+
+
+def test_a_tile_cascade_exports_generates_and_keeps_the_border(tmp_path: Path) -> None:
+    """A tiny 8x8 tile model and a 16x16 upsampler over it, both on a torus, exported by ``export_tiles`` with
+    ``base``: a tiling cascade whose tiles are opaque, reproducible, and whose inpainting keeps the outer ring."""
+    from training import train_pixel
+
+    images, labels = draw_tiles(64)
+    data_dir = write_folder(tmp_path / "tiles", images, labels, ("stripes", "checks"))
+    dataset = f"folder:{data_dir}"
+    tiny = "--palette-size 16 --embed-dim 8 --widths 8 8 --blocks-per-level 1 --attention 0 1 --emb-dim 16 --groups 4 "
+    tiny += "--epochs 1 --batch-size 16 --sample-count 4 --warmup-steps 2 --threads 1 --circular true --torus-roll true"
+    small = {"eval_count": 8, "sweep_count": 4, "speed_batch": 4, "speed_runs": 1, "two_sample": False}
+    train_pixel.main(["--dataset", dataset, "--out", str(tmp_path / "b"), "--name", "tb", "--sprite-size", "8",
+                      *tiny.split()])  # fmt: skip
+    export_tiles_bundle(tmp_path / "b" / "last.pt", load_dataset(dataset, "", 8), tmp_path / "models" / "tb", "tb",
+                        sweep=[(2, 1.0, 1.0, 0)], **small)  # fmt: skip
+    up_args = ["--sprite-size", "16", "--patch", "2", "--copy", "true", "--lowres", "true"]
+    train_pixel.main(["--dataset", dataset, "--out", str(tmp_path / "u"), "--name", "tu", *up_args,
+                      "--palette-from", str(tmp_path / "b"), *tiny.split()])  # fmt: skip
+    data = load_dataset(dataset, "", 16)
+    with pytest.raises(SystemExit, match="--base"):
+        export_tiles_bundle(tmp_path / "u" / "last.pt", data, tmp_path / "x", "tu", **small)
+    export_tiles_bundle(tmp_path / "u" / "last.pt", data, tmp_path / "models" / "tu", "tu",
+                        sweep=[(2, 1.0, 1.0, 0), (2, 1.0, 1.0, 1)], base=tmp_path / "models" / "tb",
+                        **small)  # fmt: skip
+    m = load_manifest(tmp_path / "models" / "tu")
+    tokens = m.extra["tokens"]
+    assert tokens["tiling"] is True and tokens["base"]["tiling"] is True and tokens["base"]["size"] == 8
+    assert set(m.graphs) == {"logits", "base"} and "cascade" in m.description
+    reg = Registry([tmp_path / "models"], builtin=False, env=False)
+    a = api.generate("tu", 4, seed=3, label="stripes", registry=reg).sprites
+    b = api.generate("tu", 1, seed=4, label="stripes", registry=reg).sprites
+    assert a.shape == (4, 16, 16, 4) and (a[..., 3] == 255).all() and a[1].tobytes() == b[0].tobytes()
+    mask = np.ones((16, 16), bool)
+    painted = api.inpaint("tu", a[0], mask, 2, seed=5, registry=reg).sprites
+    ring = ~np.pad(np.ones((14, 14), bool), 1)
+    assert (painted[:, ring] == a[0][ring]).all()  # the border that meets the neighbours is kept exactly
