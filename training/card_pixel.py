@@ -42,21 +42,23 @@ def _overlay_note(overlays: dict[str, dict[str, int]], labels: tuple[str, ...] |
     return note
 
 
-def _cascade_note(tok: dict) -> list[str]:
-    """The card's paragraph on a cascade's first stage (nothing for a single-stage bundle)."""
+def cascade_note(tok: dict, what: str = "sprite") -> list[str]:
+    """The card's paragraph on a cascade's first stage (nothing for a single-stage bundle); ``what`` the bundle
+    draws ("sprite", "tile")."""
     base = tok.get("base")
     if not base:
         return []
     b, d = base["size"], base["defaults"]
+    where = "centred" if what == "sprite" else "the whole half-size canvas"
     return [
         "",
-        f"**A cascade.** The network above is an upsampler: it also sees the sprite at half size and can copy the "
-        f"colour of the half-size pixel above it or of that pixel's neighbours. The half-size sprite comes from a "
-        f"first stage carried in this bundle (the graph of `{base['bundle']}`, {b}x{b}, centred), sampled at its own "
+        f"**A cascade.** The network above is an upsampler: it also sees the {what} at half size and can copy the "
+        f"colour of the half-size pixel above it or of that pixel's neighbours. The half-size {what} comes from a "
+        f"first stage carried in this bundle (the graph of `{base['bundle']}`, {b}x{b}, {where}), sampled at its own "
         f"measured defaults ({d['steps']} steps, guidance {d['guidance']:g}, temperature {d['temperature']:g}, "
         f"{d.get('corrector', 0)} corrector round(s)) with the request's label and palette; the request's settings "
         "are the upsampler's. Inpainting repaints the half-size blocks the mask touches first; variations vary the "
-        "half-size sprite at the same strength first.",
+        f"half-size {what} at the same strength first.",
     ]
 
 
@@ -100,7 +102,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         f"({d['nfe']} network evaluations per sprite). "
         "It also inpaints (repaints a mask, keeps every other pixel exactly), makes variations by re-masking a "
         "share of pixels (`strength` 0 returns the input), and samples inside a given palette (palette lock).",
-        *_cascade_note(tok),
+        *cascade_note(tok),
         "",
         "## Data",
         credits,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pixelsprite.manifest import Manifest
 
-from .card_pixel import quantized_lines
+from .card_pixel import cascade_note, quantized_lines
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -49,6 +49,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "repainted tile still meets its neighbours. "
         f"Defaults chosen by measurement: {d['steps']} steps, guidance {d['guidance']:g}, colour temperature "
         f"{d['temperature']:g}, {d['corrector']} corrector round(s) ({d['nfe']} network evaluations per tile).",
+        *cascade_note(tok, "tile"),
         "",
         "## Data",
         credits,

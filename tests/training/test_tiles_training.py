@@ -146,6 +146,7 @@ def test_a_tile_cascade_exports_generates_and_keeps_the_border(tmp_path: Path) -
     tokens = m.extra["tokens"]
     assert tokens["tiling"] is True and tokens["base"]["tiling"] is True and tokens["base"]["size"] == 8
     assert set(m.graphs) == {"logits", "base"} and "cascade" in m.description
+    assert "**A cascade.**" in (tmp_path / "models" / "tu" / "card.md").read_text()
     reg = Registry([tmp_path / "models"], builtin=False, env=False)
     a = api.generate("tu", 4, seed=3, label="stripes", registry=reg).sprites
     b = api.generate("tu", 1, seed=4, label="stripes", registry=reg).sprites
