@@ -13,6 +13,8 @@ held-out-mix sprites, two-sample test, FD, speed, sheets and card; for a tile mo
 ``finish_tiles_bundle``: seams, 3x3 sheets, and the evaluation budget from the quantised graph's own speed). The
 card's numbers then describe the quantised graph; compare them with the float bundle's card before shipping it.
 ``metrics.quantized`` records what was quantised and how far the graph's outputs moved on held-out canvases.
+For a cascade the upsampler's ``logits`` graph is quantised (calibrated with the sprites' 2x reductions as its
+half-size input) and the first stage's ``base`` graph is carried as it is.
 
 The runtime needs nothing new: onnxruntime runs QDQ graphs on every CPU (fastest where the CPU has int8 dot
 products, e.g. AVX-512 VNNI or ARM dotprod). Weights use a 7-bit range (``reduce_range``) so that x86 CPUs without
@@ -40,6 +42,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from pixelsprite.datasets.reduce import reduce_2x
 from pixelsprite.manifest import load_manifest, save_manifest, sha256_file
 from pixelsprite.pixel import palette_tokens
 
@@ -53,12 +56,22 @@ KEEP_METRICS = ("parity_max_abs_diff", "floors", "sweep", "sweep_count")
 
 
 def masked_canvases(
-    images: np.ndarray, labels: np.ndarray, palette: np.ndarray, null_label: int, batches: int, batch: int, seed: int
+    images: np.ndarray,
+    labels: np.ndarray,
+    palette: np.ndarray,
+    null_label: int,
+    batches: int,
+    batch: int,
+    seed: int,
+    lowres: bool = False,
 ) -> list[dict[str, np.ndarray]]:
     """``batches`` feeds of the ``logits`` graph: training sprites (uint8 ``(N, S, S, 4)``) as tokens of ``palette``
-    (K, 3) uint8, each with a share t ~ U(0, 1) of its pixels set to MASK (K + 1), a tenth with the null label."""
+    (K, 3) uint8, each with a share t ~ U(0, 1) of its pixels set to MASK (K + 1), a tenth with the null label.
+    ``lowres`` (a cascade's upsampler): each feed also holds the sprites' pixel-art 2x reductions as tokens
+    (``(B, S/2, S/2)``), as the upsampler sees them in training."""
     rng = np.random.default_rng(seed)
     tokens = palette_tokens(images, palette)
+    small = palette_tokens(np.stack([reduce_2x(x) for x in images]), palette) if lowres else None
     k = len(palette)
     feeds = []
     for _ in range(batches):
@@ -68,7 +81,7 @@ def masked_canvases(
         x[rng.random(x.shape) < t[:, None, None]] = k + 1
         lab = labels[idx].astype(np.int64)
         lab[rng.random(batch) < 0.1] = null_label
-        feeds.append({"tokens": x, "t": t, "label": lab})
+        feeds.append({"tokens": x, "t": t, "label": lab, **({} if small is None else {"lowres": small[idx]})})
     return feeds
 
 
@@ -127,13 +140,13 @@ def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) 
 def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval_count: int = 512) -> dict[str, Any]:
     m = load_manifest(source)
     tokens = m.extra["tokens"]
-    if m.family != "pixel" or tokens.get("base"):
-        raise SystemExit(f"{source}: not a single-stage pixel bundle")
+    if m.family != "pixel":
+        raise SystemExit(f"{source}: not a pixel bundle")
     palette = from_hex(tokens["palette"])
     train, val = data.train(), data.val()
-    null = len(m.labels)
-    calibration = masked_canvases(train.images, train.labels, palette, null, batches=16, batch=32, seed=0)
-    held_out = masked_canvases(val.images, val.labels, palette, null, batches=4, batch=32, seed=1)
+    null, cascade = len(m.labels), "base" in tokens  # a cascade: its upsampler is quantised, its first stage kept
+    calibration = masked_canvases(train.images, train.labels, palette, null, 16, 32, seed=0, lowres=cascade)
+    held_out = masked_canvases(val.images, val.labels, palette, null, 4, 32, seed=1, lowres=cascade)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     out = work / name
     shutil.copytree(source, out)

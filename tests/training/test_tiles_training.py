@@ -155,3 +155,15 @@ def test_a_tile_cascade_exports_generates_and_keeps_the_border(tmp_path: Path) -
     painted = api.inpaint("tu", a[0], mask, 2, seed=5, registry=reg).sprites
     ring = ~np.pad(np.ones((14, 14), bool), 1)
     assert (painted[:, ring] == a[0][ring]).all()  # the border that meets the neighbours is kept exactly
+
+    # int8: the upsampler's convolutions quantised (calibrated with half-size tiles), the first stage carried as is
+    from training.quantize_pixel import quantize_bundle
+
+    quantize_bundle(tmp_path / "models" / "tu", data, tmp_path / "models" / "tuq", "tuq", eval_count=8)
+    q = load_manifest(tmp_path / "models" / "tuq")
+    assert "quantized" in q.metrics and q.extra["tokens"]["base"] == tokens["base"]
+    assert (tmp_path / "models" / "tuq" / "base.onnx").read_bytes() == (
+        tmp_path / "models" / "tb" / "logits.onnx"
+    ).read_bytes()
+    fresh = Registry([tmp_path / "models"], builtin=False, env=False)
+    assert api.generate("tuq", 2, seed=3, label="checks", registry=fresh).sprites.shape == (2, 16, 16, 4)
