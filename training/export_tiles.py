@@ -59,7 +59,7 @@ TARGET_TILES_PER_S = {16: 100.0, 32: 30.0}  # issue 19's speed targets at defaul
 COLOUR_GAP = 0.25  # the defaults keep colours per tile within this share of real
 QUALITY_NFE = 13  # the defaults may always spend this many evaluations per tile (12 steps + a corrector round):
 # quality first; when the speed target allows more, they may spend more
-SWEEP = [(steps, temp, 1.0, corr) for steps in (6, 8, 12) for temp in (0.6, 0.75, 0.9) for corr in (0, 1)] + [
+SWEEP = [(steps, temp, 1.0, corr) for steps in (6, 8, 12) for temp in (0.6, 0.75, 0.9, 1.0) for corr in (0, 1)] + [
     (6, temp, 2.0, corr) for temp in (0.6, 0.75) for corr in (0, 1)
 ]
 """(steps, colour temperature, guidance, corrector rounds) measured on the held-out split; reveal order random."""
