@@ -127,6 +127,21 @@ def speed(
     return batch / float(np.median(times))
 
 
+def nfe_of(steps: int, guidance: float, corrector: int) -> int:
+    """Network evaluations per sprite of one labelled sampling run (a guided step asks the network twice)."""
+    return (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
+
+
+def sweep_metrics(parity: float, floors: dict[str, Any], rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """The metrics an export measured before its defaults are chosen: graph parity, floors, the sweep's rows."""
+    return {
+        "parity_max_abs_diff": {"logits": parity, "tolerance": PARITY_ATOL},
+        "floors": floors,
+        "sweep": rows,
+        "sweep_count": count,
+    }
+
+
 def crisp_stats(gen: np.ndarray, real_profile: np.ndarray) -> dict:
     p = step_profile(gen)
     return {"step_tv": round(profile_distance(p, real_profile), 4), "step_profile": [round(float(x), 4) for x in p]}
@@ -224,22 +239,16 @@ def export_pixel_bundle(
     for solver, steps, temp, guidance, corrector in sweep or SWEEP:
         kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance, "corrector": corrector}
         gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector, first)
-        nfe = (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
         row = {
             **kw,
-            "nfe": nfe,
+            "nfe": nfe_of(steps, guidance, corrector),
             "fd": round(fd(gen), 4),
             **crisp_stats(gen, real_profile),
             **{k: round(v, 4) for k, v in pixel_art_stats(gen).items()},
         }
         rows.append(row)
         print(f"sweep {json.dumps(row)}", flush=True)
-    measured = {
-        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
-        "floors": floors,
-        "sweep": rows,
-        "sweep_count": sweep_count,
-    }
+    measured = sweep_metrics(net.parity_max_abs_diff, floors, rows, sweep_count)
     return finish_pixel_bundle(
         out, replace(manifest, metrics=measured), data, bundle, eval_count=eval_count, max_nfe=max_nfe, started=t0
     )

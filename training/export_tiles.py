@@ -39,7 +39,7 @@ from pixelsprite.registry import Registry
 from .card_tiles import write_card
 from .data.builders import SpriteSet, load_dataset
 from .evaluate import memorization_rate, pixel_art_stats
-from .export import PARITY_ATOL, install_bundle
+from .export import install_bundle
 from .export_generator import labels_like
 from .export_pixel import (
     _two_sample,
@@ -48,6 +48,8 @@ from .export_pixel import (
     first_stage,
     generate_settings,
     load_pixel_model,
+    nfe_of,
+    sweep_metrics,
     token_conditioning,
 )
 from .sheets import save_sheet
@@ -63,11 +65,6 @@ SWEEP = [(steps, temp, 1.0, corr) for steps in (6, 8, 12) for temp in (0.6, 0.75
     (6, temp, 2.0, corr) for temp in (0.6, 0.75) for corr in (0, 1)
 ]
 """(steps, colour temperature, guidance, corrector rounds) measured on the held-out split; reveal order random."""
-
-
-def nfe_of(steps: int, guidance: float, corrector: int) -> int:
-    """Network evaluations per tile of one labelled sampling run."""
-    return (steps + corrector) * (2 if guidance not in (0.0, 1.0) else 1)
 
 
 def evaluations_per_s(model: PixelModel, label: str, batch: int = SPEED_BATCH, runs: int = 5) -> float:
@@ -169,11 +166,12 @@ def export_tiles_bundle(
         tiling=True,
         opaque=bool((data.images[..., 3] == 255).all()),  # terrain tiles: no pixel may come out transparent
     )
-    description = (
-        f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
-        f"{len(palette)}-colour palette on a torus ({data.name})"
-    )
-    if cascade:
+    if not cascade:
+        description = (
+            f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}): masked discrete diffusion over a "
+            f"{len(palette)}-colour palette on a torus ({data.name})"
+        )
+    else:
         b = cascade["base"]
         description = (
             f"Seamless {s}x{s} terrain tiles ({', '.join(data.label_names)}), a cascade: {b['bundle']} draws the "
@@ -215,15 +213,9 @@ def export_tiles_bundle(
         }
         rows.append(row)
         print(f"sweep {json.dumps(row)}", flush=True)
-    metrics = {
-        "parity_max_abs_diff": {"logits": net.parity_max_abs_diff, "tolerance": PARITY_ATOL},
-        "floors": floors,
-        "sweep": rows,
-        "sweep_count": sweep_count,
-    }
     return finish_tiles_bundle(
         out,
-        replace(manifest, metrics=metrics),
+        replace(manifest, metrics=sweep_metrics(net.parity_max_abs_diff, floors, rows, sweep_count)),
         data,
         bundle,
         eval_count=eval_count,
