@@ -11,6 +11,11 @@ construction.
 
 Graph ``logits``: ``tokens`` int64 ``(batch, H, W)``, ``t`` float32 ``(batch,)`` (share of the canvas still
 masked), ``label`` int64 ``(batch,)`` (``num_labels`` = no label) -> ``logits`` float32 ``(batch, 1 + K, H, W)``.
+A graph may also take ``pick`` int64 ``(batch, P)`` as its last input, flat pixel indices in ``[0, H*W)``, and then
+returns ``(batch, 1 + K, P)``: the logits of those pixels only. The sampler knows before each evaluation which
+pixels it will draw (the reveal order is drawn from the seed; the corrector's pixels from the canvas), so it asks
+for those; the backbone still sees the whole canvas, but the per-pixel head (255 colours, the copy mixture) runs on
+an eighth of it at 8 steps.
 
 Solvers (the order pixels are revealed in; one network evaluation per step, two with guidance):
     * ``random``: a fixed random order per sprite (drawn from its seed);
@@ -89,6 +94,8 @@ HARD_STEP = STEP_EDGES[-1]
 """OKLab distance from which a neighbour step is "hard" (the last bin of the neighbour-step profile)."""
 CONFETTI_NEIGHBOURS = 3
 """Opaque 4-neighbours a pixel needs before the corrector may call it confetti (edges and tips are left alone)."""
+PICK_INPUT = "pick"
+"""The name of a ``logits`` graph's optional last input: the pixels whose logits are wanted (module docstring)."""
 CHUNK_LOGITS = 256 * 16 * 16 * 256
 """Logits per network call (64 MB of float32): 256 sprites of 16x16 with 255 colours, 40 at 40x40, 64 tiles of
 16x16 with 1023 colours (the logits are (rows, 1 + K, H, W) floats)."""
@@ -348,6 +355,19 @@ def _draw(
     return u_opaque < p_opaque, pick, p_opaque, prob, cdf[:, -1]
 
 
+def pick_lists(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """bool (n, H*W) pixels to draw -> (pick int64 (n, P): each sprite's selected flat indices in order, padded
+    with 0 to the longest (P >= 1), rows (m,), cols (m,), slots (m,)): ``np.nonzero(sel)`` and where each selected
+    pixel sits in ``pick`` (the logits of pixel ``(rows[j], cols[j])`` are ``logits[rows[j], :, slots[j]]``)."""
+    rows, cols = np.nonzero(sel)
+    counts = sel.sum(1)
+    starts = np.cumsum(counts) - counts
+    slots = np.arange(len(rows)) - starts[rows]
+    pick = np.zeros((sel.shape[0], max(int(counts.max(initial=0)), 1)), np.int64)
+    pick[rows, slots] = cols
+    return pick, rows, cols, slots
+
+
 def still_masked(fill: int, step: int, steps: int) -> int:
     """Pixels (of ``fill`` to fill) still masked after step ``step`` (0-based) of ``steps``: cosine schedule."""
     return int(math.floor(fill * math.cos(0.5 * math.pi * (step + 1) / steps)))
@@ -370,6 +390,7 @@ class PixelModel:
     base: PixelModel | None = field(init=False, repr=False, default=None)
     _palette_lab: np.ndarray = field(init=False, repr=False)
     _size: tuple[int, int] = field(init=False, repr=False)
+    _picks: bool = field(init=False, repr=False)  # the graph takes ``pick`` (module docstring)
 
     FAMILY: ClassVar[str] = FAMILY
     ROLE: ClassVar[str] = ROLE
@@ -396,22 +417,28 @@ class PixelModel:
         spec = TokenSpec.parse(m.labels, section, h * w, where)
         g = m.graph(self.stage)
         inputs = 4 if cascade else 3
+        picks = len(g.inputs) == inputs + 1 and g.inputs[-1].name == PICK_INPUT
         ok = (
-            len(g.inputs) == inputs
+            len(g.inputs) == inputs + picks
             and g.inputs[0].dtype == "int64"
             and tuple(g.inputs[0].shape[1:]) == (h, w)
             and g.inputs[1].dtype == "float32"
             and g.inputs[2].dtype == "int64"
             and (not cascade or (g.inputs[3].dtype == "int64" and tuple(g.inputs[3].shape[1:]) == (h // 2, w // 2)))
-            and tuple(g.outputs[0].shape[1:]) == (1 + len(spec.palette), h, w)
+            and (not picks or (g.inputs[-1].dtype == "int64" and len(g.inputs[-1].shape) == 2))
+            and len(g.outputs[0].shape) == (3 if picks else 4)
+            and g.outputs[0].shape[1] == 1 + len(spec.palette)
+            and (picks or tuple(g.outputs[0].shape[2:]) == (h, w))
         )
         if not ok:
             lowres = f", lowres int64 [batch, {h // 2}, {w // 2}]" if cascade else ""
             raise BundleError(
                 f"{where}: the {self.stage!r} graph must take tokens int64 [batch, {h}, {w}], t float32 "
                 f"[batch], label int64 [batch]{lowres} and return float32 [batch, {1 + len(spec.palette)}, "
-                f"{h}, {w}]"
+                f"{h}, {w}] (or also take {PICK_INPUT} int64 [batch, pixels] last and return float32 [batch, "
+                f"{1 + len(spec.palette)}, pixels])"
             )
+        object.__setattr__(self, "_picks", picks)
         object.__setattr__(self, "spec", spec)
         object.__setattr__(self, "_palette_lab", srgb_to_oklab(spec.palette))
         object.__setattr__(self, "_size", (w, h))
@@ -465,15 +492,27 @@ class PixelModel:
 
     # ---------------------------------------------------------------------------------------- the network
     def network(
-        self, tokens: np.ndarray, t: np.ndarray, label: np.ndarray, lowres: np.ndarray | None = None
+        self,
+        tokens: np.ndarray,
+        t: np.ndarray,
+        label: np.ndarray,
+        lowres: np.ndarray | None = None,
+        pick: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Raw logits float32 ``(B, 1 + K, H, W)`` in chunks of at most :data:`CHUNK_LOGITS` logits; ``lowres``
-        (B, H/2, W/2) int64: a cascade's half-size tokens (its upsampler's fourth input)."""
+        """Raw logits float32 ``(B, 1 + K, H, W)``, or ``(B, 1 + K, P)`` for the pixels ``pick`` (B, P) int64 (flat
+        indices), in chunks of at most :data:`CHUNK_LOGITS` logits; ``lowres`` (B, H/2, W/2) int64: a cascade's
+        half-size tokens (its upsampler's fourth input). A graph that takes ``pick`` computes only those pixels (all
+        of them when ``pick`` is None); for one that does not they are taken from the whole canvas."""
         g = self.manifest.graphs[self.stage]
         names = [s.name for s in g.inputs]
-        rows = max(1, CHUNK_LOGITS // (tokens.shape[1] * tokens.shape[2] * (1 + len(self.spec.palette))))
+        n, h, w = tokens.shape
+        want = None if pick is None else np.ascontiguousarray(pick, dtype=np.int64)
+        if self._picks and want is None:
+            want = np.broadcast_to(np.arange(h * w, dtype=np.int64), (n, h * w))
+        per_row = (h * w if want is None or not self._picks else want.shape[1]) * (1 + len(self.spec.palette))
+        rows = max(1, CHUNK_LOGITS // max(per_row, 1))
         out = []
-        for i in range(0, tokens.shape[0], rows):
+        for i in range(0, n, rows):
             feeds: dict[str, np.ndarray] = {
                 names[0]: np.ascontiguousarray(tokens[i : i + rows], dtype=np.int64),
                 names[1]: np.ascontiguousarray(t[i : i + rows], dtype=np.float32),
@@ -481,37 +520,50 @@ class PixelModel:
             }
             if lowres is not None:
                 feeds[names[3]] = np.ascontiguousarray(lowres[i : i + rows], dtype=np.int64)
-            out.append(self.bundle.run(self.stage, feeds)[g.outputs[0].name].astype(np.float32, copy=False))
-        return np.concatenate(out)
+            if self._picks and want is not None:
+                feeds[PICK_INPUT] = np.ascontiguousarray(want[i : i + rows])
+            chunk = self.bundle.run(self.stage, feeds)[g.outputs[0].name].astype(np.float32, copy=False)
+            if not self._picks and want is not None:  # (rows, C, H, W) -> the picked pixels (rows, C, P)
+                flat = chunk.reshape(chunk.shape[0], chunk.shape[1], h * w)
+                chunk = np.take_along_axis(flat, want[i : i + rows, None, :], axis=2)
+            out.append(chunk)
+        logits = np.concatenate(out)
+        return logits.reshape(n, -1, h, w) if pick is None else logits
 
     def guided_logits(
-        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, lowres: np.ndarray | None = None
+        self,
+        tokens: np.ndarray,
+        t: np.ndarray,
+        s: PixelSettings,
+        lowres: np.ndarray | None = None,
+        pick: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call); for an
-        ``opaque`` bundle the opacity logit is pinned high, so every draw is opaque (the uniforms drawn are the
-        same, so seeds keep their meaning)."""
-        out = self._guided_logits(tokens, t, s, lowres)
+        """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call), of every pixel
+        or of ``pick`` (:meth:`network`); for an ``opaque`` bundle the opacity logit is pinned high, so every draw
+        is opaque (the uniforms drawn are the same, so seeds keep their meaning)."""
+        out = self._guided_logits(tokens, t, s, lowres, pick)
         if self.spec.opaque:
             out[:, 0] = OPAQUE_LOGIT
         return out
 
     def _guided_logits(
-        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, lowres: np.ndarray | None
+        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, lowres: np.ndarray | None, pick: np.ndarray | None
     ) -> np.ndarray:
         n = len(tokens)
         null = self.spec.null_label
         if null is None:
-            return self.network(tokens, t, np.zeros(n, np.int64), lowres)
+            return self.network(tokens, t, np.zeros(n, np.int64), lowres, pick)
         label = np.full(n, s.label, np.int64)
         if s.label == null or s.guidance == 1.0:
-            return self.network(tokens, t, label, lowres)
+            return self.network(tokens, t, label, lowres, pick)
         if s.guidance == 0.0:
-            return self.network(tokens, t, np.full(n, null, np.int64), lowres)
+            return self.network(tokens, t, np.full(n, null, np.int64), lowres, pick)
         both = self.network(
             np.concatenate([tokens, tokens]),
             np.concatenate([t, t]),
             np.concatenate([label, np.full(n, null, np.int64)]),
             None if lowres is None else np.concatenate([lowres, lowres]),
+            None if pick is None else np.concatenate([pick, pick]),
         )
         cond, uncond = both[:n], both[n:]
         return uncond + s.guidance * (cond - uncond)
@@ -575,15 +627,15 @@ class PixelModel:
             u = np.stack([r.random((3, hw)) for r in rngs])  # (n, 3, hw)
             masked_now = remaining.sum(1)
             t = (masked_now / hw).astype(np.float32)
-            logits = self.guided_logits(state.reshape(n, h, w), t, s, lowres).reshape(n, -1, hw)
             target = to_fill - np.array([still_masked(int(f), i, steps) for f in to_fill])  # revealed after step
             if s.solver == "random":
                 candidates = remaining & (rank_random < target[:, None])
             else:
                 candidates = remaining
-            rows, cols = np.nonzero(candidates)
+            wanted, rows, cols, slots = pick_lists(candidates)
+            logits = self.guided_logits(state.reshape(n, h, w), t, s, lowres, wanted)
             opaque, pick, p_opaque, prob, total = _draw(
-                logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot
+                logits[rows, :, slots], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot
             )
             if s.solver == "random":
                 now_rows, now_cols, sel = rows, cols, np.ones(len(rows), bool)
@@ -616,13 +668,17 @@ class PixelModel:
             redo = (redo | floating(canvas, len(self.spec.palette), self.spec.tiling)).reshape(n, hw) & fill
             t = (redo.sum(1) / hw).astype(np.float32)
             masked = np.where(redo, mask_tok, state).reshape(n, h, w)
-            logits = self.guided_logits(masked, t, s, lowres).reshape(n, -1, hw)
-            rows, cols = np.nonzero(redo)
+            wanted, rows, cols, slots = pick_lists(redo)
+            if not len(rows):  # nothing to redraw: no evaluation (the uniforms above were drawn all the same)
+                if hook is not None:
+                    hook(steps + c + 1, steps + s.corrector)
+                continue
+            logits = self.guided_logits(masked, t, s, lowres, wanted)
             exclude = around.reshape(n, hw, 4)[rows, cols] - 1  # colour index, -1 for transparent / off the canvas
             if group is not None:
                 exclude = np.where(exclude >= 0, group[np.maximum(exclude, 0)], -1)
             opaque, pick, *_ = _draw(
-                logits[rows, :, cols], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot, exclude
+                logits[rows, :, slots], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot, exclude
             )
             token = pick + 1 if rep is None else rep[pick]
             state[rows, cols] = np.where(opaque, token, 0)

@@ -27,6 +27,7 @@ from torch import nn
 from pixelsprite.colorspace import srgb_to_oklab
 from pixelsprite.manifest import load_manifest
 
+from .graph_feeds import canvas_logits, every_pixel
 from .models.token_unet import TokenUNet, TokenUNetConfig, example_inputs
 from .token_palette import from_hex
 
@@ -121,7 +122,9 @@ def token_unet_from_bundle(bundle: str | Path, checks: int = 8) -> TokenUNet:
     net.load_state_dict(loaded)
 
     session = ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
-    (expected,) = session.run(["logits"], {name: x.numpy() for name, x in feeds.items()})
+    numpy_feeds = every_pixel({name: x.numpy() for name, x in feeds.items()}, [i.name for i in session.get_inputs()])
+    (expected,) = session.run(["logits"], numpy_feeds)
+    expected = canvas_logits(expected, numpy_feeds["tokens"])
     with torch.no_grad():
         got = net(*example).numpy()
     diff = float(np.abs(got - expected).max())

@@ -41,7 +41,7 @@ from .evaluate import memorization_rate, pixel_art_stats
 from .evaluate_generator import frechet_meter
 from .export import PARITY_ATOL, export_graph, install_bundle
 from .export_generator import labels_like
-from .models.token_unet import TokenUNet, TokenUNetConfig, example_inputs
+from .models.token_unet import PickingTokenUNet, TokenUNet, TokenUNetConfig, example_inputs
 from .onnx_teacher import is_bundle
 from .sheets import save_sheet
 from .token_palette import from_hex, from_tokens, to_tokens
@@ -254,10 +254,24 @@ def export_pixel_bundle(
     )
 
 
+PICK_EXAMPLE = 24
+"""Pixels picked per canvas in the export's example inputs (any count works at run time: a dynamic axis)."""
+
+
+def logits_graph(model: TokenUNet, labels: int, path: Path, seed: int = 0) -> Any:
+    """Export ``model``'s ``logits`` graph to ``path`` (parity-checked against torch on 6 random canvases): with
+    ``pick`` as its last input where the model can pick (patch 1; :class:`PickingTokenUNet`), so the sampler asks
+    only for the pixels it draws. Returns :func:`training.export.export_graph`'s result."""
+    if not model.can_pick():
+        return export_graph(model, example_inputs(model.cfg, labels, 6, seed=seed), ["logits"], path)
+    example = example_inputs(model.cfg, labels, 6, seed=seed, pick=PICK_EXAMPLE)
+    dims = {"pick": {1: "pixels"}, "logits": {2: "pixels"}}
+    return export_graph(PickingTokenUNet.of(model), example, ["logits"], path, dynamic_dims=dims)
+
+
 def export_logits(model: TokenUNet, data: SpriteSet, out: Path) -> Any:
-    """The ``logits`` ONNX graph of ``model`` in ``out``, parity-checked against torch on random canvases."""
-    example = example_inputs(model.cfg, len(data.label_names), 6, seed=0)
-    net = export_graph(model, example, ["logits"], out / "logits.onnx")
+    """The ``logits`` ONNX graph of ``model`` in ``out`` (:func:`logits_graph`)."""
+    net = logits_graph(model, len(data.label_names), out / "logits.onnx")
     print(f"exported logits: parity {net.parity_max_abs_diff:.2e}", flush=True)
     return net
 

@@ -18,6 +18,8 @@ from torch import nn
 
 from pixelsprite.manifest import MANIFEST_NAME, load_manifest
 
+from .graph_feeds import canvas_logits, every_pixel
+
 
 def is_bundle(path: str | Path) -> bool:
     """True for a model bundle folder (it holds ``manifest.json``), False for a checkpoint file."""
@@ -50,10 +52,11 @@ class OnnxTeacher(nn.Module):
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        feeds = {
+        feeds: dict[str, np.ndarray] = {
             "tokens": tokens.detach().cpu().numpy().astype(np.int64),
             "t": t.detach().cpu().numpy().astype(np.float32),
             "label": label.detach().cpu().numpy().astype(np.int64),
         }
-        (out,) = self.session.run(["logits"], feeds)
-        return torch.from_numpy(out).to(tokens.device)
+        names = [i.name for i in self.session.get_inputs()]
+        (out,) = self.session.run(["logits"], every_pixel(feeds, names))
+        return torch.from_numpy(canvas_logits(out, feeds["tokens"])).to(tokens.device)

@@ -49,6 +49,7 @@ from pixelsprite.pixel import palette_tokens
 from .data.builders import SpriteSet, load_dataset
 from .export_pixel import finish_pixel_bundle
 from .export_tiles import finish_tiles_bundle
+from .graph_feeds import every_pixel
 from .token_palette import from_hex
 
 KEEP_METRICS = ("parity_max_abs_diff", "floors", "sweep", "sweep_count")
@@ -94,7 +95,10 @@ class _Reader(CalibrationDataReader):
 
 
 def quantize_graph(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> list[str]:
-    """Write the QDQ-quantised ``src`` to ``dst``; returns the names of the Conv nodes left in float."""
+    """Write the QDQ-quantised ``src`` to ``dst``; returns the names of the Conv nodes left in float. A graph that
+    takes ``pick`` is calibrated on every pixel (the convolutions' activations do not depend on it)."""
+    names = [i.name for i in onnx.load(str(src)).graph.input]
+    calibration = [every_pixel(feed, names) for feed in calibration]
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
@@ -130,8 +134,8 @@ def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) 
     a_s, b_s = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (before, after))
     opacity, tv = 0.0, []
     for feed in feeds:
-        (a,) = a_s.run(["logits"], feed)
-        (b,) = b_s.run(["logits"], feed)
+        (a,) = a_s.run(["logits"], every_pixel(feed, [i.name for i in a_s.get_inputs()]))
+        (b,) = b_s.run(["logits"], every_pixel(feed, [i.name for i in b_s.get_inputs()]))
         opacity = max(opacity, float(np.abs(a[:, 0] - b[:, 0]).max()))
         tv.append(float(0.5 * np.abs(_colour_probs(a) - _colour_probs(b)).sum(1).mean()))
     return {"opacity_logit_max_abs_diff": round(opacity, 4), "colour_mean_tv": round(float(np.mean(tv)), 4)}

@@ -16,10 +16,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from pixelsprite.colorspace import srgb_to_oklab  # noqa: E402
 from pixelsprite.imageio import write_png  # noqa: E402
 from pixelsprite.manifest import ImageSpec, Manifest, PostprocessSpec  # noqa: E402
 from pixelsprite.pixel import TokenSpec  # noqa: E402
 from training.export import export_graph  # noqa: E402
+from training.export_pixel import logits_graph  # noqa: E402
 from training.models.token_unet import TokenUNet, TokenUNetConfig  # noqa: E402
 from training.models.unet import UNetConfig  # noqa: E402
 
@@ -43,31 +45,44 @@ CFG = TokenUNetConfig(
 )
 
 
-def tiny_token_net(seed: int = 0, tiling: bool = False) -> TokenUNet:
+def tiny_token_net(seed: int = 0, tiling: bool = False, copy: bool = False) -> TokenUNet:
     torch.manual_seed(seed)
-    model = TokenUNet(replace(CFG, unet=replace(CFG.unet, circular=tiling)))
+    cfg = replace(CFG, unet=replace(CFG.unet, circular=tiling), copy=copy, shades=2 if copy else 0)
+    model = TokenUNet(cfg)
     with torch.no_grad():  # the zero-initialised layers would make every logit 0
         for p in model.parameters():
             if p.abs().sum() == 0 and p.ndim > 1:
                 p.normal_(0, 0.3)
+    model.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)).float())
     return model.eval()
 
 
 def write_pixel_model(
-    root: Path, name: str = "tpixel", labels: tuple[str, ...] = LABELS, tiling: bool = False, opaque: bool = False
+    root: Path,
+    name: str = "tpixel",
+    labels: tuple[str, ...] = LABELS,
+    tiling: bool = False,
+    opaque: bool = False,
+    picks: bool = False,
+    copy: bool = False,
 ) -> Path:
-    """``tiling``: the network wraps around (a tile model, ``tokens.tiling``); ``opaque``: ``tokens.opaque``."""
+    """``tiling``: the network wraps around (a tile model, ``tokens.tiling``); ``opaque``: ``tokens.opaque``;
+    ``picks``: the graph takes ``pick`` (the logits of the pixels asked for; ``training.export_pixel.logits_graph``);
+    ``copy``: the network has the copy head and a shade gate."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
-    model = tiny_token_net(tiling=tiling)
-    g = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, len(PALETTE) + 2, (4, SIZE, SIZE), generator=g)
-    spec = export_graph(
-        model,
-        {"tokens": tokens, "t": torch.tensor([0.0, 0.3, 0.7, 1.0]), "label": torch.tensor([0, 1, 2, 0])},
-        ["logits"],
-        folder / "logits.onnx",
-    ).graph
+    model = tiny_token_net(tiling=tiling, copy=copy)
+    if picks:
+        spec = logits_graph(model, len(LABELS), folder / "logits.onnx").graph
+    else:
+        g = torch.Generator().manual_seed(0)
+        tokens = torch.randint(0, len(PALETTE) + 2, (4, SIZE, SIZE), generator=g)
+        spec = export_graph(
+            model,
+            {"tokens": tokens, "t": torch.tensor([0.0, 0.3, 0.7, 1.0]), "label": torch.tensor([0, 1, 2, 0])},
+            ["logits"],
+            folder / "logits.onnx",
+        ).graph
     tok = TokenSpec(
         PALETTE,
         len(labels) if labels else None,

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from pixelsprite.manifest import load_manifest, sha256_file
+from training.graph_feeds import canvas_logits, every_pixel
 
 from .test_diffusion_training import write_folder
 
@@ -54,7 +55,8 @@ def graph_output(bundle: Path, tokens: torch.Tensor, t: torch.Tensor, label: tor
     m = load_manifest(bundle)
     session = ort.InferenceSession(str(bundle / m.graphs["logits"].file), providers=["CPUExecutionProvider"])
     feeds = {"tokens": tokens.numpy(), "t": t.numpy(), "label": label.numpy()}
-    return session.run(["logits"], feeds)[0]
+    out = session.run(["logits"], every_pixel(feeds, [i.name for i in session.get_inputs()]))[0]
+    return canvas_logits(out, feeds["tokens"])
 
 
 def test_the_rebuilt_network_gives_the_bundles_graph_back(copy_bundle: Path) -> None:

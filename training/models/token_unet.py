@@ -51,6 +51,12 @@ says which of them each pixel repeats.
 
 Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64[, lowres (B, S/2, S/2) int64]) ->
 (B, 1 + K, S, S) float32``, the ONNX signature.
+
+Picked pixels (patch 1): ``forward(..., pick=(B, P) int64)``, flat pixel indices in [0, S·S), returns (B, 1 + K, P):
+the same numbers for those pixels only. The backbone still sees the whole canvas; the per-pixel head (the 1×1
+output convolution and the copy mixture over 255 colours) runs on the P pixels the sampler will draw, about an
+eighth of the canvas a step at 8 reveal steps. Exported graphs take ``pick`` as their last input
+(docs/bundle-format.md).
 """
 
 from __future__ import annotations
@@ -150,25 +156,40 @@ class TokenUNet(nn.Module):
         self.backbone.out = head
 
     def forward(
-        self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor, lowres: torch.Tensor | None = None
+        self,
+        tokens: torch.Tensor,
+        t: torch.Tensor,
+        label: torch.Tensor,
+        lowres: torch.Tensor | None = None,
+        pick: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if self.cfg.lowres != (lowres is not None):
             raise ValueError("an upsampler (lowres=True) needs lowres tokens; any other model takes none")
         x = self.embed(tokens).permute(0, 3, 1, 2)
         p = self.cfg.patch
+        if pick is not None and p != 1:
+            raise ValueError("pick needs patch 1 (a cell's pixels share one output row)")
         if p == 1:
             if lowres is not None:  # each half-size token repeated over its block's 2×2 pixels
                 up = self.embed(lowres).permute(0, 3, 1, 2).repeat_interleave(2, 2).repeat_interleave(2, 3)
                 x = torch.cat([x, up], 1)
-            out = self.backbone(x, t, label)
+            if pick is None:
+                out = self.backbone(x, t, label)
+            else:  # the 1×1 head on the picked pixels only: (B, C, P, 1)
+                out = self.backbone.out(at_pixels(self.backbone.features(x, t, label), pick))
         else:
             cells = F.pixel_unshuffle(x, p)
             if lowres is not None:
                 cells = torch.cat([cells, self.embed(lowres).permute(0, 3, 1, 2)], 1)
             out = F.pixel_shuffle(self.backbone(cells, t, label), p)
-        if not self.cfg.copy:
-            return out
-        return copy_mixture(out, tokens, self.cfg.palette_size, self.cfg.unet.circular, self.shade_kernel, lowres)
+        if self.cfg.copy:
+            k, wrap = self.cfg.palette_size, self.cfg.unet.circular
+            out = copy_mixture(out, tokens, k, wrap, self.shade_kernel, lowres, pick)
+        return out if pick is None else out[..., 0]
+
+    def can_pick(self) -> bool:
+        """Whether ``forward`` takes ``pick`` (patch 1: one output row per pixel)."""
+        return self.cfg.patch == 1
 
     def set_palette(self, lab: torch.Tensor) -> None:
         """Fill the shade kernel from the palette's colours ``lab`` (K, 3) float OKLab, in token order (token i + 1
@@ -185,10 +206,32 @@ class TokenUNet(nn.Module):
         self.shade_kernel.copy_(kernel)
 
 
-def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int) -> dict[str, torch.Tensor]:
+class PickingTokenUNet(TokenUNet):
+    """A :class:`TokenUNet` whose last positional input is ``pick``: ``(tokens, t, label[, lowres], pick) ->
+    (B, 1 + K, P)``, the exported graph's signature (an exporter passes inputs by position). Same parameter names,
+    so a graph exported from it keeps the weights' names (``training.bundle_network``)."""
+
+    @classmethod
+    def of(cls, net: TokenUNet) -> PickingTokenUNet:
+        if not net.can_pick():
+            raise ValueError("pick needs patch 1")
+        picking = cls(net.cfg)
+        picking.load_state_dict(net.state_dict())
+        return picking.eval()
+
+    def forward(  # type: ignore[override]  # positional, as an exporter passes inputs
+        self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor, *rest: torch.Tensor
+    ) -> torch.Tensor:
+        if len(rest) != 1 + self.cfg.lowres:
+            raise ValueError(f"expected {'lowres and ' if self.cfg.lowres else ''}pick after tokens, t, label")
+        return super().forward(tokens, t, label, rest[0] if self.cfg.lowres else None, rest[-1])
+
+
+def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int, pick: int = 0) -> dict[str, torch.Tensor]:
     """Random inputs of :class:`TokenUNet` for parity checks: ``count`` canvases of tokens in 0..K + 1 (MASK
-    included), mask ratios in [0, 1), every label and the null label (``labels``) in turn, and half-size tokens for
-    an upsampler. Deterministic given ``seed``; named as the ONNX graph's inputs."""
+    included), mask ratios in [0, 1), every label and the null label (``labels``) in turn, half-size tokens for
+    an upsampler, and with ``pick`` > 0 that many distinct pixels of each canvas. Deterministic given ``seed``;
+    named as the ONNX graph's inputs."""
     s, k = cfg.canvas_size, cfg.palette_size
     g = torch.Generator().manual_seed(seed)
     example = {
@@ -198,7 +241,17 @@ def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int) -> 
     }
     if cfg.lowres:
         example["lowres"] = torch.randint(0, k + 1, (count, s // 2, s // 2), generator=g)
+    if pick:
+        example["pick"] = torch.stack([torch.randperm(s * s, generator=g)[:pick] for _ in range(count)])
     return example
+
+
+def at_pixels(x: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
+    """(B, C, S, S) per-pixel values, (B, P) int64 flat pixel indices -> (B, C, P, 1): the picked pixels' values,
+    laid out as a P×1 image so per-pixel code written for grids runs on them unchanged."""
+    b, c = x.shape[0], x.shape[1]
+    index = pick[:, None, :].expand(b, c, pick.shape[1])
+    return x.reshape(b, c, -1).gather(2, index)[..., None]
 
 
 def _shift(x: torch.Tensor, dy: int, dx: int, wrap: bool) -> torch.Tensor:
@@ -248,16 +301,21 @@ def copy_mixture(
     wrap: bool,
     shade_kernel: torch.Tensor | None = None,
     lowres: torch.Tensor | None = None,
+    pick: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The copy head's mixture (module docstring). out: (B, 1 + K + 9 [+ 1 with a shade kernel] [+ 9 with lowres],
-    S, S) raw head output; tokens: (B, S, S) int64 input canvas; shade_kernel: None or (K, K) float {0, 1};
-    lowres: None or (B, S/2, S/2) int64 half-resolution tokens (an upsampler's nine more copy sources).
-    Returns (B, 1 + K, S, S) float32: the opacity logit, then log p(colour) (sums to 1)."""
+    S, S) raw head output, or (B, ..., P, 1) for the pixels ``pick`` (B, P) int64 only (:func:`at_pixels`);
+    tokens: (B, S, S) int64 input canvas; shade_kernel: None or (K, K) float {0, 1}; lowres: None or (B, S/2,
+    S/2) int64 half-resolution tokens (an upsampler's nine more copy sources). Returns (B, 1 + K, S, S), or (B, 1 +
+    K, P, 1) with ``pick``, float32: the opacity logit, then log p(colour) (sums to 1)."""
     opacity, palette, gates = out[:, :1].float(), out[:, 1 : 1 + k].float(), out[:, 1 + k :].float()
     b = tokens.shape[0]
     neighbours = torch.cat([_shift(tokens[:, None], dy, dx, wrap) for dy, dx in NEIGHBOURS], 1)  # (B, 8, S, S)
-    source = (neighbours - 1).clamp(0, k - 1)  # 0-based palette index of each neighbour (garbage where invalid)
     parents = lowres_sources(lowres, wrap) if lowres is not None else None  # (B, 9, S, S)
+    if pick is not None:  # the picked pixels' neighbours and parents: (B, 8 | 9, P, 1)
+        neighbours = at_pixels(neighbours, pick)
+        parents = None if parents is None else at_pixels(parents, pick)
+    source = (neighbours - 1).clamp(0, k - 1)  # 0-based palette index of each neighbour (garbage where invalid)
     flat = tokens.reshape(b, -1)
     known = _is_colour(flat, k).float()
     counts = torch.zeros(b, k, device=out.device).scatter_add(1, (flat - 1).clamp(0, k - 1), known)  # (B, K)
@@ -279,9 +337,12 @@ def copy_mixture(
     p = p.scatter_add(1, source, w[:, : COPIES - 1])
     if shade_kernel is not None:
         # how many revealed neighbours each colour is a shade of: the sum of their kernel rows. Each pixel's row is
-        # gathered once (a row of zeros for a pixel without a colour), then summed over the 8 neighbours by a fixed
-        # 3x3 depthwise convolution with a zero centre: an eighth of the memory traffic of gathering 8 rows a pixel
-        support = neighbour_sum(shade_rows(tokens, shade_kernel, k), wrap)  # (B, K, S, S)
+        # gathered once (a row of zeros for a pixel without a colour), then summed over the 8 neighbours by a 3x3
+        # pool (neighbour_sum): an eighth of the memory traffic of gathering 8 rows a pixel of the whole canvas
+        if pick is None:
+            support = neighbour_sum(shade_rows(tokens, shade_kernel, k), wrap)  # (B, K, S, S)
+        else:  # few pixels: their 8 neighbours' rows gathered and summed, (B, K, 8, P) -> (B, K, P, 1)
+            support = shade_rows(neighbours[..., 0], shade_kernel, k).sum(2, keepdim=True).transpose(2, 3)
         shade = q * support  # the palette restricted to the shades, renormalised
         p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade / shade.sum(1, keepdim=True).clamp(min=1e-30)
     if parents is not None:

@@ -181,6 +181,10 @@ class UNet(nn.Module):
             wrap_padding(self)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x, t, label))
+
+    def features(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """What the output convolution sees: SiLU(GroupNorm(h)), (B, widths[0], H, W) float32."""
         emb = self.time_mlp(sinusoid(t * self.cfg.time_scale, self.cfg.widths[0])) + self.label_emb(label)
         h = self.stem(x)
         hs = [h]
@@ -197,4 +201,4 @@ class UNet(nn.Module):
                 h = attn(block(torch.cat([h, hs.pop()], dim=1), emb))
             if i < len(self.upsample):
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return self.out(F.silu(self.out_norm(h)))
+        return F.silu(self.out_norm(h))
