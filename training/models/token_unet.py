@@ -176,7 +176,7 @@ class TokenUNet(nn.Module):
             if pick is None:
                 out = self.backbone(x, t, label)
             else:  # the 1×1 head on the picked pixels only: (B, C, P, 1)
-                out = self.backbone.out(at_pixels(self.backbone.features(x, t, label), pick))
+                out = self.backbone.out(at_pixels(self.backbone(x, t, label, head=False), pick))
         else:
             cells = F.pixel_unshuffle(x, p)
             if lowres is not None:

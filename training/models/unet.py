@@ -180,11 +180,9 @@ class UNet(nn.Module):
         if cfg.circular:
             wrap_padding(self)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x, t, label))
-
-    def features(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        """What the output convolution sees: SiLU(GroupNorm(h)), (B, widths[0], H, W) float32."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor, head: bool = True) -> torch.Tensor:
+        """The output convolution's result, or with ``head=False`` what it sees: SiLU(GroupNorm(h)), (B,
+        widths[0], H, W) float32 (a caller applies ``out`` to a part of it)."""
         emb = self.time_mlp(sinusoid(t * self.cfg.time_scale, self.cfg.widths[0])) + self.label_emb(label)
         h = self.stem(x)
         hs = [h]
@@ -201,4 +199,5 @@ class UNet(nn.Module):
                 h = attn(block(torch.cat([h, hs.pop()], dim=1), emb))
             if i < len(self.upsample):
                 h = self.upsample[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return F.silu(self.out_norm(h))
+        h = F.silu(self.out_norm(h))
+        return self.out(h) if head else h
