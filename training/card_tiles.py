@@ -66,10 +66,27 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "## Recipe",
         f"- model: `{recipe['model']}`",
         f"- palette: {recipe['palette']}",
-        f"- loss: `{recipe['loss']}`",
+        (
+            f"- loss: `{recipe['loss']}`"
+            if not recipe.get("distilled")
+            else "- loss: distillation (`training/objectives_distill.py`): on the teacher's masked canvases, "
+            "BCE(opacity) + p(opaque) · KL(colour) to the teacher's output at guidance "
+            f"{recipe['distilled']['guidance']:g}, with the same masking and torus rolls as training on data"
+        ),
         f"- trainer: `{recipe['trainer']}`",
         f"- trained {t['epochs']} epochs ({t['steps']} steps) in {t['seconds'] / 60:.1f} min on {t['hardware']} "
         f"with {t['framework']}; export + evaluation took {export_seconds / 60:.1f} min.",
+        *(
+            [
+                f"- distilled from the bundle `{recipe['distilled']['teacher']}` as it was then "
+                f"({recipe['distilled']['teacher_parameters']:,} parameters, "
+                f"{recipe['distilled']['teacher_seconds'] / 60:.1f} min of training): a smaller network learns its "
+                "predictions, "
+                f"{(t['seconds'] + recipe['distilled']['teacher_seconds']) / 60:.1f} min of training in all."
+            ]
+            if recipe.get("distilled")
+            else []
+        ),
         f"- ONNX parity: max |torch − onnxruntime| = {x['parity_max_abs_diff']['logits']:.2e} "
         f"(tolerance {x['parity_max_abs_diff']['tolerance']:g}).",
         *quantized_lines(x),

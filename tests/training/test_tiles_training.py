@@ -104,6 +104,15 @@ def test_train_export_generate_tiles(tmp_path: Path) -> None:
     tiles = api.generate("ttlq", 4, seed=1, label="checks", registry=fresh).sprites
     assert tiles.shape == (4, 16, 16, 4) and (tiles[..., 3] == 255).all()
 
+    # a student distilled from the int8 tile bundle (how the shipped tiles16 was made): its card says so
+    student = tmp_path / "student"
+    argv = ["--dataset", f"folder:{data_dir}", "--out", str(student), "--name", "ttls", *args.split()]
+    train_pixel.main([*argv, "--distill-from", str(tmp_path / "models" / "ttlq"), "--distill-guidance", "1"])
+    export_tiles_bundle(student / "last.pt", data, tmp_path / "models" / "ttls", "ttls", eval_count=16, sweep_count=8,
+                        sweep=[(2, 1.0, 1.0, 0)], speed_batch=8, speed_runs=1, two_sample=False)  # fmt: skip
+    card = (tmp_path / "models" / "ttls" / "card.md").read_text()
+    assert f"distilled from the bundle `{tmp_path / 'models' / 'ttlq'}`" in card and "- loss: distillation" in card
+
 
 def test_export_refuses_a_model_that_does_not_wrap(tmp_path: Path) -> None:
     from training import train_pixel
