@@ -506,11 +506,10 @@ class PixelModel:
         g = self.manifest.graphs[self.stage]
         names = [s.name for s in g.inputs]
         n, h, w = tokens.shape
-        want = None if pick is None else np.ascontiguousarray(pick, dtype=np.int64)
-        if self._picks and want is None:
-            want = np.broadcast_to(np.arange(h * w, dtype=np.int64), (n, h * w))
-        per_row = (h * w if want is None or not self._picks else want.shape[1]) * (1 + len(self.spec.palette))
-        rows = max(1, CHUNK_LOGITS // max(per_row, 1))
+        every = np.broadcast_to(np.arange(h * w, dtype=np.int64), (n, h * w))
+        want = every if pick is None else np.ascontiguousarray(pick, dtype=np.int64)
+        per_row = (want.shape[1] if self._picks else h * w) * (1 + len(self.spec.palette))
+        rows = max(1, CHUNK_LOGITS // per_row)
         out = []
         for i in range(0, n, rows):
             feeds: dict[str, np.ndarray] = {
@@ -520,10 +519,10 @@ class PixelModel:
             }
             if lowres is not None:
                 feeds[names[3]] = np.ascontiguousarray(lowres[i : i + rows], dtype=np.int64)
-            if self._picks and want is not None:
+            if self._picks:  # the graph computes the pixels asked for (all of them without ``pick``)
                 feeds[PICK_INPUT] = np.ascontiguousarray(want[i : i + rows])
             chunk = self.bundle.run(self.stage, feeds)[g.outputs[0].name].astype(np.float32, copy=False)
-            if not self._picks and want is not None:  # (rows, C, H, W) -> the picked pixels (rows, C, P)
+            if not self._picks and pick is not None:  # (rows, C, H, W) -> the picked pixels (rows, C, P)
                 flat = chunk.reshape(chunk.shape[0], chunk.shape[1], h * w)
                 chunk = np.take_along_axis(flat, want[i : i + rows, None, :], axis=2)
             out.append(chunk)

@@ -50,6 +50,7 @@ class OnnxTeacher(nn.Module):
         options.intra_op_num_threads = threads
         graph = str(Path(bundle) / m.graphs["logits"].file)
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
 
     def forward(self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         feeds: dict[str, np.ndarray] = {
@@ -57,6 +58,5 @@ class OnnxTeacher(nn.Module):
             "t": t.detach().cpu().numpy().astype(np.float32),
             "label": label.detach().cpu().numpy().astype(np.int64),
         }
-        names = [i.name for i in self.session.get_inputs()]
-        (out,) = self.session.run(["logits"], every_pixel(feeds, names))
+        (out,) = self.session.run(["logits"], every_pixel(feeds, self.input_names))
         return torch.from_numpy(canvas_logits(out, feeds["tokens"])).to(tokens.device)

@@ -97,12 +97,12 @@ class _Reader(CalibrationDataReader):
 def quantize_graph(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]]) -> list[str]:
     """Write the QDQ-quantised ``src`` to ``dst``; returns the names of the Conv nodes left in float. A graph that
     takes ``pick`` is calibrated on every pixel (the convolutions' activations do not depend on it)."""
-    names = [i.name for i in onnx.load(str(src)).graph.input]
-    calibration = [every_pixel(feed, names) for feed in calibration]
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type == "Conv"]
+        graph = onnx.load(str(pre)).graph
+        convs = [n.name for n in graph.node if n.op_type == "Conv"]
+        calibration = [every_pixel(feed, [i.name for i in graph.input]) for feed in calibration]
         keep_float = [convs[0], convs[-1]] if len(convs) > 1 else convs
         quantize_static(
             str(pre),
@@ -133,9 +133,10 @@ def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) 
     difference and the colour distributions' mean total-variation distance."""
     a_s, b_s = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (before, after))
     opacity, tv = 0.0, []
+    a_names, b_names = ([i.name for i in x.get_inputs()] for x in (a_s, b_s))
     for feed in feeds:
-        (a,) = a_s.run(["logits"], every_pixel(feed, [i.name for i in a_s.get_inputs()]))
-        (b,) = b_s.run(["logits"], every_pixel(feed, [i.name for i in b_s.get_inputs()]))
+        (a,) = a_s.run(["logits"], every_pixel(feed, a_names))
+        (b,) = b_s.run(["logits"], every_pixel(feed, b_names))
         opacity = max(opacity, float(np.abs(a[:, 0] - b[:, 0]).max()))
         tv.append(float(0.5 * np.abs(_colour_probs(a) - _colour_probs(b)).sum(1).mean()))
     return {"opacity_logit_max_abs_diff": round(opacity, 4), "colour_mean_tv": round(float(np.mean(tv)), 4)}
