@@ -59,8 +59,9 @@ from .colorspace import srgb_to_oklab
 from .datasets.reduce import reduce_2x
 from .errors import BundleError, InvalidRequest
 from .evaluation.crispness import STEP_EDGES
-from .iterative import CancelCheck, PreviewCallback, Previews, Progress, label_index, make_hook
+from .iterative import CancelCheck, IterativeModel, PreviewCallback, Previews, Progress, label_index, make_hook
 from .palettes.model import parse_hex
+from .pixel_guide import drawn_guides, guide_stage, sprite_guides, stage_settings
 from .registry import Bundle
 
 __all__ = [
@@ -382,12 +383,18 @@ class PixelModel:
     ``logits`` graph, an upsampler that also takes ``lowres`` int64 ``(batch, H/2, W/2)`` tokens, draws every
     pixel at full size given that half-size sprite (``training.models.token_unet``, ``lowres``). ``base`` is then the
     first stage's sampler (a :class:`PixelModel` of the same bundle running the ``base`` graph); None otherwise.
+
+    A *renderer* bundle (``tokens.guide``) samples in two stages too: a latent generator over the bundle's own
+    graphs draws the sprite and its VAE decodes it into a blurred guide image, then the ``logits`` graph, which also
+    takes ``guide`` float32 ``(batch, 4, H, W)``, draws every pixel given it (:mod:`pixelsprite.pixel_guide`).
+    ``guide`` is then that generator; None otherwise.
     """
 
     bundle: Bundle
     stage: str = ROLE  # the graph this sampler runs: ROLE, or BASE_ROLE for a cascade's first stage
     spec: TokenSpec = field(init=False, repr=False)
     base: PixelModel | None = field(init=False, repr=False, default=None)
+    guide: IterativeModel | None = field(init=False, repr=False, default=None)
     _palette_lab: np.ndarray = field(init=False, repr=False)
     _size: tuple[int, int] = field(init=False, repr=False)
     _picks: bool = field(init=False, repr=False)  # the graph takes ``pick`` (module docstring)
@@ -400,6 +407,7 @@ class PixelModel:
         m, where = self.bundle.manifest, str(self.bundle.info.path)
         section = m.extra.get("tokens")
         cascade = isinstance(section, Mapping) and "base" in section
+        guided = self.stage == ROLE and isinstance(section, Mapping) and isinstance(section.get("guide"), Mapping)
         if self.stage == BASE_ROLE:
             section = section.get("base") if isinstance(section, Mapping) else None
             size = section.get("size") if isinstance(section, Mapping) else None
@@ -416,7 +424,7 @@ class PixelModel:
             h, w = m.image.height, m.image.width
         spec = TokenSpec.parse(m.labels, section, h * w, where)
         g = m.graph(self.stage)
-        inputs = 4 if cascade else 3
+        inputs = 4 if cascade or guided else 3
         picks = len(g.inputs) == inputs + 1 and g.inputs[-1].name == PICK_INPUT
         ok = (
             len(g.inputs) == inputs + picks
@@ -425,6 +433,7 @@ class PixelModel:
             and g.inputs[1].dtype == "float32"
             and g.inputs[2].dtype == "int64"
             and (not cascade or (g.inputs[3].dtype == "int64" and tuple(g.inputs[3].shape[1:]) == (h // 2, w // 2)))
+            and (not guided or (g.inputs[3].dtype == "float32" and tuple(g.inputs[3].shape[1:]) == (4, h, w)))
             and (not picks or (g.inputs[-1].dtype == "int64" and len(g.inputs[-1].shape) == 2))
             and len(g.outputs[0].shape) == (3 if picks else 4)
             and g.outputs[0].shape[1] == 1 + len(spec.palette)
@@ -432,6 +441,7 @@ class PixelModel:
         )
         if not ok:
             lowres = f", lowres int64 [batch, {h // 2}, {w // 2}]" if cascade else ""
+            lowres = f", guide float32 [batch, 4, {h}, {w}]" if guided else lowres
             raise BundleError(
                 f"{where}: the {self.stage!r} graph must take tokens int64 [batch, {h}, {w}], t float32 "
                 f"[batch], label int64 [batch]{lowres} and return float32 [batch, {1 + len(spec.palette)}, "
@@ -444,6 +454,8 @@ class PixelModel:
         object.__setattr__(self, "_size", (w, h))
         if cascade:
             object.__setattr__(self, "base", PixelModel(self.bundle, BASE_ROLE))
+        if guided and isinstance(section, Mapping):
+            object.__setattr__(self, "guide", guide_stage(self.bundle, section["guide"], where))
 
     @property
     def manifest(self) -> Any:
@@ -496,13 +508,14 @@ class PixelModel:
         tokens: np.ndarray,
         t: np.ndarray,
         label: np.ndarray,
-        lowres: np.ndarray | None = None,
+        condition: np.ndarray | None = None,
         pick: np.ndarray | None = None,
     ) -> np.ndarray:
         """Raw logits float32 ``(B, 1 + K, H, W)``, or ``(B, 1 + K, P)`` for the pixels ``pick`` (B, P) int64 (flat
-        indices), in chunks of at most :data:`CHUNK_LOGITS` logits; ``lowres`` (B, H/2, W/2) int64: a cascade's
-        half-size tokens (its upsampler's fourth input). A graph that takes ``pick`` computes only those pixels (all
-        of them when ``pick`` is None); for one that does not they are taken from the whole canvas."""
+        indices), in chunks of at most :data:`CHUNK_LOGITS` logits; ``condition``: a second stage's fourth input, a
+        cascade's half-size tokens (B, H/2, W/2) int64 or a renderer's guide image (B, 4, H, W) float32. A graph
+        that takes ``pick`` computes only those pixels (all of them when ``pick`` is None); for one that does not
+        they are taken from the whole canvas."""
         g = self.manifest.graphs[self.stage]
         names = [s.name for s in g.inputs]
         n, h, w = tokens.shape
@@ -517,8 +530,8 @@ class PixelModel:
                 names[1]: np.ascontiguousarray(t[i : i + rows], dtype=np.float32),
                 names[2]: np.ascontiguousarray(label[i : i + rows], dtype=np.int64),
             }
-            if lowres is not None:
-                feeds[names[3]] = np.ascontiguousarray(lowres[i : i + rows], dtype=np.int64)
+            if condition is not None:
+                feeds[names[3]] = np.ascontiguousarray(condition[i : i + rows])
             if self._picks:  # the graph computes the pixels asked for (all of them without ``pick``)
                 feeds[PICK_INPUT] = np.ascontiguousarray(want[i : i + rows])
             chunk = self.bundle.run(self.stage, feeds)[g.outputs[0].name].astype(np.float32, copy=False)
@@ -534,34 +547,34 @@ class PixelModel:
         tokens: np.ndarray,
         t: np.ndarray,
         s: PixelSettings,
-        lowres: np.ndarray | None = None,
+        condition: np.ndarray | None = None,
         pick: np.ndarray | None = None,
     ) -> np.ndarray:
         """Logits with classifier-free guidance for sprites of label ``s.label`` (one batched call), of every pixel
         or of ``pick`` (:meth:`network`); for an ``opaque`` bundle the opacity logit is pinned high, so every draw
         is opaque (the uniforms drawn are the same, so seeds keep their meaning)."""
-        out = self._guided_logits(tokens, t, s, lowres, pick)
+        out = self._guided_logits(tokens, t, s, condition, pick)
         if self.spec.opaque:
             out[:, 0] = OPAQUE_LOGIT
         return out
 
     def _guided_logits(
-        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, lowres: np.ndarray | None, pick: np.ndarray | None
+        self, tokens: np.ndarray, t: np.ndarray, s: PixelSettings, condition: np.ndarray | None, pick: np.ndarray | None
     ) -> np.ndarray:
         n = len(tokens)
         null = self.spec.null_label
         if null is None:
-            return self.network(tokens, t, np.zeros(n, np.int64), lowres, pick)
+            return self.network(tokens, t, np.zeros(n, np.int64), condition, pick)
         label = np.full(n, s.label, np.int64)
         if s.label == null or s.guidance == 1.0:
-            return self.network(tokens, t, label, lowres, pick)
+            return self.network(tokens, t, label, condition, pick)
         if s.guidance == 0.0:
-            return self.network(tokens, t, np.full(n, null, np.int64), lowres, pick)
+            return self.network(tokens, t, np.full(n, null, np.int64), condition, pick)
         both = self.network(
             np.concatenate([tokens, tokens]),
             np.concatenate([t, t]),
             np.concatenate([label, np.full(n, null, np.int64)]),
-            None if lowres is None else np.concatenate([lowres, lowres]),
+            None if condition is None else np.concatenate([condition, condition]),
             None if pick is None else np.concatenate([pick, pick]),
         )
         cond, uncond = both[:n], both[n:]
@@ -595,9 +608,9 @@ class PixelModel:
         locked: np.ndarray | None = None,
         hook: Any = None,
         preview: Previews | None = None,
-        lowres: np.ndarray | None = None,
+        condition: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Fill the ``fill`` pixels of ``tokens`` (a cascade's upsampler: given ``lowres`` (N, H/2, W/2) int64).
+        """Fill the ``fill`` pixels of ``tokens`` (a second stage: given ``condition``, :meth:`network`).
 
         tokens: int64 (N, H, W) (the pixels to fill may hold anything); fill: bool (N, H, W); rngs: one per
         sprite (its next draw is the reveal order: ``random(H*W)``, then ``random((3, H*W))`` per step);
@@ -632,7 +645,7 @@ class PixelModel:
             else:
                 candidates = remaining
             wanted, rows, cols, slots = pick_lists(candidates)
-            logits = self.guided_logits(state.reshape(n, h, w), t, s, lowres, wanted)
+            logits = self.guided_logits(state.reshape(n, h, w), t, s, condition, wanted)
             opaque, pick, p_opaque, prob, total = _draw(
                 logits[rows, :, slots], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot
             )
@@ -672,7 +685,7 @@ class PixelModel:
                 if hook is not None:
                     hook(steps + c + 1, steps + s.corrector)
                 continue
-            logits = self.guided_logits(masked, t, s, lowres, wanted)
+            logits = self.guided_logits(masked, t, s, condition, wanted)
             exclude = around.reshape(n, hw, 4)[rows, cols] - 1  # colour index, -1 for transparent / off the canvas
             if group is not None:
                 exclude = np.where(exclude >= 0, group[np.maximum(exclude, 0)], -1)
@@ -718,11 +731,11 @@ class PixelModel:
         cancel: CancelCheck | None,
         preview: Previews | PreviewCallback | None,
         base: np.ndarray | None = None,
-        lowres: np.ndarray | None = None,
+        condition: np.ndarray | None = None,
         before: int = 0,
     ) -> np.ndarray:
-        """Sample, render, keep ``base``'s pixels outside ``fill``. ``before``: steps a cascade's first stage
-        already reported, so progress counts over the whole request."""
+        """Sample, render, keep ``base``'s pixels outside ``fill``. ``before``: steps a first stage already
+        reported, so progress counts over the whole request."""
         hooks = make_hook(progress, cancel, before + steps + s.corrector)
         previews = Previews.of(preview)
         if previews is not None and base is not None:  # show the kept pixels as they are, not as palette tokens
@@ -734,7 +747,7 @@ class PixelModel:
 
             previews = replace(previews, callback=composite)
         out, chosen = self.sample(
-            tokens, fill, rngs, s, steps, locked=locked, hook=hooks(before), preview=previews, lowres=lowres
+            tokens, fill, rngs, s, steps, locked=locked, hook=hooks(before), preview=previews, condition=condition
         )
         return self.render(out, chosen, locked, base, fill if base is not None else None)
 
@@ -806,6 +819,12 @@ class PixelModel:
         rngs = [np.random.default_rng(int(x)) for x in seeds]
         tokens = np.zeros((n, h, w), np.int64)
         fill = np.ones((n, h, w), bool)
+        if self.guide is not None:
+            first_g = stage_settings(self.guide, s.label)
+            total = first_g.steps + s.steps + s.corrector
+            guides = drawn_guides(self.guide, seeds, first_g, progress=progress, cancel=cancel, total=total)
+            return self._run(tokens, fill, self._stage_rngs(seeds), s, s.steps, locked, progress, cancel, preview,
+                             condition=guides, before=first_g.steps)  # fmt: skip
         if self.base is None:
             return self._run(tokens, fill, rngs, s, s.steps, locked, progress, cancel, preview)
         first = self.base_settings(s)
@@ -840,7 +859,7 @@ class PixelModel:
             raise InvalidRequest(f"upsample needs {n} sprites of {bw}x{bh}, got {small.shape}", field="image")
         return self._run(
             np.zeros((n, h, w), np.int64), np.ones((n, h, w), bool), self._stage_rngs(seeds), s, s.steps, locked,
-            progress, cancel, preview, lowres=self.lowres_tokens(small), before=done,
+            progress, cancel, preview, condition=self.lowres_tokens(small), before=done,
         )  # fmt: skip
 
     def phase_steps(self, s: PixelSettings, share: float) -> int:
@@ -886,9 +905,11 @@ class PixelModel:
         fill = flat.reshape(n, h, w)
         tokens = self.to_tokens(base)
         if self.base is None:
+            guides = None if self.guide is None else sprite_guides(self.guide, rgba, n)
             return self._run(
-                tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel, preview, base
-            )
+                tokens, fill, rngs, s, self.phase_steps(s, k / (h * w)), locked, progress, cancel, preview, base,
+                guides,
+            )  # fmt: skip
         reduced = self._reduced(rgba)
         o, bw = self._offset(), self.base.size[0]
         first = self.base_settings(s)
@@ -937,7 +958,8 @@ class PixelModel:
         tokens = self.to_tokens(base)
         steps = self.phase_steps(s, mask.mean())
         if self.base is None:
-            return self._run(tokens, fill, rngs, s, steps, locked, progress, cancel, preview, base)
+            guides = None if self.guide is None else sprite_guides(self.guide, rgba, n)
+            return self._run(tokens, fill, rngs, s, steps, locked, progress, cancel, preview, base, guides)
         reduced = self._reduced(rgba)
         o, bw = self._offset(), self.base.size[0]
         blocks = np.asarray(mask.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3)))[o : o + bw, o : o + bw]

@@ -158,15 +158,19 @@ def export_pixel_bundle(
     max_nfe: int | None = None,
     sweep: list[tuple[str, int, float, float, int]] | None = None,
     base: str | Path | None = None,
+    guide: str | Path | None = None,
 ) -> Manifest:
     """Steps 1-2 (module docstring), then :func:`finish_pixel_bundle`. An upsampler checkpoint (``lowres``) needs
     ``base``, the bundle folder of its first stage: the bundle becomes a cascade that carries the base's graph
-    (``base.onnx``) and ``tokens`` section (``tokens.base``, its measured defaults)."""
+    (``base.onnx``) and ``tokens`` section (``tokens.base``, its measured defaults). A renderer checkpoint
+    (``guide``) needs ``guide``, the latent generator bundle whose decoded sprites it redraws: the bundle carries
+    that generator's graphs, ``sampling`` section and labels (:func:`guide_stage`), and ``data`` is that
+    generator's dataset (its labels; the renderer itself was trained without labels)."""
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
     mc = state["model_config"]
-    if tuple(mc["labels"]) != data.label_names:
+    if tuple(mc["labels"]) != data.label_names and not model.cfg.guide:
         raise ValueError(f"checkpoint labels {mc['labels']} differ from the dataset's {data.label_names}")
     palette = from_hex(mc["palette"])
     s = data.size
@@ -178,7 +182,15 @@ def export_pixel_bundle(
     net = export_logits(model, data, out)
     graphs = {"logits": net.graph}
     cascade: dict[str, Any] = {}
-    if model.cfg.lowres:
+    stage_extra: dict[str, Any] = {}
+    if model.cfg.guide:
+        if guide is None:
+            raise SystemExit("a renderer checkpoint (guide) needs --guide-from, the latent generator bundle folder")
+        stage_graphs, cascade, stage_extra = guide_stage(Path(guide), data, out)
+        graphs.update(stage_graphs)
+    elif guide is not None:
+        raise SystemExit("--guide-from is only for a renderer checkpoint (guide)")
+    elif model.cfg.lowres:
         if base is None:
             raise SystemExit("an upsampler checkpoint (lowres) needs --base, the bundle folder of its first stage")
         graphs["base"], cascade = first_stage(Path(base), data, out)
@@ -208,13 +220,22 @@ def export_pixel_bundle(
             f"{Path(d['teacher']).stem} distilled (guidance {float(d['guidance']):g} built in, one network "
             f"evaluation a step): " + description[0].lower() + description[1:]
         )
-    if cascade:
+    if "guide" in cascade:
+        description = (
+            f"Renderer: {cascade['guide']['bundle']} draws the sprite in its VAE's latent space, a masked discrete "
+            f"diffusion network over a {len(palette)}-colour palette draws every pixel at {s}x{s} given the "
+            f"decoded image ({data.name})"
+        )
+    elif cascade:
         b = cascade["base"]["size"]
         description = (
             f"Cascade: {cascade['base']['bundle']} draws a {b}x{b} sprite, a masked discrete diffusion upsampler "
             f"over a {len(palette)}-colour palette draws every pixel at {s}x{s} given it ({data.name})"
         )
     manifest = first_manifest(name, description, data, state, graphs, spec)
+    if stage_extra:
+        manifest = replace(manifest, extra={**manifest.extra, **stage_extra["extra"]},
+                           label_aliases=stage_extra["label_aliases"])  # fmt: skip
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     fd = frechet_meter(val.images)
@@ -258,15 +279,27 @@ PICK_EXAMPLE = 24
 """Pixels picked per canvas in the export's example inputs (any count works at run time: a dynamic axis)."""
 
 
+class LabelFreeRenderer(PickingTokenUNet):
+    """A renderer's exported network: it takes ``label`` (the request's, which its first stage draws) and ignores
+    it; trained without labels (label dropout 1), the network always sees its own null label."""
+
+    def forward(  # type: ignore[override]  # positional, as an exporter passes inputs
+        self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor, *rest: torch.Tensor
+    ) -> torch.Tensor:
+        return super().forward(tokens, t, torch.full_like(label, self.cfg.unet.num_labels), *rest)
+
+
 def logits_graph(model: TokenUNet, labels: int, path: Path, seed: int = 0) -> Any:
     """Export ``model``'s ``logits`` graph to ``path`` (parity-checked against torch on 6 random canvases): with
     ``pick`` as its last input where the model can pick (patch 1; :class:`PickingTokenUNet`), so the sampler asks
-    only for the pixels it draws. Returns :func:`training.export.export_graph`'s result."""
+    only for the pixels it draws; a renderer's label-free (:class:`LabelFreeRenderer`). Returns
+    :func:`training.export.export_graph`'s result."""
     if not model.can_pick():
         return export_graph(model, example_inputs(model.cfg, labels, 6, seed=seed), ["logits"], path)
     example = example_inputs(model.cfg, labels, 6, seed=seed, pick=PICK_EXAMPLE)
     dims = {"pick": {1: "pixels"}, "logits": {2: "pixels"}}
-    return export_graph(PickingTokenUNet.of(model), example, ["logits"], path, dynamic_dims=dims)
+    wrapper = LabelFreeRenderer if model.cfg.guide else PickingTokenUNet
+    return export_graph(wrapper.of(model), example, ["logits"], path, dynamic_dims=dims)
 
 
 def export_logits(model: TokenUNet, data: SpriteSet, out: Path) -> Any:
@@ -291,6 +324,29 @@ def first_stage(base: Path, data: SpriteSet, out: Path) -> tuple[Any, dict[str, 
     return replace(m.graphs["logits"], file="base.onnx"), {
         "base": {**m.extra["tokens"], "size": m.image.width, "bundle": m.name}
     }
+
+
+GUIDE_GRAPHS = ("encoder", "decoder")
+"""Graphs a renderer's first stage carries besides its network (``denoiser`` or ``velocity``)."""
+
+
+def guide_stage(guide: Path, data: SpriteSet, out: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A renderer's first stage from the latent generator bundle folder ``guide``: its network, encoder and decoder
+    graphs copied into ``out`` (GraphSpecs by role), the ``tokens.guide`` section, and what the manifest takes
+    from it (``extra``: its ``sampling`` section; ``label_aliases``). Its labels must be the dataset's."""
+    m = load_manifest(guide)
+    network = {"diffusion": "denoiser", "flow": "velocity"}.get(m.family)
+    sampling = m.extra.get("sampling", {})
+    if network is None or sampling.get("space") != "latent" or not set(GUIDE_GRAPHS) <= set(m.graphs):
+        raise SystemExit(f"--guide-from {guide}: must be a latent diffusion or flow bundle with encoder and decoder")
+    if tuple(m.labels) != data.label_names:
+        raise SystemExit(f"--guide-from {guide}: its labels {m.labels} differ from the dataset's {data.label_names}")
+    graphs = {}
+    for role in (network, *GUIDE_GRAPHS):
+        shutil.copyfile(guide / m.graphs[role].file, out / m.graphs[role].file)
+        graphs[role] = m.graphs[role]
+    section = {"guide": {"family": m.family, "bundle": m.name}}
+    return graphs, section, {"extra": {"sampling": sampling}, "label_aliases": dict(m.label_aliases)}
 
 
 def token_conditioning(data: SpriteSet, mc: dict[str, Any]) -> dict[str, Any]:
@@ -432,7 +488,7 @@ def finish_pixel_bundle(
         default_temperature=best["temperature"],
         corrector=best["corrector"],
     )
-    manifest = replace(manifest, extra={"tokens": spec.to_dict()})
+    manifest = replace(manifest, extra={**manifest.extra, "tokens": spec.to_dict()})
     save_manifest(manifest, out / "manifest.json")
     reg = Registry([work], builtin=False, env=False)
     fd = frechet_meter(val.images)
@@ -627,6 +683,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--max-nfe", type=int, default=0)
     p.add_argument("--base", default=None, help="an upsampler's first stage: a pixel bundle folder (a cascade)")
+    p.add_argument(
+        "--guide-from", default=None, help="a renderer's first stage: a latent generator bundle folder (diffusion40)"
+    )
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
     if a.threads:
@@ -656,6 +715,7 @@ def main(argv: list[str] | None = None) -> None:
         max_nfe=a.max_nfe or None,
         sweep=sweep_settings(tuple(a.sweep_steps), tuple(a.sweep_guidance)),
         base=a.base,
+        guide=a.guide_from,
     )
 
 

@@ -13,6 +13,7 @@ they were quantised to the palette beforehand, so converting back to tokens is a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ class MaskedLossConfig:
     max_shift: int = 2  # 1-px shifts (up to this many) of the whole batch when the wrapped rows are transparent
     torus_roll: bool = False  # tiles: roll every canvas by a random offset (exact on a torus; replaces max_shift)
     lowres_noise: float = 0.0  # an upsampler: share of opaque half-size pixels replaced by a random colour in training
+    loss_pixels: int = 0  # > 0 (patch 1): in training, the head runs on this many masked pixels a sprite (loss_pick)
 
 
 def palette_keys(palette: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,6 +93,30 @@ def corrupt_lowres(lowres: torch.Tensor, share: float, k: int) -> torch.Tensor:
     return torch.where(hit, torch.randint(1, k + 1, lowres.shape, device=lowres.device), lowres)
 
 
+def loss_pick(masked: torch.Tensor, pixels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which pixels the loss looks at when the head runs on a few of them: masked (B, S, S) bool -> (pick (B, P)
+    int64 flat indices, weight (B, P) float32), P = min(pixels, S·S). Each sprite's pick is a uniform sample
+    without replacement of its masked pixels (then unmasked ones, weight 0, when it has fewer than P); a picked
+    masked pixel weighs n_i / min(P, n_i) for the sprite's n_i masked pixels, so the weighted sum is an unbiased
+    estimate of the sum over every masked pixel (the whole-canvas loss's numerator)."""
+    b = masked.shape[0]
+    flat = masked.reshape(b, -1)
+    p = min(pixels, flat.shape[1])
+    score = torch.rand(flat.shape, device=masked.device) - flat.float()  # masked pixels first, in random order
+    pick = score.argsort(1)[:, :p]
+    count = flat.float().sum(1, keepdim=True)
+    weight = flat.gather(1, pick).float() * count / count.clamp(max=p).clamp(min=1)
+    return pick, weight
+
+
+def tokens_to_rgba(tokens: torch.Tensor, palette: np.ndarray) -> torch.Tensor:
+    """(B, S, S) int64 tokens (0 transparent, 1..K colours) -> (B, 4, S, S) float32 RGBA in [-1, 1], transparent
+    pixels (-1, -1, -1, -1), as ``to_model_range`` gives a palette-exact sprite."""
+    table = np.concatenate([np.zeros((1, 4)), np.concatenate([palette, np.full((len(palette), 1), 255)], 1)])
+    rgba = torch.from_numpy(table.astype(np.float32) / 127.5 - 1.0).to(tokens.device)
+    return rgba[tokens.clamp(0, len(palette))].permute(0, 3, 1, 2).contiguous()
+
+
 def token_luma(palette: np.ndarray) -> torch.Tensor:
     """(K + 1,) float64: token 0 (transparent) then each (K, 3) uint8 palette colour's 299 R + 587 G + 114 B, the
     brightness ``reduce_2x`` breaks ties with."""
@@ -110,8 +136,10 @@ class MaskedTokenObjective:
         num_labels: int,
         mask_token: int,
         preview: tuple[np.ndarray, np.ndarray] | None = None,
+        guide: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.cfg, self.num_labels, self.mask_token = cfg, num_labels, mask_token
+        self.guide = guide  # a renderer's guide images: rgba (B, 4, S, S) [-1, 1] -> (B, G, S, S) (vae_guide)
         self.palette = palette
         self.keys, self.tokens_of_keys = palette_keys(palette)
         self.luma = token_luma(palette)
@@ -141,15 +169,20 @@ class MaskedTokenObjective:
         drop = torch.rand(b, device=x.device) < self.cfg.label_dropout
         labels = torch.where(drop, torch.full_like(labels, self.num_labels), labels)
         lowres = reduce_tokens(tokens, self.luma) if upsampler else None  # the half-size sprite it sees
+        whole = tokens  # the whole sprite, for a renderer's guide
         if lowres is not None and model.training and self.cfg.lowres_noise > 0:
             lowres = corrupt_lowres(lowres, self.cfg.lowres_noise, len(self.palette))
-        logits = (model(inputs, r, labels) if lowres is None else model(inputs, r, labels, lowres)).float()
+        pick = None
+        n = masked.float().sum().clamp(min=1)
+        m = masked.float()
+        if model.training and self.cfg.loss_pixels and unwrap(model, TokenUNet).can_pick():
+            pick, m = loss_pick(masked, self.cfg.loss_pixels)
+            tokens, masked = tokens.reshape(b, -1).gather(1, pick), masked.reshape(b, -1).gather(1, pick)
+        logits = self.run(model, inputs, r, labels, lowres, self.guide_of(model, whole), pick).float()
         opaque = tokens > 0
         bce = F.binary_cross_entropy_with_logits(logits[:, 0], opaque.float(), reduction="none")
         ce = F.cross_entropy(logits[:, 1:], (tokens - 1).clamp(min=0), reduction="none")
         per_pixel = bce + torch.where(opaque, ce, torch.zeros_like(ce))
-        m = masked.float()
-        n = m.sum().clamp(min=1)
         loss = (per_pixel * m).sum() / n
         with torch.no_grad():
             hit = (logits[:, 1:].argmax(1) + 1 == tokens) & opaque & masked
@@ -161,14 +194,38 @@ class MaskedTokenObjective:
             "colour_acc": float(acc),
         }
 
+    def guide_of(self, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor | None:
+        """A renderer's guide images for the clean sprites ``tokens`` (B, S, S); None for any other model."""
+        if not unwrap(model, TokenUNet).cfg.guide:
+            return None
+        if self.guide is None:
+            raise ValueError("a renderer (guide > 0) needs MaskedTokenObjective.guide")
+        return self.guide(tokens_to_rgba(tokens, self.palette))
+
+    @staticmethod
+    def run(
+        model: nn.Module,
+        tokens: torch.Tensor,
+        r: torch.Tensor,
+        labels: torch.Tensor,
+        lowres: torch.Tensor | None,
+        guide: torch.Tensor | None,
+        pick: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The network on a canvas, with the conditioning its kind takes (and the head on ``pick`` only)."""
+        if guide is not None or pick is not None:
+            return model(tokens, r, labels, lowres, pick, guide=guide)
+        return model(tokens, r, labels) if lowres is None else model(tokens, r, labels, lowres)
+
     @torch.no_grad()
     def samples(self, model: nn.Module, n: int, gen: torch.Generator) -> torch.Tensor:
         """Preview sheet: labels in turn, 16 random-order unmasking steps, temperature 1, no guidance."""
         device = next(model.parameters()).device
         s = unwrap(model, TokenUNet).cfg.canvas_size
         labels = torch.arange(n, device=device) % max(1, self.num_labels)
-        lowres = None
-        if unwrap(model, TokenUNet).cfg.lowres:
+        lowres = guide = None
+        cfg = unwrap(model, TokenUNet).cfg
+        if cfg.lowres or cfg.guide:
             if self.preview is None:
                 raise ValueError("an upsampler's preview needs sprites to upsample (MaskedTokenObjective.preview)")
             images, preview_labels = self.preview
@@ -176,7 +233,11 @@ class MaskedTokenObjective:
             real = image_to_tokens(
                 torch.from_numpy(images[which]).permute(0, 3, 1, 2).float() / 127.5 - 1, self.keys, self.tokens_of_keys
             )
-            lowres = reduce_tokens(real, self.luma).to(device)
+            if cfg.lowres:
+                lowres = reduce_tokens(real, self.luma).to(device)
+            else:
+                guide = self.guide_of(model, real)
+                guide = None if guide is None else guide.to(device)
             labels = torch.from_numpy(preview_labels[which]).to(device)
         tokens = torch.full((n, s, s), self.mask_token, dtype=torch.long, device=device)
         priority = torch.rand((n, s * s), generator=gen, device=device)
@@ -186,7 +247,7 @@ class MaskedTokenObjective:
         for i in range(steps):
             target = s * s - int(math.floor(s * s * math.cos(0.5 * math.pi * (i + 1) / steps)))
             r = torch.full((n,), 1.0 - done / (s * s), device=device)
-            logits = (model(tokens, r, labels) if lowres is None else model(tokens, r, labels, lowres)).float()
+            logits = self.run(model, tokens, r, labels, lowres, guide).float()
             alpha = torch.rand((n, s, s), generator=gen, device=device) < torch.sigmoid(logits[:, 0])
             probs = torch.softmax(logits[:, 1:], dim=1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1] - 1)
             colour = torch.multinomial(probs, 1, generator=gen).reshape(n, s, s) + 1

@@ -34,6 +34,7 @@ from .objectives_masked import MaskedLossConfig, MaskedTokenObjective
 from .onnx_teacher import OnnxTeacher, bundle_palette_hex, is_bundle
 from .token_palette import from_hex, from_tokens, hex_colours, kmeans_palette, to_tokens
 from .trainer import Trainer, TrainerConfig, load_checkpoint
+from .vae_guide import VaeGuide
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class PixelRunConfig:
     copy: bool = False  # the copy head: colours may be copied exactly from neighbours and the sprite's own colours
     shades: int = 0  # with --copy: a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
     lowres: bool = False  # an upsampler (cascade stage 2): also sees each sprite's 2x reduction (patch 1 or 2, --copy)
+    guide_from: str = ""  # a renderer: sees each sprite as this bundle's VAE redraws it (training.vae_guide)
     palette_from: str = ""  # a fresh run takes this run folder's palette.json instead of learning one
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     distill_from: str = ""  # learn this checkpoint's or bundle folder's guided predictions (objectives_distill)
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         copy=run.copy,
         shades=run.shades,
         lowres=run.lowres,
+        guide=4 if run.guide_from else 0,
         unet=replace(
             unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch, num_labels=len(data.label_names)
         ),
@@ -211,8 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     objective: MaskedTokenObjective | GuidanceDistillObjective
     pick = np.linspace(0, len(val_q) - 1, min(len(val_q), trainer_cfg.sample_count)).astype(np.int64)
+    guide = VaeGuide(run.guide_from, trainer_cfg.threads) if run.guide_from else None
     objective = MaskedTokenObjective(
-        loss_cfg, palette, len(data.label_names), cfg.mask_token, (val_q[pick], val.labels[pick])
+        loss_cfg, palette, len(data.label_names), cfg.mask_token, (val_q[pick], val.labels[pick]), guide
     )
     if run.distill_from:
         teacher = load_teacher(run.distill_from, data.label_names, len(palette), trainer_cfg.threads).to(rt.device)

@@ -112,3 +112,61 @@ def write_pixel_model(
     (folder / "card.md").write_text(f"# {name}\n")
     write_png(folder / "samples.png", np.zeros((SIZE, SIZE, 4), np.uint8))
     return folder
+
+
+def tiny_renderer_net(seed: int = 0) -> TokenUNet:
+    """A tiny renderer (``guide=4``: it also sees an RGBA image of the sprite), copy head and shade gate."""
+    torch.manual_seed(seed)
+    model = TokenUNet(replace(CFG, copy=True, shades=2, guide=4))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.abs().sum() == 0 and p.ndim > 1:
+                p.normal_(0, 0.3)
+    model.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)).float())
+    return model.eval()
+
+
+def write_renderer_model(root: Path, guide: Path, name: str = "trender") -> Path:
+    """A renderer bundle: :func:`tiny_renderer_net` (label-free, with ``pick``) over the latent generator bundle
+    folder ``guide`` (the tiny latent flow ``tflow-lat``: its graphs, sampling section and labels copied in, as
+    ``training.export_pixel.guide_stage`` does). Defaults: ``random`` order, 4 steps, guidance 1, one corrector
+    round."""
+    from pixelsprite.manifest import load_manifest
+    from training.export_pixel import GUIDE_GRAPHS
+
+    g = load_manifest(guide)
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = logits_graph(tiny_renderer_net(), len(g.labels), folder / "logits.onnx").graph
+    graphs = {"logits": spec}
+    for role in ("velocity", *GUIDE_GRAPHS):
+        (folder / g.graphs[role].file).write_bytes((guide / g.graphs[role].file).read_bytes())
+        graphs[role] = g.graphs[role]
+    tok = TokenSpec(
+        PALETTE,
+        len(g.labels),
+        "cosine",
+        ("random", "confidence"),
+        SIZE * SIZE,
+        "random",
+        4,
+        1.0,
+        1.0,
+        {"conditioning": {"label_dropout": 1.0}, "guide": {"family": g.family, "bundle": g.name}},
+        corrector=1,
+    )
+    m = Manifest(
+        name=name,
+        family="pixel",
+        description="tiny test renderer",
+        image=ImageSpec(SIZE, SIZE),
+        labels=g.labels,
+        postprocess=PostprocessSpec(0.0, 0),
+        graphs=graphs,
+        training={"data": [], "recipe": {}, "seconds": 0.0, "epochs": 0, "framework": "test"},
+        extra={"tokens": tok.to_dict(), "sampling": g.extra["sampling"]},
+    )
+    (folder / "manifest.json").write_text(json.dumps(m.to_dict(), indent=2))
+    (folder / "card.md").write_text(f"# {name}\n")
+    write_png(folder / "samples.png", np.zeros((SIZE, SIZE, 4), np.uint8))
+    return folder

@@ -49,8 +49,13 @@ low-resolution pixel k" for the 3×3 low-resolution pixels around its own block 
 neighbours): at half resolution the sprite's shapes and shading are already decided, and the upsampler mostly
 says which of them each pixel repeats.
 
-Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64[, lowres (B, S/2, S/2) int64]) ->
-(B, 1 + K, S, S) float32``, the ONNX signature.
+Guide image (``guide=G > 0``, patch 1): a renderer, the second stage of a latent cascade (``docs/pixel.md``,
+"pixel40 over diffusion40"). The network also sees ``guide`` (B, G, S, S) float32 in [-1, 1], an image of the
+sprite at full size (G = 4: the RGBA a VAE decodes from the sprite's latent: the right shapes and colours, blurred),
+concatenated to the pixels' token embeddings. It learns to draw the crisp palette sprite the blurred one stands for.
+
+Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64[, lowres (B, S/2, S/2) int64][, guide (B, G,
+S, S) float32]) -> (B, 1 + K, S, S) float32``, the ONNX signature.
 
 Picked pixels (patch 1): ``forward(..., pick=(B, P) int64)``, flat pixel indices in [0, S·S), returns (B, 1 + K, P):
 the same numbers for those pixels only. The backbone still sees the whole canvas; the per-pixel head (the 1×1
@@ -86,6 +91,7 @@ class TokenUNetConfig:
     copy: bool = False  # the copy head (module docstring): colour = mixture of palette and copies of known colours
     shades: int = 0  # M > 0 (with copy): a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
     lowres: bool = False  # an upsampler: also sees the sprite at half resolution (with copy; module docstring)
+    guide: int = 0  # G > 0: a renderer, also sees a G-channel float image of the sprite (patch 1; module docstring)
     unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
@@ -96,6 +102,7 @@ class TokenUNetConfig:
             "copy": self.copy,
             "shades": self.shades,
             "lowres": self.lowres,
+            "guide": self.guide,
             "unet": asdict(self.unet),
         }
 
@@ -108,6 +115,7 @@ class TokenUNetConfig:
             copy=d.get("copy", False),
             shades=d.get("shades", 0),
             lowres=d.get("lowres", False),
+            guide=d.get("guide", 0),
             unet=UNetConfig.from_dict(d["unet"]),
         )
 
@@ -139,7 +147,9 @@ class TokenUNet(nn.Module):
         p = cfg.patch
         if cfg.lowres and not (p in (1, 2) and cfg.copy):
             raise ValueError("lowres needs patch 1 or 2 and the copy head (copy=True)")
-        self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * (p * p + cfg.lowres)))
+        if cfg.guide and (p != 1 or cfg.lowres):
+            raise ValueError("guide needs patch 1 and no lowres")
+        self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * (p * p + cfg.lowres) + cfg.guide))
         out = self.backbone.out
         if cfg.shades and not cfg.copy:
             raise ValueError("shades needs the copy head (copy=True)")
@@ -162,9 +172,12 @@ class TokenUNet(nn.Module):
         label: torch.Tensor,
         lowres: torch.Tensor | None = None,
         pick: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if self.cfg.lowres != (lowres is not None):
             raise ValueError("an upsampler (lowres=True) needs lowres tokens; any other model takes none")
+        if bool(self.cfg.guide) != (guide is not None):
+            raise ValueError("a renderer (guide > 0) needs a guide image; any other model takes none")
         x = self.embed(tokens).permute(0, 3, 1, 2)
         p = self.cfg.patch
         if pick is not None and p != 1:
@@ -173,6 +186,8 @@ class TokenUNet(nn.Module):
             if lowres is not None:  # each half-size token repeated over its block's 2×2 pixels
                 up = self.embed(lowres).permute(0, 3, 1, 2).repeat_interleave(2, 2).repeat_interleave(2, 3)
                 x = torch.cat([x, up], 1)
+            if guide is not None:
+                x = torch.cat([x, guide.to(x.dtype)], 1)
             if pick is None:
                 out = self.backbone(x, t, label)
             else:  # the 1×1 head on the picked pixels only: (B, C, P, 1)
@@ -207,7 +222,7 @@ class TokenUNet(nn.Module):
 
 
 class PickingTokenUNet(TokenUNet):
-    """A :class:`TokenUNet` whose last positional input is ``pick``: ``(tokens, t, label[, lowres], pick) ->
+    """A :class:`TokenUNet` whose last positional input is ``pick``: ``(tokens, t, label[, lowres][, guide], pick) ->
     (B, 1 + K, P)``, the exported graph's signature (an exporter passes inputs by position). Same parameter names,
     so a graph exported from it keeps the weights' names (``training.bundle_network``)."""
 
@@ -222,16 +237,18 @@ class PickingTokenUNet(TokenUNet):
     def forward(  # type: ignore[override]  # positional, as an exporter passes inputs
         self, tokens: torch.Tensor, t: torch.Tensor, label: torch.Tensor, *rest: torch.Tensor
     ) -> torch.Tensor:
-        if len(rest) != 1 + self.cfg.lowres:
-            raise ValueError(f"expected {'lowres and ' if self.cfg.lowres else ''}pick after tokens, t, label")
-        return super().forward(tokens, t, label, rest[0] if self.cfg.lowres else None, rest[-1])
+        extra = ("lowres",) * self.cfg.lowres + ("guide",) * bool(self.cfg.guide)
+        if len(rest) != 1 + len(extra):
+            raise ValueError(f"expected {' and '.join((*extra, 'pick'))} after tokens, t, label")
+        given = dict(zip(extra, rest))
+        return super().forward(tokens, t, label, given.get("lowres"), rest[-1], given.get("guide"))
 
 
 def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int, pick: int = 0) -> dict[str, torch.Tensor]:
     """Random inputs of :class:`TokenUNet` for parity checks: ``count`` canvases of tokens in 0..K + 1 (MASK
     included), mask ratios in [0, 1), every label and the null label (``labels``) in turn, half-size tokens for
-    an upsampler, and with ``pick`` > 0 that many distinct pixels of each canvas. Deterministic given ``seed``;
-    named as the ONNX graph's inputs."""
+    an upsampler, a guide image in [-1, 1] for a renderer, and with ``pick`` > 0 that many distinct pixels of
+    each canvas. Deterministic given ``seed``; named as the ONNX graph's inputs."""
     s, k = cfg.canvas_size, cfg.palette_size
     g = torch.Generator().manual_seed(seed)
     example = {
@@ -241,6 +258,8 @@ def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int, pic
     }
     if cfg.lowres:
         example["lowres"] = torch.randint(0, k + 1, (count, s // 2, s // 2), generator=g)
+    if cfg.guide:
+        example["guide"] = torch.rand((count, cfg.guide, s, s), generator=g) * 2 - 1
     if pick:
         example["pick"] = torch.stack([torch.randperm(s * s, generator=g)[:pick] for _ in range(count)])
     return example

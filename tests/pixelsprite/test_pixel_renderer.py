@@ -1,0 +1,115 @@
+"""A renderer bundle (``tokens.guide``): a latent generator draws the sprite, its VAE decodes it into a guide
+image, and the pixel network fills the canvas given it. Seeds, labels, the guide, the operations' promises
+(kept pixels, palette lock, strength 0) and progress, on a tiny renderer over the tiny latent flow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixelsprite import api, families
+from pixelsprite.errors import BundleError, Cancelled, InvalidRequest
+from pixelsprite.flow import FlowModel
+from pixelsprite.registry import Registry
+
+from .pixel_bundles import PALETTE, SIZE, write_renderer_model
+
+
+@pytest.fixture(scope="module")
+def reg(tmp_path_factory: pytest.TempPathFactory, iterative_registry: Registry) -> Registry:
+    root = tmp_path_factory.mktemp("renderer")
+    write_renderer_model(root, iterative_registry.info("tflow-lat").path)
+    return Registry([root], builtin=False, env=False)
+
+
+@pytest.fixture(scope="module")
+def model(reg: Registry) -> families.PixelModel:
+    return families.load(reg.load("trender"))
+
+
+def test_a_renderer_loads_its_latent_first_stage_from_its_own_graphs(model: families.PixelModel) -> None:
+    assert isinstance(model.guide, FlowModel) and model.base is None
+    spec = model.manifest.graphs["logits"]
+    assert [i.name for i in spec.inputs] == ["tokens", "t", "label", "guide", "pick"]
+    assert spec.inputs[3].dtype == "float32" and tuple(spec.inputs[3].shape[1:]) == (4, SIZE, SIZE)
+    assert model.manifest.labels == ("a", "b")
+
+
+def test_the_network_follows_the_guide_and_ignores_the_label(model: families.PixelModel) -> None:
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, len(PALETTE) + 2, (4, SIZE, SIZE)).astype(np.int64)
+    t = rng.random(4).astype(np.float32)
+    guide = rng.uniform(-1, 1, (4, 4, SIZE, SIZE)).astype(np.float32)
+    a = model.network(tokens, t, np.zeros(4, np.int64), guide)
+    assert np.array_equal(a, model.network(tokens, t, np.ones(4, np.int64), guide))  # the label is the first stage's
+    assert not np.allclose(a, model.network(tokens, t, np.zeros(4, np.int64), -guide), atol=1e-3)
+
+
+def test_generate_is_seeded_per_sprite_and_the_label_reaches_the_first_stage(model: families.PixelModel) -> None:
+    s = model.settings("a", None, None, None)
+    both = model.generate([5, 9], s)
+    assert both.shape == (2, SIZE, SIZE, 4) and both.dtype == np.uint8
+    assert np.array_equal(both[1:], model.generate([9], s))
+    assert np.array_equal(both, model.generate([5, 9], s))
+    assert set(np.unique(both[..., 3])) <= {0, 255}
+    opaque = both[both[..., 3] > 0][:, :3]
+    assert {tuple(c) for c in opaque} <= {tuple(c) for c in PALETTE}  # colours straight from the palette
+    other = model.generate(list(range(8)), model.settings("b", None, None, None))
+    assert not np.array_equal(model.generate(list(range(8)), s), other)
+
+
+def test_progress_counts_both_stages_and_cancel_stops(model: families.PixelModel) -> None:
+    s = model.settings("a", None, None, None)
+    seen: list[tuple[int, int]] = []
+    model.generate([1, 2], s, progress=lambda done, total: seen.append((done, total)))
+    first = model.guide.settings(None, None, None, None).steps if model.guide is not None else 0
+    total = first + s.steps + s.corrector
+    assert [d for d, _ in seen] == list(range(1, total + 1)) and {n for _, n in seen} == {total}
+    with pytest.raises(Cancelled):
+        model.generate([1], s, cancel=lambda: True)
+
+
+def test_variations_and_inpainting_keep_what_they_promise(model: families.PixelModel) -> None:
+    s = model.settings("a", None, None, None)
+    sprite = model.generate([3], s)[0]
+    assert np.array_equal(model.variations(sprite, [1, 2], 0.0, s)[0], sprite)
+    varied = model.variations(sprite, [1, 2, 3], 0.5, s)
+    assert varied.shape == (3, SIZE, SIZE, 4)
+    same = (varied == sprite[None]).all(-1).mean(axis=(1, 2))
+    assert (same >= 0.45).all()  # the pixels not re-masked keep their exact values
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:, : SIZE // 2] = True
+    painted = model.inpaint(sprite, mask, [4, 5], s)
+    assert np.array_equal(painted[:, ~mask], np.repeat(sprite[None], 2, 0)[:, ~mask])
+    assert np.array_equal(painted, model.inpaint(sprite, mask, [4, 5], s))
+
+
+def test_palette_lock_draws_in_the_locked_colours(model: families.PixelModel) -> None:
+    locked = np.array([[250, 250, 250], [10, 10, 10], [200, 60, 60]], np.uint8)
+    out = model.generate(list(range(4)), model.settings("b", None, None, None), locked=locked)
+    opaque = out[out[..., 3] > 0][:, :3]
+    assert len(opaque) and {tuple(c) for c in opaque} <= {tuple(c) for c in locked}
+
+
+def test_the_api_answers_a_renderer_like_any_pixel_model(reg: Registry) -> None:
+    result = api.generate("trender", 3, 7, label="b", registry=reg)
+    assert result.sprites.shape == (3, SIZE, SIZE, 4)
+    with pytest.raises(InvalidRequest) as e:
+        api.generate("trender", 1, 0, label="nope", registry=reg)
+    assert e.value.field == "label"
+
+
+def test_an_unknown_first_stage_family_is_a_bundle_error(
+    tmp_path: Path, iterative_registry: Registry, reg: Registry
+) -> None:
+    folder = tmp_path / "bad"
+    shutil.copytree(reg.info("trender").path, folder)
+    d = json.loads((folder / "manifest.json").read_text())
+    d["name"], d["tokens"]["guide"]["family"] = "bad", "vae"
+    (folder / "manifest.json").write_text(json.dumps(d))
+    with pytest.raises(BundleError, match="tokens.guide.family"):
+        families.load(Registry([tmp_path], builtin=False, env=False).load("bad"))
