@@ -38,9 +38,10 @@ __all__ = ["BUILTIN_DIR", "ENV_VAR", "BundleInfo", "Bundle", "Registry"]
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "models"
 ENV_VAR = "PIXELSPRITE_MODELS"
-DEFAULT_MODELS = ("pixel16", "vae16")
+DEFAULT_MODELS = ("pixel16", "pixel40", "vae16")
 """The default model, in order of preference: the first present that can do what is asked (``pixel16`` makes the
-crispest sprites; ``vae16`` is the default for the latent-space operations ``pixel16`` lacks)."""
+crispest sprites; ``pixel40`` is the 40×40 choice of a client that picks the first ranked model of a size; ``vae16``
+is the default for the latent-space operations ``pixel16`` lacks)."""
 
 _ORT_DTYPES = {
     "tensor(float)": "float32",

@@ -62,6 +62,25 @@ def cascade_note(tok: dict, what: str = "sprite") -> list[str]:
     ]
 
 
+def renderer_note(tok: dict, sampling: Mapping[str, Any] | None) -> list[str]:
+    """The card's paragraph on a renderer's first stage (nothing for any other bundle)."""
+    guide = tok.get("guide")
+    if not guide:
+        return []
+    d = (sampling or {}).get("defaults", {})
+    return [
+        "",
+        f"**A renderer.** The network above also sees a 4-channel guide image and was trained without labels: it "
+        f"redraws, crisp and in its palette, the sprite that the latent generator `{guide['bundle']}` (carried in "
+        f"this bundle: its {guide['family']} network, VAE encoder and decoder) draws and its VAE decodes, blurred. "
+        f"The generator runs at its own measured defaults ({d.get('solver', '?')} {d.get('steps', '?')} steps, "
+        f"guidance {d.get('guidance', '?')}) with the request's label; the request's settings and palette are the "
+        "renderer's. It was trained on the training sprites as the VAE redraws them (a posterior sample of each "
+        "sprite's latent, decoded), so it learns what a blurred sprite stands for. Variations and inpainting redraw "
+        "the chosen pixels given the sprite as the VAE redraws it.",
+    ]
+
+
 def quantized_lines(metrics: Mapping[str, Any]) -> list[str]:
     """The card's line for a bundle whose graph was quantised afterwards (``metrics.quantized``), else none."""
     q = metrics.get("quantized")
@@ -103,6 +122,7 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "It also inpaints (repaints a mask, keeps every other pixel exactly), makes variations by re-masking a "
         "share of pixels (`strength` 0 returns the input), and samples inside a given palette (palette lock).",
         *cascade_note(tok),
+        *renderer_note(tok, m.extra.get("sampling")),
         "",
         "## Data",
         credits,

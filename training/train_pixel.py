@@ -51,6 +51,7 @@ class PixelRunConfig:
     shades: int = 0  # with --copy: a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
     lowres: bool = False  # an upsampler (cascade stage 2): also sees each sprite's 2x reduction (patch 1 or 2, --copy)
     guide_from: str = ""  # a renderer: sees each sprite as this bundle's VAE redraws it (training.vae_guide)
+    guide_prior: bool = False  # a renderer's head also gets the guide's colour as a prior (token_unet docstring)
     palette_from: str = ""  # a fresh run takes this run folder's palette.json instead of learning one
     init_from: str = ""  # a fresh run starts from this checkpoint's EMA weights (its palette too); see init_weights
     distill_from: str = ""  # learn this checkpoint's or bundle folder's guided predictions (objectives_distill)
@@ -81,7 +82,7 @@ def init_weights(model: TokenUNet, checkpoint: str) -> None:
     state = load_checkpoint(checkpoint)
     weights = dict(state["ema"])
     for key, target in model.state_dict().items():
-        if key not in weights and key == "shade_kernel":
+        if key not in weights and key in ("shade_kernel", "palette_lab"):  # buffers made from the palette
             weights[key] = target
             continue
         old = weights[key]
@@ -100,10 +101,11 @@ def grown_head(old: torch.Tensor, target: torch.Tensor, cfg: TokenUNetConfig, ch
     configuration is ``cfg`` with some of its gates off, the one whose channel count matches."""
     p2 = cfg.patch**2
     variants = [
-        replace(cfg, copy=c, shades=s, lowres=lo)
+        replace(cfg, copy=c, shades=s, lowres=lo, guide_prior=gp)
         for c in {cfg.copy, False}
         for s in {cfg.shades, 0}
         for lo in {cfg.lowres, False}
+        for gp in {cfg.guide_prior, False}
         if c or not (s or lo)
     ]
     fits = [v for v in variants if sum(n for _, n in v.head_groups()) * p2 == old.shape[0]]
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         shades=run.shades,
         lowres=run.lowres,
         guide=4 if run.guide_from else 0,
+        guide_prior=run.guide_prior,
         unet=replace(
             unet_cfg, in_channels=run.embed_dim, image_size=data.size // run.patch, num_labels=len(data.label_names)
         ),

@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from pixelsprite.colorspace import srgb_to_oklab
 from training.export_pixel import LabelFreeRenderer, logits_graph
 from training.models.token_unet import TokenUNet, TokenUNetConfig, example_inputs
 from training.models.unet import UNetConfig
@@ -27,14 +28,14 @@ CFG = TokenUNetConfig(
 )
 
 
-def _net(seed: int = 0) -> TokenUNet:
+def _net(seed: int = 0, prior: bool = False) -> TokenUNet:
     torch.manual_seed(seed)
-    net = TokenUNet(CFG)
+    net = TokenUNet(replace(CFG, guide_prior=prior))
     with torch.no_grad():
         for p in net.parameters():
             if p.abs().sum() == 0 and p.ndim > 1:
                 p.normal_(0, 0.3)
-    net.set_palette(torch.rand(len(PALETTE), 3))
+    net.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)).float())
     return net.eval()
 
 
@@ -52,8 +53,9 @@ def test_a_renderer_needs_its_guide_and_reads_it() -> None:
         TokenUNet(replace(CFG, patch=2))
 
 
-def test_picked_pixels_of_a_renderer_equal_the_whole_canvas() -> None:
-    net = _net()
+@pytest.mark.parametrize("prior", [False, True])
+def test_picked_pixels_of_a_renderer_equal_the_whole_canvas(prior: bool) -> None:
+    net = _net(prior=prior)
     ex = example_inputs(CFG, 2, 3, seed=1, pick=10)
     with torch.no_grad():
         whole = net(ex["tokens"], ex["t"], ex["label"], guide=ex["guide"])
@@ -62,8 +64,9 @@ def test_picked_pixels_of_a_renderer_equal_the_whole_canvas() -> None:
     assert torch.allclose(picked, want, atol=1e-5)
 
 
-def test_the_exported_renderer_takes_a_label_and_ignores_it(tmp_path: Path) -> None:
-    net = _net()
+@pytest.mark.parametrize("prior", [False, True])
+def test_the_exported_renderer_takes_a_label_and_ignores_it(tmp_path: Path, prior: bool) -> None:
+    net = _net(prior=prior)
     spec = logits_graph(net, 2, tmp_path / "logits.onnx").graph
     assert [i.name for i in spec.inputs] == ["tokens", "t", "label", "guide", "pick"]
     session = ort.InferenceSession(str(tmp_path / "logits.onnx"), providers=["CPUExecutionProvider"])
@@ -77,6 +80,32 @@ def test_the_exported_renderer_takes_a_label_and_ignores_it(tmp_path: Path) -> N
                    torch.from_numpy(ex["pick"]), guide=torch.from_numpy(ex["guide"]))  # fmt: skip
     assert np.allclose(a, want.numpy(), atol=1e-4)
     assert isinstance(LabelFreeRenderer.of(net), LabelFreeRenderer)
+
+
+def test_the_guide_prior_favours_the_palette_colours_nearest_the_guide() -> None:
+    from training.models.token_unet import guide_lab, guide_prior
+
+    rgb = np.array([[10, 200, 30], [250, 250, 250], [128, 64, 0]], np.uint8)
+    x = torch.from_numpy(rgb.T[None, :, :, None].astype(np.float32) / 127.5 - 1)  # (1, 3, 3, 1)
+    assert np.allclose(guide_lab(x)[0, :, :, 0].T.numpy(), srgb_to_oklab(rgb), atol=1e-4)
+    lab = torch.from_numpy(srgb_to_oklab(PALETTE)).float()
+    d = guide_prior(x, lab)[0, :, :, 0]  # (K, 3 pixels)
+    assert d.argmin(0).tolist() == [3, 1, 2]  # green, white, the red nearest the brown
+    assert float(d.min()) >= -1e-6
+    net = _net(prior=True)
+    assert net.palette_lab is not None and torch.allclose(net.palette_lab, lab)
+    with torch.no_grad():  # a guide of one colour everywhere: the prior moves that colour up
+        ex = example_inputs(net.cfg, 2, 2, seed=3)
+        green = torch.zeros(2, 4, 8, 8)
+        green[:, :3] = x[0, :, 0, 0][None, :, None, None]
+        green[:, 3] = 1.0
+        with_prior = net(ex["tokens"], ex["t"], ex["label"], guide=green)
+        net.backbone.out.weight[-1].fill_(0.0)
+        net.backbone.out.bias[-1].fill_(-30.0)  # the prior's weight about 0
+        without = net(ex["tokens"], ex["t"], ex["label"], guide=green)
+    masked = ex["tokens"] == len(PALETTE) + 1
+    gain = (with_prior[:, 1 + 3] - without[:, 1 + 3])[masked]
+    assert float(gain.mean()) > 0
 
 
 def test_loss_pick_samples_masked_pixels_and_its_weights_add_up_to_every_masked_pixel() -> None:

@@ -53,6 +53,14 @@ Guide image (``guide=G > 0``, patch 1): a renderer, the second stage of a latent
 "pixel40 over diffusion40"). The network also sees ``guide`` (B, G, S, S) float32 in [-1, 1], an image of the
 sprite at full size (G = 4: the RGBA a VAE decodes from the sprite's latent: the right shapes and colours, blurred),
 concatenated to the pixels' token embeddings. It learns to draw the crisp palette sprite the blurred one stands for.
+With ``guide_prior`` the head also gets the guide's colour directly, as a prior on the palette logits:
+
+    palette_c += -β · |lab(guide) - lab(c)|² + m    β = 100 · softplus(one more head channel), per pixel
+
+(OKLab; m renormalises, so the palette's total mass against the copy gates is the network's to say; the palette's
+colours are a buffer filled by :meth:`TokenUNet.set_palette`). A colour near the blurred
+guide's is then likely without the backbone having to carry exact colours through its GroupNorms to the 1×1 head,
+which a renderer trained without the prior learned slowly (docs/pixel.md).
 
 Forward: ``(tokens (B, S, S) int64, t (B,) float32, label (B,) int64[, lowres (B, S/2, S/2) int64][, guide (B, G,
 S, S) float32]) -> (B, 1 + K, S, S) float32``, the ONNX signature.
@@ -92,6 +100,7 @@ class TokenUNetConfig:
     shades: int = 0  # M > 0 (with copy): a gate for "a shade of a neighbour's colour" (its M nearest palette colours)
     lowres: bool = False  # an upsampler: also sees the sprite at half resolution (with copy; module docstring)
     guide: int = 0  # G > 0: a renderer, also sees a G-channel float image of the sprite (patch 1; module docstring)
+    guide_prior: bool = False  # with guide: a per-pixel prior toward the guide's colour on the palette logits
     unet: UNetConfig = UNetConfig(in_channels=32, image_size=16, widths=(64, 128), attention=(0, 1), time_scale=1000.0)
 
     def to_dict(self) -> dict:
@@ -103,6 +112,7 @@ class TokenUNetConfig:
             "shades": self.shades,
             "lowres": self.lowres,
             "guide": self.guide,
+            "guide_prior": self.guide_prior,
             "unet": asdict(self.unet),
         }
 
@@ -116,6 +126,7 @@ class TokenUNetConfig:
             shades=d.get("shades", 0),
             lowres=d.get("lowres", False),
             guide=d.get("guide", 0),
+            guide_prior=d.get("guide_prior", False),
             unet=UNetConfig.from_dict(d["unet"]),
         )
 
@@ -136,6 +147,7 @@ class TokenUNetConfig:
         groups += [("copies", COPIES)] if self.copy else []
         groups += [("shade", SHADE_GATES)] if self.shades else []
         groups += [("lowres", len(LOWRES_AROUND))] if self.lowres else []
+        groups += [("guide", 1)] if self.guide_prior else []
         return groups
 
 
@@ -149,6 +161,8 @@ class TokenUNet(nn.Module):
             raise ValueError("lowres needs patch 1 or 2 and the copy head (copy=True)")
         if cfg.guide and (p != 1 or cfg.lowres):
             raise ValueError("guide needs patch 1 and no lowres")
+        if cfg.guide_prior and cfg.guide < 3:
+            raise ValueError("guide_prior needs a guide image with RGB channels (guide >= 3)")
         self.backbone = UNet(replace(cfg.unet, in_channels=cfg.embed_dim * (p * p + cfg.lowres) + cfg.guide))
         out = self.backbone.out
         if cfg.shades and not cfg.copy:
@@ -161,6 +175,11 @@ class TokenUNet(nn.Module):
             self.register_buffer("shade_kernel", torch.zeros(cfg.palette_size, cfg.palette_size))
         else:
             self.shade_kernel = None
+        self.palette_lab: torch.Tensor | None
+        if cfg.guide_prior:  # the palette in OKLab, filled by set_palette; saved with the weights
+            self.register_buffer("palette_lab", torch.zeros(cfg.palette_size, 3))
+        else:
+            self.palette_lab = None
         head = nn.Conv2d(out.in_channels, channels * p * p, 1)  # per-pixel logits
         zero_init(head)
         self.backbone.out = head
@@ -197,6 +216,14 @@ class TokenUNet(nn.Module):
             if lowres is not None:
                 cells = torch.cat([cells, self.embed(lowres).permute(0, 3, 1, 2)], 1)
             out = F.pixel_shuffle(self.backbone(cells, t, label), p)
+        if self.palette_lab is not None and guide is not None:  # the last head channel: the prior's weight
+            k = self.cfg.palette_size
+            near = guide_prior(guide[:, :3] if pick is None else at_pixels(guide[:, :3], pick), self.palette_lab)
+            weight = 100.0 * F.softplus(out[:, -1:].float())
+            palette = out[:, 1 : 1 + k].float()
+            moved = palette - weight * near  # renormalised: the palette's share against the copy gates stays
+            moved = moved - torch.logsumexp(moved, 1, keepdim=True) + torch.logsumexp(palette, 1, keepdim=True)
+            out = torch.cat([out[:, :1].float(), moved, out[:, 1 + k : -1].float()], 1)
         if self.cfg.copy:
             k, wrap = self.cfg.palette_size, self.cfg.unet.circular
             out = copy_mixture(out, tokens, k, wrap, self.shade_kernel, lowres, pick)
@@ -207,13 +234,15 @@ class TokenUNet(nn.Module):
         return self.cfg.patch == 1
 
     def set_palette(self, lab: torch.Tensor) -> None:
-        """Fill the shade kernel from the palette's colours ``lab`` (K, 3) float OKLab, in token order (token i + 1
-        is ``lab[i]``): ``shade_kernel[i, j]`` is 1 where colour j is one of the ``shades`` colours nearest to
-        colour i (i itself excluded), else 0. A no-op without shades."""
-        if self.shade_kernel is None:
-            return
+        """Fill the buffers made from the palette's colours ``lab`` (K, 3) float OKLab, in token order (token i + 1
+        is ``lab[i]``): the shade kernel, ``shade_kernel[i, j]`` 1 where colour j is one of the ``shades`` colours
+        nearest to colour i (i itself excluded), else 0; a renderer's ``palette_lab`` (``guide_prior``)."""
         if lab.shape != (self.cfg.palette_size, 3):
             raise ValueError(f"palette must be ({self.cfg.palette_size}, 3) OKLab, got {tuple(lab.shape)}")
+        if self.palette_lab is not None:
+            self.palette_lab.copy_(lab.float())
+        if self.shade_kernel is None:
+            return
         d = torch.cdist(lab.double(), lab.double())
         d.fill_diagonal_(float("inf"))
         kernel = torch.zeros_like(self.shade_kernel)
@@ -263,6 +292,38 @@ def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int, pic
     if pick:
         example["pick"] = torch.stack([torch.randperm(s * s, generator=g)[:pick] for _ in range(count)])
     return example
+
+
+_RGB_TO_LMS = (
+    (0.4122214708, 0.5363325363, 0.0514459929),
+    (0.2119034982, 0.6806995451, 0.1073969566),
+    (0.0883024619, 0.2817188376, 0.6299787005),
+)
+_LMS_TO_LAB = (
+    (0.2104542553, 0.7936177850, -0.0040720468),
+    (1.9779984951, -2.4285922050, 0.4505937099),
+    (0.0259040371, 0.7827717662, -0.8086757660),
+)  # pixelsprite.colorspace's matrices (Ottosson 2020)
+
+
+def _mix(x: torch.Tensor, m: tuple[tuple[float, ...], ...]) -> torch.Tensor:
+    """(B, 3, H, W) -> the 3x3 matrix ``m`` applied to every pixel's channels (a 1x1 convolution)."""
+    return F.conv2d(x, torch.tensor(m, dtype=x.dtype, device=x.device)[:, :, None, None])
+
+
+def guide_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [-1, 1] -> (B, 3, H, W) OKLab (L in [0, 1]), as ``pixelsprite.colorspace`` computes."""
+    c = ((rgb.float() + 1.0) * 0.5).clamp(0.0, 1.0)
+    linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return _mix(_mix(linear, _RGB_TO_LMS).clamp(min=1e-9) ** (1.0 / 3.0), _LMS_TO_LAB)
+
+
+def guide_prior(rgb: torch.Tensor, palette_lab: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) guide colours in [-1, 1], (K, 3) palette in OKLab -> (B, K, H, W) float32: the squared OKLab
+    distance from each pixel's guide colour to every palette colour."""
+    g = guide_lab(rgb)
+    dot = F.conv2d(g, palette_lab.float()[:, :, None, None])
+    return (g * g).sum(1, keepdim=True) - 2.0 * dot + (palette_lab.float() ** 2).sum(1)[None, :, None, None]
 
 
 def at_pixels(x: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
@@ -363,7 +424,8 @@ def copy_mixture(
         else:  # few pixels: their 8 neighbours' rows gathered and summed, (B, K, 8, P) -> (B, K, P, 1)
             support = shade_rows(neighbours[..., 0], shade_kernel, k).sum(2, keepdim=True).transpose(2, 3)
         shade = q * support  # the palette restricted to the shades, renormalised
-        p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade / shade.sum(1, keepdim=True).clamp(min=1e-30)
+        total = shade.sum(1, keepdim=True)  # 0 where every shade underflowed: divide by 1 there (a finite gradient)
+        p = p + w[:, COPIES : COPIES + SHADE_GATES] * shade / torch.where(total > 1e-30, total, torch.ones_like(total))
     if parents is not None:
         first = COPIES + (SHADE_GATES if shade_kernel is not None else 0)
         p = p.scatter_add(1, (parents - 1).clamp(0, k - 1), w[:, first:])
