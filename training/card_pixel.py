@@ -111,8 +111,13 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "",
         "## What it is",
         f"Pixel-art-native generation at {size}: every pixel is a token, transparent or one of "
-        f"{len(tok['palette'])} palette colours (OKLab k-means of the training sprites). A class-conditional "
-        "U-Net over token embeddings predicts, for every masked pixel, opacity (a logistic head) and colour given "
+        f"{len(tok['palette'])} palette colours (OKLab k-means of the training sprites). "
+        + (
+            "A class-conditional U-Net over token embeddings"
+            if not tok.get("guide")
+            else "A U-Net over token embeddings (label-free: the label goes to the first stage, below)"
+        )  # fmt: skip
+        + " predicts, for every masked pixel, opacity (a logistic head) and colour given "
         "opacity (a softmax over the palette); sampling reveals pixels on MaskGIT's cosine schedule. Colours come "
         "straight from the palette, alpha is exact, and nothing is decoded or colour-reduced afterwards. "
         f"Defaults chosen by measurement: reveal order `{d['solver']}`, {d['steps']} steps, guidance "
@@ -127,8 +132,15 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "## Data",
         credits,
         "",
-        f"Dataset `{ds['builder']}`: {ds['train']} training and {ds['held_out']} held-out sprites "
-        f"(split: {ds['split']}). Sprites per label: "
+        (
+            f"Dataset `{ds['builder']}`: {ds['train']} training and {ds['held_out']} held-out sprites "
+            f"(split: {ds['split']}). Sprites per label: "
+            if not tok.get("guide")
+            else f"The renderer was trained on `{ds['builder']}`'s training split (labels unused). It is evaluated, "
+            f"and its first stage `{tok['guide']['bundle']}` was trained, on `{ds['name']}`: {ds['train']} training "
+            f"and {ds['held_out']} held-out sprites (split: {ds['split']}, the same rule in both sets, so no "
+            f"held-out sprite was trained on). Sprites per label of `{ds['name']}`: "
+        )
         + ", ".join(f"{k} {v}" for k, v in ds["label_counts"].items())
         + ".",
         "",
