@@ -407,7 +407,8 @@ class PixelModel:
         m, where = self.bundle.manifest, str(self.bundle.info.path)
         section = m.extra.get("tokens")
         cascade = isinstance(section, Mapping) and "base" in section
-        guided = self.stage == ROLE and isinstance(section, Mapping) and isinstance(section.get("guide"), Mapping)
+        guide = section.get("guide") if self.stage == ROLE and isinstance(section, Mapping) else None
+        guided = isinstance(guide, Mapping)
         if self.stage == BASE_ROLE:
             section = section.get("base") if isinstance(section, Mapping) else None
             size = section.get("size") if isinstance(section, Mapping) else None
@@ -440,11 +441,11 @@ class PixelModel:
             and (picks or tuple(g.outputs[0].shape[2:]) == (h, w))
         )
         if not ok:
-            lowres = f", lowres int64 [batch, {h // 2}, {w // 2}]" if cascade else ""
-            lowres = f", guide float32 [batch, 4, {h}, {w}]" if guided else lowres
+            fourth = f", lowres int64 [batch, {h // 2}, {w // 2}]" if cascade else ""
+            fourth = f", guide float32 [batch, 4, {h}, {w}]" if guided else fourth
             raise BundleError(
                 f"{where}: the {self.stage!r} graph must take tokens int64 [batch, {h}, {w}], t float32 "
-                f"[batch], label int64 [batch]{lowres} and return float32 [batch, {1 + len(spec.palette)}, "
+                f"[batch], label int64 [batch]{fourth} and return float32 [batch, {1 + len(spec.palette)}, "
                 f"{h}, {w}] (or also take {PICK_INPUT} int64 [batch, pixels] last and return float32 [batch, "
                 f"{1 + len(spec.palette)}, pixels])"
             )
@@ -454,8 +455,8 @@ class PixelModel:
         object.__setattr__(self, "_size", (w, h))
         if cascade:
             object.__setattr__(self, "base", PixelModel(self.bundle, BASE_ROLE))
-        if guided and isinstance(section, Mapping):
-            object.__setattr__(self, "guide", guide_stage(self.bundle, section["guide"], where))
+        if isinstance(guide, Mapping):
+            object.__setattr__(self, "guide", guide_stage(self.bundle, guide, where))
 
     @property
     def manifest(self) -> Any:

@@ -164,7 +164,7 @@ def export_pixel_bundle(
     ``base``, the bundle folder of its first stage: the bundle becomes a cascade that carries the base's graph
     (``base.onnx``) and ``tokens`` section (``tokens.base``, its measured defaults). A renderer checkpoint
     (``guide``) needs ``guide``, the latent generator bundle whose decoded sprites it redraws: the bundle carries
-    that generator's graphs, ``sampling`` section and labels (:func:`guide_stage`), and ``data`` is that
+    that generator's graphs, ``sampling`` section and labels (:func:`renderer_stage`), and ``data`` is that
     generator's dataset (its labels; the renderer itself was trained without labels)."""
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
@@ -186,7 +186,7 @@ def export_pixel_bundle(
     if model.cfg.guide:
         if guide is None:
             raise SystemExit("a renderer checkpoint (guide) needs --guide-from, the latent generator bundle folder")
-        stage_graphs, cascade, stage_extra = guide_stage(Path(guide), data, out)
+        stage_graphs, cascade, stage_extra = renderer_stage(Path(guide), data, out)
         graphs.update(stage_graphs)
     elif guide is not None:
         raise SystemExit("--guide-from is only for a renderer checkpoint (guide)")
@@ -330,7 +330,7 @@ GUIDE_GRAPHS = ("encoder", "decoder")
 """Graphs a renderer's first stage carries besides its network (``denoiser`` or ``velocity``)."""
 
 
-def guide_stage(guide: Path, data: SpriteSet, out: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def renderer_stage(guide: Path, data: SpriteSet, out: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A renderer's first stage from the latent generator bundle folder ``guide``: its network, encoder and decoder
     graphs copied into ``out`` (GraphSpecs by role), the ``tokens.guide`` section, and what the manifest takes
     from it (``extra``: its ``sampling`` section; ``label_aliases``). Its labels must be the dataset's."""

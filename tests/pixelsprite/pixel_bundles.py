@@ -45,16 +45,22 @@ CFG = TokenUNetConfig(
 )
 
 
-def tiny_token_net(seed: int = 0, tiling: bool = False, copy: bool = False) -> TokenUNet:
+def randomised(cfg: TokenUNetConfig, palette: np.ndarray, seed: int = 0) -> TokenUNet:
+    """An eval-mode TokenUNet of ``cfg`` with seeded random weights (the zero-initialised layers too, which would
+    make every logit 0) and the shade kernel / palette buffers of ``palette`` (K, 3) uint8."""
     torch.manual_seed(seed)
-    cfg = replace(CFG, unet=replace(CFG.unet, circular=tiling), copy=copy, shades=2 if copy else 0)
     model = TokenUNet(cfg)
-    with torch.no_grad():  # the zero-initialised layers would make every logit 0
+    with torch.no_grad():
         for p in model.parameters():
             if p.abs().sum() == 0 and p.ndim > 1:
                 p.normal_(0, 0.3)
-    model.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)).float())
+    model.set_palette(torch.from_numpy(srgb_to_oklab(palette)).float())
     return model.eval()
+
+
+def tiny_token_net(seed: int = 0, tiling: bool = False, copy: bool = False) -> TokenUNet:
+    cfg = replace(CFG, unet=replace(CFG.unet, circular=tiling), copy=copy, shades=2 if copy else 0)
+    return randomised(cfg, PALETTE, seed)
 
 
 def write_pixel_model(
@@ -116,20 +122,13 @@ def write_pixel_model(
 
 def tiny_renderer_net(seed: int = 0) -> TokenUNet:
     """A tiny renderer (``guide=4``: it also sees an RGBA image of the sprite), copy head and shade gate."""
-    torch.manual_seed(seed)
-    model = TokenUNet(replace(CFG, copy=True, shades=2, guide=4))
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.abs().sum() == 0 and p.ndim > 1:
-                p.normal_(0, 0.3)
-    model.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)).float())
-    return model.eval()
+    return randomised(replace(CFG, copy=True, shades=2, guide=4), PALETTE, seed)
 
 
 def write_renderer_model(root: Path, guide: Path, name: str = "trender") -> Path:
     """A renderer bundle: :func:`tiny_renderer_net` (label-free, with ``pick``) over the latent generator bundle
     folder ``guide`` (the tiny latent flow ``tflow-lat``: its graphs, sampling section and labels copied in, as
-    ``training.export_pixel.guide_stage`` does). Defaults: ``random`` order, 4 steps, guidance 1, one corrector
+    ``training.export_pixel.renderer_stage`` does). Defaults: ``random`` order, 4 steps, guidance 1, one corrector
     round."""
     from pixelsprite.manifest import load_manifest
     from training.export_pixel import GUIDE_GRAPHS

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from pixelsprite.colorspace import srgb_to_oklab
+from tests.pixelsprite.pixel_bundles import randomised
 from training.export_pixel import LabelFreeRenderer, logits_graph
 from training.models.token_unet import TokenUNet, TokenUNetConfig, example_inputs
 from training.models.unet import UNetConfig
@@ -29,14 +30,7 @@ CFG = TokenUNetConfig(
 
 
 def _net(seed: int = 0, prior: bool = False) -> TokenUNet:
-    torch.manual_seed(seed)
-    net = TokenUNet(replace(CFG, guide_prior=prior))
-    with torch.no_grad():
-        for p in net.parameters():
-            if p.abs().sum() == 0 and p.ndim > 1:
-                p.normal_(0, 0.3)
-    net.set_palette(torch.from_numpy(srgb_to_oklab(PALETTE)).float())
-    return net.eval()
+    return randomised(replace(CFG, guide_prior=prior), PALETTE, seed)
 
 
 def test_a_renderer_needs_its_guide_and_reads_it() -> None:
