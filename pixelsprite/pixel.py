@@ -38,7 +38,10 @@ everything around it, usually a nearby shade. The floating pixels (:func:`floati
 8-neighbour: specks in the air around a sprite) are redrawn with them. One network evaluation per round (a
 predictor-corrector step in the spirit of ReMDM, Wang et al. 2025, restricted to the pixels pixel art rarely
 has). Redrawing lone pixels without the exclusion was measured first: it copies a neighbour and flattens sprites
-(docs/pixel.md).
+(docs/pixel.md). With ``tokens.defaults.shade`` (an OKLab distance, the bundle's measured default) the redraw is
+also restricted to *shades* of the surroundings: colours within that distance of at least one opaque neighbour
+(falling back to the exclusion alone where the network gives no such colour any mass), so a speck becomes a
+highlight or a shadow of the shape it sits in, never a colour from elsewhere.
 
 Palette lock: with ``locked`` colours (n, 3) uint8 the colour head is summed over the global colours nearest to
 each locked colour (probabilities grouped by the OKLab-nearest locked colour), a locked colour is drawn, the
@@ -136,6 +139,8 @@ class TokenSpec:
         max_steps: the largest step count a request may ask for (at most H*W).
         default_solver, default_steps, default_guidance, default_temperature: used when a request leaves them out.
         corrector: corrector rounds after the reveal steps.
+        shade: None, or the OKLab distance within which the corrector redraws a confetti pixel as a shade of one
+            of its neighbours (module docstring).
         tiling: the network lives on a torus (every convolution wraps around), so what it makes tiles seamlessly;
             the corrector then compares pixels with their wrapped-around neighbours too.
         opaque: every pixel is opaque (trained on fully opaque images, e.g. terrain tiles): the opacity head is
@@ -155,6 +160,7 @@ class TokenSpec:
     corrector: int = 0
     tiling: bool = False
     opaque: bool = False
+    shade: float | None = None
 
     @property
     def mask_token(self) -> int:
@@ -176,6 +182,7 @@ class TokenSpec:
                 "guidance": self.default_guidance,
                 "temperature": self.default_temperature,
                 "corrector": self.corrector,
+                **({"shade": self.shade} if self.shade is not None else {}),
             },
             **({"tiling": True} if self.tiling else {}),
             **({"opaque": True} if self.opaque else {}),
@@ -226,6 +233,9 @@ class TokenSpec:
         corrector = defaults.get("corrector", 0)
         if isinstance(corrector, bool) or not isinstance(corrector, int) or not 0 <= corrector <= MAX_CORRECTOR:
             raise bad("defaults.corrector", f"must be an integer in 0..{MAX_CORRECTOR}, got {corrector!r}")
+        shade = defaults.get("shade")
+        if shade is not None and (isinstance(shade, bool) or not isinstance(shade, (int, float)) or not 0 < shade <= 1):
+            raise bad("defaults.shade", f"must be null or a number in (0, 1], got {shade!r}")
         tiling, opaque = d.get("tiling", False), d.get("opaque", False)
         if not isinstance(tiling, bool):
             raise bad("tiling", f"must be true or false, got {tiling!r}")
@@ -245,6 +255,7 @@ class TokenSpec:
             corrector,
             tiling,
             opaque,
+            None if shade is None else float(shade),
         )
 
 
@@ -278,6 +289,7 @@ class PixelSettings:
     temperature: float
     label: int  # the label index; null_label (or -1 for unconditional models) for "no label"
     corrector: int = 0  # corrector rounds after the reveal steps (the bundle's default)
+    shade: float | None = None  # the corrector redraws confetti as shades within this OKLab distance (the bundle's)
 
 
 def _pad1(a: np.ndarray, wrap: bool) -> np.ndarray:
@@ -334,11 +346,14 @@ def _draw(
     temperature: float,
     onehot: np.ndarray | None,
     exclude: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One draw for m pixels from their logits ``lg`` (m, 1 + K) with uniforms (m,) each: opacity at temperature 1,
     colour at ``temperature`` by inverse CDF (with ``onehot`` (K, n): over the locked colours, each getting its
     palette colours' mass). ``exclude`` int (m, j): colour indices (palette, or locked with ``onehot``) each pixel
-    may not take, -1 for none; a pixel whose whole mass is excluded draws without the exclusion. Returns (opaque
+    may not take, -1 for none; a pixel whose whole mass is excluded draws without the exclusion. ``allowed`` bool
+    (m, K or n): the colours each pixel may take besides (the corrector's shades); a pixel whose whole remaining
+    mass is outside them draws without that restriction. Returns (opaque
     bool (m,), colour index (m,), p(opaque) (m,), unnormalised colour probabilities (m, K or n), their sums (m,))."""
     p_opaque = 1.0 / (1.0 + np.exp(-lg[:, 0]))
     col = lg[:, 1:] / temperature
@@ -351,6 +366,9 @@ def _draw(
         cut = prob.copy()
         cut[rows[cols >= 0], cols[cols >= 0]] = 0.0
         prob = np.where(cut.sum(1, keepdims=True) > 0, cut, prob)
+    if allowed is not None and len(prob):
+        near = prob * allowed
+        prob = np.where(near.sum(1, keepdims=True) > 0, near, prob)
     cdf = np.cumsum(prob, axis=1)
     pick = np.minimum((cdf < (u_colour * cdf[:, -1])[:, None]).sum(1), prob.shape[1] - 1)
     return u_opaque < p_opaque, pick, p_opaque, prob, cdf[:, -1]
@@ -501,7 +519,7 @@ class PixelModel:
                 f"temperature must be in (0, {MAX_TEMPERATURE:g}], got {temperature}", field="temperature"
             )
         g = spec.default_guidance if guidance is None else float(guidance)
-        return PixelSettings(solver, steps, g, temperature, index, spec.corrector)
+        return PixelSettings(solver, steps, g, temperature, index, spec.corrector, spec.shade)
 
     # ---------------------------------------------------------------------------------------- the network
     def network(
@@ -597,6 +615,14 @@ class PixelModel:
         d = ((self._palette_lab[:, None] - lab[None]) ** 2).sum(-1)  # (K, n)
         return d.argmin(1).astype(np.int64), d.argmin(0).astype(np.int64) + 1
 
+    def shades(self, distance: float, locked: np.ndarray | None = None) -> np.ndarray:
+        """bool (K, K) (with ``locked`` (n, 3) uint8: (n, n)): which colours lie within OKLab ``distance`` of which
+        (palette colours, or the locked colours; the corrector's shades of a neighbour)."""
+        lab = self._palette_lab if locked is None else srgb_to_oklab(np.asarray(locked, np.uint8))
+        sq = (lab**2).sum(1)
+        d2 = sq[:, None] + sq[None] - 2 * lab @ lab.T
+        return d2 < distance**2
+
     # ------------------------------------------------------------------------------------------- sampling
     def sample(
         self,
@@ -674,6 +700,7 @@ class PixelModel:
                 preview.callback(self.colours(shown), i + 1, steps)
             if hook is not None:
                 hook(i + 1, steps + s.corrector)
+        shades = None if s.shade is None else self.shades(s.shade, locked)
         for c in range(s.corrector):  # corrector rounds: redraw confetti (not as a neighbour's colour) and floaters
             u = np.stack([r.random((2, hw)) for r in rngs])
             canvas = state.reshape(n, h, w)
@@ -690,8 +717,9 @@ class PixelModel:
             exclude = around.reshape(n, hw, 4)[rows, cols] - 1  # colour index, -1 for transparent / off the canvas
             if group is not None:
                 exclude = np.where(exclude >= 0, group[np.maximum(exclude, 0)], -1)
+            allowed = None if shades is None else (shades[np.maximum(exclude, 0)] & (exclude >= 0)[..., None]).any(1)
             opaque, pick, *_ = _draw(
-                logits[rows, :, slots], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot, exclude
+                logits[rows, :, slots], u[rows, 0, cols], u[rows, 1, cols], s.temperature, onehot, exclude, allowed
             )
             token = pick + 1 if rep is None else rep[pick]
             state[rows, cols] = np.where(opaque, token, 0)
@@ -757,7 +785,7 @@ class PixelModel:
         """The first stage's settings for a request: its bundle's measured defaults, the request's label."""
         b = self._first().spec
         return PixelSettings(
-            b.default_solver, b.default_steps, b.default_guidance, b.default_temperature, s.label, b.corrector
+            b.default_solver, b.default_steps, b.default_guidance, b.default_temperature, s.label, b.corrector, b.shade
         )
 
     def _first(self) -> PixelModel:

@@ -122,8 +122,13 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "straight from the palette, alpha is exact, and nothing is decoded or colour-reduced afterwards. "
         f"Defaults chosen by measurement: reveal order `{d['solver']}`, {d['steps']} steps, guidance "
         f"{d['guidance']:g}, colour temperature {d['temperature']:g}, {d['corrector']} corrector round(s) that "
-        "redraw the confetti pixels (a hard step from every neighbour) as anything but a neighbour's colour "
-        f"({d['nfe']} network evaluations per sprite). "
+        "redraw the confetti pixels (a hard step from every neighbour) as anything but a neighbour's colour"
+        + (
+            f", restricted to shades within OKLab {d['shade']:g} of a neighbour where the network allows one"
+            if d.get("shade") is not None
+            else ""
+        )
+        + f" ({d['nfe']} network evaluations per sprite). "
         "It also inpaints (repaints a mask, keeps every other pixel exactly), makes variations by re-masking a "
         "share of pixels (`strength` 0 returns the input), and samples inside a given palette (palette lock).",
         *cascade_note(tok),
@@ -235,7 +240,8 @@ def write_card(m: Manifest, path: str | Path, export_seconds: float) -> None:
         "isolated |",
         "|---|---|---|---|---|---|---|---|---|---|",
         *(
-            f"| {r['solver']} | {r['steps']} | {r['temperature']:g} | {r['guidance']:g} | {r['corrector']} | "
+            f"| {r['solver']} | {r['steps']} | {r['temperature']:g} | {r['guidance']:g} | {r['corrector']}"
+            f"{' (shades ' + format(r['shade'], 'g') + ')' if r.get('shade') is not None else ''} | "
             f"{r['nfe']} | {r['step_tv']:.3f} | {r['fd']:.3f} | {r['colors_per_sprite']:.1f} | "
             f"{r['isolated_pixel_rate']:.3f} |"
             for r in x["sweep"]

@@ -52,16 +52,19 @@ MAX_DEFAULT_NFE = {16: 26, 40: 26}  # network evaluations per sprite the default
 COLOUR_GAP = 0.25  # the defaults keep colours per sprite within this share of real (speckle shows as colours)
 SCORE_TIE = 0.01  # sweep rows scoring this close count as equal (the score's spread between seeds at 128 sprites)
 SWEEP_STEPS = (8, 12)
+SWEEP_TEMPERATURES = (0.7, 0.85, 1.0)
 
 
 def sweep_settings(
-    steps: tuple[int, ...] = SWEEP_STEPS, guidance: tuple[float, ...] = (1.0, 2.0)
+    steps: tuple[int, ...] = SWEEP_STEPS,
+    guidance: tuple[float, ...] = (1.0, 2.0),
+    temperatures: tuple[float, ...] = SWEEP_TEMPERATURES,
 ) -> list[tuple[str, int, float, float, int]]:
     """The grid the export measures: each number of reveal ``steps`` x colour temperature x ``guidance`` x
     corrector rounds in random order, plus one confidence-ordered row (the MaskGIT order, kept in view because it
     collapses) at the largest guidance."""
     return [
-        ("random", n, temp, g, corr) for n in steps for temp in (0.7, 0.85, 1.0) for g in guidance for corr in (0, 1, 2)
+        ("random", n, temp, g, corr) for n in steps for temp in temperatures for g in guidance for corr in (0, 1, 2)
     ] + [("confidence", 8, 1.0, max(guidance), 0)]
 
 
@@ -94,14 +97,15 @@ def generate_settings(
     guidance: float,
     corrector: int,
     first_stage: dict[str, np.ndarray] | None = None,
+    shade: float | None = None,
 ) -> np.ndarray:
-    """Like :func:`generate_plan` (same seeds) with the runtime model directly, so the corrector can vary. A
-    cascade's first-stage sprites depend on the seeds and label only: drawn once per label into ``first_stage``
-    and upsampled for every setting."""
+    """Like :func:`generate_plan` (same seeds) with the runtime model directly, so the corrector (and its
+    ``shade`` distance) can vary. A cascade's first-stage sprites depend on the seeds and label only: drawn once per
+    label into ``first_stage`` and upsampled for every setting."""
     out = []
     cache = {} if first_stage is None else first_stage
     for i, (lab, count) in enumerate(plan):
-        s = replace(model.settings(lab, solver, steps, guidance, temperature), corrector=corrector)
+        s = replace(model.settings(lab, solver, steps, guidance, temperature), corrector=corrector, shade=shade)
         seeds = list(range(seed + 10_000 * i, seed + 10_000 * i + count))
         if model.base is None:
             out.append(model.generate(seeds, s))
@@ -159,13 +163,16 @@ def export_pixel_bundle(
     sweep: list[tuple[str, int, float, float, int]] | None = None,
     base: str | Path | None = None,
     guide: str | Path | None = None,
+    shade: float | None = None,
 ) -> Manifest:
     """Steps 1-2 (module docstring), then :func:`finish_pixel_bundle`. An upsampler checkpoint (``lowres``) needs
     ``base``, the bundle folder of its first stage: the bundle becomes a cascade that carries the base's graph
     (``base.onnx``) and ``tokens`` section (``tokens.base``, its measured defaults). A renderer checkpoint
     (``guide``) needs ``guide``, the latent generator bundle whose decoded sprites it redraws: the bundle carries
     that generator's graphs, ``sampling`` section and labels (:func:`renderer_stage`), and ``data`` is that
-    generator's dataset (its labels; the renderer itself was trained without labels)."""
+    generator's dataset (its labels; the renderer itself was trained without labels). ``shade``: the corrector
+    redraws confetti as shades of its neighbours within this OKLab distance (``tokens.defaults.shade``) in every
+    sweep row with corrector rounds, and in the bundle when such a row becomes the defaults."""
     t0 = time.perf_counter()
     train, val = data.train(), data.val()
     model, state = load_pixel_model(checkpoint)
@@ -258,8 +265,11 @@ def export_pixel_bundle(
     runtime = families.load(reg.load(name))
     first: dict[str, np.ndarray] = {}
     for solver, steps, temp, guidance, corrector in sweep or SWEEP:
+        row_shade = shade if corrector else None
         kw = {"solver": solver, "steps": steps, "temperature": temp, "guidance": guidance, "corrector": corrector}
-        gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector, first)
+        if row_shade is not None:
+            kw["shade"] = row_shade
+        gen = generate_settings(runtime, plan, 0, solver, steps, temp, guidance, corrector, first, row_shade)
         row = {
             **kw,
             "nfe": nfe_of(steps, guidance, corrector),
@@ -487,6 +497,7 @@ def finish_pixel_bundle(
         default_guidance=best["guidance"],
         default_temperature=best["temperature"],
         corrector=best["corrector"],
+        shade=best.get("shade"),
     )
     manifest = replace(manifest, extra={**manifest.extra, "tokens": spec.to_dict()})
     save_manifest(manifest, out / "manifest.json")
@@ -531,6 +542,7 @@ def finish_pixel_bundle(
             "guidance": spec.default_guidance,
             "temperature": spec.default_temperature,
             "corrector": spec.corrector,
+            **({"shade": spec.shade} if spec.shade is not None else {}),
             "nfe": best["nfe"],
         },
         "max_default_nfe": max_nfe,
@@ -681,6 +693,15 @@ def main(argv: list[str] | None = None) -> None:
         default=[1.0, 2.0],
         help="guidance scales the sweep tries (a distilled student: 1, its teacher's guidance is built in)",
     )
+    p.add_argument(
+        "--sweep-temperatures", type=float, nargs="+", default=list(SWEEP_TEMPERATURES), help="colour temperatures"
+    )
+    p.add_argument(
+        "--shade",
+        type=float,
+        default=None,
+        help="the corrector redraws confetti as shades of a neighbour within this OKLab distance (e.g. 0.1)",
+    )
     p.add_argument("--max-nfe", type=int, default=0)
     p.add_argument("--base", default=None, help="an upsampler's first stage: a pixel bundle folder (a cascade)")
     p.add_argument(
@@ -695,10 +716,10 @@ def main(argv: list[str] | None = None) -> None:
         m = load_manifest(a.source)
         work = Path(tempfile.mkdtemp(prefix=f"{m.name}-"))
         shutil.copytree(a.source, work / m.name)
-        keep = ("parity_max_abs_diff", "floors", "sweep", "sweep_count")
+        keep = ("parity_max_abs_diff", "floors", "sweep", "sweep_count", "quantized")
         finish_pixel_bundle(
             work / m.name,
-            replace(m, metrics={k: m.metrics[k] for k in keep}),
+            replace(m, metrics={k: m.metrics[k] for k in keep if k in m.metrics}),
             data,
             a.bundle,
             eval_count=a.eval_count,
@@ -713,9 +734,10 @@ def main(argv: list[str] | None = None) -> None:
         eval_count=a.eval_count,
         sweep_count=a.sweep_count,
         max_nfe=a.max_nfe or None,
-        sweep=sweep_settings(tuple(a.sweep_steps), tuple(a.sweep_guidance)),
+        sweep=sweep_settings(tuple(a.sweep_steps), tuple(a.sweep_guidance), tuple(a.sweep_temperatures)),
         base=a.base,
         guide=a.guide_from,
+        shade=a.shade,
     )
 
 

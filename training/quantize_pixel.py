@@ -14,7 +14,9 @@ held-out-mix sprites, two-sample test, FD, speed, sheets and card; for a tile mo
 card's numbers then describe the quantised graph; compare them with the float bundle's card before shipping it.
 ``metrics.quantized`` records what was quantised and how far the graph's outputs moved on held-out canvases.
 For a cascade the upsampler's ``logits`` graph is quantised (calibrated with the sprites' 2x reductions as its
-half-size input) and the first stage's ``base`` graph is carried as it is.
+half-size input) and the first stage's ``base`` graph is carried as it is; for a renderer the ``logits`` graph is
+quantised (calibrated with each sprite as the first stage's VAE redraws it as its guide) and the generator's graphs
+are carried as they are.
 
 The runtime needs nothing new: onnxruntime runs QDQ graphs on every CPU (fastest where the CPU has int8 dot
 products, e.g. AVX-512 VNNI or ARM dotprod). Weights use a 7-bit range (``reduce_range``) so that x86 CPUs without
@@ -42,9 +44,11 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from pixelsprite import families
 from pixelsprite.datasets.reduce import reduce_2x
 from pixelsprite.manifest import load_manifest, save_manifest, sha256_file
 from pixelsprite.pixel import palette_tokens
+from pixelsprite.registry import Registry
 
 from .data.builders import SpriteSet, load_dataset
 from .export_pixel import finish_pixel_bundle
@@ -65,11 +69,13 @@ def masked_canvases(
     batch: int,
     seed: int,
     lowres: bool = False,
+    guides: np.ndarray | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """``batches`` feeds of the ``logits`` graph: training sprites (uint8 ``(N, S, S, 4)``) as tokens of ``palette``
     (K, 3) uint8, each with a share t ~ U(0, 1) of its pixels set to MASK (K + 1), a tenth with the null label.
     ``lowres`` (a cascade's upsampler): each feed also holds the sprites' pixel-art 2x reductions as tokens
-    (``(B, S/2, S/2)``), as the upsampler sees them in training."""
+    (``(B, S/2, S/2)``), as the upsampler sees them in training. ``guides`` (a renderer): float32 ``(N, 4, S, S)``,
+    each sprite as its first stage's VAE redraws it, fed as ``guide``."""
     rng = np.random.default_rng(seed)
     tokens = palette_tokens(images, palette)
     small = palette_tokens(np.stack([reduce_2x(x) for x in images]), palette) if lowres else None
@@ -82,7 +88,12 @@ def masked_canvases(
         x[rng.random(x.shape) < t[:, None, None]] = k + 1
         lab = labels[idx].astype(np.int64)
         lab[rng.random(batch) < 0.1] = null_label
-        feeds.append({"tokens": x, "t": t, "label": lab, **({} if small is None else {"lowres": small[idx]})})
+        feed = {"tokens": x, "t": t, "label": lab}
+        if small is not None:
+            feed["lowres"] = small[idx]
+        if guides is not None:
+            feed["guide"] = guides[idx]
+        feeds.append(feed)
     return feeds
 
 
@@ -142,6 +153,18 @@ def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) 
     return {"opacity_logit_max_abs_diff": round(opacity, 4), "colour_mean_tv": round(float(np.mean(tv)), 4)}
 
 
+def vae_guides(source: Path, images: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """A renderer bundle's guides for ``images`` uint8 (N, S, S, 4): each sprite as the first stage's VAE redraws it
+    (encoder mean, decoder), float32 (N, 4, S, S), what the renderer sees in variations and close to what it sees
+    after the generator."""
+    model = families.load(Registry([source.parent], builtin=False, env=False).load(load_manifest(source).name))
+    stage = model.guide
+    assert stage is not None
+    return np.concatenate(
+        [stage.decode_raw(stage.to_space(images[i : i + chunk])) for i in range(0, len(images), chunk)]
+    ).astype(np.float32)
+
+
 def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval_count: int = 512) -> dict[str, Any]:
     m = load_manifest(source)
     tokens = m.extra["tokens"]
@@ -150,14 +173,20 @@ def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval
     palette = from_hex(tokens["palette"])
     train, val = data.train(), data.val()
     null, cascade = len(m.labels), "base" in tokens  # a cascade: its upsampler is quantised, its first stage kept
-    calibration = masked_canvases(train.images, train.labels, palette, null, 16, 32, seed=0, lowres=cascade)
-    held_out = masked_canvases(val.images, val.labels, palette, null, 4, 32, seed=1, lowres=cascade)
+    renderer = "guide" in tokens  # a renderer: its logits graph is quantised, the generator's graphs kept
+    train_guides = vae_guides(source, train.images) if renderer else None
+    val_guides = vae_guides(source, val.images) if renderer else None
+    calibration = masked_canvases(
+        train.images, train.labels, palette, null, 16, 32, seed=0, lowres=cascade, guides=train_guides
+    )
+    held_out = masked_canvases(val.images, val.labels, palette, null, 4, 32, seed=1, lowres=cascade, guides=val_guides)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     out = work / name
     shutil.copytree(source, out)
     float_graph, graph = source / m.graphs["logits"].file, out / m.graphs["logits"].file
     keep_float = quantize_graph(float_graph, graph, calibration)
     quantized = {
+        "graphs": ["logits"],  # a cascade's or a renderer's first-stage graphs are carried in float
         "ops": ["Conv"],
         "format": "QDQ; int8 weights per output channel, 7-bit range; uint8 activations, MinMax on masked canvases",
         "kept_float": keep_float,

@@ -89,6 +89,42 @@ def test_the_corrector_redraws_only_confetti_or_floaters_and_never_as_a_neighbou
         assert tuple(after[n, y, x, :3]) not in neighbours
 
 
+def test_allowed_colours_restrict_a_draw_unless_they_have_no_mass_left() -> None:
+    lg = np.log(np.array([[0.5, 0.97, 0.01, 0.01, 0.01]] * 2))
+    u = np.full(2, 0.5)
+    allowed = np.array([[False, False, True, True], [True, False, False, False]])
+    _, pick, *_ = _draw(lg, u, u, 1.0, None, np.array([[-1], [-1]]), allowed)
+    assert pick[0] in (2, 3) and pick[1] == 0
+    _, pick, *_ = _draw(lg[1:], u[1:], u[1:], 1.0, None, np.array([[0]]), allowed[1:])
+    assert pick[0] != 0  # the only allowed colour is excluded: drawn with the exclusion alone
+
+
+def test_with_shades_the_corrector_redraws_confetti_as_a_shade_of_a_neighbour(preg: Registry) -> None:
+    model = families.load(preg.load("tpixel"))
+    lab = model._palette_lab
+    dist = np.sqrt(((lab[:, None] - lab[None]) ** 2).sum(-1))
+    shade = 0.4  # the test palette's colours are far apart: red's shades are blue and yellow, black has none
+    seeds = list(range(24))
+    plain = replace(model.settings("a", None, None, None, None), corrector=0)
+    before = model.generate(seeds, plain)
+    tokens = model.to_tokens(before)
+    picked, around = confetti(tokens, lab)
+    far = 0
+    for s in (None, shade):
+        after = model.generate(seeds, replace(plain, corrector=1, shade=s))
+        changed = (after != before).any(-1) & (after[..., 3] > 0)
+        assert changed.any() and not (changed & ~(picked | floating(tokens, len(PALETTE)))).any()
+        for n, y, x in zip(*np.nonzero(changed & picked)):
+            nb = [k - 1 for k in around[n, y, x] if k > 0]
+            colour = int(model.to_tokens(after[n : n + 1, y : y + 1, x : x + 1])[0, 0, 0]) - 1
+            options = [c for c in range(len(PALETTE)) if c not in nb and dist[c, nb].min() < shade]
+            if s is None:
+                far += colour not in options
+            elif options:
+                assert colour in options
+    assert far  # without shades some confetti is redrawn as another unrelated colour
+
+
 def test_sprites_are_palette_exact_with_hard_alpha(preg: Registry) -> None:
     res = api.generate("tpixel", 12, 3, label="a", registry=preg)
     assert res.sprites.shape == (12, SIZE, SIZE, 4) and res.sprites.dtype == np.uint8
@@ -211,6 +247,26 @@ def test_a_broken_tokens_section_is_a_bundle_error(tmp_path: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="tokens.defaults.solver"):
         api.generate("bad", 1, 0, registry=Registry([tmp_path], builtin=False, env=False))
+
+
+@pytest.mark.parametrize("shade", [0, 1.5, True, "0.1"])
+def test_a_bad_corrector_shade_is_a_bundle_error(tmp_path: Path, shade: object) -> None:
+    folder = write_pixel_model(tmp_path, "bad")
+    m = json.loads((folder / "manifest.json").read_text())
+    m["tokens"]["defaults"]["shade"] = shade
+    (folder / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="tokens.defaults.shade"):
+        api.generate("bad", 1, 0, registry=Registry([tmp_path], builtin=False, env=False))
+
+
+def test_the_corrector_shade_is_the_bundles_default_and_round_trips(tmp_path: Path) -> None:
+    folder = write_pixel_model(tmp_path, "shaded")
+    m = json.loads((folder / "manifest.json").read_text())
+    m["tokens"]["defaults"].update(corrector=1, shade=0.1)
+    (folder / "manifest.json").write_text(json.dumps(m))
+    model = families.load(Registry([tmp_path], builtin=False, env=False).load("shaded"))
+    assert model.spec.shade == 0.1 and model.settings("a", None, None, None).shade == 0.1
+    assert model.spec.to_dict()["defaults"]["shade"] == 0.1
 
 
 def test_cli_inpaint_writes_the_repaintings(preg: Registry, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -113,3 +113,28 @@ def test_an_unknown_first_stage_family_is_a_bundle_error(
     (folder / "manifest.json").write_text(json.dumps(d))
     with pytest.raises(BundleError, match="tokens.guide.family"):
         families.load(Registry([tmp_path], builtin=False, env=False).load("bad"))
+
+
+def test_a_renderers_graph_quantises_with_guides_from_its_first_stage(
+    reg: Registry, model: families.PixelModel, tmp_path: Path
+) -> None:
+    import onnx
+
+    from pixelsprite.pixel_guide import sprite_guides
+    from training.quantize_pixel import masked_canvases, output_drift, quantize_graph, vae_guides
+
+    folder = reg.info("trender").path
+    rng = np.random.default_rng(0)
+    sprites = rng.integers(0, 256, (6, SIZE, SIZE, 4), dtype=np.uint8)
+    sprites[..., 3] = np.where(rng.random((6, SIZE, SIZE)) < 0.5, 255, 0)
+    guides = vae_guides(folder, sprites, chunk=4)  # two chunks
+    assert guides.shape == (6, 4, SIZE, SIZE) and guides.dtype == np.float32
+    assert model.guide is not None
+    assert np.allclose(guides[5], sprite_guides(model.guide, sprites[5], 1)[0], atol=1e-6)
+    feeds = masked_canvases(sprites, np.zeros(6, np.int64), PALETTE, 2, 3, 4, seed=0, guides=guides)
+    assert all(f["guide"].shape == (4, 4, SIZE, SIZE) for f in feeds)
+    out = tmp_path / "q.onnx"
+    quantize_graph(folder / "logits.onnx", out, feeds)
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(out)).graph.node}
+    drift = output_drift(folder / "logits.onnx", out, feeds)
+    assert 0 < drift["colour_mean_tv"] < 0.5
