@@ -479,10 +479,13 @@ def finish_pixel_bundle(
     eval_count: int = 512,
     max_nfe: int | None = None,
     started: float | None = None,
+    shade: float | None = None,
 ) -> Manifest:
     """Steps 3-4 on an exported folder ``out`` whose ``manifest.metrics`` holds the sweep, floors and parity:
     choose the defaults, evaluate, draw the sheets, write the card; install into ``bundle``. ``out``'s parent is
-    used as a scratch registry and removed afterwards."""
+    used as a scratch registry and removed afterwards. ``shade``: the corrector's shade distance
+    (``tokens.defaults.shade``) for defaults chosen from a sweep measured without one (a bundle re-finished after
+    the sampler gained it); the evaluation at the defaults measures it."""
     t0 = time.perf_counter() if started is None else started
     name, work, s = manifest.name, out.parent, data.size
     train, val = data.train(), data.val()
@@ -497,7 +500,7 @@ def finish_pixel_bundle(
         default_guidance=best["guidance"],
         default_temperature=best["temperature"],
         corrector=best["corrector"],
-        shade=best.get("shade"),
+        shade=best.get("shade", shade if best["corrector"] else None),
     )
     manifest = replace(manifest, extra={**manifest.extra, "tokens": spec.to_dict()})
     save_manifest(manifest, out / "manifest.json")
@@ -700,7 +703,8 @@ def main(argv: list[str] | None = None) -> None:
         "--shade",
         type=float,
         default=None,
-        help="the corrector redraws confetti as shades of a neighbour within this OKLab distance (e.g. 0.1)",
+        help="the corrector redraws confetti as shades of a neighbour within this OKLab distance (e.g. 0.1): in "
+        "every sweep row with corrector rounds, or (re-finishing a bundle) at its defaults",
     )
     p.add_argument("--max-nfe", type=int, default=0)
     p.add_argument("--base", default=None, help="an upsampler's first stage: a pixel bundle folder (a cascade)")
@@ -724,6 +728,7 @@ def main(argv: list[str] | None = None) -> None:
             a.bundle,
             eval_count=a.eval_count,
             max_nfe=a.max_nfe or None,
+            shade=a.shade,
         )
         return
     export_pixel_bundle(

@@ -123,6 +123,10 @@ def test_with_shades_the_corrector_redraws_confetti_as_a_shade_of_a_neighbour(pr
             elif options:
                 assert colour in options
     assert far  # without shades some confetti is redrawn as another unrelated colour
+    locked = PALETTE[[0, 2, 3, 4]]  # a locked palette: the shades are among its colours
+    sprites = model.generate(seeds, replace(plain, corrector=2, shade=shade), locked=locked)
+    assert _colours(sprites) <= {tuple(int(v) for v in c) for c in locked}
+    assert model.shades(shade, locked).shape == (4, 4) and model.shades(shade).shape == (len(PALETTE),) * 2
 
 
 def test_sprites_are_palette_exact_with_hard_alpha(preg: Registry) -> None:
