@@ -193,10 +193,15 @@ def generators(registry: Registry, names: Sequence[str] | None = None) -> list[s
 
 
 def dataset_of(registry: Registry, name: str) -> str:
-    """The dataset builder a generator was trained on (``training.dataset.builder``), else by sprite size."""
+    """The dataset builder a generator was trained on (``training.dataset.builder``), else by sprite size. A
+    renderer (``tokens.guide``) is measured on the dataset its first stage was trained on and whose labels it
+    answers to (``training.dataset.name``), beside that generator; its own network's builder only made its
+    training pairs."""
     m = registry.info(name).manifest
     ds = m.training.get("dataset") if isinstance(m.training, Mapping) else None
-    builder = ds.get("builder") if isinstance(ds, Mapping) else None
+    tokens = m.extra.get("tokens")
+    renderer = isinstance(tokens, Mapping) and isinstance(tokens.get("guide"), Mapping)
+    builder = ds.get("name" if renderer else "builder") if isinstance(ds, Mapping) else None
     if isinstance(builder, str) and builder:
         return builder
     return FALLBACK_DATASET.get(m.image.width, f"size{m.image.width}")

@@ -205,3 +205,19 @@ def test_the_settings_column_names_solver_guidance_and_corrector() -> None:
     assert _settings({}) == "one pass"
     assert _settings({"solver": "random", "steps": 8, "guidance": 2.0, "corrector": 1}) == "random 8, w=2, +1 corrector"
     assert _settings({"solver": "heun", "steps": 12, "guidance": 1.5, "corrector": 0}) == "heun 12, w=1.5"
+
+
+def test_a_renderer_is_measured_on_its_first_stages_dataset(tmp_path: Path) -> None:
+    from pixelsprite.evaluation.suite import dataset_of
+
+    from .pixel_bundles import write_pixel_model
+
+    folder = write_pixel_model(tmp_path, "plain")
+    m = json.loads((folder / "manifest.json").read_text())
+    m["training"]["dataset"] = {"name": "fine8", "builder": "clean8"}
+    (folder / "manifest.json").write_text(json.dumps(m))
+    reg = Registry([tmp_path], builtin=False, env=False)
+    assert dataset_of(reg, "plain") == "clean8"  # a generator: the builder it was trained on
+    m["tokens"]["guide"] = {"family": "flow", "bundle": "tflow-lat"}
+    (folder / "manifest.json").write_text(json.dumps(m))
+    assert dataset_of(Registry([tmp_path], builtin=False, env=False), "plain") == "fine8"
