@@ -9,16 +9,18 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["srgb_to_oklab", "oklab_to_srgb"]
+__all__ = ["srgb_to_oklab", "oklab_to_srgb", "RGB_TO_LMS", "LMS_TO_LAB"]
 
-_RGB_TO_LMS = np.array(
+RGB_TO_LMS = np.array(
     [
         [0.4122214708, 0.5363325363, 0.0514459929],
         [0.2119034982, 0.6806995451, 0.1073969566],
         [0.0883024619, 0.2817188376, 0.6299787005],
     ]
 )
-_LMS_TO_LAB = np.array(
+"""Linear sRGB -> LMS cone response (Ottosson 2020); OKLab is ``LMS_TO_LAB @ cbrt(RGB_TO_LMS @ linear)``. Training
+computes the same transform in torch from these matrices."""
+LMS_TO_LAB = np.array(
     [
         [0.2104542553, 0.7936177850, -0.0040720468],
         [1.9779984951, -2.4285922050, 0.4505937099],
@@ -57,8 +59,8 @@ def srgb_to_oklab(rgb: npt.ArrayLike) -> np.ndarray:
         linear = _LINEAR_U8[arr]
     else:
         linear = _linear(np.asarray(arr, dtype=np.float64) / 255.0)
-    lms = np.cbrt(linear @ _RGB_TO_LMS.T)
-    return lms @ _LMS_TO_LAB.T
+    lms = np.cbrt(linear @ RGB_TO_LMS.T)
+    return lms @ LMS_TO_LAB.T
 
 
 def oklab_to_srgb(lab: npt.ArrayLike) -> np.ndarray:

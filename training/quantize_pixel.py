@@ -46,6 +46,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from pixelsprite import families
 from pixelsprite.datasets.reduce import reduce_2x
+from pixelsprite.iterative import IterativeModel
 from pixelsprite.manifest import load_manifest, save_manifest, sha256_file
 from pixelsprite.pixel import palette_tokens
 from pixelsprite.registry import Registry
@@ -153,13 +154,10 @@ def output_drift(before: Path, after: Path, feeds: list[dict[str, np.ndarray]]) 
     return {"opacity_logit_max_abs_diff": round(opacity, 4), "colour_mean_tv": round(float(np.mean(tv)), 4)}
 
 
-def vae_guides(source: Path, images: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """A renderer bundle's guides for ``images`` uint8 (N, S, S, 4): each sprite as the first stage's VAE redraws it
-    (encoder mean, decoder), float32 (N, 4, S, S), what the renderer sees in variations and close to what it sees
-    after the generator."""
-    model = families.load(Registry([source.parent], builtin=False, env=False).load(load_manifest(source).name))
-    stage = model.guide
-    assert stage is not None
+def vae_guides(stage: IterativeModel, images: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """A renderer's guides for ``images`` uint8 (N, S, S, 4), given its first stage (``PixelModel.guide``): each
+    sprite as that stage's VAE redraws it (encoder mean, decoder), float32 (N, 4, S, S), what the renderer sees in
+    variations and close to what it sees after the generator."""
     return np.concatenate(
         [stage.decode_raw(stage.to_space(images[i : i + chunk])) for i in range(0, len(images), chunk)]
     ).astype(np.float32)
@@ -174,8 +172,9 @@ def quantize_bundle(source: Path, data: SpriteSet, bundle: Path, name: str, eval
     train, val = data.train(), data.val()
     null, cascade = len(m.labels), "base" in tokens  # a cascade: its upsampler is quantised, its first stage kept
     renderer = "guide" in tokens  # a renderer: its logits graph is quantised, the generator's graphs kept
-    train_guides = vae_guides(source, train.images) if renderer else None
-    val_guides = vae_guides(source, val.images) if renderer else None
+    stage = families.load(Registry([source.parent], builtin=False, env=False).load(m.name)).guide if renderer else None
+    train_guides = None if stage is None else vae_guides(stage, train.images)
+    val_guides = None if stage is None else vae_guides(stage, val.images)
     calibration = masked_canvases(
         train.images, train.labels, palette, null, 16, 32, seed=0, lowres=cascade, guides=train_guides
     )

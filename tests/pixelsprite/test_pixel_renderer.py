@@ -127,9 +127,9 @@ def test_a_renderers_graph_quantises_with_guides_from_its_first_stage(
     rng = np.random.default_rng(0)
     sprites = rng.integers(0, 256, (6, SIZE, SIZE, 4), dtype=np.uint8)
     sprites[..., 3] = np.where(rng.random((6, SIZE, SIZE)) < 0.5, 255, 0)
-    guides = vae_guides(folder, sprites, chunk=4)  # two chunks
-    assert guides.shape == (6, 4, SIZE, SIZE) and guides.dtype == np.float32
     assert model.guide is not None
+    guides = vae_guides(model.guide, sprites, chunk=4)  # two chunks
+    assert guides.shape == (6, 4, SIZE, SIZE) and guides.dtype == np.float32
     assert np.allclose(guides[5], sprite_guides(model.guide, sprites[5], 1)[0], atol=1e-6)
     feeds = masked_canvases(sprites, np.zeros(6, np.int64), PALETTE, 2, 3, 4, seed=0, guides=guides)
     assert all(f["guide"].shape == (4, 4, SIZE, SIZE) for f in feeds)

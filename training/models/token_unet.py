@@ -76,9 +76,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from pixelsprite.colorspace import LMS_TO_LAB, RGB_TO_LMS
 
 from . import zero_init
 from .unet import UNet, UNetConfig
@@ -294,28 +297,16 @@ def example_inputs(cfg: TokenUNetConfig, labels: int, count: int, seed: int, pic
     return example
 
 
-_RGB_TO_LMS = (
-    (0.4122214708, 0.5363325363, 0.0514459929),
-    (0.2119034982, 0.6806995451, 0.1073969566),
-    (0.0883024619, 0.2817188376, 0.6299787005),
-)
-_LMS_TO_LAB = (
-    (0.2104542553, 0.7936177850, -0.0040720468),
-    (1.9779984951, -2.4285922050, 0.4505937099),
-    (0.0259040371, 0.7827717662, -0.8086757660),
-)  # pixelsprite.colorspace's matrices (Ottosson 2020)
-
-
-def _mix(x: torch.Tensor, m: tuple[tuple[float, ...], ...]) -> torch.Tensor:
+def _mix(x: torch.Tensor, m: np.ndarray) -> torch.Tensor:
     """(B, 3, H, W) -> the 3x3 matrix ``m`` applied to every pixel's channels (a 1x1 convolution)."""
-    return F.conv2d(x, torch.tensor(m, dtype=x.dtype, device=x.device)[:, :, None, None])
+    return F.conv2d(x, torch.as_tensor(m, dtype=x.dtype, device=x.device)[:, :, None, None])
 
 
 def guide_lab(rgb: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) sRGB in [-1, 1] -> (B, 3, H, W) OKLab (L in [0, 1]), as ``pixelsprite.colorspace`` computes."""
     c = ((rgb.float() + 1.0) * 0.5).clamp(0.0, 1.0)
     linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return _mix(_mix(linear, _RGB_TO_LMS).clamp(min=1e-9) ** (1.0 / 3.0), _LMS_TO_LAB)
+    return _mix(_mix(linear, RGB_TO_LMS).clamp(min=1e-9) ** (1.0 / 3.0), LMS_TO_LAB)
 
 
 def guide_prior(rgb: torch.Tensor, palette_lab: torch.Tensor) -> torch.Tensor:
