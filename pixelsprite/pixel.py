@@ -64,7 +64,14 @@ from .errors import BundleError, InvalidRequest
 from .evaluation.crispness import STEP_EDGES
 from .iterative import CancelCheck, IterativeModel, PreviewCallback, Previews, Progress, label_index, make_hook
 from .palettes.model import parse_hex
-from .pixel_guide import drawn_guides, guide_stage, sprite_guides, stage_settings
+from .pixel_guide import (
+    drawn_guides,
+    guide_stage,
+    inpaint_evaluations,
+    inpainted_guides,
+    sprite_guides,
+    stage_settings,
+)
 from .registry import Bundle
 
 __all__ = [
@@ -973,7 +980,9 @@ class PixelModel:
         """Regenerate the pixels where ``mask`` (bool (H, W)) is True; every other pixel keeps the sprite's exact
         value. An empty mask returns the sprite unchanged. A tiling bundle also keeps the tile's outer
         :data:`TILE_BORDER` ring, so the repainted tile still meets its neighbours as before. A cascade repaints
-        the half-size blocks the mask touches first (its base's defaults), then the masked pixels given them."""
+        the half-size blocks the mask touches first (its base's defaults), then the masked pixels given them; a
+        renderer's first stage redraws the latent cells the mask touches (its defaults, the request's label;
+        :func:`~pixelsprite.pixel_guide.inpainted_guides`), then the masked pixels are drawn given that guide."""
         w, h = self.size
         n = len(seeds)
         base = np.repeat(np.asarray(rgba, np.uint8)[None], n, axis=0)
@@ -986,9 +995,15 @@ class PixelModel:
         fill = np.repeat(mask[None], n, axis=0)
         tokens = self.to_tokens(base)
         steps = self.phase_steps(s, mask.mean())
+        if self.guide is not None:
+            first_g = stage_settings(self.guide, s.label)
+            before = inpaint_evaluations(self.guide, first_g)
+            guides = inpainted_guides(self.guide, rgba, mask, seeds, first_g, progress=progress, cancel=cancel,
+                                      total=before + steps + s.corrector)  # fmt: skip
+            return self._run(tokens, fill, self._stage_rngs(seeds), s, steps, locked, progress, cancel, preview,
+                             base, guides, before=before)  # fmt: skip
         if self.base is None:
-            guides = None if self.guide is None else sprite_guides(self.guide, rgba, n)
-            return self._run(tokens, fill, rngs, s, steps, locked, progress, cancel, preview, base, guides)
+            return self._run(tokens, fill, rngs, s, steps, locked, progress, cancel, preview, base)
         reduced = self._reduced(rgba)
         o, bw = self._offset(), self.base.size[0]
         blocks = np.asarray(mask.reshape(h // 2, 2, w // 2, 2).any(axis=(1, 3)))[o : o + bw, o : o + bw]

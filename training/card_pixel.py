@@ -76,8 +76,9 @@ def renderer_note(tok: dict, sampling: Mapping[str, Any] | None) -> list[str]:
         f"The generator runs at its own measured defaults ({d.get('solver', '?')} {d.get('steps', '?')} steps, "
         f"guidance {d.get('guidance', '?')}) with the request's label; the request's settings and palette are the "
         "renderer's. It was trained on the training sprites as the VAE redraws them (a posterior sample of each "
-        "sprite's latent, decoded), so it learns what a blurred sprite stands for. Variations and inpainting redraw "
-        "the chosen pixels given the sprite as the VAE redraws it.",
+        "sprite's latent, decoded), so it learns what a blurred sprite stands for. Variations redraw the chosen "
+        "pixels given the sprite as the VAE redraws it; inpainting first lets the generator redraw the latent cells "
+        "the mask touches (keeping the others), so something new is drawn there.",
     ]
 
 

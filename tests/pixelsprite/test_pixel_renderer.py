@@ -14,6 +14,14 @@ import pytest
 from pixelsprite import api, families
 from pixelsprite.errors import BundleError, Cancelled, InvalidRequest
 from pixelsprite.flow import FlowModel
+from pixelsprite.pixel_guide import (
+    INPAINT_LEVELS,
+    inpaint_evaluations,
+    inpainted_guides,
+    latent_mask,
+    sprite_guides,
+    stage_settings,
+)
 from pixelsprite.registry import Registry
 
 from .pixel_bundles import PALETTE, SIZE, write_renderer_model
@@ -86,6 +94,53 @@ def test_variations_and_inpainting_keep_what_they_promise(model: families.PixelM
     painted = model.inpaint(sprite, mask, [4, 5], s)
     assert np.array_equal(painted[:, ~mask], np.repeat(sprite[None], 2, 0)[:, ~mask])
     assert np.array_equal(painted, model.inpaint(sprite, mask, [4, 5], s))
+
+
+def test_a_latent_cell_is_masked_when_any_of_its_pixels_is() -> None:
+    mask = np.zeros((8, 8), bool)
+    mask[5, 1] = True
+    assert latent_mask(mask, (2, 2)).tolist() == [[False, False], [True, False]]
+    odd = np.zeros((40, 40), bool)
+    odd[:, 13] = True  # 40 pixels over 3 cells: 0..13, 13..26, 26..39 share their edge pixels
+    assert latent_mask(odd, (3, 3))[0].tolist() == [True, True, False]
+    assert not latent_mask(np.zeros((40, 40), bool), (5, 5)).any() and latent_mask(np.ones((8, 8), bool), (2, 2)).all()
+
+
+def test_inpainting_redraws_the_masked_latent_cells_and_keeps_the_others(model: families.PixelModel) -> None:
+    stage = model.guide
+    assert stage is not None
+    s = stage_settings(stage, 0)
+    sprite = model.generate([3], model.settings("a", None, None, None))[0]
+    nothing = inpainted_guides(stage, sprite, np.zeros((SIZE, SIZE), bool), [1, 2], s)
+    assert np.allclose(nothing, sprite_guides(stage, sprite, 2), atol=1e-5)  # no cell masked: the VAE's redraw
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:, :2] = True  # touches the left latent column (cells of 4x4 pixels) only
+    guides = inpainted_guides(stage, sprite, mask, [1, 2, 3], s)
+    redraw = sprite_guides(stage, sprite, 1)[0]
+    left = np.abs(guides - redraw[None])[..., : SIZE // 2].max(axis=(1, 2, 3))
+    assert (left > 1e-2).all()  # the generator drew something new there, differently for each seed
+    assert np.abs(guides[0] - guides[1]).max() > 1e-2
+    assert np.array_equal(guides[2:], inpainted_guides(stage, sprite, mask, [3], s))  # seeded per sprite
+    assert inpaint_evaluations(stage, s) == sum(stage.phase_steps(s, level) for level in INPAINT_LEVELS)
+
+
+def test_renderer_inpainting_counts_both_stages_and_cancels(model: families.PixelModel) -> None:
+    s = model.settings("a", None, None, None)
+    sprite = model.generate([3], s)[0]
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[2:6, 2:6] = True
+    seen: list[tuple[int, int]] = []
+    painted = model.inpaint(sprite, mask, [4, 5], s, progress=lambda done, total: seen.append((done, total)))
+    assert model.guide is not None
+    total = (
+        inpaint_evaluations(model.guide, stage_settings(model.guide, s.label))
+        + model.phase_steps(s, float(mask.mean()))
+        + s.corrector
+    )
+    assert [d for d, _ in seen] == list(range(1, total + 1)) and {n for _, n in seen} == {total}
+    assert np.array_equal(painted[1:], model.inpaint(sprite, mask, [5], s))
+    with pytest.raises(Cancelled):
+        model.inpaint(sprite, mask, [1], s, cancel=lambda: True)
 
 
 def test_palette_lock_draws_in_the_locked_colours(model: families.PixelModel) -> None:
