@@ -991,7 +991,6 @@ class PixelModel:
             mask = mask & ~border_ring(h, w, TILE_BORDER)
         if not mask.any():
             return base
-        rngs = [np.random.default_rng(int(x)) for x in seeds]
         fill = np.repeat(mask[None], n, axis=0)
         tokens = self.to_tokens(base)
         steps = self.phase_steps(s, mask.mean())
@@ -1003,6 +1002,7 @@ class PixelModel:
             return self._run(tokens, fill, self._stage_rngs(seeds), s, steps, locked, progress, cancel, preview,
                              base, guides, before=before)  # fmt: skip
         if self.base is None:
+            rngs = [np.random.default_rng(int(x)) for x in seeds]
             return self._run(tokens, fill, rngs, s, steps, locked, progress, cancel, preview, base)
         reduced = self._reduced(rgba)
         o, bw = self._offset(), self.base.size[0]
